@@ -1,0 +1,82 @@
+"""Settings, read once from the environment at start-up and passed down.
+
+Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
+
+| variable | default | meaning |
+|---|---|---|
+| ``OMGW_HOME`` | ``./.omgw`` | home directory: database file, wallet key file |
+| ``OMGW_DATABASE_URL`` | ``sqlite:///$OMGW_HOME/omgw.db`` | SQLAlchemy URL; ``postgresql+psycopg://…`` to scale |
+| ``OMGW_WALLET_KEY`` | (key file) | base64 AES-256 master key; else ``$OMGW_HOME/wallet.key`` |
+| ``OMGW_MAX_BODY_BYTES`` | ``10485760`` | largest accepted request body (10 MiB) |
+| ``OMGW_REPLAY_WINDOW_SECONDS`` | ``300`` | accepted age/skew of a UsernameToken ``Created`` |
+| ``OMGW_BACKGROUND_INTERVAL_SECONDS`` | ``2`` | how often staged orders/responses are processed |
+| ``OMGW_DEFAULT_FULFILLMENT_SYSTEM`` | (none) | fulfillment system new lines are assigned to |
+| ``OMGW_LOG_PAYLOADS`` | ``1`` | keep each inbound message's (redacted) payload |
+| ``OMGW_LOG_LEVEL`` | ``INFO`` | logging level |
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+__all__ = ["Settings"]
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything configurable, as one immutable value."""
+
+    home: Path
+    database_url: str
+    wallet_key_b64: str | None = None
+    max_body_bytes: int = 10 * 1024 * 1024
+    replay_window_seconds: int = 300
+    background_interval_seconds: float = 2.0
+    default_fulfillment_system: str | None = None
+    log_payloads: bool = True
+    log_level: str = "INFO"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "wallet.key"
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        home = Path(env.get("OMGW_HOME", ".omgw")).expanduser().resolve()
+        url = env.get("OMGW_DATABASE_URL") or f"sqlite:///{home / 'omgw.db'}"
+        return cls(
+            home=home,
+            database_url=url,
+            wallet_key_b64=env.get("OMGW_WALLET_KEY") or None,
+            max_body_bytes=int(env.get("OMGW_MAX_BODY_BYTES", 10 * 1024 * 1024)),
+            replay_window_seconds=int(env.get("OMGW_REPLAY_WINDOW_SECONDS", 300)),
+            background_interval_seconds=float(env.get("OMGW_BACKGROUND_INTERVAL_SECONDS", 2)),
+            default_fulfillment_system=env.get("OMGW_DEFAULT_FULFILLMENT_SYSTEM") or None,
+            log_payloads=_flag(env.get("OMGW_LOG_PAYLOADS", "1")),
+            log_level=env.get("OMGW_LOG_LEVEL", "INFO").upper(),
+        )
+
+    def to_env(self) -> dict[str, str]:
+        """The environment that reproduces these settings in a child process."""
+        env = {
+            "OMGW_HOME": str(self.home),
+            "OMGW_DATABASE_URL": self.database_url,
+            "OMGW_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "OMGW_REPLAY_WINDOW_SECONDS": str(self.replay_window_seconds),
+            "OMGW_BACKGROUND_INTERVAL_SECONDS": str(self.background_interval_seconds),
+            "OMGW_LOG_PAYLOADS": "1" if self.log_payloads else "0",
+            "OMGW_LOG_LEVEL": self.log_level,
+        }
+        if self.wallet_key_b64:
+            env["OMGW_WALLET_KEY"] = self.wallet_key_b64
+        if self.default_fulfillment_system:
+            env["OMGW_DEFAULT_FULFILLMENT_SYSTEM"] = self.default_fulfillment_system
+        return env

@@ -1,0 +1,127 @@
+"""The gateway's one exception tree. Every error a caller can see carries a stable code.
+
+::
+
+    GatewayError                      code, message, client (Client vs Server fault)
+    ├── EnvelopeError                 the bytes are not a usable SOAP request
+    │   (REQUEST_EMPTY, REQUEST_TOO_LARGE, XML_MALFORMED, XML_DTD_FORBIDDEN,
+    │    SOAP_ENVELOPE_INVALID, SOAP_BODY_EMPTY, UNKNOWN_OPERATION, SCHEMA_INVALID)
+    ├── AuthError                     who is calling (AUTH_REQUIRED, AUTH_FAILED,
+    │                                 AUTH_FORBIDDEN, AUTH_EXPIRED, AUTH_REPLAY)
+    ├── ValidationError               a well-formed request with bad values
+    │   (MISSING_KEY, QUANTITY_INVALID, QUANTITY_EXCEEDS_OPEN, INVALID_VALUE,
+    │    DUPLICATE_LINE, UOM_MISMATCH)
+    ├── NotFoundError                 ORDER_NOT_FOUND, LINE_NOT_FOUND,
+    │                                 SOURCE_SYSTEM_UNKNOWN, REQUEST_NOT_FOUND
+    ├── StateError                    out of order for the lifecycle
+    │   (ILLEGAL_TRANSITION, LINE_NOT_AWAITING_TASK, RESPONSE_BEFORE_REQUEST,
+    │    RESPONSE_AFTER_CLOSE, REVISION_STALE, REVISION_NOT_ALLOWED, ACK_CONFLICT,
+    │    LINE_NOT_ASSIGNED, ORDER_SUPERSEDED)
+    ├── ResponseRejected              a fulfillment response applied nothing; holds
+    │                                 the per-line errors (code = the first one's)
+    └── InternalError                 INTERNAL_ERROR: a bug or an outage; no details leak
+
+Codes are prefixed ``OMGW-`` on the wire (``ServiceErrorMessage/code``) and listed
+in the README. They never change meaning once released.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+__all__ = [
+    "AuthError",
+    "EnvelopeError",
+    "GatewayError",
+    "InternalError",
+    "LineError",
+    "NotFoundError",
+    "ResponseRejected",
+    "StateError",
+    "ValidationError",
+    "wire_code",
+]
+
+
+def wire_code(code: str) -> str:
+    """The code as it appears in ``ServiceErrorMessage/code``."""
+    return f"OMGW-{code}"
+
+
+class GatewayError(Exception):
+    """Base of every error the gateway reports to a caller.
+
+    :param code: stable symbolic code (``QUANTITY_INVALID``), see the module docstring.
+    :param message: a sentence a person can act on; never holds a secret.
+    :param details: nested (code, message) pairs, e.g. one per rejected line.
+    """
+
+    #: ``Client`` when the caller must change the request, ``Server`` when we failed.
+    fault_kind = "Client"
+
+    def __init__(
+        self, code: str, message: str, details: Sequence[LineError] = ()
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.details = tuple(details)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.code!r}, {self.message!r})"
+
+
+class EnvelopeError(GatewayError):
+    """The HTTP body is not a SOAP 1.1 request we can read."""
+
+
+class AuthError(GatewayError):
+    """Missing, wrong, expired or replayed credentials, or a missing role."""
+
+
+class ValidationError(GatewayError):
+    """A readable request whose values are wrong."""
+
+
+class NotFoundError(GatewayError):
+    """A key that names nothing we know."""
+
+
+class StateError(GatewayError):
+    """A request that is out of order for the lifecycle (DESIGN §3)."""
+
+
+class InternalError(GatewayError):
+    """Our failure; the message carries a reference, never internals."""
+
+    fault_kind = "Server"
+
+
+@dataclass(frozen=True)
+class LineError:
+    """One problem with one line of a request, as reported to the caller."""
+
+    code: str
+    message: str
+    fulfill_line_id: int | None = None
+    severity: str = "ERROR"
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_error(cls, err: GatewayError, fulfill_line_id: int | None) -> LineError:
+        return cls(err.code, err.message, fulfill_line_id)
+
+
+class ResponseRejected(GatewayError):
+    """A whole fulfillment response was rejected; nothing of it was applied."""
+
+    def __init__(self, errors: Sequence[LineError], option: str) -> None:
+        first = errors[0]
+        count = len(errors)
+        summary = (
+            f"Fulfillment response rejected under {option}; nothing was applied. "
+            f"{count} error{'s' if count != 1 else ''}; first: {first.message}"
+        )
+        super().__init__(first.code, summary, errors)
+        self.option = option

@@ -1,0 +1,299 @@
+"""Typed SQLAlchemy 2 models of the hub's state.
+
+Keys are integers, not UUIDs: Oracle's wire identifiers (``HeaderId``,
+``FulfillLineIdentifier``, ``FulfillmentRequestIdentifier``) are ``long`` values that
+callers store and send back, so our primary keys are those identifiers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    Numeric,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+__all__ = [
+    "Base",
+    "FulfillLine",
+    "FulfillmentRequest",
+    "FulfillmentResponseRecord",
+    "MessageLog",
+    "OrderHeader",
+    "OrderLine",
+    "SourceSystem",
+    "StagedOrder",
+    "StagedResponse",
+    "StatusHistory",
+    "UsedNonce",
+    "User",
+    "utcnow",
+]
+
+# BigInteger autoincrement is not a rowid alias on SQLite; Integer there, BIGINT elsewhere.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+Qty = Numeric(18, 4, asdecimal=True)
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(
+        naming_convention={
+            "ix": "ix_%(column_0_label)s",
+            "uq": "uq_%(table_name)s_%(column_0_name)s",
+            "ck": "ck_%(table_name)s_%(constraint_name)s",
+            "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+            "pk": "pk_%(table_name)s",
+        }
+    )
+    type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+class SourceSystem(Base):
+    """A system known to the hub (DESIGN §2). Extended by the registry issue."""
+
+    __tablename__ = "source_systems"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True)
+    name: Mapped[str] = mapped_column(String(240), default="")
+    system_type: Mapped[str] = mapped_column(String(20), default="SPOKE")
+    order_capture: Mapped[bool] = mapped_column(Boolean, default=False)
+    fulfillment: Mapped[bool] = mapped_column(Boolean, default=False)
+    response_processing_option: Mapped[str] = mapped_column(
+        String(40), default="REJECT_ALL_ON_FIRST_ERROR"
+    )
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class OrderHeader(Base):
+    """One revision of a sales order. Revisions share ``order_number``."""
+
+    __tablename__ = "order_headers"
+    __table_args__ = (
+        UniqueConstraint("source_system_id", "source_order_id", "revision", name="uq_order_rev"),
+        Index("ix_order_headers_number", "order_number"),
+        Index("ix_order_headers_source_number", "source_order_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    order_number: Mapped[str] = mapped_column(String(50))
+    source_system_id: Mapped[int] = mapped_column(ForeignKey("source_systems.id"))
+    source_order_id: Mapped[str] = mapped_column(String(50))
+    source_order_number: Mapped[str] = mapped_column(String(50))
+    revision: Mapped[str] = mapped_column(String(50))
+    revision_seq: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(30))
+    batch_name: Mapped[str | None] = mapped_column(String(150))
+    buying_party_name: Mapped[str | None] = mapped_column(String(360))
+    buying_party_number: Mapped[str | None] = mapped_column(String(30))
+    transaction_type_code: Mapped[str | None] = mapped_column(String(30))
+    currency_code: Mapped[str | None] = mapped_column(String(15))
+    customer_po_number: Mapped[str | None] = mapped_column(String(50))
+    business_unit_name: Mapped[str | None] = mapped_column(String(240))
+    transaction_on: Mapped[datetime | None]
+    requested_ship_date: Mapped[datetime | None]
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("order_headers.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    source_system: Mapped[SourceSystem] = relationship(lazy="joined")
+    lines: Mapped[list[OrderLine]] = relationship(
+        back_populates="header", order_by="OrderLine.line_number", cascade="all, delete-orphan"
+    )
+
+
+class OrderLine(Base):
+    __tablename__ = "order_lines"
+    __table_args__ = (UniqueConstraint("header_id", "source_line_id", name="uq_line_source"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    header_id: Mapped[int] = mapped_column(ForeignKey("order_headers.id"), index=True)
+    line_number: Mapped[int] = mapped_column(Integer)
+    source_line_id: Mapped[str] = mapped_column(String(50))
+    source_line_number: Mapped[str] = mapped_column(String(50))
+    product_number: Mapped[str] = mapped_column(String(300))
+    product_description: Mapped[str | None] = mapped_column(String(240))
+    ordered_quantity: Mapped[Decimal] = mapped_column(Qty)
+    uom_code: Mapped[str] = mapped_column(String(3))
+    ship_set_name: Mapped[str | None] = mapped_column(String(30))
+    requested_fulfillment_org: Mapped[str | None] = mapped_column(String(18))
+    requested_ship_date: Mapped[datetime | None]
+    status: Mapped[str] = mapped_column(String(30))
+
+    header: Mapped[OrderHeader] = relationship(back_populates="lines")
+    fulfill_lines: Mapped[list[FulfillLine]] = relationship(
+        back_populates="order_line", order_by="FulfillLine.fulfill_line_number"
+    )
+
+
+class FulfillmentRequest(Base):
+    """A request (one task, one fulfillment system) covering lines of one order."""
+
+    __tablename__ = "fulfillment_requests"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    header_id: Mapped[int] = mapped_column(ForeignKey("order_headers.id"), index=True)
+    task_type: Mapped[str] = mapped_column(String(30))
+    fulfillment_system: Mapped[str | None] = mapped_column(String(30))
+    status: Mapped[str] = mapped_column(String(20))
+    ack_error_name: Mapped[str | None] = mapped_column(String(240))
+    ack_error_text: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    acknowledged_at: Mapped[datetime | None]
+
+
+class FulfillLine(Base):
+    __tablename__ = "fulfill_lines"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    header_id: Mapped[int] = mapped_column(ForeignKey("order_headers.id"), index=True)
+    order_line_id: Mapped[int] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    fulfill_line_number: Mapped[int] = mapped_column(Integer)
+    quantity: Mapped[Decimal] = mapped_column(Qty)
+    shipped_quantity: Mapped[Decimal | None] = mapped_column(Qty)
+    status: Mapped[str] = mapped_column(String(30))
+    task_type: Mapped[str | None] = mapped_column(String(30))
+    request_id: Mapped[int | None] = mapped_column(ForeignKey("fulfillment_requests.id"))
+    split_from_id: Mapped[int | None] = mapped_column(ForeignKey("fulfill_lines.id"))
+    scheduled_ship_date: Mapped[datetime | None]
+    actual_ship_date: Mapped[datetime | None]
+    billing_number: Mapped[str | None] = mapped_column(String(50))
+    tracking_number: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    order_line: Mapped[OrderLine] = relationship(back_populates="fulfill_lines")
+    request: Mapped[FulfillmentRequest | None] = relationship()
+
+
+class StatusHistory(Base):
+    """Every status change of a header, order line or fulfillment line, in order."""
+
+    __tablename__ = "status_history"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    header_id: Mapped[int] = mapped_column(ForeignKey("order_headers.id"), index=True)
+    entity: Mapped[str] = mapped_column(String(12))  # HEADER | LINE | FULFILL_LINE
+    entity_id: Mapped[int] = mapped_column(Id)
+    old_status: Mapped[str | None] = mapped_column(String(30))
+    new_status: Mapped[str] = mapped_column(String(30))
+    reason: Mapped[str] = mapped_column(String(240))
+    changed_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FulfillmentResponseRecord(Base):
+    """A fulfillment response that was applied, with the result first returned for it."""
+
+    __tablename__ = "fulfillment_responses"
+    __table_args__ = (
+        UniqueConstraint("fulfillment_system", "response_identifier", name="uq_response_key"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    fulfillment_system: Mapped[str] = mapped_column(String(30))
+    response_identifier: Mapped[str] = mapped_column(String(100))
+    task_type: Mapped[str] = mapped_column(String(30))
+    result_json: Mapped[str] = mapped_column(Text)
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class StagedOrder(Base):
+    """An order accepted by ``stageOrders``, imported later by the background loop."""
+
+    __tablename__ = "staged_orders"
+    __table_args__ = (Index("ix_staged_orders_status", "status", "id"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    batch_name: Mapped[str | None] = mapped_column(String(150))
+    source_system: Mapped[str] = mapped_column(String(30))
+    source_order_id: Mapped[str] = mapped_column(String(50))
+    revision: Mapped[str] = mapped_column(String(50))
+    payload_json: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="STAGED")  # STAGED|IMPORTED|ERROR
+    error_code: Mapped[str | None] = mapped_column(String(60))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    header_id: Mapped[int | None] = mapped_column(ForeignKey("order_headers.id"))
+    staged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
+class StagedResponse(Base):
+    """A fulfillment response accepted by ``stageFulfillmentResponse`` (Oracle's DOO_FS_*_INT)."""
+
+    __tablename__ = "staged_responses"
+    __table_args__ = (
+        UniqueConstraint("fulfillment_system", "response_identifier", name="uq_staged_resp"),
+        Index("ix_staged_responses_status", "status", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    fulfillment_system: Mapped[str] = mapped_column(String(30))
+    response_identifier: Mapped[str] = mapped_column(String(100))
+    payload_json: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(12), default="STAGED")  # STAGED|PROCESSED|ERROR
+    error_code: Mapped[str | None] = mapped_column(String(60))
+    error_message: Mapped[str | None] = mapped_column(Text)
+    staged_at: Mapped[datetime] = mapped_column(default=utcnow)
+    processed_at: Mapped[datetime | None]
+
+
+class MessageLog(Base):
+    """Every inbound SOAP message: who, what, correlation ids, outcome, redacted payload."""
+
+    __tablename__ = "message_log"
+    __table_args__ = (Index("ix_message_log_order", "order_number"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    direction: Mapped[str] = mapped_column(String(3), default="IN")
+    service: Mapped[str] = mapped_column(String(60))
+    operation: Mapped[str | None] = mapped_column(String(80))
+    principal: Mapped[str | None] = mapped_column(String(100))
+    message_id: Mapped[str | None] = mapped_column(String(200))
+    correlation_key: Mapped[str | None] = mapped_column(String(300))
+    order_number: Mapped[str | None] = mapped_column(String(50))
+    outcome: Mapped[str] = mapped_column(String(10))  # OK | FAULT
+    fault_code: Mapped[str | None] = mapped_column(String(60))
+    http_status: Mapped[int] = mapped_column(Integer)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    payload: Mapped[str | None] = mapped_column(Text)
+
+
+class User(Base):
+    """An API user. ``password_hash`` is scrypt; ``digest_secret`` is the password sealed
+    with the wallet key, needed only to check WS-Security ``PasswordDigest``."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(300))
+    digest_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
+    roles: Mapped[str] = mapped_column(String(300))  # space-separated
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class UsedNonce(Base):
+    """Digest nonces seen inside the replay window (shared by every gateway process)."""
+
+    __tablename__ = "used_nonces"
+
+    nonce_key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
