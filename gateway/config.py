@@ -5,7 +5,7 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | variable | default | meaning |
 |---|---|---|
 | ``OMGW_HOME`` | ``./.omgw`` | home directory: database file, wallet key file |
-| ``OMGW_DATABASE_URL`` | ``sqlite:///$OMGW_HOME/omgw.db`` | SQLAlchemy URL; ``postgresql+psycopg://…`` to scale |
+| ``OMGW_DATABASE_URL`` | ``sqlite:///$OMGW_HOME/omgw.db`` | SQLAlchemy URL (PostgreSQL to scale) |
 | ``OMGW_WALLET_KEY`` | (key file) | base64 AES-256 master key; else ``$OMGW_HOME/wallet.key`` |
 | ``OMGW_MAX_BODY_BYTES`` | ``10485760`` | largest accepted request body (10 MiB) |
 | ``OMGW_REPLAY_WINDOW_SECONDS`` | ``300`` | accepted age/skew of a UsernameToken ``Created`` |

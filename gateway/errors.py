@@ -60,9 +60,7 @@ class GatewayError(Exception):
     #: ``Client`` when the caller must change the request, ``Server`` when we failed.
     fault_kind = "Client"
 
-    def __init__(
-        self, code: str, message: str, details: Sequence[LineError] = ()
-    ) -> None:
+    def __init__(self, code: str, message: str, details: Sequence[LineError] = ()) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -113,7 +111,7 @@ class LineError:
         return cls(err.code, err.message, fulfill_line_id)
 
 
-class ResponseRejected(GatewayError):
+class ResponseRejected(GatewayError):  # noqa: N818 (reads as the outcome it is)
     """A whole fulfillment response was rejected; nothing of it was applied."""
 
     def __init__(self, errors: Sequence[LineError], option: str) -> None:

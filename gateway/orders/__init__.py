@@ -1,0 +1,1 @@
+"""Orders: intake, lifecycle, inquiry and fulfillment responses (spyne-free domain code)."""

@@ -1,0 +1,266 @@
+"""Order intake: validate, deduplicate and persist orders (``createOrders``, staged import).
+
+Idempotent on (source system, source order id, revision): the same key returns the
+order already created. A higher revision supersedes the current one, which becomes
+``DOO_REFERENCE``; a lower or equal one that does not exist is refused as stale.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from gateway.errors import NotFoundError, StateError, ValidationError
+from gateway.orders.commands import OrderInput
+from gateway.orders.lifecycle import SHIPPED_OR_LATER, TERMINAL
+from gateway.orders.state import StatusWriter
+from gateway.persistence.models import (
+    FulfillLine,
+    FulfillmentRequest,
+    OrderHeader,
+    OrderLine,
+    SourceSystem,
+)
+
+__all__ = ["ImportOutcome", "OrderIntake", "revision_seq", "validate_order"]
+
+DEFAULT_REVISION = "1"
+DEFAULT_UOM = "Ea"
+_ORDER_NUMBER_BASE = 100000
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    header: OrderHeader
+    #: CREATED (new order), REVISED (new revision of an order), EXISTING (duplicate)
+    status: str
+
+
+def revision_seq(revision: str) -> int:
+    """Revisions are compared as whole numbers (Oracle's revisions are 1, 2, 3 …)."""
+    try:
+        value = int(revision)
+    except ValueError:
+        raise ValidationError(
+            "INVALID_VALUE",
+            f"SourceTransactionRevision {revision!r} is not a whole number",
+        ) from None
+    if value < 0:
+        raise ValidationError("INVALID_VALUE", "SourceTransactionRevision must not be negative")
+    return value
+
+
+def _require(value: str | None, name: str, where: str) -> str:
+    if value is None or not str(value).strip():
+        raise ValidationError("MISSING_KEY", f"{name} is required on {where}")
+    return str(value).strip()
+
+
+def validate_order(order: OrderInput) -> None:
+    """Check everything that needs no database; raise the first problem found."""
+    where = "the order"
+    _require(order.source_system, "SourceTransactionSystem", where)
+    key = _require(order.source_order_id, "SourceTransactionIdentifier", where)
+    where = f"order {key}"
+    _require(order.source_order_number, "SourceTransactionNumber", where)
+    revision_seq(order.revision or DEFAULT_REVISION)
+    if not order.lines:
+        raise ValidationError("MISSING_KEY", f"{where} has no Line; at least one is required")
+    seen: set[str] = set()
+    for index, line in enumerate(order.lines, start=1):
+        lwhere = f"line {index} of {where}"
+        line_id = _require(line.source_line_id, "SourceTransactionLineIdentifier", lwhere)
+        if line_id in seen:
+            raise ValidationError(
+                "DUPLICATE_LINE", f"{where} has SourceTransactionLineIdentifier {line_id} twice"
+            )
+        seen.add(line_id)
+        _require(line.product_number, "ProductNumber", lwhere)
+        if line.quantity is None:
+            raise ValidationError("MISSING_KEY", f"OrderedQuantity is required on {lwhere}")
+        _check_quantity(line.quantity, f"OrderedQuantity on {lwhere}")
+
+
+def _check_quantity(quantity: Decimal, what: str) -> None:
+    try:
+        ok = quantity.is_finite() and quantity > 0
+    except InvalidOperation:
+        ok = False
+    if not ok:
+        raise ValidationError(
+            "QUANTITY_INVALID", f"{what} must be greater than zero, got {quantity}"
+        )
+
+
+class OrderIntake:
+    """Creates orders inside the caller's transaction."""
+
+    def __init__(self, session: Session, default_fulfillment_system: str | None = None) -> None:
+        self._s = session
+        self._status = StatusWriter(session)
+        self._default_fs = default_fulfillment_system
+
+    def source_system(self, code: str) -> SourceSystem:
+        ss = self._s.scalar(select(SourceSystem).where(SourceSystem.code == code))
+        if ss is None:
+            raise NotFoundError(
+                "SOURCE_SYSTEM_UNKNOWN",
+                f"source system {code!r} is not registered; add it with "
+                f"'omgw source-system add {code} --order-capture'",
+            )
+        return ss
+
+    def create(self, order: OrderInput, batch_name: str | None = None) -> ImportOutcome:
+        validate_order(order)
+        ss = self.source_system(str(order.source_system))
+        if not ss.order_capture:
+            raise ValidationError(
+                "SOURCE_SYSTEM_NOT_ENABLED",
+                f"source system {ss.code} is not enabled for order capture",
+            )
+        revision = (order.revision or DEFAULT_REVISION).strip()
+        seq = revision_seq(revision)
+        source_id = str(order.source_order_id).strip()
+        same = self._s.scalar(
+            select(OrderHeader).where(
+                OrderHeader.source_system_id == ss.id,
+                OrderHeader.source_order_id == source_id,
+                OrderHeader.revision == revision,
+            )
+        )
+        if same is not None:
+            return ImportOutcome(same, "EXISTING")
+
+        current = self._s.scalar(
+            select(OrderHeader)
+            .where(
+                OrderHeader.source_system_id == ss.id,
+                OrderHeader.source_order_id == source_id,
+                OrderHeader.status != "DOO_REFERENCE",
+            )
+            .order_by(OrderHeader.revision_seq.desc())
+            .limit(1)
+        )
+        if current is not None:
+            self._check_revisable(current, seq)
+
+        header = self._new_header(order, ss, revision, seq, batch_name, current)
+        if current is not None:
+            current.superseded_by_id = header.id
+            self._status.header(current, "DOO_REFERENCE", f"superseded by revision {revision}")
+            for req in self._s.scalars(
+                select(FulfillmentRequest).where(
+                    FulfillmentRequest.header_id == current.id,
+                    FulfillmentRequest.status.in_(("SENT", "ACCEPTED")),
+                )
+            ):
+                req.status = "SUPERSEDED"
+        return ImportOutcome(header, "REVISED" if current is not None else "CREATED")
+
+    def _check_revisable(self, current: OrderHeader, seq: int) -> None:
+        if seq <= current.revision_seq:
+            raise StateError(
+                "REVISION_STALE",
+                f"order {current.source_order_id} is at revision {current.revision}; "
+                f"revision {seq} is older and was never received",
+            )
+        if current.status in TERMINAL:
+            raise StateError(
+                "REVISION_NOT_ALLOWED",
+                f"order {current.order_number} is {current.status} and cannot be revised",
+            )
+        shipped = self._s.scalar(
+            select(func.count())
+            .select_from(FulfillLine)
+            .where(FulfillLine.header_id == current.id, FulfillLine.status.in_(SHIPPED_OR_LATER))
+        )
+        if shipped:
+            raise StateError(
+                "REVISION_NOT_ALLOWED",
+                f"order {current.order_number} has shipped lines; a revision can only "
+                "replace an order before anything has shipped",
+            )
+
+    def _new_header(
+        self,
+        order: OrderInput,
+        ss: SourceSystem,
+        revision: str,
+        seq: int,
+        batch_name: str | None,
+        current: OrderHeader | None,
+    ) -> OrderHeader:
+        header = OrderHeader(
+            order_number=current.order_number if current is not None else "",
+            source_system_id=ss.id,
+            source_order_id=str(order.source_order_id).strip(),
+            source_order_number=str(order.source_order_number).strip(),
+            revision=revision,
+            revision_seq=seq,
+            status="DOO_DRAFT",
+            batch_name=batch_name,
+            buying_party_name=order.buying_party_name,
+            buying_party_number=order.buying_party_number,
+            transaction_type_code=order.transaction_type_code,
+            currency_code=order.currency_code,
+            customer_po_number=order.customer_po_number,
+            business_unit_name=order.business_unit_name,
+            transaction_on=order.transaction_on,
+            requested_ship_date=order.requested_ship_date,
+        )
+        self._s.add(header)
+        self._s.flush()
+        if current is None:
+            header.order_number = str(_ORDER_NUMBER_BASE + header.id)
+        self._status.new_header(header, "order imported")
+
+        request = FulfillmentRequest(
+            header_id=header.id,
+            task_type="Shipment",
+            fulfillment_system=self._default_fs,
+            status="SENT",
+        )
+        self._s.add(request)
+        lines: list[OrderLine] = []
+        for number, li in enumerate(order.lines, start=1):
+            line = OrderLine(
+                header_id=header.id,
+                line_number=number,
+                source_line_id=str(li.source_line_id).strip(),
+                source_line_number=(li.source_line_number or str(number)).strip(),
+                product_number=str(li.product_number).strip(),
+                product_description=li.product_description,
+                ordered_quantity=li.quantity,
+                uom_code=(li.uom_code or DEFAULT_UOM).strip(),
+                ship_set_name=li.ship_set_name,
+                requested_fulfillment_org=li.requested_fulfillment_org,
+                requested_ship_date=li.requested_ship_date or order.requested_ship_date,
+                status="CREATED",
+            )
+            header.lines.append(line)
+            lines.append(line)
+        self._s.flush()
+        for line in lines:
+            fline = FulfillLine(
+                header_id=header.id,
+                order_line_id=line.id,
+                fulfill_line_number=1,
+                quantity=line.ordered_quantity,
+                status="CREATED",
+                task_type="Shipment",
+                request_id=request.id,
+                scheduled_ship_date=line.requested_ship_date,
+            )
+            line.fulfill_lines.append(fline)
+        self._s.flush()
+        for line in lines:
+            for fline in line.fulfill_lines:
+                self._status.new_fline(fline, "fulfillment line created")
+                # Until orchestration exists, a new line waits for shipment at once.
+                self._status.fline(fline, "AWAIT_SHIP", "shipment requested")
+        self._status.header(header, "OPEN", "order submitted")
+        self._status.rollup(header, "order submitted")
+        return header

@@ -1,0 +1,493 @@
+"""Fulfillment acknowledgements and responses, under the three processing options.
+
+``REJECT_ALL_ON_FIRST_ERROR`` stops at the first bad line and applies nothing;
+``REJECT_ALL_ON_ANY_ERROR`` checks every line and applies nothing if any is bad,
+reporting every error; ``REJECT_ERROR_GROUPS`` applies the good groups and rejects
+each group holding a bad line, a group being a ship set (else the line alone).
+
+A response is applied at most once per (``FulfillmentSystem``,
+``FulfillmentSystemResponseIdentifier``): a repeat gets the first result back and
+changes nothing. A response that applies nothing raises :class:`ResponseRejected`
+and is not recorded, so a corrected response may reuse its identifier.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from gateway.errors import (
+    GatewayError,
+    LineError,
+    NotFoundError,
+    ResponseRejected,
+    StateError,
+    ValidationError,
+)
+from gateway.orders.commands import (
+    Acknowledgement,
+    FulfillLineResponse,
+    FulfillmentResponse,
+    LineOutcome,
+    ResponseResult,
+)
+from gateway.orders.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMINAL
+from gateway.orders.state import StatusWriter
+from gateway.persistence.models import (
+    FulfillLine,
+    FulfillmentRequest,
+    FulfillmentResponseRecord,
+    OrderHeader,
+    OrderLine,
+    SourceSystem,
+    StagedResponse,
+    utcnow,
+)
+
+__all__ = [
+    "PROCESSING_OPTIONS",
+    "TASK_STATUSES",
+    "ResponseProcessor",
+    "group_key",
+]
+
+PROCESSING_OPTIONS = (
+    "REJECT_ALL_ON_FIRST_ERROR",
+    "REJECT_ALL_ON_ANY_ERROR",
+    "REJECT_ERROR_GROUPS",
+)
+#: Per task type (``IntegrationContextCode``): the line statuses a response may report,
+#: the first being the default when ``StatusCode`` is omitted.
+TASK_STATUSES: dict[str, tuple[str, ...]] = {
+    "Shipment": ("SHIPPED", "BACKORDERED"),
+    "Invoice": ("BILLED",),
+}
+_ACK_ACCEPTED = frozenset({"SUCCESS", "ACCEPTED", "ACCEPT"})
+_ACK_REJECTED = frozenset({"ERROR", "FAILURE", "REJECTED", "REJECT"})
+
+
+@dataclass
+class _Plan:
+    """A checked line of a response, ready to apply."""
+
+    response: FulfillLineResponse
+    fline: FulfillLine
+    status: str
+    quantity: Decimal
+
+
+def group_key(fline: FulfillLine) -> tuple[object, ...]:
+    """The error group of a line: its ship set within its order, else the line itself."""
+    ship_set = fline.order_line.ship_set_name
+    if ship_set:
+        return ("ship-set", fline.header_id, ship_set)
+    return ("line", fline.id)
+
+
+class ResponseProcessor:
+    """Applies fulfillment-system messages inside the caller's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+        self._status = StatusWriter(session)
+
+    # -- shared checks ---------------------------------------------------------------
+
+    def _fulfillment_system(self, code: str | None) -> SourceSystem:
+        if not code or not code.strip():
+            raise ValidationError("MISSING_KEY", "FulfillmentSystem is required")
+        ss = self._s.scalar(select(SourceSystem).where(SourceSystem.code == code.strip()))
+        if ss is None:
+            raise NotFoundError(
+                "SOURCE_SYSTEM_UNKNOWN",
+                f"fulfillment system {code!r} is not registered; add it with "
+                f"'omgw source-system add {code} --fulfillment'",
+            )
+        if not ss.fulfillment:
+            raise ValidationError(
+                "SOURCE_SYSTEM_NOT_ENABLED",
+                f"source system {ss.code} is not enabled for fulfillment",
+            )
+        return ss
+
+    def _check_header(self, resp: FulfillmentResponse) -> tuple[SourceSystem, str, str]:
+        ss = self._fulfillment_system(resp.fulfillment_system)
+        rid = (resp.response_identifier or "").strip()
+        if not rid:
+            raise ValidationError("MISSING_KEY", "FulfillmentSystemResponseIdentifier is required")
+        task = (resp.task_type or "").strip()
+        if not task:
+            raise ValidationError(
+                "MISSING_KEY", "IntegrationContextCode (the task type, e.g. Shipment) is required"
+            )
+        if task not in TASK_STATUSES:
+            known = ", ".join(TASK_STATUSES)
+            raise ValidationError(
+                "INVALID_VALUE", f"IntegrationContextCode {task!r} is not a task type; use {known}"
+            )
+        if not resp.lines:
+            raise ValidationError("MISSING_KEY", "the response has no fulfillLineList")
+        return ss, rid, task
+
+    def _previous(self, fs: str, rid: str) -> ResponseResult | None:
+        rec = self._s.scalar(
+            select(FulfillmentResponseRecord).where(
+                FulfillmentResponseRecord.fulfillment_system == fs,
+                FulfillmentResponseRecord.response_identifier == rid,
+            )
+        )
+        return None if rec is None else ResponseResult.from_json(rec.result_json, replayed=True)
+
+    # -- acknowledgement -------------------------------------------------------------
+
+    def acknowledge(self, ack: Acknowledgement) -> None:
+        ss = self._fulfillment_system(ack.fulfillment_system)
+        if ack.request_id is None:
+            raise ValidationError("MISSING_KEY", "FulfillmentRequestIdentifier is required")
+        req = self._s.get(FulfillmentRequest, ack.request_id)
+        if req is None:
+            raise NotFoundError(
+                "REQUEST_NOT_FOUND", f"no fulfillment request {ack.request_id} was ever sent"
+            )
+        if req.fulfillment_system and req.fulfillment_system != ss.code:
+            raise StateError(
+                "LINE_NOT_ASSIGNED",
+                f"fulfillment request {req.id} was sent to {req.fulfillment_system}, not {ss.code}",
+            )
+        code = (ack.status_code or "").strip().upper()
+        if code in _ACK_ACCEPTED:
+            new = "ACCEPTED"
+        elif code in _ACK_REJECTED:
+            new = "REJECTED"
+        else:
+            raise ValidationError(
+                "INVALID_VALUE",
+                f"RequestStatusCode {ack.status_code!r} is not SUCCESS or ERROR",
+            )
+        if req.status == new:
+            return  # the same acknowledgement again: nothing to do
+        if req.status != "SENT":
+            raise StateError(
+                "ACK_CONFLICT",
+                f"fulfillment request {req.id} is already {req.status}; "
+                f"it cannot be acknowledged as {new}",
+            )
+        req.status = new
+        req.acknowledged_at = utcnow()
+        if new == "REJECTED":
+            req.ack_error_name = ack.error_name
+            req.ack_error_text = ack.error_text
+
+    # -- fulfillment response --------------------------------------------------------
+
+    def process(self, resp: FulfillmentResponse) -> ResponseResult:
+        ss, rid, task = self._check_header(resp)
+        previous = self._previous(ss.code, rid)
+        if previous is not None:
+            return previous
+        option = ss.response_processing_option
+        plans, errors, found = self._check_lines(resp.lines, ss.code, task, option)
+
+        outcomes: list[LineOutcome] = []
+        if option == "REJECT_ERROR_GROUPS" and errors:
+            plans, rejected = self._reject_groups(plans, errors, found)
+            errors = errors + rejected
+        if errors and (option != "REJECT_ERROR_GROUPS" or not plans):
+            raise ResponseRejected(errors, option)
+
+        for err in errors:
+            outcomes.append(self._error_outcome(err))
+        outcomes.extend(self._apply(plans, ss.code, task))
+        ordered = sorted(
+            outcomes, key=lambda o: (o.fulfill_line_id or 0, o.split_reference_id or 0)
+        )
+        result = ResponseResult(
+            response_identifier=rid,
+            overall_status="WARNING" if errors else "SUCCESS",
+            lines=tuple(ordered),
+        )
+        self._s.add(
+            FulfillmentResponseRecord(
+                fulfillment_system=ss.code,
+                response_identifier=rid,
+                task_type=task,
+                result_json=result.to_json(),
+            )
+        )
+        return result
+
+    def stage(self, resp: FulfillmentResponse) -> ResponseResult:
+        """Keep the response for the background processor (``stageFulfillmentResponse``)."""
+        ss, rid, _task = self._check_header(resp)
+        previous = self._previous(ss.code, rid)
+        if previous is not None:
+            return previous
+        staged = self._s.scalar(
+            select(StagedResponse).where(
+                StagedResponse.fulfillment_system == ss.code,
+                StagedResponse.response_identifier == rid,
+            )
+        )
+        if staged is None:
+            self._s.add(
+                StagedResponse(
+                    fulfillment_system=ss.code, response_identifier=rid, payload_json=resp.to_json()
+                )
+            )
+        return ResponseResult(response_identifier=rid, overall_status="STAGED")
+
+    def _check_lines(
+        self, lines: Sequence[FulfillLineResponse], fs: str, task: str, option: str
+    ) -> tuple[list[_Plan], list[LineError], dict[int, FulfillLine]]:
+        ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
+        found = {
+            f.id: f
+            for f in self._s.scalars(
+                select(FulfillLine)
+                .where(FulfillLine.id.in_(ids))
+                .options(joinedload(FulfillLine.order_line), joinedload(FulfillLine.request))
+            )
+        }
+        headers = {
+            h.id: h
+            for h in self._s.scalars(
+                select(OrderHeader).where(OrderHeader.id.in_({f.header_id for f in found.values()}))
+            )
+        }
+        plans: list[_Plan] = []
+        errors: list[LineError] = []
+        seen: set[int] = set()
+        for line in lines:
+            try:
+                plans.append(self._check_line(line, found, headers, seen, fs, task))
+            except GatewayError as err:
+                errors.append(LineError.from_error(err, line.fulfill_line_id))
+                if option == "REJECT_ALL_ON_FIRST_ERROR":
+                    break
+        return plans, errors, found
+
+    def _check_line(
+        self,
+        line: FulfillLineResponse,
+        found: dict[int, FulfillLine],
+        headers: dict[int, OrderHeader],
+        seen: set[int],
+        fs: str,
+        task: str,
+    ) -> _Plan:
+        fid = line.fulfill_line_id
+        if fid is None:
+            raise ValidationError("MISSING_KEY", "FulfillLineIdentifier is required on every line")
+        if fid in seen:
+            raise ValidationError(
+                "DUPLICATE_LINE", f"fulfillment line {fid} appears twice in one response"
+            )
+        seen.add(fid)
+        fline = found.get(fid)
+        if fline is None:
+            raise NotFoundError("LINE_NOT_FOUND", f"fulfillment line {fid} does not exist")
+        header = headers[fline.header_id]
+        if header.status == "DOO_REFERENCE":
+            raise StateError(
+                "ORDER_SUPERSEDED",
+                f"fulfillment line {fid} belongs to revision {header.revision} of order "
+                f"{header.order_number}, which a newer revision replaced",
+            )
+        self._check_task_state(fline, task)
+        if fline.request and fline.request.fulfillment_system not in (None, fs):
+            raise StateError(
+                "LINE_NOT_ASSIGNED",
+                f"fulfillment line {fid} was sent to {fline.request.fulfillment_system}, not {fs}",
+            )
+        allowed = TASK_STATUSES[task]
+        status = (line.status_code or allowed[0]).strip().upper()
+        if status not in allowed:
+            raise ValidationError(
+                "INVALID_VALUE",
+                f"StatusCode {line.status_code!r} is not valid for a {task} response "
+                f"(use {' or '.join(allowed)})",
+            )
+        quantity = fline.quantity
+        if status == "SHIPPED" and line.shipped_quantity is not None:
+            quantity = self._check_shipped_quantity(line, fline)
+        return _Plan(line, fline, status, quantity)
+
+    @staticmethod
+    def _check_task_state(fline: FulfillLine, task: str) -> None:
+        fid, status = fline.id, fline.status
+        if status in TERMINAL:
+            raise StateError("RESPONSE_AFTER_CLOSE", f"fulfillment line {fid} is already {status}")
+        if task == "Shipment" and status not in OPEN_FOR_SHIPMENT:
+            if status in SHIPPED_OR_LATER or status == "CANCEL_PENDING":
+                raise StateError(
+                    "LINE_NOT_AWAITING_TASK",
+                    f"fulfillment line {fid} is {status}, not awaiting a shipment",
+                )
+            raise StateError(
+                "RESPONSE_BEFORE_REQUEST",
+                f"fulfillment line {fid} is {status}: no shipment was requested yet",
+            )
+        if task == "Invoice" and status != "AWAIT_BILLING":
+            if status in OPEN_FOR_SHIPMENT or status in ("CREATED", "SCHEDULED"):
+                raise StateError(
+                    "RESPONSE_BEFORE_REQUEST",
+                    f"fulfillment line {fid} is {status}: it has not shipped, so no invoice "
+                    "was requested yet",
+                )
+            raise StateError(
+                "LINE_NOT_AWAITING_TASK",
+                f"fulfillment line {fid} is {status}, not awaiting billing",
+            )
+
+    @staticmethod
+    def _check_shipped_quantity(line: FulfillLineResponse, fline: FulfillLine) -> Decimal:
+        qty = line.shipped_quantity
+        assert qty is not None
+        if not qty.is_finite() or qty <= 0:
+            raise ValidationError(
+                "QUANTITY_INVALID",
+                f"shipped quantity on fulfillment line {fline.id} must be greater than zero, "
+                f"got {qty}",
+            )
+        if qty > fline.quantity:
+            raise ValidationError(
+                "QUANTITY_EXCEEDS_OPEN",
+                f"shipped quantity {qty} on fulfillment line {fline.id} is more than its "
+                f"open quantity {fline.quantity.normalize()}",
+            )
+        uom = fline.order_line.uom_code
+        if line.quantity_uom and line.quantity_uom.strip() != uom:
+            raise ValidationError(
+                "UOM_MISMATCH",
+                f"shipped quantity on fulfillment line {fline.id} is in {line.quantity_uom!r}; "
+                f"the line is ordered in {uom!r}",
+            )
+        return qty
+
+    @staticmethod
+    def _reject_groups(
+        plans: list[_Plan], errors: list[LineError], found: dict[int, FulfillLine]
+    ) -> tuple[list[_Plan], list[LineError]]:
+        """Drop every plan whose group holds a failed line; say why for each."""
+        bad_groups = {
+            group_key(found[e.fulfill_line_id])
+            for e in errors
+            if e.fulfill_line_id is not None and e.fulfill_line_id in found
+        }
+        keep: list[_Plan] = []
+        rejected: list[LineError] = []
+        for plan in plans:
+            if group_key(plan.fline) in bad_groups:
+                rejected.append(
+                    LineError(
+                        "GROUP_REJECTED",
+                        f"fulfillment line {plan.fline.id} was not applied: another line of "
+                        f"ship set {plan.fline.order_line.ship_set_name} has an error",
+                        plan.fline.id,
+                    )
+                )
+            else:
+                keep.append(plan)
+        return keep, rejected
+
+    def _error_outcome(self, err: LineError) -> LineOutcome:
+        fline = self._s.get(FulfillLine, err.fulfill_line_id) if err.fulfill_line_id else None
+        return LineOutcome(
+            fulfill_line_id=err.fulfill_line_id,
+            status="ERROR",
+            fulfill_line_number=fline.fulfill_line_number if fline else None,
+            task_instance_status=fline.status if fline else None,
+            errors=(err,),
+        )
+
+    def _apply(self, plans: list[_Plan], fs: str, task: str) -> list[LineOutcome]:
+        outcomes: list[LineOutcome] = []
+        invoice_requests: dict[int, FulfillmentRequest] = {}
+        touched: dict[int, OrderHeader] = {}
+        for plan in plans:
+            fline = plan.fline
+            header = self._s.get(OrderHeader, fline.header_id)
+            assert header is not None
+            touched[header.id] = header
+            reason = f"{task} response from {fs}"
+            if plan.status == "SHIPPED":
+                if plan.quantity < fline.quantity:
+                    outcomes.append(self._split(fline, plan.quantity, header, reason))
+                fline.shipped_quantity = plan.quantity
+                fline.actual_ship_date = plan.response.actual_ship_date or utcnow()
+                fline.tracking_number = plan.response.tracking_number
+                self._status.fline(fline, "SHIPPED", reason)
+                req = invoice_requests.get(header.id)
+                if req is None:
+                    req = FulfillmentRequest(
+                        header_id=header.id,
+                        task_type="Invoice",
+                        fulfillment_system=fs,
+                        status="SENT",
+                    )
+                    self._s.add(req)
+                    self._s.flush()
+                    invoice_requests[header.id] = req
+                fline.request_id = req.id
+                fline.task_type = "Invoice"
+                self._status.fline(fline, "AWAIT_BILLING", "billing requested")
+            elif plan.status == "BACKORDERED":
+                if fline.status != "BACKORDERED":
+                    self._status.fline(fline, "BACKORDERED", reason)
+            elif plan.status == "BILLED":
+                fline.billing_number = plan.response.billing_number
+                self._status.fline(fline, "BILLED", reason)
+                self._status.fline(fline, "CLOSED", "fulfillment complete")
+                fline.task_type = None
+            outcomes.append(self._ok_outcome(fline, header))
+        self._s.flush()
+        for header in touched.values():
+            self._s.refresh(header)
+            self._status.rollup(header, f"{task} response from {fs}")
+        return outcomes
+
+    def _split(
+        self, fline: FulfillLine, shipped: Decimal, header: OrderHeader, reason: str
+    ) -> LineOutcome:
+        """Split off the unshipped remainder of ``fline`` as a new line awaiting shipment."""
+        line: OrderLine = fline.order_line
+        number = max(f.fulfill_line_number for f in line.fulfill_lines) + 1
+        rest = FulfillLine(
+            header_id=fline.header_id,
+            order_line_id=fline.order_line_id,
+            fulfill_line_number=number,
+            quantity=fline.quantity - shipped,
+            status="AWAIT_SHIP",
+            task_type="Shipment",
+            request_id=fline.request_id,
+            split_from_id=fline.id,
+            scheduled_ship_date=fline.scheduled_ship_date,
+        )
+        line.fulfill_lines.append(rest)
+        fline.quantity = shipped
+        self._s.flush()
+        self._status.new_fline(rest, f"split from fulfillment line {fline.id}: {reason}")
+        return LineOutcome(
+            fulfill_line_id=rest.id,
+            status="SUCCESS",
+            fulfill_line_number=rest.fulfill_line_number,
+            order_number=header.order_number,
+            line_number=line.line_number,
+            task_instance_status=rest.status,
+            split_reference_id=fline.id,
+        )
+
+    @staticmethod
+    def _ok_outcome(fline: FulfillLine, header: OrderHeader) -> LineOutcome:
+        return LineOutcome(
+            fulfill_line_id=fline.id,
+            status="SUCCESS",
+            fulfill_line_number=fline.fulfill_line_number,
+            order_number=header.order_number,
+            line_number=fline.order_line.line_number,
+            task_instance_status=fline.status,
+        )

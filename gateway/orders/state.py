@@ -1,0 +1,62 @@
+"""Status changes on persisted rows: checked against the lifecycle, written to history."""
+
+from __future__ import annotations
+
+from sqlalchemy.orm import Session
+
+from gateway.orders import lifecycle
+from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, StatusHistory
+
+__all__ = ["StatusWriter"]
+
+
+class StatusWriter:
+    """Applies status changes within the caller's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._session = session
+
+    def _record(
+        self, header_id: int, entity: str, entity_id: int, old: str | None, new: str, reason: str
+    ) -> None:
+        self._session.add(
+            StatusHistory(
+                header_id=header_id,
+                entity=entity,
+                entity_id=entity_id,
+                old_status=old,
+                new_status=new,
+                reason=reason[:240],
+            )
+        )
+
+    def fline(self, fline: FulfillLine, new: str, reason: str) -> None:
+        lifecycle.check_fline(fline.status, new)
+        self._record(fline.header_id, "FULFILL_LINE", fline.id, fline.status, new, reason)
+        fline.status = new
+
+    def new_fline(self, fline: FulfillLine, reason: str) -> None:
+        self._record(fline.header_id, "FULFILL_LINE", fline.id, None, fline.status, reason)
+
+    def header(self, header: OrderHeader, new: str, reason: str) -> None:
+        if header.status == new:
+            return
+        lifecycle.check_header(header.status, new)
+        self._record(header.id, "HEADER", header.id, header.status, new, reason)
+        header.status = new
+
+    def new_header(self, header: OrderHeader, reason: str) -> None:
+        self._record(header.id, "HEADER", header.id, None, header.status, reason)
+
+    def rollup(self, header: OrderHeader, reason: str) -> None:
+        """Recompute each order line's and the header's status from their children."""
+        for line in header.lines:
+            self._rollup_line(line, reason)
+        new = lifecycle.rollup_header(header.status, (ln.status for ln in header.lines))
+        self.header(header, new, reason)
+
+    def _rollup_line(self, line: OrderLine, reason: str) -> None:
+        new = lifecycle.rollup_line(f.status for f in line.fulfill_lines)
+        if new != line.status:
+            self._record(line.header_id, "LINE", line.id, line.status, new, reason)
+            line.status = new
