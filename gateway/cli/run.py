@@ -1,0 +1,151 @@
+"""``omgw init``, ``serve``, ``background``, ``import-staged``, ``process-responses``, ``wsdl``."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import threading
+from pathlib import Path
+
+import click
+from sqlalchemy import select
+
+from connectors.wallet import MasterKey
+from gateway.cli import Context, pass_context
+from gateway.persistence.models import SourceSystem, User
+from gateway.runtime import Runtime
+from gateway.security.passwords import hash_password
+from gateway.security.roles import ROLES
+
+__all__ = ["background", "import_staged", "init", "process_responses", "serve", "wsdl"]
+
+SAMPLE_USER = "omgw-demo"
+
+
+@click.command(help="Create the home directory, the database and the wallet key file.")
+@click.option("--sample", is_flag=True, help="Also add sample source systems and a demo user.")
+@pass_context
+def init(ctx: Context, sample: bool) -> None:
+    from gateway.server import prepare
+
+    settings = ctx.settings
+    prepare(settings)
+    click.echo(f"database: {settings.database_url}")
+    if settings.wallet_key_b64:
+        click.echo("wallet key: from OMGW_WALLET_KEY")
+    elif settings.key_file.exists():
+        click.echo(f"wallet key: {settings.key_file} (kept)")
+    else:
+        MasterKey.generate().write_file(settings.key_file)
+        click.echo(f"wallet key: {settings.key_file} (created, mode 0600)")
+    if sample:
+        _sample(ctx)
+
+
+def _sample(ctx: Context) -> None:
+    runtime = Runtime(ctx.settings)
+    try:
+        with runtime.sessions() as s, s.begin():
+            for code, name, capture, fulfil in (
+                ("LEGACY", "Legacy order capture", True, False),
+                ("WMS01", "Simulated warehouse", False, True),
+            ):
+                if s.scalar(select(SourceSystem).where(SourceSystem.code == code)) is None:
+                    s.add(
+                        SourceSystem(
+                            code=code, name=name, order_capture=capture, fulfillment=fulfil
+                        )
+                    )
+            if s.scalar(select(User).where(User.username == SAMPLE_USER)) is None:
+                password = secrets.token_urlsafe(18)
+                s.add(
+                    User(
+                        username=SAMPLE_USER,
+                        password_hash=hash_password(password),
+                        digest_secret=runtime.secret_box.seal(
+                            password.encode(), f"user:{SAMPLE_USER}"
+                        ),
+                        roles=" ".join(ROLES),
+                    )
+                )
+                path = ctx.settings.home / "demo-user.txt"
+                fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+                with os.fdopen(fd, "w") as handle:
+                    handle.write(f"{SAMPLE_USER}:{password}\n")
+                click.echo(f"sample user {SAMPLE_USER}: credentials in {path} (mode 0600)")
+        click.echo("sample source systems: LEGACY (order capture), WMS01 (fulfillment)")
+    finally:
+        runtime.close()
+
+
+@click.command(help="Serve the SOAP services (gunicorn) with the background loop.")
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option("--no-background", is_flag=True, help="Do not start the background loop.")
+@pass_context
+def serve(ctx: Context, host: str, port: int, workers: int, no_background: bool) -> None:
+    from gateway.server import SERVICE_MODULES
+    from gateway.server import serve as run_server
+
+    for name in SERVICE_MODULES:
+        click.echo(f"WSDL: http://{host}:{port}/fscmService/{name}?WSDL")
+    run_server(ctx.settings, host, port, workers, background=not no_background)
+
+
+@click.command(help="Run the background loop (staged orders and responses) until stopped.")
+@pass_context
+def background(ctx: Context) -> None:
+    from gateway.background import run_loop
+    from gateway.server import build_authenticator
+
+    runtime = Runtime(ctx.settings)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    auth = build_authenticator(runtime)
+    try:
+        run_loop(runtime, stop, auth.purge_nonces)
+    finally:
+        runtime.close()
+
+
+@click.command("import-staged", help="Import the orders staged by stageOrders, then exit.")
+@pass_context
+def import_staged(ctx: Context) -> None:
+    from gateway.background import import_staged_orders
+
+    runtime = Runtime(ctx.settings)
+    try:
+        counts = import_staged_orders(runtime, limit=1_000_000)
+    finally:
+        runtime.close()
+    click.echo(f"imported {counts.done}, failed {counts.failed}")
+
+
+@click.command(
+    "process-responses", help="Process responses staged by stageFulfillmentResponse, then exit."
+)
+@pass_context
+def process_responses(ctx: Context) -> None:
+    from gateway.background import process_staged_responses
+
+    runtime = Runtime(ctx.settings)
+    try:
+        counts = process_staged_responses(runtime, limit=1_000_000)
+    finally:
+        runtime.close()
+    click.echo(f"processed {counts.done}, failed {counts.failed}")
+
+
+@click.command(help="Write the published WSDLs to a directory (default ./wsdl).")
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("wsdl"))
+def wsdl(out: Path) -> None:
+    from gateway.wsdl import SERVICE_NAMES, render_wsdl
+
+    out.mkdir(parents=True, exist_ok=True)
+    for name in SERVICE_NAMES:
+        path = out / f"{name}.wsdl"
+        path.write_bytes(render_wsdl(name))
+        click.echo(f"wrote {path}")

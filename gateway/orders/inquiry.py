@@ -1,0 +1,84 @@
+"""Order inquiry (``GetOrderDetails``): find orders by Oracle's keys or our order number."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Select, select
+from sqlalchemy.orm import Session, selectinload
+
+from gateway.errors import NotFoundError, ValidationError
+from gateway.persistence.models import OrderHeader, OrderLine, SourceSystem
+
+__all__ = ["OrderQuery", "find_orders"]
+
+
+@dataclass(frozen=True)
+class OrderQuery:
+    """One ``OrderRequest``: which order(s), and optionally which of their lines."""
+
+    source_order_id: str | None = None
+    source_system: str | None = None
+    source_order_number: str | None = None
+    revision: str | None = None
+    order_number: str | None = None
+    line_ids: tuple[str, ...] = ()
+
+    def describe(self) -> str:
+        parts = [
+            f"{name}={value}"
+            for name, value in (
+                ("OrderNumber", self.order_number),
+                ("SourceTransactionSystem", self.source_system),
+                ("SourceTransactionIdentifier", self.source_order_id),
+                ("SourceTransactionNumber", self.source_order_number),
+                ("SourceTransactionRevision", self.revision),
+            )
+            if value
+        ]
+        return ", ".join(parts)
+
+
+def _statement(q: OrderQuery) -> Select[tuple[OrderHeader]]:
+    stmt = select(OrderHeader).options(
+        selectinload(OrderHeader.lines).selectinload(OrderLine.fulfill_lines)
+    )
+    if q.order_number:
+        stmt = stmt.where(OrderHeader.order_number == q.order_number)
+    if q.source_system:
+        stmt = stmt.join(SourceSystem).where(SourceSystem.code == q.source_system)
+    if q.source_order_id:
+        stmt = stmt.where(OrderHeader.source_order_id == q.source_order_id)
+    if q.source_order_number:
+        stmt = stmt.where(OrderHeader.source_order_number == q.source_order_number)
+    if q.revision:
+        stmt = stmt.where(OrderHeader.revision == q.revision)
+    else:
+        # Without a revision, the current one: the reference copies are history.
+        stmt = stmt.where(OrderHeader.status != "DOO_REFERENCE")
+    return stmt.order_by(OrderHeader.id)
+
+
+def find_orders(session: Session, q: OrderQuery) -> list[OrderHeader]:
+    """The matching orders; a query that names nothing, or finds nothing, raises."""
+    if not (q.order_number or q.source_order_id or q.source_order_number):
+        raise ValidationError(
+            "MISSING_KEY",
+            "OrderRequest needs SourceTransactionNumber, SourceTransactionIdentifier "
+            "(with SourceTransactionSystem) or OrderNumber",
+        )
+    headers = list(session.scalars(_statement(q)).unique())
+    if not headers:
+        raise NotFoundError("ORDER_NOT_FOUND", f"no order matches {q.describe()}")
+    if q.line_ids:
+        wanted = set(q.line_ids)
+        for header in headers:
+            known = {ln.source_line_id for ln in header.lines}
+            missing = sorted(wanted - known)
+            if missing:
+                raise NotFoundError(
+                    "LINE_NOT_FOUND",
+                    f"order {header.order_number} has no line with "
+                    f"SourceTransactionLineIdentifier {', '.join(missing)}",
+                )
+    return headers

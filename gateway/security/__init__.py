@@ -1,0 +1,1 @@
+"""Inbound security: users, password hashing, WS-Security UsernameToken and HTTP Basic."""

@@ -1,0 +1,119 @@
+"""Assembles the gateway: spyne applications, the SOAP front, and the production server."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+import sys
+from typing import Any
+
+from spyne import Application
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+
+from gateway.config import Settings
+from gateway.persistence.db import create_engine_for, migrate
+from gateway.runtime import Runtime
+from gateway.security.authenticator import Authenticator
+from gateway.security.roles import SERVICE_ROLES
+from gateway.services import fulfillment_response, order_import, order_information
+from gateway.soap.front import Endpoint, SoapFront
+
+__all__ = ["SERVICE_MODULES", "build_app", "build_authenticator", "build_spyne_app", "serve"]
+
+log = logging.getLogger(__name__)
+
+SERVICE_MODULES = {
+    "OrderImportService": (order_import, order_import.OrderImportService),
+    "OrderInformationService": (order_information, order_information.OrderInformationService),
+    "OrderFulfillmentResponseService": (
+        fulfillment_response,
+        fulfillment_response.OrderFulfillmentResponseService,
+    ),
+}
+
+
+def build_spyne_app(name: str) -> Application:
+    """The spyne application of one service (its own namespace, so its own app)."""
+    module, service = SERVICE_MODULES[name]
+    return Application(
+        [service],
+        tns=module.TYPES_NS,
+        name=name,
+        in_protocol=Soap11(validator="lxml"),
+        out_protocol=Soap11(),
+    )
+
+
+def _operations(app: Application) -> frozenset[str]:
+    return frozenset(m.name for s in app.services for m in s.public_methods.values())
+
+
+def build_app(runtime: Runtime) -> SoapFront:
+    """The whole WSGI application for one process."""
+    endpoints = []
+    for name in SERVICE_MODULES:
+        app = build_spyne_app(name)
+        endpoints.append(
+            Endpoint(
+                name=name,
+                path=f"/fscmService/{name}",
+                app=WsgiApplication(app),
+                types_namespace=SERVICE_MODULES[name][0].TYPES_NS,
+                operations=_operations(app),
+                role=SERVICE_ROLES[name],
+            )
+        )
+    return SoapFront(runtime, endpoints, build_authenticator(runtime))
+
+
+def build_authenticator(runtime: Runtime) -> Authenticator:
+    return Authenticator(
+        runtime.sessions,
+        lambda: runtime.secret_box,
+        replay_window_seconds=runtime.settings.replay_window_seconds,
+    )
+
+
+def prepare(settings: Settings) -> None:
+    """Create the home directory and bring the schema up to date."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    engine = create_engine_for(settings.database_url)
+    try:
+        migrate(engine)
+    finally:
+        engine.dispose()
+
+
+def serve(settings: Settings, host: str, port: int, workers: int, background: bool = True) -> None:
+    """Run gunicorn with ``workers`` processes, and the background loop beside it."""
+    from gunicorn.app.base import BaseApplication
+
+    prepare(settings)
+
+    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("threads", 4)
+            self.cfg.set("timeout", 60)
+            self.cfg.set("graceful_timeout", 20)
+            self.cfg.set("accesslog", None)
+            self.cfg.set("loglevel", settings.log_level.lower())
+
+        def load(self) -> Any:
+            # Runs in each worker after fork: every process gets its own engine.
+            return build_app(Runtime(settings))
+
+    child = None
+    if background:
+        env = {**os.environ, **settings.to_env()}
+        child = subprocess.Popen([sys.executable, "-m", "gateway.cli", "background"], env=env)
+    try:
+        _Gunicorn().run()
+    finally:
+        if child is not None:
+            child.terminate()
+            child.wait(timeout=10)

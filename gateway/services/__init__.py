@@ -1,0 +1,1 @@
+"""The spyne services: thin edges that convert wire objects to domain commands."""

@@ -1,0 +1,67 @@
+"""The one place where a service call becomes a transaction and errors become faults."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+from spyne import Fault
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from gateway.errors import GatewayError, InternalError
+from gateway.runtime import Runtime
+from gateway.soap.context import REQUEST_KEY, RUNTIME_KEY, RequestInfo
+from gateway.soap.faults import service_error_message
+
+__all__ = ["request_info", "to_fault", "transaction"]
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+def to_fault(err: GatewayError) -> Fault:
+    return Fault(
+        faultcode=err.fault_kind, faultstring=err.message, detail=service_error_message(err)
+    )
+
+
+def request_info(ctx: Any) -> RequestInfo:
+    return ctx.transport.req_env[REQUEST_KEY]
+
+
+def transaction(ctx: Any, work: Callable[[Session, Runtime], T]) -> T:
+    """Run ``work`` in one transaction; commit on success, roll back on any error.
+
+    An ``IntegrityError`` means a concurrent request inserted the same key first (two
+    copies of one order, one response): the work runs once more, and now finds the
+    committed row and answers as for a duplicate.
+    """
+    runtime: Runtime = ctx.transport.req_env[RUNTIME_KEY]
+    info = request_info(ctx)
+    for attempt in (1, 2):
+        try:
+            with runtime.sessions() as session, session.begin():
+                return work(session, runtime)
+        except IntegrityError:
+            if attempt == 1:
+                log.info("concurrent insert of the same key; retrying once")
+                continue
+            err: GatewayError = InternalError(
+                "INTERNAL_ERROR", "a concurrent update conflicted twice; send the request again"
+            )
+        except GatewayError as exc:
+            err = exc
+        except Exception:
+            ref = uuid.uuid4().hex[:12]
+            log.exception(
+                "unexpected error in %s.%s (reference %s)", info.service, info.operation, ref
+            )
+            err = InternalError(
+                "INTERNAL_ERROR", f"internal error; nothing was applied (reference {ref})"
+            )
+        info.fault_code = err.code
+        raise to_fault(err)
+    raise AssertionError("unreachable")

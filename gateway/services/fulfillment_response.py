@@ -1,0 +1,172 @@
+"""``OrderFulfillmentResponseService`` (contract §2): acknowledgements and responses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from spyne import ComplexModel, ServiceBase, rpc
+from sqlalchemy.orm import Session
+
+from gateway import namespaces as ns
+from gateway.errors import wire_code
+from gateway.orders.commands import (
+    Acknowledgement,
+    FulfillLineResponse,
+    FulfillmentResponse,
+    LineOutcome,
+    ResponseResult,
+)
+from gateway.orders.responses import ResponseProcessor
+from gateway.runtime import Runtime
+from gateway.services.convert import as_utc, text
+from gateway.services.edge import request_info, transaction
+from gateway.services.types import (
+    FulfillLine,
+    FulfillmentRequestAcknowledgement,
+    ResponseMessageHeader,
+    ResponseProcessingFulfillLine,
+    ResponseProcessingFulfillLineError,
+    ResponseProcessingHeader,
+)
+
+__all__ = ["OrderFulfillmentResponseService", "to_response"]
+
+SERVICE_NAME = "OrderFulfillmentResponseService"
+TYPES_NS = ns.OFRS_TYPES
+
+
+class AcknowledgementResult(ComplexModel):
+    """Oracle's ``result`` of ``processAcknowledgement`` is void: an empty element."""
+
+    __namespace__ = ns.OFRS
+    _type_info: list[tuple[str, Any]] = []
+
+
+def _first_detail(line: Any, attr: str) -> str | None:
+    for detail in line.FulfillmentDetail or ():
+        value = text(getattr(detail, attr))
+        if value:
+            return value
+    return None
+
+
+def to_response(header: Any, lines: Any) -> FulfillmentResponse:
+    header = header or ResponseMessageHeader()
+    return FulfillmentResponse(
+        fulfillment_system=text(header.FulfillmentSystem),
+        response_identifier=text(header.FulfillmentSystemResponseIdentifier),
+        task_type=text(header.IntegrationContextCode),
+        lines=tuple(
+            FulfillLineResponse(
+                fulfill_line_id=ln.FulfillLineIdentifier,
+                status_code=text(ln.StatusCode),
+                shipped_quantity=ln.ShippedQuantity.value if ln.ShippedQuantity else None,
+                quantity_uom=text(ln.ShippedQuantity.unitCode) if ln.ShippedQuantity else None,
+                actual_ship_date=as_utc(ln.ActualShippedDate),
+                tracking_number=_first_detail(ln, "TrackingNumber"),
+                billing_number=_first_detail(ln, "BillingTransactionNumber"),
+            )
+            for ln in (lines or ())
+        ),
+    )
+
+
+def _line(o: LineOutcome) -> ResponseProcessingFulfillLine:
+    return ResponseProcessingFulfillLine(
+        FulfillLineIdentifier=o.fulfill_line_id,
+        FulfillLineNumber=o.fulfill_line_number,
+        FulfillmentSplitReferenceIdentifier=o.split_reference_id,
+        LineNumber=o.line_number,
+        OrderNumber=o.order_number,
+        ResponseProcessingFulfillLineError=[
+            ResponseProcessingFulfillLineError(
+                MessageName=wire_code(e.code), MessageText=e.message, Severity=e.severity
+            )
+            for e in o.errors
+        ],
+        StatusCode=o.status,
+        TaskInstanceStatusCode=o.task_instance_status,
+    )
+
+
+def _header(result: ResponseResult) -> ResponseProcessingHeader:
+    return ResponseProcessingHeader(
+        FulfillmentSystemResponseIdentifier=result.response_identifier,
+        OverallStatusCode=result.overall_status,
+        ResponseProcessingFulfillLine=[_line(o) for o in result.lines],
+        ResponseProcessingFulfillLineError=[
+            ResponseProcessingFulfillLineError(
+                MessageName=wire_code(e.code), MessageText=e.message, Severity=e.severity
+            )
+            for e in result.errors
+        ],
+    )
+
+
+def _note(ctx: Any, resp: FulfillmentResponse) -> None:
+    info = request_info(ctx)
+    info.correlation["FulfillmentSystem"] = resp.fulfillment_system or "-"
+    info.correlation["ResponseIdentifier"] = resp.response_identifier or "-"
+
+
+class OrderFulfillmentResponseService(ServiceBase):
+    """Answers from fulfillment systems (warehouses, carriers, billing)."""
+
+    @rpc(
+        FulfillmentRequestAcknowledgement.customize(min_occurs=1),
+        _in_variable_names={"ack": "fulfillmentRequestAcknowledgement"},
+        _returns=AcknowledgementResult,
+        _out_variable_name="result",
+    )
+    def processAcknowledgement(ctx, ack):
+        command = Acknowledgement(
+            fulfillment_system=text(ack.FulfillmentSystem),
+            request_id=ack.FulfillmentRequestIdentifier,
+            status_code=text(ack.RequestStatusCode),
+            error_name=text(ack.ErrorMessageName),
+            error_text=text(ack.ErrorMessageText),
+        )
+        info = request_info(ctx)
+        info.correlation["FulfillmentRequestIdentifier"] = str(command.request_id)
+
+        def work(session: Session, _runtime: Runtime) -> AcknowledgementResult:
+            ResponseProcessor(session).acknowledge(command)
+            return AcknowledgementResult()
+
+        return transaction(ctx, work)
+
+    @rpc(
+        ResponseMessageHeader.customize(min_occurs=1),
+        FulfillLine.customize(max_occurs="unbounded"),
+        _in_variable_names={"header": "responseMessageHeader", "lines": "fulfillLineList"},
+        _returns=ResponseProcessingHeader,
+        _out_variable_name="result",
+    )
+    def processFulfillmentResponse(ctx, header, lines):
+        resp = to_response(header, lines)
+        _note(ctx, resp)
+
+        def work(session: Session, _runtime: Runtime) -> ResponseProcessingHeader:
+            result = ResponseProcessor(session).process(resp)
+            request_info(ctx).order_numbers = sorted(
+                {o.order_number for o in result.lines if o.order_number}
+            )
+            return _header(result)
+
+        return transaction(ctx, work)
+
+    @rpc(
+        ResponseMessageHeader.customize(min_occurs=1),
+        FulfillLine.customize(max_occurs="unbounded"),
+        _in_variable_names={"header": "responseMessageHeader", "lines": "fulfillLineList"},
+        _returns=ResponseProcessingHeader,
+        _out_variable_name="result",
+    )
+    def stageFulfillmentResponse(ctx, header, lines):
+        resp = to_response(header, lines)
+        _note(ctx, resp)
+
+        def work(session: Session, _runtime: Runtime) -> ResponseProcessingHeader:
+            return _header(ResponseProcessor(session).stage(resp))
+
+        return transaction(ctx, work)

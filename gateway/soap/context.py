@@ -1,0 +1,29 @@
+"""Per-request facts shared between the WSGI front and the services."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["REQUEST_KEY", "RUNTIME_KEY", "RequestInfo"]
+
+#: WSGI environ keys the front sets for the services.
+RUNTIME_KEY = "omgw.runtime"
+REQUEST_KEY = "omgw.request"
+
+
+@dataclass
+class RequestInfo:
+    """What the message log records about one call; services fill in what they learn."""
+
+    service: str
+    operation: str | None = None
+    principal: str | None = None
+    message_id: str | None = None
+    correlation: dict[str, str] = field(default_factory=dict)
+    order_numbers: list[str] = field(default_factory=list)
+    fault_code: str | None = None
+
+    def correlation_key(self) -> str | None:
+        if not self.correlation:
+            return None
+        return " ".join(f"{k}={v}" for k, v in self.correlation.items())[:300]

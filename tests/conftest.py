@@ -1,0 +1,165 @@
+"""Shared fixtures: a real gateway on 127.0.0.1 over SQLite and PostgreSQL, zeep clients.
+
+PostgreSQL tests run against 127.0.0.1:5432 (user postgres, trust auth), each session
+in a database of its own that is dropped at the end. Where no server answers they are
+skipped, unless ``OMGW_REQUIRE_PG=1`` (as in CI), where they fail.
+"""
+
+from __future__ import annotations
+
+import os
+import socketserver
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from connectors.wallet import MasterKey
+from gateway.config import Settings
+from gateway.persistence.models import SourceSystem, User
+from gateway.runtime import Runtime
+from gateway.security.passwords import hash_password
+from gateway.security.roles import ROLES
+from gateway.server import build_app, prepare
+from tests.common.soap import PASSWORD
+
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+# (code, order capture, fulfillment, response processing option)
+SOURCE_SYSTEMS = [
+    ("LEGACY", True, False, "REJECT_ALL_ON_FIRST_ERROR"),
+    ("WMS01", False, True, "REJECT_ALL_ON_FIRST_ERROR"),
+    ("WMSANY", False, True, "REJECT_ALL_ON_ANY_ERROR"),
+    ("WMSGRP", False, True, "REJECT_ERROR_GROUPS"),
+]
+USERS = {
+    "all": ROLES,
+    "importer": ("ORDER_IMPORT",),
+    "inquirer": ("ORDER_INQUIRY",),
+    "warehouse": ("FULFILLMENT_RESPONSE",),
+}
+
+
+def pg_available() -> bool:
+    try:
+        engine = create_engine(PG_ADMIN_URL, connect_args={"connect_timeout": 3})
+        with engine.connect():
+            pass
+        engine.dispose()
+        return True
+    except Exception:
+        return False
+
+
+def _pg_database() -> Iterator[str]:
+    if not pg_available():
+        if os.environ.get("OMGW_REQUIRE_PG") == "1":
+            pytest.fail("PostgreSQL on 127.0.0.1:5432 is required (OMGW_REQUIRE_PG=1)")
+        pytest.skip("no PostgreSQL on 127.0.0.1:5432")
+    name = f"omgw_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield f"postgresql+psycopg://postgres@127.0.0.1:5432/{name}"
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+@pytest.fixture(
+    scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
+def database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'omgw.db'}"
+    else:
+        yield from _pg_database()
+
+
+def make_settings(home: Path, database_url: str, **overrides: object) -> Settings:
+    base = Settings(
+        home=home,
+        database_url=database_url,
+        wallet_key_b64=MasterKey.generate().to_b64(),
+        background_interval_seconds=0.2,
+        max_body_bytes=256 * 1024,
+    )
+    return Settings(**{**base.__dict__, **overrides})
+
+
+def seed(runtime: Runtime) -> None:
+    with runtime.sessions() as s, s.begin():
+        for code, capture, fulfil, option in SOURCE_SYSTEMS:
+            s.add(
+                SourceSystem(
+                    code=code,
+                    name=code,
+                    order_capture=capture,
+                    fulfillment=fulfil,
+                    response_processing_option=option,
+                )
+            )
+        for name, roles in USERS.items():
+            s.add(
+                User(
+                    username=name,
+                    password_hash=hash_password(PASSWORD),
+                    digest_secret=runtime.secret_box.seal(PASSWORD.encode(), f"user:{name}"),
+                    roles=" ".join(roles),
+                )
+            )
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@dataclass
+class Gateway:
+    base: str
+    runtime: Runtime
+
+    def url(self, service: str) -> str:
+        return f"{self.base}/fscmService/{service}"
+
+
+@pytest.fixture(scope="session")
+def gateway(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    settings = make_settings(tmp_path_factory.mktemp("home"), database_url)
+    prepare(settings)
+    runtime = Runtime(settings)
+    seed(runtime)
+    server = make_server(
+        "127.0.0.1",
+        0,
+        build_app(runtime),
+        server_class=_ThreadingServer,
+        handler_class=_QuietHandler,
+    )
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield Gateway(f"http://127.0.0.1:{server.server_port}", runtime)
+    finally:
+        server.shutdown()
+        server.server_close()
+        runtime.close()
+
+
+@pytest.fixture
+def unique() -> str:
+    return uuid.uuid4().hex[:10].upper()
