@@ -10,13 +10,12 @@ import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
+import requests
 from lxml import etree
 from zeep import Client, Settings
 from zeep.exceptions import Fault
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
-
-import requests
 
 ERRORS_NS = "http://xmlns.oracle.com/adf/svc/errors/"
 PASSWORD = "s3cret-Pa55word"

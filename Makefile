@@ -1,0 +1,37 @@
+# The two commands of the README: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+HOST   ?= 127.0.0.1
+PORT   ?= 8080
+
+.PHONY: run test lint wsdl clean
+
+$(STAMP): setup.cfg pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "omgw needs Python 3.11 (spyne 2.14 does not import on 3.12+); set PYTHON=/path/to/python3.11")'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[postgres,test]'
+	touch $(STAMP)
+
+## Set up, initialise the embedded default (SQLite, local key file, sample setup) and serve.
+run: $(STAMP)
+	$(BIN)/omgw init --sample
+	$(BIN)/omgw serve --host $(HOST) --port $(PORT)
+
+## Set up and run the whole test suite (lint, import contracts, tests).
+test: $(STAMP) lint
+	$(BIN)/python -m pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
+
+## Regenerate the published WSDLs under wsdl/ after a deliberate contract change.
+wsdl: $(STAMP)
+	$(BIN)/omgw wsdl --out wsdl
+
+clean:
+	rm -rf $(VENV) .omgw *.egg-info

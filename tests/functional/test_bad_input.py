@@ -1,0 +1,378 @@
+"""Every malformed, hostile or out-of-order message gets a fault with a stable code
+and changes nothing (README "Faults")."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from zeep.exceptions import Fault
+
+from tests.common.orders import order, response, shipped
+from tests.common.soap import basic, client, fault_code, post, zeep_fault_code, zeep_fault_details
+from tests.common.state import snapshot
+
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+OFRS_TYPES = "http://xmlns.oracle.com/apps/scm/doo/taskLayer/commonService/types/"
+OFRS = "http://xmlns.oracle.com/apps/scm/doo/taskLayer/commonService/"
+
+
+def envelope(body: str, header: str = "") -> bytes:
+    return (
+        f'<soapenv:Envelope xmlns:soapenv="{ENV}" xmlns:typ="{OFRS_TYPES}" xmlns:com="{OFRS}">'
+        f"{header}<soapenv:Body>{body}</soapenv:Body></soapenv:Envelope>"
+    ).encode()
+
+
+def fulfillment(line: str) -> str:
+    return (
+        "<typ:processFulfillmentResponse><typ:responseMessageHeader>"
+        "<com:FulfillmentSystem>WMS01</com:FulfillmentSystem>"
+        "<com:FulfillmentSystemResponseIdentifier>BAD-1</com:FulfillmentSystemResponseIdentifier>"
+        "<com:IntegrationContextCode>Shipment</com:IntegrationContextCode>"
+        f"</typ:responseMessageHeader><typ:fulfillLineList>{line}</typ:fulfillLineList>"
+        "</typ:processFulfillmentResponse>"
+    )
+
+
+LAUGHS = (
+    b'<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol">'
+    + b"".join(
+        b'<!ENTITY lol%d "%s">' % (i, (b"&lol%d;" % (i - 1) if i > 1 else b"&lol;") * 10)
+        for i in range(1, 10)
+    )
+    + b"]>"
+    + envelope("<typ:processAcknowledgement>&lol9;</typ:processAcknowledgement>")
+)
+XXE = b'<?xml version="1.0"?><!DOCTYPE r [<!ENTITY x SYSTEM "file:///etc/passwd">]>' + envelope(
+    "<typ:processAcknowledgement>&x;</typ:processAcknowledgement>"
+)
+DEEP = envelope("<a>" * 100 + "</a>" * 100)
+
+RAW_CASES = {
+    "empty body": (b"", "OMGW-REQUEST_EMPTY"),
+    "blank body": (b"  \n ", "OMGW-REQUEST_EMPTY"),
+    "malformed XML": (b"<soapenv:Envelope><unclosed>", "OMGW-XML_MALFORMED"),
+    "not an envelope": (b"<order><id>1</id></order>", "OMGW-SOAP_ENVELOPE_INVALID"),
+    "SOAP 1.2": (
+        b'<e:Envelope xmlns:e="http://www.w3.org/2003/05/soap-envelope"><e:Body/></e:Envelope>',
+        "OMGW-SOAP_ENVELOPE_INVALID",
+    ),
+    "empty Body": (envelope(""), "OMGW-SOAP_BODY_EMPTY"),
+    "two operations": (
+        envelope("<typ:processAcknowledgement/><typ:processAcknowledgement/>"),
+        "OMGW-SOAP_BODY_INVALID",
+    ),
+    "wrong namespace": (
+        envelope('<processAcknowledgement xmlns="urn:wrong"/>'),
+        "OMGW-UNKNOWN_OPERATION",
+    ),
+    "unknown operation": (envelope("<typ:cancelEverything/>"), "OMGW-UNKNOWN_OPERATION"),
+    "non-numeric quantity": (
+        envelope(
+            fulfillment(
+                "<com:FulfillLineIdentifier>1</com:FulfillLineIdentifier>"
+                '<com:ShippedQuantity unitCode="Ea">ten</com:ShippedQuantity>'
+            )
+        ),
+        "OMGW-SCHEMA_INVALID",
+    ),
+    "non-numeric identifier": (
+        envelope(fulfillment("<com:FulfillLineIdentifier>abc</com:FulfillLineIdentifier>")),
+        "OMGW-SCHEMA_INVALID",
+    ),
+    "XXE": (XXE, "OMGW-XML_DTD_FORBIDDEN"),
+    "entity expansion bomb": (LAUGHS, "OMGW-XML_DTD_FORBIDDEN"),
+    "too deep": (DEEP, "OMGW-XML_TOO_DEEP"),
+}
+
+
+@pytest.mark.parametrize("case", list(RAW_CASES))
+def test_malformed_and_hostile_bodies_get_faults(gateway, case):
+    body, code = RAW_CASES[case]
+    before = snapshot(gateway.runtime)
+    resp = post(gateway.url("OrderFulfillmentResponseService"), body, basic("all"))
+    assert resp.status == 500
+    assert fault_code(resp.body) == code
+    assert b"root:" not in resp.body  # nothing of /etc/passwd leaks
+    assert snapshot(gateway.runtime) == before
+
+
+def test_body_over_the_limit(gateway):
+    # The test gateway's limit is 256 KiB.
+    body = envelope(
+        "<typ:processAcknowledgement>" + "x" * 300_000 + "</typ:processAcknowledgement>"
+    )
+    resp = post(gateway.url("OrderFulfillmentResponseService"), body, basic("all"))
+    assert resp.status == 500
+    assert fault_code(resp.body) == "OMGW-REQUEST_TOO_LARGE"
+
+
+def test_unknown_path_and_method(gateway):
+    resp = post(gateway.base + "/fscmService/NoSuchService", envelope(""), basic("all"))
+    assert resp.status == 404
+    assert b"OrderImportService" in resp.body
+
+
+@pytest.fixture
+def imports(gateway):
+    return client(gateway.base, "OrderImportService")
+
+
+@pytest.fixture
+def ofrs(gateway):
+    return client(gateway.base, "OrderFulfillmentResponseService")
+
+
+def refused(gateway, call, code: str) -> Fault:
+    before = snapshot(gateway.runtime)
+    with pytest.raises(Fault) as exc:
+        call()
+    assert zeep_fault_code(exc.value) == code, exc.value.message
+    assert exc.value.message  # a sentence a person can act on
+    assert snapshot(gateway.runtime) == before
+    return exc.value
+
+
+def test_order_without_keys(gateway, imports, unique):
+    bad = order(unique)
+    del bad["SourceTransactionIdentifier"]
+    fault = refused(
+        gateway, lambda: imports.service.createOrders(request={"Order": [bad]}), "OMGW-MISSING_KEY"
+    )
+    assert "SourceTransactionIdentifier" in fault.message
+
+
+def test_order_from_unknown_source_system(gateway, imports, unique):
+    refused(
+        gateway,
+        lambda: imports.service.createOrders(request={"Order": [order(unique, system="NOPE")]}),
+        "OMGW-SOURCE_SYSTEM_UNKNOWN",
+    )
+
+
+@pytest.mark.parametrize("qty", ["0", "-2"])
+def test_order_with_zero_or_negative_quantity(gateway, imports, unique, qty):
+    refused(
+        gateway,
+        lambda: imports.service.createOrders(request={"Order": [order(unique, [("X", qty)])]}),
+        "OMGW-QUANTITY_INVALID",
+    )
+
+
+def test_a_bad_order_in_a_batch_applies_none_of_it(gateway, imports, unique):
+    good, bad = order(unique + "A"), order(unique + "B", [("X", "0")])
+    refused(
+        gateway,
+        lambda: imports.service.createOrders(request={"Order": [good, bad]}),
+        "OMGW-QUANTITY_INVALID",
+    )
+
+
+def test_unknown_order(gateway):
+    info = client(gateway.base, "OrderInformationService")
+    refused(
+        gateway,
+        lambda: info.service.GetOrderDetails(Order=[{"SourceTransactionNumber": "NOPE-404"}]),
+        "OMGW-ORDER_NOT_FOUND",
+    )
+
+
+def test_inquiry_without_any_key(gateway):
+    info = client(gateway.base, "OrderInformationService")
+    refused(gateway, lambda: info.service.GetOrderDetails(Order=[{}]), "OMGW-MISSING_KEY")
+
+
+def _fline(imports, key: str, qty: int = 10) -> int:
+    created = imports.service.createOrders(request={"Order": [order(key, [("X", qty)])]})
+    return created.Order[0].Line[0].FulfillLineIdentifier
+
+
+def test_unknown_line_and_unknown_fulfillment_system(gateway, ofrs):
+    refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(**response("U1", [shipped(999_999_999)])),
+        "OMGW-LINE_NOT_FOUND",
+    )
+    refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(
+            **response("U2", [shipped(1)], system="NOPE")
+        ),
+        "OMGW-SOURCE_SYSTEM_UNKNOWN",
+    )
+
+
+def test_response_line_without_identifier(gateway, ofrs):
+    refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(
+            **response("M1", [{"StatusCode": "SHIPPED"}])
+        ),
+        "OMGW-MISSING_KEY",
+    )
+
+
+@pytest.mark.parametrize("qty", ["0", "-1"])
+def test_shipped_quantity_zero_or_negative(gateway, imports, ofrs, unique, qty):
+    fline = _fline(imports, unique)
+    refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(**response(unique, [shipped(fline, qty)])),
+        "OMGW-QUANTITY_INVALID",
+    )
+
+
+def test_shipped_quantity_above_open(gateway, imports, ofrs, unique):
+    fline = _fline(imports, unique, 5)
+    fault = refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(**response(unique, [shipped(fline, 6)])),
+        "OMGW-QUANTITY_EXCEEDS_OPEN",
+    )
+    assert "open quantity 5" in fault.message
+
+
+def test_unknown_task_type(gateway, imports, ofrs, unique):
+    fline = _fline(imports, unique)
+    refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(
+            **response(unique, [shipped(fline)], task="Teleport")
+        ),
+        "OMGW-INVALID_VALUE",
+    )
+
+
+def test_invoice_before_shipment_is_out_of_order(gateway, imports, ofrs, unique):
+    fline = _fline(imports, unique)
+    refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(
+            **response(unique, [shipped(fline)], task="Invoice")
+        ),
+        "OMGW-RESPONSE_BEFORE_REQUEST",
+    )
+
+
+def test_shipment_for_a_line_awaiting_billing(gateway, imports, ofrs, unique):
+    fline = _fline(imports, unique)
+    ofrs.service.processFulfillmentResponse(**response(unique + "-1", [shipped(fline)]))
+    refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(
+            **response(unique + "-2", [shipped(fline)])
+        ),
+        "OMGW-LINE_NOT_AWAITING_TASK",
+    )
+
+
+def test_response_after_close(gateway, imports, ofrs, unique):
+    fline = _fline(imports, unique)
+    ofrs.service.processFulfillmentResponse(**response(unique + "-1", [shipped(fline)]))
+    ofrs.service.processFulfillmentResponse(
+        **response(unique + "-2", [shipped(fline)], task="Invoice")
+    )
+    refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(
+            **response(unique + "-3", [shipped(fline)], task="Invoice")
+        ),
+        "OMGW-RESPONSE_AFTER_CLOSE",
+    )
+
+
+def test_response_for_a_superseded_revision(gateway, imports, ofrs, unique):
+    fline = _fline(imports, unique)
+    imports.service.createOrders(request={"Order": [order(unique, revision="2")]})
+    refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(**response(unique, [shipped(fline)])),
+        "OMGW-ORDER_SUPERSEDED",
+    )
+
+
+def test_acknowledgements_out_of_order(gateway, imports, ofrs, unique):
+    info = client(gateway.base, "OrderInformationService")
+    _fline(imports, unique)
+    got = info.service.GetOrderDetails(Order=[{"SourceTransactionNumber": f"SO-{unique}"}])[0]
+    request_id = got.OrderLine[0].FulfillmentRequestIdentifier
+
+    def ack(status: str, request: int = request_id):
+        return lambda: ofrs.service.processAcknowledgement(
+            fulfillmentRequestAcknowledgement={
+                "FulfillmentSystem": "WMS01",
+                "FulfillmentRequestIdentifier": request,
+                "RequestStatusCode": status,
+            }
+        )
+
+    refused(gateway, ack("SUCCESS", 987_654_321), "OMGW-REQUEST_NOT_FOUND")
+    refused(gateway, ack("MAYBE"), "OMGW-INVALID_VALUE")
+    ack("SUCCESS")()
+    ack("SUCCESS")()  # the same acknowledgement again is harmless
+    refused(gateway, ack("ERROR"), "OMGW-ACK_CONFLICT")
+
+
+def test_any_error_option_reports_every_bad_line(gateway, imports, ofrs, unique):
+    fline = _fline(imports, unique, 5)
+    fault = refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(
+            **response(
+                unique,
+                [shipped(fline, 9), shipped(999_999_998), shipped(fline + 0)],
+                system="WMSANY",
+            )
+        ),
+        "OMGW-QUANTITY_EXCEEDS_OPEN",
+    )
+    assert zeep_fault_details(fault) == [
+        "OMGW-QUANTITY_EXCEEDS_OPEN",
+        "OMGW-LINE_NOT_FOUND",
+        "OMGW-DUPLICATE_LINE",
+    ]
+
+
+def test_first_error_option_stops_at_the_first(gateway, imports, ofrs, unique):
+    fline = _fline(imports, unique, 5)
+    fault = refused(
+        gateway,
+        lambda: ofrs.service.processFulfillmentResponse(
+            **response(unique, [shipped(999_999_998), shipped(fline, 9)])
+        ),
+        "OMGW-LINE_NOT_FOUND",
+    )
+    assert zeep_fault_details(fault) == ["OMGW-LINE_NOT_FOUND"]
+
+
+def test_error_groups_apply_the_good_and_reject_the_ship_set(gateway, imports, ofrs, unique):
+    # Two ship-set lines and one free line; one ship-set line ships too much.
+    o = order(unique, [("A", 5), ("B", 5), ("C", 5)])
+    o["Line"][0]["ShipSetName"] = "SS1"
+    o["Line"][1]["ShipSetName"] = "SS1"
+    created = imports.service.createOrders(request={"Order": [o]}).Order[0]
+    a, b, c = (ln.FulfillLineIdentifier for ln in created.Line)
+
+    res = ofrs.service.processFulfillmentResponse(
+        **response(unique, [shipped(a, 9), shipped(b), shipped(c)], system="WMSGRP")
+    )
+    assert res.OverallStatusCode == "WARNING"
+    by_id = {ln.FulfillLineIdentifier: ln for ln in res.ResponseProcessingFulfillLine}
+    assert by_id[a].StatusCode == "ERROR"
+    assert (
+        by_id[a].ResponseProcessingFulfillLineError[0].MessageName == "OMGW-QUANTITY_EXCEEDS_OPEN"
+    )
+    assert by_id[b].StatusCode == "ERROR"
+    assert by_id[b].ResponseProcessingFulfillLineError[0].MessageName == "OMGW-GROUP_REJECTED"
+    assert by_id[c].StatusCode == "SUCCESS"
+    assert by_id[c].TaskInstanceStatusCode == "AWAIT_BILLING"
+
+    info = client(gateway.base, "OrderInformationService")
+    got = info.service.GetOrderDetails(Order=[{"OrderNumber": created.OrderNumber}])[0]
+    assert {ln.FulfillLineIdentifier: ln.StatusCode for ln in got.OrderLine} == {
+        a: "AWAIT_SHIP",
+        b: "AWAIT_SHIP",
+        c: "AWAIT_BILLING",
+    }
+    assert all(ln.OrderedQuantity._value_1 == Decimal(5) for ln in got.OrderLine)
