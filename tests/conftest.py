@@ -163,3 +163,14 @@ def gateway(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
 @pytest.fixture
 def unique() -> str:
     return uuid.uuid4().hex[:10].upper()
+
+
+@pytest.fixture
+def domain(tmp_path: Path) -> Iterator[Runtime]:
+    """A migrated, seeded SQLite database for domain tests (no server)."""
+    settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'unit.db'}")
+    prepare(settings)
+    runtime = Runtime(settings)
+    seed(runtime)
+    yield runtime
+    runtime.close()

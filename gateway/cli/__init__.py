@@ -9,7 +9,9 @@ import logging
 
 import click
 
+from connectors.wallet import WalletError
 from gateway.config import Settings
+from gateway.errors import GatewayError
 
 __all__ = ["cli", "main"]
 
@@ -30,7 +32,17 @@ class Context:
 pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
-@click.group(help="omgw: the Order Management SOAP gateway.")
+class _Group(click.Group):
+    """Turns the errors a user can fix (wallet key, bad values) into one clear line."""
+
+    def invoke(self, ctx: click.Context) -> object:
+        try:
+            return super().invoke(ctx)
+        except (WalletError, GatewayError) as exc:
+            raise click.ClickException(str(exc)) from None
+
+
+@click.group(cls=_Group, help="omgw: the Order Management SOAP gateway.")
 @click.pass_context
 def cli(ctx: click.Context) -> None:
     ctx.ensure_object(Context)

@@ -1,0 +1,157 @@
+"""The omgw command line, run as a user would run it (subprocesses, real gunicorn)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import stat
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from tests.common.orders import order
+from tests.common.soap import client
+
+SECRET = "cli-Pa55word-xyz"
+
+
+def omgw(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
+    env["OMGW_HOME"] = str(home)
+    return subprocess.run(
+        [sys.executable, "-m", "gateway.cli", *args],
+        env=env,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_init_creates_database_and_private_key_file(tmp_path):
+    home = tmp_path / "home"
+    first = omgw(home, "init")
+    assert first.returncode == 0, first.stderr
+    key = home / "wallet.key"
+    assert stat.S_IMODE(key.stat().st_mode) == 0o600
+    assert (home / "omgw.db").exists()
+    content = key.read_bytes()
+    again = omgw(home, "init")
+    assert again.returncode == 0 and "(kept)" in again.stdout
+    assert key.read_bytes() == content  # never overwritten
+
+
+def test_users_and_source_systems(tmp_path):
+    home = tmp_path / "home"
+    omgw(home, "init")
+    added = omgw(
+        home,
+        "user",
+        "add",
+        "mw",
+        "--role",
+        "ORDER_IMPORT",
+        "--role",
+        "ORDER_INQUIRY",
+        "--password-stdin",
+        stdin=SECRET + "\n",
+    )
+    assert added.returncode == 0, added.stderr
+    listed = omgw(home, "user", "list")
+    assert "mw\tORDER_IMPORT ORDER_INQUIRY" in listed.stdout
+    assert SECRET not in listed.stdout + listed.stderr + added.stdout + added.stderr
+    assert SECRET.encode() not in (home / "omgw.db").read_bytes()
+    short = omgw(
+        home, "user", "add", "x", "--role", "ORDER_IMPORT", "--password-stdin", stdin="a\n"
+    )
+    assert short.returncode != 0 and "8 characters" in short.stderr
+    bad_role = omgw(home, "user", "add", "x", "--role", "ROOT", "--password-stdin", stdin=SECRET)
+    assert bad_role.returncode != 0
+    assert omgw(home, "user", "remove", "mw").returncode == 0
+    assert "mw" not in omgw(home, "user", "list").stdout
+
+    ss = omgw(
+        home,
+        "source-system",
+        "add",
+        "WMS9",
+        "--fulfillment",
+        "--response-processing",
+        "REJECT_ERROR_GROUPS",
+    )
+    assert ss.returncode == 0, ss.stderr
+    assert (
+        "WMS9\tSPOKE\tfulfillment\tREJECT_ERROR_GROUPS"
+        in omgw(home, "source-system", "list").stdout
+    )
+    neither = omgw(home, "source-system", "add", "X1")
+    assert neither.returncode != 0 and "--order-capture" in neither.stderr
+
+
+def test_missing_key_is_a_clear_error(tmp_path):
+    home = tmp_path / "home"
+    omgw(home, "init")
+    (home / "wallet.key").unlink()
+    out = omgw(
+        home, "user", "add", "mw", "--role", "ORDER_IMPORT", "--password-stdin", stdin=SECRET
+    )
+    assert out.returncode != 0
+    assert "omgw init" in out.stderr and "Traceback" not in out.stderr
+
+
+def test_serve_runs_gunicorn_and_the_background_loop(tmp_path):
+    home = tmp_path / "home"
+    assert omgw(home, "init", "--sample").returncode == 0
+    user, password = (home / "demo-user.txt").read_text().strip().split(":", 1)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
+    env.update(OMGW_HOME=str(home), OMGW_BACKGROUND_INTERVAL_SECONDS="0.2")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "2"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(150):
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
+                    if resp.status == 200:
+                        break
+            except OSError:
+                time.sleep(0.1)
+        else:
+            pytest.fail("omgw serve did not come up")
+        imports = client(base, "OrderImportService", user=user, password=password)
+        info = client(base, "OrderInformationService", user=user, password=password)
+        res = imports.service.stageOrders(request={"Order": [order("CLI-1")]})
+        assert res.StagedCount == 1
+        for _ in range(100):
+            try:
+                got = info.service.GetOrderDetails(Order=[{"SourceTransactionNumber": "SO-CLI-1"}])
+                break
+            except Exception:
+                time.sleep(0.1)
+        else:
+            pytest.fail("the staged order was never imported by the background loop")
+        assert got[0].StatusCode == "OPEN"
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        output, _ = proc.communicate(timeout=30)
+    assert proc.returncode == 0, output
+    assert f"http://127.0.0.1:{port}/fscmService/OrderInformationService?WSDL" in output
+    assert password not in output

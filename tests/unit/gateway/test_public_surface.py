@@ -1,0 +1,55 @@
+"""The README lists exactly the fault codes the code raises; __all__ lists are sorted."""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+import re
+from pathlib import Path
+
+import pytest
+
+import connectors
+import gateway
+import routing
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def raised_codes() -> set[str]:
+    codes: set[str] = set()
+    for path in (ROOT / "gateway").rglob("*.py"):
+        text = path.read_text()
+        codes |= set(re.findall(r'(?:Error|LineError)\(\s*"([A-Z][A-Z_]+)"', text))
+        codes |= set(re.findall(r'"Client\.\w+": "([A-Z_]+)"', text))
+    return codes
+
+
+def test_readme_documents_every_fault_code():
+    readme = (ROOT / "README.md").read_text()
+    documented = set(re.findall(r"^\| `OMGW-([A-Z_]+)` \|", readme, flags=re.M))
+    assert documented == raised_codes()
+
+
+def modules():
+    for package in (gateway, connectors, routing):
+        yield package.__name__
+        for info in pkgutil.walk_packages(package.__path__, package.__name__ + "."):
+            if ".migrations" not in info.name and not info.name.endswith("__main__"):
+                yield info.name
+
+
+@pytest.mark.parametrize("name", list(modules()))
+def test_all_is_sorted_and_resolves(name):
+    module = importlib.import_module(name)
+    exported = getattr(module, "__all__", None)
+    if exported is None:
+        return
+
+    # ruff's isort-style order (RUF022): CONSTANTS, then Classes, then functions.
+    def key(n: str) -> tuple[int, str]:
+        return (0 if n.isupper() else 1 if n[:1].isupper() else 2, n)
+
+    assert list(exported) == sorted(exported, key=key)
+    for item in exported:
+        assert hasattr(module, item), f"{name}.__all__ names missing {item}"
