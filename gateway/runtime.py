@@ -25,10 +25,13 @@ class Runtime:
     settings: Settings
     engine: Engine = field(init=False)
     sessions: sessionmaker[Session] = field(init=False)
+    #: sessions for work that only reads (no write lock on SQLite)
+    read_sessions: sessionmaker[Session] = field(init=False)
 
     def __post_init__(self) -> None:
         self.engine = create_engine_for(self.settings.database_url)
         self.sessions = make_session_factory(self.engine)
+        self.read_sessions = make_session_factory(self.engine, readonly=True)
 
     @cached_property
     def secret_box(self) -> SecretBox:

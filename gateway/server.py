@@ -71,6 +71,7 @@ def build_app(runtime: Runtime) -> SoapFront:
 def build_authenticator(runtime: Runtime) -> Authenticator:
     return Authenticator(
         runtime.sessions,
+        runtime.read_sessions,
         lambda: runtime.secret_box,
         replay_window_seconds=runtime.settings.replay_window_seconds,
     )

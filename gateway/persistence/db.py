@@ -16,7 +16,10 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["create_engine_for", "is_sqlite", "make_session_factory", "migrate"]
+__all__ = ["READONLY", "create_engine_for", "is_sqlite", "make_session_factory", "migrate"]
+
+#: Execution option marking a transaction that only reads (no write lock on SQLite).
+READONLY = "omgw_readonly"
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -51,11 +54,14 @@ def _sqlite_setup(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        # Readers (WAL) need no write lock: a deferred BEGIN lets them run beside writers.
+        readonly = conn.get_execution_options().get(READONLY, False)
+        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
 
 
-def make_session_factory(engine: Engine) -> sessionmaker[Session]:
-    return sessionmaker(bind=engine, expire_on_commit=False)
+def make_session_factory(engine: Engine, readonly: bool = False) -> sessionmaker[Session]:
+    bind = engine.execution_options(**{READONLY: True}) if readonly else engine
+    return sessionmaker(bind=bind, expire_on_commit=False)
 
 
 def alembic_config(url: str) -> Config:

@@ -51,11 +51,13 @@ class Authenticator:
     def __init__(
         self,
         sessions: sessionmaker[Session],
+        read_sessions: sessionmaker[Session],
         secret_box: Callable[[], SecretBox],
         replay_window_seconds: int = 300,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._sessions = sessions
+        self._read_sessions = read_sessions
         self._box = secret_box
         self._window = timedelta(seconds=replay_window_seconds)
         self._now = now
@@ -140,7 +142,7 @@ class Authenticator:
         return principal
 
     def _user(self, username: str) -> User | None:
-        with self._sessions() as s:
+        with self._read_sessions() as s:
             return s.scalar(select(User).where(User.username == username))
 
     def purge_nonces(self) -> int:

@@ -32,7 +32,7 @@ def request_info(ctx: Any) -> RequestInfo:
     return ctx.transport.req_env[REQUEST_KEY]
 
 
-def transaction(ctx: Any, work: Callable[[Session, Runtime], T]) -> T:
+def transaction(ctx: Any, work: Callable[[Session, Runtime], T], *, readonly: bool = False) -> T:
     """Run ``work`` in one transaction; commit on success, roll back on any error.
 
     An ``IntegrityError`` means a concurrent request inserted the same key first (two
@@ -41,9 +41,10 @@ def transaction(ctx: Any, work: Callable[[Session, Runtime], T]) -> T:
     """
     runtime: Runtime = ctx.transport.req_env[RUNTIME_KEY]
     info = request_info(ctx)
+    sessions = runtime.read_sessions if readonly else runtime.sessions
     for attempt in (1, 2):
         try:
-            with runtime.sessions() as session, session.begin():
+            with sessions() as session, session.begin():
                 return work(session, runtime)
         except IntegrityError:
             if attempt == 1:

@@ -108,4 +108,4 @@ class OrderInformationService(ServiceBase):
                     out.append(_order(header, q.line_ids))
             return out
 
-        return transaction(ctx, work)
+        return transaction(ctx, work, readonly=True)
