@@ -149,6 +149,19 @@ def test_serve_runs_gunicorn_and_the_background_loop(tmp_path):
         else:
             pytest.fail("the staged order was never imported by the background loop")
         assert got[0].StatusCode == "OPEN"
+
+        # The README's example, run as written against this server.
+        readme = (Path(__file__).resolve().parents[2] / "README.md").read_text()
+        example = readme.split("```python\n", 1)[1].split("```", 1)[0]
+        example = example.replace("http://127.0.0.1:8080/", base + "/")
+        example = example.replace('".omgw/demo-user.txt"', repr(str(home / "demo-user.txt")))
+        scope: dict[str, object] = {}
+        exec(compile(example, "README.md", "exec"), scope)
+        after = info.service.GetOrderDetails(Order=[{"SourceTransactionNumber": "SO-1001"}])[0]
+        assert sorted((ln.OrderedQuantity._value_1, ln.StatusCode) for ln in after.OrderLine) == [
+            (4, "AWAIT_BILLING"),
+            (6, "AWAIT_SHIP"),
+        ]
     finally:
         proc.send_signal(signal.SIGTERM)
         output, _ = proc.communicate(timeout=30)
