@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm import Session, joinedload, selectinload
 
 from gateway.errors import (
     GatewayError,
@@ -252,10 +252,13 @@ class ResponseProcessor:
                 .options(joinedload(FulfillLine.order_line), joinedload(FulfillLine.request))
             )
         }
+        # Each touched order whole, in two queries: checks and roll-up then never lazy-load.
         headers = {
             h.id: h
             for h in self._s.scalars(
-                select(OrderHeader).where(OrderHeader.id.in_({f.header_id for f in found.values()}))
+                select(OrderHeader)
+                .where(OrderHeader.id.in_({f.header_id for f in found.values()}))
+                .options(selectinload(OrderHeader.lines).selectinload(OrderLine.fulfill_lines))
             )
         }
         plans: list[_Plan] = []
@@ -410,8 +413,7 @@ class ResponseProcessor:
         touched: dict[int, OrderHeader] = {}
         for plan in plans:
             fline = plan.fline
-            header = self._s.get(OrderHeader, fline.header_id)
-            assert header is not None
+            header = fline.order_line.header  # loaded with the order by _check_lines
             touched[header.id] = header
             reason = f"{task} response from {fs}"
             if plan.status == "SHIPPED":
@@ -444,9 +446,7 @@ class ResponseProcessor:
                 self._status.fline(fline, "CLOSED", "fulfillment complete")
                 fline.task_type = None
             outcomes.append(self._ok_outcome(fline, header))
-        self._s.flush()
         for header in touched.values():
-            self._s.refresh(header)
             self._status.rollup(header, f"{task} response from {fs}")
         return outcomes
 

@@ -50,10 +50,12 @@ class StatusWriter:
 
     def rollup(self, header: OrderHeader, reason: str) -> None:
         """Recompute each order line's and the header's status from their children."""
-        for line in header.lines:
-            self._rollup_line(line, reason)
-        new = lifecycle.rollup_header(header.status, (ln.status for ln in header.lines))
-        self.header(header, new, reason)
+        # The children are in memory; an autoflush per access would cost a round trip each.
+        with self._session.no_autoflush:
+            for line in header.lines:
+                self._rollup_line(line, reason)
+            new = lifecycle.rollup_header(header.status, (ln.status for ln in header.lines))
+            self.header(header, new, reason)
 
     def _rollup_line(self, line: OrderLine, reason: str) -> None:
         new = lifecycle.rollup_line(f.status for f in line.fulfill_lines)

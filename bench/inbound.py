@@ -1,0 +1,203 @@
+"""Inbound cost per request: the whole gateway beside a bare spyne service, same run.
+
+Both are called in-process through WSGI (no sockets), so the figure is the gateway's
+own work: the hardened front, authentication, spyne mapping and schema validation,
+the domain logic, one SQLite transaction and the message log. The bare spyne service
+has the same types and validator and returns a same-sized result without touching a
+database. The ratio is what to track; absolute figures drift on shared machines.
+
+    python bench/inbound.py [--rounds 3] [--calls 40] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import io
+import json
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from spyne import Application, ServiceBase, rpc
+from spyne.protocol.soap import Soap11
+from spyne.server.wsgi import WsgiApplication
+
+from gateway import namespaces as ns
+from gateway.services.types import (
+    FulfillLine,
+    ResponseMessageHeader,
+    ResponseProcessingFulfillLine,
+    ResponseProcessingHeader,
+)
+
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+PASSWORD = "bench-Pa55word"
+
+
+class BareResponseService(ServiceBase):
+    @rpc(
+        ResponseMessageHeader.customize(min_occurs=1),
+        FulfillLine.customize(max_occurs="unbounded"),
+        _in_variable_names={"header": "responseMessageHeader", "lines": "fulfillLineList"},
+        _returns=ResponseProcessingHeader,
+        _out_variable_name="result",
+    )
+    def processFulfillmentResponse(ctx, header, lines):  # noqa: N802, N805
+        return ResponseProcessingHeader(
+            FulfillmentSystemResponseIdentifier=header.FulfillmentSystemResponseIdentifier,
+            OverallStatusCode="SUCCESS",
+            ResponseProcessingFulfillLine=[
+                ResponseProcessingFulfillLine(
+                    FulfillLineIdentifier=ln.FulfillLineIdentifier,
+                    StatusCode="SUCCESS",
+                    TaskInstanceStatusCode="AWAIT_BILLING",
+                )
+                for ln in lines or ()
+            ],
+        )
+
+
+def bare_app() -> WsgiApplication:
+    return WsgiApplication(
+        Application(
+            [BareResponseService],
+            tns=ns.OFRS_TYPES,
+            name="OrderFulfillmentResponseService",
+            in_protocol=Soap11(validator="lxml"),
+            out_protocol=Soap11(),
+        )
+    )
+
+
+def response_body(rid: str, fline_ids: list[int]) -> bytes:
+    lines = "".join(
+        f"<typ:fulfillLineList><com:FulfillLineIdentifier>{f}</com:FulfillLineIdentifier>"
+        f"<com:StatusCode>SHIPPED</com:StatusCode></typ:fulfillLineList>"
+        for f in fline_ids
+    )
+    return (
+        f'<soapenv:Envelope xmlns:soapenv="{ENV}" xmlns:typ="{ns.OFRS_TYPES}" xmlns:com="{ns.OFRS}">'
+        f"<soapenv:Body><typ:processFulfillmentResponse><typ:responseMessageHeader>"
+        f"<com:FulfillmentSystem>WMS01</com:FulfillmentSystem>"
+        f"<com:FulfillmentSystemResponseIdentifier>{rid}</com:FulfillmentSystemResponseIdentifier>"
+        f"<com:IntegrationContextCode>Shipment</com:IntegrationContextCode>"
+        f"</typ:responseMessageHeader>{lines}</typ:processFulfillmentResponse>"
+        f"</soapenv:Body></soapenv:Envelope>"
+    ).encode()
+
+
+def call(app: Callable, path: str, body: bytes, auth: str | None) -> tuple[str, bytes]:
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": path,
+        "QUERY_STRING": "",
+        "SERVER_NAME": "bench",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "text/xml; charset=utf-8",
+    }
+    if auth:
+        environ["HTTP_AUTHORIZATION"] = auth
+    out: dict[str, str] = {}
+    data = b"".join(app(environ, lambda s, h, e=None: out.setdefault("status", s)))
+    return out["status"], data
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--calls", type=int, default=40)
+    parser.add_argument("--json", action="store_true")
+    args = parser.parse_args()
+
+    from connectors.wallet import MasterKey
+    from gateway.config import Settings
+    from gateway.orders.commands import LineInput, OrderInput
+    from gateway.orders.intake import OrderIntake
+    from gateway.persistence.models import SourceSystem, User
+    from gateway.runtime import Runtime
+    from gateway.security.passwords import hash_password
+    from gateway.server import build_app, prepare
+
+    home = Path(tempfile.mkdtemp(prefix="omgw-bench-"))
+    settings = Settings(
+        home=home,
+        database_url=f"sqlite:///{home / 'bench.db'}",
+        wallet_key_b64=MasterKey.generate().to_b64(),
+    )
+    prepare(settings)
+    runtime = Runtime(settings)
+    with runtime.sessions() as s, s.begin():
+        s.add(SourceSystem(code="LEGACY", order_capture=True))
+        s.add(SourceSystem(code="WMS01", fulfillment=True))
+        s.add(
+            User(
+                username="bench",
+                password_hash=hash_password(PASSWORD),
+                roles="ORDER_IMPORT ORDER_INQUIRY FULFILLMENT_RESPONSE",
+            )
+        )
+    gateway = build_app(runtime)
+    bare = bare_app()
+    auth = "Basic " + base64.b64encode(f"bench:{PASSWORD}".encode()).decode()
+    path = "/fscmService/OrderFulfillmentResponseService"
+
+    results: dict[str, dict[str, float]] = {}
+    for size in (1, 50):
+        needed = args.rounds * args.calls + 1
+        orders: list[list[int]] = []
+        with runtime.sessions() as s, s.begin():
+            intake = OrderIntake(s)
+            for i in range(needed):
+                o = OrderInput(
+                    "LEGACY",
+                    f"B{size}-{i}",
+                    f"SO-B{size}-{i}",
+                    "1",
+                    tuple(
+                        LineInput(f"L{j}", str(j), "ITEM", Decimal(5), "Ea") for j in range(size)
+                    ),
+                )
+                h = intake.create(o).header
+                orders.append([f.id for ln in h.lines for f in ln.fulfill_lines])
+        call(gateway, path, response_body("warm", orders.pop()), auth)  # warm caches
+        g_rounds, b_rounds = [], []
+        for r in range(args.rounds):
+            batch = [orders.pop() for _ in range(args.calls)]
+            t0 = time.perf_counter()
+            for i, ids in enumerate(batch):
+                status, _ = call(gateway, path, response_body(f"R{size}-{r}-{i}", ids), auth)
+                assert status.startswith("200"), status
+            g_rounds.append((time.perf_counter() - t0) / args.calls * 1000)
+            t0 = time.perf_counter()
+            for i, ids in enumerate(batch):
+                status, _ = call(bare, "/", response_body(f"R{size}-{r}-{i}", ids), None)
+                assert status.startswith("200"), status
+            b_rounds.append((time.perf_counter() - t0) / args.calls * 1000)
+        g, b = statistics.median(g_rounds), statistics.median(b_rounds)
+        results[f"processFulfillmentResponse_{size}"] = {
+            "gateway_ms": round(g, 3),
+            "bare_spyne_ms": round(b, 3),
+            "ratio": round(g / b, 2),
+            "gateway_spread_ms": round(max(g_rounds) - min(g_rounds), 3),
+        }
+    runtime.close()
+    if args.json:
+        print(json.dumps(results))
+        return
+    print(f"{'request':<32}{'gateway ms':>12}{'bare spyne ms':>15}{'ratio':>8}")
+    for name, r in results.items():
+        print(f"{name:<32}{r['gateway_ms']:>12.2f}{r['bare_spyne_ms']:>15.2f}{r['ratio']:>8.2f}")
+
+
+if __name__ == "__main__":
+    main()
