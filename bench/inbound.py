@@ -49,7 +49,7 @@ class BareResponseService(ServiceBase):
         _returns=ResponseProcessingHeader,
         _out_variable_name="result",
     )
-    def processFulfillmentResponse(ctx, header, lines):  # noqa: N802, N805
+    def processFulfillmentResponse(ctx, header, lines):
         return ResponseProcessingHeader(
             FulfillmentSystemResponseIdentifier=header.FulfillmentSystemResponseIdentifier,
             OverallStatusCode="SUCCESS",
