@@ -2,23 +2,25 @@
 
 ::
 
-    GatewayError                      code, message, client (Client vs Server fault)
+    GatewayError                      code, message, details, fault_kind (Client|Server)
     ├── EnvelopeError                 the bytes are not a usable SOAP request
-    │   (REQUEST_EMPTY, REQUEST_TOO_LARGE, XML_MALFORMED, XML_DTD_FORBIDDEN,
-    │    SOAP_ENVELOPE_INVALID, SOAP_BODY_EMPTY, UNKNOWN_OPERATION, SCHEMA_INVALID)
-    ├── AuthError                     who is calling (AUTH_REQUIRED, AUTH_FAILED,
-    │                                 AUTH_FORBIDDEN, AUTH_EXPIRED, AUTH_REPLAY)
+    │   (REQUEST_EMPTY, REQUEST_INVALID, REQUEST_TOO_LARGE, XML_MALFORMED,
+    │    XML_DTD_FORBIDDEN, XML_TOO_DEEP, SOAP_ENVELOPE_INVALID, SOAP_BODY_EMPTY,
+    │    SOAP_BODY_INVALID, UNKNOWN_OPERATION, SCHEMA_INVALID)
+    ├── AuthError                     AUTH_REQUIRED, AUTH_FAILED, AUTH_EXPIRED,
+    │                                 AUTH_REPLAY, AUTH_FORBIDDEN
     ├── ValidationError               a well-formed request with bad values
-    │   (MISSING_KEY, QUANTITY_INVALID, QUANTITY_EXCEEDS_OPEN, INVALID_VALUE,
-    │    DUPLICATE_LINE, UOM_MISMATCH)
+    │   (MISSING_KEY, INVALID_VALUE, DUPLICATE_LINE, QUANTITY_INVALID,
+    │    QUANTITY_EXCEEDS_OPEN, UOM_MISMATCH, SOURCE_SYSTEM_NOT_ENABLED)
     ├── NotFoundError                 ORDER_NOT_FOUND, LINE_NOT_FOUND,
     │                                 SOURCE_SYSTEM_UNKNOWN, REQUEST_NOT_FOUND
     ├── StateError                    out of order for the lifecycle
     │   (ILLEGAL_TRANSITION, LINE_NOT_AWAITING_TASK, RESPONSE_BEFORE_REQUEST,
     │    RESPONSE_AFTER_CLOSE, REVISION_STALE, REVISION_NOT_ALLOWED, ACK_CONFLICT,
     │    LINE_NOT_ASSIGNED, ORDER_SUPERSEDED)
-    ├── ResponseRejected              a fulfillment response applied nothing; holds
-    │                                 the per-line errors (code = the first one's)
+    ├── ResponseRejected              a fulfillment response applied nothing; its code is
+    │                                 the first line error's, ``details`` holds them all
+    │                                 (per line also GROUP_REJECTED)
     └── InternalError                 INTERNAL_ERROR: a bug or an outage; no details leak
 
 Codes are prefixed ``OMGW-`` on the wire (``ServiceErrorMessage/code``) and listed
