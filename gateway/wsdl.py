@@ -63,6 +63,19 @@ def _errors_schema() -> etree._Element:
     return schema
 
 
+_KIND_ORDER = {"import": 0, "simpleType": 1, "complexType": 2, "element": 3}
+
+
+def _canonical_order(schema: etree._Element) -> None:
+    """Imports, then types and elements by name: spyne emits them in first-use order,
+    which a harmless refactoring changes; the published contract should not move."""
+    children = list(schema)
+    children.sort(
+        key=lambda el: (_KIND_ORDER.get(etree.QName(el).localname, 9), el.get("name") or "")
+    )
+    schema[:] = children
+
+
 def shape_wsdl(document: bytes, name: str, location: str) -> bytes:
     """Give a spyne-generated WSDL Oracle's ADF names and fault; pretty-print it."""
     parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
@@ -74,6 +87,8 @@ def shape_wsdl(document: bytes, name: str, location: str) -> bytes:
 
     binding_name, port_name = f"{name}SoapHttp", f"{name}SoapHttpPort"
     types = root.find(_W + "types")
+    for schema in root.iter(_XS + "schema"):
+        _canonical_order(schema)
     if types is not None and not any(
         s.get("targetNamespace") == ns.ADF_ERRORS for s in types.iter(_XS + "schema")
     ):

@@ -111,17 +111,25 @@ def background(ctx: Context) -> None:
         runtime.close()
 
 
+def _drain(ctx: Context, what: str, verb: str) -> None:
+    from gateway import background
+
+    work = {
+        "orders": background.import_staged_orders,
+        "responses": background.process_staged_responses,
+    }
+    runtime = Runtime(ctx.settings)
+    try:
+        counts = work[what](runtime, limit=1_000_000)
+    finally:
+        runtime.close()
+    click.echo(f"{verb} {counts.done}, failed {counts.failed}")
+
+
 @click.command("import-staged", help="Import the orders staged by stageOrders, then exit.")
 @pass_context
 def import_staged(ctx: Context) -> None:
-    from gateway.background import import_staged_orders
-
-    runtime = Runtime(ctx.settings)
-    try:
-        counts = import_staged_orders(runtime, limit=1_000_000)
-    finally:
-        runtime.close()
-    click.echo(f"imported {counts.done}, failed {counts.failed}")
+    _drain(ctx, "orders", "imported")
 
 
 @click.command(
@@ -129,14 +137,7 @@ def import_staged(ctx: Context) -> None:
 )
 @pass_context
 def process_responses(ctx: Context) -> None:
-    from gateway.background import process_staged_responses
-
-    runtime = Runtime(ctx.settings)
-    try:
-        counts = process_staged_responses(runtime, limit=1_000_000)
-    finally:
-        runtime.close()
-    click.echo(f"processed {counts.done}, failed {counts.failed}")
+    _drain(ctx, "responses", "processed")
 
 
 @click.command(help="Write the published WSDLs to a directory (default ./wsdl).")

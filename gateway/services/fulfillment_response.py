@@ -103,6 +103,18 @@ def _header(result: ResponseResult) -> ResponseProcessingHeader:
     )
 
 
+#: processFulfillmentResponse and stageFulfillmentResponse take and give the same messages.
+_RESPONSE_IN = (
+    ResponseMessageHeader.customize(min_occurs=1),
+    FulfillLine.customize(max_occurs="unbounded"),
+)
+_RESPONSE_OUT: dict[str, Any] = {
+    "_in_variable_names": {"header": "responseMessageHeader", "lines": "fulfillLineList"},
+    "_returns": ResponseProcessingHeader,
+    "_out_variable_name": "result",
+}
+
+
 def _note(ctx: Any, resp: FulfillmentResponse) -> None:
     info = request_info(ctx)
     info.correlation["FulfillmentSystem"] = resp.fulfillment_system or "-"
@@ -135,13 +147,7 @@ class OrderFulfillmentResponseService(ServiceBase):
 
         return transaction(ctx, work)
 
-    @rpc(
-        ResponseMessageHeader.customize(min_occurs=1),
-        FulfillLine.customize(max_occurs="unbounded"),
-        _in_variable_names={"header": "responseMessageHeader", "lines": "fulfillLineList"},
-        _returns=ResponseProcessingHeader,
-        _out_variable_name="result",
-    )
+    @rpc(*_RESPONSE_IN, **_RESPONSE_OUT)
     def processFulfillmentResponse(ctx, header, lines):
         resp = to_response(header, lines)
         _note(ctx, resp)
@@ -155,13 +161,7 @@ class OrderFulfillmentResponseService(ServiceBase):
 
         return transaction(ctx, work)
 
-    @rpc(
-        ResponseMessageHeader.customize(min_occurs=1),
-        FulfillLine.customize(max_occurs="unbounded"),
-        _in_variable_names={"header": "responseMessageHeader", "lines": "fulfillLineList"},
-        _returns=ResponseProcessingHeader,
-        _out_variable_name="result",
-    )
+    @rpc(*_RESPONSE_IN, **_RESPONSE_OUT)
     def stageFulfillmentResponse(ctx, header, lines):
         resp = to_response(header, lines)
         _note(ctx, resp)
