@@ -174,3 +174,13 @@ def domain(tmp_path: Path) -> Iterator[Runtime]:
     seed(runtime)
     yield runtime
     runtime.close()
+
+
+@pytest.fixture(autouse=True)
+def _no_password_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
+    """Whatever a test does, no log record may carry the test users' password."""
+    yield
+    leaked = [r for r in caplog.records if PASSWORD in r.getMessage()]
+    assert not leaked, (
+        f"a password reached the log: {leaked[0].name}: {leaked[0].getMessage()[:200]}"
+    )

@@ -9,7 +9,7 @@ import threading
 from pathlib import Path
 
 import click
-from sqlalchemy import select
+from sqlalchemy import make_url, select
 
 from connectors.wallet import MasterKey
 from gateway.cli import Context, pass_context
@@ -31,7 +31,8 @@ def init(ctx: Context, sample: bool) -> None:
 
     settings = ctx.settings
     prepare(settings)
-    click.echo(f"database: {settings.database_url}")
+    shown = make_url(settings.database_url).render_as_string(hide_password=True)
+    click.echo(f"database: {shown}")
     if settings.wallet_key_b64:
         click.echo("wallet key: from OMGW_WALLET_KEY")
     elif settings.key_file.exists():

@@ -8,7 +8,6 @@ order already created. A higher revision supersedes the current one, which becom
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -16,6 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.errors import NotFoundError, StateError, ValidationError
 from gateway.orders.commands import OrderInput
 from gateway.orders.lifecycle import SHIPPED_OR_LATER, TERMINAL
+from gateway.orders.limits import MAX_REVISION, check_length, check_quantity
 from gateway.orders.state import StatusWriter
 from gateway.persistence.models import (
     FulfillLine,
@@ -48,9 +48,39 @@ def revision_seq(revision: str) -> int:
             "INVALID_VALUE",
             f"SourceTransactionRevision {revision!r} is not a whole number",
         ) from None
-    if value < 0:
-        raise ValidationError("INVALID_VALUE", "SourceTransactionRevision must not be negative")
+    if not 0 <= value <= MAX_REVISION:
+        raise ValidationError(
+            "INVALID_VALUE", f"SourceTransactionRevision must be between 0 and {MAX_REVISION}"
+        )
     return value
+
+
+# (attribute, wire name, column) of the text fields an order carries.
+_HEADER_TEXT = (
+    ("source_system", "SourceTransactionSystem", SourceSystem.code),
+    ("source_order_id", "SourceTransactionIdentifier", OrderHeader.source_order_id),
+    ("source_order_number", "SourceTransactionNumber", OrderHeader.source_order_number),
+    ("revision", "SourceTransactionRevision", OrderHeader.revision),
+    ("buying_party_name", "BuyingPartyName", OrderHeader.buying_party_name),
+    ("buying_party_number", "BuyingPartyNumber", OrderHeader.buying_party_number),
+    ("transaction_type_code", "TransactionTypeCode", OrderHeader.transaction_type_code),
+    ("currency_code", "TransactionalCurrencyCode", OrderHeader.currency_code),
+    ("customer_po_number", "CustomerPONumber", OrderHeader.customer_po_number),
+    ("business_unit_name", "RequestingBusinessUnitName", OrderHeader.business_unit_name),
+)
+_LINE_TEXT = (
+    ("source_line_id", "SourceTransactionLineIdentifier", OrderLine.source_line_id),
+    ("source_line_number", "SourceTransactionLineNumber", OrderLine.source_line_number),
+    ("product_number", "ProductNumber", OrderLine.product_number),
+    ("product_description", "ProductDescription", OrderLine.product_description),
+    ("uom_code", "OrderedUOMCode", OrderLine.uom_code),
+    ("ship_set_name", "ShipSetName", OrderLine.ship_set_name),
+    (
+        "requested_fulfillment_org",
+        "RequestedFulfillmentOrganizationCode",
+        OrderLine.requested_fulfillment_org,
+    ),
+)
 
 
 def _require(value: str | None, name: str, where: str) -> str:
@@ -66,6 +96,8 @@ def validate_order(order: OrderInput) -> None:
     key = _require(order.source_order_id, "SourceTransactionIdentifier", where)
     where = f"order {key}"
     _require(order.source_order_number, "SourceTransactionNumber", where)
+    for attr, name, column in _HEADER_TEXT:
+        check_length(getattr(order, attr), name, column, where)
     revision_seq(order.revision or DEFAULT_REVISION)
     if not order.lines:
         raise ValidationError("MISSING_KEY", f"{where} has no Line; at least one is required")
@@ -79,20 +111,11 @@ def validate_order(order: OrderInput) -> None:
             )
         seen.add(line_id)
         _require(line.product_number, "ProductNumber", lwhere)
+        for attr, name, column in _LINE_TEXT:
+            check_length(getattr(line, attr), name, column, lwhere)
         if line.quantity is None:
             raise ValidationError("MISSING_KEY", f"OrderedQuantity is required on {lwhere}")
-        _check_quantity(line.quantity, f"OrderedQuantity on {lwhere}")
-
-
-def _check_quantity(quantity: Decimal, what: str) -> None:
-    try:
-        ok = quantity.is_finite() and quantity > 0
-    except InvalidOperation:
-        ok = False
-    if not ok:
-        raise ValidationError(
-            "QUANTITY_INVALID", f"{what} must be greater than zero, got {quantity}"
-        )
+        check_quantity(line.quantity, f"OrderedQuantity on {lwhere}")
 
 
 class OrderIntake:
@@ -124,6 +147,7 @@ class OrderIntake:
         revision = (order.revision or DEFAULT_REVISION).strip()
         seq = revision_seq(revision)
         source_id = str(order.source_order_id).strip()
+        self._serialize(ss.id, source_id)
         same = self._s.scalar(
             select(OrderHeader).where(
                 OrderHeader.source_system_id == ss.id,
@@ -143,6 +167,7 @@ class OrderIntake:
             )
             .order_by(OrderHeader.revision_seq.desc())
             .limit(1)
+            .with_for_update(of=OrderHeader)  # a shipment response for it waits, and vice versa
         )
         if current is not None:
             self._check_revisable(current, seq)
@@ -159,6 +184,17 @@ class OrderIntake:
             ):
                 req.status = "SUPERSEDED"
         return ImportOutcome(header, "REVISED" if current is not None else "CREATED")
+
+    def _serialize(self, source_system_id: int, source_order_id: str) -> None:
+        """One intake at a time per source order (PostgreSQL; SQLite writers are serial).
+
+        Two revisions of one order arriving together must not both become current; a
+        transaction-scoped advisory lock on the order's key orders them.
+        """
+        if self._s.get_bind().dialect.name != "postgresql":
+            return
+        key = f"omgw-order:{source_system_id}:{source_order_id}"
+        self._s.execute(select(func.pg_advisory_xact_lock(func.hashtext(key))))
 
     def _check_revisable(self, current: OrderHeader, seq: int) -> None:
         if seq <= current.revision_seq:

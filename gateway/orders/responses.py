@@ -36,6 +36,7 @@ from gateway.orders.commands import (
     ResponseResult,
 )
 from gateway.orders.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMINAL
+from gateway.orders.limits import check_length, check_quantity
 from gateway.orders.state import StatusWriter
 from gateway.persistence.models import (
     FulfillLine,
@@ -119,6 +120,12 @@ class ResponseProcessor:
         rid = (resp.response_identifier or "").strip()
         if not rid:
             raise ValidationError("MISSING_KEY", "FulfillmentSystemResponseIdentifier is required")
+        check_length(
+            rid,
+            "FulfillmentSystemResponseIdentifier",
+            FulfillmentResponseRecord.response_identifier,
+            "the response header",
+        )
         task = (resp.task_type or "").strip()
         if not task:
             raise ValidationError(
@@ -148,7 +155,7 @@ class ResponseProcessor:
         ss = self._fulfillment_system(ack.fulfillment_system)
         if ack.request_id is None:
             raise ValidationError("MISSING_KEY", "FulfillmentRequestIdentifier is required")
-        req = self._s.get(FulfillmentRequest, ack.request_id)
+        req = self._s.get(FulfillmentRequest, ack.request_id, with_for_update=True)
         if req is None:
             raise NotFoundError(
                 "REQUEST_NOT_FOUND", f"no fulfillment request {ack.request_id} was ever sent"
@@ -170,6 +177,8 @@ class ResponseProcessor:
             )
         if req.status == new:
             return  # the same acknowledgement again: nothing to do
+        where = f"the acknowledgement of request {req.id}"
+        check_length(ack.error_name, "ErrorMessageName", FulfillmentRequest.ack_error_name, where)
         if req.status != "SENT":
             raise StateError(
                 "ACK_CONFLICT",
@@ -186,6 +195,11 @@ class ResponseProcessor:
 
     def process(self, resp: FulfillmentResponse) -> ResponseResult:
         ss, rid, task = self._check_header(resp)
+        previous = self._previous(ss.code, rid)
+        if previous is not None:
+            return previous
+        self._lock_orders(resp.lines)
+        # A copy of this response may have been applied while we waited for the locks.
         previous = self._previous(ss.code, rid)
         if previous is not None:
             return previous
@@ -238,7 +252,31 @@ class ResponseProcessor:
                     fulfillment_system=ss.code, response_identifier=rid, payload_json=resp.to_json()
                 )
             )
+        elif staged.status == "ERROR":
+            # A corrected response may reuse the identifier of one that failed.
+            staged.payload_json = resp.to_json()
+            staged.status = "STAGED"
+            staged.error_code = staged.error_message = None
+            staged.processed_at = None
         return ResponseResult(response_identifier=rid, overall_status="STAGED")
+
+    def _lock_orders(self, lines: Sequence[FulfillLineResponse]) -> None:
+        """Lock every order the response touches, in id order, before reading its lines.
+
+        Without it, two responses for one line (different identifiers) could both pass
+        their checks on PostgreSQL and ship the line twice. SQLite needs no row locks:
+        ``BEGIN IMMEDIATE`` already runs writers one at a time.
+        """
+        ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
+        if not ids or self._s.get_bind().dialect.name == "sqlite":
+            return
+        header_ids = select(FulfillLine.header_id).where(FulfillLine.id.in_(ids))
+        self._s.execute(
+            select(OrderHeader.id)
+            .where(OrderHeader.id.in_(header_ids))
+            .order_by(OrderHeader.id)
+            .with_for_update()
+        ).all()
 
     def _check_lines(
         self, lines: Sequence[FulfillLineResponse], fs: str, task: str, option: str
@@ -314,6 +352,11 @@ class ResponseProcessor:
                 f"StatusCode {line.status_code!r} is not valid for a {task} response "
                 f"(use {' or '.join(allowed)})",
             )
+        where = f"fulfillment line {fid}"
+        check_length(line.tracking_number, "TrackingNumber", FulfillLine.tracking_number, where)
+        check_length(
+            line.billing_number, "BillingTransactionNumber", FulfillLine.billing_number, where
+        )
         quantity = fline.quantity
         if status == "SHIPPED" and line.shipped_quantity is not None:
             quantity = self._check_shipped_quantity(line, fline)
@@ -350,12 +393,7 @@ class ResponseProcessor:
     def _check_shipped_quantity(line: FulfillLineResponse, fline: FulfillLine) -> Decimal:
         qty = line.shipped_quantity
         assert qty is not None
-        if not qty.is_finite() or qty <= 0:
-            raise ValidationError(
-                "QUANTITY_INVALID",
-                f"shipped quantity on fulfillment line {fline.id} must be greater than zero, "
-                f"got {qty}",
-            )
+        check_quantity(qty, f"shipped quantity on fulfillment line {fline.id}")
         if qty > fline.quantity:
             raise ValidationError(
                 "QUANTITY_EXCEEDS_OPEN",

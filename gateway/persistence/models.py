@@ -113,7 +113,7 @@ class OrderHeader(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    source_system: Mapped[SourceSystem] = relationship(lazy="joined")
+    source_system: Mapped[SourceSystem] = relationship(lazy="joined", innerjoin=True)
     lines: Mapped[list[OrderLine]] = relationship(
         back_populates="header", order_by="OrderLine.line_number", cascade="all, delete-orphan"
     )

@@ -39,6 +39,8 @@ from gateway.security.tokens import (
 __all__ = ["Authenticator", "Principal"]
 
 _CACHE_SECONDS = 60.0
+#: How far a caller's clock may run behind ours when its wsu:Timestamp expires.
+_CLOCK_SKEW = timedelta(seconds=60)
 
 
 @dataclass(frozen=True)
@@ -70,7 +72,7 @@ class Authenticator:
     ) -> Principal:
         token, stamp = parse_security_header(header)
         now = self._now()
-        if stamp is not None and stamp.expires is not None and stamp.expires < now - self._window:
+        if stamp is not None and stamp.expires is not None and stamp.expires < now - _CLOCK_SKEW:
             raise AuthError("AUTH_EXPIRED", "the wsu:Timestamp has expired; send a fresh one")
         if token is not None:
             principal = self._check_token(token, now)

@@ -138,10 +138,19 @@ def digest_matches(token: UsernameToken, password: str) -> bool:
     return hmac.compare_digest(expected, token.password.strip())
 
 
+_SECRET_NAMES = frozenset({"Password", "Nonce"})
+
+
 def redact(header: etree._Element | None) -> None:
-    """Blank every password and nonce in a parsed header, before it is logged."""
+    """Blank every password and nonce in a parsed header, before it is logged.
+
+    Matched by local name in any namespace: older and newer WSS drafts (``…/2002/07/
+    secext``, ``wsse11``) carry the same elements, and we must not log them either.
+    """
     if header is None:
         return
-    for tag in ("Password", "Nonce"):
-        for el in header.iter(_S + tag):
+    for el in header.iter():
+        if isinstance(el.tag, str) and etree.QName(el).localname in _SECRET_NAMES:
             el.text = "***"
+            for child in list(el):
+                el.remove(child)

@@ -6,9 +6,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from gateway.errors import ValidationError
 from gateway.services.types import MeasureType
 
-__all__ = ["as_utc", "measure", "text"]
+__all__ = ["as_utc", "measure", "present", "required", "text"]
 
 
 def as_utc(value: datetime | None) -> datetime | None:
@@ -34,3 +35,17 @@ def text(value: Any) -> str | None:
         return None
     s = str(value).strip()
     return s or None
+
+
+def present(items: Any, name: str) -> list[Any]:
+    """The items of a repeated element; a nil item (``xsi:nil="true"``) is a missing key."""
+    out = list(items or ())
+    if any(item is None for item in out):
+        raise ValidationError("MISSING_KEY", f"a {name} element is nil; send its content")
+    return out
+
+
+def required(value: Any, name: str) -> Any:
+    if value is None:
+        raise ValidationError("MISSING_KEY", f"{name} is required and must not be nil")
+    return value

@@ -18,7 +18,7 @@ from gateway.orders.commands import (
 )
 from gateway.orders.responses import ResponseProcessor
 from gateway.runtime import Runtime
-from gateway.services.convert import as_utc, text
+from gateway.services.convert import as_utc, present, required, text
 from gateway.services.edge import request_info, transaction
 from gateway.services.types import (
     FulfillLine,
@@ -43,7 +43,7 @@ class AcknowledgementResult(ComplexModel):
 
 
 def _first_detail(line: Any, attr: str) -> str | None:
-    for detail in line.FulfillmentDetail or ():
+    for detail in present(line.FulfillmentDetail, "FulfillmentDetail"):
         value = text(getattr(detail, attr))
         if value:
             return value
@@ -66,7 +66,7 @@ def to_response(header: Any, lines: Any) -> FulfillmentResponse:
                 tracking_number=_first_detail(ln, "TrackingNumber"),
                 billing_number=_first_detail(ln, "BillingTransactionNumber"),
             )
-            for ln in (lines or ())
+            for ln in present(lines, "fulfillLineList")
         ),
     )
 
@@ -131,17 +131,18 @@ class OrderFulfillmentResponseService(ServiceBase):
         _out_variable_name="result",
     )
     def processAcknowledgement(ctx, ack):
-        command = Acknowledgement(
-            fulfillment_system=text(ack.FulfillmentSystem),
-            request_id=ack.FulfillmentRequestIdentifier,
-            status_code=text(ack.RequestStatusCode),
-            error_name=text(ack.ErrorMessageName),
-            error_text=text(ack.ErrorMessageText),
-        )
         info = request_info(ctx)
-        info.correlation["FulfillmentRequestIdentifier"] = str(command.request_id)
 
         def work(session: Session, _runtime: Runtime) -> AcknowledgementResult:
+            a = required(ack, "fulfillmentRequestAcknowledgement")
+            command = Acknowledgement(
+                fulfillment_system=text(a.FulfillmentSystem),
+                request_id=a.FulfillmentRequestIdentifier,
+                status_code=text(a.RequestStatusCode),
+                error_name=text(a.ErrorMessageName),
+                error_text=text(a.ErrorMessageText),
+            )
+            info.correlation["FulfillmentRequestIdentifier"] = str(command.request_id)
             ResponseProcessor(session).acknowledge(command)
             return AcknowledgementResult()
 
@@ -149,10 +150,9 @@ class OrderFulfillmentResponseService(ServiceBase):
 
     @rpc(*_RESPONSE_IN, **_RESPONSE_OUT)
     def processFulfillmentResponse(ctx, header, lines):
-        resp = to_response(header, lines)
-        _note(ctx, resp)
-
         def work(session: Session, _runtime: Runtime) -> ResponseProcessingHeader:
+            resp = to_response(header, lines)
+            _note(ctx, resp)
             result = ResponseProcessor(session).process(resp)
             request_info(ctx).order_numbers = sorted(
                 {o.order_number for o in result.lines if o.order_number}
@@ -163,10 +163,9 @@ class OrderFulfillmentResponseService(ServiceBase):
 
     @rpc(*_RESPONSE_IN, **_RESPONSE_OUT)
     def stageFulfillmentResponse(ctx, header, lines):
-        resp = to_response(header, lines)
-        _note(ctx, resp)
-
         def work(session: Session, _runtime: Runtime) -> ResponseProcessingHeader:
+            resp = to_response(header, lines)
+            _note(ctx, resp)
             return _header(ResponseProcessor(session).stage(resp))
 
         return transaction(ctx, work)

@@ -13,7 +13,7 @@ from gateway.orders.commands import LineInput, OrderInput
 from gateway.orders.intake import DEFAULT_REVISION, ImportOutcome, OrderIntake, validate_order
 from gateway.persistence.models import StagedOrder
 from gateway.runtime import Runtime
-from gateway.services.convert import as_utc, text
+from gateway.services.convert import as_utc, present, required, text
 from gateway.services.edge import request_info, transaction
 from gateway.services.types import (
     CreateOrderResponse,
@@ -43,7 +43,7 @@ def to_order_input(order: Any) -> OrderInput:
             requested_fulfillment_org=text(ln.RequestedFulfillmentOrganizationCode),
             requested_ship_date=as_utc(ln.RequestedShipDate),
         )
-        for ln in (order.Line or ())
+        for ln in present(order.Line, "Line")
     )
     return OrderInput(
         source_system=text(order.SourceTransactionSystem),
@@ -96,20 +96,21 @@ class OrderImportService(ServiceBase):
     )
     def createOrders(ctx, request):
         """Create every order of the batch in one transaction, or none of them."""
-        orders = [to_order_input(o) for o in (request.Order or ())]
         info = request_info(ctx)
-        for o in orders:
-            info.correlation.setdefault(
-                "SourceTransaction", f"{o.source_system}/{o.source_order_id}/{o.revision or 1}"
-            )
 
         def work(session: Session, runtime: Runtime) -> CreateOrderResponse:
+            batch = required(request, "request")
+            orders = [to_order_input(o) for o in present(batch.Order, "Order")]
+            for o in orders:
+                info.correlation.setdefault(
+                    "SourceTransaction", f"{o.source_system}/{o.source_order_id}/{o.revision or 1}"
+                )
             intake = OrderIntake(session, runtime.settings.default_fulfillment_system)
-            outcomes = [intake.create(o, request.BatchName) for o in orders]
+            outcomes = [intake.create(o, batch.BatchName) for o in orders]
             session.flush()
             info.order_numbers = [oc.header.order_number for oc in outcomes]
             return CreateOrderResponse(
-                BatchName=request.BatchName, Order=[_imported(oc) for oc in outcomes]
+                BatchName=batch.BatchName, Order=[_imported(oc) for oc in outcomes]
             )
 
         return transaction(ctx, work)
@@ -121,9 +122,10 @@ class OrderImportService(ServiceBase):
     )
     def stageOrders(ctx, request):
         """Stage each valid order for the background import; report the invalid ones."""
-        orders = [to_order_input(o) for o in (request.Order or ())]
 
         def work(session: Session, _runtime: Runtime) -> StageOrderResponse:
+            batch = required(request, "request")
+            orders = [to_order_input(o) for o in present(batch.Order, "Order")]
             failed: list[StageOrderFailure] = []
             staged = 0
             for o in orders:
@@ -142,7 +144,7 @@ class OrderImportService(ServiceBase):
                     continue
                 session.add(
                     StagedOrder(
-                        batch_name=request.BatchName,
+                        batch_name=batch.BatchName,
                         source_system=str(o.source_system),
                         source_order_id=str(o.source_order_id),
                         revision=o.revision or DEFAULT_REVISION,
@@ -151,7 +153,7 @@ class OrderImportService(ServiceBase):
                 )
                 staged += 1
             return StageOrderResponse(
-                BatchName=request.BatchName,
+                BatchName=batch.BatchName,
                 StagedCount=staged,
                 FailedCount=len(failed),
                 FailedOrder=failed,

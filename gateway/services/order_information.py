@@ -9,7 +9,7 @@ from gateway import namespaces as ns
 from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.persistence.models import OrderHeader
 from gateway.runtime import Runtime
-from gateway.services.convert import as_utc, measure, text
+from gateway.services.convert import as_utc, measure, present, text
 from gateway.services.edge import request_info, transaction
 from gateway.services.types import OrderInfo, OrderInfoLine, OrderRequest
 
@@ -27,7 +27,12 @@ def _query(req: OrderRequest) -> OrderQuery:
         revision=text(req.SourceTransactionRevision),
         order_number=text(req.OrderNumber),
         line_ids=tuple(
-            t for t in (text(ln.SourceTransactionLineIdentifier) for ln in req.OrderLine or ()) if t
+            t
+            for t in (
+                text(ln.SourceTransactionLineIdentifier)
+                for ln in present(req.OrderLine, "OrderLine")
+            )
+            if t
         ),
     )
 
@@ -95,12 +100,12 @@ class OrderInformationService(ServiceBase):
         _out_variable_name="Order",
     )
     def GetOrderDetails(ctx, orders):
-        queries = [_query(r) for r in orders or ()]
         info = request_info(ctx)
-        if queries:
-            info.correlation["Order"] = queries[0].describe()
 
         def work(session: Session, _runtime: Runtime) -> list[OrderInfo]:
+            queries = [_query(r) for r in present(orders, "Order")]
+            if queries:
+                info.correlation["Order"] = queries[0].describe()
             out: list[OrderInfo] = []
             for q in queries:
                 for header in find_orders(session, q):

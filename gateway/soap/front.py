@@ -132,9 +132,11 @@ class SoapFront:
             finally:
                 # Logged with or without valid credentials, never with a password.
                 redact(envelope.header)
-                payload = etree.tostring(envelope.root)
+                payload = etree.tostring(envelope.root, encoding="utf-8", xml_declaration=True)
             info.principal = principal.username
-            status, headers, out = self._call_spyne(endpoint, environ, body, info)
+            # spyne gets the redacted UTF-8 re-serialisation, never the caller's bytes: it
+            # logs raw requests it cannot parse, and it trusts the HTTP charset blindly.
+            status, headers, out = self._call_spyne(endpoint, environ, payload, info)
         except GatewayError as err:
             info.fault_code = err.code
             status, headers, out = "500 Internal Server Error", list(_XML), fault_envelope(err)
@@ -192,9 +194,7 @@ class SoapFront:
         inner = dict(environ)
         inner["wsgi.input"] = io.BytesIO(body)
         inner["CONTENT_LENGTH"] = str(len(body))
-        inner.setdefault("CONTENT_TYPE", "text/xml; charset=utf-8")
-        if not inner["CONTENT_TYPE"]:
-            inner["CONTENT_TYPE"] = "text/xml; charset=utf-8"
+        inner["CONTENT_TYPE"] = "text/xml; charset=utf-8"
         inner[RUNTIME_KEY] = self._runtime
         inner[REQUEST_KEY] = info
         captured: dict[str, Any] = {}
@@ -233,7 +233,7 @@ class SoapFront:
                 s.add(
                     MessageLog(
                         service=info.service,
-                        operation=info.operation,
+                        operation=(info.operation or None) and info.operation[:80],
                         principal=info.principal,
                         message_id=(info.message_id or None) and info.message_id[:200],
                         correlation_key=info.correlation_key(),

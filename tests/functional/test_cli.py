@@ -100,6 +100,30 @@ def test_users_and_source_systems(tmp_path):
     assert neither.returncode != 0 and "--order-capture" in neither.stderr
 
 
+@pytest.mark.postgres
+def test_init_never_prints_the_database_password(tmp_path):
+    from tests.conftest import _pg_database
+
+    databases = _pg_database()
+    url = next(databases).replace("postgres@", "postgres:TopSecret-123@")  # trust auth
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
+        env.update(OMGW_HOME=str(tmp_path / "home"), OMGW_DATABASE_URL=url)
+        out = subprocess.run(
+            [sys.executable, "-m", "gateway.cli", "init"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert out.returncode == 0, out.stderr
+        assert "postgres:***@" in out.stdout
+        assert "TopSecret-123" not in out.stdout + out.stderr
+    finally:
+        databases.close()
+
+
 def test_missing_key_is_a_clear_error(tmp_path):
     home = tmp_path / "home"
     omgw(home, "init")

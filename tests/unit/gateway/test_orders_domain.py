@@ -127,8 +127,10 @@ def test_error_groups_without_ship_sets_reject_only_the_bad_line(domain):
 
 def test_error_groups_with_every_group_bad_is_a_rejection(domain):
     _, (f1, f2) = create(domain, new_order("H", (5, 5), ship_set="SS"))
+    before = statuses(domain)
     with pytest.raises(ResponseRejected):
         respond(domain, "h1", [ship(f1, 6), ship(f2)], system="WMSGRP")
+    assert statuses(domain) == before
 
 
 def test_rejected_response_id_can_be_reused_after_a_fix(domain):

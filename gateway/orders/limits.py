@@ -1,0 +1,64 @@
+"""Limits on incoming values, so that nothing the database would refuse (or round)
+reaches it: a precise fault instead of an internal error on PostgreSQL, or a silent
+truncation on SQLite.
+
+Text limits are read off the model columns, so the schema stays the one source.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from gateway.errors import ValidationError
+
+__all__ = [
+    "MAX_INTEGER_DIGITS",
+    "MAX_REVISION",
+    "MAX_SCALE",
+    "check_length",
+    "check_quantity",
+    "max_length",
+]
+
+#: Quantities are stored as NUMERIC(18, 4).
+MAX_SCALE = 4
+MAX_INTEGER_DIGITS = 14
+#: Revisions are compared as numbers stored in a 32-bit column.
+MAX_REVISION = 2**31 - 1
+
+
+def max_length(column: Any) -> int:
+    """The declared length of a mapped string column (``OrderHeader.revision`` …)."""
+    return int(column.property.columns[0].type.length)
+
+
+def check_length(value: str | None, name: str, column: Any, where: str) -> None:
+    if value is None:
+        return
+    limit = max_length(column)
+    if len(value) > limit:
+        raise ValidationError(
+            "INVALID_VALUE", f"{name} on {where} is {len(value)} characters; at most {limit}"
+        )
+
+
+def check_quantity(quantity: Decimal, what: str) -> None:
+    """Greater than zero, at most 4 decimals and 14 integer digits (NUMERIC(18, 4))."""
+    try:
+        positive = quantity.is_finite() and quantity > 0
+    except InvalidOperation:
+        positive = False
+    if not positive:
+        raise ValidationError(
+            "QUANTITY_INVALID", f"{what} must be greater than zero, got {quantity}"
+        )
+    exponent = quantity.normalize().as_tuple().exponent
+    if isinstance(exponent, int) and exponent < -MAX_SCALE:
+        raise ValidationError(
+            "QUANTITY_INVALID", f"{what} has more than {MAX_SCALE} decimals: {quantity}"
+        )
+    if quantity.adjusted() + 1 > MAX_INTEGER_DIGITS:
+        raise ValidationError(
+            "QUANTITY_INVALID", f"{what} has more than {MAX_INTEGER_DIGITS} integer digits"
+        )
