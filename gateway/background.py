@@ -68,6 +68,8 @@ def _drain(
                 log.exception("staged %s %s failed unexpectedly", model.__tablename__, row_id)
                 error = GatewayError("INTERNAL_ERROR", f"{type(exc).__name__}: see the server log")
         failed += 1
+        if row_id is None:  # the claim itself failed: nothing to mark; try next pass
+            break
         with runtime.sessions() as s, s.begin():
             row = s.get(model, row_id)
             if row is not None:

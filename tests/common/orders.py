@@ -58,3 +58,9 @@ def shipped(
     if status:
         line["StatusCode"] = status
     return line
+
+
+def first_fline(imports, key: str, qty: int = 10) -> int:
+    """Create a one-line order through ``imports`` (a zeep client); its fulfillment line id."""
+    created = imports.service.createOrders(request={"Order": [order(key, [("X", qty)])]})
+    return created.Order[0].Line[0].FulfillLineIdentifier

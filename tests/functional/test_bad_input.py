@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from zeep.exceptions import Fault
 
-from tests.common.orders import order, response, shipped
+from tests.common.orders import first_fline, order, response, shipped
 from tests.common.soap import basic, client, fault_code, post, zeep_fault_code, zeep_fault_details
 from tests.common.state import snapshot
 
@@ -183,11 +183,6 @@ def test_inquiry_without_any_key(gateway):
     refused(gateway, lambda: info.service.GetOrderDetails(Order=[{}]), "OMGW-MISSING_KEY")
 
 
-def _fline(imports, key: str, qty: int = 10) -> int:
-    created = imports.service.createOrders(request={"Order": [order(key, [("X", qty)])]})
-    return created.Order[0].Line[0].FulfillLineIdentifier
-
-
 def test_unknown_line_and_unknown_fulfillment_system(gateway, ofrs):
     refused(
         gateway,
@@ -215,7 +210,7 @@ def test_response_line_without_identifier(gateway, ofrs):
 
 @pytest.mark.parametrize("qty", ["0", "-1"])
 def test_shipped_quantity_zero_or_negative(gateway, imports, ofrs, unique, qty):
-    fline = _fline(imports, unique)
+    fline = first_fline(imports, unique)
     refused(
         gateway,
         lambda: ofrs.service.processFulfillmentResponse(**response(unique, [shipped(fline, qty)])),
@@ -224,7 +219,7 @@ def test_shipped_quantity_zero_or_negative(gateway, imports, ofrs, unique, qty):
 
 
 def test_shipped_quantity_above_open(gateway, imports, ofrs, unique):
-    fline = _fline(imports, unique, 5)
+    fline = first_fline(imports, unique, 5)
     fault = refused(
         gateway,
         lambda: ofrs.service.processFulfillmentResponse(**response(unique, [shipped(fline, 6)])),
@@ -234,7 +229,7 @@ def test_shipped_quantity_above_open(gateway, imports, ofrs, unique):
 
 
 def test_unknown_task_type(gateway, imports, ofrs, unique):
-    fline = _fline(imports, unique)
+    fline = first_fline(imports, unique)
     refused(
         gateway,
         lambda: ofrs.service.processFulfillmentResponse(
@@ -245,7 +240,7 @@ def test_unknown_task_type(gateway, imports, ofrs, unique):
 
 
 def test_invoice_before_shipment_is_out_of_order(gateway, imports, ofrs, unique):
-    fline = _fline(imports, unique)
+    fline = first_fline(imports, unique)
     refused(
         gateway,
         lambda: ofrs.service.processFulfillmentResponse(
@@ -256,7 +251,7 @@ def test_invoice_before_shipment_is_out_of_order(gateway, imports, ofrs, unique)
 
 
 def test_shipment_for_a_line_awaiting_billing(gateway, imports, ofrs, unique):
-    fline = _fline(imports, unique)
+    fline = first_fline(imports, unique)
     ofrs.service.processFulfillmentResponse(**response(unique + "-1", [shipped(fline)]))
     refused(
         gateway,
@@ -268,7 +263,7 @@ def test_shipment_for_a_line_awaiting_billing(gateway, imports, ofrs, unique):
 
 
 def test_response_after_close(gateway, imports, ofrs, unique):
-    fline = _fline(imports, unique)
+    fline = first_fline(imports, unique)
     ofrs.service.processFulfillmentResponse(**response(unique + "-1", [shipped(fline)]))
     ofrs.service.processFulfillmentResponse(
         **response(unique + "-2", [shipped(fline)], task="Invoice")
@@ -283,7 +278,7 @@ def test_response_after_close(gateway, imports, ofrs, unique):
 
 
 def test_response_for_a_superseded_revision(gateway, imports, ofrs, unique):
-    fline = _fline(imports, unique)
+    fline = first_fline(imports, unique)
     imports.service.createOrders(request={"Order": [order(unique, revision="2")]})
     refused(
         gateway,
@@ -294,7 +289,7 @@ def test_response_for_a_superseded_revision(gateway, imports, ofrs, unique):
 
 def test_acknowledgements_out_of_order(gateway, imports, ofrs, unique):
     info = client(gateway.base, "OrderInformationService")
-    _fline(imports, unique)
+    first_fline(imports, unique)
     got = info.service.GetOrderDetails(Order=[{"SourceTransactionNumber": f"SO-{unique}"}])[0]
     request_id = got.OrderLine[0].FulfillmentRequestIdentifier
 
@@ -315,7 +310,7 @@ def test_acknowledgements_out_of_order(gateway, imports, ofrs, unique):
 
 
 def test_any_error_option_reports_every_bad_line(gateway, imports, ofrs, unique):
-    fline = _fline(imports, unique, 5)
+    fline = first_fline(imports, unique, 5)
     fault = refused(
         gateway,
         lambda: ofrs.service.processFulfillmentResponse(
@@ -335,7 +330,7 @@ def test_any_error_option_reports_every_bad_line(gateway, imports, ofrs, unique)
 
 
 def test_first_error_option_stops_at_the_first(gateway, imports, ofrs, unique):
-    fline = _fline(imports, unique, 5)
+    fline = first_fline(imports, unique, 5)
     fault = refused(
         gateway,
         lambda: ofrs.service.processFulfillmentResponse(

@@ -12,7 +12,7 @@ from zeep.exceptions import Fault
 
 from gateway.background import process_staged_responses
 from gateway.persistence.models import FulfillLine, MessageLog, OrderHeader
-from tests.common.orders import order, response, shipped
+from tests.common.orders import first_fline, order, response, shipped
 from tests.common.soap import PASSWORD, basic, client, fault_code, post, zeep_fault_code
 from tests.common.state import snapshot
 from tests.functional.test_bad_input import envelope
@@ -23,12 +23,7 @@ OIS = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/or
 
 def test_concurrent_responses_for_one_line_ship_it_once(gateway, unique):
     imports = client(gateway.base, "OrderImportService")
-    fline = (
-        imports.service.createOrders(request={"Order": [order(unique, [("X", 10)])]})
-        .Order[0]
-        .Line[0]
-        .FulfillLineIdentifier
-    )
+    fline = first_fline(imports, unique, 10)
     clients = [client(gateway.base, "OrderFulfillmentResponseService") for _ in range(8)]
 
     def send(i: int) -> str:
@@ -57,12 +52,7 @@ def test_concurrent_responses_for_one_line_ship_it_once(gateway, unique):
 
 def test_concurrent_copies_of_one_response_apply_once(gateway, unique):
     imports = client(gateway.base, "OrderImportService")
-    fline = (
-        imports.service.createOrders(request={"Order": [order(unique, [("X", 10)])]})
-        .Order[0]
-        .Line[0]
-        .FulfillLineIdentifier
-    )
+    fline = first_fline(imports, unique, 10)
     clients = [client(gateway.base, "OrderFulfillmentResponseService") for _ in range(6)]
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(
@@ -119,12 +109,7 @@ def test_quantities_the_database_cannot_hold(gateway, unique, qty):
 def test_shipped_quantity_with_too_many_decimals_is_not_rounded(gateway, unique):
     imports = client(gateway.base, "OrderImportService")
     ofrs = client(gateway.base, "OrderFulfillmentResponseService")
-    fline = (
-        imports.service.createOrders(request={"Order": [order(unique, [("X", 10)])]})
-        .Order[0]
-        .Line[0]
-        .FulfillLineIdentifier
-    )
+    fline = first_fline(imports, unique, 10)
     with pytest.raises(Fault) as exc:
         ofrs.service.processFulfillmentResponse(**response(unique, [shipped(fline, "9.99999")]))
     assert zeep_fault_code(exc.value) == "OMGW-QUANTITY_INVALID"
@@ -257,12 +242,7 @@ def test_passwords_in_other_wss_namespaces_are_not_logged(gateway, unique):
 def test_a_failed_staged_response_can_be_corrected_under_its_identifier(gateway, unique):
     imports = client(gateway.base, "OrderImportService")
     ofrs = client(gateway.base, "OrderFulfillmentResponseService")
-    fline = (
-        imports.service.createOrders(request={"Order": [order(unique, [("X", 5)])]})
-        .Order[0]
-        .Line[0]
-        .FulfillLineIdentifier
-    )
+    fline = first_fline(imports, unique, 5)
     ofrs.service.stageFulfillmentResponse(**response(unique, [shipped(fline, 6)]))
     assert process_staged_responses(gateway.runtime).failed >= 1
     ofrs.service.stageFulfillmentResponse(**response(unique, [shipped(fline, 5)]))
