@@ -118,6 +118,7 @@ class SoapFront:
     ) -> Iterable[bytes]:
         started = time.perf_counter()
         info = RequestInfo(service=endpoint.name)
+        envelope: Envelope | None = None
         payload: bytes | None = None
         try:
             body = self._read_body(environ)
@@ -125,17 +126,13 @@ class SoapFront:
             info.operation = envelope.operation.localname
             info.message_id = envelope.message_id
             self._check_operation(endpoint, envelope)
-            try:
-                principal = self._auth.authenticate(
-                    envelope.header, environ.get("HTTP_AUTHORIZATION"), endpoint.role
-                )
-            finally:
-                # Logged with or without valid credentials, never with a password.
-                redact(envelope.header)
-                payload = etree.tostring(envelope.root, encoding="utf-8", xml_declaration=True)
+            principal = self._auth.authenticate(
+                envelope.header, environ.get("HTTP_AUTHORIZATION"), endpoint.role
+            )
             info.principal = principal.username
             # spyne gets the redacted UTF-8 re-serialisation, never the caller's bytes: it
             # logs raw requests it cannot parse, and it trusts the HTTP charset blindly.
+            payload = _redacted(envelope)
             status, headers, out = self._call_spyne(endpoint, environ, payload, info)
         except GatewayError as err:
             info.fault_code = err.code
@@ -145,6 +142,9 @@ class SoapFront:
             err = InternalError("INTERNAL_ERROR", "internal error; nothing was applied")
             info.fault_code = err.code
             status, headers, out = "500 Internal Server Error", list(_XML), fault_envelope(err)
+        if payload is None and envelope is not None:
+            # Refused after parsing (operation, credentials): logged too, never with a secret.
+            payload = _redacted(envelope)
         self._log(info, status, started, payload)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(out))))
@@ -249,6 +249,12 @@ class SoapFront:
                 )
         except Exception:
             log.exception("could not write the message log for %s.%s", info.service, info.operation)
+
+
+def _redacted(envelope: Envelope) -> bytes:
+    """The request as UTF-8 with every password and nonce blanked (idempotent)."""
+    redact(envelope.header)
+    return etree.tostring(envelope.root, encoding="utf-8", xml_declaration=True)
 
 
 def _clean(text: str) -> str:

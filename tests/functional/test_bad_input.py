@@ -371,3 +371,20 @@ def test_error_groups_apply_the_good_and_reject_the_ship_set(gateway, imports, o
         c: "AWAIT_BILLING",
     }
     assert all(ln.OrderedQuantity._value_1 == Decimal(5) for ln in got.OrderLine)
+
+
+def test_refused_requests_are_logged_with_their_redacted_payload(gateway, unique):
+    from sqlalchemy import select
+
+    from gateway.persistence.models import MessageLog
+
+    body = envelope(f"<typ:noSuchOperation>{unique}</typ:noSuchOperation>")
+    resp = post(gateway.url("OrderFulfillmentResponseService"), body, basic("all"))
+    assert fault_code(resp.body) == "OMGW-UNKNOWN_OPERATION"
+    with gateway.runtime.sessions() as s:
+        (row,) = [
+            r
+            for r in s.scalars(select(MessageLog).where(MessageLog.operation == "noSuchOperation"))
+            if r.payload and unique in r.payload
+        ]
+    assert (row.outcome, row.fault_code, row.http_status) == ("FAULT", "UNKNOWN_OPERATION", 500)
