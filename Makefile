@@ -20,7 +20,7 @@ run: $(STAMP)
 	$(BIN)/omgw init --sample
 	$(BIN)/omgw serve --host $(HOST) --port $(PORT)
 
-## Set up and run the whole test suite (lint, import contracts, tests).
+## Set up and run the whole test suite (lint, types, import contracts, tests).
 test: $(STAMP) lint
 	$(BIN)/python -m pytest
 
@@ -28,6 +28,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+	$(BIN)/mypy
 
 ## Regenerate the published WSDLs under wsdl/ after a deliberate contract change.
 wsdl: $(STAMP)

@@ -93,7 +93,7 @@ def serve(settings: Settings, host: str, port: int, workers: int, background: bo
 
     prepare(settings)
 
-    class _Gunicorn(BaseApplication):  # type: ignore[misc]
+    class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)

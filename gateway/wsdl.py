@@ -80,7 +80,7 @@ def shape_wsdl(document: bytes, name: str, location: str) -> bytes:
     """Give a spyne-generated WSDL Oracle's ADF names and fault; pretty-print it."""
     parser = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
     spyne_root = etree.fromstring(document, parser)
-    nsmap = {k: v for k, v in spyne_root.nsmap.items() if v != ns.ADF_ERRORS}
+    nsmap = {k: v for k, v in spyne_root.nsmap.items() if k is not None and v != ns.ADF_ERRORS}
     nsmap["errors"] = ns.ADF_ERRORS
     root = etree.Element(spyne_root.tag, nsmap=nsmap, attrib=dict(spyne_root.attrib))
     root.extend(list(spyne_root))

@@ -10,26 +10,11 @@ import logging
 import click
 
 from connectors.wallet import WalletError
-from gateway.config import Settings
+from gateway.cli import admin, run
+from gateway.cli.context import Context
 from gateway.errors import GatewayError
 
 __all__ = ["cli", "main"]
-
-
-class Context:
-    """Lazily built settings shared by the commands of one invocation."""
-
-    def __init__(self) -> None:
-        self._settings: Settings | None = None
-
-    @property
-    def settings(self) -> Settings:
-        if self._settings is None:
-            self._settings = Settings.from_env()
-        return self._settings
-
-
-pass_context = click.make_pass_decorator(Context, ensure=True)
 
 
 class _Group(click.Group):
@@ -48,20 +33,21 @@ def cli(ctx: click.Context) -> None:
     ctx.ensure_object(Context)
 
 
+for command in (
+    run.init,
+    run.serve,
+    run.background,
+    run.import_staged,
+    run.process_responses,
+    run.wsdl,
+    admin.user,
+    admin.source_system,
+):
+    cli.add_command(command)
+
+
 def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     cli()
-
-
-from gateway.cli import admin, run  # noqa: E402  (commands register on import)
-
-cli.add_command(run.init)
-cli.add_command(run.serve)
-cli.add_command(run.background)
-cli.add_command(run.import_staged)
-cli.add_command(run.process_responses)
-cli.add_command(run.wsdl)
-cli.add_command(admin.user)
-cli.add_command(admin.source_system)

@@ -7,7 +7,7 @@ import sys
 import click
 from sqlalchemy import delete, select
 
-from gateway.cli import Context, pass_context
+from gateway.cli.context import Context, pass_context
 from gateway.orders.responses import PROCESSING_OPTIONS
 from gateway.persistence.models import SourceSystem, User
 from gateway.runtime import Runtime
@@ -76,7 +76,8 @@ def user_remove(ctx: Context, name: str) -> None:
     runtime = Runtime(ctx.settings)
     try:
         with runtime.sessions() as s, s.begin():
-            count = s.execute(delete(User).where(User.username == name)).rowcount
+            result = s.execute(delete(User).where(User.username == name))
+            count = getattr(result, "rowcount", 0)
     finally:
         runtime.close()
     if not count:

@@ -12,7 +12,7 @@ import click
 from sqlalchemy import make_url, select
 
 from connectors.wallet import MasterKey
-from gateway.cli import Context, pass_context
+from gateway.cli.context import Context, pass_context
 from gateway.persistence.models import SourceSystem, User
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password

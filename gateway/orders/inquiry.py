@@ -39,7 +39,7 @@ class OrderQuery:
         return ", ".join(parts)
 
 
-def _statement(q: OrderQuery) -> Select[tuple[OrderHeader]]:
+def _statement(q: OrderQuery) -> Select[OrderHeader]:
     stmt = select(OrderHeader).options(
         selectinload(OrderHeader.lines).selectinload(OrderLine.fulfill_lines)
     )

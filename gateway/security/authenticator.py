@@ -151,4 +151,5 @@ class Authenticator:
         """Forget nonces older than twice the window (they fail the Created check anyway)."""
         cutoff = self._now() - 2 * self._window
         with self._sessions() as s, s.begin():
-            return s.execute(delete(UsedNonce).where(UsedNonce.seen_at < cutoff)).rowcount or 0
+            result = s.execute(delete(UsedNonce).where(UsedNonce.seen_at < cutoff))
+            return int(getattr(result, "rowcount", 0) or 0)

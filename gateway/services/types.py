@@ -9,6 +9,8 @@ keys reach our validation and get a precise fault instead of a schema error.
 
 from __future__ import annotations
 
+from typing import Any
+
 from spyne import (
     ComplexModel,
     DateTime,
@@ -53,7 +55,7 @@ IO = Integer(**_Out)
 DTO = DateTime(**_Out)
 
 
-def _many(cls: type, **kw: object) -> type:
+def _many(cls: Any, **kw: object) -> Any:
     return cls.customize(max_occurs="unbounded", **kw)
 
 

@@ -68,7 +68,7 @@ def parse_envelope(data: bytes) -> Envelope:
         root = etree.fromstring(data, _parser())
     except etree.XMLSyntaxError as exc:
         raise EnvelopeError("XML_MALFORMED", f"the request is not well-formed XML: {exc}") from None
-    if root.getroottree().docinfo.doctype:
+    if getattr(root.getroottree().docinfo, "doctype", None):
         raise EnvelopeError(
             "XML_DTD_FORBIDDEN", "the request contains a DOCTYPE; DTDs and entities are refused"
         )

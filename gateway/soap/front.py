@@ -139,9 +139,9 @@ class SoapFront:
             status, headers, out = "500 Internal Server Error", list(_XML), fault_envelope(err)
         except Exception:
             log.exception("unexpected error before dispatch on %s", endpoint.name)
-            err = InternalError("INTERNAL_ERROR", "internal error; nothing was applied")
-            info.fault_code = err.code
-            status, headers, out = "500 Internal Server Error", list(_XML), fault_envelope(err)
+            failure = InternalError("INTERNAL_ERROR", "internal error; nothing was applied")
+            info.fault_code = failure.code
+            status, headers, out = "500 Internal Server Error", list(_XML), fault_envelope(failure)
         if payload is None and envelope is not None:
             # Refused after parsing (operation, credentials): logged too, never with a secret.
             payload = _redacted(envelope)
