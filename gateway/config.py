@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 __all__ = ["Settings"]
@@ -34,8 +34,9 @@ class Settings:
     """Everything configurable, as one immutable value."""
 
     home: Path
-    database_url: str
-    wallet_key_b64: str | None = None
+    # Hidden from repr: the URL may hold a database password, the key is the wallet's.
+    database_url: str = field(repr=False)
+    wallet_key_b64: str | None = field(default=None, repr=False)
     max_body_bytes: int = 10 * 1024 * 1024
     replay_window_seconds: int = 300
     background_interval_seconds: float = 2.0

@@ -30,7 +30,7 @@ in the README. They never change meaning once released.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 __all__ = [
     "AuthError",
@@ -106,7 +106,6 @@ class LineError:
     message: str
     fulfill_line_id: int | None = None
     severity: str = "ERROR"
-    extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def from_error(cls, err: GatewayError, fulfill_line_id: int | None) -> LineError:

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
@@ -26,7 +27,7 @@ from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 from gateway.server import build_app, prepare
-from tests.common.soap import PASSWORD
+from tests.common.soap import PASSWORD, client
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -158,6 +159,22 @@ def gateway(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         server.shutdown()
         server.server_close()
         runtime.close()
+
+
+@pytest.fixture
+def imports(gateway: Gateway) -> Any:
+    """A zeep client of OrderImportService, as user "all" (every role)."""
+    return client(gateway.base, "OrderImportService")
+
+
+@pytest.fixture
+def info(gateway: Gateway) -> Any:
+    return client(gateway.base, "OrderInformationService")
+
+
+@pytest.fixture
+def ofrs(gateway: Gateway) -> Any:
+    return client(gateway.base, "OrderFulfillmentResponseService")
 
 
 @pytest.fixture

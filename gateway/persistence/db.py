@@ -16,16 +16,12 @@ from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["READONLY", "create_engine_for", "is_sqlite", "make_session_factory", "migrate"]
+__all__ = ["READONLY", "create_engine_for", "make_session_factory", "migrate"]
 
 #: Execution option marking a transaction that only reads (no write lock on SQLite).
 READONLY = "omgw_readonly"
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
-
-
-def is_sqlite(engine: Engine) -> bool:
-    return engine.dialect.name == "sqlite"
 
 
 def create_engine_for(url: str) -> Engine:

@@ -114,16 +114,6 @@ def test_unknown_path_and_method(gateway):
     assert b"OrderImportService" in resp.body
 
 
-@pytest.fixture
-def imports(gateway):
-    return client(gateway.base, "OrderImportService")
-
-
-@pytest.fixture
-def ofrs(gateway):
-    return client(gateway.base, "OrderFulfillmentResponseService")
-
-
 def refused(gateway, call, code: str) -> Fault:
     before = snapshot(gateway.runtime)
     with pytest.raises(Fault) as exc:

@@ -11,21 +11,6 @@ from tests.common.orders import order, response, shipped
 from tests.common.soap import client, zeep_fault_code
 
 
-@pytest.fixture
-def imports(gateway):
-    return client(gateway.base, "OrderImportService")
-
-
-@pytest.fixture
-def info(gateway):
-    return client(gateway.base, "OrderInformationService")
-
-
-@pytest.fixture
-def ofrs(gateway):
-    return client(gateway.base, "OrderFulfillmentResponseService")
-
-
 def details(info, **query):
     orders = info.service.GetOrderDetails(Order=[query])
     assert len(orders) == 1

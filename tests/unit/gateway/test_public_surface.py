@@ -53,3 +53,15 @@ def test_all_is_sorted_and_resolves(name):
     assert list(exported) == sorted(exported, key=key)
     for item in exported:
         assert hasattr(module, item), f"{name}.__all__ names missing {item}"
+
+
+def test_settings_repr_shows_no_secret(tmp_path):
+    from gateway.config import Settings
+
+    settings = Settings(
+        home=tmp_path,
+        database_url="postgresql+psycopg://u:DbSecret-1@h/db",
+        wallet_key_b64="S2V5U2VjcmV0LTE=",
+    )
+    assert "DbSecret-1" not in repr(settings)
+    assert "S2V5U2VjcmV0LTE=" not in repr(settings)
