@@ -15,9 +15,10 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[postgres,test]'
 	touch $(STAMP)
 
-## Set up, initialise the embedded default (SQLite, local key file, sample setup) and serve.
+## Set up, initialise the embedded default (SQLite, local key file), apply the sample setup, serve.
 run: $(STAMP)
 	$(BIN)/omgw init --sample
+	$(BIN)/omgw apply -f setup/sample.toml
 	$(BIN)/omgw serve --host $(HOST) --port $(PORT)
 
 ## Set up and run the whole test suite (lint, types, import contracts, tests).

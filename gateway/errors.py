@@ -11,9 +11,13 @@
     │                                 AUTH_REPLAY, AUTH_FORBIDDEN
     ├── ValidationError               a well-formed request with bad values
     │   (MISSING_KEY, INVALID_VALUE, DUPLICATE_LINE, QUANTITY_INVALID,
-    │    QUANTITY_EXCEEDS_OPEN, UOM_MISMATCH, SOURCE_SYSTEM_NOT_ENABLED)
+    │    QUANTITY_EXCEEDS_OPEN, UOM_MISMATCH, SOURCE_SYSTEM_NOT_ENABLED,
+    │    XREF_MISSING; admin: SETUP_INVALID)
     ├── NotFoundError                 ORDER_NOT_FOUND, LINE_NOT_FOUND,
-    │                                 SOURCE_SYSTEM_UNKNOWN, REQUEST_NOT_FOUND
+    │                                 SOURCE_SYSTEM_UNKNOWN, REQUEST_NOT_FOUND; admin:
+    │                                 CONNECTOR_UNKNOWN, TASK_TYPE_UNKNOWN, PROCESS_UNKNOWN,
+    │                                 WALLET_ENTRY_UNKNOWN, XREF_UNKNOWN
+    ├── ConflictError                 admin: ALREADY_EXISTS, IN_USE, BUILT_IN
     ├── StateError                    out of order for the lifecycle
     │   (ILLEGAL_TRANSITION, LINE_NOT_AWAITING_TASK, RESPONSE_BEFORE_REQUEST,
     │    RESPONSE_AFTER_CLOSE, REVISION_STALE, REVISION_NOT_ALLOWED, ACK_CONFLICT,
@@ -34,6 +38,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "AuthError",
+    "ConflictError",
     "EnvelopeError",
     "GatewayError",
     "InternalError",
@@ -86,6 +91,11 @@ class ValidationError(GatewayError):
 
 class NotFoundError(GatewayError):
     """A key that names nothing we know."""
+
+
+class ConflictError(GatewayError):
+    """An admin change that clashes with what exists: a duplicate, or a removal of
+    something others still reference (the message names them)."""
 
 
 class StateError(GatewayError):

@@ -13,7 +13,7 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from gateway.config import Settings
-from gateway.persistence.db import create_engine_for, migrate
+from gateway.persistence.db import create_engine_for, make_session_factory, migrate
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator
 from gateway.security.roles import SERVICE_ROLES
@@ -78,11 +78,16 @@ def build_authenticator(runtime: Runtime) -> Authenticator:
 
 
 def prepare(settings: Settings) -> None:
-    """Create the home directory and bring the schema up to date."""
+    """Create the home directory, bring the schema up to date and write the built-in
+    task types and default process where they are missing."""
+    from gateway.registry.store import ensure_builtins
+
     settings.home.mkdir(parents=True, exist_ok=True)
     engine = create_engine_for(settings.database_url)
     try:
         migrate(engine)
+        with make_session_factory(engine)() as session, session.begin():
+            ensure_builtins(session)
     finally:
         engine.dispose()
 

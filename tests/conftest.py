@@ -22,7 +22,9 @@ from sqlalchemy import create_engine, text
 
 from connectors.wallet import MasterKey
 from gateway.config import Settings
-from gateway.persistence.models import SourceSystem, User
+from connectors.registry import ConnectorSpec, SourceSystemSpec
+from gateway.persistence.models import User
+from gateway.registry.store import Registry
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
@@ -99,16 +101,20 @@ def make_settings(home: Path, database_url: str, **overrides: object) -> Setting
 
 def seed(runtime: Runtime) -> None:
     with runtime.sessions() as s, s.begin():
+        registry = Registry(s, actor="tests")
         for code, capture, fulfil, option in SOURCE_SYSTEMS:
-            s.add(
-                SourceSystem(
-                    code=code,
-                    name=code,
-                    order_capture=capture,
-                    fulfillment=fulfil,
-                    response_processing_option=option,
-                )
+            registry.put_source_system(
+                SourceSystemSpec(code, code, order_capture=capture, fulfillment=fulfil)
             )
+            if fulfil:
+                registry.put_connector(
+                    ConnectorSpec(
+                        f"{code}_Fulfillment",
+                        code,
+                        f"http://127.0.0.1:9/{code}",
+                        response_processing=option,
+                    )
+                )
         for name, roles in USERS.items():
             s.add(
                 User(

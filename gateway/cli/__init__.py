@@ -10,7 +10,18 @@ import logging
 import click
 
 from connectors.wallet import WalletError
-from gateway.cli import admin, run
+from gateway.cli import (
+    audit,
+    connector,
+    process,
+    run,
+    setup,
+    source_system,
+    task_type,
+    users,
+    wallet,
+    xref,
+)
 from gateway.cli.context import Context
 from gateway.errors import GatewayError
 
@@ -28,9 +39,16 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, help="omgw: the Order Management SOAP gateway.")
+@click.option(
+    "--actor",
+    envvar="OMGW_ACTOR",
+    help="Who makes the change, for the audit log (default: the OS user).",
+)
 @click.pass_context
-def cli(ctx: click.Context) -> None:
-    ctx.ensure_object(Context)
+def cli(ctx: click.Context, actor: str | None) -> None:
+    context = ctx.ensure_object(Context)
+    if actor:
+        context.actor = actor
 
 
 for command in (
@@ -40,8 +58,16 @@ for command in (
     run.import_staged,
     run.process_responses,
     run.wsdl,
-    admin.user,
-    admin.source_system,
+    setup.apply,
+    setup.export,
+    source_system.source_system,
+    xref.xref,
+    connector.connector,
+    wallet.wallet,
+    task_type.task_type,
+    process.process,
+    audit.audit,
+    users.user,
 ):
     cli.add_command(command)
 
@@ -50,4 +76,5 @@ def main() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # every command checks the schema
     cli()

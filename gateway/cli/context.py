@@ -1,12 +1,26 @@
-"""The state one ``omgw`` invocation shares between its commands: settings, read lazily."""
+"""The state one ``omgw`` invocation shares between its commands: settings (read lazily),
+the acting admin, and short-lived access to the database."""
 
 from __future__ import annotations
 
+import getpass
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 import click
+from sqlalchemy.orm import Session
 
 from gateway.config import Settings
+from gateway.runtime import Runtime
 
-__all__ = ["Context", "pass_context"]
+__all__ = ["Context", "default_actor", "pass_context"]
+
+
+def default_actor() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry, e.g. in a bare container
+        return "unknown"
 
 
 class Context:
@@ -14,12 +28,35 @@ class Context:
 
     def __init__(self) -> None:
         self._settings: Settings | None = None
+        self.actor = default_actor()
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = Settings.from_env()
         return self._settings
+
+    @contextmanager
+    def runtime(self) -> Iterator[Runtime]:
+        from gateway.server import prepare
+
+        prepare(self.settings)  # a fresh home works without a separate 'omgw init'
+        runtime = Runtime(self.settings)
+        try:
+            yield runtime
+        finally:
+            runtime.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[tuple[Runtime, Session]]:
+        """One write transaction: committed when the block ends, rolled back on error."""
+        with self.runtime() as runtime, runtime.sessions() as session, session.begin():
+            yield runtime, session
+
+    @contextmanager
+    def reading(self) -> Iterator[tuple[Runtime, Session]]:
+        with self.runtime() as runtime, runtime.read_sessions() as session, session.begin():
+            yield runtime, session
 
 
 pass_context = click.make_pass_decorator(Context, ensure=True)

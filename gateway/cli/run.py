@@ -11,9 +11,11 @@ from pathlib import Path
 import click
 from sqlalchemy import make_url, select
 
-from connectors.wallet import MasterKey
+from connectors.registry import DEFAULT_CREDENTIAL_MAP
+from connectors.wallet import Credential, KeyFile, MasterKey
 from gateway.cli.context import Context, pass_context
-from gateway.persistence.models import SourceSystem, User
+from gateway.persistence.models import User
+from gateway.registry.wallet import Wallet
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
@@ -21,10 +23,11 @@ from gateway.security.roles import ROLES
 __all__ = ["background", "import_staged", "init", "process_responses", "serve", "wsdl"]
 
 SAMPLE_USER = "omgw-demo"
+SAMPLE_WALLET_KEY = "WMS01_KEY"
 
 
 @click.command(help="Create the home directory, the database and the wallet key file.")
-@click.option("--sample", is_flag=True, help="Also add sample source systems and a demo user.")
+@click.option("--sample", is_flag=True, help="Also add a demo user and the sample wallet entry.")
 @pass_context
 def init(ctx: Context, sample: bool) -> None:
     from gateway.server import prepare
@@ -36,28 +39,24 @@ def init(ctx: Context, sample: bool) -> None:
     if settings.wallet_key_b64:
         click.echo("wallet key: from OMGW_WALLET_KEY")
     elif settings.key_file.exists():
+        KeyFile(settings.key_file).load()  # a broken or loose key file is reported now
         click.echo(f"wallet key: {settings.key_file} (kept)")
     else:
-        MasterKey.generate().write_file(settings.key_file)
+        KeyFile(settings.key_file).create(MasterKey.generate())
         click.echo(f"wallet key: {settings.key_file} (created, mode 0600)")
     if sample:
         _sample(ctx)
 
 
 def _sample(ctx: Context) -> None:
+    """A demo API user and the wallet entry the sample setup's connector names.
+
+    The source systems, connectors and process come from ``setup/sample.toml``
+    (``omgw apply``), so that what ``make run`` sets up is the commented sample file.
+    """
     runtime = Runtime(ctx.settings)
     try:
         with runtime.sessions() as s, s.begin():
-            for code, name, capture, fulfil in (
-                ("LEGACY", "Legacy order capture", True, False),
-                ("WMS01", "Simulated warehouse", False, True),
-            ):
-                if s.scalar(select(SourceSystem).where(SourceSystem.code == code)) is None:
-                    s.add(
-                        SourceSystem(
-                            code=code, name=name, order_capture=capture, fulfillment=fulfil
-                        )
-                    )
             if s.scalar(select(User).where(User.username == SAMPLE_USER)) is None:
                 password = secrets.token_urlsafe(18)
                 s.add(
@@ -75,7 +74,17 @@ def _sample(ctx: Context) -> None:
                 with os.fdopen(fd, "w") as handle:
                     handle.write(f"{SAMPLE_USER}:{password}\n")
                 click.echo(f"sample user {SAMPLE_USER}: credentials in {path} (mode 0600)")
-        click.echo("sample source systems: LEGACY (order capture), WMS01 (fulfillment)")
+            wallet = Wallet(s, runtime.secret_box, ctx.actor)
+            if not wallet.exists(DEFAULT_CREDENTIAL_MAP, SAMPLE_WALLET_KEY):
+                wallet.set(
+                    DEFAULT_CREDENTIAL_MAP,
+                    SAMPLE_WALLET_KEY,
+                    Credential("omgw", secrets.token_urlsafe(18)),
+                )
+                click.echo(
+                    f"sample wallet entry ({DEFAULT_CREDENTIAL_MAP}, {SAMPLE_WALLET_KEY}): "
+                    "a random password for the simulated warehouse"
+                )
     finally:
         runtime.close()
 

@@ -24,6 +24,8 @@ from gateway.persistence.models import (
     OrderLine,
     SourceSystem,
 )
+from gateway.registry.store import Registry
+from gateway.registry.xref import map_order
 
 __all__ = ["ImportOutcome", "OrderIntake", "revision_seq", "validate_order"]
 
@@ -144,6 +146,9 @@ class OrderIntake:
                 "SOURCE_SYSTEM_NOT_ENABLED",
                 f"source system {ss.code} is not enabled for order capture",
             )
+        if ss.cross_reference:
+            order = map_order(order, Registry(self._s).value_maps(ss.code), ss.code)
+            validate_order(order)  # mapped values must fit their fields too
         revision = (order.revision or DEFAULT_REVISION).strip()
         seq = revision_seq(revision)
         source_id = str(order.source_order_id).strip()

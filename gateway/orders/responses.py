@@ -14,12 +14,13 @@ and is not recorded, so a corrected response may reuse its identifier.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
+from connectors.registry import PROCESSING_OPTIONS, ValueMaps
 from gateway.errors import (
     GatewayError,
     LineError,
@@ -39,6 +40,7 @@ from gateway.orders.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMIN
 from gateway.orders.limits import check_length, check_quantity
 from gateway.orders.state import StatusWriter
 from gateway.persistence.models import (
+    Connector,
     FulfillLine,
     FulfillmentRequest,
     FulfillmentResponseRecord,
@@ -48,19 +50,15 @@ from gateway.persistence.models import (
     StagedResponse,
     utcnow,
 )
+from gateway.registry.store import Registry
+from gateway.registry.xref import translate
 
 __all__ = [
-    "PROCESSING_OPTIONS",
     "TASK_STATUSES",
     "ResponseProcessor",
     "group_key",
 ]
 
-PROCESSING_OPTIONS = (
-    "REJECT_ALL_ON_FIRST_ERROR",
-    "REJECT_ALL_ON_ANY_ERROR",
-    "REJECT_ERROR_GROUPS",
-)
 #: Per task type (``IntegrationContextCode``): the line statuses a response may report,
 #: the first being the default when ``StatusCode`` is omitted.
 TASK_STATUSES: dict[str, tuple[str, ...]] = {
@@ -203,8 +201,9 @@ class ResponseProcessor:
         previous = self._previous(ss.code, rid)
         if previous is not None:
             return previous
-        option = ss.response_processing_option
-        plans, errors, found = self._check_lines(resp.lines, ss.code, task, option)
+        option = self._processing_option(ss, resp.lines)
+        maps = Registry(self._s).value_maps(ss.code)
+        plans, errors, found = self._check_lines(resp.lines, ss.code, task, option, maps)
 
         outcomes: list[LineOutcome] = []
         if option == "REJECT_ERROR_GROUPS" and errors:
@@ -278,8 +277,40 @@ class ResponseProcessor:
             .with_for_update()
         ).all()
 
+    def _processing_option(self, ss: SourceSystem, lines: Sequence[FulfillLineResponse]) -> str:
+        """The option of the connector that carried the lines' request; else that of the
+        system's first enabled service connector by name; else the default."""
+        ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
+        carried = set(
+            self._s.scalars(
+                select(Connector.response_processing)
+                .distinct()
+                .join(FulfillmentRequest, FulfillmentRequest.connector_id == Connector.id)
+                .join(FulfillLine, FulfillLine.request_id == FulfillmentRequest.id)
+                .where(FulfillLine.id.in_(ids))
+            )
+        )
+        if len(carried) == 1:
+            return carried.pop()
+        configured = self._s.scalar(
+            select(Connector.response_processing)
+            .where(
+                Connector.target_system_id == ss.id,
+                Connector.enabled.is_(True),
+                Connector.invocation_mode != "BUSINESS_EVENT",
+            )
+            .order_by(Connector.name)
+            .limit(1)
+        )
+        return configured or PROCESSING_OPTIONS[0]
+
     def _check_lines(
-        self, lines: Sequence[FulfillLineResponse], fs: str, task: str, option: str
+        self,
+        lines: Sequence[FulfillLineResponse],
+        fs: str,
+        task: str,
+        option: str,
+        maps: ValueMaps,
     ) -> tuple[list[_Plan], list[LineError], dict[int, FulfillLine]]:
         ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
         found = {
@@ -304,7 +335,7 @@ class ResponseProcessor:
         seen: set[int] = set()
         for line in lines:
             try:
-                plans.append(self._check_line(line, found, headers, seen, fs, task))
+                plans.append(self._check_line(line, found, headers, seen, fs, task, maps))
             except GatewayError as err:
                 errors.append(LineError.from_error(err, line.fulfill_line_id))
                 if option == "REJECT_ALL_ON_FIRST_ERROR":
@@ -319,6 +350,7 @@ class ResponseProcessor:
         seen: set[int],
         fs: str,
         task: str,
+        maps: ValueMaps,
     ) -> _Plan:
         fid = line.fulfill_line_id
         if fid is None:
@@ -343,6 +375,13 @@ class ResponseProcessor:
             raise StateError(
                 "LINE_NOT_ASSIGNED",
                 f"fulfillment line {fid} was sent to {fline.request.fulfillment_system}, not {fs}",
+            )
+        if maps:
+            where = f"fulfillment line {fid}"
+            line = replace(
+                line,
+                status_code=translate(maps, "STATUS", line.status_code, fs, where),
+                quantity_uom=translate(maps, "UOM", line.quantity_uom, fs, where),
             )
         allowed = TASK_STATUSES[task]
         status = (line.status_code or allowed[0]).strip().upper()

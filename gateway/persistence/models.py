@@ -14,6 +14,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -27,19 +28,28 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
+    "AuditEntry",
     "Base",
+    "Connector",
     "FulfillLine",
     "FulfillmentRequest",
     "FulfillmentResponseRecord",
     "MessageLog",
     "OrderHeader",
     "OrderLine",
+    "Process",
+    "ProcessStep",
     "SourceSystem",
     "StagedOrder",
     "StagedResponse",
     "StatusHistory",
+    "Task",
+    "TaskService",
+    "TaskType",
     "UsedNonce",
     "User",
+    "ValueMap",
+    "WalletEntry",
     "utcnow",
 ]
 
@@ -66,7 +76,7 @@ class Base(DeclarativeBase):
 
 
 class SourceSystem(Base):
-    """A system known to the hub (DESIGN §2). Extended by the registry issue."""
+    """A system known to the hub (DESIGN §2, contract §7.3)."""
 
     __tablename__ = "source_systems"
 
@@ -76,10 +86,162 @@ class SourceSystem(Base):
     system_type: Mapped[str] = mapped_column(String(20), default="SPOKE")
     order_capture: Mapped[bool] = mapped_column(Boolean, default=False)
     fulfillment: Mapped[bool] = mapped_column(Boolean, default=False)
-    response_processing_option: Mapped[str] = mapped_column(
-        String(40), default="REJECT_ALL_ON_FIRST_ERROR"
-    )
+    cross_reference: Mapped[bool] = mapped_column(Boolean, default=False)
+    time_zone: Mapped[str] = mapped_column(String(64), default="UTC")
+    collections_allowed: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class ValueMap(Base):
+    """One cross-reference of a source system: (domain, external value) → internal value."""
+
+    __tablename__ = "value_maps"
+    __table_args__ = (
+        UniqueConstraint("source_system_id", "domain", "external_value", name="uq_value_map"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    source_system_id: Mapped[int] = mapped_column(
+        ForeignKey("source_systems.id", ondelete="CASCADE")
+    )
+    domain: Mapped[str] = mapped_column(String(30))
+    external_value: Mapped[str] = mapped_column(String(300))
+    internal_value: Mapped[str] = mapped_column(String(300))
+
+
+class WalletEntry(Base):
+    """A credential sealed with AES-256-GCM; (map, key, key version) is its associated
+    data, so a row moved or edited fails to open."""
+
+    __tablename__ = "wallet_entries"
+    __table_args__ = (UniqueConstraint("credential_map", "key", name="uq_wallet_entry"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    credential_map: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    key_version: Mapped[int] = mapped_column(Integer)
+    sealed: Mapped[bytes] = mapped_column(LargeBinary)
+    has_client_certificate: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class Connector(Base):
+    """How to reach one endpoint of a target system (contract §7.1)."""
+
+    __tablename__ = "connectors"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120), unique=True)
+    target_system_id: Mapped[int] = mapped_column(ForeignKey("source_systems.id"), index=True)
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    url: Mapped[str] = mapped_column(String(1000))
+    credential_map: Mapped[str] = mapped_column(String(200))
+    credential_key: Mapped[str | None] = mapped_column(String(200))
+    auth_style: Mapped[str] = mapped_column(String(20))
+    invocation_mode: Mapped[str] = mapped_column(String(20))
+    response_processing: Mapped[str] = mapped_column(String(40))
+    send_attachments: Mapped[bool] = mapped_column(Boolean)
+    timeout_seconds: Mapped[float] = mapped_column(Float)
+    retry_max_attempts: Mapped[int] = mapped_column(Integer)
+    retry_base_delay: Mapped[float] = mapped_column(Float)
+    retry_max_delay: Mapped[float] = mapped_column(Float)
+    tls_verify: Mapped[bool] = mapped_column(Boolean)
+    tls_ca_bundle: Mapped[str | None] = mapped_column(String(1000))
+    tls_client_certificate: Mapped[str | None] = mapped_column(String(200))
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    target_system: Mapped[SourceSystem] = relationship(lazy="joined", innerjoin=True)
+
+
+class TaskType(Base):
+    __tablename__ = "task_types"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    code: Mapped[str] = mapped_column(String(30), unique=True)
+    name: Mapped[str] = mapped_column(String(240))
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    system: Mapped[bool] = mapped_column(Boolean, default=False)
+
+    tasks: Mapped[list[Task]] = relationship(
+        order_by="Task.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("task_type_id", "name", name="uq_task_name"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    task_type_id: Mapped[int] = mapped_column(ForeignKey("task_types.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(120))
+
+    services: Mapped[list[TaskService]] = relationship(
+        order_by="TaskService.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class TaskService(Base):
+    __tablename__ = "task_services"
+    __table_args__ = (UniqueConstraint("task_id", "name", name="uq_task_service"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(120))
+
+
+class Process(Base):
+    """One immutable version of an orchestration process definition."""
+
+    __tablename__ = "processes"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_process_version"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    name: Mapped[str] = mapped_column(String(120))
+    version: Mapped[int] = mapped_column(Integer)
+    description: Mapped[str] = mapped_column(String(1000), default="")
+    system: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    steps: Mapped[list[ProcessStep]] = relationship(
+        order_by="ProcessStep.position", cascade="all, delete-orphan", lazy="selectin"
+    )
+
+
+class ProcessStep(Base):
+    __tablename__ = "process_steps"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    process_id: Mapped[int] = mapped_column(ForeignKey("processes.id", ondelete="CASCADE"))
+    position: Mapped[int] = mapped_column(Integer)
+    name: Mapped[str] = mapped_column(String(120))
+    task_type_id: Mapped[int] = mapped_column(ForeignKey("task_types.id"), index=True)
+    task_name: Mapped[str] = mapped_column(String(120))
+    service_name: Mapped[str] = mapped_column(String(120))
+    kind: Mapped[str] = mapped_column(String(10))
+    planned_minutes: Mapped[int | None] = mapped_column(Integer)
+
+    task_type: Mapped[TaskType] = relationship(lazy="joined", innerjoin=True)
+
+
+class AuditEntry(Base):
+    """One admin change: who, what, when, before and after (never a secret)."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(10))  # create | update | delete | rotate
+    entity: Mapped[str] = mapped_column(String(30))
+    entity_key: Mapped[str] = mapped_column(String(300))
+    before_json: Mapped[str | None] = mapped_column(Text)
+    after_json: Mapped[str | None] = mapped_column(Text)
 
 
 class OrderHeader(Base):
@@ -152,6 +314,8 @@ class FulfillmentRequest(Base):
     header_id: Mapped[int] = mapped_column(ForeignKey("order_headers.id"), index=True)
     task_type: Mapped[str] = mapped_column(String(30))
     fulfillment_system: Mapped[str | None] = mapped_column(String(30))
+    #: the connector the request went through (set by dispatch); its response option applies
+    connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id"))
     status: Mapped[str] = mapped_column(String(20))
     ack_error_name: Mapped[str | None] = mapped_column(String(240))
     ack_error_text: Mapped[str | None] = mapped_column(Text)

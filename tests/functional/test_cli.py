@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import socket
@@ -82,22 +83,15 @@ def test_users_and_source_systems(tmp_path):
     assert omgw(home, "user", "remove", "mw").returncode == 0
     assert "mw" not in omgw(home, "user", "list").stdout
 
-    ss = omgw(
-        home,
-        "source-system",
-        "add",
-        "WMS9",
-        "--fulfillment",
-        "--response-processing",
-        "REJECT_ERROR_GROUPS",
-    )
+    ss = omgw(home, "source-system", "add", "WMS9", "--fulfillment", "--type", "PURCHASED")
     assert ss.returncode == 0, ss.stderr
-    assert (
-        "WMS9\tSPOKE\tfulfillment\tREJECT_ERROR_GROUPS"
-        in omgw(home, "source-system", "list").stdout
-    )
+    assert ss.stdout.strip() == "+ source_system WMS9"
+    listed = json.loads(omgw(home, "source-system", "list", "--json").stdout)
+    assert [(r["code"], r["type"], r["fulfillment"], r["order_capture"]) for r in listed] == [
+        ("WMS9", "PURCHASED", True, False)
+    ]
     neither = omgw(home, "source-system", "add", "X1")
-    assert neither.returncode != 0 and "--order-capture" in neither.stderr
+    assert neither.returncode == 1 and "enable order_capture, fulfillment" in neither.stderr
 
 
 @pytest.mark.postgres
@@ -138,6 +132,9 @@ def test_missing_key_is_a_clear_error(tmp_path):
 def test_serve_runs_gunicorn_and_the_background_loop(tmp_path):
     home = tmp_path / "home"
     assert omgw(home, "init", "--sample").returncode == 0
+    sample = Path(__file__).resolve().parents[2] / "setup" / "sample.toml"
+    applied = omgw(home, "apply", "-f", str(sample))
+    assert applied.returncode == 0, applied.stderr
     user, password = (home / "demo-user.txt").read_text().strip().split(":", 1)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}

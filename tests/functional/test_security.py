@@ -134,7 +134,9 @@ def test_message_log_keeps_every_call_and_no_password(gateway, unique):
         rows = [
             r
             for r in s.scalars(
-                select(MessageLog).where(MessageLog.service == "OrderInformationService")
+                select(MessageLog)
+                .where(MessageLog.service == "OrderInformationService")
+                .order_by(MessageLog.id)
             )
             if r.payload and marker in r.payload
         ]

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from connectors.wallet import MasterKey, SecretBox, WalletError
+from connectors.wallet import KeyFile, MasterKey, SecretBox, WalletError
 
 
 def test_seal_and_open_round_trip_with_fresh_nonces():
@@ -37,17 +37,17 @@ def test_tampering_and_wrong_key_fail_clearly():
 def test_key_file_is_private_and_never_overwritten(tmp_path):
     path = tmp_path / "k" / "wallet.key"
     key = MasterKey.generate()
-    key.write_file(path)
+    KeyFile(path).create(key)
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
-    assert MasterKey.load_file(path) == key
+    assert KeyFile(path).load().current == key
     with pytest.raises(FileExistsError):
-        MasterKey.generate().write_file(path)
+        KeyFile(path).create(MasterKey.generate())
     assert "key=" not in repr(key)
 
 
 def test_bad_keys_are_clear_errors(tmp_path):
     with pytest.raises(WalletError, match="omgw init"):
-        MasterKey.load_file(tmp_path / "missing")
+        KeyFile(tmp_path / "missing").load()
     with pytest.raises(WalletError, match="base64"):
         MasterKey.from_b64("not base64!!")
     with pytest.raises(WalletError, match="32 bytes"):

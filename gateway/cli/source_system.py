@@ -1,0 +1,122 @@
+"""``omgw source-system add|list|show|update|remove``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from connectors.registry import SYSTEM_TYPES, SourceSystemSpec
+from gateway.cli.context import Context, pass_context
+from gateway.cli.output import emit_changes, emit_record, emit_table, json_option
+from gateway.cli.values import build_spec, given
+from gateway.registry.store import Registry
+
+__all__ = ["source_system"]
+
+
+def _options(func: Any) -> Any:
+    for option in reversed(
+        [
+            click.option("--name"),
+            click.option("--type", "system_type", type=click.Choice(SYSTEM_TYPES)),
+            click.option(
+                "--order-capture/--no-order-capture", default=None, help="Sends orders in."
+            ),
+            click.option(
+                "--fulfillment/--no-fulfillment",
+                default=None,
+                help="Receives fulfillment requests and sends responses.",
+            ),
+            click.option(
+                "--cross-reference/--no-cross-reference",
+                default=None,
+                help="Apply this system's value maps (omgw xref) to its messages.",
+            ),
+            click.option("--time-zone", help="IANA name, e.g. Europe/Paris (default UTC)."),
+            click.option("--collections-allowed/--no-collections-allowed", default=None),
+        ]
+    ):
+        func = option(func)
+    return func
+
+
+def _given(**values: Any) -> dict[str, Any]:
+    return given({"system_type": "type"}, **values)
+
+
+@click.group("source-system", help="Systems known to the hub (order capture, fulfillment).")
+def source_system() -> None:
+    pass
+
+
+@source_system.command("add", help="Register a source system.")
+@click.argument("code")
+@_options
+@json_option
+@pass_context
+def add(ctx: Context, code: str, as_json: bool, **values: Any) -> None:
+    spec = build_spec(
+        "source system", {"code": code, **_given(**values)}, SourceSystemSpec.from_mapping
+    )
+    with ctx.transaction() as (_rt, s):
+        change = Registry(s, ctx.actor).put_source_system(spec, mode="create")
+    emit_changes([change], as_json)
+
+
+@source_system.command("update", help="Change the given settings of a source system.")
+@click.argument("code")
+@_options
+@json_option
+@pass_context
+def update(ctx: Context, code: str, as_json: bool, **values: Any) -> None:
+    with ctx.transaction() as (_rt, s):
+        registry = Registry(s, ctx.actor)
+        data = {**registry.source_system(code).to_mapping(), **_given(**values)}
+        spec = build_spec("source system", data, SourceSystemSpec.from_mapping)
+        change = registry.put_source_system(spec, mode="update")
+    emit_changes([change], as_json)
+
+
+@source_system.command("list", help="List source systems.")
+@json_option
+@pass_context
+def list_(ctx: Context, as_json: bool) -> None:
+    with ctx.reading() as (_rt, s):
+        rows = [spec.to_mapping() for spec in Registry(s).source_systems()]
+    emit_table(
+        rows,
+        [
+            ("code", "CODE"),
+            ("name", "NAME"),
+            ("type", "TYPE"),
+            ("order_capture", "CAPTURE"),
+            ("fulfillment", "FULFILLMENT"),
+            ("cross_reference", "XREF"),
+            ("time_zone", "TIME ZONE"),
+        ],
+        as_json,
+    )
+
+
+@source_system.command("show", help="Show a source system, its connectors and value maps.")
+@click.argument("code")
+@json_option
+@pass_context
+def show(ctx: Context, code: str, as_json: bool) -> None:
+    with ctx.reading() as (_rt, s):
+        registry = Registry(s)
+        record = registry.source_system(code).to_mapping()
+        record["connectors"] = [c.name for c in registry.connectors_for(code)]
+        record["value_maps"] = len(registry.xref_entries(code))
+    emit_record(record, as_json)
+
+
+@source_system.command("remove", help="Remove a source system nothing references.")
+@click.argument("code")
+@json_option
+@pass_context
+def remove(ctx: Context, code: str, as_json: bool) -> None:
+    with ctx.transaction() as (_rt, s):
+        change = Registry(s, ctx.actor).remove_source_system(code)
+    emit_changes([change], as_json)

@@ -1,0 +1,26 @@
+"""Turning command-line values into registry specs, with one clear error for all problems."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from connectors.registry import SpecInvalid
+from gateway.errors import ValidationError
+
+__all__ = ["build_spec", "given"]
+
+S = TypeVar("S")
+
+
+def build_spec(kind: str, data: Mapping[str, Any], build: Callable[[Mapping[str, Any]], S]) -> S:
+    try:
+        return build(data)
+    except SpecInvalid as exc:
+        raise ValidationError("INVALID_VALUE", f"{kind}: {exc}") from None
+
+
+def given(renamed: Mapping[str, str] | None = None, **values: Any) -> dict[str, Any]:
+    """The options the user gave (not ``None``), under the names specs read."""
+    renamed = renamed or {}
+    return {renamed.get(k, k): v for k, v in values.items() if v is not None}

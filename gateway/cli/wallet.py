@@ -1,0 +1,186 @@
+"""``omgw wallet set|list|show|remove|verify|rotate-key``.
+
+Passwords come from a hidden prompt or standard input, never from the command line
+(argv is visible to every user of the machine through ``ps``).
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+from connectors.wallet import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
+from gateway.cli.context import Context, pass_context
+from gateway.cli.output import MASK, emit_changes, emit_record, emit_table, json_option
+from gateway.registry.wallet import EntryInfo, Wallet
+
+__all__ = ["wallet"]
+
+
+def _row(info: EntryInfo) -> dict[str, object]:
+    return {
+        "credential_map": info.credential_map,
+        "key": info.key,
+        "username": MASK,
+        "password": MASK,
+        "client_certificate": info.has_client_certificate,
+        "key_version": info.key_version,
+        "updated_at": info.updated_at.isoformat(timespec="seconds"),
+    }
+
+
+@click.group(help="Encrypted credentials that connectors name by (credential map, key).")
+def wallet() -> None:
+    pass
+
+
+@wallet.command("set", help="Create or replace an entry. MAP is usually oracle.wsm.security.")
+@click.argument("credential_map", metavar="MAP")
+@click.argument("key")
+@click.option("--username", required=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--client-certificate",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="PEM client certificate for mutual TLS (with --client-key).",
+)
+@click.option("--client-key", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@json_option
+@pass_context
+def set_(
+    ctx: Context,
+    credential_map: str,
+    key: str,
+    username: str,
+    password_stdin: bool,
+    client_certificate: Path | None,
+    client_key: Path | None,
+    as_json: bool,
+) -> None:
+    if bool(client_certificate) != bool(client_key):
+        raise click.UsageError("--client-certificate and --client-key go together")
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not password:
+        raise click.ClickException("the password is empty")
+    credential = Credential(
+        username,
+        password,
+        client_certificate.read_text() if client_certificate else None,
+        client_key.read_text() if client_key else None,
+    )
+    with ctx.transaction() as (runtime, s):
+        change = Wallet(s, runtime.secret_box, ctx.actor).set(credential_map, key, credential)
+    emit_changes([change], as_json)
+
+
+@wallet.command("list", help="List entries; secrets are masked.")
+@click.option("--map", "credential_map", help="Only this credential map.")
+@json_option
+@pass_context
+def list_(ctx: Context, credential_map: str | None, as_json: bool) -> None:
+    with ctx.reading() as (_rt, s):
+        infos = Wallet(s, actor=ctx.actor).entries(credential_map)
+    emit_table(
+        [_row(i) for i in infos],
+        [
+            ("credential_map", "MAP"),
+            ("key", "KEY"),
+            ("username", "USERNAME"),
+            ("password", "PASSWORD"),
+            ("client_certificate", "CERT"),
+            ("key_version", "KEY VERSION"),
+            ("updated_at", "UPDATED"),
+        ],
+        as_json,
+    )
+
+
+@wallet.command("show", help="Show an entry and who uses it; secrets are masked.")
+@click.argument("credential_map", metavar="MAP")
+@click.argument("key")
+@json_option
+@pass_context
+def show(ctx: Context, credential_map: str, key: str, as_json: bool) -> None:
+    from gateway.registry.store import Registry
+
+    with ctx.reading() as (_rt, s):
+        record = _row(Wallet(s, actor=ctx.actor).info(credential_map, key))
+        record["used_by"] = Registry(s).wallet_referrers(credential_map, key)
+    emit_record(record, as_json)
+
+
+@wallet.command("remove", help="Remove an entry no connector uses.")
+@click.argument("credential_map", metavar="MAP")
+@click.argument("key")
+@json_option
+@pass_context
+def remove(ctx: Context, credential_map: str, key: str, as_json: bool) -> None:
+    with ctx.transaction() as (runtime, s):
+        change = Wallet(s, runtime.secret_box, ctx.actor).remove(credential_map, key)
+    emit_changes([change], as_json)
+
+
+@wallet.command("verify", help="Decrypt every entry and report any that does not open.")
+@pass_context
+def verify(ctx: Context) -> None:
+    with ctx.reading() as (runtime, s):
+        results = Wallet(s, runtime.secret_box, ctx.actor).verify()
+    failed = 0
+    for info, problem in results:
+        click.echo(f"{info.credential_map}/{info.key}: {'ok' if problem is None else problem}")
+        failed += problem is not None
+    if failed:
+        raise click.ClickException(f"{failed} of {len(results)} entries do not open")
+    click.echo(f"all {len(results)} entries open")
+
+
+@wallet.command("rotate-key", help="Re-encrypt every secret under a new master key.")
+@click.option(
+    "--new-key-stdin",
+    is_flag=True,
+    help="With OMGW_WALLET_KEY: read the new key (base64) from standard input.",
+)
+@pass_context
+def rotate_key(ctx: Context, new_key_stdin: bool) -> None:
+    """With a key file, a new key is generated into ``wallet.key.next``; every secret is
+    re-sealed in one transaction; then the new key replaces the key file. Interrupted
+    at any point, both keys still open everything and a rerun completes the rotation."""
+    settings = ctx.settings
+    with ctx.runtime() as runtime:
+        if settings.wallet_key_b64:
+            if not new_key_stdin:
+                raise click.UsageError(
+                    "the key comes from OMGW_WALLET_KEY: pass the new key with --new-key-stdin"
+                )
+            current = Keyring.from_text(settings.wallet_key_b64)
+            new = MasterKey.from_b64(sys.stdin.readline())
+            if new.key == current.current.key:
+                raise click.ClickException("the new key is the current key")
+            new = MasterKey(new.key, max(current.versions) + 1)
+            keyring = Keyring(current.current, [*map(current.get, current.versions), new])
+            key_file = None
+        else:
+            if new_key_stdin:
+                raise click.UsageError("--new-key-stdin is for keys from OMGW_WALLET_KEY")
+            key_file = KeyFile(settings.key_file)
+            new = key_file.begin_rotation()
+            keyring = key_file.load()
+        box = SecretBox(keyring)
+        try:
+            with runtime.sessions() as s, s.begin():
+                count = Wallet(s, box, ctx.actor).rotate(new)
+        except WalletError as exc:
+            raise click.ClickException(f"rotation stopped, nothing changed: {exc}") from None
+        if key_file is not None:
+            key_file.finish_rotation(new)
+            click.echo(f"rotated to key version {new.version}: {count} secret(s) re-encrypted")
+        else:
+            click.echo(
+                f"rotated to key version {new.version}: {count} secret(s) re-encrypted; now "
+                f"set OMGW_WALLET_KEY to 'v{new.version}:<the new key>' everywhere omgw runs"
+            )

@@ -1,0 +1,6 @@
+"""The registry as stored: source systems, value maps, connectors, wallet entries, task
+types and processes, every change audited (DESIGN §2, §7; issue 3).
+
+The model lives in :mod:`connectors.registry`; this package persists it and is the one
+place that checks references between its parts.
+"""

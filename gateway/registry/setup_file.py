@@ -1,0 +1,413 @@
+"""Declarative setup: ``omgw apply -f setup.toml`` and ``omgw export``.
+
+A file is checked whole before anything is written: syntax, values, duplicates and
+references (to what the file itself declares or the database already holds). Every
+problem is reported with its line. Then everything is applied in one transaction, so a
+file is either applied entirely or not at all. Applying the same file twice changes
+nothing, because each part is compared with what is stored.
+
+Top-level arrays: ``source_system`` (with ``[source_system.xref.<DOMAIN>]`` tables of
+``"external" = "internal"``; a domain listed is replaced whole), ``wallet``,
+``task_type``, ``connector`` and ``process``. Wallet entries carry no secrets: either a
+reference (the entry must exist) or ``password_env`` / ``password_file`` naming where
+the password is read from at apply time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import tomli_w
+from sqlalchemy.orm import Session
+
+from connectors.registry import (
+    DEFAULT_CREDENTIAL_MAP,
+    ConnectorSpec,
+    Problem,
+    ProcessSpec,
+    SourceSystemSpec,
+    SpecInvalid,
+    TaskTypeSpec,
+    check_domain,
+    check_process,
+)
+from connectors.wallet import Credential, SecretBox
+from gateway.errors import GatewayError, ValidationError
+from gateway.registry.audit import Change
+from gateway.registry.store import Registry
+from gateway.registry.wallet import Wallet
+
+__all__ = ["SetupDocument", "SetupInvalid", "apply_setup", "export_setup", "load_setup"]
+
+SECTIONS = ("source_system", "wallet", "task_type", "connector", "process")
+_ARRAY = re.compile(r"\[\[\s*([^\]]+?)\s*\]\]\s*(#.*)?\Z")
+_TABLE = re.compile(r"\[\s*([^\[\]]+?)\s*\]\s*(#.*)?\Z")
+_KEY = re.compile(r"""("[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)\s*=""")
+
+
+class SetupInvalid(ValidationError):  # noqa: N818 (reads as the outcome it is)
+    """A setup file refused whole; ``problems`` holds one ``line N: …`` text each."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        count = len(problems)
+        lines = "\n".join(f"  {source}: {p}" for p in problems)
+        super().__init__(
+            "SETUP_INVALID",
+            f"{source} was not applied ({count} problem{'s' if count != 1 else ''}); "
+            f"nothing changed:\n{lines}",
+        )
+        self.problems = problems
+
+
+@dataclass(frozen=True)
+class WalletRef:
+    credential_map: str
+    key: str
+    username: str | None = None
+    password_env: str | None = None
+    password_file: str | None = None
+    client_certificate_file: str | None = None
+    client_key_file: str | None = None
+
+    @property
+    def sets_secret(self) -> bool:
+        return bool(self.password_env or self.password_file)
+
+
+@dataclass
+class SetupDocument:
+    source: str
+    systems: list[SourceSystemSpec] = field(default_factory=list)
+    xrefs: dict[str, dict[str, dict[str, str]]] = field(default_factory=dict)
+    wallet: list[WalletRef] = field(default_factory=list)
+    task_types: list[TaskTypeSpec] = field(default_factory=list)
+    connectors: list[ConnectorSpec] = field(default_factory=list)
+    processes: list[ProcessSpec] = field(default_factory=list)
+    #: the line of each item, for errors found while applying
+    item_lines: dict[tuple[str, int], int] = field(default_factory=dict)
+
+
+class _Lines:
+    """Where each table and key of a TOML text starts, by path (``connector``, 2, ``url``)."""
+
+    def __init__(self, text: str) -> None:
+        self.at: dict[tuple[str | int, ...], int] = {}
+        counters: dict[tuple[str | int, ...], int] = {}
+
+        def resolve(names: list[str]) -> tuple[str | int, ...]:
+            path: tuple[str | int, ...] = ()
+            for name in names:
+                path = (*path, name)
+                if path in counters:
+                    path = (*path, counters[path])
+            return path
+
+        current: tuple[str | int, ...] = ()
+        for number, raw in enumerate(text.splitlines(), start=1):
+            line = raw.strip()
+            if match := _ARRAY.match(line):
+                names = _split(match.group(1))
+                base = (*resolve(names[:-1]), names[-1])
+                counters[base] = counters.get(base, -1) + 1
+                current = (*base, counters[base])
+                self.at.setdefault(current, number)
+            elif match := _TABLE.match(line):
+                current = resolve(_split(match.group(1)))
+                self.at.setdefault(current, number)
+            elif match := _KEY.match(line):
+                self.at.setdefault((*current, match.group(1).strip("\"'")), number)
+
+    def line(self, path: tuple[str | int, ...]) -> int | None:
+        for end in range(len(path), 0, -1):
+            if (found := self.at.get(path[:end])) is not None:
+                return found
+        return None
+
+
+def _split(dotted: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in dotted.split(".")]
+
+
+def load_setup(
+    text: str,
+    source: str,
+    *,
+    known_systems: set[str],
+    known_wallet: set[tuple[str, str]],
+    known_task_types: Mapping[str, TaskTypeSpec],
+    base_dir: Path | None = None,
+) -> SetupDocument:
+    """Parse and check a whole setup file; raise :class:`SetupInvalid` listing every
+    problem with its line, or return the document ready to apply."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise SetupInvalid(source, [f"TOML syntax error: {exc}"]) from None
+    lines = _Lines(text)
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    doc = SetupDocument(source)
+
+    def collect(section: str, build: Callable[[Mapping[str, Any]], Any]) -> list[Any]:
+        items = data.get(section, [])
+        if not isinstance(items, list) or not all(isinstance(i, dict) for i in items):
+            problems.append(((section,), f"{section} must be written as [[{section}]] tables"))
+            return []
+        out = []
+        for index, item in enumerate(items):
+            doc.item_lines[(section, index)] = lines.line((section, index)) or 1
+            try:
+                out.append((index, build(item)))
+            except SpecInvalid as exc:
+                problems.extend(((section, index, *p.path), p.message) for p in exc.problems)
+        return out
+
+    for key in data:
+        if key not in SECTIONS:
+            problems.append(((key,), f"unknown section {key!r}; use {', '.join(SECTIONS)}"))
+
+    def system(item: Mapping[str, Any]) -> tuple[SourceSystemSpec, dict[str, dict[str, str]]]:
+        item = dict(item)
+        xref = item.pop("xref", {})
+        spec = SourceSystemSpec.from_mapping(item)
+        xref_problems = []
+        if not isinstance(xref, dict):
+            xref_problems.append(
+                Problem(("xref",), "must hold [source_system.xref.<DOMAIN>] tables")
+            )
+            xref = {}
+        for domain, mapping in xref.items():
+            if why := check_domain(domain):
+                xref_problems.append(Problem(("xref", domain), why))
+            if not isinstance(mapping, dict) or not all(
+                isinstance(v, str) and v.strip() for v in mapping.values()
+            ):
+                xref_problems.append(
+                    Problem(("xref", domain), 'must map "external" = "internal" strings')
+                )
+        if xref_problems:
+            raise SpecInvalid(xref_problems)
+        if xref and not spec.cross_reference:
+            raise SpecInvalid(
+                [Problem(("cross_reference",), "must be true for value maps to apply")]
+            )
+        return spec, {d: {str(e): str(i).strip() for e, i in m.items()} for d, m in xref.items()}
+
+    for index, (spec, xref) in collect("source_system", system):
+        doc.systems.append(spec)
+        if xref:
+            doc.xrefs[spec.code] = xref
+        _ = index
+    for index, ref in collect("wallet", lambda item: _wallet_ref(item, base_dir)):
+        doc.wallet.append(ref)
+        if not ref.sets_secret and (ref.credential_map, ref.key) not in known_wallet:
+            problems.append(
+                (
+                    ("wallet", index, "key"),
+                    f"wallet entry ({ref.credential_map}, {ref.key}) does not exist; give "
+                    "password_env or password_file, or run 'omgw wallet set' first",
+                )
+            )
+    doc.task_types = [s for _, s in collect("task_type", TaskTypeSpec.from_mapping)]
+    connectors = collect("connector", ConnectorSpec.from_mapping)
+    doc.connectors = [s for _, s in connectors]
+    processes = collect("process", ProcessSpec.from_mapping)
+    doc.processes = [s for _, s in processes]
+
+    for section, keys in (
+        ("source_system", [s.code for s in doc.systems]),
+        ("wallet", [f"{w.credential_map}/{w.key}" for w in doc.wallet]),
+        ("task_type", [t.code for t in doc.task_types]),
+        ("connector", [c.name for c in doc.connectors]),
+        ("process", [p.name for p in doc.processes]),
+    ):
+        seen: set[str] = set()
+        for index, key in enumerate(keys):
+            if key in seen:
+                problems.append(((section, index), f"{key} appears twice in the file"))
+            seen.add(key)
+
+    systems = known_systems | {s.code for s in doc.systems}
+    wallet = known_wallet | {(w.credential_map, w.key) for w in doc.wallet}
+    for index, c in connectors:
+        if c.target_system not in systems:
+            problems.append(
+                (
+                    ("connector", index, "target_system"),
+                    f"source system {c.target_system!r} does not exist",
+                )
+            )
+        for field_name, key in (
+            ("credential_key", c.credential_key),
+            ("tls", c.tls.client_certificate),
+        ):
+            if key and (c.credential_map, key) not in wallet:
+                problems.append(
+                    (
+                        ("connector", index, field_name),
+                        f"wallet entry ({c.credential_map}, {key}) does not exist",
+                    )
+                )
+    task_types = {**known_task_types, **{t.code: t for t in doc.task_types}}
+    for index, p in processes:
+        problems.extend(
+            (("process", index, *pr.path), pr.message) for pr in check_process(p, task_types)
+        )
+
+    if problems:
+        located = []
+        for path, message in problems:
+            line = lines.line(path)
+            where = ".".join(str(p) for p in path[2:])
+            text_ = f"{where}: {message}" if where else message
+            located.append(f"line {line}: {text_}" if line else text_)
+        raise SetupInvalid(source, located)
+    return doc
+
+
+def _wallet_ref(item: Mapping[str, Any], base_dir: Path | None) -> WalletRef:
+    allowed = {
+        "map", "key", "username", "password_env", "password_file",
+        "client_certificate_file", "client_key_file",
+    }  # fmt: skip
+    problems = [Problem((k,), "is not a known setting") for k in item if k not in allowed]
+    for k in ("password", "secret"):
+        if k in item:
+            problems = [
+                Problem((k,), "secrets never go in a setup file; use password_env or password_file")
+            ]
+    values = {k: item.get(k) for k in allowed}
+    for k, v in values.items():
+        if v is not None and (not isinstance(v, str) or not v.strip()):
+            problems.append(Problem((k,), "must be a non-empty string"))
+    ref = WalletRef(
+        credential_map=str(values["map"] or DEFAULT_CREDENTIAL_MAP),
+        key=str(values["key"] or ""),
+        username=values["username"],
+        password_env=values["password_env"],
+        password_file=values["password_file"],
+        client_certificate_file=values["client_certificate_file"],
+        client_key_file=values["client_key_file"],
+    )
+    if not ref.key:
+        problems.append(Problem(("key",), "is required"))
+    if ref.password_env and ref.password_file:
+        problems.append(Problem(("password_env",), "give password_env or password_file, not both"))
+    if ref.sets_secret and not ref.username:
+        problems.append(Problem(("username",), "is required with password_env or password_file"))
+    if ref.password_env and ref.password_env not in os.environ:
+        problems.append(
+            Problem(("password_env",), f"environment variable {ref.password_env} is not set")
+        )
+    if bool(ref.client_certificate_file) != bool(ref.client_key_file):
+        problems.append(
+            Problem(
+                ("client_key_file",), "a client certificate needs its key, and the other way round"
+            )
+        )
+    for k in ("password_file", "client_certificate_file", "client_key_file"):
+        name = getattr(ref, k)
+        if name and not _resolve(name, base_dir).is_file():
+            problems.append(Problem((k,), f"file {name} does not exist"))
+    if problems:
+        raise SpecInvalid(problems)
+    return ref
+
+
+def _resolve(name: str, base_dir: Path | None) -> Path:
+    path = Path(name).expanduser()
+    return path if path.is_absolute() or base_dir is None else base_dir / path
+
+
+def _credential(ref: WalletRef, base_dir: Path | None) -> Credential:
+    if ref.password_env:
+        password = os.environ[ref.password_env]
+    else:
+        password = _resolve(str(ref.password_file), base_dir).read_text().rstrip("\r\n")
+    cert = key = None
+    if ref.client_certificate_file and ref.client_key_file:
+        cert = _resolve(ref.client_certificate_file, base_dir).read_text()
+        key = _resolve(ref.client_key_file, base_dir).read_text()
+    return Credential(str(ref.username), password, cert, key)
+
+
+def apply_setup(
+    session: Session,
+    box: Callable[[], SecretBox],
+    actor: str,
+    doc: SetupDocument,
+    base_dir: Path | None = None,
+) -> list[Change]:
+    """Apply ``doc`` inside the caller's transaction; the caller commits, or rolls back
+    for a dry run. An error names the item's line; the caller's rollback undoes all."""
+    registry = Registry(session, actor)
+    changes: list[Change | None] = []
+
+    def step(section: str, index: int, work: Callable[[], Any]) -> None:
+        try:
+            result = work()
+        except GatewayError as exc:
+            line = doc.item_lines.get((section, index))
+            raise SetupInvalid(doc.source, [f"line {line}: {exc.message}"]) from None
+        changes.extend(result if isinstance(result, list) else [result])
+
+    for i, spec in enumerate(doc.systems):
+        step("source_system", i, lambda spec=spec: registry.put_source_system(spec))
+    for i, spec in enumerate(doc.systems):
+        for domain, mapping in sorted(doc.xrefs.get(spec.code, {}).items()):
+            step(
+                "source_system",
+                i,
+                lambda s=spec.code, d=domain, m=mapping: registry.replace_xref_domain(s, d, m),
+            )
+    if any(ref.sets_secret for ref in doc.wallet):
+        wallet = Wallet(session, box(), actor)
+        for i, ref in enumerate(doc.wallet):
+            if ref.sets_secret:
+                credential = _credential(ref, base_dir)
+                step(
+                    "wallet", i, lambda r=ref, c=credential: wallet.set(r.credential_map, r.key, c)
+                )
+    for i, spec in enumerate(doc.task_types):
+        step("task_type", i, lambda spec=spec: registry.put_task_type(spec))
+    for i, spec in enumerate(doc.connectors):
+        step("connector", i, lambda spec=spec: registry.put_connector(spec))
+    for i, spec in enumerate(doc.processes):
+        step("process", i, lambda spec=spec: registry.put_process(spec))
+    return [c for c in changes if c is not None]
+
+
+def export_setup(session: Session) -> str:
+    """The current setup in the ``apply`` format; wallet entries by reference only."""
+    registry = Registry(session)
+    systems = []
+    for spec in registry.source_systems():
+        item = spec.to_mapping()
+        xref: dict[str, dict[str, str]] = {}
+        for _s, domain, external, internal in registry.xref_entries(spec.code):
+            xref.setdefault(domain, {})[external] = internal
+        if xref:
+            item["xref"] = xref
+        systems.append(item)
+    wallet = Wallet(session, actor="export")
+    document: dict[str, Any] = {
+        "source_system": systems,
+        "wallet": [{"map": e.credential_map, "key": e.key} for e in wallet.entries()],
+        "task_type": [t.to_mapping() for t in registry.task_types() if not t.system],
+        "connector": [c.to_mapping() for c in registry.connectors()],
+        "process": [
+            p.to_mapping()
+            for _v, p in registry.processes()
+            if not registry.is_builtin_process(p.name)
+        ],
+    }
+    body = tomli_w.dumps({k: v for k, v in document.items() if v})
+    return (
+        "# omgw setup, written by 'omgw export'. Apply with: omgw apply -f <this file>\n"
+        "# Wallet entries are listed by reference; their secrets stay in the wallet.\n\n" + body
+    )
