@@ -41,7 +41,7 @@ class Runtime:
         if self.settings.wallet_key_b64:
             return "env"
         key_file = KeyFile(self.settings.key_file)
-        stamps = []
+        stamps: list[tuple[int, int] | None] = []
         for path in (key_file.path, key_file.next_path):
             try:
                 st = path.stat()

@@ -20,9 +20,9 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 import pytest
 from sqlalchemy import create_engine, text
 
+from connectors.registry import ConnectorSpec, SourceSystemSpec
 from connectors.wallet import MasterKey
 from gateway.config import Settings
-from connectors.registry import ConnectorSpec, SourceSystemSpec
 from gateway.persistence.models import User
 from gateway.registry.store import Registry
 from gateway.runtime import Runtime
@@ -84,6 +84,15 @@ def database_url(
 ) -> Iterator[str]:
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'omgw.db'}"
+    else:
+        yield from _pg_database()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """An empty database of its own for one test (admin tests change shared setup)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'fresh.db'}"
     else:
         yield from _pg_database()
 

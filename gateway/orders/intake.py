@@ -138,17 +138,26 @@ class OrderIntake:
             )
         return ss
 
-    def create(self, order: OrderInput, batch_name: str | None = None) -> ImportOutcome:
+    def checked(self, order: OrderInput) -> OrderInput:
+        """``order`` in our terms (its system's value maps applied), fully validated.
+
+        Mapping comes first: an external value may not fit our field until it is mapped.
+        """
+        code = _require(order.source_system, "SourceTransactionSystem", "the order")
+        ss = self._s.scalar(select(SourceSystem).where(SourceSystem.code == code))
+        if ss is not None and ss.cross_reference:
+            order = map_order(order, Registry(self._s).value_maps(ss.code), ss.code)
         validate_order(order)
-        ss = self.source_system(str(order.source_system))
+        return order
+
+    def create(self, order: OrderInput, batch_name: str | None = None) -> ImportOutcome:
+        order = self.checked(order)
+        ss = self.source_system(str(order.source_system).strip())
         if not ss.order_capture:
             raise ValidationError(
                 "SOURCE_SYSTEM_NOT_ENABLED",
                 f"source system {ss.code} is not enabled for order capture",
             )
-        if ss.cross_reference:
-            order = map_order(order, Registry(self._s).value_maps(ss.code), ss.code)
-            validate_order(order)  # mapped values must fit their fields too
         revision = (order.revision or DEFAULT_REVISION).strip()
         seq = revision_seq(revision)
         source_id = str(order.source_order_id).strip()

@@ -214,8 +214,7 @@ def load_setup(
                 )
             )
     doc.task_types = [s for _, s in collect("task_type", TaskTypeSpec.from_mapping)]
-    connectors = collect("connector", ConnectorSpec.from_mapping)
-    doc.connectors = [s for _, s in connectors]
+    doc.connectors = [s for _, s in collect("connector", ConnectorSpec.from_mapping)]
     processes = collect("process", ProcessSpec.from_mapping)
     doc.processes = [s for _, s in processes]
 
@@ -234,23 +233,29 @@ def load_setup(
 
     systems = known_systems | {s.code for s in doc.systems}
     wallet = known_wallet | {(w.credential_map, w.key) for w in doc.wallet}
-    for index, c in connectors:
-        if c.target_system not in systems:
+    # References are checked on the raw tables, so an item with a bad value elsewhere
+    # still gets its missing references reported in the same run.
+    raw_connectors = data.get("connector", [])
+    for index, raw in enumerate(raw_connectors if isinstance(raw_connectors, list) else []):
+        if not isinstance(raw, dict):
+            continue
+        target = raw.get("target_system")
+        if isinstance(target, str) and target.strip() not in systems:
             problems.append(
-                (
-                    ("connector", index, "target_system"),
-                    f"source system {c.target_system!r} does not exist",
-                )
+                (("connector", index, "target_system"), f"source system {target!r} does not exist")
             )
-        for field_name, key in (
-            ("credential_key", c.credential_key),
-            ("tls", c.tls.client_certificate),
-        ):
-            if key and (c.credential_map, key) not in wallet:
+        cmap = str(raw.get("credential_map") or DEFAULT_CREDENTIAL_MAP)
+        tls: dict[str, Any] = raw["tls"] if isinstance(raw.get("tls"), dict) else {}
+        refs: tuple[tuple[tuple[str, ...], object], ...] = (
+            (("credential_key",), raw.get("credential_key")),
+            (("tls", "client_certificate"), tls.get("client_certificate")),
+        )
+        for ref_path, ref in refs:
+            if isinstance(ref, str) and ref and (cmap, ref) not in wallet:
                 problems.append(
                     (
-                        ("connector", index, field_name),
-                        f"wallet entry ({c.credential_map}, {key}) does not exist",
+                        ("connector", index, *ref_path),
+                        f"wallet entry ({cmap}, {ref}) does not exist",
                     )
                 )
     task_types = {**known_task_types, **{t.code: t for t in doc.task_types}}
@@ -261,9 +266,9 @@ def load_setup(
 
     if problems:
         located = []
-        for path, message in problems:
-            line = lines.line(path)
-            where = ".".join(str(p) for p in path[2:])
+        for at, message in sorted(problems, key=lambda pm: lines.line(pm[0]) or 0):
+            line = lines.line(at)
+            where = ".".join(str(part) for part in at[2:])
             text_ = f"{where}: {message}" if where else message
             located.append(f"line {line}: {text_}" if line else text_)
         raise SetupInvalid(source, located)
@@ -348,37 +353,31 @@ def apply_setup(
     registry = Registry(session, actor)
     changes: list[Change | None] = []
 
-    def step(section: str, index: int, work: Callable[[], Any]) -> None:
+    def step(section: str, index: int, work: Callable[..., Any], *args: Any) -> None:
         try:
-            result = work()
+            result = work(*args)
         except GatewayError as exc:
             line = doc.item_lines.get((section, index))
             raise SetupInvalid(doc.source, [f"line {line}: {exc.message}"]) from None
         changes.extend(result if isinstance(result, list) else [result])
 
-    for i, spec in enumerate(doc.systems):
-        step("source_system", i, lambda spec=spec: registry.put_source_system(spec))
-    for i, spec in enumerate(doc.systems):
-        for domain, mapping in sorted(doc.xrefs.get(spec.code, {}).items()):
-            step(
-                "source_system",
-                i,
-                lambda s=spec.code, d=domain, m=mapping: registry.replace_xref_domain(s, d, m),
-            )
+    for i, system in enumerate(doc.systems):
+        step("source_system", i, registry.put_source_system, system)
+    for i, system in enumerate(doc.systems):
+        for domain, mapping in sorted(doc.xrefs.get(system.code, {}).items()):
+            step("source_system", i, registry.replace_xref_domain, system.code, domain, mapping)
     if any(ref.sets_secret for ref in doc.wallet):
         wallet = Wallet(session, box(), actor)
         for i, ref in enumerate(doc.wallet):
             if ref.sets_secret:
                 credential = _credential(ref, base_dir)
-                step(
-                    "wallet", i, lambda r=ref, c=credential: wallet.set(r.credential_map, r.key, c)
-                )
-    for i, spec in enumerate(doc.task_types):
-        step("task_type", i, lambda spec=spec: registry.put_task_type(spec))
-    for i, spec in enumerate(doc.connectors):
-        step("connector", i, lambda spec=spec: registry.put_connector(spec))
-    for i, spec in enumerate(doc.processes):
-        step("process", i, lambda spec=spec: registry.put_process(spec))
+                step("wallet", i, wallet.set, ref.credential_map, ref.key, credential)
+    for i, task_type in enumerate(doc.task_types):
+        step("task_type", i, registry.put_task_type, task_type)
+    for i, connector in enumerate(doc.connectors):
+        step("connector", i, registry.put_connector, connector)
+    for i, process in enumerate(doc.processes):
+        step("process", i, registry.put_process, process)
     return [c for c in changes if c is not None]
 
 

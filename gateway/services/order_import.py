@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 from gateway import namespaces as ns
 from gateway.errors import GatewayError
 from gateway.orders.commands import LineInput, OrderInput
-from gateway.orders.intake import DEFAULT_REVISION, ImportOutcome, OrderIntake, validate_order
+from gateway.orders.intake import DEFAULT_REVISION, ImportOutcome, OrderIntake
 from gateway.persistence.models import StagedOrder
 from gateway.runtime import Runtime
 from gateway.services.convert import as_utc, present, required, text
@@ -128,9 +128,10 @@ class OrderImportService(ServiceBase):
             orders = [to_order_input(o) for o in present(batch.Order, "Order")]
             failed: list[StageOrderFailure] = []
             staged = 0
+            intake = OrderIntake(session)
             for o in orders:
                 try:
-                    validate_order(o)
+                    intake.checked(o)
                 except GatewayError as err:
                     failed.append(
                         StageOrderFailure(

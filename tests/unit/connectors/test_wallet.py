@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from connectors.wallet import KeyFile, MasterKey, SecretBox, WalletError
+from connectors.wallet import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
 
 
 def test_seal_and_open_round_trip_with_fresh_nonces():
@@ -52,3 +52,62 @@ def test_bad_keys_are_clear_errors(tmp_path):
         MasterKey.from_b64("not base64!!")
     with pytest.raises(WalletError, match="32 bytes"):
         MasterKey.from_b64("c2hvcnQ=")
+
+
+def test_key_text_carries_its_version():
+    key = MasterKey.generate(version=3)
+    again = MasterKey.from_b64(key.to_text())
+    assert again == key and again.version == 3
+    assert MasterKey.from_b64(key.to_b64()).version == 1  # bare base64 is version 1
+
+
+def test_a_keyring_opens_what_any_of_its_keys_sealed():
+    old, new = MasterKey.generate(1), MasterKey.generate(2)
+    sealed_old = SecretBox(old).seal(b"pw", "x")
+    ring = SecretBox(Keyring(new, [old]))
+    assert ring.open(sealed_old, "x") == b"pw"
+    assert SecretBox.sealed_version(ring.seal(b"pw", "x")) == 2
+    with pytest.raises(WalletError, match="version 1, which is not loaded"):
+        SecretBox(new).open(sealed_old, "x")
+    with pytest.raises(WalletError, match="two different wallet keys"):
+        Keyring(new, [MasterKey.generate(2)])
+
+
+def test_the_key_version_is_authenticated():
+    box = SecretBox(Keyring(MasterKey.generate(2), [MasterKey.generate(1)]))
+    sealed = bytearray(box.seal(b"pw", "x"))
+    sealed[2] = 1  # claim the other key
+    with pytest.raises(WalletError, match="altered"):
+        box.open(bytes(sealed), "x")
+
+
+def test_rotation_files_survive_interruption(tmp_path):
+    key_file = KeyFile(tmp_path / "wallet.key")
+    key_file.create(MasterKey.generate())
+    pending = key_file.begin_rotation()
+    assert pending.version == 2
+    assert stat.S_IMODE(key_file.next_path.stat().st_mode) == 0o600
+    # Interrupted here: both keys load, and a rerun picks the same pending key.
+    assert key_file.load().versions == [1, 2]
+    assert key_file.begin_rotation() == pending
+    key_file.finish_rotation(pending)
+    assert not key_file.next_path.exists()
+    ring = key_file.load()
+    assert ring.current == pending and ring.versions == [2]
+    assert stat.S_IMODE(key_file.path.stat().st_mode) == 0o600
+
+
+def test_a_loose_key_file_is_warned_about(tmp_path, caplog):
+    path = tmp_path / "wallet.key"
+    KeyFile(path).create(MasterKey.generate())
+    path.chmod(0o644)
+    KeyFile(path).load()
+    assert "readable by others" in caplog.text and "chmod 600" in caplog.text
+
+
+def test_credentials_never_show_their_secrets():
+    cred = Credential("svc", "Pw-123456", "-----BEGIN CERTIFICATE-----", "-----BEGIN KEY-----")
+    assert "Pw-123456" not in repr(cred) and "BEGIN" not in repr(cred)
+    assert Credential.from_bytes(cred.to_bytes()) == cred
+    with pytest.raises(WalletError, match="not a credential"):
+        Credential.from_bytes(b"[]")

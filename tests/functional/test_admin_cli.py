@@ -1,0 +1,465 @@
+"""The admin command line through click's runner (both databases) and as a subprocess:
+add, list, show, update, remove; apply and export; wallet; audit; exit codes."""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner, Result
+
+from connectors.wallet import MasterKey
+from gateway.cli import cli
+from tests.functional.test_cli import omgw
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "setup" / "sample.toml"
+SECRET = "Adm1n-Secret-7c2d"
+
+
+@dataclass
+class Admin:
+    env: dict[str, str | None]
+    home: Path
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), env=self.env, input=input)
+
+    def ok(self, *args: str, input: str | None = None) -> str:
+        result = self(*args, input=input)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    def json(self, *args: str) -> object:
+        return json.loads(self.ok(*args, "--json"))
+
+
+@pytest.fixture
+def admin(fresh_database_url: str, tmp_path: Path) -> Admin:
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
+    home = tmp_path / "home"
+    env.update(OMGW_HOME=str(home), OMGW_DATABASE_URL=fresh_database_url)
+    admin = Admin(env, home)
+    admin.ok("init")
+    return admin
+
+
+def test_apply_is_idempotent_and_a_dry_run_writes_nothing(admin, tmp_path):
+    admin.ok("init", "--sample")
+    plan = admin.ok("apply", "--dry-run", "-f", str(SAMPLE))
+    assert "+ connector WMS01_Fulfillment" in plan and "nothing written" in plan
+    assert admin.json("connector", "list") == []  # the dry run changed nothing
+    assert admin.json("source-system", "list") == []
+
+    first = admin.ok("apply", "-f", str(SAMPLE))
+    assert first.splitlines() == [ln for ln in plan.splitlines() if not ln.startswith("dry run")]
+    assert admin.ok("apply", "-f", str(SAMPLE)).strip() == "no changes"
+
+    exported = tmp_path / "exported.toml"
+    admin.ok("export", "-o", str(exported))
+    assert admin.ok("apply", "-f", str(exported)).strip() == "no changes"
+    text = exported.read_text()
+    assert 'key = "WMS01_KEY"' in text and "password" not in text
+
+    connectors = {c["name"]: c for c in admin.json("connector", "list")}
+    assert connectors["WMS01_Fulfillment"]["response_processing"] == "REJECT_ERROR_GROUPS"
+    assert connectors["LEGACY_Events"]["invocation_mode"] == "BUSINESS_EVENT"
+    xrefs = admin.json("xref", "list", "--system", "CSS01")
+    assert {
+        "system": "CSS01",
+        "domain": "ITEM",
+        "external": "WEB-CM5008",
+        "internal": "CM5008",
+    } in xrefs
+    process = admin.json("process", "show", "RaviPickAndShip")
+    assert [s["task_type"] for s in process["step"]] == [
+        "Schedule",
+        "Pick_From_Ravi",
+        "Shipment",
+        "Invoice",
+    ]
+
+
+def line_of(text: str, needle: str) -> int:
+    return next(i for i, ln in enumerate(text.splitlines(), start=1) if needle in ln)
+
+
+BAD = """\
+[[source_system]]
+code = "GOOD1"
+order_capture = true
+
+[[source_system]]
+code = "BAD1"
+type = "LEGACY"
+fulfillment = true
+
+[[connector]]
+name = "C1"
+target_system = "NOWHERE"
+url = "ftp://wms/x"
+invocation_mode = "SOMETIMES"
+
+[connector.retry]
+max_attempts = 0
+
+[[process]]
+name = "P1"
+
+[[process.step]]
+name = "S1"
+task_type = "Teleport"
+task = "Beam"
+service = "Up"
+"""
+
+
+def test_a_bad_file_is_refused_whole_with_line_numbers(admin, tmp_path):
+    path = tmp_path / "bad.toml"
+    path.write_text(BAD)
+    result = admin("apply", "-f", str(path))
+    assert result.exit_code == 1
+    out = result.stderr
+    assert "nothing changed" in out and "Traceback" not in out
+    expected = [
+        (line_of(BAD, 'type = "LEGACY"'), "type: 'LEGACY' is not one of SPOKE, PURCHASED"),
+        (line_of(BAD, "target_system ="), "target_system: source system 'NOWHERE' does not exist"),
+        (line_of(BAD, "ftp://"), "url: 'ftp://wms/x' must start with http:// or https://"),
+        (line_of(BAD, "SOMETIMES"), "invocation_mode: 'SOMETIMES' is not one of"),
+        (line_of(BAD, "max_attempts"), "retry.max_attempts: must be between 1 and 100"),
+        (line_of(BAD, "Teleport"), "step.0.task_type: task type 'Teleport' does not exist"),
+    ]
+    for number, message in expected:
+        assert f"line {number}: {message}" in out, out
+    assert admin.json("source-system", "list") == []  # GOOD1 was not applied either
+
+
+def test_a_syntax_error_names_its_line(admin, tmp_path):
+    path = tmp_path / "broken.toml"
+    path.write_text('[[source_system]]\ncode = "X"\norder_capture = tru\n')
+    result = admin("apply", "-f", str(path))
+    assert result.exit_code == 1
+    assert "TOML syntax error" in result.stderr and "line 3" in result.stderr
+
+
+def test_secrets_in_a_setup_file_are_refused(admin, tmp_path):
+    path = tmp_path / "secret.toml"
+    path.write_text(f'[[wallet]]\nkey = "K"\nusername = "u"\npassword = "{SECRET}"\n')
+    result = admin("apply", "-f", str(path))
+    assert result.exit_code == 1 and "secrets never go in a setup file" in result.stderr
+    assert SECRET not in result.output
+
+
+def test_apply_reads_wallet_secrets_from_the_environment_and_changes_nothing_twice(admin, tmp_path):
+    path = tmp_path / "wallet.toml"
+    path.write_text(
+        '[[wallet]]\nkey = "ENV_KEY"\nusername = "svc"\npassword_env = "OMGW_TEST_PW"\n'
+    )
+    admin.env["OMGW_TEST_PW"] = None
+    missing = admin("apply", "-f", str(path))
+    assert missing.exit_code == 1 and "OMGW_TEST_PW is not set" in missing.stderr
+    admin.env["OMGW_TEST_PW"] = SECRET
+    assert admin.ok("apply", "-f", str(path)).strip() == "+ wallet oracle.wsm.security/ENV_KEY"
+    assert admin.ok("apply", "-f", str(path)).strip() == "no changes"
+    admin.env["OMGW_TEST_PW"] = SECRET + "-rotated"
+    assert admin.ok("apply", "-f", str(path)).startswith("~ wallet oracle.wsm.security/ENV_KEY")
+
+
+def test_a_failure_while_applying_rolls_everything_back(admin, tmp_path):
+    admin.ok("init", "--sample")
+    admin.ok("apply", "-f", str(SAMPLE))
+    # Valid on its own, but dropping the service breaks process RaviPickAndShip.
+    path = tmp_path / "breaks.toml"
+    text = """\
+[[source_system]]
+code = "NEW1"
+order_capture = true
+
+[[task_type]]
+code = "Pick_From_Ravi"
+
+[[task_type.task]]
+name = "Pick Carton"
+services = ["Something_Else"]
+"""
+    path.write_text(text)
+    result = admin("apply", "-f", str(path))
+    assert result.exit_code == 1
+    assert f"line {line_of(text, '[[task_type]]')}:" in result.stderr
+    assert "process RaviPickAndShip v1" in result.stderr
+    assert "NEW1" not in [s["code"] for s in admin.json("source-system", "list")]
+
+
+def test_crud_with_referrers_named_and_exit_codes(admin):
+    admin.ok("source-system", "add", "WMS02", "--fulfillment", "--type", "PURCHASED")
+    admin.ok(
+        "wallet",
+        "set",
+        "oracle.wsm.security",
+        "WMS02_KEY",
+        "--username",
+        "svc",
+        "--password-stdin",
+        input=SECRET + "\n",
+    )
+    added = admin.ok(
+        "connector", "add", "WMS02_Ship", "--target-system", "WMS02",
+        "--url", "https://wms02.example/ship", "--credential-key", "WMS02_KEY",
+        "--invocation-mode", "SYNC_SERVICE", "--retry-max-attempts", "3",
+    )  # fmt: skip
+    assert added.strip() == "+ connector WMS02_Ship"
+    shown = admin.json("connector", "show", "WMS02_Ship")
+    assert shown["retry"]["max_attempts"] == 3 and shown["invocation_mode"] == "SYNC_SERVICE"
+    assert shown["credential"] == {"username": "********", "password": "********"}
+
+    updated = admin.ok("connector", "update", "WMS02_Ship", "--timeout", "5", "--disabled")
+    assert "timeout 30.0 → 5.0" in updated and "enabled True → False" in updated
+    assert admin.ok("connector", "update", "WMS02_Ship", "--timeout", "5").strip() == "no changes"
+
+    # Users' mistakes: exit 1 with a sentence; usage mistakes: exit 2.
+    dup = admin("connector", "add", "WMS02_Ship", "--target-system", "WMS02", "--url", "http://x/")
+    assert dup.exit_code == 1 and "already exists" in dup.stderr
+    bad_url = admin("connector", "add", "C9", "--target-system", "WMS02", "--url", "wms02/ship")
+    assert bad_url.exit_code == 1 and "must start with http:// or https://" in bad_url.stderr
+    no_target = admin("connector", "add", "C9", "--target-system", "NOPE", "--url", "http://x/")
+    assert no_target.exit_code == 1 and "target system 'NOPE' does not exist" in no_target.stderr
+    no_key = admin(
+        "connector",
+        "add",
+        "C9",
+        "--target-system",
+        "WMS02",
+        "--url",
+        "http://x/",
+        "--credential-key",
+        "NOPE",
+    )
+    assert (
+        no_key.exit_code == 1
+        and "(oracle.wsm.security, NOPE), which does not exist" in no_key.stderr
+    )
+    enum = admin("connector", "add", "C9", "--invocation-mode", "SOMETIMES")
+    assert enum.exit_code == 2 and "SOMETIMES" in enum.stderr
+    assert admin("connector", "show").exit_code == 2
+    missing = admin("connector", "show", "NOPE")
+    assert missing.exit_code == 1 and "no connector 'NOPE'" in missing.stderr
+
+    in_use = admin("wallet", "remove", "oracle.wsm.security", "WMS02_KEY")
+    assert in_use.exit_code == 1 and "connector WMS02_Ship" in in_use.stderr
+    in_use = admin("source-system", "remove", "WMS02")
+    assert in_use.exit_code == 1 and "connector WMS02_Ship" in in_use.stderr
+    admin.ok("connector", "remove", "WMS02_Ship")
+    admin.ok("wallet", "remove", "oracle.wsm.security", "WMS02_KEY")
+    admin.ok("source-system", "remove", "WMS02")
+    assert admin.json("connector", "list") == [] and admin.json("wallet", "list") == []
+
+
+def test_task_types_and_processes_from_the_cli(admin):
+    admin.ok(
+        "task-type",
+        "add",
+        "Pick_From_Ravi",
+        "--task",
+        "Pick Carton=Pick_From_Ravi_Create,Pick_From_Ravi_Cancel",
+    )
+    shown = admin.json("task-type", "show", "Pick_From_Ravi")
+    assert shown["task"] == [
+        {"name": "Pick Carton", "services": ["Pick_From_Ravi_Create", "Pick_From_Ravi_Cancel"]}
+    ]
+    assert admin.json("task-type", "show", "Shipment")["built_in"] is True
+    admin.ok(
+        "process", "add", "Ravi",
+        "--step", "Pick=Pick_From_Ravi/Pick Carton/Pick_From_Ravi_Create,EXTERNAL,4h",
+        "--step", "Ship=Shipment/Ship/Create Shipment Request,2d",
+    )  # fmt: skip
+    assert "version 2" not in admin.ok("process", "show", "Ravi")
+    admin.ok("process", "update", "Ravi", "--step", "Ship=Shipment/Ship/Create Shipment Request")
+    newest = admin.json("process", "show", "Ravi")
+    assert newest["version"] == 2 and newest["versions"] == [1, 2]
+    assert [s["name"] for s in admin.json("process", "show", "Ravi", "--version", "1")["step"]] == [
+        "Pick",
+        "Ship",
+    ]
+    bad = admin("process", "add", "P2", "--step", "X=Shipment/Ship/Teleport")
+    assert bad.exit_code == 1 and "has no service 'Teleport'" in bad.stderr
+    malformed = admin("process", "add", "P2", "--step", "no-equals-sign")
+    assert malformed.exit_code == 2
+    used = admin("task-type", "remove", "Pick_From_Ravi")
+    assert used.exit_code == 1 and "process Ravi v1" in used.stderr
+    builtin = admin("task-type", "remove", "Shipment")
+    assert builtin.exit_code == 1 and "built in" in builtin.stderr
+    rows = {r["name"]: r for r in admin.json("process", "list")}
+    assert rows["DOO_OrderFulfillmentGenericProcess"]["built_in"] is True
+    assert rows["Ravi"]["version"] == 2
+
+
+def test_audit_names_the_actor_and_never_the_secret(admin):
+    admin.ok("--actor", "carol", "source-system", "add", "S1", "--order-capture")
+    admin.ok(
+        "--actor",
+        "carol",
+        "wallet",
+        "set",
+        "oracle.wsm.security",
+        "S1_KEY",
+        "--username",
+        "svc",
+        "--password-stdin",
+        input=SECRET,
+    )
+    admin.ok("source-system", "update", "S1", "--time-zone", "Europe/Paris")
+    entries = admin.json("audit", "list")
+    latest = entries[0]
+    assert latest["action"] == "update" and latest["key"] == "S1"
+    assert latest["before"]["time_zone"] == "UTC" and latest["after"]["time_zone"] == "Europe/Paris"
+    assert [(e["actor"], e["entity"]) for e in entries[1:3]] == [
+        ("carol", "wallet"),
+        ("carol", "source_system"),
+    ]
+    assert SECRET not in json.dumps(entries) and "svc" not in json.dumps(entries)
+    assert [
+        e["entity"] for e in admin.json("audit", "list", "--actor", "carol", "--entity", "wallet")
+    ] == ["wallet"]
+
+
+def test_xref_cli(admin):
+    admin.ok("source-system", "add", "CSS01", "--order-capture")
+    added = admin("xref", "add", "CSS01", "ITEM", "WEB-1", "CM5008")
+    assert added.exit_code == 0 and "cross-reference is off for CSS01" in added.stderr
+    assert admin("xref", "add", "CSS01", "ITEM", "WEB-1", "X").exit_code == 1
+    assert admin("xref", "add", "CSS01", "item", "WEB-2", "X").exit_code == 1  # domain case
+    admin.ok("xref", "update", "CSS01", "ITEM", "WEB-1", "CM5009")
+    assert admin.json("xref", "list") == [
+        {"system": "CSS01", "domain": "ITEM", "external": "WEB-1", "internal": "CM5009"}
+    ]
+    admin.ok("xref", "remove", "CSS01", "ITEM", "WEB-1")
+    assert admin("xref", "remove", "CSS01", "ITEM", "WEB-1").exit_code == 1
+
+
+def test_rotate_key_from_the_cli(admin):
+    admin.ok(
+        "wallet",
+        "set",
+        "oracle.wsm.security",
+        "K1",
+        "--username",
+        "svc",
+        "--password-stdin",
+        input=SECRET,
+    )
+    admin.ok("user", "add", "mw", "--role", "ORDER_IMPORT", "--password-stdin", input=SECRET)
+    before = (admin.home / "wallet.key").read_text()
+    out = admin.ok("wallet", "rotate-key")
+    assert "rotated to key version 2: 2 secret(s) re-encrypted" in out
+    after = (admin.home / "wallet.key").read_text()
+    assert after != before and after.startswith("v2:")
+    assert not (admin.home / "wallet.key.next").exists()
+    assert "all 1 entries open" in admin.ok("wallet", "verify")
+    assert [e["key_version"] for e in admin.json("wallet", "list")] == [2]
+
+
+def test_rotate_key_with_an_environment_key(admin):
+    old = MasterKey.generate()
+    admin.env["OMGW_WALLET_KEY"] = old.to_b64()
+    admin.ok(
+        "wallet",
+        "set",
+        "oracle.wsm.security",
+        "K1",
+        "--username",
+        "svc",
+        "--password-stdin",
+        input=SECRET,
+    )
+    assert admin("wallet", "rotate-key").exit_code == 2  # the new key must be given
+    new = MasterKey.generate()
+    out = admin.ok("wallet", "rotate-key", "--new-key-stdin", input=new.to_b64() + "\n")
+    assert "OMGW_WALLET_KEY to 'v2:<the new key>'" in out and new.to_b64() not in out
+    admin.env["OMGW_WALLET_KEY"] = f"v2:{new.to_b64()}"
+    assert "all 1 entries open" in admin.ok("wallet", "verify")
+    admin.env["OMGW_WALLET_KEY"] = old.to_b64()
+    stale = admin("wallet", "verify")
+    assert stale.exit_code == 1 and "version 2, which is not loaded" in stale.stdout
+
+
+def test_no_secret_in_the_database_file_logs_or_output(tmp_path):
+    home = tmp_path / "home"
+    outputs = [omgw(home, "init", "--sample"), omgw(home, "apply", "-f", str(SAMPLE))]
+    outputs.append(
+        omgw(
+            home,
+            "wallet",
+            "set",
+            "oracle.wsm.security",
+            "WMS01_KEY",
+            "--username",
+            "svc-user",
+            "--password-stdin",
+            stdin=SECRET + "\n",
+        )
+    )
+    for args in (
+        ("wallet", "list"), ("wallet", "list", "--json"), ("wallet", "show", "oracle.wsm.security", "WMS01_KEY"),
+        ("connector", "show", "WMS01_Fulfillment"), ("connector", "show", "WMS01_Fulfillment", "--json"),
+        ("audit", "list", "--json"), ("export",), ("wallet", "verify"), ("wallet", "rotate-key"),
+    ):  # fmt: skip
+        outputs.append(omgw(home, *args))
+    for out in outputs:
+        assert out.returncode == 0, out.stderr
+        assert SECRET not in out.stdout + out.stderr
+        assert "svc-user" not in out.stdout + out.stderr
+    db = home / "omgw.db"
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    for path in home.iterdir():
+        if path.is_file():
+            assert SECRET.encode() not in path.read_bytes(), path
+
+
+def test_key_problems_are_clear_errors_not_tracebacks(tmp_path):
+    home = tmp_path / "home"
+    omgw(home, "init")
+    omgw(
+        home,
+        "wallet",
+        "set",
+        "oracle.wsm.security",
+        "K",
+        "--username",
+        "u",
+        "--password-stdin",
+        stdin=SECRET,
+    )
+    key = home / "wallet.key"
+    key.chmod(0o644)
+    loose = omgw(home, "wallet", "verify")
+    assert loose.returncode == 0 and "readable by others (mode 644)" in loose.stderr
+    key.chmod(0o600)
+    key.write_text(MasterKey.generate().to_text())  # someone replaced the key
+    wrong = omgw(home, "wallet", "verify")
+    assert wrong.returncode == 1 and "wrong wallet key" in wrong.stdout + wrong.stderr
+    key.write_text("garbage!!\n")
+    broken = omgw(home, "wallet", "verify")
+    assert broken.returncode == 1 and "not valid base64" in broken.stderr
+    key.unlink()
+    gone = omgw(
+        home,
+        "wallet",
+        "set",
+        "oracle.wsm.security",
+        "K2",
+        "--username",
+        "u",
+        "--password-stdin",
+        stdin=SECRET,
+    )
+    assert gone.returncode == 1 and "omgw init" in gone.stderr
+    for out in (loose, wrong, broken, gone):
+        assert "Traceback" not in out.stderr
+    assert stat.S_IMODE(key.parent.stat().st_mode)  # the home is still there

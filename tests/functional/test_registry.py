@@ -1,0 +1,318 @@
+"""The registry and wallet on a real database (SQLite and PostgreSQL): references are
+checked, removals that would orphan something are refused, every change is audited,
+and no secret reaches a row in clear text."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select, text, update
+
+from connectors.registry import (
+    ConnectorSpec,
+    ProcessSpec,
+    SourceSystemSpec,
+    StepSpec,
+    TaskSpec,
+    TaskTypeSpec,
+    TlsSettings,
+)
+from connectors.wallet import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
+from gateway.errors import ConflictError, GatewayError, NotFoundError
+from gateway.persistence.models import AuditEntry, User, WalletEntry
+from gateway.registry.store import Registry
+from gateway.registry.wallet import Wallet
+from gateway.runtime import Runtime
+from gateway.server import prepare
+from tests.conftest import make_settings
+
+SECRET = "Wallet-Pa55-9f3e"
+MAP = "oracle.wsm.security"
+
+
+@pytest.fixture
+def runtime(fresh_database_url: str, tmp_path: Path) -> Iterator[Runtime]:
+    settings = make_settings(tmp_path / "home", fresh_database_url)
+    prepare(settings)
+    rt = Runtime(settings)
+    yield rt
+    rt.close()
+
+
+def change(rt: Runtime, work, actor: str = "alice"):
+    with rt.sessions() as s, s.begin():
+        return work(Registry(s, actor), Wallet(s, rt.secret_box, actor))
+
+
+def code_of(call) -> str:
+    with pytest.raises(GatewayError) as exc:
+        call()
+    return exc.value.code
+
+
+def base_setup(rt: Runtime) -> None:
+    def work(reg: Registry, wallet: Wallet) -> None:
+        reg.put_source_system(SourceSystemSpec("WMS01", "Warehouse", fulfillment=True))
+        wallet.set(MAP, "WMS01_KEY", Credential("svc", SECRET))
+        reg.put_connector(
+            ConnectorSpec(
+                "WMS01_Ship", "WMS01", "https://wms.example/ship", credential_key="WMS01_KEY"
+            )
+        )
+
+    change(rt, work)
+
+
+def test_builtins_are_there_once(runtime):
+    prepare(runtime.settings)  # preparing again adds nothing
+    with runtime.sessions() as s:
+        reg = Registry(s)
+        builtin = [t.code for t in reg.task_types() if t.system]
+        assert builtin == ["Activity", "Invoice", "Reservation", "Return", "Schedule", "Shipment"]
+        version, process = reg.process("DOO_OrderFulfillmentGenericProcess")
+        assert version == 1 and reg.process_versions(process.name) == [1]
+        assert code_of(lambda: reg.remove_task_type("Shipment")) == "BUILT_IN"
+        assert code_of(lambda: reg.remove_process(process.name)) == "BUILT_IN"
+
+
+def test_references_are_checked(runtime):
+    base_setup(runtime)
+    missing_target = ConnectorSpec("C2", "NOPE", "http://x/y")
+    assert code_of(lambda: change(runtime, lambda r, w: r.put_connector(missing_target))) == (
+        "SOURCE_SYSTEM_UNKNOWN"
+    )
+    missing_key = ConnectorSpec("C2", "WMS01", "http://x/y", credential_key="NOPE_KEY")
+    assert code_of(lambda: change(runtime, lambda r, w: r.put_connector(missing_key))) == (
+        "WALLET_ENTRY_UNKNOWN"
+    )
+    no_cert = ConnectorSpec(
+        "C2", "WMS01", "https://x/y", tls=TlsSettings(client_certificate="WMS01_KEY")
+    )
+    assert (
+        code_of(lambda: change(runtime, lambda r, w: r.put_connector(no_cert))) == "INVALID_VALUE"
+    )
+    twice = ConnectorSpec("WMS01_Ship", "WMS01", "http://other/")
+    assert (
+        code_of(lambda: change(runtime, lambda r, w: r.put_connector(twice, mode="create")))
+        == "ALREADY_EXISTS"
+    )
+    bad_step = ProcessSpec("P", "", (StepSpec("s", "Nope", "t", "x"),))
+    assert code_of(lambda: change(runtime, lambda r, w: r.put_process(bad_step))) == (
+        "TASK_TYPE_UNKNOWN"
+    )
+    with runtime.sessions() as s:
+        assert [c.name for c in Registry(s).connectors()] == ["WMS01_Ship"]  # nothing half-made
+
+
+def test_removals_that_would_orphan_are_refused_naming_the_referrers(runtime):
+    base_setup(runtime)
+    with pytest.raises(ConflictError, match="connector WMS01_Ship") as exc:
+        change(runtime, lambda r, w: r.remove_source_system("WMS01"))
+    assert exc.value.code == "IN_USE"
+    with pytest.raises(ConflictError, match="connector WMS01_Ship"):
+        change(runtime, lambda r, w: w.remove(MAP, "WMS01_KEY"))
+
+    pick = TaskTypeSpec(
+        "Pick_From_Ravi", "Pick", "", (TaskSpec("Pick Carton", ("Pick_From_Ravi_Create",)),)
+    )
+    flow = ProcessSpec(
+        "Ravi", "", (StepSpec("Pick", "Pick_From_Ravi", "Pick Carton", "Pick_From_Ravi_Create"),)
+    )
+    change(runtime, lambda r, w: (r.put_task_type(pick), r.put_process(flow)))
+    with pytest.raises(ConflictError, match="process Ravi v1"):
+        change(runtime, lambda r, w: r.remove_task_type("Pick_From_Ravi"))
+    renamed = replace(pick, tasks=(TaskSpec("Pick Carton", ("Pick_From_Ravi_Other",)),))
+    with pytest.raises(ConflictError, match="process Ravi v1"):
+        change(runtime, lambda r, w: r.put_task_type(renamed))
+
+    # Once nothing refers to them, they go.
+    change(runtime, lambda r, w: (r.remove_connector("WMS01_Ship"), w.remove(MAP, "WMS01_KEY")))
+    change(runtime, lambda r, w: (r.remove_process("Ravi"), r.remove_task_type("Pick_From_Ravi")))
+    change(runtime, lambda r, w: r.remove_source_system("WMS01"))
+    with runtime.sessions() as s:
+        assert Registry(s).connectors() == []
+
+
+def test_processes_are_versioned_and_a_same_spec_changes_nothing(runtime):
+    flow = ProcessSpec(
+        "Flow", "v1", (StepSpec("Ship", "Shipment", "Ship", "Create Shipment Request"),)
+    )
+    first = change(runtime, lambda r, w: r.put_process(flow))
+    assert first.action == "create" and first.after["version"] == 1
+    assert change(runtime, lambda r, w: r.put_process(flow)) is None
+    longer = replace(
+        flow, steps=(*flow.steps, StepSpec("Bill", "Invoice", "Invoice", "Create Billing Line"))
+    )
+    second = change(runtime, lambda r, w: r.put_process(longer))
+    assert second.action == "update" and second.after["version"] == 2
+    with runtime.sessions() as s:
+        reg = Registry(s)
+        assert reg.process("Flow") == (2, longer)
+        assert reg.process("Flow", 1) == (1, flow)  # the old version stays readable
+        assert code_of(lambda: reg.process("Flow", 7)) == "PROCESS_UNKNOWN"
+
+
+def test_every_change_is_audited_without_secrets(runtime):
+    base_setup(runtime)
+    spec = ConnectorSpec(
+        "WMS01_Ship", "WMS01", "https://wms.example/v2", credential_key="WMS01_KEY"
+    )
+    change(runtime, lambda r, w: r.put_connector(spec), actor="bob")
+    change(
+        runtime,
+        lambda r, w: w.set(MAP, "WMS01_KEY", Credential("svc", SECRET + "-new")),
+        actor="bob",
+    )
+    with runtime.sessions() as s:
+        query = select(AuditEntry).where(AuditEntry.actor != "omgw")  # not the built-ins
+        rows = list(s.scalars(query.order_by(AuditEntry.id)))
+    assert [(r.actor, r.action, r.entity, r.entity_key) for r in rows] == [
+        ("alice", "create", "source_system", "WMS01"),
+        ("alice", "create", "wallet", f"{MAP}/WMS01_KEY"),
+        ("alice", "create", "connector", "WMS01_Ship"),
+        ("bob", "update", "connector", "WMS01_Ship"),
+        ("bob", "update", "wallet", f"{MAP}/WMS01_KEY"),
+    ]
+    url_change = rows[3]
+    assert json.loads(url_change.before_json)["url"] == "https://wms.example/ship"
+    assert json.loads(url_change.after_json)["url"] == "https://wms.example/v2"
+    for row in rows:
+        assert SECRET not in (row.before_json or "") + (row.after_json or "")
+        assert "svc" not in (row.before_json or "") + (row.after_json or "")  # nor the username
+
+
+def test_wallet_rows_hold_no_clear_text_and_detect_swaps_and_edits(runtime):
+    change(
+        runtime,
+        lambda r, w: (
+            w.set(MAP, "A_KEY", Credential("user-a", SECRET)),
+            w.set(MAP, "B_KEY", Credential("user-b", "Other-Pa55-1")),
+        ),
+    )
+    with runtime.sessions() as s, s.begin():
+        rows = {r.key: r for r in s.scalars(select(WalletEntry))}
+        for row in rows.values():
+            assert SECRET.encode() not in row.sealed and b"user-" not in row.sealed
+        # An attacker with database access swaps the two ciphertexts.
+        rows["A_KEY"].sealed, rows["B_KEY"].sealed = rows["B_KEY"].sealed, rows["A_KEY"].sealed
+    with runtime.sessions() as s:
+        wallet = Wallet(s, runtime.secret_box)
+        with pytest.raises(WalletError, match=r"\(oracle.wsm.security, A_KEY\).*altered"):
+            wallet.credential(MAP, "A_KEY")
+        assert [problem is not None for _info, problem in wallet.verify()] == [True, True]
+    # Editing the recorded key version breaks the associated data too.
+    change(runtime, lambda r, w: w.set(MAP, "A_KEY", Credential("user-a", SECRET)))
+    with runtime.sessions() as s, s.begin():
+        s.execute(update(WalletEntry).where(WalletEntry.key == "A_KEY").values(key_version=9))
+    with runtime.sessions() as s, pytest.raises(WalletError):
+        Wallet(s, runtime.secret_box).credential(MAP, "A_KEY")
+
+
+def test_the_wrong_master_key_is_a_clear_error(runtime):
+    change(runtime, lambda r, w: w.set(MAP, "A_KEY", Credential("u", SECRET)))
+    with runtime.sessions() as s:
+        wallet = Wallet(s, SecretBox(MasterKey.generate()))
+        with pytest.raises(WalletError, match="wrong wallet key"):
+            wallet.credential(MAP, "A_KEY")
+        assert code_of(lambda: wallet.credential(MAP, "NOPE")) == "WALLET_ENTRY_UNKNOWN"
+
+
+def test_setting_the_same_credential_again_changes_nothing(runtime):
+    assert change(runtime, lambda r, w: w.set(MAP, "K", Credential("u", SECRET))).action == "create"
+    assert change(runtime, lambda r, w: w.set(MAP, "K", Credential("u", SECRET))) is None
+    assert (
+        change(runtime, lambda r, w: w.set(MAP, "K", Credential("u2", SECRET))).action == "update"
+    )
+
+
+def test_rotation_reseals_everything_and_survives_an_interruption(runtime, tmp_path):
+    key_file = KeyFile(tmp_path / "wallet.key")
+    old = MasterKey.generate()
+    key_file.create(old)
+    box = SecretBox(old)
+    with runtime.sessions() as s, s.begin():
+        wallet = Wallet(s, box)
+        wallet.set(MAP, "A_KEY", Credential("a", SECRET))
+        wallet.set(MAP, "B_KEY", Credential("b", SECRET + "b"))
+        s.add(
+            User(
+                username="u1",
+                password_hash="x",
+                digest_secret=box.seal(b"digest-pw", "user:u1"),
+                roles="",
+            )
+        )
+
+    new = key_file.begin_rotation()
+    # First attempt dies half-way: the transaction rolls back, nothing is lost.
+    with pytest.raises(RuntimeError), runtime.sessions() as s, s.begin():
+        Wallet(s, SecretBox(key_file.load())).rotate(new)
+        raise RuntimeError("killed")
+    with runtime.sessions() as s:
+        assert Wallet(s, SecretBox(key_file.load())).credential(MAP, "A_KEY").password == SECRET
+    # The rerun completes; the DB committed but the key file was not yet swapped: still fine.
+    with runtime.sessions() as s, s.begin():
+        assert Wallet(s, SecretBox(key_file.load())).rotate(new) == 3
+    with runtime.sessions() as s:
+        assert (
+            Wallet(s, SecretBox(key_file.load())).credential(MAP, "B_KEY").password == SECRET + "b"
+        )
+    key_file.finish_rotation(new)
+    ring = key_file.load()
+    assert ring.versions == [2]
+    with runtime.sessions() as s:
+        wallet = Wallet(s, SecretBox(ring))
+        assert {i.key_version for i in wallet.entries()} == {2}
+        assert wallet.credential(MAP, "A_KEY") == Credential("a", SECRET)
+        user = s.scalar(select(User).where(User.username == "u1"))
+        assert SecretBox(ring).open(user.digest_secret, "user:u1") == b"digest-pw"
+        with pytest.raises(WalletError):
+            Wallet(s, SecretBox(old)).credential(MAP, "A_KEY")  # the old key no longer opens it
+        # Rotating again with nothing left to do re-seals nothing.
+    with runtime.sessions() as s, s.begin():
+        assert Wallet(s, SecretBox(Keyring(new))).rotate(new) == 0
+
+
+def test_secrets_are_not_in_the_database_in_clear_text(runtime):
+    base_setup(runtime)
+    with runtime.sessions() as s:
+        for table in ("wallet_entries", "connectors", "audit_log", "source_systems"):
+            dump = repr(s.execute(text(f"SELECT * FROM {table}")).all())
+            assert SECRET not in dump, table
+
+
+def test_an_unknown_source_system_is_a_clear_not_found(runtime):
+    with runtime.sessions() as s, pytest.raises(NotFoundError, match="no source system 'X'"):
+        Registry(s).source_system("X")
+
+
+def test_upgrading_a_0001_database_keeps_its_source_systems(fresh_database_url):
+    from alembic import command
+
+    from gateway.persistence.db import alembic_config, create_engine_for, migrate
+
+    engine = create_engine_for(fresh_database_url)
+    cfg = alembic_config(fresh_database_url)
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "0001")
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO source_systems (code, name, system_type, order_capture, fulfillment,"
+                " response_processing_option, created_at)"
+                " VALUES ('OLD1', 'Old', 'SPOKE', true, false, 'REJECT_ALL_ON_ANY_ERROR',"
+                " CURRENT_TIMESTAMP)"
+            )
+        )
+    migrate(engine)
+    with engine.connect() as conn:
+        row = conn.execute(
+            text("SELECT code, time_zone, cross_reference, collections_allowed FROM source_systems")
+        ).one()
+    engine.dispose()
+    assert tuple(row) == ("OLD1", "UTC", False, False)
