@@ -20,7 +20,7 @@ def raised_codes() -> set[str]:
     codes: set[str] = set()
     for path in (ROOT / "gateway").rglob("*.py"):
         text = path.read_text()
-        codes |= set(re.findall(r'(?:Error|LineError)\(\s*"([A-Z][A-Z_]+)"', text))
+        codes |= set(re.findall(r'(?:Error|LineError|__init__)\(\s*"([A-Z][A-Z_]+)"', text))
         codes |= set(re.findall(r'"Client\.\w+": "([A-Z_]+)"', text))
     return codes
 
