@@ -133,16 +133,17 @@ class KeyFile:
         return self.path.exists()
 
     def load(self) -> Keyring:
-        if not self.path.exists():
-            raise WalletError(
-                f"no wallet key file at {self.path}: run 'omgw init' or set OMGW_WALLET_KEY"
-            )
         current = self._read(self.path)
         others = [self._read(self.next_path)] if self.next_path.exists() else []
         return Keyring(current, others)
 
     def _read(self, path: Path) -> MasterKey:
-        mode = stat.S_IMODE(path.stat().st_mode)
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+        except FileNotFoundError:
+            raise WalletError(
+                f"no wallet key file at {path}: run 'omgw init' or set OMGW_WALLET_KEY"
+            ) from None
         if mode & 0o077:
             log.warning(
                 "wallet key file %s is readable by others (mode %o); run: chmod 600 %s",

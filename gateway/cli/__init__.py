@@ -8,6 +8,7 @@ from __future__ import annotations
 import logging
 
 import click
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from connectors.wallet import WalletError
 from gateway.cli import (
@@ -36,6 +37,16 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (WalletError, GatewayError) as exc:
             raise click.ClickException(str(exc)) from None
+        except IntegrityError:
+            raise click.ClickException(
+                "the database refused the change because another one got there first "
+                "(two admins at once?); nothing was written, run the command again"
+            ) from None
+        except OperationalError as exc:
+            raise click.ClickException(
+                "the database is unreachable or busy: "
+                + (str(exc.orig).strip().splitlines() or ["no detail"])[0]
+            ) from None
 
 
 @click.group(cls=_Group, help="omgw: the Order Management SOAP gateway.")

@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 
 import click
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from gateway.cli.context import Context, pass_context
+from gateway.cli.output import emit_changes, emit_table, json_option
+from gateway.errors import NotFoundError
 from gateway.persistence.models import User
-from gateway.runtime import Runtime
+from gateway.registry import audit
+from gateway.registry.audit import Change
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 
@@ -32,53 +35,60 @@ def user() -> None:
     help="Repeat for several roles.",
 )
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@json_option
 @pass_context
-def user_add(ctx: Context, name: str, roles: tuple[str, ...], password_stdin: bool) -> None:
+def user_add(
+    ctx: Context, name: str, roles: tuple[str, ...], password_stdin: bool, as_json: bool
+) -> None:
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     if len(password) < 8:
         raise click.ClickException("the password must have at least 8 characters")
-    runtime = Runtime(ctx.settings)
-    try:
-        sealed = runtime.secret_box.seal(password.encode(), f"user:{name}")
-        with runtime.sessions() as s, s.begin():
-            row = s.scalar(select(User).where(User.username == name))
-            if row is None:
-                row = User(username=name)
-                s.add(row)
-            row.password_hash = hash_password(password)
-            row.digest_secret = sealed
-            row.roles = " ".join(sorted(set(roles)))
-    finally:
-        runtime.close()
-    click.echo(f"user {name}: roles {' '.join(sorted(set(roles)))}")
+    role_text = " ".join(sorted(set(roles)))
+    with ctx.transaction() as (runtime, s):
+        row = s.scalar(select(User).where(User.username == name))
+        before = None if row is None else {"roles": row.roles}
+        if row is None:
+            row = User(username=name)
+            s.add(row)
+        row.password_hash = hash_password(password)
+        row.digest_secret = runtime.secret_box.seal(password.encode(), f"user:{name}")
+        row.roles = role_text
+        change = Change(
+            "create" if before is None else "update",
+            "user",
+            name,
+            before,
+            {"roles": role_text, "password": "set"},
+        )
+        audit.record(s, ctx.actor, change)
+    emit_changes([change], as_json)
 
 
 @user.command("list", help="List users and roles (never passwords).")
+@json_option
 @pass_context
-def user_list(ctx: Context) -> None:
-    runtime = Runtime(ctx.settings)
-    try:
-        with runtime.sessions() as s:
-            for row in s.scalars(select(User).order_by(User.username)):
-                click.echo(f"{row.username}\t{row.roles}")
-    finally:
-        runtime.close()
+def user_list(ctx: Context, as_json: bool) -> None:
+    with ctx.reading() as (_rt, s):
+        rows = [
+            {"username": u.username, "roles": u.roles}
+            for u in s.scalars(select(User).order_by(User.username))
+        ]
+    emit_table(rows, [("username", "USERNAME"), ("roles", "ROLES")], as_json)
 
 
 @user.command("remove", help="Remove a user.")
 @click.argument("name")
+@json_option
 @pass_context
-def user_remove(ctx: Context, name: str) -> None:
-    runtime = Runtime(ctx.settings)
-    try:
-        with runtime.sessions() as s, s.begin():
-            result = s.execute(delete(User).where(User.username == name))
-            count = getattr(result, "rowcount", 0)
-    finally:
-        runtime.close()
-    if not count:
-        raise click.ClickException(f"no user {name}")
-    click.echo(f"removed {name}")
+def user_remove(ctx: Context, name: str, as_json: bool) -> None:
+    with ctx.transaction() as (_rt, s):
+        row = s.scalar(select(User).where(User.username == name))
+        if row is None:
+            raise NotFoundError("USER_UNKNOWN", f"there is no user {name!r}")
+        change = Change("delete", "user", name, {"roles": row.roles}, None)
+        s.delete(row)
+        audit.record(s, ctx.actor, change)
+    emit_changes([change], as_json)

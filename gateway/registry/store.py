@@ -8,6 +8,7 @@ Every change is written to the audit log in the caller's transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from pathlib import Path
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -306,6 +307,11 @@ class Registry:
                     f"({spec.credential_map}, {key}), which does not exist; add it with "
                     f"'omgw wallet set {spec.credential_map} {key} --username …'",
                 )
+        if spec.tls.ca_bundle and not Path(spec.tls.ca_bundle).expanduser().is_file():
+            raise ValidationError(
+                "INVALID_VALUE",
+                f"connector {spec.name}: CA bundle {spec.tls.ca_bundle} is not a file here",
+            )
         cert = spec.tls.client_certificate
         if cert and not self._wallet_entry(spec.credential_map, cert).has_client_certificate:  # type: ignore[union-attr]
             raise ValidationError(

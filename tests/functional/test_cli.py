@@ -71,7 +71,9 @@ def test_users_and_source_systems(tmp_path):
     )
     assert added.returncode == 0, added.stderr
     listed = omgw(home, "user", "list")
-    assert "mw\tORDER_IMPORT ORDER_INQUIRY" in listed.stdout
+    assert json.loads(omgw(home, "user", "list", "--json").stdout) == [
+        {"username": "mw", "roles": "ORDER_IMPORT ORDER_INQUIRY"}
+    ]
     assert SECRET not in listed.stdout + listed.stderr + added.stdout + added.stderr
     assert SECRET.encode() not in (home / "omgw.db").read_bytes()
     short = omgw(
@@ -82,6 +84,8 @@ def test_users_and_source_systems(tmp_path):
     assert bad_role.returncode != 0
     assert omgw(home, "user", "remove", "mw").returncode == 0
     assert "mw" not in omgw(home, "user", "list").stdout
+    again = omgw(home, "user", "remove", "mw")
+    assert again.returncode == 1 and "no user 'mw'" in again.stderr
 
     ss = omgw(home, "source-system", "add", "WMS9", "--fulfillment", "--type", "PURCHASED")
     assert ss.returncode == 0, ss.stderr

@@ -316,3 +316,37 @@ def test_upgrading_a_0001_database_keeps_its_source_systems(fresh_database_url):
         ).one()
     engine.dispose()
     assert tuple(row) == ("OLD1", "UTC", False, False)
+
+
+def test_a_running_process_picks_up_a_rotated_key_file(fresh_database_url, tmp_path):
+    settings = make_settings(tmp_path / "home", fresh_database_url, wallet_key_b64=None)
+    prepare(settings)
+    key_file = KeyFile(settings.key_file)
+    key_file.create(MasterKey.generate())
+    server = Runtime(settings)  # a long-running process, its key loaded once
+    admin = Runtime(settings)
+    try:
+        with server.sessions() as s, s.begin():
+            Wallet(s, server.secret_box).set(MAP, "K", Credential("u", SECRET))
+        new = key_file.begin_rotation()
+        with admin.sessions() as s, s.begin():
+            Wallet(s, SecretBox(key_file.load())).rotate(new)
+        key_file.finish_rotation(new)
+        with server.sessions() as s:
+            assert Wallet(s, server.secret_box).credential(MAP, "K").password == SECRET
+            assert server.secret_box.version == 2
+    finally:
+        server.close()
+        admin.close()
+
+
+def test_a_connector_ca_bundle_must_exist(runtime, tmp_path):
+    base_setup(runtime)
+    spec = ConnectorSpec(
+        "C3", "WMS01", "https://x/y", tls=TlsSettings(ca_bundle=str(tmp_path / "none.pem"))
+    )
+    with pytest.raises(GatewayError, match=r"none\.pem is not a file"):
+        change(runtime, lambda r, w: r.put_connector(spec))
+    (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    ok = replace(spec, tls=TlsSettings(ca_bundle=str(tmp_path / "ca.pem")))
+    assert change(runtime, lambda r, w: r.put_connector(ok)).action == "create"
