@@ -30,7 +30,15 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-__all__ = ["Credential", "KeyFile", "Keyring", "MasterKey", "SecretBox", "WalletError"]
+__all__ = [
+    "Credential",
+    "KeyFile",
+    "Keyring",
+    "MasterKey",
+    "SecretBox",
+    "WalletError",
+    "check_client_pair",
+]
 
 log = logging.getLogger(__name__)
 
@@ -259,3 +267,27 @@ class Credential:
             raise WalletError(
                 "a wallet entry decrypted to something that is not a credential"
             ) from exc
+
+
+def check_client_pair(certificate_pem: str, key_pem: str) -> None:
+    """Refuse a client certificate and key that would fail at the first TLS handshake:
+    not PEM, a key protected by a passphrase, or a key that is not the certificate's."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    try:
+        cert = x509.load_pem_x509_certificate(certificate_pem.encode())
+    except ValueError:
+        raise WalletError("the client certificate is not a PEM X.509 certificate") from None
+    try:
+        key = serialization.load_pem_private_key(key_pem.encode(), password=None)
+    except TypeError:
+        raise WalletError(
+            "the client key is protected by a passphrase; store it unencrypted"
+        ) from None
+    except ValueError:
+        raise WalletError("the client key is not a PEM private key") from None
+    spki = serialization.PublicFormat.SubjectPublicKeyInfo
+    der = serialization.Encoding.DER
+    if key.public_key().public_bytes(der, spki) != cert.public_key().public_bytes(der, spki):
+        raise WalletError("the client key does not belong to the client certificate")

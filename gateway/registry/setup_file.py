@@ -37,7 +37,7 @@ from connectors.registry import (
     check_domain,
     check_process,
 )
-from connectors.wallet import Credential, SecretBox
+from connectors.wallet import Credential, SecretBox, WalletError
 from gateway.errors import GatewayError, ValidationError
 from gateway.registry.audit import Change
 from gateway.registry.store import Registry
@@ -356,9 +356,10 @@ def apply_setup(
     def step(section: str, index: int, work: Callable[..., Any], *args: Any) -> None:
         try:
             result = work(*args)
-        except GatewayError as exc:
+        except (GatewayError, WalletError) as exc:
             line = doc.item_lines.get((section, index))
-            raise SetupInvalid(doc.source, [f"line {line}: {exc.message}"]) from None
+            message = exc.message if isinstance(exc, GatewayError) else str(exc)
+            raise SetupInvalid(doc.source, [f"line {line}: {message}"]) from None
         changes.extend(result if isinstance(result, list) else [result])
 
     for i, system in enumerate(doc.systems):

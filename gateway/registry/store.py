@@ -18,6 +18,7 @@ from connectors.registry import (
     SYSTEM_TASK_TYPES,
     ConnectorSpec,
     ProcessSpec,
+    RegistryReader,
     RetryPolicy,
     SourceSystemSpec,
     StepSpec,
@@ -44,7 +45,7 @@ from gateway.persistence.models import (
 from gateway.registry import audit
 from gateway.registry.audit import Change
 
-__all__ = ["Registry", "ensure_builtins"]
+__all__ = ["Registry", "ensure_builtins", "registry_reader"]
 
 
 def _names(items: Sequence[str], limit: int = 5) -> str:
@@ -593,6 +594,11 @@ class Registry:
                 "process": "PROCESS_UNKNOWN",
             }[what]
             raise NotFoundError(code, f"there is no {what} {key!r}")
+
+
+def registry_reader(session: Session) -> RegistryReader:
+    """The registry as dispatch reads it (type-checked against the Protocol)."""
+    return Registry(session)
 
 
 def ensure_builtins(session: Session) -> None:

@@ -13,7 +13,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.wallet import Credential, MasterKey, SecretBox, WalletError
+from connectors.wallet import Credential, MasterKey, SecretBox, WalletError, check_client_pair
 from gateway.errors import ConflictError, NotFoundError
 from gateway.persistence.models import User, WalletEntry
 from gateway.registry import audit
@@ -112,6 +112,10 @@ class Wallet:
 
     def set(self, credential_map: str, key: str, credential: Credential) -> Change | None:
         """Create or replace an entry; ``None`` when it already holds exactly this."""
+        if not credential.username or not credential.password:
+            raise WalletError("a wallet entry needs a username and a password")
+        if credential.client_certificate or credential.client_key:
+            check_client_pair(credential.client_certificate or "", credential.client_key or "")
         row = self._row(credential_map, key)
         if row is not None:
             try:

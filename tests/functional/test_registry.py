@@ -350,3 +350,58 @@ def test_a_connector_ca_bundle_must_exist(runtime, tmp_path):
     (tmp_path / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
     ok = replace(spec, tls=TlsSettings(ca_bundle=str(tmp_path / "ca.pem")))
     assert change(runtime, lambda r, w: r.put_connector(ok)).action == "create"
+
+
+def _self_signed() -> tuple[str, str]:
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "omgw-client")])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now)
+        .not_valid_after(now + dt.timedelta(days=1))
+        .sign(key, hashes.SHA256())
+    )
+    key_pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.PKCS8,
+        serialization.NoEncryption(),
+    ).decode()
+    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+
+
+def test_client_certificates_are_checked_and_usable_for_tls(runtime):
+    cert, key = _self_signed()
+    _other_cert, other_key = _self_signed()
+    base_setup(runtime)
+    for bad_cert, bad_key, why in (
+        ("junk", key, "not a PEM X.509 certificate"),
+        (cert, "junk", "not a PEM private key"),
+        (cert, other_key, "does not belong"),
+        (cert, None, "not a PEM private key"),
+    ):
+        with pytest.raises(WalletError, match=why):
+            change(
+                runtime,
+                lambda r, w, c=bad_cert, k=bad_key: w.set(
+                    MAP, "TLS", Credential("u", SECRET, c, k)
+                ),
+            )
+    change(runtime, lambda r, w: w.set(MAP, "TLS", Credential("u", SECRET, cert, key)))
+    with runtime.sessions() as s:
+        sealed = s.scalar(select(WalletEntry.sealed).where(WalletEntry.key == "TLS"))
+        assert b"PRIVATE KEY" not in sealed
+        assert Wallet(s, runtime.secret_box).credential(MAP, "TLS").client_key == key
+    spec = ConnectorSpec("C4", "WMS01", "https://x/y", tls=TlsSettings(client_certificate="TLS"))
+    assert change(runtime, lambda r, w: r.put_connector(spec)).action == "create"
