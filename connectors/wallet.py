@@ -128,8 +128,9 @@ class Keyring:
 class KeyFile:
     """The master key on disk (mode 0600), and the next key while a rotation runs.
 
-    Rotation: :meth:`begin_rotation` writes ``<file>.next``; the caller re-seals every
-    row under it in one transaction; :meth:`finish_rotation` makes it the key file.
+    Rotation: :meth:`begin_rotation` writes ``<file>.next``, from then on the key that
+    seals; the caller re-seals every row under it in one transaction;
+    :meth:`finish_rotation` makes it the key file. Each file is replaced atomically.
     Interrupted anywhere, the pair still opens every row and a rerun finishes the job.
     """
 
@@ -142,8 +143,11 @@ class KeyFile:
 
     def load(self) -> Keyring:
         current = self._read(self.path)
-        others = [self._read(self.next_path)] if self.next_path.exists() else []
-        return Keyring(current, others)
+        if not self.next_path.exists():
+            return Keyring(current)
+        # A rotation is pending: seal with the new key already, so nothing written from
+        # now on is left under the key the rotation retires.
+        return Keyring(self._read(self.next_path), [current])
 
     def _read(self, path: Path) -> MasterKey:
         try:
@@ -179,15 +183,24 @@ class KeyFile:
         if current.version >= 255:
             raise WalletError("wallet key version 255 reached; re-initialise the wallet")
         new = MasterKey.generate(current.version + 1)
-        _write_private(self.next_path, new.to_text(), exclusive=True)
+        self._replace(self.next_path, new)
         return new
 
     def finish_rotation(self, new: MasterKey) -> None:
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        tmp.unlink(missing_ok=True)
-        _write_private(tmp, new.to_text(), exclusive=True)
-        os.replace(tmp, self.path)
+        self._replace(self.path, new)
         self.next_path.unlink(missing_ok=True)
+
+    def _replace(self, path: Path, key: MasterKey) -> None:
+        """Write ``path`` whole or not at all: a temporary file, synced, then renamed."""
+        tmp = path.with_name(path.name + ".tmp")
+        tmp.unlink(missing_ok=True)
+        _write_private(tmp, key.to_text(), exclusive=True)
+        os.replace(tmp, path)
+        fd = os.open(path.parent, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
 
 def _write_private(path: Path, text: str, *, exclusive: bool) -> None:

@@ -15,7 +15,7 @@ from connectors.registry import DEFAULT_CREDENTIAL_MAP
 from connectors.wallet import Credential, KeyFile, MasterKey
 from gateway.cli.context import Context, pass_context
 from gateway.persistence.models import User
-from gateway.registry.wallet import Wallet
+from gateway.registry.wallet import Wallet, seal_user_secret
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
@@ -63,8 +63,8 @@ def _sample(ctx: Context) -> None:
                     User(
                         username=SAMPLE_USER,
                         password_hash=hash_password(password),
-                        digest_secret=runtime.secret_box.seal(
-                            password.encode(), f"user:{SAMPLE_USER}"
+                        digest_secret=seal_user_secret(
+                            s, lambda: runtime.secret_box, SAMPLE_USER, password
                         ),
                         roles=" ".join(ROLES),
                     )
@@ -74,7 +74,7 @@ def _sample(ctx: Context) -> None:
                 with os.fdopen(fd, "w") as handle:
                     handle.write(f"{SAMPLE_USER}:{password}\n")
                 click.echo(f"sample user {SAMPLE_USER}: credentials in {path} (mode 0600)")
-            wallet = Wallet(s, runtime.secret_box, ctx.actor)
+            wallet = Wallet(s, lambda: runtime.secret_box, ctx.actor)
             if not wallet.exists(DEFAULT_CREDENTIAL_MAP, SAMPLE_WALLET_KEY):
                 wallet.set(
                     DEFAULT_CREDENTIAL_MAP,

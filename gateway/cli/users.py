@@ -13,6 +13,7 @@ from gateway.errors import NotFoundError
 from gateway.persistence.models import User
 from gateway.registry import audit
 from gateway.registry.audit import Change
+from gateway.registry.wallet import seal_user_secret
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 
@@ -48,13 +49,14 @@ def user_add(
         raise click.ClickException("the password must have at least 8 characters")
     role_text = " ".join(sorted(set(roles)))
     with ctx.transaction() as (runtime, s):
+        sealed = seal_user_secret(s, lambda: runtime.secret_box, name, password)
         row = s.scalar(select(User).where(User.username == name))
         before = None if row is None else {"roles": row.roles}
         if row is None:
             row = User(username=name)
             s.add(row)
         row.password_hash = hash_password(password)
-        row.digest_secret = runtime.secret_box.seal(password.encode(), f"user:{name}")
+        row.digest_secret = sealed
         row.roles = role_text
         change = Change(
             "create" if before is None else "update",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import click
 
-from connectors.wallet import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
+from connectors.wallet import Credential, KeyFile, Keyring, SecretBox, WalletError
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import MASK, emit_changes, emit_record, emit_table, json_option
 from gateway.registry.wallet import EntryInfo, Wallet
@@ -74,7 +74,9 @@ def set_(
         client_key.read_text() if client_key else None,
     )
     with ctx.transaction() as (runtime, s):
-        change = Wallet(s, runtime.secret_box, ctx.actor).set(credential_map, key, credential)
+        change = Wallet(s, lambda: runtime.secret_box, ctx.actor).set(
+            credential_map, key, credential
+        )
     emit_changes([change], as_json)
 
 
@@ -120,60 +122,53 @@ def show(ctx: Context, credential_map: str, key: str, as_json: bool) -> None:
 @json_option
 @pass_context
 def remove(ctx: Context, credential_map: str, key: str, as_json: bool) -> None:
-    with ctx.transaction() as (runtime, s):
-        change = Wallet(s, runtime.secret_box, ctx.actor).remove(credential_map, key)
+    with ctx.transaction() as (_rt, s):
+        change = Wallet(s, actor=ctx.actor).remove(credential_map, key)
     emit_changes([change], as_json)
 
 
-@wallet.command("verify", help="Decrypt every entry and report any that does not open.")
+@wallet.command("verify", help="Decrypt every entry and user secret; report any that fails.")
 @pass_context
 def verify(ctx: Context) -> None:
     with ctx.reading() as (runtime, s):
-        results = Wallet(s, runtime.secret_box, ctx.actor).verify()
+        results = Wallet(s, lambda: runtime.secret_box, ctx.actor).verify()
     failed = 0
-    for info, problem in results:
-        click.echo(f"{info.credential_map}/{info.key}: {'ok' if problem is None else problem}")
+    for name, problem in results:
+        click.echo(f"{name}: {'ok' if problem is None else problem}")
         failed += problem is not None
     if failed:
-        raise click.ClickException(f"{failed} of {len(results)} entries do not open")
-    click.echo(f"all {len(results)} entries open")
+        raise click.ClickException(f"{failed} of {len(results)} secrets do not open")
+    click.echo(f"all {len(results)} secrets open")
 
 
 @wallet.command("rotate-key", help="Re-encrypt every secret under a new master key.")
-@click.option(
-    "--new-key-stdin",
-    is_flag=True,
-    help="With OMGW_WALLET_KEY: read the new key (base64) from standard input.",
-)
 @pass_context
-def rotate_key(ctx: Context, new_key_stdin: bool) -> None:
-    """With a key file, a new key is generated into ``wallet.key.next``; every secret is
-    re-sealed in one transaction; then the new key replaces the key file. Interrupted
-    at any point, both keys still open everything and a rerun completes the rotation."""
+def rotate_key(ctx: Context) -> None:
+    """With a key file: a new key goes to ``wallet.key.next`` and seals from then on;
+    every secret is re-sealed in one transaction; then the new key replaces the key file.
+    Interrupted at any point, both keys still open everything and a rerun completes.
+
+    With ``OMGW_WALLET_KEY``: put the new key first (``v<N>:<key>,<old key>``) wherever
+    omgw runs, run this to re-seal everything under it, then drop the old key.
+    """
     settings = ctx.settings
     with ctx.runtime() as runtime:
+        key_file = None
         if settings.wallet_key_b64:
-            if not new_key_stdin:
+            keyring = Keyring.from_text(settings.wallet_key_b64)
+            new = keyring.current
+            if keyring.versions == [new.version]:
                 raise click.UsageError(
-                    "the key comes from OMGW_WALLET_KEY: pass the new key with --new-key-stdin"
+                    "OMGW_WALLET_KEY holds one key. Set it to 'v<N>:<new key>,<current key>' "
+                    "(new first, N above the current version) wherever omgw runs, then rerun"
                 )
-            current = Keyring.from_text(settings.wallet_key_b64)
-            new = MasterKey.from_b64(sys.stdin.readline())
-            if new.key == current.current.key:
-                raise click.ClickException("the new key is the current key")
-            new = MasterKey(new.key, max(current.versions) + 1)
-            keyring = Keyring(current.current, [*map(current.get, current.versions), new])
-            key_file = None
         else:
-            if new_key_stdin:
-                raise click.UsageError("--new-key-stdin is for keys from OMGW_WALLET_KEY")
             key_file = KeyFile(settings.key_file)
             new = key_file.begin_rotation()
             keyring = key_file.load()
-        box = SecretBox(keyring)
         try:
             with runtime.sessions() as s, s.begin():
-                count = Wallet(s, box, ctx.actor).rotate(new)
+                count = Wallet(s, SecretBox(keyring), ctx.actor).rotate(new)
         except WalletError as exc:
             raise click.ClickException(f"rotation stopped, nothing changed: {exc}") from None
         if key_file is not None:
@@ -181,6 +176,6 @@ def rotate_key(ctx: Context, new_key_stdin: bool) -> None:
             click.echo(f"rotated to key version {new.version}: {count} secret(s) re-encrypted")
         else:
             click.echo(
-                f"rotated to key version {new.version}: {count} secret(s) re-encrypted; now "
-                f"set OMGW_WALLET_KEY to 'v{new.version}:<the new key>' everywhere omgw runs"
+                f"re-encrypted {count} secret(s) under key version {new.version}; now drop the "
+                "older keys from OMGW_WALLET_KEY"
             )

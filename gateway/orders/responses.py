@@ -202,7 +202,7 @@ class ResponseProcessor:
         if previous is not None:
             return previous
         option = self._processing_option(ss, resp.lines)
-        maps = Registry(self._s).value_maps(ss.code)
+        maps = Registry(self._s).value_maps(ss.code) if ss.cross_reference else ValueMaps()
         plans, errors, found = self._check_lines(resp.lines, ss.code, task, option, maps)
 
         outcomes: list[LineOutcome] = []
@@ -278,8 +278,8 @@ class ResponseProcessor:
         ).all()
 
     def _processing_option(self, ss: SourceSystem, lines: Sequence[FulfillLineResponse]) -> str:
-        """The option of the connector that carried the lines' request; else that of the
-        system's first enabled service connector by name; else the default."""
+        """The option of the connector that carried the lines' request; else the system's
+        service connectors by name, enabled ones first; else the default."""
         ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
         carried = set(
             self._s.scalars(
@@ -296,10 +296,9 @@ class ResponseProcessor:
             select(Connector.response_processing)
             .where(
                 Connector.target_system_id == ss.id,
-                Connector.enabled.is_(True),
                 Connector.invocation_mode != "BUSINESS_EVENT",
             )
-            .order_by(Connector.name)
+            .order_by(Connector.enabled.desc(), Connector.name)
             .limit(1)
         )
         return configured or PROCESSING_OPTIONS[0]

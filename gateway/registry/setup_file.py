@@ -368,7 +368,7 @@ def apply_setup(
         for domain, mapping in sorted(doc.xrefs.get(system.code, {}).items()):
             step("source_system", i, registry.replace_xref_domain, system.code, domain, mapping)
     if any(ref.sets_secret for ref in doc.wallet):
-        wallet = Wallet(session, box(), actor)
+        wallet = Wallet(session, box, actor)
         for i, ref in enumerate(doc.wallet):
             if ref.sets_secret:
                 credential = _credential(ref, base_dir)

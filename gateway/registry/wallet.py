@@ -1,30 +1,69 @@
 """Wallet entries on SQLAlchemy (DESIGN §7).
 
 An entry is addressed by (credential map, key) and holds a sealed :class:`Credential`.
-Its associated data is ``wallet|<map>|<key>|v<key version>``: a sealed value copied to
-another row, or a row whose map, key or version was edited, fails to open.
+Its associated data is the JSON array ``["wallet", map, key, key version]`` (JSON, so no
+map or key can be written to collide with another): a sealed value copied to another
+row, or a row whose map, key or version was edited, fails to open.
+
+Sealing and key rotation follow one protocol so that no secret is ever sealed with a
+key that a rotation is about to retire: a writer first takes the secrets lock (on
+PostgreSQL ``LOCK TABLE … ROW EXCLUSIVE``, which a rotation's ``SHARE ROW EXCLUSIVE``
+excludes; on SQLite the ``BEGIN IMMEDIATE`` every writer takes), and only then loads
+the keyring, which prefers the newest key while a rotation is pending.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from connectors.wallet import Credential, MasterKey, SecretBox, WalletError, check_client_pair
-from gateway.errors import ConflictError, NotFoundError
+from gateway.errors import ConflictError, NotFoundError, ValidationError
 from gateway.persistence.models import User, WalletEntry
 from gateway.registry import audit
 from gateway.registry.audit import Change
 from gateway.registry.store import Registry
 
-__all__ = ["EntryInfo", "Wallet", "entry_aad"]
+__all__ = ["EntryInfo", "Wallet", "entry_aad", "lock_secrets", "seal_user_secret"]
+
+Keys = SecretBox | Callable[[], SecretBox]
 
 
 def entry_aad(credential_map: str, key: str, version: int) -> str:
-    return f"wallet|{credential_map}|{key}|v{version}"
+    return json.dumps(["wallet", credential_map, key, version], separators=(",", ":"))
+
+
+def lock_secrets(session: Session, *, rotation: bool = False) -> None:
+    """Take the secrets lock in the caller's transaction (see the module docstring)."""
+    if session.get_bind().dialect.name == "postgresql":
+        mode = "SHARE ROW EXCLUSIVE" if rotation else "ROW EXCLUSIVE"
+        session.execute(text(f"LOCK TABLE wallet_entries, users IN {mode} MODE"))
+    else:
+        session.execute(select(1))  # starts the BEGIN IMMEDIATE: writers run one at a time
+
+
+def _resolve(keys: Keys) -> SecretBox:
+    return keys if isinstance(keys, SecretBox) else keys()
+
+
+def seal_user_secret(session: Session, keys: Keys, username: str, password: str) -> bytes:
+    """An API user's password sealed for ``PasswordDigest`` checks, under the lock."""
+    lock_secrets(session)
+    return _resolve(keys).seal(password.encode(), f"user:{username}")
+
+
+def _check_address(credential_map: str, key: str) -> None:
+    for what, value in (("credential map", credential_map), ("key", key)):
+        if not value or len(value) > 200 or any(ord(c) < 32 for c in value):
+            raise ValidationError(
+                "INVALID_VALUE",
+                f"a wallet {what} is 1 to 200 characters without control characters",
+            )
 
 
 @dataclass(frozen=True)
@@ -41,18 +80,19 @@ class EntryInfo:
 class Wallet:
     """Reads and changes wallet entries inside the caller's transaction."""
 
-    def __init__(
-        self, session: Session, box: SecretBox | None = None, actor: str = "system"
-    ) -> None:
+    def __init__(self, session: Session, keys: Keys | None = None, actor: str = "system") -> None:
         self._s = session
-        self._cipher = box
+        self._keys = keys
+        self._cipher: SecretBox | None = None
         self.actor = actor
 
     @property
     def _box(self) -> SecretBox:
-        """The cipher, needed only to seal or open (listing needs no key)."""
+        """The cipher, loaded on first use (listing needs no key; writers lock first)."""
         if self._cipher is None:
-            raise WalletError("this wallet operation needs the master key")
+            if self._keys is None:
+                raise WalletError("this wallet operation needs the master key")
+            self._cipher = _resolve(self._keys)
         return self._cipher
 
     def _row(self, credential_map: str, key: str) -> WalletEntry | None:
@@ -112,6 +152,8 @@ class Wallet:
 
     def set(self, credential_map: str, key: str, credential: Credential) -> Change | None:
         """Create or replace an entry; ``None`` when it already holds exactly this."""
+        _check_address(credential_map, key)
+        lock_secrets(self._s)
         if not credential.username or not credential.password:
             raise WalletError("a wallet entry needs a username and a password")
         if credential.client_certificate or credential.client_key:
@@ -159,27 +201,37 @@ class Wallet:
         audit.record(self._s, self.actor, change)
         return change
 
-    def verify(self) -> list[tuple[EntryInfo, str | None]]:
-        """Open every entry; each with ``None`` or the reason it does not open."""
-        out: list[tuple[EntryInfo, str | None]] = []
+    def verify(self) -> list[tuple[str, str | None]]:
+        """Open every entry and user digest secret; each named, with ``None`` or the
+        reason it does not open. A key that cannot load at all is one error."""
+        self._box  # noqa: B018 (load the key first)
+        out: list[tuple[str, str | None]] = []
         for row in self._s.scalars(
             select(WalletEntry).order_by(WalletEntry.credential_map, WalletEntry.key)
         ):
             try:
                 self._open(row)
-                out.append((self._info(row), None))
+                out.append((f"{row.credential_map}/{row.key}", None))
             except WalletError as exc:
-                out.append((self._info(row), str(exc)))
+                out.append((f"{row.credential_map}/{row.key}", str(exc)))
+        for user in self._s.scalars(select(User).order_by(User.username)):
+            if user.digest_secret is None:
+                continue
+            try:
+                self._box.open(user.digest_secret, f"user:{user.username}")
+                out.append((f"user {user.username}", None))
+            except WalletError as exc:
+                out.append((f"user {user.username}", str(exc)))
         return out
 
     def rotate(self, new: MasterKey) -> int:
         """Re-seal every wallet entry and user digest secret under ``new``, in the caller's
-        transaction. ``self``'s box must hold ``new`` and every key still in use. Rows
-        already under ``new`` are skipped, so an interrupted rotation can be rerun."""
+        transaction, holding the secrets lock against writers. ``self``'s keys must hold
+        ``new`` and every key still in use. Rows already under ``new`` are skipped, so an
+        interrupted rotation can be rerun."""
+        lock_secrets(self._s, rotation=True)
         count = 0
-        rows = self._s.scalars(
-            select(WalletEntry).where(WalletEntry.key_version != new.version).with_for_update()
-        )
+        rows = self._s.scalars(select(WalletEntry).where(WalletEntry.key_version != new.version))
         for row in rows:
             credential = self._open(row)
             row.key_version = new.version
@@ -194,7 +246,13 @@ class Wallet:
             if sealed is None or SecretBox.sealed_version(sealed) == new.version:
                 continue
             aad = f"user:{user.username}"
-            user.digest_secret = self._box.seal(self._box.open(sealed, aad), aad, new.version)
+            try:
+                plain = self._box.open(sealed, aad)
+            except WalletError as exc:
+                raise WalletError(
+                    f"user {user.username}: {exc}; reset it with 'omgw user add {user.username}'"
+                ) from None
+            user.digest_secret = self._box.seal(plain, aad, new.version)
             count += 1
         self._s.flush()
         audit.record(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -359,7 +358,11 @@ def test_rotate_key_from_the_cli(admin):
     after = (admin.home / "wallet.key").read_text()
     assert after != before and after.startswith("v2:")
     assert not (admin.home / "wallet.key.next").exists()
-    assert "all 1 entries open" in admin.ok("wallet", "verify")
+    assert admin.ok("wallet", "verify").splitlines() == [
+        "oracle.wsm.security/K1: ok",
+        "user mw: ok",
+        "all 2 secrets open",
+    ]
     assert [e["key_version"] for e in admin.json("wallet", "list")] == [2]
 
 
@@ -376,12 +379,26 @@ def test_rotate_key_with_an_environment_key(admin):
         "--password-stdin",
         input=SECRET,
     )
-    assert admin("wallet", "rotate-key").exit_code == 2  # the new key must be given
-    new = MasterKey.generate()
-    out = admin.ok("wallet", "rotate-key", "--new-key-stdin", input=new.to_b64() + "\n")
-    assert "OMGW_WALLET_KEY to 'v2:<the new key>'" in out and new.to_b64() not in out
-    admin.env["OMGW_WALLET_KEY"] = f"v2:{new.to_b64()}"
-    assert "all 1 entries open" in admin.ok("wallet", "verify")
+    one_key = admin("wallet", "rotate-key")
+    assert one_key.exit_code == 2 and "new first" in one_key.stderr
+    new = MasterKey.generate(version=2)
+    admin.env["OMGW_WALLET_KEY"] = f"{new.to_text()},{old.to_b64()}"
+    # While both are set, new secrets are sealed with the new key already.
+    admin.ok(
+        "wallet",
+        "set",
+        "oracle.wsm.security",
+        "K2",
+        "--username",
+        "u",
+        "--password-stdin",
+        input=SECRET,
+    )
+    assert sorted(e["key_version"] for e in admin.json("wallet", "list")) == [1, 2]
+    out = admin.ok("wallet", "rotate-key")
+    assert "re-encrypted 1 secret(s) under key version 2" in out and new.to_b64() not in out
+    admin.env["OMGW_WALLET_KEY"] = new.to_text()
+    assert "all 2 secrets open" in admin.ok("wallet", "verify")
     admin.env["OMGW_WALLET_KEY"] = old.to_b64()
     stale = admin("wallet", "verify")
     assert stale.exit_code == 1 and "version 2, which is not loaded" in stale.stdout
@@ -462,4 +479,3 @@ def test_key_problems_are_clear_errors_not_tracebacks(tmp_path):
     assert gone.returncode == 1 and "omgw init" in gone.stderr
     for out in (loose, wrong, broken, gone):
         assert "Traceback" not in out.stderr
-    assert stat.S_IMODE(key.parent.stat().st_mode)  # the home is still there

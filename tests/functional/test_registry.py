@@ -23,6 +23,7 @@ from connectors.registry import (
 )
 from connectors.wallet import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
 from gateway.errors import ConflictError, GatewayError, NotFoundError
+from gateway.persistence.db import make_session_factory
 from gateway.persistence.models import AuditEntry, User, WalletEntry
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
@@ -203,7 +204,10 @@ def test_wallet_rows_hold_no_clear_text_and_detect_swaps_and_edits(runtime):
         wallet = Wallet(s, runtime.secret_box)
         with pytest.raises(WalletError, match=r"\(oracle.wsm.security, A_KEY\).*altered"):
             wallet.credential(MAP, "A_KEY")
-        assert [problem is not None for _info, problem in wallet.verify()] == [True, True]
+        assert [(name, problem is not None) for name, problem in wallet.verify()] == [
+            (f"{MAP}/A_KEY", True),
+            (f"{MAP}/B_KEY", True),
+        ]
     # Editing the recorded key version breaks the associated data too.
     change(runtime, lambda r, w: w.set(MAP, "A_KEY", Credential("user-a", SECRET)))
     with runtime.sessions() as s, s.begin():
@@ -290,7 +294,7 @@ def test_an_unknown_source_system_is_a_clear_not_found(runtime):
         Registry(s).source_system("X")
 
 
-def test_upgrading_a_0001_database_keeps_its_source_systems(fresh_database_url):
+def test_upgrading_a_0001_database_with_orders_keeps_everything(fresh_database_url):
     from alembic import command
 
     from gateway.persistence.db import alembic_config, create_engine_for, migrate
@@ -300,22 +304,43 @@ def test_upgrading_a_0001_database_keeps_its_source_systems(fresh_database_url):
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
+    statements = [
+        "INSERT INTO source_systems (id, code, name, system_type, order_capture, fulfillment,"
+        " response_processing_option, created_at) VALUES"
+        " (1, 'OLD1', 'Old', 'SPOKE', true, false, 'REJECT_ALL_ON_FIRST_ERROR', CURRENT_TIMESTAMP),"
+        " (2, 'WMSX', 'Wms', 'SPOKE', false, true, 'REJECT_ERROR_GROUPS', CURRENT_TIMESTAMP)",
+        "INSERT INTO order_headers (id, order_number, source_system_id, source_order_id,"
+        " source_order_number, revision, revision_seq, status, created_at, updated_at)"
+        " VALUES (7, '100007', 1, 'S1', 'SO-1', '1', 1, 'OPEN', CURRENT_TIMESTAMP,"
+        " CURRENT_TIMESTAMP)",
+        "INSERT INTO order_lines (id, header_id, line_number, source_line_id,"
+        " source_line_number, product_number, ordered_quantity, uom_code, status)"
+        " VALUES (8, 7, 1, 'L1', '1', 'AS54888', 2, 'Ea', 'AWAIT_SHIPPING')",
+        "INSERT INTO fulfillment_requests (id, header_id, task_type, fulfillment_system,"
+        " status, created_at) VALUES (9, 7, 'Shipment', 'WMSX', 'SENT', CURRENT_TIMESTAMP)",
+        "INSERT INTO fulfill_lines (id, header_id, order_line_id, fulfill_line_number,"
+        " quantity, status, task_type, request_id, created_at, updated_at) VALUES"
+        " (10, 7, 8, 1, 2, 'AWAIT_SHIP', 'Shipment', 9, CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)",
+    ]
     with engine.begin() as conn:
-        conn.execute(
-            text(
-                "INSERT INTO source_systems (code, name, system_type, order_capture, fulfillment,"
-                " response_processing_option, created_at)"
-                " VALUES ('OLD1', 'Old', 'SPOKE', true, false, 'REJECT_ALL_ON_ANY_ERROR',"
-                " CURRENT_TIMESTAMP)"
-            )
-        )
-    migrate(engine)
-    with engine.connect() as conn:
-        row = conn.execute(
-            text("SELECT code, time_zone, cross_reference, collections_allowed FROM source_systems")
-        ).one()
+        for statement in statements:
+            conn.execute(text(statement))
+    migrate(engine)  # rebuilds fulfillment_requests while fulfill_lines point at it
+    settings_free = make_session_factory(engine)
+    with settings_free() as s:
+        systems = s.execute(
+            text("SELECT code, time_zone, cross_reference FROM source_systems ORDER BY code")
+        ).all()
+        assert [tuple(r) for r in systems] == [("OLD1", "UTC", False), ("WMSX", "UTC", False)]
+        assert s.execute(text("SELECT request_id FROM fulfill_lines")).scalar() == 9
+        migrated = Registry(s).connectors_for("WMSX")
+        assert [(c.name, c.response_processing, c.enabled) for c in migrated] == [
+            ("WMSX_MIGRATED", "REJECT_ERROR_GROUPS", False)
+        ]
+        assert Registry(s).connectors_for("OLD1") == []  # the default needs no placeholder
+        if fresh_database_url.startswith("sqlite"):
+            assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1  # on again after
     engine.dispose()
-    assert tuple(row) == ("OLD1", "UTC", False, False)
 
 
 def test_a_running_process_picks_up_a_rotated_key_file(fresh_database_url, tmp_path):
@@ -405,3 +430,46 @@ def test_client_certificates_are_checked_and_usable_for_tls(runtime):
         assert Wallet(s, runtime.secret_box).credential(MAP, "TLS").client_key == key
     spec = ConnectorSpec("C4", "WMS01", "https://x/y", tls=TlsSettings(client_certificate="TLS"))
     assert change(runtime, lambda r, w: r.put_connector(spec)).action == "create"
+
+
+def test_a_secret_written_during_a_rotation_is_not_left_under_the_old_key(runtime, tmp_path):
+    """A writer holding its transaction open while a rotation starts: the rotation waits
+    for it, then re-seals what it wrote; nothing stays under the retired key."""
+    import threading
+
+    key_file = KeyFile(tmp_path / "wallet.key")
+    key_file.create(MasterKey.generate())
+    writer = runtime.sessions()
+    writer.begin()
+    Wallet(writer, lambda: SecretBox(key_file.load())).set(MAP, "LATE", Credential("u", SECRET))
+    new = key_file.begin_rotation()
+    done: list[int] = []
+    rotation = threading.Thread(
+        target=lambda: done.append(_rotate(runtime, key_file, new)), daemon=True
+    )
+    rotation.start()
+    rotation.join(timeout=1.0)
+    assert rotation.is_alive()  # it waits for the writer's lock
+    writer.commit()
+    writer.close()
+    rotation.join(timeout=30)
+    assert done == [1]
+    key_file.finish_rotation(new)
+    with runtime.sessions() as s:
+        wallet = Wallet(s, SecretBox(key_file.load()))
+        assert wallet.credential(MAP, "LATE").password == SECRET
+        assert {i.key_version for i in wallet.entries()} == {2}
+
+
+def _rotate(runtime: Runtime, key_file: KeyFile, new: MasterKey) -> int:
+    with runtime.sessions() as s, s.begin():
+        return Wallet(s, SecretBox(key_file.load())).rotate(new)
+
+
+def test_a_key_file_write_never_leaves_a_partial_file(tmp_path):
+    key_file = KeyFile(tmp_path / "wallet.key")
+    key_file.create(MasterKey.generate())
+    (tmp_path / "wallet.key.next.tmp").write_text("")  # a crash mid-write left this
+    new = key_file.begin_rotation()
+    assert key_file.load().current == new
+    assert not (tmp_path / "wallet.key.next.tmp").exists()

@@ -143,6 +143,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('connector_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_fulfillment_requests_connector_id_connectors'), 'connectors', ['connector_id'], ['id'])
 
+    _keep_response_options()
     with op.batch_alter_table('source_systems', schema=None) as batch_op:
         batch_op.add_column(sa.Column('cross_reference', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('time_zone', sa.String(length=64), nullable=False, server_default='UTC'))
@@ -152,6 +153,44 @@ def upgrade() -> None:
         batch_op.drop_column('response_processing_option')
 
     # ### end Alembic commands ###
+
+
+def _keep_response_options() -> None:
+    """The response processing option moves from the source system to its connectors.
+
+    A system with a non-default option gets a disabled placeholder connector carrying
+    it, so its responses keep being processed the same way; the admin sets its URL and
+    enables it, or replaces it.
+    """
+    bind = op.get_bind()
+    rows = bind.execute(sa.text(
+        "SELECT id, code FROM source_systems"
+        " WHERE response_processing_option <> 'REJECT_ALL_ON_FIRST_ERROR'"
+    )).all()
+    options = dict(bind.execute(sa.text(
+        "SELECT id, response_processing_option FROM source_systems"
+    )).all())
+    for system_id, code in rows:
+        bind.execute(
+            sa.text(
+                "INSERT INTO connectors (name, target_system_id, description, url,"
+                " credential_map, credential_key, auth_style, invocation_mode,"
+                " response_processing, send_attachments, timeout_seconds, retry_max_attempts,"
+                " retry_base_delay, retry_max_delay, tls_verify, tls_ca_bundle,"
+                " tls_client_certificate, enabled, created_at, updated_at)"
+                " VALUES (:name, :sid, :description, 'http://unconfigured.invalid/',"
+                " 'oracle.wsm.security', NULL, 'USERNAME_TOKEN', 'ASYNC_SERVICE', :option,"
+                " false, 30.0, 5, 2.0, 300.0, true, NULL, NULL, false,"
+                " CURRENT_TIMESTAMP, CURRENT_TIMESTAMP)"
+            ),
+            {
+                "name": f"{code}_MIGRATED"[:120],
+                "sid": system_id,
+                "option": options[system_id],
+                "description": "Created by migration 0002 to keep this system's response "
+                "processing option; set its URL and enable it, or replace it.",
+            },
+        )
 
 
 def downgrade() -> None:
