@@ -54,6 +54,7 @@ PROCESSING_OPTIONS = (
 AUTH_STYLES = ("USERNAME_TOKEN", "HTTP_BASIC")
 STEP_KINDS = ("INTERNAL", "EXTERNAL")
 DEFAULT_CREDENTIAL_MAP = "oracle.wsm.security"
+MAX_PLANNED_MINUTES = 366 * 1440
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*\Z")
 _IDENT = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
@@ -117,6 +118,9 @@ class _Reader:
             self.problem(key, f"must be a string, not {_kind(value)}")
             return default
         value = value.strip()
+        if _has_control(value, multiline=key == "description"):
+            self.problem(key, "must not contain control characters")
+            return default
         if required and not value:
             self.problem(key, "must not be empty")
         elif len(value) > max_len:
@@ -188,6 +192,11 @@ class _Reader:
             raise SpecInvalid(self.problems)
 
 
+def _has_control(value: str, multiline: bool = False) -> bool:
+    allowed = "\t\n\r" if multiline else ""
+    return any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value)
+
+
 def _kind(value: object) -> str:
     return {bool: "a boolean", int: "a number", float: "a number", str: "a string"}.get(
         type(value), "a table or list"
@@ -200,7 +209,10 @@ def parse_duration(text: str) -> int:
     if not text.strip() or match is None:
         raise ValueError(f"{text!r} is not a duration such as 2d, 4h, 30m or 1d4h")
     days, hours, minutes = (int(g or 0) for g in match.groups())
-    return days * 1440 + hours * 60 + minutes
+    total = days * 1440 + hours * 60 + minutes
+    if total > MAX_PLANNED_MINUTES:
+        raise ValueError(f"{text!r} is longer than the longest planned duration, 366d")
+    return total
 
 
 def format_duration(minutes: int) -> str:
@@ -415,6 +427,10 @@ class TaskTypeSpec:
             ):
                 tr.problem("services", "must be a non-empty list of service names")
                 services = []
+            elif any(len(s.strip()) > 120 or _has_control(s) for s in services):
+                tr.problem(
+                    "services", "a service name is 1 to 120 characters, no control characters"
+                )
             services = [s.strip() for s in services]
             if len(set(services)) != len(services):
                 tr.problem("services", "names a service twice")

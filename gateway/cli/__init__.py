@@ -8,7 +8,7 @@ from __future__ import annotations
 import logging
 
 import click
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from connectors.wallet import WalletError
 from gateway.cli import (
@@ -29,6 +29,11 @@ from gateway.errors import GatewayError
 __all__ = ["cli", "main"]
 
 
+def _first_line(exc: DBAPIError) -> str:
+    """The driver's own first line: names the constraint or column, never a value."""
+    return (str(exc.orig).strip().splitlines() or ["no detail"])[0]
+
+
 class _Group(click.Group):
     """Turns the errors a user can fix (wallet key, bad values) into one clear line."""
 
@@ -37,15 +42,18 @@ class _Group(click.Group):
             return super().invoke(ctx)
         except (WalletError, GatewayError) as exc:
             raise click.ClickException(str(exc)) from None
-        except IntegrityError:
+        except IntegrityError as exc:
             raise click.ClickException(
-                "the database refused the change because another one got there first "
-                "(two admins at once?); nothing was written, run the command again"
+                f"the database refused the change ({_first_line(exc)}); nothing was written. "
+                "If another admin changed the same thing at that moment, run it again"
+            ) from None
+        except DataError as exc:
+            raise click.ClickException(
+                f"the database refused a value ({_first_line(exc)}); nothing was written"
             ) from None
         except OperationalError as exc:
             raise click.ClickException(
-                "the database is unreachable or busy: "
-                + (str(exc.orig).strip().splitlines() or ["no detail"])[0]
+                f"the database is unreachable or busy: {_first_line(exc)}"
             ) from None
 
 
@@ -58,8 +66,12 @@ class _Group(click.Group):
 @click.pass_context
 def cli(ctx: click.Context, actor: str | None) -> None:
     context = ctx.ensure_object(Context)
-    if actor:
-        context.actor = actor
+    if actor is not None:
+        if not actor.strip() or len(actor) > 100 or any(ord(c) < 32 for c in actor):
+            raise click.BadParameter(
+                "1 to 100 characters, no control characters", param_hint="--actor"
+            )
+        context.actor = actor.strip()
 
 
 for command in (

@@ -29,7 +29,10 @@ __all__ = ["apply", "export"]
 @json_option
 @pass_context
 def apply(ctx: Context, path: Path, dry_run: bool, as_json: bool) -> None:
-    text = path.read_text()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise click.ClickException(f"cannot read {path}: {exc}") from None
     with ctx.runtime() as runtime, runtime.sessions() as s:
         s.begin()
         try:
@@ -67,5 +70,8 @@ def export(ctx: Context, output: Path | None) -> None:
     if output is None:
         sys.stdout.write(text)
     else:
-        output.write_text(text)
+        try:
+            output.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise click.ClickException(f"cannot write {output}: {exc.strerror}") from None
         click.echo(f"wrote {output}")

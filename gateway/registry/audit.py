@@ -63,7 +63,7 @@ def record(session: Session, actor: str, change: Change) -> None:
             actor=actor,
             action=change.action,
             entity=change.entity,
-            entity_key=change.key,
+            entity_key=change.key[:300],
             before_json=None
             if change.before is None
             else json.dumps(change.before, sort_keys=True),

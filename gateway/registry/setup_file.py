@@ -46,9 +46,12 @@ from gateway.registry.wallet import Wallet
 __all__ = ["SetupDocument", "SetupInvalid", "apply_setup", "export_setup", "load_setup"]
 
 SECTIONS = ("source_system", "wallet", "task_type", "connector", "process")
-_ARRAY = re.compile(r"\[\[\s*([^\]]+?)\s*\]\]\s*(#.*)?\Z")
-_TABLE = re.compile(r"\[\s*([^\[\]]+?)\s*\]\s*(#.*)?\Z")
-_KEY = re.compile(r"""("[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)\s*=""")
+_PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)"""
+_DOTTED = rf"{_PART}(?:\s*\.\s*{_PART})*"
+_ARRAY = re.compile(rf"\[\[\s*({_DOTTED})\s*\]\]\s*(#.*)?\Z")
+_TABLE = re.compile(rf"\[\s*({_DOTTED})\s*\]\s*(#.*)?\Z")
+_KEY = re.compile(rf"({_DOTTED})\s*=(.*)\Z")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'')
 
 
 class SetupInvalid(ValidationError):  # noqa: N818 (reads as the outcome it is)
@@ -109,8 +112,17 @@ class _Lines:
             return path
 
         current: tuple[str | int, ...] = ()
+        open_string: str | None = None  # inside a multi-line string: its delimiter
+        depth = 0  # inside a multi-line array or inline table
         for number, raw in enumerate(text.splitlines(), start=1):
             line = raw.strip()
+            if open_string is not None:
+                if open_string in line:
+                    open_string = None
+                continue
+            if depth > 0:
+                depth = max(0, depth + _depth(line))
+                continue
             if match := _ARRAY.match(line):
                 names = _split(match.group(1))
                 base = (*resolve(names[:-1]), names[-1])
@@ -121,7 +133,13 @@ class _Lines:
                 current = resolve(_split(match.group(1)))
                 self.at.setdefault(current, number)
             elif match := _KEY.match(line):
-                self.at.setdefault((*current, match.group(1).strip("\"'")), number)
+                self.at.setdefault((*current, *_split(match.group(1))), number)
+                value = match.group(2)
+                for delimiter in ('"""', "'''"):
+                    if value.count(delimiter) % 2:
+                        open_string = delimiter
+                if open_string is None:
+                    depth = max(0, _depth(value))
 
     def line(self, path: tuple[str | int, ...]) -> int | None:
         for end in range(len(path), 0, -1):
@@ -131,7 +149,13 @@ class _Lines:
 
 
 def _split(dotted: str) -> list[str]:
-    return [part.strip().strip("\"'") for part in dotted.split(".")]
+    return [part.strip("\"'") for part in re.findall(_PART, dotted)]
+
+
+def _depth(text: str) -> int:
+    """How many brackets and braces ``text`` leaves open (strings and comments aside)."""
+    code = _STRING.sub("", text).split("#", 1)[0]
+    return code.count("[") + code.count("{") - code.count("]") - code.count("}")
 
 
 def load_setup(
@@ -192,18 +216,15 @@ def load_setup(
                 )
         if xref_problems:
             raise SpecInvalid(xref_problems)
-        if xref and not spec.cross_reference:
-            raise SpecInvalid(
-                [Problem(("cross_reference",), "must be true for value maps to apply")]
-            )
         return spec, {d: {str(e): str(i).strip() for e, i in m.items()} for d, m in xref.items()}
 
-    for index, (spec, xref) in collect("source_system", system):
+    systems_in = collect("source_system", system)
+    for _index, (spec, xref) in systems_in:
         doc.systems.append(spec)
         if xref:
             doc.xrefs[spec.code] = xref
-        _ = index
-    for index, ref in collect("wallet", lambda item: _wallet_ref(item, base_dir)):
+    wallet_in = collect("wallet", lambda item: _wallet_ref(item, base_dir))
+    for index, ref in wallet_in:
         doc.wallet.append(ref)
         if not ref.sets_secret and (ref.credential_map, ref.key) not in known_wallet:
             problems.append(
@@ -213,23 +234,33 @@ def load_setup(
                     "password_env or password_file, or run 'omgw wallet set' first",
                 )
             )
-    doc.task_types = [s for _, s in collect("task_type", TaskTypeSpec.from_mapping)]
-    doc.connectors = [s for _, s in collect("connector", ConnectorSpec.from_mapping)]
+    task_types_in = collect("task_type", TaskTypeSpec.from_mapping)
+    doc.task_types = [s for _, s in task_types_in]
+    connectors_in = collect("connector", ConnectorSpec.from_mapping)
+    doc.connectors = [s for _, s in connectors_in]
     processes = collect("process", ProcessSpec.from_mapping)
     doc.processes = [s for _, s in processes]
 
-    for section, keys in (
-        ("source_system", [s.code for s in doc.systems]),
-        ("wallet", [f"{w.credential_map}/{w.key}" for w in doc.wallet]),
-        ("task_type", [t.code for t in doc.task_types]),
-        ("connector", [c.name for c in doc.connectors]),
-        ("process", [p.name for p in doc.processes]),
+    # Duplicates, by the raw names (a bad item still counts), at each repeat's own line.
+    for section, field_name in (
+        ("source_system", "code"),
+        ("wallet", "key"),
+        ("task_type", "code"),
+        ("connector", "name"),
+        ("process", "name"),
     ):
-        seen: set[str] = set()
-        for index, key in enumerate(keys):
-            if key in seen:
-                problems.append(((section, index), f"{key} appears twice in the file"))
-            seen.add(key)
+        raw_items = data.get(section, [])
+        seen: set[object] = set()
+        for index, raw in enumerate(raw_items if isinstance(raw_items, list) else []):
+            if not isinstance(raw, dict) or not isinstance(raw.get(field_name), str):
+                continue
+            name = raw[field_name].strip()
+            ident = (
+                (raw.get("map") or DEFAULT_CREDENTIAL_MAP, name) if section == "wallet" else name
+            )
+            if ident in seen:
+                problems.append(((section, index), f"{name} appears twice in the file"))
+            seen.add(ident)
 
     systems = known_systems | {s.code for s in doc.systems}
     wallet = known_wallet | {(w.credential_map, w.key) for w in doc.wallet}
@@ -280,16 +311,22 @@ def _wallet_ref(item: Mapping[str, Any], base_dir: Path | None) -> WalletRef:
         "map", "key", "username", "password_env", "password_file",
         "client_certificate_file", "client_key_file",
     }  # fmt: skip
-    problems = [Problem((k,), "is not a known setting") for k in item if k not in allowed]
-    for k in ("password", "secret"):
-        if k in item:
-            problems = [
-                Problem((k,), "secrets never go in a setup file; use password_env or password_file")
-            ]
+    secret_keys = {"password", "secret"}
+    problems = [
+        Problem((k,), "is not a known setting")
+        for k in item
+        if k not in allowed and k not in secret_keys
+    ]
+    problems.extend(
+        Problem((k,), "secrets never go in a setup file; use password_env or password_file")
+        for k in secret_keys & set(item)
+    )
     values = {k: item.get(k) for k in allowed}
     for k, v in values.items():
         if v is not None and (not isinstance(v, str) or not v.strip()):
             problems.append(Problem((k,), "must be a non-empty string"))
+    if problems:
+        raise SpecInvalid(problems)  # the checks below need strings
     ref = WalletRef(
         credential_map=str(values["map"] or DEFAULT_CREDENTIAL_MAP),
         key=str(values["key"] or ""),
@@ -327,6 +364,14 @@ def _wallet_ref(item: Mapping[str, Any], base_dir: Path | None) -> WalletRef:
 def _resolve(name: str, base_dir: Path | None) -> Path:
     path = Path(name).expanduser()
     return path if path.is_absolute() or base_dir is None else base_dir / path
+
+
+def _set_credential(wallet: Wallet, ref: WalletRef, base_dir: Path | None) -> Change | None:
+    try:
+        credential = _credential(ref, base_dir)
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WalletError(f"cannot read a file of wallet entry {ref.key}: {exc}") from None
+    return wallet.set(ref.credential_map, ref.key, credential)
 
 
 def _credential(ref: WalletRef, base_dir: Path | None) -> Credential:
@@ -371,8 +416,7 @@ def apply_setup(
         wallet = Wallet(session, box, actor)
         for i, ref in enumerate(doc.wallet):
             if ref.sets_secret:
-                credential = _credential(ref, base_dir)
-                step("wallet", i, wallet.set, ref.credential_map, ref.key, credential)
+                step("wallet", i, _set_credential, wallet, ref, base_dir)
     for i, task_type in enumerate(doc.task_types):
         step("task_type", i, registry.put_task_type, task_type)
     for i, connector in enumerate(doc.connectors):

@@ -26,6 +26,7 @@ from connectors.registry import (
     TaskTypeSpec,
     TlsSettings,
     ValueMaps,
+    check_domain,
     check_process,
 )
 from gateway.errors import ConflictError, NotFoundError, ValidationError
@@ -36,6 +37,8 @@ from gateway.persistence.models import (
     Process,
     ProcessStep,
     SourceSystem,
+    StagedOrder,
+    StagedResponse,
     Task,
     TaskService,
     TaskType,
@@ -141,6 +144,20 @@ class Registry:
         )
         if orders:
             users.append(f"{orders} order(s)")
+        requests, staged, responses = FulfillmentRequest, StagedOrder, StagedResponse
+        pending = (
+            ("open fulfillment request(s)", requests, requests.fulfillment_system,
+             requests.status.in_(("SENT", "ACCEPTED"))),
+            ("staged order(s)", staged, staged.source_system, staged.status == "STAGED"),
+            ("staged response(s)", responses, responses.fulfillment_system,
+             responses.status == "STAGED"),
+        )  # fmt: skip
+        for label, model, column, open_ in pending:
+            count = self._s.scalar(
+                select(func.count()).select_from(model).where(column == code, open_)
+            )
+            if count:
+                users.append(f"{count} {label}")
         if users:
             raise ConflictError(
                 "IN_USE", f"source system {code} is used by {_names(users)}; remove those first"
@@ -181,6 +198,14 @@ class Registry:
         return [(s, d, e, i) for s, d, e, i in self._s.execute(stmt)]
 
     def put_xref(self, system: str, domain: str, external: str, internal: str) -> Change | None:
+        if why := check_domain(domain):
+            raise ValidationError("INVALID_VALUE", why)
+        for what, value in (("external", external), ("internal", internal)):
+            if not value.strip() or len(value) > 300 or any(ord(c) < 32 for c in value):
+                raise ValidationError(
+                    "INVALID_VALUE",
+                    f"a value map's {what} value is 1 to 300 characters, no control characters",
+                )
         ss = self._require_system(system)
         row = self._s.scalar(
             select(ValueMap).where(

@@ -479,3 +479,116 @@ def test_key_problems_are_clear_errors_not_tracebacks(tmp_path):
     assert gone.returncode == 1 and "omgw init" in gone.stderr
     for out in (loose, wrong, broken, gone):
         assert "Traceback" not in out.stderr
+
+
+TRICKY = '''\
+[[connector]]
+name = "BAD1"
+description = """
+[[connector]]
+not a table, just text in a string
+"""
+target_system = "NOWHERE"
+url = "http://x/"
+
+[[connector]]
+name = "A"
+target_system = "S1"
+url = "http://x/"
+retry.max_attempts = 0
+tags = [
+  ["not", "a", "table"],
+]
+
+[[connector]]
+name = "A"
+target_system = "S1"
+url = "http://x/"
+'''
+
+
+def test_line_numbers_survive_strings_dotted_keys_arrays_and_duplicates(admin, tmp_path):
+    admin.ok("source-system", "add", "S1", "--fulfillment")
+    path = tmp_path / "tricky.toml"
+    path.write_text(TRICKY)
+    result = admin("apply", "-f", str(path))
+    assert result.exit_code == 1
+    lines = [ln.split(": ", 1)[1] for ln in result.stderr.splitlines() if ": line " in ln]
+    assert lines == [
+        f"line {line_of(TRICKY, 'NOWHERE')}: target_system: source system 'NOWHERE' does not exist",
+        f"line {line_of(TRICKY, 'retry.max_attempts')}: retry.max_attempts: must be between 1 and 100",
+        f"line {line_of(TRICKY, 'tags = [')}: tags: is not a known setting",
+        f"line {len(TRICKY.splitlines()) - 3}: A appears twice in the file",
+    ]
+
+
+def test_export_applies_back_with_dormant_value_maps(admin, tmp_path):
+    admin.ok("source-system", "add", "S1", "--order-capture")
+    admin.ok("xref", "add", "S1", "ITEM", "OLD-1", "AS54888")  # cross-reference is off
+    exported = tmp_path / "e.toml"
+    admin.ok("export", "-o", str(exported))
+    assert admin.ok("apply", "-f", str(exported)).strip() == "no changes"
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [
+        (b"\xff\xfe[[source_system]]", "cannot read"),
+        (
+            b'[[wallet]]\nkey = "K"\nusername = "u"\npassword_env = 5\n',
+            "password_env: must be a non-empty string",
+        ),
+        (
+            b'[[wallet]]\nkey = "K"\nusername = "u"\npassword_file = 5\n',
+            "password_file: must be a non-empty string",
+        ),
+        (
+            b'[[source_system]]\ncode = "S9"\nname = "a\\u0000b"\norder_capture = true\n',
+            "name: must not contain control characters",
+        ),
+        (
+            b'[[process]]\nname = "P"\n[[process.step]]\nname = "s"\ntask_type = "Shipment"\ntask = "Ship"\nservice = "Create Shipment Request"\nplanned_duration = "1500000d"\n',
+            "longest planned duration",
+        ),
+        (
+            b'[[task_type]]\ncode = "TT"\n[[task_type.task]]\nname = "T"\nservices = ["'
+            + b"S" * 130
+            + b'"]\n',
+            "1 to 120 characters",
+        ),
+        (b"[nonsense]\n", "unknown section 'nonsense'"),
+    ],
+)
+def test_hostile_setup_files_get_one_sentence(admin, tmp_path, content, message):
+    path = tmp_path / "hostile.toml"
+    path.write_bytes(content)
+    result = admin("apply", "-f", str(path))
+    assert result.exit_code == 1, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_hostile_cli_values_get_one_sentence(admin, tmp_path):
+    admin.ok("source-system", "add", "S1", "--order-capture")
+    long_value = admin("xref", "add", "S1", "ITEM", "E" * 301, "AS1")
+    assert long_value.exit_code == 1 and "1 to 300 characters" in long_value.stderr
+    near_limit = admin("xref", "add", "S1", "ITEM", "E" * 290, "AS1")  # its audit key is longer
+    assert near_limit.exit_code == 0, near_limit.output
+    actor = admin("--actor", "x" * 101, "source-system", "list")
+    assert actor.exit_code == 2 and "--actor" in actor.stderr
+    wallet_key = admin(
+        "wallet", "set", "m", "k\x01", "--username", "u", "--password-stdin", input=SECRET
+    )
+    assert wallet_key.exit_code == 1 and "control characters" in wallet_key.stderr
+    duration = admin(
+        "process",
+        "add",
+        "P2",
+        "--step",
+        "S=Shipment/Ship/Create Shipment Request,9999999999999999999d",
+    )
+    assert duration.exit_code == 1 and "longest planned duration" in duration.stderr
+    unwritable = admin("export", "-o", str(tmp_path / "missing" / "x.toml"))
+    assert unwritable.exit_code == 1 and "cannot write" in unwritable.stderr
+    for result in (long_value, actor, wallet_key, duration, unwritable):
+        assert result.exception is None or isinstance(result.exception, SystemExit)

@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from dataclasses import replace
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -473,3 +474,21 @@ def test_a_key_file_write_never_leaves_a_partial_file(tmp_path):
     new = key_file.begin_rotation()
     assert key_file.load().current == new
     assert not (tmp_path / "wallet.key.next.tmp").exists()
+
+
+def test_a_system_with_open_requests_cannot_be_removed(runtime):
+    from gateway.orders.commands import LineInput, OrderInput
+    from gateway.orders.intake import OrderIntake
+
+    def work(reg: Registry, _w: Wallet) -> None:
+        reg.put_source_system(SourceSystemSpec("CAP1", order_capture=True))
+        reg.put_source_system(SourceSystemSpec("WMS01", fulfillment=True))
+
+    change(runtime, work)
+    with runtime.sessions() as s, s.begin():
+        line = LineInput("L1", "1", "AS54888", Decimal(2), "Ea")
+        OrderIntake(s, "WMS01").create(OrderInput("CAP1", "S1", "SO-1", "1", (line,)))
+    with pytest.raises(ConflictError, match="1 open fulfillment request"):
+        change(runtime, lambda r, w: r.remove_source_system("WMS01"))
+    with pytest.raises(ConflictError, match="1 order"):
+        change(runtime, lambda r, w: r.remove_source_system("CAP1"))
