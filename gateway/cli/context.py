@@ -15,6 +15,9 @@ from gateway.runtime import Runtime
 
 __all__ = ["Context", "default_actor", "pass_context"]
 
+#: databases this process has already migrated (one command per process, except in tests)
+_PREPARED: set[str] = set()
+
 
 def default_actor() -> str:
     try:
@@ -40,7 +43,9 @@ class Context:
     def runtime(self) -> Iterator[Runtime]:
         from gateway.server import prepare
 
-        prepare(self.settings)  # a fresh home works without a separate 'omgw init'
+        if self.settings.database_url not in _PREPARED:
+            prepare(self.settings)  # a fresh home works without a separate 'omgw init'
+            _PREPARED.add(self.settings.database_url)
         runtime = Runtime(self.settings)
         try:
             yield runtime
