@@ -17,6 +17,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.wallet import Credential
+
 __all__ = [
     "AUTH_STYLES",
     "DEFAULT_CREDENTIAL_MAP",
@@ -27,6 +29,7 @@ __all__ = [
     "SYSTEM_TASK_TYPES",
     "SYSTEM_TYPES",
     "ConnectorSpec",
+    "CredentialSource",
     "Problem",
     "ProcessSpec",
     "RegistryReader",
@@ -596,6 +599,12 @@ def check_domain(domain: str) -> str | None:
     if not _DOMAIN.match(domain) or len(domain) > 30:
         return f"{domain!r} is not a domain name (upper case, e.g. ITEM, UOM, STATUS)"
     return None
+
+
+class CredentialSource(Protocol):
+    """Where dispatch gets a connector's credentials, decrypted for one call only."""
+
+    def credential(self, credential_map: str, key: str) -> Credential: ...
 
 
 class RegistryReader(Protocol):

@@ -22,6 +22,7 @@ from datetime import datetime
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from connectors.registry import CredentialSource
 from connectors.wallet import Credential, MasterKey, SecretBox, WalletError, check_client_pair
 from gateway.errors import ConflictError, NotFoundError, ValidationError
 from gateway.persistence.models import User, WalletEntry
@@ -29,7 +30,14 @@ from gateway.registry import audit
 from gateway.registry.audit import Change
 from gateway.registry.store import Registry
 
-__all__ = ["EntryInfo", "Wallet", "entry_aad", "lock_secrets", "seal_user_secret"]
+__all__ = [
+    "EntryInfo",
+    "Wallet",
+    "credential_source",
+    "entry_aad",
+    "lock_secrets",
+    "seal_user_secret",
+]
 
 Keys = SecretBox | Callable[[], SecretBox]
 
@@ -261,3 +269,8 @@ class Wallet:
             Change("rotate", "wallet", "*", None, {"key_version": new.version, "resealed": count}),
         )
         return count
+
+
+def credential_source(session: Session, keys: Keys) -> CredentialSource:
+    """The wallet as dispatch reads it (type-checked against the Protocol)."""
+    return Wallet(session, keys)
