@@ -14,36 +14,32 @@ from connectors.registry import (
 )
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import MASK, emit_changes, emit_record, emit_table, json_option
-from gateway.cli.values import build_spec, given
+from gateway.cli.values import build_spec, given, with_options
 from gateway.registry.store import Registry
 
 __all__ = ["connector"]
 
 
-def _options(func: Any) -> Any:
-    options = [
-        click.option("--target-system", help="The source system this connector reaches."),
-        click.option("--url", help="Endpoint URL (http or https)."),
-        click.option("--description"),
-        click.option("--credential-map", help="Wallet credential map (oracle.wsm.security)."),
-        click.option("--credential-key", help="Wallet key of the credentials to send."),
-        click.option("--no-credential", is_flag=True, help="Send no credentials."),
-        click.option("--auth", type=click.Choice(AUTH_STYLES)),
-        click.option("--invocation-mode", type=click.Choice(INVOCATION_MODES)),
-        click.option("--response-processing", type=click.Choice(PROCESSING_OPTIONS)),
-        click.option("--send-attachments/--no-send-attachments", default=None),
-        click.option("--timeout", type=float, help="Seconds per call (default 30)."),
-        click.option("--retry-max-attempts", type=int),
-        click.option("--retry-base-delay", type=float, help="Seconds."),
-        click.option("--retry-max-delay", type=float, help="Seconds."),
-        click.option("--tls-verify/--no-tls-verify", default=None),
-        click.option("--ca-bundle", help="PEM file of trusted CAs."),
-        click.option("--client-certificate", help="Wallet key holding a client certificate."),
-        click.option("--enabled/--disabled", default=None),
-    ]
-    for option in reversed(options):
-        func = option(func)
-    return func
+_options = with_options(
+    click.option("--target-system", help="The source system this connector reaches."),
+    click.option("--url", help="Endpoint URL (http or https)."),
+    click.option("--description"),
+    click.option("--credential-map", help="Wallet credential map (oracle.wsm.security)."),
+    click.option("--credential-key", help="Wallet key of the credentials to send."),
+    click.option("--no-credential", is_flag=True, help="Send no credentials."),
+    click.option("--auth", type=click.Choice(AUTH_STYLES)),
+    click.option("--invocation-mode", type=click.Choice(INVOCATION_MODES)),
+    click.option("--response-processing", type=click.Choice(PROCESSING_OPTIONS)),
+    click.option("--send-attachments/--no-send-attachments", default=None),
+    click.option("--timeout", type=float, help="Seconds per call (default 30)."),
+    click.option("--retry-max-attempts", type=int),
+    click.option("--retry-base-delay", type=float, help="Seconds."),
+    click.option("--retry-max-delay", type=float, help="Seconds."),
+    click.option("--tls-verify/--no-tls-verify", default=None),
+    click.option("--ca-bundle", help="PEM file of trusted CAs."),
+    click.option("--client-certificate", help="Wallet key holding a client certificate."),
+    click.option("--enabled/--disabled", default=None),
+)
 
 
 def _merge(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:

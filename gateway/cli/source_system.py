@@ -9,36 +9,29 @@ import click
 from connectors.registry import SYSTEM_TYPES, SourceSystemSpec
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_changes, emit_record, emit_table, json_option
-from gateway.cli.values import build_spec, given
+from gateway.cli.values import build_spec, given, with_options
 from gateway.registry.store import Registry
 
 __all__ = ["source_system"]
 
 
-def _options(func: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--name"),
-            click.option("--type", "system_type", type=click.Choice(SYSTEM_TYPES)),
-            click.option(
-                "--order-capture/--no-order-capture", default=None, help="Sends orders in."
-            ),
-            click.option(
-                "--fulfillment/--no-fulfillment",
-                default=None,
-                help="Receives fulfillment requests and sends responses.",
-            ),
-            click.option(
-                "--cross-reference/--no-cross-reference",
-                default=None,
-                help="Apply this system's value maps (omgw xref) to its messages.",
-            ),
-            click.option("--time-zone", help="IANA name, e.g. Europe/Paris (default UTC)."),
-            click.option("--collections-allowed/--no-collections-allowed", default=None),
-        ]
-    ):
-        func = option(func)
-    return func
+_options = with_options(
+    click.option("--name"),
+    click.option("--type", "system_type", type=click.Choice(SYSTEM_TYPES)),
+    click.option("--order-capture/--no-order-capture", default=None, help="Sends orders in."),
+    click.option(
+        "--fulfillment/--no-fulfillment",
+        default=None,
+        help="Receives fulfillment requests and sends responses.",
+    ),
+    click.option(
+        "--cross-reference/--no-cross-reference",
+        default=None,
+        help="Apply this system's value maps (omgw xref) to its messages.",
+    ),
+    click.option("--time-zone", help="IANA name, e.g. Europe/Paris (default UTC)."),
+    click.option("--collections-allowed/--no-collections-allowed", default=None),
+)
 
 
 def _given(**values: Any) -> dict[str, Any]:

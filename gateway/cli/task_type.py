@@ -9,7 +9,7 @@ import click
 from connectors.registry import TaskTypeSpec
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_changes, emit_record, emit_table, json_option
-from gateway.cli.values import build_spec, given
+from gateway.cli.values import build_spec, given, with_options
 from gateway.registry.store import Registry
 
 __all__ = ["parse_task", "task_type"]
@@ -23,21 +23,16 @@ def parse_task(text: str) -> dict[str, Any]:
     return {"name": name.strip(), "services": [s.strip() for s in services.split(",") if s.strip()]}
 
 
-def _options(func: Any) -> Any:
-    for option in reversed(
-        [
-            click.option("--name"),
-            click.option("--description"),
-            click.option(
-                "--task",
-                "tasks",
-                multiple=True,
-                help='TASK=SERVICE[,SERVICE…], repeatable; "Pick Carton=Pick_From_Ravi_Create".',
-            ),
-        ]
-    ):
-        func = option(func)
-    return func
+_options = with_options(
+    click.option("--name"),
+    click.option("--description"),
+    click.option(
+        "--task",
+        "tasks",
+        multiple=True,
+        help='TASK=SERVICE[,SERVICE…], repeatable; "Pick Carton=Pick_From_Ravi_Create".',
+    ),
+)
 
 
 @click.group("task-type", help="Kinds of fulfillment work, with their tasks and services.")

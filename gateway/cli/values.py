@@ -8,9 +8,21 @@ from typing import Any, TypeVar
 from connectors.registry import SpecInvalid
 from gateway.errors import ValidationError
 
-__all__ = ["build_spec", "given"]
+__all__ = ["build_spec", "given", "with_options"]
 
 S = TypeVar("S")
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def with_options(*options: Callable[[F], F]) -> Callable[[F], F]:
+    """Apply click options in the order written (decorators apply bottom-up)."""
+
+    def decorate(func: F) -> F:
+        for option in reversed(options):
+            func = option(func)
+        return func
+
+    return decorate
 
 
 def build_spec(kind: str, data: Mapping[str, Any], build: Callable[[Mapping[str, Any]], S]) -> S:

@@ -25,6 +25,13 @@ class Change:
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
 
+    @classmethod
+    def put(
+        cls, entity: str, key: str, before: dict[str, Any] | None, after: dict[str, Any]
+    ) -> Change:
+        """A create (nothing before) or an update."""
+        return cls("create" if before is None else "update", entity, key, before, after)
+
     def describe(self) -> str:
         sign = {"create": "+", "update": "~", "delete": "-"}.get(self.action, "*")
         head = f"{sign} {self.entity} {self.key}"

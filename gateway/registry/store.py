@@ -120,8 +120,7 @@ class Registry:
         row.collections_allowed = spec.collections_allowed
         self._s.flush()
         return self._audit(
-            Change(
-                "create" if before is None else "update",
+            Change.put(
                 "source_system",
                 spec.code,
                 None if before is None else before.to_mapping(),
@@ -224,8 +223,7 @@ class Registry:
         row.internal_value = internal
         self._s.flush()
         return self._audit(
-            Change(
-                "create" if before is None else "update",
+            Change.put(
                 "xref",
                 key,
                 before,
@@ -366,8 +364,7 @@ class Registry:
         row.enabled = spec.enabled
         self._s.flush()
         return self._audit(
-            Change(
-                "create" if before is None else "update",
+            Change.put(
                 "connector",
                 spec.name,
                 None if before is None else before.to_mapping(),
@@ -458,8 +455,7 @@ class Registry:
         )
         self._s.flush()
         return self._audit(
-            Change(
-                "create" if before is None else "update",
+            Change.put(
                 "task_type",
                 spec.code,
                 None if before is None else before.to_mapping(),

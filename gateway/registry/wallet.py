@@ -183,8 +183,7 @@ class Wallet:
         row.has_client_certificate = bool(credential.client_certificate)
         self._s.flush()
         after = {**self._public(row), "secret": "replaced" if before else "set"}
-        change = Change(
-            "create" if before is None else "update",
+        change = Change.put(
             "wallet",
             f"{credential_map}/{key}",
             before,
