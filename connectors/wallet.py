@@ -51,6 +51,10 @@ class WalletError(Exception):
     """A key that is missing, malformed or wrong, or a sealed value that was tampered with."""
 
 
+class _MissingKeyFileError(WalletError):
+    """No key file at the path (a pending-rotation file may legitimately be absent)."""
+
+
 @dataclass(frozen=True)
 class MasterKey:
     """A 32-byte master key and its version (1-255), which sealed values record."""
@@ -117,6 +121,12 @@ class Keyring:
                 "was the key rotated by another process?"
             ) from None
 
+    def keeping(self, older: Keyring) -> Keyring:
+        """This keyring, still able to open what ``older``'s keys sealed (never sealing
+        with them): a process that reloads mid-rotation can open rows not yet re-sealed."""
+        kept = [older.get(v) for v in older.versions if v not in self._keys]
+        return Keyring(self.current, [*(self._keys[v] for v in self.versions), *kept])
+
     @classmethod
     def from_text(cls, text: str) -> Keyring:
         keys = [MasterKey.from_b64(part) for part in re.split(r"[,\s]+", text.strip()) if part]
@@ -142,18 +152,28 @@ class KeyFile:
         return self.path.exists()
 
     def load(self) -> Keyring:
+        # ``.next`` first: a rotation finishing between the two reads renames it onto
+        # the key file, so reading in this order never misses the new key.
+        pending = self._read_optional(self.next_path)
         current = self._read(self.path)
-        if not self.next_path.exists():
+        if pending is None or pending == current:
             return Keyring(current)
         # A rotation is pending: seal with the new key already, so nothing written from
         # now on is left under the key the rotation retires.
-        return Keyring(self._read(self.next_path), [current])
+        return Keyring(pending, [current])
+
+    def _read_optional(self, path: Path) -> MasterKey | None:
+        try:
+            return self._read(path)
+        except _MissingKeyFileError:
+            return None
 
     def _read(self, path: Path) -> MasterKey:
         try:
             mode = stat.S_IMODE(path.stat().st_mode)
+            text = path.read_text()
         except FileNotFoundError:
-            raise WalletError(
+            raise _MissingKeyFileError(
                 f"no wallet key file at {path}: run 'omgw init' or set OMGW_WALLET_KEY"
             ) from None
         if mode & 0o077:
@@ -164,7 +184,7 @@ class KeyFile:
                 path,
             )
         try:
-            return MasterKey.from_b64(path.read_text())
+            return MasterKey.from_b64(text)
         except WalletError as exc:
             raise WalletError(f"{path}: {exc}") from None
 

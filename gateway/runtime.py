@@ -57,7 +57,10 @@ class Runtime:
         stamp = self._key_stamp()
         with self._box_lock:
             if self._box is None or stamp != self._box_stamp:
-                self._box = SecretBox(self.load_keyring())
+                keyring = self.load_keyring()
+                if self._box is not None:
+                    keyring = keyring.keeping(self._box.keyring)
+                self._box = SecretBox(keyring)
                 self._box_stamp = stamp
             return self._box
 

@@ -13,7 +13,12 @@ from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from gateway.config import Settings
-from gateway.persistence.db import create_engine_for, make_session_factory, migrate
+from gateway.persistence.db import (
+    create_engine_for,
+    make_session_factory,
+    migrate,
+    serialize_setup,
+)
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator
 from gateway.security.roles import SERVICE_ROLES
@@ -87,6 +92,7 @@ def prepare(settings: Settings) -> None:
     try:
         migrate(engine)
         with make_session_factory(engine)() as session, session.begin():
+            serialize_setup(session)
             ensure_builtins(session)
     finally:
         engine.dispose()

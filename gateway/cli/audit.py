@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime
+from datetime import UTC, datetime
 
 import click
 
@@ -12,6 +12,11 @@ from gateway.cli.output import emit_table, json_option
 from gateway.registry import audit as audit_log
 
 __all__ = ["audit"]
+
+
+def _utc(value: datetime) -> datetime:
+    """Times are UTC on both databases (SQLite hands back naive values)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @click.group(help="Who changed the setup, what, when, before and after.")
@@ -38,7 +43,7 @@ def list_(
         rows = [
             {
                 "id": e.id,
-                "at": e.at.isoformat(timespec="seconds"),
+                "at": _utc(e.at).isoformat(timespec="seconds"),
                 "actor": e.actor,
                 "action": e.action,
                 "entity": e.entity,
@@ -46,7 +51,13 @@ def list_(
                 "before": None if e.before_json is None else json.loads(e.before_json),
                 "after": None if e.after_json is None else json.loads(e.after_json),
             }
-            for e in audit_log.entries(s, limit=limit, entity=entity, actor=actor, since=since)
+            for e in audit_log.entries(
+                s,
+                limit=limit,
+                entity=entity,
+                actor=actor,
+                since=None if since is None else _utc(since),
+            )
         ]
     emit_table(
         rows,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import click
@@ -42,6 +43,11 @@ _options = with_options(
 )
 
 
+def _absolute(path: str | None) -> str | None:
+    """A CA bundle given on the command line is taken from the working directory."""
+    return str(Path(path).expanduser().resolve()) if path else path
+
+
 def _merge(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     retry = given(
         {"retry_max_attempts": "max_attempts", "retry_base_delay": "base_delay",
@@ -53,7 +59,7 @@ def _merge(base: dict[str, Any], values: dict[str, Any]) -> dict[str, Any]:
     tls = given(
         {"tls_verify": "verify"},
         tls_verify=values.pop("tls_verify"),
-        ca_bundle=values.pop("ca_bundle"),
+        ca_bundle=_absolute(values.pop("ca_bundle")),
         client_certificate=values.pop("client_certificate"),
     )
     no_credential = values.pop("no_credential")

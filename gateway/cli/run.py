@@ -14,8 +14,8 @@ from sqlalchemy import make_url, select
 from connectors.registry import DEFAULT_CREDENTIAL_MAP
 from connectors.wallet import Credential, KeyFile, MasterKey
 from gateway.cli.context import Context, pass_context
-from gateway.persistence.models import User
-from gateway.registry.wallet import Wallet, seal_user_secret
+from gateway.persistence.models import User, WalletState
+from gateway.registry.wallet import Wallet, key_problem, seal_user_secret
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
@@ -36,11 +36,27 @@ def init(ctx: Context, sample: bool) -> None:
     prepare(settings)
     shown = make_url(settings.database_url).render_as_string(hide_password=True)
     click.echo(f"database: {shown}")
+    runtime = Runtime(settings)
+    try:
+        with runtime.read_sessions() as s:
+            sealed_here = s.get(WalletState, 1) is not None
+            if settings.wallet_key_b64 or settings.key_file.exists():
+                # A broken, loose or foreign key is reported now, not at the first secret.
+                why = key_problem(s, runtime.secret_box)
+                if why is not None:
+                    raise click.ClickException(why)
+    finally:
+        runtime.close()
     if settings.wallet_key_b64:
         click.echo("wallet key: from OMGW_WALLET_KEY")
     elif settings.key_file.exists():
-        KeyFile(settings.key_file).load()  # a broken or loose key file is reported now
         click.echo(f"wallet key: {settings.key_file} (kept)")
+    elif sealed_here:
+        raise click.ClickException(
+            f"this database already holds secrets sealed with a wallet key, and there is no "
+            f"key file at {settings.key_file}: copy wallet.key from a host that uses this "
+            "database (mode 0600), or set OMGW_WALLET_KEY"
+        )
     else:
         KeyFile(settings.key_file).create(MasterKey.generate())
         click.echo(f"wallet key: {settings.key_file} (created, mode 0600)")

@@ -9,7 +9,7 @@ from sqlalchemy import select
 
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_changes, emit_table, json_option
-from gateway.errors import NotFoundError
+from gateway.errors import NotFoundError, ValidationError
 from gateway.persistence.models import User
 from gateway.registry import audit
 from gateway.registry.audit import Change
@@ -45,6 +45,10 @@ def user_add(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    if not name.strip() or len(name) > 100 or any(ord(c) < 32 for c in name):
+        raise ValidationError(
+            "INVALID_VALUE", "a user name is 1 to 100 characters, no control characters"
+        )
     if len(password) < 8:
         raise click.ClickException("the password must have at least 8 characters")
     role_text = " ".join(sorted(set(roles)))

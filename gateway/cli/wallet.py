@@ -170,7 +170,17 @@ def rotate_key(ctx: Context) -> None:
             with runtime.sessions() as s, s.begin():
                 count = Wallet(s, SecretBox(keyring), ctx.actor).rotate(new)
         except WalletError as exc:
-            raise click.ClickException(f"rotation stopped, nothing changed: {exc}") from None
+            pending = ""
+            if key_file is not None:
+                pending = (
+                    f" A rotation to key version {new.version} is pending in "
+                    f"{key_file.next_path}: keep that file (it seals new secrets from now on), "
+                    "fix what is named above (omgw wallet set/remove, omgw user add) and run "
+                    "rotate-key again."
+                )
+            raise click.ClickException(
+                f"rotation stopped, nothing was re-encrypted: {exc}.{pending}"
+            ) from None
         if key_file is not None:
             key_file.finish_rotation(new)
             click.echo(f"rotated to key version {new.version}: {count} secret(s) re-encrypted")

@@ -18,7 +18,9 @@ def xref() -> None:
     pass
 
 
-def _put(ctx: Context, system: str, domain: str, external: str, internal: str, mode: str) -> None:
+def _put(
+    ctx: Context, system: str, domain: str, external: str, internal: str, mode: str, as_json: bool
+) -> None:
     if why := check_domain(domain):
         raise ValidationError("INVALID_VALUE", why)
     if not external.strip() or not internal.strip():
@@ -39,7 +41,7 @@ def _put(ctx: Context, system: str, domain: str, external: str, internal: str, m
             )
         change = registry.put_xref(system, domain, external, internal)
         enabled = registry.source_system(system).cross_reference
-    emit_changes([change], False)
+    emit_changes([change], as_json)
     if not enabled:
         click.echo(
             f"note: cross-reference is off for {system}; turn it on with "
@@ -53,9 +55,12 @@ def _put(ctx: Context, system: str, domain: str, external: str, internal: str, m
 @click.argument("domain")
 @click.argument("external")
 @click.argument("internal")
+@json_option
 @pass_context
-def add(ctx: Context, system: str, domain: str, external: str, internal: str) -> None:
-    _put(ctx, system, domain, external, internal, "create")
+def add(
+    ctx: Context, system: str, domain: str, external: str, internal: str, as_json: bool
+) -> None:
+    _put(ctx, system, domain, external, internal, "create", as_json)
 
 
 @xref.command("update", help="Change what EXTERNAL maps to.")
@@ -63,9 +68,12 @@ def add(ctx: Context, system: str, domain: str, external: str, internal: str) ->
 @click.argument("domain")
 @click.argument("external")
 @click.argument("internal")
+@json_option
 @pass_context
-def update(ctx: Context, system: str, domain: str, external: str, internal: str) -> None:
-    _put(ctx, system, domain, external, internal, "update")
+def update(
+    ctx: Context, system: str, domain: str, external: str, internal: str, as_json: bool
+) -> None:
+    _put(ctx, system, domain, external, internal, "update", as_json)
 
 
 @xref.command("list", help="List value maps.")

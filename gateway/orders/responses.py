@@ -292,16 +292,15 @@ class ResponseProcessor:
         )
         if len(carried) == 1:
             return carried.pop()
-        configured = self._s.scalar(
-            select(Connector.response_processing)
-            .where(
+        candidates = self._s.execute(
+            select(Connector.enabled, Connector.name, Connector.response_processing).where(
                 Connector.target_system_id == ss.id,
                 Connector.invocation_mode != "BUSINESS_EVENT",
             )
-            .order_by(Connector.enabled.desc(), Connector.name)
-            .limit(1)
-        )
-        return configured or PROCESSING_OPTIONS[0]
+        ).all()
+        # Sorted here, byte-wise: database collations order names differently.
+        ranked = sorted(candidates, key=lambda c: (not c.enabled, c.name))
+        return ranked[0].response_processing if ranked else PROCESSING_OPTIONS[0]
 
     def _check_lines(
         self,

@@ -13,10 +13,10 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["READONLY", "create_engine_for", "make_session_factory", "migrate"]
+__all__ = ["READONLY", "create_engine_for", "make_session_factory", "migrate", "serialize_setup"]
 
 #: Execution option marking a transaction that only reads (no write lock on SQLite).
 READONLY = "omgw_readonly"
@@ -67,6 +67,18 @@ def alembic_config(url: str) -> Config:
     return cfg
 
 
+#: any constant: the advisory lock that orders processes setting up one PostgreSQL database
+_SETUP_LOCK = 0x6F6D6777  # "omgw"
+
+
+def serialize_setup(conn: Connection | Session) -> None:
+    """On PostgreSQL, one process at a time migrates and seeds a database (until the
+    transaction ends); SQLite's write lock already does this."""
+    dialect = conn.get_bind().dialect if isinstance(conn, Session) else conn.dialect
+    if dialect.name == "postgresql":
+        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SETUP_LOCK})
+
+
 def migrate(engine: Engine) -> None:
     """Bring the schema to the newest migration (idempotent).
 
@@ -83,6 +95,7 @@ def migrate(engine: Engine) -> None:
             raw.execute("PRAGMA foreign_keys=OFF")
         try:
             with conn.begin():
+                serialize_setup(conn)
                 cfg.attributes["connection"] = conn
                 command.upgrade(cfg, "head")
                 if sqlite:

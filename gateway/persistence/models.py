@@ -50,6 +50,7 @@ __all__ = [
     "User",
     "ValueMap",
     "WalletEntry",
+    "WalletState",
     "utcnow",
 ]
 
@@ -124,6 +125,20 @@ class WalletEntry(Base):
     sealed: Mapped[bytes] = mapped_column(LargeBinary)
     has_client_certificate: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WalletState(Base):
+    """The one row that says which master key this database's secrets are sealed with:
+    its version, and a known value sealed under it. Every process checks its key against
+    it before sealing, so a host with a stale or foreign key file cannot write secrets
+    that the other hosts could never open."""
+
+    __tablename__ = "wallet_state"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    key_version: Mapped[int] = mapped_column(Integer)
+    key_check: Mapped[bytes] = mapped_column(LargeBinary)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

@@ -19,7 +19,7 @@ import os
 import re
 import tomllib
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -114,7 +114,8 @@ class _Lines:
         current: tuple[str | int, ...] = ()
         open_string: str | None = None  # inside a multi-line string: its delimiter
         depth = 0  # inside a multi-line array or inline table
-        for number, raw in enumerate(text.splitlines(), start=1):
+        # TOML ends lines at "\n" only; str.splitlines() would also split at U+2028 & co.
+        for number, raw in enumerate(text.split("\n"), start=1):
             line = raw.strip()
             if open_string is not None:
                 if open_string in line:
@@ -216,7 +217,9 @@ def load_setup(
                 )
         if xref_problems:
             raise SpecInvalid(xref_problems)
-        return spec, {d: {str(e): str(i).strip() for e, i in m.items()} for d, m in xref.items()}
+        return spec, {
+            d: {str(e).strip(): str(i).strip() for e, i in m.items()} for d, m in xref.items()
+        }
 
     systems_in = collect("source_system", system)
     for _index, (spec, xref) in systems_in:
@@ -237,7 +240,10 @@ def load_setup(
     task_types_in = collect("task_type", TaskTypeSpec.from_mapping)
     doc.task_types = [s for _, s in task_types_in]
     connectors_in = collect("connector", ConnectorSpec.from_mapping)
-    doc.connectors = [s for _, s in connectors_in]
+    # A CA bundle named in the file is found beside the file, like password_file.
+    doc.connectors = [
+        _with_absolute_bundle(s, base_dir) if s.tls.ca_bundle else s for _, s in connectors_in
+    ]
     processes = collect("process", ProcessSpec.from_mapping)
     doc.processes = [s for _, s in processes]
 
@@ -255,9 +261,8 @@ def load_setup(
             if not isinstance(raw, dict) or not isinstance(raw.get(field_name), str):
                 continue
             name = raw[field_name].strip()
-            ident = (
-                (raw.get("map") or DEFAULT_CREDENTIAL_MAP, name) if section == "wallet" else name
-            )
+            cmap = raw.get("map") or DEFAULT_CREDENTIAL_MAP
+            ident = (str(cmap), name) if section == "wallet" else name
             if ident in seen:
                 problems.append(((section, index), f"{name} appears twice in the file"))
             seen.add(ident)
@@ -275,7 +280,9 @@ def load_setup(
             problems.append(
                 (("connector", index, "target_system"), f"source system {target!r} does not exist")
             )
-        cmap = str(raw.get("credential_map") or DEFAULT_CREDENTIAL_MAP)
+        if not isinstance(raw.get("credential_map", ""), str):
+            continue  # reported by the connector's own checks
+        cmap = raw.get("credential_map") or DEFAULT_CREDENTIAL_MAP
         tls: dict[str, Any] = raw["tls"] if isinstance(raw.get("tls"), dict) else {}
         refs: tuple[tuple[tuple[str, ...], object], ...] = (
             (("credential_key",), raw.get("credential_key")),
@@ -304,6 +311,11 @@ def load_setup(
             located.append(f"line {line}: {text_}" if line else text_)
         raise SetupInvalid(source, located)
     return doc
+
+
+def _with_absolute_bundle(spec: ConnectorSpec, base_dir: Path | None) -> ConnectorSpec:
+    bundle = str(_resolve(str(spec.tls.ca_bundle), base_dir).resolve())
+    return replace(spec, tls=replace(spec.tls, ca_bundle=bundle))
 
 
 def _wallet_ref(item: Mapping[str, Any], base_dir: Path | None) -> WalletRef:
@@ -441,7 +453,6 @@ def export_setup(session: Session) -> str:
     wallet = Wallet(session, actor="export")
     document: dict[str, Any] = {
         "source_system": systems,
-        "wallet": [{"map": e.credential_map, "key": e.key} for e in wallet.entries()],
         "task_type": [t.to_mapping() for t in registry.task_types() if not t.system],
         "connector": [c.to_mapping() for c in registry.connectors()],
         "process": [
@@ -451,6 +462,10 @@ def export_setup(session: Session) -> str:
         ],
     }
     body = tomli_w.dumps({k: v for k, v in document.items() if v})
+    # [[wallet]] tables rather than tomli_w's inline array, so each entry has its own line.
+    for entry in wallet.entries():
+        ref = tomli_w.dumps({"map": entry.credential_map, "key": entry.key})
+        body += f"\n[[wallet]]\n{ref}"
     return (
         "# omgw setup, written by 'omgw export'. Apply with: omgw apply -f <this file>\n"
         "# Wallet entries are listed by reference; their secrets stay in the wallet.\n\n" + body

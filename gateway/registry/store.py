@@ -98,7 +98,7 @@ class Registry:
         return self._system_spec(self._require_system(code))
 
     def source_systems(self) -> list[SourceSystemSpec]:
-        rows = self._s.scalars(select(SourceSystem).order_by(SourceSystem.code))
+        rows = sorted(self._s.scalars(select(SourceSystem)), key=lambda r: r.code)
         return [self._system_spec(r) for r in rows]
 
     def put_source_system(self, spec: SourceSystemSpec, mode: str = "upsert") -> Change | None:
@@ -183,20 +183,17 @@ class Registry:
     def xref_entries(
         self, system: str | None = None, domain: str | None = None
     ) -> list[tuple[str, str, str, str]]:
-        stmt = (
-            select(
-                SourceSystem.code, ValueMap.domain, ValueMap.external_value, ValueMap.internal_value
-            )
-            .join(SourceSystem, ValueMap.source_system_id == SourceSystem.id)
-            .order_by(SourceSystem.code, ValueMap.domain, ValueMap.external_value)
-        )
+        stmt = select(
+            SourceSystem.code, ValueMap.domain, ValueMap.external_value, ValueMap.internal_value
+        ).join(SourceSystem, ValueMap.source_system_id == SourceSystem.id)
         if system:
             stmt = stmt.where(SourceSystem.code == system)
         if domain:
             stmt = stmt.where(ValueMap.domain == domain)
-        return [(s, d, e, i) for s, d, e, i in self._s.execute(stmt)]
+        return sorted((s, d, e, i) for s, d, e, i in self._s.execute(stmt))
 
     def put_xref(self, system: str, domain: str, external: str, internal: str) -> Change | None:
+        external, internal = external.strip(), internal.strip()
         if why := check_domain(domain):
             raise ValidationError("INVALID_VALUE", why)
         for what, value in (("external", external), ("internal", internal)):
@@ -297,7 +294,7 @@ class Registry:
         return [c for c in self.connectors() if c.target_system == target_system]
 
     def connectors(self) -> list[ConnectorSpec]:
-        rows = self._s.scalars(select(Connector).order_by(Connector.name))
+        rows = sorted(self._s.scalars(select(Connector)), key=lambda r: r.name)
         return [self._connector_spec(r) for r in rows]
 
     def _wallet_entry(self, credential_map: str, key: str) -> WalletEntry | None:
@@ -331,7 +328,8 @@ class Registry:
                     f"({spec.credential_map}, {key}), which does not exist; add it with "
                     f"'omgw wallet set {spec.credential_map} {key} --username …'",
                 )
-        if spec.tls.ca_bundle and not Path(spec.tls.ca_bundle).expanduser().is_file():
+        new_bundle = before is None or before.tls.ca_bundle != spec.tls.ca_bundle
+        if new_bundle and spec.tls.ca_bundle and not Path(spec.tls.ca_bundle).is_file():
             raise ValidationError(
                 "INVALID_VALUE",
                 f"connector {spec.name}: CA bundle {spec.tls.ca_bundle} is not a file here",
@@ -392,6 +390,15 @@ class Registry:
         self._s.flush()
         return self._audit(Change("delete", "connector", name, before, None))
 
+    def certificate_referrers(self, credential_map: str, key: str) -> list[str]:
+        rows = self._s.scalars(
+            select(Connector.name).where(
+                Connector.credential_map == credential_map,
+                Connector.tls_client_certificate == key,
+            )
+        )
+        return sorted(f"connector {n}" for n in rows)
+
     def wallet_referrers(self, credential_map: str, key: str) -> list[str]:
         rows = self._s.scalars(
             select(Connector.name).where(
@@ -423,7 +430,7 @@ class Registry:
         return self._task_type_spec(row)
 
     def task_types(self) -> list[TaskTypeSpec]:
-        rows = self._s.scalars(select(TaskType).order_by(TaskType.system.desc(), TaskType.code))
+        rows = sorted(self._s.scalars(select(TaskType)), key=lambda r: (not r.system, r.code))
         return [self._task_type_spec(r) for r in rows]
 
     def put_task_type(self, spec: TaskTypeSpec, mode: str = "upsert") -> Change | None:
@@ -541,8 +548,8 @@ class Registry:
 
     def processes(self) -> list[tuple[int, ProcessSpec]]:
         """The newest version of each process."""
-        names = self._s.scalars(select(Process.name).distinct().order_by(Process.name))
-        return [self.process(n) for n in list(names)]
+        names = sorted(set(self._s.scalars(select(Process.name))))
+        return [self.process(n) for n in names]
 
     def put_process(
         self, spec: ProcessSpec, mode: str = "upsert", *, system: bool = False

@@ -19,13 +19,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from connectors.registry import CredentialSource
 from connectors.wallet import Credential, MasterKey, SecretBox, WalletError, check_client_pair
 from gateway.errors import ConflictError, NotFoundError, ValidationError
-from gateway.persistence.models import User, WalletEntry
+from gateway.persistence.models import User, WalletEntry, WalletState
 from gateway.registry import audit
 from gateway.registry.audit import Change
 from gateway.registry.store import Registry
@@ -35,8 +35,10 @@ __all__ = [
     "Wallet",
     "credential_source",
     "entry_aad",
+    "key_problem",
     "lock_secrets",
     "seal_user_secret",
+    "sealing_box",
 ]
 
 Keys = SecretBox | Callable[[], SecretBox]
@@ -59,10 +61,60 @@ def _resolve(keys: Keys) -> SecretBox:
     return keys if isinstance(keys, SecretBox) else keys()
 
 
+_CHECK = b"omgw wallet key check"
+_CHECK_AAD = "wallet-key-check"
+
+
+def key_problem(session: Session, box: SecretBox) -> str | None:
+    """Why ``box`` is not this database's wallet key, or None (also when none is set)."""
+    state = session.get(WalletState, 1)
+    if state is None:
+        return None
+    if state.key_version not in box.keyring.versions:
+        return (
+            f"this database's secrets are sealed with wallet key version {state.key_version}, "
+            f"but this process holds version(s) {', '.join(map(str, box.keyring.versions))}: "
+            "the key was rotated elsewhere or belongs to another database; copy wallet.key "
+            "from the host that rotated it (mode 0600), or set OMGW_WALLET_KEY"
+        )
+    try:
+        box.open(state.key_check, _CHECK_AAD)
+    except WalletError:
+        return (
+            "this process's wallet key is not the key this database's secrets are sealed "
+            "with; copy wallet.key from a host that works (mode 0600), or set OMGW_WALLET_KEY"
+        )
+    return None
+
+
+def sealing_box(session: Session, keys: Keys) -> SecretBox:
+    """Take the secrets lock, then load the key and check it against the database's
+    before anything is sealed with it. The first sealing records the key."""
+    lock_secrets(session)
+    box = _resolve(keys)
+    if (why := key_problem(session, box)) is not None:
+        raise WalletError(why)
+    state = session.get(WalletState, 1)
+    if state is None:
+        _record_key(session, box, box.version)
+    elif state.key_version > box.version:  # pragma: no cover (caught by key_problem)
+        raise WalletError("this process's wallet key is older than the database's")
+    return box
+
+
+def _record_key(session: Session, box: SecretBox, version: int) -> None:
+    state = session.get(WalletState, 1)
+    if state is None:
+        state = WalletState(id=1)
+        session.add(state)
+    state.key_version = version
+    state.key_check = box.seal(_CHECK, _CHECK_AAD, version)
+    session.flush()
+
+
 def seal_user_secret(session: Session, keys: Keys, username: str, password: str) -> bytes:
     """An API user's password sealed for ``PasswordDigest`` checks, under the lock."""
-    lock_secrets(session)
-    return _resolve(keys).seal(password.encode(), f"user:{username}")
+    return sealing_box(session, keys).seal(password.encode(), f"user:{username}")
 
 
 def _check_address(credential_map: str, key: str) -> None:
@@ -161,7 +213,7 @@ class Wallet:
     def set(self, credential_map: str, key: str, credential: Credential) -> Change | None:
         """Create or replace an entry; ``None`` when it already holds exactly this."""
         _check_address(credential_map, key)
-        lock_secrets(self._s)
+        self._cipher = sealing_box(self._s, self._keys or self._box)
         if not credential.username or not credential.password:
             raise WalletError("a wallet entry needs a username and a password")
         if credential.client_certificate or credential.client_key:
@@ -173,6 +225,14 @@ class Wallet:
                     return None
             except WalletError:
                 pass  # a row that no longer opens is replaced
+        if row is not None and row.has_client_certificate and not credential.client_certificate:
+            users = Registry(self._s).certificate_referrers(credential_map, key)
+            if users:
+                raise ConflictError(
+                    "IN_USE",
+                    f"wallet entry ({credential_map}, {key}) holds the client certificate of "
+                    f"{', '.join(users)}; give --client-certificate and --client-key again",
+                )
         before = None if row is None else self._public(row)
         if row is None:
             row = WalletEntry(credential_map=credential_map, key=key)
@@ -211,8 +271,9 @@ class Wallet:
     def verify(self) -> list[tuple[str, str | None]]:
         """Open every entry and user digest secret; each named, with ``None`` or the
         reason it does not open. A key that cannot load at all is one error."""
-        self._box  # noqa: B018 (load the key first)
         out: list[tuple[str, str | None]] = []
+        if (why := key_problem(self._s, self._box)) is not None:
+            out.append(("wallet key", why))
         for row in self._s.scalars(
             select(WalletEntry).order_by(WalletEntry.credential_map, WalletEntry.key)
         ):
@@ -237,6 +298,16 @@ class Wallet:
         ``new`` and every key still in use. Rows already under ``new`` are skipped, so an
         interrupted rotation can be rerun."""
         lock_secrets(self._s, rotation=True)
+        if (why := key_problem(self._s, self._box)) is not None:
+            raise WalletError(why)
+        state = self._s.get(WalletState, 1)
+        stored = self._s.scalar(select(func.max(WalletEntry.key_version))) or 0
+        highest = max(stored, state.key_version if state else 0, *self._box.keyring.versions)
+        if new.version < highest:
+            raise WalletError(
+                f"the new key is version {new.version}, but version {highest} exists: the new "
+                "key must come first and have the highest version"
+            )
         count = 0
         rows = self._s.scalars(select(WalletEntry).where(WalletEntry.key_version != new.version))
         for row in rows:
@@ -261,7 +332,7 @@ class Wallet:
                 ) from None
             user.digest_secret = self._box.seal(plain, aad, new.version)
             count += 1
-        self._s.flush()
+        _record_key(self._s, self._box, new.version)
         audit.record(
             self._s,
             self.actor,

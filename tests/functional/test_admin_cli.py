@@ -64,6 +64,7 @@ def test_apply_is_idempotent_and_a_dry_run_writes_nothing(admin, tmp_path):
     assert admin.ok("apply", "-f", str(exported)).strip() == "no changes"
     text = exported.read_text()
     assert 'key = "WMS01_KEY"' in text and "password" not in text
+    assert "[[wallet]]" in text  # each entry a table of its own, so errors name its line
 
     connectors = {c["name"]: c for c in admin.json("connector", "list")}
     assert connectors["WMS01_Fulfillment"]["response_processing"] == "REJECT_ERROR_GROUPS"
@@ -592,3 +593,121 @@ def test_hostile_cli_values_get_one_sentence(admin, tmp_path):
     assert unwritable.exit_code == 1 and "cannot write" in unwritable.stderr
     for result in (long_value, actor, wallet_key, duration, unwritable):
         assert result.exception is None or isinstance(result.exception, SystemExit)
+
+
+def test_hosts_sharing_a_database_never_seal_with_a_foreign_or_stale_key(admin, tmp_path):
+    """DESIGN §9: several hosts, one database, one key file each."""
+    admin.ok("wallet", "set", "m", "A_KEY", "--username", "u", "--password-stdin", input=SECRET)
+    other = Admin({**admin.env, "OMGW_HOME": str(tmp_path / "host-b")}, tmp_path / "host-b")
+    refused = other("init")  # no key file there, and the database already holds secrets
+    assert refused.exit_code == 1 and "copy wallet.key" in refused.stderr
+    assert not (other.home / "wallet.key").exists()
+    (other.home / "wallet.key").write_text(MasterKey.generate().to_text())  # a foreign key
+    (other.home / "wallet.key").chmod(0o600)
+    foreign = other(
+        "wallet", "set", "m", "B_KEY", "--username", "u", "--password-stdin", input=SECRET
+    )
+    assert foreign.exit_code == 1 and "not the key this database" in foreign.stderr
+    # Host B gets a copy of A's key; then A rotates. B's stale copy may not seal any more.
+    (other.home / "wallet.key").write_text((admin.home / "wallet.key").read_text())
+    other.ok("wallet", "set", "m", "B_KEY", "--username", "u", "--password-stdin", input=SECRET)
+    admin.ok("wallet", "rotate-key")
+    stale = other("user", "add", "bob", "--role", "ORDER_IMPORT", "--password-stdin", input=SECRET)
+    assert stale.exit_code == 1 and "rotated elsewhere" in stale.stderr
+    assert "all 2 secrets open" in admin.ok("wallet", "verify")
+
+
+def test_rotate_key_refuses_a_new_key_that_is_not_the_newest(admin):
+    old = MasterKey.generate()
+    admin.env["OMGW_WALLET_KEY"] = old.to_b64()
+    admin.ok("wallet", "set", "m", "K", "--username", "u", "--password-stdin", input=SECRET)
+    admin.env["OMGW_WALLET_KEY"] = f"{old.to_b64()},{MasterKey.generate(2).to_text()}"
+    wrong_order = admin("wallet", "rotate-key")
+    assert wrong_order.exit_code == 1 and "must come first" in wrong_order.stderr
+
+
+def test_a_failed_rotation_says_what_is_pending(admin):
+    admin.ok("wallet", "set", "m", "K", "--username", "u", "--password-stdin", input=SECRET)
+    admin.ok("user", "add", "bob", "--role", "ORDER_IMPORT", "--password-stdin", input=SECRET)
+    from sqlalchemy import create_engine, update
+
+    from gateway.persistence.models import User
+
+    engine = create_engine(str(admin.env["OMGW_DATABASE_URL"]))
+    with engine.begin() as conn:  # bob's digest secret copied from another row
+        sealed = conn.execute(text_select_sealed()).scalar()
+        conn.execute(update(User).where(User.username == "bob").values(digest_secret=sealed))
+    engine.dispose()
+    failed = admin("wallet", "rotate-key")
+    assert failed.exit_code == 1
+    assert "user bob" in failed.stderr and "keep that file" in failed.stderr
+    assert (admin.home / "wallet.key.next").exists()
+
+
+def text_select_sealed():
+    from sqlalchemy import select
+
+    from gateway.persistence.models import WalletEntry
+
+    return select(WalletEntry.sealed).limit(1)
+
+
+def test_processes_starting_together_on_a_new_database_all_come_up(fresh_database_url, tmp_path):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
+    env.update(OMGW_HOME=str(tmp_path / "h"), OMGW_DATABASE_URL=fresh_database_url)
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "task-type", "list", "--json"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for _ in range(6)
+    ]
+    for proc in procs:
+        out, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert len(json.loads(out)) == 6  # the built-ins, once each
+
+
+def test_value_maps_with_odd_characters_round_trip(admin, tmp_path):
+    admin.ok("source-system", "add", "S1", "--order-capture", "--cross-reference")
+    for external, internal in ((" lead", "trail "), ("a.b", 'q"uote'), ("x\u2028y", "ünï")):
+        admin.ok("xref", "add", "S1", "ITEM", external, internal)
+    exported = tmp_path / "e.toml"
+    admin.ok("export", "-o", str(exported))
+    assert admin.ok("apply", "-f", str(exported)).strip() == "no changes"
+    text = exported.read_text()
+    with exported.open("a") as handle:
+        handle.write('\n[[connector]]\nname = "C9"\ntarget_system = "S1"\nurl = "ftp://x"\n')
+    bad = admin("apply", "-f", str(exported))
+    expected = len((text + '\n[[connector]]\nname = "C9"\n').split("\n")) + 1
+    assert f"line {expected}: url:" in bad.stderr
+
+
+def test_a_ca_bundle_is_found_beside_the_setup_file(admin, tmp_path, monkeypatch):
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    (sub / "ca.pem").write_text("-----BEGIN CERTIFICATE-----\n")
+    (sub / "setup.toml").write_text(
+        '[[source_system]]\ncode = "S1"\nfulfillment = true\n\n'
+        '[[connector]]\nname = "C1"\ntarget_system = "S1"\nurl = "https://x/"\n'
+        '[connector.tls]\nca_bundle = "ca.pem"\n'
+    )
+    monkeypatch.chdir(tmp_path)
+    admin.ok("apply", "-f", str(sub / "setup.toml"))
+    assert admin.json("connector", "show", "C1")["tls"]["ca_bundle"] == str(sub / "ca.pem")
+    admin.ok("connector", "update", "C1", "--timeout", "5")  # from elsewhere, unrelated change
+    assert admin.ok("apply", "-f", str(sub / "setup.toml")).strip().startswith("~ connector C1")
+
+
+def test_audit_times_are_utc(admin):
+    admin.ok("source-system", "add", "S1", "--order-capture")
+    entries = admin.json("audit", "list")
+    assert all(e["at"].endswith("+00:00") for e in entries)
+    assert admin.json("audit", "list", "--since", "2999-01-01") == []
+    assert admin.json("audit", "list", "--since", "2000-01-01")

@@ -492,3 +492,50 @@ def test_a_system_with_open_requests_cannot_be_removed(runtime):
         change(runtime, lambda r, w: r.remove_source_system("WMS01"))
     with pytest.raises(ConflictError, match="1 order"):
         change(runtime, lambda r, w: r.remove_source_system("CAP1"))
+
+
+def test_a_certificate_a_connector_uses_is_never_dropped(runtime):
+    cert, key = _self_signed()
+    base_setup(runtime)
+    change(runtime, lambda r, w: w.set(MAP, "TLS", Credential("u", SECRET, cert, key)))
+    spec = ConnectorSpec("C5", "WMS01", "https://x/y", tls=TlsSettings(client_certificate="TLS"))
+    change(runtime, lambda r, w: r.put_connector(spec))
+    with pytest.raises(ConflictError, match="client certificate of connector C5"):
+        change(runtime, lambda r, w: w.set(MAP, "TLS", Credential("u", SECRET + "2")))
+
+
+def test_listings_and_the_option_fallback_sort_bytewise_on_every_database(runtime):
+    def work(reg: Registry, _w: Wallet) -> None:
+        reg.put_source_system(SourceSystemSpec("W9", fulfillment=True))
+        reg.put_connector(
+            ConnectorSpec("a_w9", "W9", "http://x/", response_processing="REJECT_ALL_ON_ANY_ERROR")
+        )
+        reg.put_connector(
+            ConnectorSpec("B_w9", "W9", "http://x/", response_processing="REJECT_ERROR_GROUPS")
+        )
+
+    change(runtime, work)
+    from gateway.orders.responses import ResponseProcessor
+    from gateway.persistence.models import SourceSystem
+
+    with runtime.sessions() as s:
+        assert [c.name for c in Registry(s).connectors_for("W9")] == ["B_w9", "a_w9"]
+        ss = s.scalar(select(SourceSystem).where(SourceSystem.code == "W9"))
+        option = ResponseProcessor(s)._processing_option(ss, [])
+        assert option == "REJECT_ERROR_GROUPS"
+
+
+def test_a_reloaded_key_still_opens_what_was_read_before_the_rotation(fresh_database_url, tmp_path):
+    settings = make_settings(tmp_path / "home", fresh_database_url, wallet_key_b64=None)
+    prepare(settings)
+    key_file = KeyFile(settings.key_file)
+    key_file.create(MasterKey.generate())
+    server = Runtime(settings)
+    try:
+        sealed_v1 = server.secret_box.seal(b"digest-pw", "user:u")  # read before the rotation
+        new = key_file.begin_rotation()
+        key_file.finish_rotation(new)
+        assert server.secret_box.version == 2
+        assert server.secret_box.open(sealed_v1, "user:u") == b"digest-pw"
+    finally:
+        server.close()

@@ -34,6 +34,13 @@ def upgrade() -> None:
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_audit_log_at'), ['at'], unique=False)
 
+    op.create_table('wallet_state',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('key_version', sa.Integer(), nullable=False),
+    sa.Column('key_check', sa.LargeBinary(), nullable=False),
+    sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_wallet_state'))
+    )
     op.create_table('processes',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('name', sa.String(length=120), nullable=False),
@@ -218,6 +225,7 @@ def downgrade() -> None:
 
     op.drop_table('connectors')
     op.drop_table('wallet_entries')
+    op.drop_table('wallet_state')
     op.drop_table('task_types')
     op.drop_table('processes')
     with op.batch_alter_table('audit_log', schema=None) as batch_op:
