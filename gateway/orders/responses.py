@@ -278,29 +278,39 @@ class ResponseProcessor:
         ).all()
 
     def _processing_option(self, ss: SourceSystem, lines: Sequence[FulfillLineResponse]) -> str:
-        """The option of the connector that carried the lines' request; else the system's
-        service connectors by name, enabled ones first; else the default."""
-        ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
-        carried = set(
-            self._s.scalars(
-                select(Connector.response_processing)
-                .distinct()
-                .join(FulfillmentRequest, FulfillmentRequest.connector_id == Connector.id)
-                .join(FulfillLine, FulfillLine.request_id == FulfillmentRequest.id)
-                .where(FulfillLine.id.in_(ids))
-            )
-        )
-        if len(carried) == 1:
-            return carried.pop()
+        """The option of the system's connector that carried the lines' request; else of
+        its first service connector by name, enabled ones first; else the default.
+
+        One query in the common case: the carried connector is looked up only when the
+        system's connectors disagree.
+        """
         candidates = self._s.execute(
-            select(Connector.enabled, Connector.name, Connector.response_processing).where(
+            select(
+                Connector.id, Connector.enabled, Connector.name, Connector.response_processing
+            ).where(
                 Connector.target_system_id == ss.id,
                 Connector.invocation_mode != "BUSINESS_EVENT",
             )
         ).all()
+        options = {c.response_processing for c in candidates}
+        if len(options) <= 1:
+            return options.pop() if options else PROCESSING_OPTIONS[0]
+        ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
+        carried = set(
+            self._s.scalars(
+                select(FulfillmentRequest.connector_id)
+                .distinct()
+                .join(FulfillLine, FulfillLine.request_id == FulfillmentRequest.id)
+                .where(FulfillLine.id.in_(ids), FulfillmentRequest.connector_id.is_not(None))
+            )
+        )
+        by_id = {c.id: c.response_processing for c in candidates}
+        carried_options = {by_id[i] for i in carried if i in by_id}
+        if len(carried_options) == 1:
+            return carried_options.pop()
         # Sorted here, byte-wise: database collations order names differently.
         ranked = sorted(candidates, key=lambda c: (not c.enabled, c.name))
-        return ranked[0].response_processing if ranked else PROCESSING_OPTIONS[0]
+        return str(ranked[0].response_processing)
 
     def _check_lines(
         self,
