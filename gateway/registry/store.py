@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any, Protocol
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -51,6 +52,10 @@ from gateway.registry.audit import Change
 __all__ = ["Registry", "ensure_builtins", "registry_reader"]
 
 
+class _Spec(Protocol):
+    def to_mapping(self) -> dict[str, Any]: ...
+
+
 def _names(items: Sequence[str], limit: int = 5) -> str:
     shown = ", ".join(items[:limit])
     return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
@@ -69,6 +74,10 @@ class Registry:
     def _audit(self, change: Change) -> Change:
         audit.record(self._s, self.actor, change)
         return change
+
+    def _audit_put(self, entity: str, key: str, before: _Spec | None, after: _Spec) -> Change:
+        old = None if before is None else before.to_mapping()
+        return self._audit(Change.put(entity, key, old, after.to_mapping()))
 
     # -- source systems --------------------------------------------------------------
 
@@ -119,14 +128,7 @@ class Registry:
         row.time_zone = spec.time_zone
         row.collections_allowed = spec.collections_allowed
         self._s.flush()
-        return self._audit(
-            Change.put(
-                "source_system",
-                spec.code,
-                None if before is None else before.to_mapping(),
-                spec.to_mapping(),
-            )
-        )
+        return self._audit_put("source_system", spec.code, before, spec)
 
     def remove_source_system(self, code: str) -> Change:
         row = self._require_system(code)
@@ -361,14 +363,7 @@ class Registry:
         row.tls_client_certificate = spec.tls.client_certificate
         row.enabled = spec.enabled
         self._s.flush()
-        return self._audit(
-            Change.put(
-                "connector",
-                spec.name,
-                None if before is None else before.to_mapping(),
-                spec.to_mapping(),
-            )
-        )
+        return self._audit_put("connector", spec.name, before, spec)
 
     def remove_connector(self, name: str) -> Change:
         row = self._connector_row(name)
@@ -461,14 +456,7 @@ class Registry:
             for i, t in enumerate(spec.tasks)
         )
         self._s.flush()
-        return self._audit(
-            Change.put(
-                "task_type",
-                spec.code,
-                None if before is None else before.to_mapping(),
-                spec.to_mapping(),
-            )
-        )
+        return self._audit_put("task_type", spec.code, before, spec)
 
     def _check_steps_still_valid(self, row: TaskType, spec: TaskTypeSpec) -> None:
         steps = self._s.execute(
