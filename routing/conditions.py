@@ -1,0 +1,358 @@
+"""The condition language of routing rules (issue 4), pure and typed.
+
+::
+
+    Item = "CM5008" and TaskType = "Invoice"
+    OrderedQuantity >= 10 and not (ShipToCountry in ("US", "CA") or ShipSetName is null)
+    ProductNumber starts with "AS" and RequestedShipDate < "2027-01-01"
+
+Operators: ``=  !=  <  <=  >  >=  in  not in  contains  starts with  is null
+is not null``, combined with ``and`` (binds tighter), ``or``, ``not`` and parentheses.
+Keywords are case-insensitive; attribute names are not. Values are strings (double
+quotes, ``\\"`` and ``\\\\`` escapes), numbers, or lists of them in parentheses.
+
+:func:`parse` turns text into a tree and reports a syntax error with its line, column
+and what was expected. :func:`compile_condition` checks the tree against the attribute
+schema (unknown attributes, a value of the wrong type, an operator the type lacks) and
+returns a predicate; this is what publishing a rule set runs, so nothing is discovered
+at routing time.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+__all__ = [
+    "TYPES",
+    "And",
+    "Compare",
+    "ConditionError",
+    "IsNull",
+    "Node",
+    "Not",
+    "Or",
+    "attributes",
+    "compile_condition",
+    "parse",
+]
+
+#: attribute types and the operators each allows
+TYPES: dict[str, frozenset[str]] = {
+    "string": frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "not in", "contains",
+                         "starts with"}),
+    "number": frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "not in"}),
+    "date": frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "not in"}),
+}  # fmt: skip
+
+
+class ConditionError(ValueError):
+    """A condition that does not parse or does not fit the schema, with its position."""
+
+    def __init__(self, message: str, line: int, column: int) -> None:
+        super().__init__(f"line {line}, column {column}: {message}")
+        self.message = message
+        self.line = line
+        self.column = column
+
+
+@dataclass(frozen=True)
+class Compare:
+    attribute: str
+    op: str
+    value: str | Decimal | tuple[str | Decimal, ...]
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class IsNull:
+    attribute: str
+    negated: bool
+    line: int
+    column: int
+
+
+@dataclass(frozen=True)
+class Not:
+    operand: Node
+
+
+@dataclass(frozen=True)
+class And:
+    operands: tuple[Node, ...]
+
+
+@dataclass(frozen=True)
+class Or:
+    operands: tuple[Node, ...]
+
+
+Node = Compare | IsNull | Not | And | Or
+
+_TOKEN = re.compile(
+    r"""
+    (?P<ws>[ \t\r\n]+)
+  | (?P<string>"(?:[^"\\\n]|\\["\\])*")
+  | (?P<number>-?\d+(?:\.\d+)?(?![A-Za-z_]))
+  | (?P<op><=|>=|!=|=|<|>|\(|\)|,)
+  | (?P<word>[A-Za-z_][A-Za-z0-9_]*)
+    """,
+    re.VERBOSE,
+)
+_KEYWORDS = {"and", "or", "not", "in", "contains", "starts", "with", "is", "null"}
+
+
+@dataclass(frozen=True)
+class _Token:
+    kind: str  # string | number | op | word | keyword | end
+    text: str
+    line: int
+    column: int
+
+
+def _tokens(text: str) -> list[_Token]:
+    out: list[_Token] = []
+    pos, line, line_start = 0, 1, 0
+    while pos < len(text):
+        match = _TOKEN.match(text, pos)
+        column = pos - line_start + 1
+        if match is None:
+            snippet = text[pos : pos + 10].split("\n")[0]
+            if text[pos] == '"':
+                raise ConditionError(
+                    "a string is not closed before the end of its line", line, column
+                )
+            raise ConditionError(f"unexpected {snippet!r}", line, column)
+        kind = match.lastgroup or ""
+        value = match.group()
+        if kind == "word" and value.lower() in _KEYWORDS:
+            kind, value = "keyword", value.lower()
+        if kind != "ws":
+            out.append(_Token(kind, value, line, column))
+        newlines = value.count("\n")
+        if newlines:
+            line += newlines
+            line_start = match.start() + value.rindex("\n") + 1
+        pos = match.end()
+    out.append(_Token("end", "", line, pos - line_start + 1))
+    return out
+
+
+class _Parser:
+    """``or`` < ``and`` < ``not`` < comparison, by recursive descent."""
+
+    def __init__(self, text: str) -> None:
+        self.tokens = _tokens(text)
+        self.pos = 0
+
+    def peek(self, offset: int = 0) -> _Token:
+        return self.tokens[min(self.pos + offset, len(self.tokens) - 1)]
+
+    def take(self) -> _Token:
+        token = self.peek()
+        self.pos += 1
+        return token
+
+    def is_keyword(self, word: str, offset: int = 0) -> bool:
+        token = self.peek(offset)
+        return token.kind == "keyword" and token.text == word
+
+    def fail(self, expected: str) -> ConditionError:
+        token = self.peek()
+        found = "the end" if token.kind == "end" else repr(token.text)
+        return ConditionError(f"expected {expected}, found {found}", token.line, token.column)
+
+    def parse(self) -> Node:
+        node = self.disjunction()
+        if self.peek().kind != "end":
+            raise self.fail("'and', 'or' or the end of the condition")
+        return node
+
+    def disjunction(self) -> Node:
+        operands = [self.conjunction()]
+        while self.is_keyword("or"):
+            self.take()
+            operands.append(self.conjunction())
+        return operands[0] if len(operands) == 1 else Or(tuple(operands))
+
+    def conjunction(self) -> Node:
+        operands = [self.negation()]
+        while self.is_keyword("and"):
+            self.take()
+            operands.append(self.negation())
+        return operands[0] if len(operands) == 1 else And(tuple(operands))
+
+    def negation(self) -> Node:
+        if self.is_keyword("not"):
+            self.take()
+            return Not(self.negation())
+        if self.peek().text == "(" and self.peek().kind == "op":
+            self.take()
+            node = self.disjunction()
+            if self.peek().text != ")":
+                raise self.fail("')'")
+            self.take()
+            return node
+        return self.comparison()
+
+    def comparison(self) -> Node:
+        attribute = self.peek()
+        if attribute.kind != "word":
+            raise self.fail("an attribute name, 'not' or '('")
+        self.take()
+        line, column = attribute.line, attribute.column
+        token = self.peek()
+        if token.kind == "op" and token.text in ("=", "!=", "<", "<=", ">", ">="):
+            self.take()
+            return Compare(attribute.text, token.text, self.scalar(), line, column)
+        if self.is_keyword("in") or (self.is_keyword("not") and self.is_keyword("in", 1)):
+            op = "in" if self.take().text == "in" else "not in"
+            if op == "not in":
+                self.take()
+            return Compare(attribute.text, op, self.value_list(), line, column)
+        if self.is_keyword("contains"):
+            self.take()
+            return Compare(attribute.text, "contains", self.scalar(), line, column)
+        if self.is_keyword("starts"):
+            self.take()
+            if not self.is_keyword("with"):
+                raise self.fail("'with' after 'starts'")
+            self.take()
+            return Compare(attribute.text, "starts with", self.scalar(), line, column)
+        if self.is_keyword("is"):
+            self.take()
+            negated = self.is_keyword("not")
+            if negated:
+                self.take()
+            if not self.is_keyword("null"):
+                raise self.fail("'null'")
+            self.take()
+            return IsNull(attribute.text, negated, line, column)
+        raise self.fail(
+            "an operator (=, !=, <, <=, >, >=, in, not in, contains, starts with, is null)"
+        )
+
+    def scalar(self) -> str | Decimal:
+        token = self.peek()
+        if token.kind == "string":
+            self.take()
+            return re.sub(r"\\([\"\\])", r"\1", token.text[1:-1])
+        if token.kind == "number":
+            self.take()
+            return Decimal(token.text)
+        raise self.fail('a value (a "string" or a number)')
+
+    def value_list(self) -> tuple[str | Decimal, ...]:
+        if self.peek().text != "(":
+            raise self.fail("'(' and a list of values")
+        self.take()
+        values = [self.scalar()]
+        while self.peek().text == ",":
+            self.take()
+            values.append(self.scalar())
+        if self.peek().text != ")":
+            raise self.fail("',' or ')'")
+        self.take()
+        return tuple(values)
+
+
+def parse(text: str) -> Node:
+    """The tree of ``text``; :class:`ConditionError` names where it stops making sense."""
+    if not text.strip():
+        raise ConditionError("the condition is empty", 1, 1)
+    return _Parser(text).parse()
+
+
+Predicate = Callable[[Mapping[str, Any]], bool]
+
+
+def _typed(value: str | Decimal, kind: str, node: Compare) -> Any:
+    """``value`` as the attribute's type, or a positioned error."""
+    name = node.attribute
+    if kind == "number":
+        if isinstance(value, Decimal):
+            return value
+        try:
+            return Decimal(value)
+        except InvalidOperation:
+            pass
+        raise ConditionError(f"{name} is a number; {value!r} is not one", node.line, node.column)
+    if kind == "date":
+        try:
+            return date.fromisoformat(str(value))
+        except ValueError:
+            raise ConditionError(
+                f'{name} is a date; write it as "YYYY-MM-DD", not {value!r}', node.line, node.column
+            ) from None
+    if isinstance(value, Decimal):
+        raise ConditionError(
+            f'{name} is a string; quote the value: "{value}"', node.line, node.column
+        )
+    return value
+
+
+def compile_condition(node: Node, schema: Mapping[str, str]) -> Predicate:
+    """A predicate over attribute values, checked against ``schema`` (name → type).
+
+    Missing or ``None`` attribute values make every comparison false (SQL's rule), so
+    ``X != "a"`` does not match a line without X; ``is null`` asks for that case.
+    """
+    if isinstance(node, And):
+        parts = [compile_condition(n, schema) for n in node.operands]
+        return lambda values: all(p(values) for p in parts)
+    if isinstance(node, Or):
+        parts = [compile_condition(n, schema) for n in node.operands]
+        return lambda values: any(p(values) for p in parts)
+    if isinstance(node, Not):
+        inner = compile_condition(node.operand, schema)
+        return lambda values: not inner(values)
+    kind = schema.get(node.attribute)
+    if kind is None:
+        known = ", ".join(sorted(schema))
+        raise ConditionError(
+            f"unknown attribute {node.attribute!r}; known: {known}", node.line, node.column
+        )
+    name = node.attribute
+    if isinstance(node, IsNull):
+        negated = node.negated
+        return lambda values: (values.get(name) is None) != negated
+    if node.op not in TYPES[kind]:
+        raise ConditionError(
+            f"{name} is a {kind}; '{node.op}' applies to strings only", node.line, node.column
+        )
+    if isinstance(node.value, tuple):
+        members = frozenset(_typed(v, kind, node) for v in node.value)
+        if node.op == "in":
+            return lambda values: (v := values.get(name)) is not None and v in members
+        return lambda values: (v := values.get(name)) is not None and v not in members
+    target = _typed(node.value, kind, node)
+    return _comparison(name, node.op, target)
+
+
+def _comparison(name: str, op: str, target: Any) -> Predicate:
+    tests: dict[str, Callable[[Any], bool]] = {
+        "=": lambda v: v == target,
+        "!=": lambda v: v != target,
+        "<": lambda v: v < target,
+        "<=": lambda v: v <= target,
+        ">": lambda v: v > target,
+        ">=": lambda v: v >= target,
+        "contains": lambda v: target in v,
+        "starts with": lambda v: v.startswith(target),
+    }
+    test = tests[op]
+    return lambda values: (v := values.get(name)) is not None and test(v)
+
+
+def attributes(node: Node) -> Sequence[str]:
+    """Every attribute a condition reads, in order of appearance."""
+    if isinstance(node, And | Or):
+        return [a for n in node.operands for a in attributes(n)]
+    if isinstance(node, Not):
+        return attributes(node.operand)
+    return [node.attribute]
