@@ -44,6 +44,7 @@ __all__ = [
     "check_domain",
     "check_process",
     "format_duration",
+    "is_plain",
     "parse_duration",
 ]
 
@@ -198,6 +199,12 @@ class _Reader:
 def _has_control(value: str, multiline: bool = False) -> bool:
     allowed = "\t\n\r" if multiline else ""
     return any((ord(c) < 32 or ord(c) == 127) and c not in allowed for c in value)
+
+
+def is_plain(value: str, max_len: int) -> bool:
+    """1 to ``max_len`` characters, not all blank, no control characters: what every
+    name, key and value the registry stores must be."""
+    return bool(value.strip()) and len(value) <= max_len and not _has_control(value)
 
 
 def _kind(value: object) -> str:

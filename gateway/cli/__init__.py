@@ -10,6 +10,7 @@ import logging
 import click
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
+from connectors.registry import is_plain
 from connectors.wallet import WalletError
 from gateway.cli import (
     audit,
@@ -67,7 +68,7 @@ class _Group(click.Group):
 def cli(ctx: click.Context, actor: str | None) -> None:
     context = ctx.ensure_object(Context)
     if actor is not None:
-        if not actor.strip() or len(actor) > 100 or any(ord(c) < 32 for c in actor):
+        if not is_plain(actor, 100):
             raise click.BadParameter(
                 "1 to 100 characters, no control characters", param_hint="--actor"
             )

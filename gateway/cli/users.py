@@ -7,6 +7,7 @@ import sys
 import click
 from sqlalchemy import select
 
+from connectors.registry import is_plain
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_changes, emit_table, json_option
 from gateway.errors import NotFoundError, ValidationError
@@ -45,7 +46,7 @@ def user_add(
         password = sys.stdin.readline().rstrip("\r\n")
     else:
         password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
-    if not name.strip() or len(name) > 100 or any(ord(c) < 32 for c in name):
+    if not is_plain(name, 100):
         raise ValidationError(
             "INVALID_VALUE", "a user name is 1 to 100 characters, no control characters"
         )

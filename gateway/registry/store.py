@@ -29,6 +29,7 @@ from connectors.registry import (
     ValueMaps,
     check_domain,
     check_process,
+    is_plain,
 )
 from gateway.errors import ConflictError, NotFoundError, ValidationError
 from gateway.persistence.models import (
@@ -49,7 +50,7 @@ from gateway.persistence.models import (
 from gateway.registry import audit
 from gateway.registry.audit import Change
 
-__all__ = ["Registry", "ensure_builtins", "registry_reader"]
+__all__ = ["Registry", "ensure_builtins", "registry_reader", "wallet_entry"]
 
 
 class _Spec(Protocol):
@@ -199,7 +200,7 @@ class Registry:
         if why := check_domain(domain):
             raise ValidationError("INVALID_VALUE", why)
         for what, value in (("external", external), ("internal", internal)):
-            if not value.strip() or len(value) > 300 or any(ord(c) < 32 for c in value):
+            if not is_plain(value, 300):
                 raise ValidationError(
                     "INVALID_VALUE",
                     f"a value map's {what} value is 1 to 300 characters, no control characters",
@@ -300,11 +301,7 @@ class Registry:
         return [self._connector_spec(r) for r in rows]
 
     def _wallet_entry(self, credential_map: str, key: str) -> WalletEntry | None:
-        return self._s.scalar(
-            select(WalletEntry).where(
-                WalletEntry.credential_map == credential_map, WalletEntry.key == key
-            )
-        )
+        return wallet_entry(self._s, credential_map, key)
 
     def put_connector(self, spec: ConnectorSpec, mode: str = "upsert") -> Change | None:
         row = self._connector_row(spec.name)
@@ -610,6 +607,14 @@ class Registry:
                 "process": "PROCESS_UNKNOWN",
             }[what]
             raise NotFoundError(code, f"there is no {what} {key!r}")
+
+
+def wallet_entry(session: Session, credential_map: str, key: str) -> WalletEntry | None:
+    return session.scalar(
+        select(WalletEntry).where(
+            WalletEntry.credential_map == credential_map, WalletEntry.key == key
+        )
+    )
 
 
 def registry_reader(session: Session) -> RegistryReader:

@@ -22,13 +22,13 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from connectors.registry import CredentialSource
+from connectors.registry import CredentialSource, is_plain
 from connectors.wallet import Credential, MasterKey, SecretBox, WalletError, check_client_pair
 from gateway.errors import ConflictError, NotFoundError, ValidationError
 from gateway.persistence.models import User, WalletEntry, WalletState
 from gateway.registry import audit
 from gateway.registry.audit import Change
-from gateway.registry.store import Registry
+from gateway.registry.store import Registry, wallet_entry
 
 __all__ = [
     "EntryInfo",
@@ -119,7 +119,7 @@ def seal_user_secret(session: Session, keys: Keys, username: str, password: str)
 
 def _check_address(credential_map: str, key: str) -> None:
     for what, value in (("credential map", credential_map), ("key", key)):
-        if not value or len(value) > 200 or any(ord(c) < 32 for c in value):
+        if not is_plain(value, 200):
             raise ValidationError(
                 "INVALID_VALUE",
                 f"a wallet {what} is 1 to 200 characters without control characters",
@@ -156,11 +156,7 @@ class Wallet:
         return self._cipher
 
     def _row(self, credential_map: str, key: str) -> WalletEntry | None:
-        return self._s.scalar(
-            select(WalletEntry).where(
-                WalletEntry.credential_map == credential_map, WalletEntry.key == key
-            )
-        )
+        return wallet_entry(self._s, credential_map, key)
 
     def _require(self, credential_map: str, key: str) -> WalletEntry:
         row = self._row(credential_map, key)
