@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -39,6 +39,8 @@ __all__ = [
     "attributes",
     "compile_condition",
     "parse",
+    "render",
+    "typed_literal",
 ]
 
 #: attribute types and the operators each allows
@@ -65,16 +67,16 @@ class Compare:
     attribute: str
     op: str
     value: str | Decimal | tuple[str | Decimal, ...]
-    line: int
-    column: int
+    line: int = field(default=1, compare=False)
+    column: int = field(default=1, compare=False)
 
 
 @dataclass(frozen=True)
 class IsNull:
     attribute: str
     negated: bool
-    line: int
-    column: int
+    line: int = field(default=1, compare=False)
+    column: int = field(default=1, compare=False)
 
 
 @dataclass(frozen=True)
@@ -271,7 +273,7 @@ def parse(text: str) -> Node:
 Predicate = Callable[[Mapping[str, Any]], bool]
 
 
-def _typed(value: str | Decimal, kind: str, node: Compare) -> Any:
+def typed_literal(value: str | Decimal, kind: str, node: Compare) -> Any:
     """``value`` as the attribute's type, or a positioned error."""
     name = node.attribute
     if kind == "number":
@@ -302,12 +304,9 @@ def compile_condition(node: Node, schema: Mapping[str, str]) -> Predicate:
     Missing or ``None`` attribute values make every comparison false (SQL's rule), so
     ``X != "a"`` does not match a line without X; ``is null`` asks for that case.
     """
-    if isinstance(node, And):
+    if isinstance(node, And | Or):
         parts = [compile_condition(n, schema) for n in node.operands]
-        return lambda values: all(p(values) for p in parts)
-    if isinstance(node, Or):
-        parts = [compile_condition(n, schema) for n in node.operands]
-        return lambda values: any(p(values) for p in parts)
+        return _all(parts) if isinstance(node, And) else _any(parts)
     if isinstance(node, Not):
         inner = compile_condition(node.operand, schema)
         return lambda values: not inner(values)
@@ -326,27 +325,55 @@ def compile_condition(node: Node, schema: Mapping[str, str]) -> Predicate:
             f"{name} is a {kind}; '{node.op}' applies to strings only", node.line, node.column
         )
     if isinstance(node.value, tuple):
-        members = frozenset(_typed(v, kind, node) for v in node.value)
+        members = frozenset(typed_literal(v, kind, node) for v in node.value)
         if node.op == "in":
-            return lambda values: (v := values.get(name)) is not None and v in members
+            # None is never a member, so a missing value is simply not in the list
+            return lambda values: values.get(name) in members
         return lambda values: (v := values.get(name)) is not None and v not in members
-    target = _typed(node.value, kind, node)
+    target = typed_literal(node.value, kind, node)
+    if node.op == "=":
+        return lambda values: values.get(name) == target
     return _comparison(name, node.op, target)
 
 
+def _all(parts: list[Predicate]) -> Predicate:
+    # two operands are the common case; a plain closure beats all() over a generator
+    if len(parts) == 2:
+        first, second = parts
+        return lambda values: first(values) and second(values)
+    if len(parts) > 2:
+        head, rest = parts[0], _all(parts[1:])
+        return lambda values: head(values) and rest(values)
+    return parts[0]
+
+
+def _any(parts: list[Predicate]) -> Predicate:
+    if len(parts) == 2:
+        first, second = parts
+        return lambda values: first(values) or second(values)
+    if len(parts) > 2:
+        head, rest = parts[0], _any(parts[1:])
+        return lambda values: head(values) or rest(values)
+    return parts[0]
+
+
 def _comparison(name: str, op: str, target: Any) -> Predicate:
-    tests: dict[str, Callable[[Any], bool]] = {
-        "=": lambda v: v == target,
-        "!=": lambda v: v != target,
-        "<": lambda v: v < target,
-        "<=": lambda v: v <= target,
-        ">": lambda v: v > target,
-        ">=": lambda v: v >= target,
-        "contains": lambda v: target in v,
-        "starts with": lambda v: v.startswith(target),
-    }
-    test = tests[op]
-    return lambda values: (v := values.get(name)) is not None and test(v)
+    # one closure per operator: routing evaluates these on every decision
+    if op == "!=":
+        return lambda values: (v := values.get(name)) is not None and v != target
+    if op == "<":
+        return lambda values: (v := values.get(name)) is not None and v < target
+    if op == "<=":
+        return lambda values: (v := values.get(name)) is not None and v <= target
+    if op == ">":
+        return lambda values: (v := values.get(name)) is not None and v > target
+    if op == ">=":
+        return lambda values: (v := values.get(name)) is not None and v >= target
+    if op == "contains":
+        return lambda values: (v := values.get(name)) is not None and target in v
+    if op == "starts with":
+        return lambda values: (v := values.get(name)) is not None and v.startswith(target)
+    raise AssertionError(f"no comparison for {op!r}")  # pragma: no cover - parser's ops
 
 
 def attributes(node: Node) -> Sequence[str]:
@@ -356,3 +383,30 @@ def attributes(node: Node) -> Sequence[str]:
     if isinstance(node, Not):
         return attributes(node.operand)
     return [node.attribute]
+
+
+def _literal(value: str | Decimal) -> str:
+    if isinstance(value, Decimal):
+        return str(value)
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def render(node: Node) -> str:
+    """``node`` as condition text that parses back to the same tree."""
+    if isinstance(node, And | Or):
+        word = " and " if isinstance(node, And) else " or "
+        parts = []
+        for operand in node.operands:
+            text = render(operand)
+            # an `or` inside an `and` needs its parentheses back
+            parts.append(f"({text})" if isinstance(node, And) and isinstance(operand, Or) else text)
+        return word.join(parts)
+    if isinstance(node, Not):
+        inner = render(node.operand)
+        return f"not ({inner})" if isinstance(node.operand, And | Or) else f"not {inner}"
+    if isinstance(node, IsNull):
+        return f"{node.attribute} is {'not ' if node.negated else ''}null"
+    if isinstance(node.value, tuple):
+        values = ", ".join(_literal(v) for v in node.value)
+        return f"{node.attribute} {node.op} ({values})"
+    return f"{node.attribute} {node.op} {_literal(node.value)}"
