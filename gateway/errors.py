@@ -12,11 +12,12 @@
     ├── ValidationError               a well-formed request with bad values
     │   (MISSING_KEY, INVALID_VALUE, DUPLICATE_LINE, QUANTITY_INVALID,
     │    QUANTITY_EXCEEDS_OPEN, UOM_MISMATCH, SOURCE_SYSTEM_NOT_ENABLED,
-    │    XREF_MISSING; admin: SETUP_INVALID)
+    │    XREF_MISSING; admin: SETUP_INVALID, RULES_INVALID)
     ├── NotFoundError                 ORDER_NOT_FOUND, LINE_NOT_FOUND,
     │                                 SOURCE_SYSTEM_UNKNOWN, REQUEST_NOT_FOUND; admin:
     │                                 CONNECTOR_UNKNOWN, TASK_TYPE_UNKNOWN, PROCESS_UNKNOWN,
-    │                                 WALLET_ENTRY_UNKNOWN, XREF_UNKNOWN, USER_UNKNOWN
+    │                                 WALLET_ENTRY_UNKNOWN, XREF_UNKNOWN, USER_UNKNOWN,
+    │                                 RULE_UNKNOWN, RULE_SET_VERSION_UNKNOWN
     ├── ConflictError                 admin: ALREADY_EXISTS, IN_USE, BUILT_IN
     ├── StateError                    out of order for the lifecycle
     │   (ILLEGAL_TRANSITION, LINE_NOT_AWAITING_TASK, RESPONSE_BEFORE_REQUEST,

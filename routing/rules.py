@@ -234,6 +234,11 @@ def rule_from_mapping(data: Mapping[str, Any]) -> Rule:
         return value
 
     condition = text("condition", required=True)
+    if condition is not None:
+        try:
+            compile_condition(parse(condition), SCHEMA)
+        except ConditionError as exc:
+            fail("condition", str(exc))
     connector = text("connector", required=True, limit=120)
     description = text("description", limit=1000) or ""
     operation = text("operation", limit=50)

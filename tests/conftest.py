@@ -7,21 +7,25 @@ skipped, unless ``OMGW_REQUIRE_PG=1`` (as in CI), where they fail.
 
 from __future__ import annotations
 
+import json
 import os
 import socketserver
 import threading
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
+from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 from connectors.registry import ConnectorSpec, SourceSystemSpec
 from connectors.wallet import MasterKey
+from gateway.cli import cli
 from gateway.config import Settings
 from gateway.persistence.models import User
 from gateway.registry.store import Registry
@@ -155,7 +159,13 @@ class Gateway:
 
 @pytest.fixture(scope="session")
 def gateway(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
-    settings = make_settings(tmp_path_factory.mktemp("home"), database_url)
+    with serving(make_settings(tmp_path_factory.mktemp("home"), database_url)) as running:
+        yield running
+
+
+@contextmanager
+def serving(settings: Settings) -> Iterator[Gateway]:
+    """A migrated, seeded gateway on a free 127.0.0.1 port, in a thread."""
     prepare(settings)
     runtime = Runtime(settings)
     seed(runtime)
@@ -216,3 +226,30 @@ def _no_password_in_logs(caplog: pytest.LogCaptureFixture) -> Iterator[None]:
     assert not leaked, (
         f"a password reached the log: {leaked[0].name}: {leaked[0].getMessage()[:200]}"
     )
+
+
+@dataclass
+class Admin:
+    env: dict[str, str | None]
+    home: Path
+
+    def __call__(self, *args: str, input: str | None = None) -> Result:
+        return CliRunner().invoke(cli, list(args), env=self.env, input=input)
+
+    def ok(self, *args: str, input: str | None = None) -> str:
+        result = self(*args, input=input)
+        assert result.exit_code == 0, result.output
+        return result.stdout
+
+    def json(self, *args: str) -> object:
+        return json.loads(self.ok(*args, "--json"))
+
+
+@pytest.fixture
+def admin(fresh_database_url: str, tmp_path: Path) -> Admin:
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
+    home = tmp_path / "home"
+    env.update(OMGW_HOME=str(home), OMGW_DATABASE_URL=fresh_database_url)
+    admin = Admin(env, home)
+    admin.ok("init")
+    return admin

@@ -16,6 +16,7 @@ from gateway.cli import (
     audit,
     connector,
     process,
+    rule,
     run,
     setup,
     source_system,
@@ -90,6 +91,7 @@ for command in (
     wallet.wallet,
     task_type.task_type,
     process.process,
+    rule.rule,
     audit.audit,
     users.user,
 ):

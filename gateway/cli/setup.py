@@ -46,6 +46,7 @@ def apply(ctx: Context, path: Path, dry_run: bool, as_json: bool) -> None:
                     for m, k in s.execute(select(WalletEntry.credential_map, WalletEntry.key))
                 },
                 known_task_types={t.code: t for t in registry.task_types()},
+                known_connectors={c.name: c.enabled for c in registry.connectors()},
                 base_dir=path.parent,
             )
             changes = apply_setup(s, lambda: runtime.secret_box, ctx.actor, doc, path.parent)

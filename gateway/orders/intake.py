@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import NotFoundError, StateError, ValidationError
 from gateway.orders.commands import OrderInput
+from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.orders.lifecycle import SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.limits import MAX_REVISION, check_length, check_quantity
+from gateway.orders.routing import Router, line_attributes, shipment_step
 from gateway.orders.state import StatusWriter
 from gateway.persistence.models import (
     FulfillLine,
@@ -127,6 +129,83 @@ class OrderIntake:
         self._s = session
         self._status = StatusWriter(session)
         self._default_fs = default_fulfillment_system
+
+    def _request_shipment(
+        self, header: OrderHeader, pairs: list[tuple[OrderLine, FulfillLine]]
+    ) -> list[FulfillLine]:
+        """Until orchestration walks process steps, a new line waits for shipment at once.
+
+        With a published routing version each line is routed for the default process's
+        Ship step, and the lines bound for one connector share one request; a line that
+        nothing routes goes to ``ROUTING_ERROR`` with the reason (and is returned).
+        Before anything is published, one request goes to the configured default
+        fulfillment system.
+        """
+        router = Router(self._s)
+        if not router.active:
+            request = self._new_request(header, self._default_fs, None)
+            for _line, fline in pairs:
+                fline.request_id = request.id
+                self._status.fline(fline, "AWAIT_SHIP", "shipment requested")
+            return []
+        process, step = shipment_step()
+        requests: dict[int, FulfillmentRequest] = {}
+        unrouted: list[FulfillLine] = []
+        for line, fline in pairs:
+            route = router.route(line_attributes(header, line, fline, process, step))
+            fline.rule_set_version = route.decision.version
+            fline.routing_rule_id = route.decision.rule_id
+            fline.routing_error = route.error
+            if route.connector is None:
+                unrouted.append(fline)
+                if fline.status != "ROUTING_ERROR":
+                    self._status.fline(fline, "ROUTING_ERROR", f"not routed: {route.error}")
+                continue
+            connector = route.connector
+            if connector.id not in requests:
+                system = connector.target_system.code
+                requests[connector.id] = self._new_request(header, system, connector.id)
+            fline.request_id = requests[connector.id].id
+            how = f"rule {route.decision.rule_id}" if route.decision.rule_id else "default"
+            reason = f"shipment requested via {connector.name} ({how})"
+            self._status.fline(fline, "AWAIT_SHIP", reason)
+        return unrouted
+
+    def reroute(
+        self, order_number: str
+    ) -> tuple[OrderHeader, list[FulfillLine], list[FulfillLine]]:
+        """Route the ``ROUTING_ERROR`` lines of an order again with the newest version
+        (after a fix and a publish); returns the order, the lines tried, those still
+        unrouted."""
+        (header,) = find_orders(self._s, OrderQuery(order_number=order_number))
+        pairs = [
+            (line, fline)
+            for line in header.lines
+            for fline in line.fulfill_lines
+            if fline.status == "ROUTING_ERROR"
+        ]
+        if pairs and not Router(self._s).active:
+            raise StateError(
+                "ILLEGAL_TRANSITION", "no routing version is published; publish one first"
+            )
+        unrouted = self._request_shipment(header, pairs) if pairs else []
+        if pairs:
+            self._status.rollup(header, "re-routed")
+        return header, [f for _, f in pairs], unrouted
+
+    def _new_request(
+        self, header: OrderHeader, system: str | None, connector_id: int | None
+    ) -> FulfillmentRequest:
+        request = FulfillmentRequest(
+            header_id=header.id,
+            task_type="Shipment",
+            fulfillment_system=system,
+            connector_id=connector_id,
+            status="SENT",
+        )
+        self._s.add(request)
+        self._s.flush()
+        return request
 
     def source_system(self, code: str) -> SourceSystem:
         ss = self._s.scalar(select(SourceSystem).where(SourceSystem.code == code))
@@ -267,13 +346,6 @@ class OrderIntake:
             header.order_number = str(_ORDER_NUMBER_BASE + header.id)
         self._status.new_header(header, "order imported")
 
-        request = FulfillmentRequest(
-            header_id=header.id,
-            task_type="Shipment",
-            fulfillment_system=self._default_fs,
-            status="SENT",
-        )
-        self._s.add(request)
         lines: list[OrderLine] = []
         for number, li in enumerate(order.lines, start=1):
             line = OrderLine(
@@ -301,7 +373,6 @@ class OrderIntake:
                 quantity=line.ordered_quantity,
                 status="CREATED",
                 task_type="Shipment",
-                request_id=request.id,
                 scheduled_ship_date=line.requested_ship_date,
             )
             line.fulfill_lines.append(fline)
@@ -309,8 +380,7 @@ class OrderIntake:
         for line in lines:
             for fline in line.fulfill_lines:
                 self._status.new_fline(fline, "fulfillment line created")
-                # Until orchestration exists, a new line waits for shipment at once.
-                self._status.fline(fline, "AWAIT_SHIP", "shipment requested")
+        self._request_shipment(header, [(line, f) for line in lines for f in line.fulfill_lines])
         self._status.header(header, "OPEN", "order submitted")
         self._status.rollup(header, "order submitted")
         return header

@@ -5,7 +5,8 @@ Pure functions and tables, no I/O. Contract §6 gives the codes; the paths are:
 * fulfillment line: ``CREATED`` → ``SCHEDULED`` → ``AWAIT_SHIP`` → ``SHIPPED`` (or
   ``BACKORDERED`` first) → ``AWAIT_BILLING`` → ``BILLED`` → ``CLOSED``; before shipping
   ``CANCEL_PENDING`` → ``CANCELED``. Until orchestration exists a new line goes
-  straight to ``AWAIT_SHIP``.
+  straight to ``AWAIT_SHIP``, or to omgw's ``ROUTING_ERROR`` when no routing rule
+  gives it a connector (re-routing moves it on to ``AWAIT_SHIP``).
 * order line: rolled up from its fulfillment lines (``PARTIALLY_SHIPPED`` when some
   quantity has shipped and some has not).
 * header: ``DOO_DRAFT`` → ``OPEN`` → ``PARTIAL_CLOSE`` → ``CLOSED``; a newer revision
@@ -31,7 +32,11 @@ __all__ = [
 ]
 
 FLINE_TRANSITIONS: dict[str, frozenset[str]] = {
-    "CREATED": frozenset({"SCHEDULED", "AWAIT_SHIP", "CANCEL_PENDING", "CANCELED"}),
+    "CREATED": frozenset(
+        {"SCHEDULED", "AWAIT_SHIP", "ROUTING_ERROR", "CANCEL_PENDING", "CANCELED"}
+    ),
+    # omgw's own code: no routing rule (and no default) gave the line a connector
+    "ROUTING_ERROR": frozenset({"AWAIT_SHIP", "CANCEL_PENDING", "CANCELED"}),
     "SCHEDULED": frozenset({"AWAIT_SHIP", "CANCEL_PENDING", "CANCELED"}),
     "AWAIT_SHIP": frozenset({"SHIPPED", "BACKORDERED", "CANCEL_PENDING", "CANCELED"}),
     "BACKORDERED": frozenset({"AWAIT_SHIP", "SHIPPED", "CANCEL_PENDING", "CANCELED"}),
@@ -61,6 +66,7 @@ _RANK = {
     s: i
     for i, s in enumerate(
         [
+            "ROUTING_ERROR",
             "CREATED",
             "SCHEDULED",
             "CANCEL_PENDING",

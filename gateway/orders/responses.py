@@ -551,6 +551,9 @@ class ResponseProcessor:
             request_id=fline.request_id,
             split_from_id=fline.id,
             scheduled_ship_date=fline.scheduled_ship_date,
+            # the remainder stays on the same request, routed by the same rule
+            rule_set_version=fline.rule_set_version,
+            routing_rule_id=fline.routing_rule_id,
         )
         line.fulfill_lines.append(rest)
         fline.quantity = shipped

@@ -39,6 +39,9 @@ __all__ = [
     "OrderLine",
     "Process",
     "ProcessStep",
+    "RoutingDefault",
+    "RoutingRule",
+    "RuleSetVersion",
     "SourceSystem",
     "StagedOrder",
     "StagedResponse",
@@ -244,6 +247,43 @@ class ProcessStep(Base):
     task_type: Mapped[TaskType] = relationship(lazy="joined", innerjoin=True)
 
 
+class RoutingRule(Base):
+    """One rule of the routing draft; published versions copy the whole draft."""
+
+    __tablename__ = "routing_rules"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    rule_id: Mapped[str] = mapped_column(String(50), unique=True)
+    connector: Mapped[str] = mapped_column(String(120), index=True)
+    #: the rule as ``routing.rules.Rule.to_dict`` writes it
+    rule_json: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class RoutingDefault(Base):
+    """The draft's default connector for a task type (used when no rule matches)."""
+
+    __tablename__ = "routing_defaults"
+
+    task_type: Mapped[str] = mapped_column(String(30), primary_key=True)
+    connector: Mapped[str] = mapped_column(String(120), index=True)
+
+
+class RuleSetVersion(Base):
+    """A published, immutable rule set; routing uses the highest version."""
+
+    __tablename__ = "rule_set_versions"
+
+    version: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    published_at: Mapped[datetime] = mapped_column(default=utcnow)
+    published_by: Mapped[str] = mapped_column(String(100))
+    #: the version this one re-publishes (a rollback), if any
+    source_version: Mapped[int | None] = mapped_column(Integer)
+    rule_count: Mapped[int] = mapped_column(Integer)
+    #: ``routing.rules.RuleSet.to_json``
+    content_json: Mapped[str] = mapped_column(Text)
+
+
 class AuditEntry(Base):
     """One admin change: who, what, when, before and after (never a secret)."""
 
@@ -355,6 +395,11 @@ class FulfillLine(Base):
     actual_ship_date: Mapped[datetime | None]
     billing_number: Mapped[str | None] = mapped_column(String(50))
     tracking_number: Mapped[str | None] = mapped_column(String(100))
+    #: the routing version and rule that chose the line's connector (None: no rule did)
+    rule_set_version: Mapped[int | None] = mapped_column(Integer)
+    routing_rule_id: Mapped[str | None] = mapped_column(String(50))
+    #: why routing found no connector (the line is then ROUTING_ERROR)
+    routing_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 

@@ -40,12 +40,15 @@ from connectors.registry import (
 from connectors.wallet import Credential, SecretBox, WalletError
 from gateway.errors import GatewayError, ValidationError
 from gateway.registry.audit import Change
+from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
+from routing.rules import Rule, RuleSet, RuleSetInvalid, check, rule_from_mapping
 
 __all__ = ["SetupDocument", "SetupInvalid", "apply_setup", "export_setup", "load_setup"]
 
-SECTIONS = ("source_system", "wallet", "task_type", "connector", "process")
+SECTIONS = ("source_system", "wallet", "task_type", "connector", "process", "rule", "routing")
+_ROUTING_KEYS = ("defaults", "publish")
 _PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)"""
 _DOTTED = rf"{_PART}(?:\s*\.\s*{_PART})*"
 _ARRAY = re.compile(rf"\[\[\s*({_DOTTED})\s*\]\]\s*(#.*)?\Z")
@@ -92,6 +95,10 @@ class SetupDocument:
     task_types: list[TaskTypeSpec] = field(default_factory=list)
     connectors: list[ConnectorSpec] = field(default_factory=list)
     processes: list[ProcessSpec] = field(default_factory=list)
+    #: the routing draft the file declares (None: the file leaves routing alone)
+    rule_set: RuleSet | None = None
+    #: whether applying publishes that draft when it differs from the newest version
+    publish: bool = True
     #: the line of each item, for errors found while applying
     item_lines: dict[tuple[str, int], int] = field(default_factory=dict)
 
@@ -166,6 +173,7 @@ def load_setup(
     known_systems: set[str],
     known_wallet: set[tuple[str, str]],
     known_task_types: Mapping[str, TaskTypeSpec],
+    known_connectors: Mapping[str, bool] | None = None,
     base_dir: Path | None = None,
 ) -> SetupDocument:
     """Parse and check a whole setup file; raise :class:`SetupInvalid` listing every
@@ -301,6 +309,8 @@ def load_setup(
         problems.extend(
             (("process", index, *pr.path), pr.message) for pr in check_process(p, task_types)
         )
+    connectors = {**(known_connectors or {}), **{c.name: c.enabled for c in doc.connectors}}
+    problems += _load_routing(data, doc, connectors, set(task_types), lines)
 
     if problems:
         located = []
@@ -311,6 +321,73 @@ def load_setup(
             located.append(f"line {line}: {text_}" if line else text_)
         raise SetupInvalid(source, located)
     return doc
+
+
+def _load_routing(
+    data: Mapping[str, Any],
+    doc: SetupDocument,
+    connectors: Mapping[str, bool],
+    task_types: set[str],
+    lines: _Lines,
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """``[[rule]]`` tables and the ``[routing]`` table (defaults, publish): the whole
+    routing draft. Checked as publishing would check it when the file publishes."""
+    raw_rules, routing = data.get("rule"), data.get("routing")
+    if raw_rules is None and routing is None:
+        return []
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    if raw_rules is None:
+        raw_rules = []
+    if not isinstance(raw_rules, list) or not all(isinstance(r, dict) for r in raw_rules):
+        return [(("rule",), "rules must be written as [[rule]] tables")]
+    if routing is None:
+        routing = {}
+    if not isinstance(routing, dict):
+        return [(("routing",), "routing must be a [routing] table")]
+    for key in routing:
+        if key not in _ROUTING_KEYS:
+            problems.append(
+                (("routing", key), f"{key}: unknown key; use {', '.join(_ROUTING_KEYS)}")
+            )
+    defaults = routing.get("defaults", {})
+    if not isinstance(defaults, dict) or not all(
+        isinstance(v, str) and v.strip() for v in defaults.values()
+    ):
+        problems.append(
+            (("routing", "defaults"), 'defaults: must map task types to connectors: Shipment = "X"')
+        )
+        defaults = {}
+    publish = routing.get("publish", True)
+    if not isinstance(publish, bool):
+        problems.append((("routing", "publish"), "publish: must be true or false"))
+        publish = True
+    rules: list[Rule] = []
+    seen: set[str] = set()
+    for index, raw in enumerate(raw_rules):
+        doc.item_lines[("rule", index)] = lines.line(("rule", index)) or 1
+        raw_id = raw.get("id")
+        if isinstance(raw_id, str) and raw_id in seen:  # a bad item still counts
+            problems.append((("rule", index), f"rule {raw_id} appears twice in the file"))
+            continue
+        seen.add(str(raw_id))
+        try:
+            rules.append(rule_from_mapping(raw))
+        except RuleSetInvalid as exc:
+            problems += [(("rule", index, p.field), p.message) for p in exc.problems]
+    rule_set = RuleSet(tuple(rules), {str(k).strip(): v.strip() for k, v in defaults.items()})
+    index_of = {r.get("id"): i for i, r in enumerate(raw_rules)}
+    # a file that does not publish may name a connector that is off for now
+    usable = connectors if publish else dict.fromkeys(connectors, True)
+    for problem in check(rule_set, usable, task_types):
+        if problem.rule is None:
+            problems.append((("routing", "defaults"), f"{problem.field}: {problem.message}"))
+        else:
+            problems.append(
+                (("rule", index_of.get(problem.rule, 0), problem.field), problem.message)
+            )
+    doc.rule_set, doc.publish = rule_set, publish
+    doc.item_lines[("routing", 0)] = lines.line(("routing",)) or lines.line(("rule", 0)) or 1
+    return problems
 
 
 def _with_absolute_bundle(spec: ConnectorSpec, base_dir: Path | None) -> ConnectorSpec:
@@ -435,7 +512,19 @@ def apply_setup(
         step("connector", i, registry.put_connector, connector)
     for i, process in enumerate(doc.processes):
         step("process", i, registry.put_process, process)
+    if doc.rule_set is not None:
+        rules = RuleStore(session, actor)
+        step("routing", 0, rules.replace_draft, doc.rule_set)
+        if doc.publish:
+            step("routing", 0, lambda: _published(rules))
     return [c for c in changes if c is not None]
+
+
+def _published(rules: RuleStore) -> Change | None:
+    version = rules.publish()
+    if version is None:
+        return None
+    return Change("create", "rule_set_version", str(version.version), None, version.to_mapping())
 
 
 def export_setup(session: Session) -> str:
@@ -461,6 +550,18 @@ def export_setup(session: Session) -> str:
             if not registry.is_builtin_process(p.name)
         ],
     }
+    rules = RuleStore(session)
+    draft, current = rules.draft(), rules.current()
+    if draft.rules or draft.defaults or current is not None:
+        # the draft; publish only if it is what routing uses now, so that applying the
+        # export changes nothing and never publishes edits nobody published
+        document["routing"] = {
+            "publish": current is not None and current[1] == draft,
+            "defaults": dict(draft.defaults),
+        }
+        document["rule"] = [
+            {k: v for k, v in r.to_dict().items() if v is not None and v != ""} for r in draft.rules
+        ]
     body = tomli_w.dumps({k: v for k, v in document.items() if v})
     # [[wallet]] tables rather than tomli_w's inline array, so each entry has its own line.
     for entry in wallet.entries():

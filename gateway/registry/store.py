@@ -49,6 +49,7 @@ from gateway.persistence.models import (
 )
 from gateway.registry import audit
 from gateway.registry.audit import Change
+from gateway.registry.rules import RuleStore
 
 __all__ = ["Registry", "ensure_builtins", "registry_reader", "wallet_entry"]
 
@@ -377,6 +378,9 @@ class Registry:
                 f"connector {name} carried {requests} fulfillment request(s); "
                 "disable it instead (enabled = false) so their history stays intact",
             )
+        routes = RuleStore(self._s).connector_referrers(name)
+        if routes:
+            raise ConflictError("IN_USE", f"connector {name} is named by routing: {_names(routes)}")
         before = self._connector_spec(row).to_mapping()
         self._s.delete(row)
         self._s.flush()

@@ -6,46 +6,17 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner, Result
 
 from connectors.wallet import MasterKey
-from gateway.cli import cli
+from tests.conftest import Admin
 from tests.functional.test_cli import omgw
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "setup" / "sample.toml"
 SECRET = "Adm1n-Secret-7c2d"
-
-
-@dataclass
-class Admin:
-    env: dict[str, str | None]
-    home: Path
-
-    def __call__(self, *args: str, input: str | None = None) -> Result:
-        return CliRunner().invoke(cli, list(args), env=self.env, input=input)
-
-    def ok(self, *args: str, input: str | None = None) -> str:
-        result = self(*args, input=input)
-        assert result.exit_code == 0, result.output
-        return result.stdout
-
-    def json(self, *args: str) -> object:
-        return json.loads(self.ok(*args, "--json"))
-
-
-@pytest.fixture
-def admin(fresh_database_url: str, tmp_path: Path) -> Admin:
-    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
-    home = tmp_path / "home"
-    env.update(OMGW_HOME=str(home), OMGW_DATABASE_URL=fresh_database_url)
-    admin = Admin(env, home)
-    admin.ok("init")
-    return admin
 
 
 def test_apply_is_idempotent_and_a_dry_run_writes_nothing(admin, tmp_path):
