@@ -25,7 +25,9 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from functools import lru_cache
+from types import FunctionType
+from typing import Any, cast
 
 __all__ = [
     "TYPES",
@@ -304,26 +306,167 @@ def compile_condition(node: Node, schema: Mapping[str, str]) -> Predicate:
     Missing or ``None`` attribute values make every comparison false (SQL's rule), so
     ``X != "a"`` does not match a line without X; ``is null`` asks for that case.
     """
+    if _depth(node) > _MAX_DEPTH:
+        return _composed(node, schema)
+    expression, count, literals = _source(node, schema)
+    shape = _shape(expression, count)
+    # the shape's code with this condition's literals as the default of ``c``
+    return FunctionType(shape.__code__, shape.__globals__, "condition", (literals,))
+
+
+#: a condition's form without its literals, called as ``shape(values, literals)``
+Shape = Callable[[Mapping[str, Any], Any], bool]
+
+
+def compile_shape(node: Node, schema: Mapping[str, str]) -> tuple[Shape, Any]:
+    """``node`` as a function shared by every condition of its shape, and the literals
+    to call it with (one value, or a tuple of several).
+
+    A rule set repeats a few shapes (``Item = … and TaskType = …``) with different
+    literals, so each shape is compiled to Python once, as one flat expression rather
+    than a chain of closures, and a rule keeps only its literals: at routing time that
+    is one call and no closure cells to fetch from memory.
+    """
+    if _depth(node) > _MAX_DEPTH:
+        return _apply, _composed(node, schema)
+    expression, count, literals = _source(node, schema)
+    return _shape(expression, count), literals
+
+
+#: deeper trees are composed from closures: Python's parser and compiler limit how
+#: deeply one generated expression may nest
+_MAX_DEPTH = 40
+
+
+def _apply(values: Mapping[str, Any], predicate: Predicate) -> bool:
+    """The shape of a tree too deep to generate: its predicate is its literal."""
+    return predicate(values)
+
+
+def _depth(node: Node) -> int:
     if isinstance(node, And | Or):
-        parts = [compile_condition(n, schema) for n in node.operands]
-        return _all(parts) if isinstance(node, And) else _any(parts)
+        return 1 + max(_depth(n) for n in node.operands)
     if isinstance(node, Not):
-        inner = compile_condition(node.operand, schema)
-        return lambda values: not inner(values)
+        return 1 + _depth(node.operand)
+    return 1
+
+
+def _checked_kind(node: Compare | IsNull, schema: Mapping[str, str]) -> str:
+    """The attribute's type, once the attribute and the operator are known to fit."""
     kind = schema.get(node.attribute)
     if kind is None:
         known = ", ".join(sorted(schema))
         raise ConditionError(
             f"unknown attribute {node.attribute!r}; known: {known}", node.line, node.column
         )
+    if isinstance(node, Compare) and node.op not in TYPES[kind]:
+        raise ConditionError(
+            f"{node.attribute} is a {kind}; '{node.op}' applies to strings only",
+            node.line,
+            node.column,
+        )
+    return kind
+
+
+def _source(node: Node, schema: Mapping[str, str]) -> tuple[str, int, Any]:
+    """The expression of ``node``'s shape, how many literals it names, and the literals
+    packed as a shape takes them: the one value, or a tuple of them."""
+    expression, literals = condition_source(node, schema, _read, _literal_name)
+    packed = literals[0] if len(literals) == 1 else tuple(literals)
+    return expression, len(literals), packed
+
+
+def _read(attribute: str) -> str:
+    return f"get({attribute!r})"
+
+
+def _literal_name(index: int) -> str:
+    return f"c{index}"
+
+
+#: the test of each operator but ``=`` and ``in``, on a value ``v`` known not to be None
+_TESTS = {
+    "!=": "{v} != {c}",
+    "<": "{v} < {c}",
+    "<=": "{v} <= {c}",
+    ">": "{v} > {c}",
+    ">=": "{v} >= {c}",
+    "contains": "{c} in {v}",
+    "starts with": "{v}.startswith({c})",
+    "not in": "{v} not in {c}",
+}
+
+
+def condition_source(
+    node: Node,
+    schema: Mapping[str, str],
+    value: Callable[[str], str],
+    literal: Callable[[int], str],
+) -> tuple[str, list[Any]]:
+    """A Python expression for ``node``, checked against ``schema``, and its literals.
+
+    ``value(attribute)`` is the source that reads an attribute of the line and
+    ``literal(i)`` the source that names the i-th literal; temporaries are ``v0``,
+    ``v1``…. Nothing else enters the source: no literal and no text from the rule but
+    the schema's attribute names, which ``value`` is to quote with ``repr``.
+    """
+    literals: list[Any] = []
+    return _expression(node, schema, literals, value, literal), literals
+
+
+def _expression(
+    node: Node,
+    schema: Mapping[str, str],
+    literals: list[Any],
+    value: Callable[[str], str],
+    literal: Callable[[int], str],
+) -> str:
+    if isinstance(node, And | Or):
+        word = " and " if isinstance(node, And) else " or "
+        parts = (_expression(n, schema, literals, value, literal) for n in node.operands)
+        return f"({word.join(parts)})"
+    if isinstance(node, Not):
+        return f"(not {_expression(node.operand, schema, literals, value, literal)})"
+    kind = _checked_kind(node, schema)
+    read = value(node.attribute)
+    if isinstance(node, IsNull):
+        return f"({read} is {'not ' if node.negated else ''}None)"
+    index = len(literals)
+    if isinstance(node.value, tuple):
+        literals.append(frozenset(typed_literal(v, kind, node) for v in node.value))
+    else:
+        literals.append(typed_literal(node.value, kind, node))
+    if node.op in ("=", "in"):
+        # None never equals a literal nor is a member: a missing value needs no test
+        return f"({read} {'==' if node.op == '=' else 'in'} {literal(index)})"
+    test = _TESTS[node.op].format(v=f"v{index}", c=literal(index))
+    return f"((v{index} := {read}) is not None and {test})"
+
+
+@lru_cache(maxsize=1024)
+def _shape(expression: str, count: int) -> FunctionType:
+    """The function for one shape, compiled once (a rule set repeats a few shapes)."""
+    names = ", ".join(f"c{i}" for i in range(count))
+    unpack = "" if count == 0 else f"    {names} = c\n" if count == 1 else f"    {names}, = c\n"
+    source = f"def shape(values, c):\n{unpack}    get = values.get\n    return {expression}\n"
+    namespace: dict[str, Any] = {}
+    exec(compile(source, "<condition>", "exec"), {"__builtins__": {}}, namespace)
+    return cast(FunctionType, namespace["shape"])
+
+
+def _composed(node: Node, schema: Mapping[str, str]) -> Predicate:
+    """``node`` as a chain of closures, for a tree too deep to generate."""
+    if isinstance(node, And | Or):
+        parts = [_composed(n, schema) for n in node.operands]
+        return _all(parts) if isinstance(node, And) else _any(parts)
+    if isinstance(node, Not):
+        inner = _composed(node.operand, schema)
+        return lambda values: not inner(values)
+    kind = _checked_kind(node, schema)
     name = node.attribute
     if isinstance(node, IsNull):
         negated = node.negated
         return lambda values: (values.get(name) is None) != negated
-    if node.op not in TYPES[kind]:
-        raise ConditionError(
-            f"{name} is a {kind}; '{node.op}' applies to strings only", node.line, node.column
-        )
     if isinstance(node.value, tuple):
         members = frozenset(typed_literal(v, kind, node) for v in node.value)
         if node.op == "in":

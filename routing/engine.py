@@ -17,11 +17,11 @@ from __future__ import annotations
 
 import sys
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import product
-from typing import Any
+from typing import Any, cast
 
 from routing.conditions import (
     And,
@@ -30,7 +30,11 @@ from routing.conditions import (
     Node,
     Not,
     Or,
+    Shape,
+    attributes,
     compile_condition,
+    compile_shape,
+    condition_source,
     parse,
     render,
     typed_literal,
@@ -44,6 +48,12 @@ _NO_RANK = 1 << 62
 Predicate = Callable[[Mapping[str, Any]], bool]
 # rank, what is left to test (None: nothing), window start, window end, the decision
 _Entry = tuple[int, Predicate | None, datetime | None, datetime | None, "Decision"]
+# what decide walks: rank, window start, window end, the shape of what is left to test
+# (None: nothing) and its literals, the decision; as a link, then the next candidate
+_Candidate = tuple[int, datetime | None, datetime | None, Shape | None, Any, "Decision"]
+_Link = tuple[int, datetime | None, datetime | None, Shape | None, Any, "Decision", Any]
+# how a rule is filed: rank, rule, the conjuncts the index leaves to test
+_Filing = tuple[int, Rule, tuple[Node, ...]]
 
 
 @dataclass(frozen=True)
@@ -161,19 +171,6 @@ def _choose(branch: Node, spread: Mapping[str, set[Any]]) -> _Key | None:
     return _Key(tuple(names), keys, None, rest)
 
 
-def _nest(table: Mapping[Any, Any], depth: int) -> dict[Any, Any]:
-    """``{(a, b): x}`` as ``{a: {b: x}}``; a depth of 1 is the table itself."""
-    if depth == 1:
-        return dict(table)
-    nested: dict[Any, Any] = {}
-    for key, value in table.items():
-        node = nested
-        for part in key[:-1]:
-            node = node.setdefault(part, {})
-        node[key[-1]] = value
-    return nested
-
-
 def _product_size(lists: list[tuple[Any, ...]]) -> int:
     size = 1
     for values in lists:
@@ -207,6 +204,269 @@ _MAX_KEYS = 64
 _RANGES = (">", ">=", "<", "<=")
 
 
+def _nest(table: Mapping[tuple[Any, ...], Any]) -> dict[Any, Any]:
+    """``{(a, b): x}`` as ``{a: {b: x}}``, ``{(a,): x}`` as ``{a: x}``.
+
+    Nested dicts rather than tuple keys: a probe builds and hashes no tuple, most
+    probes miss at the first level, and an interned string found there is never read
+    back to compare (a tuple key is, on every hit).
+    """
+    nested: dict[Any, Any] = {}
+    for key, value in table.items():
+        node = nested
+        for part in key[:-1]:
+            node = node.setdefault(part, {})
+        node[key[-1]] = value
+    return nested
+
+
+def _guard(tables: Iterable[list[_Filing]]) -> tuple[Node, ...]:
+    """The null tests every filing of an index has left to test.
+
+    The rules of one family often share one (``… and ShipSetName is not null``): it is
+    tested once per line, before the lookup, which it skips when false, rather than
+    once per candidate. A null test costs less than the lookup; other shared conjuncts
+    stay with the candidates, tested only when the lookup finds them.
+    """
+    common: dict[Node, None] | None = None
+    for filings in tables:
+        for _, _, rest in filings:
+            if common is None:
+                common = {part: None for part in rest if _null_test(part)}
+            else:
+                common = {part: None for part in common if part in rest}
+    return tuple(common or ())
+
+
+def _size(node: Node) -> int:
+    """How many comparisons and operators ``node`` has."""
+    if isinstance(node, And | Or):
+        return 1 + sum(_size(n) for n in node.operands)
+    if isinstance(node, Not):
+        return 1 + _size(node.operand)
+    return 1
+
+
+def _null_test(node: Node) -> bool:
+    return isinstance(node, IsNull) or (isinstance(node, Not) and isinstance(node.operand, IsNull))
+
+
+def _label(probe: _Probe) -> str:
+    """How ``stats`` names an index."""
+    if probe.kind == "range":
+        return f"{probe.attributes[0]} {probe.op} (range)"
+    if probe.kind == "prefix":
+        return " + ".join((f"{probe.attributes[0]} (prefix)", *probe.attributes[1:]))
+    return " + ".join(probe.attributes)
+
+
+def _chain(candidates: list[_Candidate]) -> _Link | None:
+    """Rank-ordered candidates as links ``(*candidate, next)``: a table's value is its
+    first candidate itself, with no list object between them to fetch from memory."""
+    link: _Link | None = None
+    for candidate in reversed(candidates):
+        link = (*candidate, link)
+    return link
+
+
+@dataclass(frozen=True)
+class _Probe:
+    """One lookup of the generated decide: ``equal`` (a key of ``attributes``),
+    ``prefix`` (the first of them cut to each of ``lengths``), ``range`` (``table`` is
+    the chains per sorted bound) or ``all`` (``table`` is the one chain)."""
+
+    kind: str
+    attributes: tuple[str, ...]
+    table: Any
+    lengths: tuple[int, ...] = ()
+    op: str = ""
+    bounds: tuple[Any, ...] = ()
+    #: conjuncts every candidate has: tested once per line, not once per candidate
+    guard: tuple[Node, ...] = ()
+
+    def links(self) -> list[_Link]:
+        """Every candidate the probe can reach."""
+        if self.kind == "all":
+            heads = [self.table]
+        elif self.kind == "range":
+            heads = list(self.table)
+        else:
+            heads = list(self.table.values())
+            for _ in range(len(self.attributes) - 1):
+                heads = [chain for nested in heads for chain in nested.values()]
+        found = []
+        for link in heads:
+            while link is not None:
+                found.append(link)
+                link = link[-1]
+        return found
+
+
+#: per range operator: the bound to compare with first (when ``value op bound`` fails
+#: for it, it fails for all) and the slice of the sorted bounds it holds for
+_RANGE_SLICES = {
+    ">": (0, "[:bisect_left({bounds}, {value})]"),
+    ">=": (0, "[:bisect_right({bounds}, {value})]"),
+    "<": (-1, "[bisect_right({bounds}, {value}):]"),
+    "<=": (-1, "[bisect_left({bounds}, {value}):]"),
+}
+
+#: a residual of at most this many comparisons and operators is written into the walk
+_INLINE = 6
+
+Decide = Callable[[Mapping[str, Any], datetime], "Decision"]
+
+
+class _Writer:
+    """Writes ``decide`` for one compiled version as Python source and compiles it.
+
+    A loop over the indexes pays, per index and line, for fetching the same attribute
+    again, unpacking table descriptions and branching on their kind; the generated
+    function fetches each attribute once and runs straight through, and tests the
+    commonest residual of each index in place instead of calling it. Only schema
+    attribute names (as ``repr``) and generated names enter the source; tables, bounds
+    and literals stay in its namespace.
+    """
+
+    def __init__(self, plan: list[_Probe], shapes: Mapping[Shape, Node]) -> None:
+        self.plan = plan
+        self.shapes = shapes
+        names = dict.fromkeys(a for probe in plan for a in probe.attributes)
+        names.update((a, None) for probe in plan for part in probe.guard for a in attributes(part))
+        names["TaskType"] = None  # the fallback reads it
+        self.local = {name: f"a{i}" for i, name in enumerate(names)}
+        self.namespace: dict[str, Any] = {
+            "__builtins__": {},
+            "TypeError": TypeError,
+            "NO_RANK": _NO_RANK,
+            "bisect_left": bisect_left,
+            "bisect_right": bisect_right,
+        }
+        self.lines: list[str] = []
+        self.pad = "    "  # the indentation of the probe being written
+        self.fresh = True  # nothing matched yet: the first walk needs no rank check
+
+    def decide(self, fallback: Callable[[Mapping[str, Any]], Decision], misses: Any) -> Decide:
+        self.namespace.update(fallback=fallback, misses=misses)
+        self.lines += ["def decide(values, at):", "    get = values.get", "    best = None"]
+        self.lines.append("    best_rank = NO_RANK")
+        self.lines += [f"    {local} = get({name!r})" for name, local in self.local.items()]
+        for number, probe in enumerate(self.plan):
+            self.lines.append(f"    # {number}: {_label(probe)}")
+            self.namespace[f"t{number}"] = probe.table
+            self.pad = "    "
+            if probe.guard:
+                guard = And(probe.guard) if len(probe.guard) > 1 else probe.guard[0]
+                expression, literals = condition_source(guard, SCHEMA, self._read, str)
+                assert not literals, "a null test has no literal"
+                self.lines.append(f"    if {expression}:")
+                self.pad = "        "
+            getattr(self, f"_{probe.kind}")(probe, f"t{number}")
+        self.lines += [
+            "    if best is not None:",
+            "        return best",
+            f"    known = misses.get({self.local['TaskType']})",
+            "    if known is not None:",
+            "        return known",
+            "    return fallback(values)",
+        ]
+        source = "\n".join(self.lines) + "\n"
+        exec(compile(source, "<decide>", "exec"), self.namespace)
+        return cast(Decide, self.namespace["decide"])
+
+    def _equal(self, probe: _Probe, table: str) -> None:
+        first, *more = (self.local[a] for a in probe.attributes)
+        self._line(f"entry = {table}.get({first})")
+        self._deeper("", more)
+        self._walk("", probe, table)
+
+    def _deeper(self, indent: str, values: list[str]) -> None:
+        """Down the nested tables, one attribute at a time."""
+        for value in values:
+            self._line(f"{indent}if entry is not None:")
+            self._line(f"{indent}    entry = entry.get({value})")
+
+    def _prefix(self, probe: _Probe, table: str) -> None:
+        first, *more = (self.local[a] for a in probe.attributes)
+        self._line(f"if {first} is not None:")
+        for length in probe.lengths:
+            self._line(f"    entry = {table}.get({first}[:{length}])")
+            self._deeper("    ", more)
+            self._walk("    ", probe, table)
+
+    def _range(self, probe: _Probe, table: str) -> None:
+        """The chains whose bound holds for the value; a value of another type compares
+        false, as in the condition itself. Most values are outside every bound, which
+        one comparison with the outermost bound tells."""
+        value, bounds = self.local[probe.attributes[0]], f"{table}_bounds"
+        self.namespace[bounds] = probe.bounds
+        edge, cut = _RANGE_SLICES[probe.op]
+        self.namespace[f"{table}_edge"] = probe.bounds[edge]
+        self._line(f"if {value} is not None:")
+        self._line("    try:")
+        chains = f"{table}{cut.format(bounds=bounds, value=value)}"
+        self._line(f"        chains = {chains} if {value} {probe.op} {table}_edge else ()")
+        self._line("    except TypeError:")
+        self._line("        chains = ()")
+        self._line("    for entry in chains:")
+        self.fresh = False  # one walk for every chain: the second must not undo the first
+        self._walk("        ", probe, table)
+
+    def _all(self, probe: _Probe, table: str) -> None:
+        self._line(f"entry = {table}")
+        self._walk("", probe, table)
+
+    def _line(self, line: str) -> None:
+        self.lines.append(self.pad + line)
+
+    def _walk(self, indent: str, probe: _Probe, table: str) -> None:
+        """Walk the chain in ``entry`` to its first match, or until it reaches the rank
+        of the best match so far. Fields are read only when needed: at 10,000 rules
+        each is a separate object, and reading one is as likely as not a cache miss."""
+        links = probe.links()
+        checks = []
+        if any(link[1] is not None or link[2] is not None for link in links):
+            checks.append("((start := entry[1]) is None or at >= start)")
+            checks.append("((end := entry[2]) is None or at < end)")
+        if any(link[3] is not None for link in links):
+            checks.append(self._test(links, table))
+        lines = ["while entry is not None:", "    rank = entry[0]"]
+        if not self.fresh:
+            lines += ["    if rank >= best_rank:", "        break"]
+        self.fresh = False
+        found = ["best = entry[5]", "best_rank = rank", "break"]
+        if checks:
+            lines.append(f"    if {' and '.join(checks)}:")
+            lines += [f"        {line}" for line in found]
+            lines.append("    entry = entry[6]")
+        else:  # the first candidate in rank is the match
+            lines += [f"    {line}" for line in found]
+        for line in lines:
+            self._line(indent + line)
+
+    def _test(self, links: list[_Link], table: str) -> str:
+        """The residual test: the commonest small shape in place, any other by a call."""
+        counts: dict[Shape, int] = {}
+        for link in links:
+            if link[3] is not None:
+                counts[link[3]] = counts.get(link[3], 0) + 1
+        call = "shape(values, entry[4])"
+        common = max(counts, key=counts.__getitem__)
+        node = self.shapes.get(common)
+        if node is None or _size(node) > _INLINE:
+            return f"((shape := entry[3]) is None or {call})"
+        expression, literals = condition_source(node, SCHEMA, self._read, lambda i: "entry[4]")
+        if len(literals) > 1:  # the shape's literals come as a tuple
+            expression, _ = condition_source(node, SCHEMA, self._read, "entry[4][{}]".format)
+        self.namespace[f"{table}_shape"] = common
+        inline = f"({expression} if shape is {table}_shape else {call})"
+        return f"((shape := entry[3]) is None or {inline})"
+
+    def _read(self, attribute: str) -> str:
+        local = self.local.get(attribute)
+        return local if local is not None else f"get({attribute!r})"
+
+
 class Engine:
     """One published version, compiled; safe to share between threads (read-only)."""
 
@@ -228,12 +488,33 @@ class Engine:
             self._entry(rank, r, self._predicates[r.rule_id]) for rank, r in enumerate(active)
         )
         self._misses: dict[object, Decision] = {}
-        self._build_index(active)
+        self._shapes: dict[Shape, Node] = {}  # a residual of each shape, to write it out
+        self._plan = self._build_index(active)
+        self._decide = _Writer(self._plan, self._shapes).decide(self._fallback, self._misses)
+        # an instance attribute: calling it is one plain call, with no method to bind
+        vars(self)["decide"] = self._decide
 
     def _entry(self, rank: int, rule: Rule, test: Predicate | None) -> _Entry:
         return (rank, test, rule.active_from, rule.active_until, self._decisions[rule.rule_id])
 
-    def _build_index(self, active: list[Rule]) -> None:
+    def _candidate(self, filing: _Filing, guard: Collection[Node]) -> _Candidate:
+        rank, rule, rest = filing
+        left = tuple(part for part in rest if part not in guard)
+        shape: Shape | None = None
+        literals: Any = None
+        if left:
+            node = left[0] if len(left) == 1 else And(left)
+            shape, literals = compile_shape(node, SCHEMA)
+            self._shapes.setdefault(shape, node)
+        decision = self._decisions[rule.rule_id]
+        return (rank, rule.active_from, rule.active_until, shape, literals, decision)
+
+    def _chains(self, table: Mapping[Any, list[_Filing]], guard: Collection[Node]) -> Any:
+        """Each key's filings as a chain of candidates, less what ``guard`` tests."""
+        return {k: _chain([self._candidate(f, guard) for f in v]) for k, v in table.items()}
+
+    def _build_index(self, active: list[Rule]) -> list[_Probe]:
+        """File every active rule; the lookups ``decide`` makes, in order."""
         spread: dict[str, set[Any]] = {}
         for rule in active:
             for branch in _branches(self._trees[rule.rule_id]):
@@ -243,151 +524,70 @@ class Engine:
                         assert isinstance(part, Compare)
                         name = part.attribute if keys is not None else f"{part.attribute} ^"
                         spread.setdefault(name, set()).update(keys or (prefix,))
-        tables: dict[tuple[str, ...], dict[Any, list[_Entry]]] = {}
-        prefixes: dict[tuple[str, ...], dict[tuple[Any, ...], list[_Entry]]] = {}
-        ranges: dict[tuple[str, str], dict[Any, list[_Entry]]] = {}
-        unindexed: list[_Entry] = []
+        tables: dict[tuple[str, ...], dict[Any, list[_Filing]]] = {}
+        prefixes: dict[tuple[str, ...], dict[Any, list[_Filing]]] = {}
+        ranges: dict[tuple[str, str], dict[Any, list[_Filing]]] = {}
+        unindexed: list[_Filing] = []
         for rank, rule in enumerate(active):
-            branches = _branches(self._trees[rule.rule_id])
-            chosen = [_choose(branch, spread) for branch in branches]
-            filed = [k for k in chosen if k is not None]
-            if len(filed) < len(chosen):
-                unindexed.append(self._entry(rank, rule, self._predicates[rule.rule_id]))
+            tree = self._trees[rule.rule_id]
+            chosen = [_choose(branch, spread) for branch in _branches(tree)]
+            if None in chosen:
+                unindexed.append((rank, rule, _conjuncts(tree)))
                 continue
-            for key in filed:
-                if len(branches) > 1:  # an `or`: test the whole condition
-                    test: Predicate | None = self._predicates[rule.rule_id]
-                elif key.rest:
-                    rest = key.rest[0] if len(key.rest) == 1 else And(key.rest)
-                    test = compile_condition(rest, SCHEMA)
-                else:
-                    test = None  # finding it in the index is the whole test
-                entry = self._entry(rank, rule, test)
+            # each branch of an `or` is filed with only its own rest to test: the rule
+            # holds when one branch does, and every branch is filed
+            for key in chosen:
+                assert key is not None
+                filing = (rank, rule, key.rest)
                 if key.bound is not None:
                     op, bound = key.bound
-                    ranges.setdefault((key.attributes[0], op), {}).setdefault(bound, []).append(
-                        entry
-                    )
+                    by_bound = ranges.setdefault((key.attributes[0], op), {})
+                    by_bound.setdefault(bound, []).append(filing)
                     continue
                 if key.prefix is not None:
                     table = prefixes.setdefault(key.attributes, {})
                     for value in dict.fromkeys(key.keys):
-                        table.setdefault((key.prefix, *value), []).append(entry)
+                        table.setdefault((key.prefix, *value), []).append(filing)
                     continue
                 table = tables.setdefault(key.attributes, {})
                 for value in dict.fromkeys(key.keys):
-                    table.setdefault(value if len(value) > 1 else value[0], []).append(entry)
+                    table.setdefault(value, []).append(filing)
         # every list is in rank order already: rules were filed in rank order
-        self._equal = tuple(
-            (names, {k: tuple(v) for k, v in table.items()})
-            for names, table in sorted(tables.items(), key=lambda kv: (-len(kv[1]), kv[0]))
-        )
-        # composite keys as nested dicts: probing with interned strings never reads the
-        # stored key, where a tuple key is a fresh object to hash and compare each time
-        self._equal_keys = tuple(
-            (names[0], names[1:], _nest(table, len(names))) for names, table in self._equal
-        )
-        self._prefixes = tuple(
-            (
-                names[0],
-                names[1:],
-                tuple(sorted({len(k[0]) for k in table})),
-                _nest({k if len(k) > 1 else k[0]: tuple(v) for k, v in table.items()}, len(names)),
-            )
-            for names, table in sorted(prefixes.items())
-        )
-        # per (attribute, op): the bounds in order, and each bound's entries
-        self._ranges = tuple(
-            (name, op, tuple(sorted(table)), tuple(tuple(table[b]) for b in sorted(table)))
-            for (name, op), table in sorted(ranges.items())
-        )
-        self._unindexed = tuple(unindexed)
-        self._others = bool(self._prefixes or self._ranges or self._unindexed)
+        plan: list[_Probe] = []
+        for names, table in sorted(tables.items(), key=lambda kv: (-len(kv[1]), kv[0])):
+            guard = _guard(table.values())
+            chains = _nest(self._chains(table, guard))
+            plan.append(_Probe("equal", names, chains, guard=guard))
+        for names, table in sorted(prefixes.items()):
+            guard = _guard(table.values())
+            lengths = tuple(sorted({len(k[0]) for k in table}))
+            chains = _nest(self._chains(table, guard))
+            plan.append(_Probe("prefix", names, chains, lengths=lengths, guard=guard))
+        for (name, op), table in sorted(ranges.items()):
+            guard = _guard(table.values())
+            bounds = tuple(sorted(table))
+            chains = self._chains(table, guard)
+            groups = tuple(chains[bound] for bound in bounds)
+            plan.append(_Probe("range", (name,), groups, op=op, bounds=bounds, guard=guard))
+        if unindexed:
+            guard = _guard([unindexed])
+            chain = self._chains({(): unindexed}, guard)[()]
+            plan.append(_Probe("all", (), chain, guard=guard))
         self.stats = {
             "rules": len(self.ordered),
             "active": len(active),
-            "indexes": [" + ".join(names) for names, _ in self._equal]
-            + [" + ".join((f"{name} (prefix)", *more)) for name, more, *_ in self._prefixes]
-            + [f"{name} {op} (range)" for name, op, *_ in self._ranges],
+            "indexes": [_label(probe) for probe in plan if probe.kind != "all"],
             "unindexed": len(unindexed),
         }
+        return plan
 
     def decide(self, values: Mapping[str, Any], at: datetime) -> Decision:
         """The decision for a line with typed ``values`` (see ``typed_values``) at ``at``.
 
-        Each candidate list is in rank order, so a list is walked only until its first
-        match or until it reaches the rank of the best match found so far. This is the
-        hot path: the lookups and the walk are written out inline on purpose.
+        Each instance replaces this method by the function :class:`_Writer` wrote for
+        its indexes; this is the same call, for code that reaches it through the class.
         """
-        best: Decision | None = None
-        best_rank = _NO_RANK
-        get = values.get
-        for first, more, table in self._equal_keys:
-            hit = table.get(get(first))
-            for name in more:
-                if hit is None:
-                    break
-                hit = hit.get(get(name))
-            if hit:
-                for rank, test, start, end, decision in hit:
-                    if rank >= best_rank:
-                        break
-                    if (
-                        (start is None or at >= start)
-                        and (end is None or at < end)
-                        and (test is None or test(values))
-                    ):
-                        best, best_rank = decision, rank
-                        break
-        if self._others:
-            for entries in self._other_candidates(values):
-                for rank, test, start, end, decision in entries:
-                    if rank >= best_rank:
-                        break
-                    if (
-                        (start is None or at >= start)
-                        and (end is None or at < end)
-                        and (test is None or test(values))
-                    ):
-                        best, best_rank = decision, rank
-                        break
-        return best if best is not None else self._fallback(values)
-
-    def _other_candidates(self, values: Mapping[str, Any]) -> list[tuple[_Entry, ...]]:
-        """Candidates from the prefix and range indexes and the unindexed rules."""
-        found: list[tuple[_Entry, ...]] = []
-        get = values.get
-        for name, more, lengths, prefixed in self._prefixes:
-            value = get(name)
-            if value is not None:
-                for length in lengths:
-                    hit = prefixed.get(value[:length])
-                    for other in more:
-                        if hit is None:
-                            break
-                        hit = hit.get(get(other))
-                    if hit:
-                        found.append(hit)
-        for name, op, bounds, groups in self._ranges:
-            value = get(name)
-            if value is None:
-                continue
-            # the bounds `value op bound` holds for, as a slice of the sorted bounds;
-            # a value of another type compares false, as in the condition itself
-            try:
-                if op == ">":  # bound < value
-                    found.extend(groups[: bisect_left(bounds, value)])
-                elif op == ">=":  # bound <= value
-                    found.extend(groups[: bisect_right(bounds, value)])
-                elif op == "<":  # bound > value
-                    found.extend(groups[bisect_right(bounds, value) :])
-                else:  # "<=": bound >= value
-                    found.extend(groups[bisect_left(bounds, value) :])
-            except TypeError:
-                continue
-        if self._unindexed:
-            found.append(self._unindexed)
-        return found
+        return self._decide(values, at)
 
     def naive(self, values: Mapping[str, Any], at: datetime) -> Decision:
         """The same decision, by evaluating every active rule in rank order."""

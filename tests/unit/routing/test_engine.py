@@ -341,3 +341,44 @@ def _holds(rule: Rule, values: dict[str, object]) -> bool:
     from routing.rules import SCHEMA
 
     return compile_condition(parse(rule.condition), SCHEMA)(values)
+
+
+def test_a_later_range_match_never_displaces_a_better_ranked_one():
+    # found by fuzzing: with a range index probed first, B overwrote A
+    e = engine(
+        Rule("A", "OrderedQuantity > 1", "A", priority=5),
+        Rule("B", "OrderedQuantity > 2", "B", priority=1),
+        Rule("C", "OrderedQuantity <= 9", "C", priority=3),
+    )
+    assert both(e, typed_values({"OrderedQuantity": 5})).rule_id == "A"
+    assert both(e, typed_values({"OrderedQuantity": 1})).rule_id == "C"
+    assert both(e, typed_values({"OrderedQuantity": 10})).rule_id == "A"
+
+
+_range_or_prefix = st.one_of(
+    st.builds(
+        lambda op, n: f"OrderedQuantity {op} {n}",
+        st.sampled_from(("<", "<=", ">", ">=")),
+        st.integers(0, 6),
+    ),
+    st.builds(lambda v: f'Item starts with "{v}"', st.sampled_from(("A", "AB", "B", "ABC"))),
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.lists(_range_or_prefix, min_size=1, max_size=2), st.integers(0, 3)),
+        max_size=10,
+    ),
+    st.lists(_line, min_size=1, max_size=8),
+)
+def test_range_and_prefix_only_rule_sets_agree_with_the_naive_evaluator(specs, lines):
+    rules = [
+        Rule(f"R{n}", " and ".join(atoms), f"C{n}", priority=priority)
+        for n, (atoms, priority) in enumerate(specs)
+    ]
+    e = compile_rule_set(RuleSet(tuple(rules)), 1)
+    for raw in lines:
+        values = typed_values(raw)
+        assert e.decide(values, NOW) == e.naive(values, NOW)
