@@ -30,7 +30,7 @@ from routing.rules import Rule, RuleSet, typed_values
 
 SIZES = (10, 1000, 10000)
 TASK_TYPES = ("Shipment", "Invoice", "Return", "Pick_From_Ravi")
-COUNTRIES = ("US", "CA", "MX", "DE", "FR", "JP")
+CURRENCIES = ("USD", "CAD", "MXN", "EUR", "GBP", "JPY")
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 
 
@@ -52,10 +52,10 @@ def rule_set(size: int, seed: int = 7) -> RuleSet:
                 f'BuyingPartyNumber in ("C{a}", "C{b}") and OrderedQuantity >= {rnd.randint(1, 50)}'
             )
         elif kind < 0.95:
-            country = rnd.choice(COUNTRIES)
+            currency = rnd.choice(CURRENCIES)
             condition = (
                 f'RequestedFulfillmentOrganizationCode = "ORG{rnd.randrange(orgs)}"'
-                f' and ShipToCountry = "{country}" and not ShipSetName is null'
+                f' and TransactionalCurrencyCode = "{currency}" and not ShipSetName is null'
             )
         elif kind < 0.98:  # a product family: the first four characters of its items
             condition = f'Item starts with "IT{rnd.randrange(10, 100)}" and TaskType = "{task}"'
@@ -120,7 +120,7 @@ def lines(size: int, count: int, seed: int = 11, uniform: bool = False) -> list[
                 "BuyingPartyNumber": f"C{pick(parties + 2)}",
                 "OrderedQuantity": rnd.randint(1, 1000),
                 "RequestedFulfillmentOrganizationCode": f"ORG{pick(orgs + 1)}",
-                "ShipToCountry": rnd.choice(COUNTRIES),
+                "TransactionalCurrencyCode": rnd.choice(CURRENCIES),
                 "ShipSetName": rnd.choice((None, "SS1")),
                 "SourceTransactionSystem": "LEGACY",
             }

@@ -3,7 +3,7 @@
 ::
 
     Item = "CM5008" and TaskType = "Invoice"
-    OrderedQuantity >= 10 and not (ShipToCountry in ("US", "CA") or ShipSetName is null)
+    OrderedQuantity >= 10 and not (BuyingPartyNumber in ("1006", "1007") or ShipSetName is null)
     ProductNumber starts with "AS" and RequestedShipDate < "2027-01-01"
 
 Operators: ``=  !=  <  <=  >  >=  in  not in  contains  starts with  is null
@@ -147,12 +147,18 @@ def _tokens(text: str) -> list[_Token]:
     return out
 
 
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: nesting of parentheses and ``not`` a condition may use (the parser recurses)
+MAX_NESTING = 32
+
+
 class _Parser:
     """``or`` < ``and`` < ``not`` < comparison, by recursive descent."""
 
     def __init__(self, text: str) -> None:
         self.tokens = _tokens(text)
         self.pos = 0
+        self.depth = 0
 
     def peek(self, offset: int = 0) -> _Token:
         return self.tokens[min(self.pos + offset, len(self.tokens) - 1)]
@@ -192,17 +198,30 @@ class _Parser:
         return operands[0] if len(operands) == 1 else And(tuple(operands))
 
     def negation(self) -> Node:
+        if self.is_keyword("not") or (self.peek().text == "(" and self.peek().kind == "op"):
+            self.depth += 1
+            if self.depth > MAX_NESTING:
+                token = self.peek()
+                raise ConditionError(
+                    f"nested more than {MAX_NESTING} deep; simplify the condition",
+                    token.line,
+                    token.column,
+                )
+            node = self._nested()
+            self.depth -= 1
+            return node
+        return self.comparison()
+
+    def _nested(self) -> Node:
         if self.is_keyword("not"):
             self.take()
             return Not(self.negation())
-        if self.peek().text == "(" and self.peek().kind == "op":
-            self.take()
-            node = self.disjunction()
-            if self.peek().text != ")":
-                raise self.fail("')'")
-            self.take()
-            return node
-        return self.comparison()
+        self.take()
+        node = self.disjunction()
+        if self.peek().text != ")":
+            raise self.fail("')'")
+        self.take()
+        return node
 
     def comparison(self) -> Node:
         attribute = self.peek()
@@ -279,19 +298,25 @@ def typed_literal(value: str | Decimal, kind: str, node: Compare) -> Any:
     """``value`` as the attribute's type, or a positioned error."""
     name = node.attribute
     if kind == "number":
-        if isinstance(value, Decimal):
-            return value
         try:
-            return Decimal(value)
+            number = value if isinstance(value, Decimal) else Decimal(value)
         except InvalidOperation:
-            pass
-        raise ConditionError(f"{name} is a number; {value!r} is not one", node.line, node.column)
+            number = None
+        # NaN and infinities would break ordering and hashing in the engine
+        if number is None or not number.is_finite():
+            raise ConditionError(
+                f'{name} is a number; "{value}" is not one', node.line, node.column
+            )
+        return number
     if kind == "date":
+        text = str(value)
         try:
-            return date.fromisoformat(str(value))
+            if not _DATE.fullmatch(text):
+                raise ValueError(text)
+            return date.fromisoformat(text)
         except ValueError:
             raise ConditionError(
-                f'{name} is a date; write it as "YYYY-MM-DD", not {value!r}', node.line, node.column
+                f'{name} is a date; write it as "YYYY-MM-DD", not {text}', node.line, node.column
             ) from None
     if isinstance(value, Decimal):
         raise ConditionError(

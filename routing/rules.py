@@ -19,7 +19,7 @@ import re
 import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, NamedTuple
 
@@ -60,7 +60,6 @@ ATTRIBUTES: dict[str, dict[str, str]] = {
         "OrderedQuantity": "number",
         "OrderedUOM": "string",
         "RequestedFulfillmentOrganizationCode": "string",
-        "ShipToCountry": "string",
         "ShipSetName": "string",
         "RequestedShipDate": "date",
         "ScheduledShipDate": "date",
@@ -362,7 +361,8 @@ def _typed(name: str, kind: str, value: object) -> Any:
         return number
     if kind == "date":
         if isinstance(value, datetime):
-            return value.date()
+            # an instant's date in UTC, whatever zone the database handed it back in
+            return (value.astimezone(UTC) if value.tzinfo else value).date()
         if isinstance(value, date):
             return value
         try:

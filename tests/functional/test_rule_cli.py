@@ -120,7 +120,7 @@ def test_what_each_bad_input_gets(admin):
         (("rule", "add", "R1", "--condition", 'Itme = "x"', "--connector", "WMS01_Fulfillment"),
          "rule R1, condition: line 1, column 1: unknown attribute 'Itme'"),
         (("rule", "add", "R1", "--condition", 'OrderedQuantity > "lots"', "--connector", "X"),
-         "OrderedQuantity is a number; 'lots' is not one"),
+         'OrderedQuantity is a number; "lots" is not one'),
         (("rule", "add", "R1", *ITEM_RULE, "--connector", "NOPE"),
          "rule R1, connector: connector 'NOPE' does not exist"),
         (("rule", "add", "R1", *ITEM_RULE, "--connector", "WMS01_Fulfillment",

@@ -130,8 +130,15 @@ def test_syntax_errors_name_line_column_and_what_was_expected(text, line, column
     ("text", "message", "column"),
     [
         ('Colour = "red"', "unknown attribute 'Colour'", 1),
-        ('OrderedQuantity = "ten"', "is a number; 'ten' is not one", 1),
+        ('OrderedQuantity = "ten"', 'is a number; "ten" is not one', 1),
         ("Item = 5008", 'is a string; quote the value: "5008"', 1),
+        # NaN and infinities would break the engine's ordering and hashing
+        ('OrderedQuantity = "NaN"', 'is a number; "NaN" is not one', 1),
+        ('OrderedQuantity < "sNaN"', 'is a number; "sNaN" is not one', 1),
+        ('OrderedQuantity > "Infinity"', 'is a number; "Infinity" is not one', 1),
+        # dates are written one way only
+        ("RequestedShipDate = 20270101", 'write it as "YYYY-MM-DD", not 20270101', 1),
+        ('RequestedShipDate = "20270101"', 'write it as "YYYY-MM-DD"', 1),
         ('RequestedShipDate < "next week"', 'write it as "YYYY-MM-DD"', 1),
         ('OrderedQuantity contains "1"', "applies to strings only", 1),
         ('Item = "a" and\nColour = "x"', "unknown attribute", 1),
@@ -147,3 +154,15 @@ def test_schema_errors_are_found_when_compiling_not_when_routing(text, message, 
 def test_attributes_lists_what_a_condition_reads():
     node = parse('Item = "a" and not (TaskType in ("x") or ShipSetName is null)')
     assert list(attributes(node)) == ["Item", "TaskType", "ShipSetName"]
+
+
+def test_nesting_is_limited_with_a_positioned_error():
+    deep = "(" * 40 + 'Item = "x"' + ")" * 40
+    with pytest.raises(ConditionError) as exc:
+        parse(deep)
+    assert (exc.value.line, exc.value.column) == (1, 33)
+    assert exc.value.message == "nested more than 32 deep; simplify the condition"
+    with pytest.raises(ConditionError, match="nested more than 32"):
+        parse("not " * 600 + 'Item = "x"')
+    fine = "(" * 32 + 'Item = "x"' + ")" * 32
+    assert holds(fine) is False

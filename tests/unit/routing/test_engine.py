@@ -26,7 +26,7 @@ LINE = typed_values(
         "Item": "CM5008",
         "TaskType": "Invoice",
         "OrderedQuantity": 12,
-        "ShipToCountry": "US",
+        "TransactionalCurrencyCode": "USD",
         "SourceTransactionSystem": "LEGACY",
     }
 )
@@ -116,7 +116,12 @@ def test_missing_attributes_make_comparisons_false_and_is_null_true():
 def test_every_kind_of_index_routes_like_the_rule_says():
     e = engine(
         Rule("EQ", 'Item = "CM5008" and TaskType = "Shipment"', "EQ", priority=6),
-        Rule("IN", 'ShipToCountry in ("CA", "MX") and OrderedQuantity < 100', "IN", priority=5),
+        Rule(
+            "IN",
+            'TransactionalCurrencyCode in ("CAD", "MXN") and OrderedQuantity < 100',
+            "IN",
+            priority=5,
+        ),
         Rule("PREFIX", 'Item starts with "CM5" and TaskType = "Invoice"', "PREFIX", priority=4),
         Rule("RANGE", "OrderedQuantity >= 500", "RANGE", priority=3),
         Rule("OR", 'BuyingPartyNumber = "C1" or Item = "AS1"', "OR", priority=2),
@@ -127,8 +132,8 @@ def test_every_kind_of_index_routes_like_the_rule_says():
         "Item",
         "Item + TaskType",  # a composite key
         "OrderedQuantity >= (range)",
-        "ShipToCountry",
         "TaskType",  # PREFIX: TaskType spreads wider than the one prefix
+        "TransactionalCurrencyCode",
     ]
     assert e.stats["unindexed"] == 1  # only SCAN is tried for every line
     prefixed = engine(
@@ -140,7 +145,7 @@ def test_every_kind_of_index_routes_like_the_rule_says():
     assert both(prefixed, typed_values({"Item": "AS54", "TaskType": "Return"})).rule is None
     cases = [
         ({"Item": "CM5008", "TaskType": "Shipment"}, "EQ"),
-        ({"Item": "CM5008", "ShipToCountry": "MX", "OrderedQuantity": 3}, "IN"),
+        ({"Item": "CM5008", "TransactionalCurrencyCode": "MXN", "OrderedQuantity": 3}, "IN"),
         ({"Item": "CM5008", "TaskType": "Invoice"}, "PREFIX"),
         ({"Item": "CM4", "OrderedQuantity": 500}, "RANGE"),
         ({"Item": "CM4", "OrderedQuantity": 499.9}, "SCAN"),
@@ -154,7 +159,7 @@ def test_every_kind_of_index_routes_like_the_rule_says():
 
 def test_explain_lists_every_rule_with_its_outcome_and_the_failing_part():
     e = engine(
-        Rule("A", 'Item = "CM5008" and ShipToCountry = "CA"', "X", priority=9),
+        Rule("A", 'Item = "CM5008" and TransactionalCurrencyCode = "CAD"', "X", priority=9),
         Rule("B", 'TaskType = "Invoice"', "WIN", priority=5),
         Rule("C", 'Item = "CM5008"', "LOSER", priority=4),
         Rule("D", 'Item = "CM5008"', "OFF", priority=8, active=False),
@@ -164,7 +169,11 @@ def test_explain_lists_every_rule_with_its_outcome_and_the_failing_part():
     explanation = e.explain(LINE, NOW)
     got = [(v.rule.rule_id, v.outcome, v.detail) for v in explanation.verdicts]
     assert got == [
-        ("A", "no match", "ShipToCountry = \"CA\" is false (ShipToCountry is 'US')"),
+        (
+            "A",
+            "no match",
+            "TransactionalCurrencyCode = \"CAD\" is false (TransactionalCurrencyCode is 'USD')",
+        ),
         ("D", "inactive", "the rule is not active"),
         ("E", "not yet active", "active from 2026-11-24T12:00:00+00:00"),
         ("F", "expired", "active until 2026-11-23T12:00:00+00:00"),
@@ -188,7 +197,7 @@ def test_check_reports_every_problem_of_a_rule_set():
         "rule A, condition: line 1, column 1: unknown attribute 'Itme'; known: "
         + ", ".join(sorted(__import__("routing.rules").rules.SCHEMA)),
         "rule A, connector: connector 'GONE' does not exist",
-        "rule B, condition: line 1, column 1: OrderedQuantity is a number; 'many' is not one",
+        "rule B, condition: line 1, column 1: OrderedQuantity is a number; \"many\" is not one",
         "rule B, connector: connector 'OFF' is disabled",
         "rule set, default for Nope: task type 'Nope' does not exist",
         "rule set, default for Shipment: connector 'OFF' is disabled",
@@ -256,12 +265,12 @@ def test_typed_values_refuse_unknown_attributes_and_bad_values():
 
 ITEMS = ("A1", "A2", "AB3", "B1", "")
 TASKS = ("Shipment", "Invoice", "Return")
-COUNTRIES = ("US", "CA")
+COUNTRIES = ("USD", "CAD")
 _atom = st.one_of(
     st.builds(lambda v: f'Item = "{v}"', st.sampled_from(ITEMS)),
     st.builds(lambda v: f'TaskType = "{v}"', st.sampled_from(TASKS)),
     st.builds(
-        lambda vs: "ShipToCountry in ({})".format(", ".join(f'"{v}"' for v in vs)),
+        lambda vs: "TransactionalCurrencyCode in ({})".format(", ".join(f'"{v}"' for v in vs)),
         st.lists(st.sampled_from(COUNTRIES), min_size=1, max_size=2),
     ),
     st.builds(lambda v: f'Item starts with "{v}"', st.sampled_from(("A", "AB", "B"))),
@@ -312,7 +321,7 @@ _line = st.fixed_dictionaries(
     optional={
         "Item": st.sampled_from((*ITEMS, "A", "ABC", "Z")),
         "TaskType": st.sampled_from(TASKS),
-        "ShipToCountry": st.sampled_from((*COUNTRIES, "FR")),
+        "TransactionalCurrencyCode": st.sampled_from((*COUNTRIES, "EUR")),
         "OrderedQuantity": st.integers(0, 7),
         "ShipSetName": st.sampled_from(("S1", None)),
     },
