@@ -18,7 +18,8 @@
     │                                 CONNECTOR_UNKNOWN, TASK_TYPE_UNKNOWN, PROCESS_UNKNOWN,
     │                                 WALLET_ENTRY_UNKNOWN, XREF_UNKNOWN, USER_UNKNOWN,
     │                                 RULE_UNKNOWN, RULE_SET_VERSION_UNKNOWN
-    ├── ConflictError                 admin: ALREADY_EXISTS, IN_USE, BUILT_IN
+    ├── ConflictError                 admin: ALREADY_EXISTS, IN_USE, BUILT_IN,
+    │                                 DRAFT_UNPUBLISHED
     ├── StateError                    out of order for the lifecycle
     │   (ILLEGAL_TRANSITION, LINE_NOT_AWAITING_TASK, RESPONSE_BEFORE_REQUEST,
     │    RESPONSE_AFTER_CLOSE, REVISION_STALE, REVISION_NOT_ALLOWED, ACK_CONFLICT,

@@ -212,15 +212,21 @@ def versions(ctx: Context, as_json: bool) -> None:
 
 @rule.command("rollback", help="Re-publish an older version (it becomes the draft too).")
 @click.argument("version", type=int)
+@click.option(
+    "--discard-draft", is_flag=True, help="Drop unpublished draft edits (refused otherwise)."
+)
 @json_option
 @pass_context
-def rollback(ctx: Context, version: int, as_json: bool) -> None:
+def rollback(ctx: Context, version: int, discard_draft: bool, as_json: bool) -> None:
     with ctx.transaction() as (_rt, s):
-        info = RuleStore(s, ctx.actor).rollback(version)
+        info, dropped = RuleStore(s, ctx.actor).rollback(version, discard_draft)
     if as_json:
-        click.echo(json.dumps(info.to_mapping(), indent=2))
-    else:
-        click.echo(f"published routing version {info.version} (the rules of version {version})")
+        record = {**info.to_mapping(), "draft_changes": [c.to_json() for c in dropped]}
+        click.echo(json.dumps(record, indent=2))
+        return
+    for change in dropped:
+        click.echo(change.describe())
+    click.echo(f"published routing version {info.version} (the rules of version {version})")
 
 
 @rule.command("attributes", help="List the attributes conditions can use, with their types.")
@@ -244,7 +250,10 @@ def _pairs(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _order_attributes(s: Session, order: str, line_number: int) -> dict[str, Any]:
+def _order_attributes(
+    s: Session, order: str, line_number: int
+) -> tuple[dict[str, Any], int | None]:
+    """The line's attributes, and the routing version that routed it (if one did)."""
     (header,) = find_orders(s, OrderQuery(order_number=order))
     lines = [li for li in header.lines if li.line_number == line_number]
     if not lines:
@@ -252,7 +261,8 @@ def _order_attributes(s: Session, order: str, line_number: int) -> dict[str, Any
     line = lines[0]
     process, step = shipment_step()
     fline = line.fulfill_lines[0] if line.fulfill_lines else None
-    return line_attributes(header, line, fline, process, step)
+    recorded = fline.rule_set_version if fline is not None else None
+    return line_attributes(header, line, fline, process, step), recorded
 
 
 @rule.command(
@@ -263,7 +273,12 @@ def _order_attributes(s: Session, order: str, line_number: int) -> dict[str, Any
 @click.option("--set", "sets", multiple=True, help="Attribute=value (repeat).")
 @click.option("--order", help="An order number: take the line's attributes from it.")
 @click.option("--line", "line_number", type=int, default=1, show_default=True)
-@click.option("--version", type=int, help="A published version (default: the one in use).")
+@click.option(
+    "--version",
+    type=int,
+    help="A published version (default: the one that routed the order's line, else the one "
+    "in use).",
+)
 @click.option("--draft", is_flag=True, help="Explain with the unpublished draft.")
 @click.option("--at", "at_text", help="Routing time, ISO 8601 with a time zone (default: now).")
 @json_option
@@ -288,8 +303,12 @@ def explain(
         raise click.BadParameter(str(exc), param_hint="--at") from None
     with ctx.reading() as (_rt, s):
         store = RuleStore(s)
+        values: dict[str, Any] = {}
+        if order is not None:
+            values, recorded = _order_attributes(s, order, line_number)
+            if version is None and not draft:
+                version = recorded  # why it went where it went (or nowhere)
         engine = _engine(store, version, draft)
-        values = _order_attributes(s, order, line_number) if order is not None else {}
     try:
         given = typed_values(_pairs(sets))
     except ValueError as exc:

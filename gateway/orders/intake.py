@@ -149,7 +149,9 @@ class OrderIntake:
                 self._status.fline(fline, "AWAIT_SHIP", "shipment requested")
             return []
         process, step = shipment_step()
-        requests: dict[int, FulfillmentRequest] = {}
+        # one request per connector and rule actions: lines sent with another operation
+        # or interface type cannot share a request
+        requests: dict[tuple[int, str | None, str | None], FulfillmentRequest] = {}
         unrouted: list[FulfillLine] = []
         for line, fline in pairs:
             route = router.route(line_attributes(header, line, fline, process, step))
@@ -161,11 +163,13 @@ class OrderIntake:
                 if fline.status != "ROUTING_ERROR":
                     self._status.fline(fline, "ROUTING_ERROR", f"not routed: {route.error}")
                 continue
-            connector = route.connector
-            if connector.id not in requests:
+            connector, rule = route.connector, route.decision.rule
+            actions = (rule.operation, rule.interface_type) if rule else (None, None)
+            key = (connector.id, *actions)
+            if key not in requests:
                 system = connector.target_system.code
-                requests[connector.id] = self._new_request(header, system, connector.id)
-            fline.request_id = requests[connector.id].id
+                requests[key] = self._new_request(header, system, connector.id, *actions)
+            fline.request_id = requests[key].id
             how = f"rule {route.decision.rule_id}" if route.decision.rule_id else "default"
             reason = f"shipment requested via {connector.name} ({how})"
             self._status.fline(fline, "AWAIT_SHIP", reason)
@@ -178,11 +182,24 @@ class OrderIntake:
         (after a fix and a publish); returns the order, the lines tried, those still
         unrouted."""
         (header,) = find_orders(self._s, OrderQuery(order_number=order_number))
+        # as intake does: the order's lock, then the lines re-read under it, so two
+        # re-routes (or a re-route and a revision) never both act on one line
+        self._serialize(header.source_system_id, header.source_order_id)
+        self._s.refresh(header, with_for_update=True)
+        if header.status == "DOO_REFERENCE":
+            raise StateError("ORDER_SUPERSEDED", f"order {order_number} was just revised; retry")
+        locked = self._s.scalars(
+            select(FulfillLine)
+            .where(FulfillLine.header_id == header.id, FulfillLine.status == "ROUTING_ERROR")
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        ).all()
+        wanted = {f.id for f in locked}
         pairs = [
             (line, fline)
             for line in header.lines
             for fline in line.fulfill_lines
-            if fline.status == "ROUTING_ERROR"
+            if fline.id in wanted
         ]
         if pairs and not Router(self._s).active:
             raise StateError(
@@ -194,13 +211,20 @@ class OrderIntake:
         return header, [f for _, f in pairs], unrouted
 
     def _new_request(
-        self, header: OrderHeader, system: str | None, connector_id: int | None
+        self,
+        header: OrderHeader,
+        system: str | None,
+        connector_id: int | None,
+        operation: str | None = None,
+        interface_type: str | None = None,
     ) -> FulfillmentRequest:
         request = FulfillmentRequest(
             header_id=header.id,
             task_type="Shipment",
             fulfillment_system=system,
             connector_id=connector_id,
+            operation=operation,
+            interface_type=interface_type,
             status="SENT",
         )
         self._s.add(request)

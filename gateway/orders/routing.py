@@ -106,6 +106,10 @@ class Router:
         if not connector.enabled:
             return Route(decision, None, f"{via} routes to connector {connector.name}, which is "
                                          "disabled")  # fmt: skip
+        system = connector.target_system
+        if not system.fulfillment:
+            return Route(decision, None, f"{via} routes to connector {connector.name}, whose "
+                         f"system {system.code} is not enabled for fulfillment")  # fmt: skip
         return Route(decision, connector, None)
 
     def _connector(self, name: str) -> Connector | None:

@@ -371,6 +371,9 @@ class FulfillmentRequest(Base):
     fulfillment_system: Mapped[str | None] = mapped_column(String(30))
     #: the connector the request went through (set by dispatch); its response option applies
     connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id"))
+    #: the routing rule's actions: Override Operation and the interface type to set
+    operation: Mapped[str | None] = mapped_column(String(50))
+    interface_type: Mapped[str | None] = mapped_column(String(50))
     status: Mapped[str] = mapped_column(String(20))
     ack_error_name: Mapped[str | None] = mapped_column(String(240))
     ack_error_text: Mapped[str | None] = mapped_column(Text)

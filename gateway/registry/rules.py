@@ -27,12 +27,13 @@ from gateway.persistence.models import (
     RoutingDefault,
     RoutingRule,
     RuleSetVersion,
+    SourceSystem,
     TaskType,
 )
 from gateway.registry import audit
 from gateway.registry.audit import Change
 from routing.engine import Engine, compile_rule_set
-from routing.rules import Rule, RuleSet, RuleSetInvalid, check, rule_from_mapping
+from routing.rules import Problem, Rule, RuleSet, RuleSetInvalid, check, rule_from_mapping
 
 __all__ = ["PublishedVersion", "RuleStore", "rules_error"]
 
@@ -56,6 +57,13 @@ class PublishedVersion:
             "rollback_of": self.source_version,
             "rules": self.rule_count,
         }
+
+
+def _unreachable(connector: str, system: str) -> str:
+    return (
+        f"connector {connector!r} reaches {system}, which is not enabled for fulfillment "
+        "(its responses would be refused)"
+    )
 
 
 def rules_error(
@@ -211,29 +219,55 @@ class RuleStore:
     def publish(self) -> PublishedVersion | None:
         """Check the draft and publish it as the next version; ``None`` when the draft is
         what the newest version already holds (nothing to publish)."""
+        self._serialize()
         return self._publish(self.draft(), source=None)
 
-    def rollback(self, number: int) -> PublishedVersion:
-        """Re-publish version ``number`` as the newest, and make it the draft again."""
+    def rollback(
+        self, number: int, discard_draft: bool = False
+    ) -> tuple[PublishedVersion, list[Change]]:
+        """Re-publish version ``number`` as the newest and make it the draft again.
+
+        Unpublished draft edits would be lost, so they are refused unless
+        ``discard_draft``; the changes made to the draft are returned either way.
+        """
+        self._serialize()
         _, rule_set = self.version(number)
         current = self.current()
         if current is not None and current[0].version == number:
             raise ConflictError(
                 "ALREADY_EXISTS", f"version {number} is already the one routing uses"
             )
-        self.replace_draft(rule_set)
+        draft = self.draft()
+        if not discard_draft and (current is None or draft != current[1]):
+            raise ConflictError(
+                "DRAFT_UNPUBLISHED",
+                "the draft holds edits that were never published; publish them, or roll back "
+                "with --discard-draft to drop them (omgw rule list shows the draft)",
+            )
+        dropped = self.replace_draft(rule_set)
         published = self._publish(rule_set, source=number)
         assert published is not None
-        return published
+        return published, dropped
+
+    def _serialize(self) -> None:
+        """One publish at a time (PostgreSQL; SQLite writers are serial already), so two
+        publishers never both read version N and race to write N+1."""
+        if self._s.get_bind().dialect.name == "postgresql":
+            self._s.execute(select(func.pg_advisory_xact_lock(func.hashtext("omgw-routing"))))
 
     def _publish(self, rule_set: RuleSet, source: int | None) -> PublishedVersion | None:
-        problems = check(rule_set, self._connectors(), self._types())
-        if problems:
-            raise rules_error(RuleSetInvalid(problems))
         current = self.current()
         if current is not None and current[1] == rule_set and source is None:
-            return None
+            return None  # before any check: an unchanged draft is not a new version
+        problems = check(rule_set, self._connectors(), self._types())
+        problems += self._unreachable(rule_set)
+        if problems:
+            raise rules_error(RuleSetInvalid(problems))
         number = 1 if current is None else current[0].version + 1
+        try:  # what routing will build must build now, not when an order arrives
+            compile_rule_set(rule_set, number)
+        except (RuleSetInvalid, ValueError, TypeError, ArithmeticError) as exc:
+            raise ValidationError("RULES_INVALID", f"rules cannot be published: {exc}") from None
         row = RuleSetVersion(
             version=number,
             published_by=self.actor,
@@ -248,6 +282,28 @@ class RuleStore:
             after["rollback_of"] = source
         self._audit(Change("create", "rule_set_version", str(number), None, after))
         return self._info(row)
+
+    def _unreachable(self, rule_set: RuleSet) -> list[Problem]:
+        """Active rules and defaults whose connector reaches a system that is not enabled
+        for fulfillment: its answers would be refused, so the line could never move."""
+        systems = dict(
+            self._s.execute(
+                select(Connector.name, SourceSystem.code)
+                .join(SourceSystem, Connector.target_system_id == SourceSystem.id)
+                .where(SourceSystem.fulfillment.is_(False))
+            ).all()
+        )
+        problems = [
+            Problem(r.rule_id, "connector", _unreachable(r.connector, systems[r.connector]))
+            for r in rule_set.rules
+            if r.active and r.connector in systems
+        ]
+        problems += [
+            Problem(None, f"default for {t}", _unreachable(c, systems[c]))
+            for t, c in rule_set.defaults.items()
+            if c in systems
+        ]
+        return problems
 
     def engine(self) -> Engine | None:
         """The compiled newest version, or ``None`` before anything is published."""
@@ -302,6 +358,14 @@ class RuleStore:
                 if c == name
             ]
         return sorted(found)
+
+    def task_type_referrers(self, code: str) -> list[str]:
+        """Routing defaults naming task type ``code``, in the draft or the version in use."""
+        found = ["the draft's default"] if self._s.get(RoutingDefault, code) is not None else []
+        current = self.current()
+        if current is not None and code in current[1].defaults:
+            found.append(f"the default of routing version {current[0].version}")
+        return found
 
     def _connectors(self) -> dict[str, bool]:
         return {

@@ -375,10 +375,12 @@ def _load_routing(
         except RuleSetInvalid as exc:
             problems += [(("rule", index, p.field), p.message) for p in exc.problems]
     rule_set = RuleSet(tuple(rules), {str(k).strip(): v.strip() for k, v in defaults.items()})
-    index_of = {r.get("id"): i for i, r in enumerate(raw_rules)}
-    # a file that does not publish may name a connector that is off for now
-    usable = connectors if publish else dict.fromkeys(connectors, True)
-    for problem in check(rule_set, usable, task_types):
+    index_of: dict[str, int] = {}
+    for i, raw in enumerate(raw_rules):
+        index_of.setdefault(str(raw.get("id")), i)  # the first, where problems are
+    # existence only: whether connectors are enabled is for publishing to say, and only
+    # if the file's rules differ from the version in use (re-applying must stay a no-op)
+    for problem in check(rule_set, dict.fromkeys(connectors, True), task_types):
         if problem.rule is None:
             problems.append((("routing", "defaults"), f"{problem.field}: {problem.message}"))
         else:
@@ -552,15 +554,22 @@ def export_setup(session: Session) -> str:
     }
     rules = RuleStore(session)
     draft, current = rules.draft(), rules.current()
-    if draft.rules or draft.defaults or current is not None:
-        # the draft; publish only if it is what routing uses now, so that applying the
-        # export changes nothing and never publishes edits nobody published
-        document["routing"] = {
-            "publish": current is not None and current[1] == draft,
-            "defaults": dict(draft.defaults),
-        }
+    note = ""
+    if current is not None:
+        # what routing uses: applying the export elsewhere publishes the same rules
+        exported, publish = current[1], True
+        if draft != exported:
+            note = (
+                f"# Routing: version {current[0].version}, the one in use. The draft holds "
+                "unpublished edits that are not in this file (omgw rule list).\n"
+            )
+    else:
+        exported, publish = draft, False  # nothing published: the draft stays a draft
+    if exported.rules or exported.defaults or current is not None:
+        document["routing"] = {"publish": publish, "defaults": dict(exported.defaults)}
         document["rule"] = [
-            {k: v for k, v in r.to_dict().items() if v is not None and v != ""} for r in draft.rules
+            {k: v for k, v in r.to_dict().items() if v is not None and v != ""}
+            for r in exported.rules
         ]
     body = tomli_w.dumps({k: v for k, v in document.items() if v})
     # [[wallet]] tables rather than tomli_w's inline array, so each entry has its own line.
@@ -569,5 +578,8 @@ def export_setup(session: Session) -> str:
         body += f"\n[[wallet]]\n{ref}"
     return (
         "# omgw setup, written by 'omgw export'. Apply with: omgw apply -f <this file>\n"
-        "# Wallet entries are listed by reference; their secrets stay in the wallet.\n\n" + body
+        "# Wallet entries are listed by reference; their secrets stay in the wallet.\n"
+        + note
+        + "\n"
+        + body
     )

@@ -493,6 +493,7 @@ class Registry:
                 )
             }
         )
+        users += [f"{r} for it" for r in RuleStore(self._s).task_type_referrers(code)]
         if users:
             raise ConflictError("IN_USE", f"task type {code} is used by {_names(users)}")
         before = self._task_type_spec(row).to_mapping()

@@ -184,8 +184,11 @@ def test_rollback_routes_new_orders_with_the_old_rules_as_a_new_version(routed, 
     before = routed_lines(routed, submit(routed, f"{unique}A", [("CM5008", 1)]))[0]
     assert (before["version"], before["system"]) == (2, "WMSANY")
     with routed.runtime.sessions() as s, s.begin():
-        info = RuleStore(s, "tests").rollback(1)
+        info, dropped = RuleStore(s, "tests").rollback(1)
         assert (info.version, info.source_version) == (3, 1)
+        assert [c.describe() for c in dropped] == [
+            "~ routing_rule ITEM: connector 'WMSANY_Fulfillment' → 'WMS01_Fulfillment'"
+        ]
     after = routed_lines(routed, submit(routed, f"{unique}B", [("CM5008", 1)]))[0]
     assert (after["version"], after["rule"], after["system"]) == (3, "ITEM", "WMS01")
     with routed.runtime.sessions() as s:
@@ -220,3 +223,29 @@ def test_without_a_published_version_orders_flow_as_before(routed, unique):
     )
     with routed.runtime.sessions() as s:
         assert s.scalar(select(FulfillLine.routing_error)) is None
+
+
+def test_lines_sent_with_different_rule_actions_get_their_own_requests(routed, unique):
+    publish(
+        routed,
+        Rule("CREATE", 'Item = "CM5008"', "WMS01_Fulfillment", operation="Create"),
+        Rule("PROCESS", 'Item = "AS1"', "WMS01_Fulfillment", operation="Process",
+             interface_type="WMS_V2"),
+        Rule("PLAIN", 'Item = "AS2"', "WMS01_Fulfillment"),
+    )  # fmt: skip
+    number = submit(routed, unique, [("CM5008", 1), ("AS1", 1), ("CM5008", 2), ("AS2", 1)])
+    lines = routed_lines(routed, number)
+    with routed.runtime.sessions() as s:
+        requests = {li["rule"]: s.get(FulfillmentRequest, li["request"]) for li in lines}
+        got = {
+            rule: (r.operation, r.interface_type, r.fulfillment_system)
+            for rule, r in requests.items()
+            if r is not None
+        }
+    assert got == {
+        "CREATE": ("Create", None, "WMS01"),
+        "PROCESS": ("Process", "WMS_V2", "WMS01"),
+        "PLAIN": (None, None, "WMS01"),
+    }
+    assert lines[0]["request"] == lines[2]["request"]  # same connector and actions
+    assert len({li["request"] for li in lines}) == 3

@@ -14,15 +14,18 @@ ITEM_RULE = ("--condition", 'Item = "CM5008" and TaskType = "Shipment"')
 
 
 def with_sample(admin: Admin) -> None:
+    """The sample setup (routing version 1) and a second connector to the warehouse."""
     admin.ok("init", "--sample")
     admin.ok("apply", "-f", str(SAMPLE))
+    admin.ok("connector", "add", "WMS01_Bulk", "--target-system", "WMS01",
+             "--url", "http://127.0.0.1:9/bulk", "--no-credential")  # fmt: skip
 
 
 def test_rules_are_written_published_explained_and_rolled_back(admin):
     with_sample(admin)  # publishes version 1: RAVI_PICK, BULK_SHIP, Shipment default
     assert [v["version"] for v in admin.json("rule", "versions")] == [1]
-    out = admin.ok("rule", "add", "CM", *ITEM_RULE, "--connector", "LEGACY_Events",
-                   "--priority", "30", "--description", "CM5008 to the events connector")  # fmt: skip
+    out = admin.ok("rule", "add", "CM", *ITEM_RULE, "--connector", "WMS01_Bulk",
+                   "--priority", "30", "--description", "CM5008 to the bulk desk")  # fmt: skip
     assert out.strip() == "+ routing_rule CM"
     listed = admin.json("rule", "list")
     assert [r["id"] for r in listed["rules"]] == ["CM", "RAVI_PICK", "BULK_SHIP"]  # by rank
@@ -55,7 +58,7 @@ def test_rules_are_written_published_explained_and_rolled_back(admin):
         "RAVI_PICK 20 no match TaskType = \"Pick_From_Ravi\" is false (TaskType is 'Shipment')"
     )
     assert " ".join(lines[5].split()) == "BULK_SHIP 10 matches matches, but CM ranks higher"
-    assert lines[-1] == "decision: connector LEGACY_Events (rule CM)"
+    assert lines[-1] == "decision: connector WMS01_Bulk (rule CM)"
     before_new_year = admin.json(
         "rule", "explain", "--set", "Item=X", "--set", "TaskType=Shipment",
         "--set", "OrderedQuantity=500", "--at", "2026-12-31T23:59:59Z",
@@ -69,7 +72,10 @@ def test_rules_are_written_published_explained_and_rolled_back(admin):
     }
 
     rolled = admin.ok("rule", "rollback", "1")
-    assert rolled.strip() == "published routing version 3 (the rules of version 1)"
+    assert rolled.splitlines() == [  # the draft becomes version 1's rules again
+        "- routing_rule CM",
+        "published routing version 3 (the rules of version 1)",
+    ]
     versions = admin.json("rule", "versions")
     assert [(v["version"], v["rollback_of"], v["in_use"]) for v in versions] == [
         (1, None, False),
@@ -78,7 +84,7 @@ def test_rules_are_written_published_explained_and_rolled_back(admin):
     ]
     assert [r["id"] for r in admin.json("rule", "list")["rules"]] == ["RAVI_PICK", "BULK_SHIP"]
     assert next(r["id"] for r in admin.json("rule", "list", "--version", "2")["rules"]) == "CM"
-    assert admin.json("rule", "show", "CM", "--version", "2")["connector"] == "LEGACY_Events"
+    assert admin.json("rule", "show", "CM", "--version", "2")["connector"] == "WMS01_Bulk"
     audit = admin.json("audit", "list")
     assert {"routing_rule", "rule_set_version"} <= {a["entity"] for a in audit}
 
@@ -121,6 +127,11 @@ def test_what_each_bad_input_gets(admin):
          "rule R1, condition: line 1, column 1: unknown attribute 'Itme'"),
         (("rule", "add", "R1", "--condition", 'OrderedQuantity > "lots"', "--connector", "X"),
          'OrderedQuantity is a number; "lots" is not one'),
+        (("rule", "add", "R1", "--condition", 'OrderedQuantity = "sNaN"', "--connector", "X"),
+         'OrderedQuantity is a number; "sNaN" is not one'),
+        (("rule", "add", "R1", "--condition", "(" * 40 + 'Item = "x"' + ")" * 40,
+          "--connector", "X"),
+         "nested more than 32 deep; simplify the condition"),
         (("rule", "add", "R1", *ITEM_RULE, "--connector", "NOPE"),
          "rule R1, connector: connector 'NOPE' does not exist"),
         (("rule", "add", "R1", *ITEM_RULE, "--connector", "WMS01_Fulfillment",
@@ -154,13 +165,16 @@ def test_what_each_bad_input_gets(admin):
 
 def test_publish_refuses_a_disabled_connector_and_remove_refuses_a_routed_one(admin):
     with_sample(admin)
-    admin.ok("connector", "update", "LEGACY_Events", "--disabled")
-    admin.ok("rule", "add", "EV", *ITEM_RULE, "--connector", "LEGACY_Events")  # a draft may
+    admin.ok("connector", "update", "WMS01_Bulk", "--disabled")
+    admin.ok("rule", "add", "BULK", *ITEM_RULE, "--connector", "WMS01_Bulk")  # a draft may
+    admin.ok("rule", "add", "EV", *ITEM_RULE, "--connector", "LEGACY_Events", "--priority", "2")
     refused = admin("rule", "publish")
     assert refused.exit_code == 1
     assert refused.output.strip() == (
         "Error: rules cannot be published:\n"
-        "  rule EV, connector: connector 'LEGACY_Events' is disabled"
+        "  rule BULK, connector: connector 'WMS01_Bulk' is disabled\n"
+        "  rule EV, connector: connector 'LEGACY_Events' reaches LEGACY, which is not enabled "
+        "for fulfillment (its responses would be refused)"
     )
     assert [v["version"] for v in admin.json("rule", "versions")] == [1]
     removed = admin("connector", "remove", "WMS01_Fulfillment")
@@ -169,6 +183,42 @@ def test_publish_refuses_a_disabled_connector_and_remove_refuses_a_routed_one(ad
         "connector WMS01_Fulfillment is named by routing: default for Shipment of routing "
         "version 1, draft default for Shipment, draft rule BULK_SHIP" in removed.output
     )
+    gone = admin("task-type", "remove", "Pick_From_Ravi")
+    assert gone.exit_code == 1 and "used by process RaviPickAndShip v1" in gone.output
+    admin.ok("task-type", "add", "Tmp", "--name", "Temporary", "--task", "Do=Do_It")
+    admin.ok("rule", "default", "Tmp", "WMS01_Fulfillment")
+    held = admin("task-type", "remove", "Tmp")
+    assert held.exit_code == 1
+    assert "task type Tmp is used by the draft's default for it" in held.output
+
+
+def test_a_connector_disabled_later_does_not_block_an_unchanged_publish_or_apply(admin, tmp_path):
+    with_sample(admin)
+    exported = tmp_path / "export.toml"
+    admin.ok("export", "-o", str(exported))
+    admin.ok("connector", "update", "WMS01_Fulfillment", "--disabled")
+    assert admin.ok("rule", "publish").strip() == "nothing to publish: the draft is version 1"
+    assert admin.ok("apply", "-f", str(exported)).splitlines() == [
+        "~ connector WMS01_Fulfillment: enabled False → True"
+    ]
+    admin.ok("connector", "update", "WMS01_Fulfillment", "--disabled")
+    assert admin.ok("apply", "-f", str(SAMPLE)).splitlines() == [
+        "~ connector WMS01_Fulfillment: enabled False → True"
+    ]
+
+
+def test_rollback_keeps_unpublished_edits_unless_told_to_drop_them(admin):
+    with_sample(admin)
+    admin.ok("rule", "add", "CM", *ITEM_RULE, "--connector", "WMS01_Bulk")
+    admin.ok("rule", "publish")  # version 2
+    admin.ok("rule", "update", "CM", "--priority", "9")  # an edit nobody published
+    refused = admin("rule", "rollback", "1")
+    assert refused.exit_code == 1
+    assert "the draft holds edits that were never published" in refused.output
+    assert [v["version"] for v in admin.json("rule", "versions")] == [1, 2]
+    assert admin.json("rule", "show", "CM")["priority"] == 9
+    out = admin.ok("rule", "rollback", "1", "--discard-draft").splitlines()
+    assert out == ["- routing_rule CM", "published routing version 3 (the rules of version 1)"]
 
 
 def test_setup_files_carry_rules_checked_with_line_numbers(admin, tmp_path):
@@ -223,11 +273,13 @@ def test_setup_files_carry_rules_checked_with_line_numbers(admin, tmp_path):
         "- routing_default Shipment",
     ]
     assert [v["version"] for v in admin.json("rule", "versions")] == [1]
-    # the export of an unpublished draft does not publish it when applied back
+    # the export holds the version in use, and says the draft's edits are not in it
     exported = tmp_path / "export.toml"
     admin.ok("export", "-o", str(exported))
-    assert "publish = false" in exported.read_text()
-    assert admin.ok("apply", "-f", str(exported)).strip() == "no changes"
+    text_ = exported.read_text()
+    assert "# Routing: version 1, the one in use. The draft holds unpublished edits" in text_
+    assert "publish = true" in text_ and 'id = "ONLY"' not in text_
+    assert 'id = "BULK_SHIP"' in text_
     # the sample again: the draft is back, and it equals version 1, so nothing publishes
     again = admin.ok("apply", "-f", str(SAMPLE)).splitlines()
     assert "- routing_rule ONLY" in again and not any("rule_set_version" in a for a in again)
@@ -269,6 +321,7 @@ def test_explain_and_reroute_an_order_from_the_terminal(admin):
     finally:
         runtime.close()
     explained = admin.json("rule", "explain", "--order", number, "--line", "1")
+    assert explained["version"] == 2  # the version that routed (here: failed) the line
     assert explained["attributes"]["Item"] == "CM5008"
     assert explained["attributes"]["ProcessName"] == "DOO_OrderFulfillmentGenericProcess"
     assert explained["decision"]["connector"] is None
@@ -277,6 +330,8 @@ def test_explain_and_reroute_an_order_from_the_terminal(admin):
     admin.ok("rule", "publish")
     rerouted = admin.json("rule", "reroute", number)
     assert [(r["status"], r["version"], r["rule"]) for r in rerouted] == [("AWAIT_SHIP", 3, "CM")]
+    after = admin.json("rule", "explain", "--order", number)
+    assert (after["version"], after["decision"]["rule"]) == (3, "CM")
     url = admin.env["OMGW_DATABASE_URL"] or f"sqlite:///{admin.home / 'omgw.db'}"
     engine = create_engine(url)
     with engine.connect() as c:
@@ -289,3 +344,28 @@ def test_attributes_are_listed_with_types(admin):
     rows = admin.json("rule", "attributes")
     assert {"attribute": "OrderedQuantity", "type": "number", "from": "line"} in rows
     assert {"attribute": "TaskType", "type": "string", "from": "process"} in rows
+
+
+def test_a_draft_never_published_exports_as_a_draft(admin, tmp_path):
+    admin.ok("source-system", "add", "WH", "--fulfillment")
+    admin.ok("connector", "add", "WH_C", "--target-system", "WH", "--url", "http://h/x",
+             "--no-credential")  # fmt: skip
+    admin.ok("rule", "add", "R", *ITEM_RULE, "--connector", "WH_C")
+    exported = tmp_path / "export.toml"
+    admin.ok("export", "-o", str(exported))
+    assert "publish = false" in exported.read_text()
+    assert admin.ok("apply", "-f", str(exported)).strip() == "no changes"
+    assert admin.json("rule", "versions") == []
+
+
+def test_odd_rule_ids_in_a_setup_file_get_a_line_not_a_traceback(admin, tmp_path):
+    with_sample(admin)
+    odd = tmp_path / "odd.toml"
+    odd.write_text(
+        '[[rule]]\nid = ["x"]\ncondition = \'Item = "x"\'\nconnector = "WMS01_Fulfillment"\n'
+        '\n[[rule]]\nid = { a = 1 }\ncondition = \'Item = "x"\'\nconnector = "WMS01_Fulfillment"\n'
+    )
+    result = admin("apply", "-f", str(odd))
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert "line 2: id: required: 1-50 letters" in result.output
+    assert "line 7: id: required: 1-50 letters" in result.output

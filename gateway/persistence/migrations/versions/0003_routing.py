@@ -49,6 +49,10 @@ def upgrade() -> None:
     sa.Column('content_json', sa.Text(), nullable=False),
     sa.PrimaryKeyConstraint('version', name=op.f('pk_rule_set_versions'))
     )
+    with op.batch_alter_table('fulfillment_requests', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('operation', sa.String(length=50), nullable=True))
+        batch_op.add_column(sa.Column('interface_type', sa.String(length=50), nullable=True))
+
     with op.batch_alter_table('fulfill_lines', schema=None) as batch_op:
         batch_op.add_column(sa.Column('rule_set_version', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('routing_rule_id', sa.String(length=50), nullable=True))
@@ -63,6 +67,10 @@ def downgrade() -> None:
         batch_op.drop_column('routing_error')
         batch_op.drop_column('routing_rule_id')
         batch_op.drop_column('rule_set_version')
+
+    with op.batch_alter_table('fulfillment_requests', schema=None) as batch_op:
+        batch_op.drop_column('interface_type')
+        batch_op.drop_column('operation')
 
     op.drop_table('rule_set_versions')
     with op.batch_alter_table('routing_rules', schema=None) as batch_op:
