@@ -197,7 +197,7 @@ def test_check_reports_every_problem_of_a_rule_set():
         "rule A, condition: line 1, column 1: unknown attribute 'Itme'; known: "
         + ", ".join(sorted(__import__("routing.rules").rules.SCHEMA)),
         "rule A, connector: connector 'GONE' does not exist",
-        "rule B, condition: line 1, column 1: OrderedQuantity is a number; \"many\" is not one",
+        'rule B, condition: line 1, column 1: OrderedQuantity is a number; "many" is not one',
         "rule B, connector: connector 'OFF' is disabled",
         "rule set, default for Nope: task type 'Nope' does not exist",
         "rule set, default for Shipment: connector 'OFF' is disabled",
