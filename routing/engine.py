@@ -18,7 +18,7 @@ from __future__ import annotations
 import sys
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Collection, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import product
 from typing import Any, cast
@@ -199,6 +199,11 @@ class _Key:
     bound: tuple[str, Any] | None = None  # (op, value) of a range conjunct
 
 
+#: a merged probe numbers its second attribute's values when there are at most this many
+_ORDINALS = 8
+#: a composite table with more first values than this has too many second-level dicts
+#: to stay in cache: it is written as a merged probe, with numbered chains
+_BIG = 64
 #: a rule whose ``in`` lists multiply past this is filed under fewer attributes
 _MAX_KEYS = 64
 _RANGES = (">", ">=", "<", "<=")
@@ -257,6 +262,8 @@ def _label(probe: _Probe) -> str:
         return f"{probe.attributes[0]} {probe.op} (range)"
     if probe.kind == "prefix":
         return " + ".join((f"{probe.attributes[0]} (prefix)", *probe.attributes[1:]))
+    if probe.kind == "merged":
+        return " + ".join(probe.attributes) + " (merged)"
     return " + ".join(probe.attributes)
 
 
@@ -273,7 +280,8 @@ def _chain(candidates: list[_Candidate]) -> _Link | None:
 class _Probe:
     """One lookup of the generated decide: ``equal`` (a key of ``attributes``),
     ``prefix`` (the first of them cut to each of ``lengths``), ``range`` (``table`` is
-    the chains per sorted bound) or ``all`` (``table`` is the one chain)."""
+    the chains per sorted bound), ``all`` (``table`` is the one chain) or ``merged``
+    (lookups that start at one attribute made one: see :func:`_merged`)."""
 
     kind: str
     attributes: tuple[str, ...]
@@ -283,13 +291,24 @@ class _Probe:
     bounds: tuple[Any, ...] = ()
     #: conjuncts every candidate has: tested once per line, not once per candidate
     guard: tuple[Node, ...] = ()
+    #: ``merged``: the prefix probes for values no equality names
+    unknown: tuple[_Probe, ...] = ()
+    #: ``merged`` under two attributes: the number of each second value, when few
+    order: Mapping[Any, int] = field(default_factory=dict)
 
     def links(self) -> list[_Link]:
         """Every candidate the probe can reach."""
+        heads: list[Any]
         if self.kind == "all":
             heads = [self.table]
         elif self.kind == "range":
             heads = list(self.table)
+        elif self.kind == "merged":
+            heads = list(self.table.values())
+            if self.order:
+                heads = [chain for record in heads for chain in record]
+            elif len(self.attributes) > 1:
+                heads = [h for sub, alone in heads for h in (*sub.values(), alone)]
         else:
             heads = list(self.table.values())
             for _ in range(len(self.attributes) - 1):
@@ -300,6 +319,99 @@ class _Probe:
                 found.append(link)
                 link = link[-1]
         return found
+
+
+def _candidates(link: _Link | None) -> list[_Candidate]:
+    found: list[_Candidate] = []
+    while link is not None:
+        found.append(link[:-1])
+        link = link[-1]
+    return found
+
+
+def _merge(chains: Iterable[_Link | None]) -> _Link | None:
+    """One rank-ordered chain of the candidates of ``chains``."""
+    some = [chain for chain in chains if chain is not None]
+    if len(some) < 2:
+        return some[0] if some else None
+    merged: list[_Candidate] = []
+    for chain in some:
+        merged += _candidates(chain)
+    merged.sort(key=lambda candidate: candidate[0])
+    return _chain([c for i, c in enumerate(merged) if i == 0 or c != merged[i - 1]])
+
+
+def _merged(plan: list[_Probe]) -> list[_Probe]:
+    """``plan`` with the lookups that start at the same attribute made one.
+
+    A 10,000-rule set files rules under ``Item + TaskType``, ``Item`` (the branches of
+    an ``or``) and ``Item (prefix) + TaskType``: three probes of one value, each a
+    cache miss into its own big table, and three walks. Merged, each item value that
+    an equality names leads to one record: per value of the second attribute, every
+    candidate of the three in one rank-ordered chain (the prefix entries of the item
+    found at compile time, so the line's value is not cut), and the candidates for any
+    other second value. Only a value no equality names still takes the prefix probes.
+    Probes merge when they have the same guard. A big composite table alone is made
+    the same record, for its record's numbered chains (see ``_ORDINALS``); a plan
+    with nothing to merge is returned as is.
+    """
+    groups: dict[tuple[str, tuple[Node, ...]], list[_Probe]] = {}
+    for probe in plan:
+        if probe.kind in ("equal", "prefix") and len(probe.attributes) <= 2:
+            groups.setdefault((probe.attributes[0], probe.guard), []).append(probe)
+    merged: dict[int, _Probe] = {}  # by the id of the group's first probe
+    dropped: set[int] = set()  # the ids of the others
+    for (name, guard), probes in groups.items():
+        equal = {len(p.attributes): p.table for p in probes if p.kind == "equal"}
+        prefixes = [p for p in probes if p.kind == "prefix"]
+        seconds = {p.attributes[1] for p in probes if len(p.attributes) > 1}
+        big = len(equal) == 1 and len(equal.get(2, ())) > _BIG
+        if (len(probes) < 2 and not big) or not equal or len(seconds) > 1:
+            continue
+        alone: dict[Any, Any] = equal.get(1, {})
+        paired: dict[Any, Any] = equal.get(2, {})
+        if prefixes and not all(isinstance(k, str) for k in (*alone, *paired)):
+            continue
+        table: dict[Any, Any] = {}
+        for key in dict.fromkeys((*paired, *alone)):
+            anywhere = [alone.get(key)]  # chains whatever the second value
+            by_second: dict[Any, list[_Link | None]] = {}
+            for probe in prefixes:
+                for length in probe.lengths:
+                    found = probe.table.get(key[:length])
+                    if found is None:
+                        continue
+                    if len(probe.attributes) == 1:
+                        anywhere.append(found)
+                    else:
+                        for second, chain in found.items():
+                            by_second.setdefault(second, []).append(chain)
+            for second, chain in paired.get(key, {}).items():
+                by_second.setdefault(second, []).append(chain)
+            everywhere = _merge(anywhere)
+            if not seconds:
+                table[key] = everywhere
+                continue
+            sub = {k: _merge([*chains, everywhere]) for k, chains in by_second.items()}
+            table[key] = (sub, everywhere)
+        order: dict[Any, int] = {}
+        for record in table.values() if seconds else ():
+            order.update((second, 0) for second in record[0])
+        if 0 < len(order) <= _ORDINALS:
+            # the few second values numbered once per line: a record is then a tuple
+            # with one chain per number, one object read rather than a dict's two
+            order = {second: number for number, second in enumerate(order)}
+            for key, (sub, everywhere) in table.items():
+                table[key] = (*(sub.get(second, everywhere) for second in order), everywhere)
+        else:
+            order = {}
+        attributes = (name, *seconds)
+        probe = _Probe("merged", attributes, table, guard=guard, unknown=(*prefixes,), order=order)
+        merged[id(probes[0])] = probe
+        dropped.update(id(probe) for probe in probes[1:])
+    if not merged:
+        return plan
+    return [merged.get(id(p), p) for p in plan if id(p) not in dropped]
 
 
 #: per range operator: the bound to compare with first (when ``value op bound`` fails
@@ -379,6 +491,37 @@ class _Writer:
         self._line(f"entry = {table}.get({first})")
         self._deeper("", more)
         self._walk("", probe, table)
+
+    def _merged(self, probe: _Probe, table: str) -> None:
+        """The record of the first value; the prefix probes when no equality names it."""
+        first, *more = (self.local[a] for a in probe.attributes)
+        self._line(f"entry = {table}.get({first})")
+        fresh, pad = self.fresh, self.pad
+        if probe.unknown:
+            self._line("if entry is None:")
+            self.pad = pad + "    "
+            for number, unknown in enumerate(probe.unknown):
+                self.namespace[f"{table}_{number}"] = unknown.table
+                self._prefix(unknown, f"{table}_{number}")
+            self.pad = pad
+            self.fresh = fresh
+            self._line("else:")
+            indent = "    "
+        elif more:
+            self._line("if entry is not None:")
+            indent = "    "
+        else:  # the record is the chain
+            indent = ""
+        if more and probe.order:
+            self.namespace[f"{table}_order"] = probe.order
+            other = len(probe.order)  # the chain for any other value comes last
+            self._line(f"    entry = entry[{table}_order.get({more[0]}, {other})]")
+        elif more:
+            self._line(f"    entry = entry[0].get({more[0]}) or entry[1]")
+        self.pad = pad + indent
+        self._walk("", probe, table)
+        self.pad = pad
+        self.fresh = False
 
     def _deeper(self, indent: str, values: list[str]) -> None:
         """Down the nested tables, one attribute at a time."""
@@ -489,7 +632,7 @@ class Engine:
         )
         self._misses: dict[object, Decision] = {}
         self._shapes: dict[Shape, Node] = {}  # a residual of each shape, to write it out
-        self._plan = self._build_index(active)
+        self._plan = _merged(self._build_index(active))
         self._decide = _Writer(self._plan, self._shapes).decide(self._fallback, self._misses)
         # an instance attribute: calling it is one plain call, with no method to bind
         vars(self)["decide"] = self._decide
