@@ -1,13 +1,19 @@
 """The compiled rule set of one published version: decide, decide naively, explain.
 
 Compiling happens once per version. Each active rule gets a rank (priority descending,
-then rule id) and is filed under one equality or ``in`` conjunct of its condition, on
-the attribute whose rules spread over the most distinct values (the most
-discriminating one); only the rest of its condition (the residual) is evaluated at
-routing time. A decision looks up the line's value of each indexed attribute, walks
-the few candidates in rank order and stops at the first whose window holds the
-routing time and whose residual holds. Rules with no such conjunct (an ``or`` at the
-top, only ranges) are candidates for every line.
+then rule id) and is filed under its ``=``/``in`` conjuncts together (a composite key:
+``Item + TaskType``), or, when that spreads wider, a ``starts with`` prefix, or a
+``<``/``>`` bound; each branch of a top-level ``or`` is filed on its own. Only what the
+index does not settle (the residual) is evaluated at routing time. Rules nothing can
+index are candidates for every line. Indexes that start at the same attribute merge,
+so a line's value is looked up once.
+
+The version then writes its own ``decide`` as Python source and compiles it: the
+lookups and the rank-ordered walks of the candidate chains are inline, and common
+residual shapes are inline expressions. Only schema attribute names (via ``repr``)
+and generated names enter that source; every literal travels in a namespace. A walk
+stops at the first candidate whose window holds the routing time and whose residual
+holds, or at the rank of the best match found so far.
 
 :meth:`Engine.naive` evaluates every rule in rank order and must always agree with
 :meth:`Engine.decide`; the property tests and ``bench/routing.py`` hold it to that.
