@@ -1,7 +1,8 @@
 """Routing rules engine (pure: stdlib only, no I/O).
 
-Filled by the routing issue; kept as a package now so the import-direction contracts
-in ``setup.cfg`` are in force from the first commit.
+``conditions`` parses and compiles the condition language, ``rules`` holds the rule
+and rule-set model with its checks, ``engine`` compiles a published version into an
+indexed decision function (with a naive evaluator and explain beside it).
 """
 
 __all__: list[str] = []
