@@ -82,7 +82,9 @@ def _drain(
 
 def import_staged_orders(runtime: Runtime, limit: int = 500) -> Counts:
     def handle(session: Session, row: StagedOrder) -> None:
-        intake = OrderIntake(session, runtime.settings.default_fulfillment_system)
+        intake = OrderIntake(
+            session, runtime.settings.default_fulfillment_system, runtime.settings.reply_to
+        )
         outcome = intake.create(OrderInput.from_json(row.payload_json), row.batch_name)
         session.flush()
         row.header_id = outcome.header.id
@@ -92,7 +94,9 @@ def import_staged_orders(runtime: Runtime, limit: int = 500) -> Counts:
 
 def process_staged_responses(runtime: Runtime, limit: int = 500) -> Counts:
     def handle(session: Session, row: StagedResponse) -> None:
-        ResponseProcessor(session).process(FulfillmentResponse.from_json(row.payload_json))
+        ResponseProcessor(session, runtime.settings.reply_to).process(
+            FulfillmentResponse.from_json(row.payload_json)
+        )
 
     return _drain(runtime, StagedResponse, handle, limit)
 

@@ -13,6 +13,11 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_DEFAULT_FULFILLMENT_SYSTEM`` | (none) | fulfillment system new lines are assigned to |
 | ``OMGW_LOG_PAYLOADS`` | ``1`` | keep each inbound message's (redacted) payload |
 | ``OMGW_LOG_LEVEL`` | ``INFO`` | logging level |
+| ``OMGW_PUBLIC_URL`` | ``http://127.0.0.1:8080`` | our address for async answers (``ReplyTo``) |
+| ``OMGW_WORKER_CONCURRENCY`` | ``4`` | sends in flight per outbox worker |
+| ``OMGW_LEASE_SECONDS`` | ``60`` | how long a claimed outbox row stays leased |
+| ``OMGW_BREAKER_FAILURES`` | ``5`` | consecutive failures that open a connector's breaker |
+| ``OMGW_BREAKER_COOL_DOWN`` | ``30`` | seconds an open breaker holds its queue before a probe |
 """
 
 from __future__ import annotations
@@ -43,6 +48,16 @@ class Settings:
     default_fulfillment_system: str | None = None
     log_payloads: bool = True
     log_level: str = "INFO"
+    public_url: str = "http://127.0.0.1:8080"
+    worker_concurrency: int = 4
+    lease_seconds: float = 60.0
+    breaker_failures: int = 5
+    breaker_cool_down: float = 30.0
+
+    @property
+    def reply_to(self) -> str:
+        """Where asynchronous fulfillment systems send their answers (``wsa:ReplyTo``)."""
+        return f"{self.public_url.rstrip('/')}/fscmService/OrderFulfillmentResponseService"
 
     @property
     def key_file(self) -> Path:
@@ -63,6 +78,11 @@ class Settings:
             default_fulfillment_system=env.get("OMGW_DEFAULT_FULFILLMENT_SYSTEM") or None,
             log_payloads=_flag(env.get("OMGW_LOG_PAYLOADS", "1")),
             log_level=env.get("OMGW_LOG_LEVEL", "INFO").upper(),
+            public_url=env.get("OMGW_PUBLIC_URL", "http://127.0.0.1:8080"),
+            worker_concurrency=max(1, int(env.get("OMGW_WORKER_CONCURRENCY", 4))),
+            lease_seconds=max(5.0, float(env.get("OMGW_LEASE_SECONDS", 60))),
+            breaker_failures=max(1, int(env.get("OMGW_BREAKER_FAILURES", 5))),
+            breaker_cool_down=max(0.0, float(env.get("OMGW_BREAKER_COOL_DOWN", 30))),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -75,6 +95,11 @@ class Settings:
             "OMGW_BACKGROUND_INTERVAL_SECONDS": str(self.background_interval_seconds),
             "OMGW_LOG_PAYLOADS": "1" if self.log_payloads else "0",
             "OMGW_LOG_LEVEL": self.log_level,
+            "OMGW_PUBLIC_URL": self.public_url,
+            "OMGW_WORKER_CONCURRENCY": str(self.worker_concurrency),
+            "OMGW_LEASE_SECONDS": str(self.lease_seconds),
+            "OMGW_BREAKER_FAILURES": str(self.breaker_failures),
+            "OMGW_BREAKER_COOL_DOWN": str(self.breaker_cool_down),
         }
         if self.wallet_key_b64:
             env["OMGW_WALLET_KEY"] = self.wallet_key_b64

@@ -14,7 +14,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
@@ -163,19 +163,27 @@ def gateway(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield running
 
 
+def _not_ready(environ: dict[str, Any], start_response: Any) -> list[bytes]:
+    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
+    return [b"starting"]
+
+
 @contextmanager
 def serving(settings: Settings) -> Iterator[Gateway]:
     """A migrated, seeded gateway on a free 127.0.0.1 port, in a thread."""
     prepare(settings)
-    runtime = Runtime(settings)
-    seed(runtime)
     server = make_server(
         "127.0.0.1",
         0,
-        build_app(runtime),
+        _not_ready,
         server_class=_ThreadingServer,
         handler_class=_QuietHandler,
     )
+    # the port is known only now; asynchronous answers are addressed to it (ReplyTo)
+    settings = replace(settings, public_url=f"http://127.0.0.1:{server.server_port}")
+    runtime = Runtime(settings)
+    seed(runtime)
+    server.set_app(build_app(runtime))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:

@@ -391,7 +391,9 @@ def _emit_explanation(
 @pass_context
 def reroute(ctx: Context, order_number: str, as_json: bool) -> None:
     with ctx.transaction() as (runtime, s):
-        intake = OrderIntake(s, runtime.settings.default_fulfillment_system)
+        intake = OrderIntake(
+            s, runtime.settings.default_fulfillment_system, runtime.settings.reply_to
+        )
         _header, tried, unrouted = intake.reroute(order_number)
         rows = [
             {

@@ -20,7 +20,7 @@ from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 
-__all__ = ["background", "import_staged", "init", "process_responses", "serve", "wsdl"]
+__all__ = ["background", "import_staged", "init", "process_responses", "serve", "worker", "wsdl"]
 
 SAMPLE_USER = "omgw-demo"
 SAMPLE_WALLET_KEY = "WMS01_KEY"
@@ -120,19 +120,65 @@ def serve(ctx: Context, host: str, port: int, workers: int, no_background: bool)
     run_server(ctx.settings, host, port, workers, background=not no_background)
 
 
-@click.command(help="Run the background loop (staged orders and responses) until stopped.")
-@pass_context
-def background(ctx: Context) -> None:
-    from gateway.background import run_loop
-    from gateway.server import build_authenticator
-
-    runtime = Runtime(ctx.settings)
+def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
+
+
+@click.command(
+    help="Run the background loop (staged orders and responses) and an outbox worker until stopped."
+)
+@click.option("--no-worker", is_flag=True, help="Do not deliver the outbox here.")
+@pass_context
+def background(ctx: Context, no_worker: bool) -> None:
+    from gateway.background import run_loop
+    from gateway.outbox.worker import OutboxWorker
+    from gateway.server import build_authenticator
+
+    runtime = Runtime(ctx.settings)
+    stop = _stop_on_signals()
     auth = build_authenticator(runtime)
+    sender = None
+    if not no_worker:
+        sender = threading.Thread(
+            target=OutboxWorker(runtime).run, args=(stop,), name="omgw-outbox", daemon=True
+        )
+        sender.start()
     try:
         run_loop(runtime, stop, auth.purge_nonces)
+    finally:
+        stop.set()
+        if sender is not None:
+            sender.join()
+        runtime.close()
+
+
+@click.command(
+    help="Deliver the outbox: claim due messages with a lease, send them, retry or park. "
+    "Run as many as you like, on as many machines; SIGTERM finishes the sends under way."
+)
+@click.option(
+    "--concurrency",
+    type=click.IntRange(1, 256),
+    help="Sends in flight (default OMGW_WORKER_CONCURRENCY).",
+)
+@click.option("--name", help="This worker's name in leases and attempts (default host:pid).")
+@click.option("--once", is_flag=True, help="Deliver what is due now, print the counts, exit.")
+@pass_context
+def worker(ctx: Context, concurrency: int | None, name: str | None, once: bool) -> None:
+    from gateway.outbox.worker import OutboxWorker
+
+    runtime = Runtime(ctx.settings)
+    try:
+        outbox = OutboxWorker(runtime, name=name, concurrency=concurrency)
+        if once:
+            done = outbox.drain()
+            click.echo(f"delivered {done.delivered}, retried {done.retried}, parked {done.parked}")
+            return
+        click.echo(f"worker {outbox.name}: {outbox.concurrency} sends in flight at most")
+        outbox.run(_stop_on_signals())
     finally:
         runtime.close()
 

@@ -17,7 +17,8 @@ from gateway.orders.commands import OrderInput
 from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.orders.lifecycle import SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.limits import MAX_REVISION, check_length, check_quantity
-from gateway.orders.routing import Router, line_attributes, shipment_step
+from gateway.orders.orchestration import Orchestrator
+from gateway.orders.routing import Router
 from gateway.orders.state import StatusWriter
 from gateway.persistence.models import (
     FulfillLine,
@@ -125,55 +126,15 @@ def validate_order(order: OrderInput) -> None:
 class OrderIntake:
     """Creates orders inside the caller's transaction."""
 
-    def __init__(self, session: Session, default_fulfillment_system: str | None = None) -> None:
+    def __init__(
+        self,
+        session: Session,
+        default_fulfillment_system: str | None = None,
+        reply_to: str | None = None,
+    ) -> None:
         self._s = session
         self._status = StatusWriter(session)
-        self._default_fs = default_fulfillment_system
-
-    def _request_shipment(
-        self, header: OrderHeader, pairs: list[tuple[OrderLine, FulfillLine]]
-    ) -> list[FulfillLine]:
-        """Until orchestration walks process steps, a new line waits for shipment at once.
-
-        With a published routing version each line is routed for the default process's
-        Ship step, and the lines bound for one connector share one request; a line that
-        nothing routes goes to ``ROUTING_ERROR`` with the reason (and is returned).
-        Before anything is published, one request goes to the configured default
-        fulfillment system.
-        """
-        router = Router(self._s)
-        if not router.active:
-            request = self._new_request(header, self._default_fs, None)
-            for _line, fline in pairs:
-                fline.request_id = request.id
-                self._status.fline(fline, "AWAIT_SHIP", "shipment requested")
-            return []
-        process, step = shipment_step()
-        # one request per connector and rule actions: lines sent with another operation
-        # or interface type cannot share a request
-        requests: dict[tuple[int, str | None, str | None], FulfillmentRequest] = {}
-        unrouted: list[FulfillLine] = []
-        for line, fline in pairs:
-            route = router.route(line_attributes(header, line, fline, process, step))
-            fline.rule_set_version = route.decision.version
-            fline.routing_rule_id = route.decision.rule_id
-            fline.routing_error = route.error
-            if route.connector is None:
-                unrouted.append(fline)
-                if fline.status != "ROUTING_ERROR":
-                    self._status.fline(fline, "ROUTING_ERROR", f"not routed: {route.error}")
-                continue
-            connector, rule = route.connector, route.decision.rule
-            actions = (rule.operation, rule.interface_type) if rule else (None, None)
-            key = (connector.id, *actions)
-            if key not in requests:
-                system = connector.target_system.code
-                requests[key] = self._new_request(header, system, connector.id, *actions)
-            fline.request_id = requests[key].id
-            how = f"rule {route.decision.rule_id}" if route.decision.rule_id else "default"
-            reason = f"shipment requested via {connector.name} ({how})"
-            self._status.fline(fline, "AWAIT_SHIP", reason)
-        return unrouted
+        self._flow = Orchestrator(session, default_fulfillment_system, reply_to)
 
     def reroute(
         self, order_number: str
@@ -205,31 +166,10 @@ class OrderIntake:
             raise StateError(
                 "ILLEGAL_TRANSITION", "no routing version is published; publish one first"
             )
-        unrouted = self._request_shipment(header, pairs) if pairs else []
+        unrouted = self._flow.request(header, pairs, "Shipment") if pairs else []
         if pairs:
             self._status.rollup(header, "re-routed")
         return header, [f for _, f in pairs], unrouted
-
-    def _new_request(
-        self,
-        header: OrderHeader,
-        system: str | None,
-        connector_id: int | None,
-        operation: str | None = None,
-        interface_type: str | None = None,
-    ) -> FulfillmentRequest:
-        request = FulfillmentRequest(
-            header_id=header.id,
-            task_type="Shipment",
-            fulfillment_system=system,
-            connector_id=connector_id,
-            operation=operation,
-            interface_type=interface_type,
-            status="SENT",
-        )
-        self._s.add(request)
-        self._s.flush()
-        return request
 
     def source_system(self, code: str) -> SourceSystem:
         ss = self._s.scalar(select(SourceSystem).where(SourceSystem.code == code))
@@ -404,7 +344,7 @@ class OrderIntake:
         for line in lines:
             for fline in line.fulfill_lines:
                 self._status.new_fline(fline, "fulfillment line created")
-        self._request_shipment(header, [(line, f) for line in lines for f in line.fulfill_lines])
+        self._flow.start(header, [(line, f) for line in lines for f in line.fulfill_lines])
         self._status.header(header, "OPEN", "order submitted")
         self._status.rollup(header, "order submitted")
         return header

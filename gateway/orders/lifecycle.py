@@ -4,9 +4,11 @@ Pure functions and tables, no I/O. Contract §6 gives the codes; the paths are:
 
 * fulfillment line: ``CREATED`` → ``SCHEDULED`` → ``AWAIT_SHIP`` → ``SHIPPED`` (or
   ``BACKORDERED`` first) → ``AWAIT_BILLING`` → ``BILLED`` → ``CLOSED``; before shipping
-  ``CANCEL_PENDING`` → ``CANCELED``. Until orchestration exists a new line goes
-  straight to ``AWAIT_SHIP``, or to omgw's ``ROUTING_ERROR`` when no routing rule
-  gives it a connector (re-routing moves it on to ``AWAIT_SHIP``).
+  ``CANCEL_PENDING`` → ``CANCELED``. Orchestration (orders/orchestration.py) moves a
+  new line through the process's internal steps (``SCHEDULED``) to its shipment
+  request, or to omgw's ``ROUTING_ERROR`` when no routing rule gives it a connector
+  (re-routing moves it on to ``AWAIT_SHIP``); a process with no step after shipment
+  closes the line when it ships.
 * order line: rolled up from its fulfillment lines (``PARTIALLY_SHIPPED`` when some
   quantity has shipped and some has not).
 * header: ``DOO_DRAFT`` → ``OPEN`` → ``PARTIAL_CLOSE`` → ``CLOSED``; a newer revision
@@ -37,7 +39,7 @@ FLINE_TRANSITIONS: dict[str, frozenset[str]] = {
     ),
     # omgw's own code: no routing rule (and no default) gave the line a connector
     "ROUTING_ERROR": frozenset({"AWAIT_SHIP", "CANCEL_PENDING", "CANCELED"}),
-    "SCHEDULED": frozenset({"AWAIT_SHIP", "CANCEL_PENDING", "CANCELED"}),
+    "SCHEDULED": frozenset({"AWAIT_SHIP", "ROUTING_ERROR", "CANCEL_PENDING", "CANCELED"}),
     "AWAIT_SHIP": frozenset({"SHIPPED", "BACKORDERED", "CANCEL_PENDING", "CANCELED"}),
     "BACKORDERED": frozenset({"AWAIT_SHIP", "SHIPPED", "CANCEL_PENDING", "CANCELED"}),
     "SHIPPED": frozenset({"AWAIT_BILLING", "CLOSED"}),

@@ -38,6 +38,7 @@ from gateway.orders.commands import (
 )
 from gateway.orders.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.limits import check_length, check_quantity
+from gateway.orders.orchestration import Orchestrator
 from gateway.orders.state import StatusWriter
 from gateway.persistence.models import (
     Connector,
@@ -90,9 +91,10 @@ def group_key(fline: FulfillLine) -> tuple[object, ...]:
 class ResponseProcessor:
     """Applies fulfillment-system messages inside the caller's transaction."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, reply_to: str | None = None) -> None:
         self._s = session
         self._status = StatusWriter(session)
+        self._flow = Orchestrator(session, reply_to=reply_to)
 
     # -- shared checks ---------------------------------------------------------------
 
@@ -494,8 +496,8 @@ class ResponseProcessor:
 
     def _apply(self, plans: list[_Plan], fs: str, task: str) -> list[LineOutcome]:
         outcomes: list[LineOutcome] = []
-        invoice_requests: dict[int, FulfillmentRequest] = {}
         touched: dict[int, OrderHeader] = {}
+        shipped: dict[int, list[tuple[OrderLine, FulfillLine]]] = {}
         for plan in plans:
             fline = plan.fline
             header = fline.order_line.header  # loaded with the order by _check_lines
@@ -508,20 +510,7 @@ class ResponseProcessor:
                 fline.actual_ship_date = plan.response.actual_ship_date or utcnow()
                 fline.tracking_number = plan.response.tracking_number
                 self._status.fline(fline, "SHIPPED", reason)
-                req = invoice_requests.get(header.id)
-                if req is None:
-                    req = FulfillmentRequest(
-                        header_id=header.id,
-                        task_type="Invoice",
-                        fulfillment_system=fs,
-                        status="SENT",
-                    )
-                    self._s.add(req)
-                    self._s.flush()
-                    invoice_requests[header.id] = req
-                fline.request_id = req.id
-                fline.task_type = "Invoice"
-                self._status.fline(fline, "AWAIT_BILLING", "billing requested")
+                shipped.setdefault(header.id, []).append((fline.order_line, fline))
             elif plan.status == "BACKORDERED":
                 if fline.status != "BACKORDERED":
                     self._status.fline(fline, "BACKORDERED", reason)
@@ -530,7 +519,11 @@ class ResponseProcessor:
                 self._status.fline(fline, "BILLED", reason)
                 self._status.fline(fline, "CLOSED", "fulfillment complete")
                 fline.task_type = None
-            outcomes.append(self._ok_outcome(fline, header))
+        # the next step of the shipped lines, one request per order and connector
+        for header_id, pairs in shipped.items():
+            self._flow.shipped(touched[header_id], pairs, fs)
+        for plan in plans:
+            outcomes.append(self._ok_outcome(plan.fline, plan.fline.order_line.header))
         for header in touched.values():
             self._status.rollup(header, f"{task} response from {fs}")
         return outcomes

@@ -31,12 +31,15 @@ __all__ = [
     "AuditEntry",
     "Base",
     "Connector",
+    "ConnectorHealth",
+    "DeliveryAttempt",
     "FulfillLine",
     "FulfillmentRequest",
     "FulfillmentResponseRecord",
     "MessageLog",
     "OrderHeader",
     "OrderLine",
+    "OutboxMessage",
     "Process",
     "ProcessStep",
     "RoutingDefault",
@@ -403,6 +406,9 @@ class FulfillLine(Base):
     routing_rule_id: Mapped[str | None] = mapped_column(String(50))
     #: why routing found no connector (the line is then ROUTING_ERROR)
     routing_error: Mapped[str | None] = mapped_column(Text)
+    #: the process version the line follows, and what its internal steps decided
+    process_id: Mapped[int | None] = mapped_column(ForeignKey("processes.id"))
+    warehouse: Mapped[str | None] = mapped_column(String(18))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -524,3 +530,83 @@ class UsedNonce(Base):
 
     nonce_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class OutboxMessage(Base):
+    """One outbound message, written in the transaction of the change that causes it.
+
+    ``payload`` is the SOAP envelope exactly as first built (WS-Addressing headers
+    included, WS-Security not: a token and its timestamp are made fresh at each send),
+    so a retry or a replay sends the same message with the same ``message_id``.
+    A row is READY (waiting, or leased while ``lease_until`` is in the future),
+    DELIVERED or PARKED.
+    """
+
+    __tablename__ = "outbox"
+    __table_args__ = (
+        Index("ix_outbox_ready", "status", "next_attempt_at"),
+        Index("ix_outbox_order", "order_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    message_id: Mapped[str] = mapped_column(String(100), unique=True)
+    kind: Mapped[str] = mapped_column(String(30))  # FULFILLMENT_REQUEST
+    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"), index=True)
+    request_id: Mapped[int | None] = mapped_column(
+        ForeignKey("fulfillment_requests.id"), index=True
+    )
+    header_id: Mapped[int | None] = mapped_column(ForeignKey("order_headers.id"))
+    order_number: Mapped[str | None] = mapped_column(String(50))
+    task_type: Mapped[str | None] = mapped_column(String(30))
+    invocation_mode: Mapped[str] = mapped_column(String(20))
+    operation: Mapped[str] = mapped_column(String(80))
+    soap_action: Mapped[str] = mapped_column(String(300))
+    payload: Mapped[bytes] = mapped_column(LargeBinary)
+    status: Mapped[str] = mapped_column(String(12), default="READY")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(default=utcnow)
+    lease_owner: Mapped[str | None] = mapped_column(String(100))
+    lease_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    last_http_status: Mapped[int | None] = mapped_column(Integer)
+    #: an attempt may have reached the receiver without an answer (e.g. a read timeout)
+    uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
+    replays: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    delivered_at: Mapped[datetime | None]
+    parked_at: Mapped[datetime | None]
+
+    connector: Mapped[Connector] = relationship(lazy="joined", innerjoin=True)
+
+
+class DeliveryAttempt(Base):
+    """One try at sending an outbox message: who, when, how long, and what came back."""
+
+    __tablename__ = "delivery_attempts"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    outbox_id: Mapped[int] = mapped_column(ForeignKey("outbox.id"), index=True)
+    attempt: Mapped[int] = mapped_column(Integer)
+    worker: Mapped[str] = mapped_column(String(100))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    duration_ms: Mapped[int] = mapped_column(Integer)
+    #: DELIVERED | RETRY | PARKED
+    outcome: Mapped[str] = mapped_column(String(12))
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ConnectorHealth(Base):
+    """A connector's circuit breaker, shared by every worker (connectors/resilience.py)."""
+
+    __tablename__ = "connector_health"
+
+    connector_id: Mapped[int] = mapped_column(
+        ForeignKey("connectors.id", ondelete="CASCADE"), primary_key=True, autoincrement=False
+    )
+    state: Mapped[str] = mapped_column(String(10), default="CLOSED")
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    opened_at: Mapped[datetime | None]
+    probing_since: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

@@ -153,7 +153,7 @@ class OrderFulfillmentResponseService(ServiceBase):
         def work(session: Session, _runtime: Runtime) -> ResponseProcessingHeader:
             resp = to_response(header, lines)
             _note(ctx, resp)
-            result = ResponseProcessor(session).process(resp)
+            result = ResponseProcessor(session, _runtime.settings.reply_to).process(resp)
             request_info(ctx).order_numbers = sorted(
                 {o.order_number for o in result.lines if o.order_number}
             )

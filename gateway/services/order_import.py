@@ -105,7 +105,9 @@ class OrderImportService(ServiceBase):
                 info.correlation.setdefault(
                     "SourceTransaction", f"{o.source_system}/{o.source_order_id}/{o.revision or 1}"
                 )
-            intake = OrderIntake(session, runtime.settings.default_fulfillment_system)
+            intake = OrderIntake(
+                session, runtime.settings.default_fulfillment_system, runtime.settings.reply_to
+            )
             outcomes = [intake.create(o, batch.BatchName) for o in orders]
             session.flush()
             info.order_numbers = [oc.header.order_number for oc in outcomes]

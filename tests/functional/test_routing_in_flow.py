@@ -162,8 +162,9 @@ def test_a_line_nothing_routes_is_an_error_with_the_reason_until_rerouted(routed
             .where(StatusHistory.entity == "FULFILL_LINE", StatusHistory.entity_id == after["id"])
             .order_by(StatusHistory.id)
         ).all()
-    assert reasons[1].startswith("not routed: no rule of routing version 1")
-    assert reasons[2] == "shipment requested via WMSANY_Fulfillment (rule AS)"
+    assert reasons[1] == "scheduled by step Schedule"
+    assert reasons[2].startswith("not routed: no rule of routing version 1")
+    assert reasons[3] == "Shipment requested via WMSANY_Fulfillment (rule AS)"
 
 
 def test_a_connector_disabled_after_publishing_stops_its_lines_with_the_reason(routed, unique):

@@ -68,7 +68,9 @@ def test_intake_records_history_and_is_idempotent(domain):
             ).order_by(StatusHistory.id)
         ).all()
     assert ("HEADER", "DOO_DRAFT", "OPEN") in history
-    assert ("FULFILL_LINE", "CREATED", "AWAIT_SHIP") in history
+    # the process's internal Schedule step, then the shipment request
+    assert ("FULFILL_LINE", "CREATED", "SCHEDULED") in history
+    assert ("FULFILL_LINE", "SCHEDULED", "AWAIT_SHIP") in history
     assert ("LINE", "CREATED", "AWAIT_SHIP") in history
 
 

@@ -1,0 +1,133 @@
+"""Writing outbound messages into the outbox, in the caller's transaction.
+
+A fulfillment request for a connector in a service invocation mode becomes one outbox
+row holding the envelope as built (:func:`connectors.outbound.build_envelope`), with a
+``MessageID`` of its own. The row commits with the state change that caused it or not
+at all, so a crash can lose neither.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+
+from sqlalchemy.orm import Session
+
+from connectors.outbound import (
+    OPERATIONS,
+    SOAP_ACTIONS,
+    RequestDocument,
+    RequestLine,
+    build_envelope,
+)
+from gateway.persistence.models import (
+    Connector,
+    FulfillLine,
+    FulfillmentRequest,
+    OrderHeader,
+    OrderLine,
+    OutboxMessage,
+)
+
+__all__ = ["DEFAULT_OPERATION", "OutboxWriter", "request_document"]
+
+#: what a request asks for when no routing rule overrides the operation
+DEFAULT_OPERATION = "Create"
+
+
+def request_document(
+    request: FulfillmentRequest,
+    header: OrderHeader,
+    pairs: Sequence[tuple[OrderLine, FulfillLine]],
+) -> RequestDocument:
+    """The ``headerTL`` of ``request`` for the fulfillment lines in ``pairs``."""
+    return RequestDocument(
+        request_id=request.id,
+        task_type=request.task_type,
+        operation=request.operation or DEFAULT_OPERATION,
+        interface_type=request.interface_type,
+        header_id=header.id,
+        order_number=header.order_number,
+        source_order_system=header.source_system.code,
+        source_order_id=header.source_order_id,
+        source_order_number=header.source_order_number,
+        source_order_revision=header.revision,
+        buying_party_number=header.buying_party_number,
+        buying_party_name=header.buying_party_name,
+        customer_po_number=header.customer_po_number,
+        currency_code=header.currency_code,
+        business_unit_name=header.business_unit_name,
+        ordered_date=header.transaction_on,
+        lines=tuple(
+            RequestLine(
+                line_id=line.id,
+                line_number=line.line_number,
+                source_line_id=line.source_line_id,
+                source_line_number=line.source_line_number,
+                fulfill_line_id=fline.id,
+                fulfill_line_number=fline.fulfill_line_number,
+                product_number=line.product_number,
+                product_description=line.product_description,
+                ordered_qty=fline.quantity,
+                uom_code=line.uom_code,
+                organization=fline.warehouse or line.requested_fulfillment_org,
+                ship_set_name=line.ship_set_name,
+                requested_ship_date=line.requested_ship_date,
+                scheduled_ship_date=fline.scheduled_ship_date,
+                status_code=fline.status,
+            )
+            for line, fline in sorted(pairs, key=lambda p: (p[0].line_number, p[1].id))
+        ),
+    )
+
+
+class OutboxWriter:
+    """Adds outbox rows to the caller's session."""
+
+    def __init__(self, session: Session, reply_to: str | None = None) -> None:
+        self._s = session
+        self._reply_to = reply_to
+
+    def request(
+        self,
+        request: FulfillmentRequest,
+        header: OrderHeader,
+        pairs: Sequence[tuple[OrderLine, FulfillLine]],
+    ) -> OutboxMessage | None:
+        """The outbox row that sends ``request``; ``None`` when it has no connector or its
+        connector is not a service (business-event connectors receive events, not
+        requests)."""
+        if request.connector_id is None or not pairs:
+            return None
+        connector = self._s.get(Connector, request.connector_id)
+        if connector is None or connector.invocation_mode not in OPERATIONS:
+            return None
+        operation = OPERATIONS[connector.invocation_mode]
+        message_id = f"urn:uuid:{uuid.uuid4()}"
+        payload = build_envelope(
+            request_document(request, header, pairs),
+            operation,
+            message_id=message_id,
+            to=connector.url,
+            # a synchronous answer comes back on the same connection
+            reply_to=self._reply_to if connector.invocation_mode == "ASYNC_SERVICE" else None,
+        )
+        row = OutboxMessage(
+            message_id=message_id,
+            kind="FULFILLMENT_REQUEST",
+            connector_id=connector.id,
+            request_id=request.id,
+            header_id=header.id,
+            order_number=header.order_number,
+            task_type=request.task_type,
+            invocation_mode=connector.invocation_mode,
+            operation=operation,
+            soap_action=SOAP_ACTIONS[operation],
+            payload=payload,
+            status="READY",
+            attempts=0,
+            uncertain=False,
+            replays=0,
+        )
+        self._s.add(row)
+        return row

@@ -1,0 +1,181 @@
+"""Outbound envelopes and the verdict on each kind of answer (connectors/outbound.py,
+connectors/dispatch.py): what is retried, what is parked, what counts as delivered."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+
+import pytest
+from lxml import etree
+
+from connectors.dispatch import DELIVERED, PARK, RETRY, classify, secure
+from connectors.outbound import (
+    OUTBOUND_DIR,
+    TL_NS,
+    TR_NS,
+    WSA_NS,
+    RequestDocument,
+    RequestLine,
+    build_envelope,
+)
+from connectors.wallet import Credential
+
+ENV = "http://schemas.xmlsoap.org/soap/envelope/"
+WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+
+
+def document(**overrides: object) -> RequestDocument:
+    line = RequestLine(
+        line_id=11,
+        line_number=1,
+        source_line_id="L1",
+        source_line_number="1",
+        fulfill_line_id=21,
+        fulfill_line_number=1,
+        product_number="AS54888",
+        product_description=None,
+        ordered_qty=Decimal("10"),
+        uom_code="Ea",
+        organization="M1",
+        ship_set_name=None,
+        requested_ship_date=None,
+        scheduled_ship_date=datetime(2026, 12, 1, tzinfo=UTC),
+        status_code="AWAIT_SHIP",
+    )
+    base: dict[str, object] = dict(
+        request_id=300,
+        task_type="Shipment",
+        operation="Create",
+        interface_type=None,
+        header_id=1,
+        order_number="100001",
+        source_order_system="LEGACY",
+        source_order_id="S-1",
+        source_order_number="SO-1",
+        source_order_revision="1",
+        buying_party_number=None,
+        buying_party_name=None,
+        customer_po_number=None,
+        currency_code="USD",
+        business_unit_name=None,
+        ordered_date=None,
+        lines=(line,),
+    )
+    base.update(overrides)
+    return RequestDocument(**base)  # type: ignore[arg-type]
+
+
+def envelope(operation: str = "processFulfillmentRequest", reply_to: str | None = "http://r/x"):
+    raw = build_envelope(
+        document(), operation, message_id="urn:uuid:m-1", to="http://wms/x", reply_to=reply_to
+    )
+    return raw, etree.fromstring(raw)
+
+
+def test_the_envelope_carries_a_valid_headerTL_and_the_addressing_headers():
+    raw, root = envelope()
+    body = root.find(f"{{{ENV}}}Body")[0]
+    assert body.tag == f"{{{TL_NS}}}headerTL"
+    schema = etree.XMLSchema(etree.parse(str(OUTBOUND_DIR / "HeaderTL.xsd")))
+    assert schema.validate(body), schema.error_log
+    head = root.find(f"{{{ENV}}}Header")
+    assert head.findtext(f"{{{WSA_NS}}}MessageID") == "urn:uuid:m-1"
+    assert head.findtext(f"{{{WSA_NS}}}Action") == "process"
+    assert head.findtext(f"{{{WSA_NS}}}To") == "http://wms/x"
+    assert head.findtext(f"{{{WSA_NS}}}ReplyTo/{{{WSA_NS}}}Address") == "http://r/x"
+    assert body.findtext(f"{{{TL_NS}}}FulfillmentRequestIdentifier") == "300"
+    assert body.findtext(f"{{{TL_NS}}}Line/{{{TL_NS}}}OrderedQty") == "10"
+    # built once, the same bytes every time: replay sends what was built
+    assert raw == envelope()[0]
+
+
+def test_a_sync_request_names_its_action_and_an_unknown_operation_is_refused():
+    _raw, root = envelope("processFulfillmentRequestSync", reply_to=None)
+    head = root.find(f"{{{ENV}}}Header")
+    assert head.findtext(f"{{{WSA_NS}}}Action") == "processSync"
+    assert head.find(f"{{{WSA_NS}}}ReplyTo") is None
+    with pytest.raises(ValueError, match="not an operation"):
+        build_envelope(document(), "pushPayload", message_id="m", to="t", reply_to=None)
+
+
+def test_ws_security_is_added_at_send_time_with_a_timestamp_and_text_password():
+    raw, _root = envelope()
+    assert b"Security" not in raw and b"s3cret" not in raw
+    secured = etree.fromstring(
+        secure(raw, Credential("omgw", "s3cret"), datetime(2026, 11, 23, 12, 0, tzinfo=UTC))
+    )
+    security = secured.find(f"{{{ENV}}}Header/{{{WSSE}}}Security")
+    assert security.findtext(f"{{{WSSE}}}UsernameToken/{{{WSSE}}}Username") == "omgw"
+    password = security.find(f"{{{WSSE}}}UsernameToken/{{{WSSE}}}Password")
+    assert password.text == "s3cret" and password.get("Type", "").endswith("#PasswordText")
+    assert security.findtext(f"{{{WSU}}}Timestamp/{{{WSU}}}Created") == "2026-11-23T12:00:00Z"
+    assert security.findtext(f"{{{WSU}}}Timestamp/{{{WSU}}}Expires") == "2026-11-23T12:05:00Z"
+    # the addressing headers and the body are untouched
+    assert secured.find(f"{{{ENV}}}Header").findtext(f"{{{WSA_NS}}}MessageID") == "urn:uuid:m-1"
+
+
+def fault(code: str, text: str = "no") -> bytes:
+    return (
+        f'<s:Envelope xmlns:s="{ENV}"><s:Body><s:Fault><faultcode>s:{code}</faultcode>'
+        f"<faultstring>{text}</faultstring></s:Fault></s:Body></s:Envelope>"
+    ).encode()
+
+
+def answer(status: str = "ACCEPTED", request_id: str = "300") -> bytes:
+    return (
+        f'<s:Envelope xmlns:s="{ENV}"><s:Body><tr:headerTR xmlns:tr="{TR_NS}">'
+        f"<tr:FulfillmentRequestIdentifier>{request_id}</tr:FulfillmentRequestIdentifier>"
+        "<tr:FulfillmentSystem>WMS01</tr:FulfillmentSystem>"
+        "<tr:FulfillmentSystemResponseIdentifier>R1</tr:FulfillmentSystemResponseIdentifier>"
+        f"<tr:StatusCode>{status}</tr:StatusCode>"
+        "<tr:Line><tr:FulfillLineId>21</tr:FulfillLineId><tr:StatusCode>SHIPPED</tr:StatusCode>"
+        "<tr:ShippedQty>4</tr:ShippedQty><tr:TrackingNumber>T1</tr:TrackingNumber></tr:Line>"
+        "</tr:headerTR></s:Body></s:Envelope>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "expect_answer", "outcome", "uncertain"),
+    [
+        (202, b"", False, DELIVERED, False),  # one-way: accepted
+        (200, b"", False, DELIVERED, False),
+        (500, fault("Client", "bad item"), False, PARK, False),  # our message is wrong
+        (500, fault("Server", "db down"), False, RETRY, False),  # their trouble: later
+        (503, b"", False, RETRY, False),
+        (502, b"<html/>", False, RETRY, False),
+        (500, b"oops", False, RETRY, True),  # a bare 500 may have half-done it
+        (429, b"", False, RETRY, False),
+        (408, b"", False, RETRY, False),
+        (401, b"", False, PARK, False),  # credentials: a person must fix them
+        (404, b"", False, PARK, False),
+        (200, answer(), True, DELIVERED, False),
+        (200, b"<not-soap/>", True, PARK, False),  # a sync answer we cannot read
+        (200, answer(status="MAYBE"), True, PARK, False),  # breaks HeaderTR.xsd
+    ],
+)
+def test_each_answer_gets_its_verdict(status, body, expect_answer, outcome, uncertain):
+    result = classify(status, body, expect_answer)
+    assert (result.outcome, result.uncertain) == (outcome, uncertain)
+    assert result.http_status == status
+    if outcome != DELIVERED:
+        assert result.reason
+
+
+def test_a_fault_reason_names_the_code_and_text_and_is_bounded():
+    result = classify(500, fault("Client", "x" * 2000), False)
+    assert result.reason.startswith("SOAP fault Client: xxx") and len(result.reason) <= 500
+
+
+def test_a_sync_answer_is_read_into_its_lines():
+    result = classify(200, answer(), True)
+    assert result.answer is not None
+    assert (result.answer.request_id, result.answer.status_code) == (300, "ACCEPTED")
+    (line,) = result.answer.lines
+    assert (line.fulfill_line_id, line.status_code, line.shipped_qty, line.tracking_number) == (
+        21,
+        "SHIPPED",
+        Decimal(4),
+        "T1",
+    )
