@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run test lint wsdl clean
+.PHONY: run demo test lint wsdl clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "omgw needs Python 3.11 (spyne 2.14 does not import on 3.12+); set PYTHON=/path/to/python3.11")'
@@ -15,11 +15,17 @@ $(STAMP): setup.cfg pyproject.toml
 	$(BIN)/pip install --quiet -e '.[postgres,test]'
 	touch $(STAMP)
 
-## Set up, initialise the embedded default (SQLite, local key file), apply the sample setup, serve.
+## Set up, initialise the embedded default (SQLite, local key file), apply the sample setup,
+## serve with an outbox worker, and run the simulated warehouse (WMS01) beside it.
 run: $(STAMP)
 	$(BIN)/omgw init --sample
 	$(BIN)/omgw apply -f setup/sample.toml
-	$(BIN)/omgw serve --host $(HOST) --port $(PORT)
+	$(BIN)/omgw serve --host $(HOST) --port $(PORT) --simulate
+
+## The whole flow on this machine: orders in, two simulated warehouses, every order closed.
+ORDERS ?= 20
+demo: $(STAMP)
+	OMGW_HOME=$${OMGW_HOME:-.omgw-demo} $(BIN)/omgw demo --orders $(ORDERS)
 
 ## Set up and run the whole test suite (lint, types, import contracts, tests).
 test: $(STAMP) lint
@@ -36,4 +42,4 @@ wsdl: $(STAMP)
 	$(BIN)/omgw wsdl --out wsdl
 
 clean:
-	rm -rf $(VENV) .omgw *.egg-info
+	rm -rf $(VENV) .omgw .omgw-demo *.egg-info

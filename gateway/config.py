@@ -13,7 +13,7 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_DEFAULT_FULFILLMENT_SYSTEM`` | (none) | fulfillment system new lines are assigned to |
 | ``OMGW_LOG_PAYLOADS`` | ``1`` | keep each inbound message's (redacted) payload |
 | ``OMGW_LOG_LEVEL`` | ``INFO`` | logging level |
-| ``OMGW_PUBLIC_URL`` | ``http://127.0.0.1:8080`` | our address for async answers (``ReplyTo``) |
+| ``OMGW_PUBLIC_URL`` | the serve address | our address for async answers (``ReplyTo``) |
 | ``OMGW_WORKER_CONCURRENCY`` | ``4`` | sends in flight per outbox worker |
 | ``OMGW_LEASE_SECONDS`` | ``60`` | how long a claimed outbox row stays leased |
 | ``OMGW_BREAKER_FAILURES`` | ``5`` | consecutive failures that open a connector's breaker |
@@ -48,7 +48,8 @@ class Settings:
     default_fulfillment_system: str | None = None
     log_payloads: bool = True
     log_level: str = "INFO"
-    public_url: str = "http://127.0.0.1:8080"
+    #: our base URL as fulfillment systems reach it; ``serve`` defaults it to its address
+    public_url: str | None = None
     worker_concurrency: int = 4
     lease_seconds: float = 60.0
     breaker_failures: int = 5
@@ -57,7 +58,8 @@ class Settings:
     @property
     def reply_to(self) -> str:
         """Where asynchronous fulfillment systems send their answers (``wsa:ReplyTo``)."""
-        return f"{self.public_url.rstrip('/')}/fscmService/OrderFulfillmentResponseService"
+        base = (self.public_url or "http://127.0.0.1:8080").rstrip("/")
+        return f"{base}/fscmService/OrderFulfillmentResponseService"
 
     @property
     def key_file(self) -> Path:
@@ -78,7 +80,7 @@ class Settings:
             default_fulfillment_system=env.get("OMGW_DEFAULT_FULFILLMENT_SYSTEM") or None,
             log_payloads=_flag(env.get("OMGW_LOG_PAYLOADS", "1")),
             log_level=env.get("OMGW_LOG_LEVEL", "INFO").upper(),
-            public_url=env.get("OMGW_PUBLIC_URL", "http://127.0.0.1:8080"),
+            public_url=env.get("OMGW_PUBLIC_URL") or None,
             worker_concurrency=max(1, int(env.get("OMGW_WORKER_CONCURRENCY", 4))),
             lease_seconds=max(5.0, float(env.get("OMGW_LEASE_SECONDS", 60))),
             breaker_failures=max(1, int(env.get("OMGW_BREAKER_FAILURES", 5))),
@@ -95,7 +97,6 @@ class Settings:
             "OMGW_BACKGROUND_INTERVAL_SECONDS": str(self.background_interval_seconds),
             "OMGW_LOG_PAYLOADS": "1" if self.log_payloads else "0",
             "OMGW_LOG_LEVEL": self.log_level,
-            "OMGW_PUBLIC_URL": self.public_url,
             "OMGW_WORKER_CONCURRENCY": str(self.worker_concurrency),
             "OMGW_LEASE_SECONDS": str(self.lease_seconds),
             "OMGW_BREAKER_FAILURES": str(self.breaker_failures),
@@ -103,6 +104,8 @@ class Settings:
         }
         if self.wallet_key_b64:
             env["OMGW_WALLET_KEY"] = self.wallet_key_b64
+        if self.public_url:
+            env["OMGW_PUBLIC_URL"] = self.public_url
         if self.default_fulfillment_system:
             env["OMGW_DEFAULT_FULFILLMENT_SYSTEM"] = self.default_fulfillment_system
         return env

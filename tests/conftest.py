@@ -101,6 +101,12 @@ def fresh_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
         yield from _pg_database()
 
 
+@pytest.fixture
+def pg_database_url() -> Iterator[str]:
+    """An empty PostgreSQL database for one test that is about PostgreSQL."""
+    yield from _pg_database()
+
+
 def make_settings(home: Path, database_url: str, **overrides: object) -> Settings:
     base = Settings(
         home=home,

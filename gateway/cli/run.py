@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import signal
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -14,6 +17,7 @@ from sqlalchemy import make_url, select
 from connectors.registry import DEFAULT_CREDENTIAL_MAP
 from connectors.wallet import Credential, KeyFile, MasterKey
 from gateway.cli.context import Context, pass_context
+from gateway.config import Settings
 from gateway.persistence.models import User, WalletState
 from gateway.registry.wallet import Wallet, key_problem, seal_user_secret
 from gateway.runtime import Runtime
@@ -110,14 +114,65 @@ def _sample(ctx: Context) -> None:
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-background", is_flag=True, help="Do not start the background loop.")
+@click.option(
+    "--simulate",
+    is_flag=True,
+    help="Also run the simulated warehouse of the sample setup (WMS01) on port 8081, "
+    "answering as the sample wallet entry and calling back as the sample user.",
+)
 @pass_context
-def serve(ctx: Context, host: str, port: int, workers: int, no_background: bool) -> None:
+def serve(
+    ctx: Context, host: str, port: int, workers: int, no_background: bool, simulate: bool
+) -> None:
     from gateway.server import SERVICE_MODULES
     from gateway.server import serve as run_server
 
+    settings = ctx.settings
+    if settings.public_url is None:
+        reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        settings = dataclasses.replace(settings, public_url=f"http://{reachable}:{port}")
     for name in SERVICE_MODULES:
         click.echo(f"WSDL: http://{host}:{port}/fscmService/{name}?WSDL")
-    run_server(ctx.settings, host, port, workers, background=not no_background)
+    simulator = _start_simulator(settings, host, port) if simulate else None
+    try:
+        run_server(settings, host, port, workers, background=not no_background)
+    finally:
+        if simulator is not None:
+            simulator.terminate()
+            simulator.wait(timeout=10)
+
+
+def _start_simulator(settings: Settings, host: str, port: int) -> subprocess.Popen[bytes]:
+    """``omgw simulate fulfillment`` for the sample setup, its passwords passed through
+    the child's environment only (never on its command line)."""
+    runtime = Runtime(settings)
+    try:
+        with runtime.read_sessions() as s:
+            credential = Wallet(s, lambda: runtime.secret_box).credential(
+                DEFAULT_CREDENTIAL_MAP, SAMPLE_WALLET_KEY
+            )
+    finally:
+        runtime.close()
+    user_file = settings.home / "demo-user.txt"
+    try:
+        user, _, password = user_file.read_text(encoding="utf-8").strip().partition(":")
+    except OSError:
+        raise click.ClickException(
+            f"{user_file} is missing: run 'omgw init --sample' first"
+        ) from None
+    env = {
+        **os.environ,
+        "OMGW_SIM_INBOUND_PASSWORD": credential.password,
+        "OMGW_SIM_GATEWAY_PASSWORD": password,
+    }
+    args = [
+        sys.executable, "-m", "gateway.cli", "simulate", "fulfillment",
+        "--host", "127.0.0.1", "--port", "8081", "--system", "WMS01",
+        "--user", credential.username, "--password-env", "OMGW_SIM_INBOUND_PASSWORD",
+        "--gateway-url", f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}",
+        "--gateway-user", user, "--gateway-password-env", "OMGW_SIM_GATEWAY_PASSWORD",
+    ]  # fmt: skip
+    return subprocess.Popen(args, env=env)
 
 
 def _stop_on_signals() -> threading.Event:

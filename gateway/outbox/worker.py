@@ -192,7 +192,7 @@ class OutboxWorker:
                     row.last_error = f"lease of {row.lease_owner} expired during a send"
                 row.lease_owner = self.name
                 row.lease_until = now + timedelta(
-                    seconds=max(self.lease_seconds, row.connector.timeout_seconds * 2 + 5)
+                    seconds=max(self.lease_seconds, row.connector.timeout_seconds + 5)
                 )
                 row.attempts += 1
                 taken.append(self._snapshot(row))

@@ -1,0 +1,33 @@
+"""``omgw demo``: the whole flow on this machine (gateway/demo.py)."""
+
+from __future__ import annotations
+
+import click
+
+from gateway.cli.context import Context, pass_context
+
+__all__ = ["demo"]
+
+
+@click.command(
+    help="Set up the embedded default in OMGW_HOME, start the gateway, two simulated "
+    "warehouses (one asynchronous, one synchronous) and a worker, import a batch of "
+    "orders and follow each one until it closes; then print a summary."
+)
+@click.option("--orders", default=20, show_default=True, type=click.IntRange(1, 10_000))
+@click.option("--seed", type=int, help="Repeat a run's items and quantities exactly.")
+@click.option(
+    "--timeout",
+    type=click.FloatRange(1, 86_400),
+    help="Give up after this many seconds (default 60 + one per order).",
+)
+@pass_context
+def demo(ctx: Context, orders: int, seed: int | None, timeout: float | None) -> None:
+    from gateway.demo import run_demo
+
+    summary = run_demo(ctx.settings, orders, click.echo, timeout=timeout, seed=seed)
+    if summary.closed != summary.orders:
+        raise click.ClickException(
+            f"{summary.orders - summary.closed} of {summary.orders} orders did not close; "
+            "see 'omgw orders list' and 'omgw messages list'"
+        )

@@ -1,0 +1,311 @@
+"""``omgw demo``: the whole flow on this machine, watched live.
+
+Sets up the embedded default in ``OMGW_HOME`` (SQLite, a local key file), applies the
+bundled ``setup/demo.toml`` (one capture system, an asynchronous and a synchronous
+simulated warehouse, wallet entries with random passwords, rules that route by item),
+starts the gateway, both simulators and an outbox worker in this process on free
+127.0.0.1 ports, imports a batch of orders through ``createOrders``, prints each order's
+status changes and a progress line until every order is closed, then a summary.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+from wsgiref.simple_server import make_server
+
+from sqlalchemy import func, select
+
+from connectors.wallet import Credential, KeyFile, MasterKey
+from gateway.config import Settings
+from gateway.outbox.worker import OutboxWorker
+from gateway.persistence.models import (
+    DeliveryAttempt,
+    FulfillLine,
+    OrderHeader,
+    OutboxMessage,
+    User,
+    WalletEntry,
+)
+from gateway.registry.setup_file import apply_setup, load_setup
+from gateway.registry.store import Registry
+from gateway.registry.wallet import Wallet, seal_user_secret
+from gateway.runtime import Runtime
+from gateway.security.passwords import hash_password
+from gateway.security.roles import ROLES
+from gateway.simulate.fulfillment import RunningSimulator, SimulatorOptions, serve_simulator
+
+__all__ = ["DEMO_SETUP", "DemoSummary", "run_demo"]
+
+DEMO_SETUP = Path(__file__).resolve().parent.parent / "setup" / "demo.toml"
+DEMO_USER = "omgw-demo-callback"
+ITEMS = ("AS54888", "AS92888", "CM5008", "CM9100")
+_WALLET_MAP = "oracle.wsm.security"
+#: (wallet key, connector, simulator system, simulator user)
+_WAREHOUSES = (
+    ("DEMO_WMS01_KEY", "WMS01_Async", "WMS01", "wms01"),
+    ("DEMO_WMS02_KEY", "WMS02_Sync", "WMS02", "wms02"),
+)
+
+
+@dataclass(frozen=True)
+class DemoSummary:
+    orders: int
+    closed: int
+    fulfillment_lines: int
+    messages: int
+    delivered: int
+    parked: int
+    retries: int
+    callbacks: int
+    seconds: float
+
+    def lines(self) -> list[str]:
+        rate = self.closed / self.seconds if self.seconds else 0.0
+        return [
+            f"orders:            {self.orders} imported, {self.closed} closed",
+            f"fulfillment lines: {self.fulfillment_lines}",
+            f"messages sent:     {self.messages} ({self.delivered} delivered, "
+            f"{self.parked} parked, {self.retries} retries)",
+            f"callbacks:         {self.callbacks} from the asynchronous warehouse",
+            f"time:              {self.seconds:.1f} s ({rate:.1f} orders/s closed)",
+        ]
+
+
+def _ensure_key(settings: Settings) -> None:
+    if not settings.wallet_key_b64 and not settings.key_file.exists():
+        KeyFile(settings.key_file).create(MasterKey.generate())
+
+
+def _ensure_user(runtime: Runtime, password: str) -> None:
+    """The user the simulators call back as, with a fresh password for this run."""
+    with runtime.sessions() as s, s.begin():
+        user = s.scalar(select(User).where(User.username == DEMO_USER))
+        if user is None:
+            user = User(username=DEMO_USER, roles=" ".join(ROLES), password_hash="")
+            s.add(user)
+        user.password_hash = hash_password(password)
+        user.digest_secret = seal_user_secret(s, lambda: runtime.secret_box, DEMO_USER, password)
+
+
+def _apply(runtime: Runtime, urls: dict[str, str], passwords: dict[str, str]) -> None:
+    """Wallet entries first (the setup refers to them), then the setup, then the
+    connectors pointed at this run's simulators."""
+    with runtime.sessions() as s, s.begin():
+        wallet = Wallet(s, lambda: runtime.secret_box, "omgw-demo")
+        for key, _conn, _system, user in _WAREHOUSES:
+            wallet.set(_WALLET_MAP, key, Credential(user, passwords[key]))
+        registry = Registry(s, "omgw-demo")
+        doc = load_setup(
+            DEMO_SETUP.read_text(encoding="utf-8"),
+            str(DEMO_SETUP),
+            known_systems={x.code for x in registry.source_systems()},
+            known_wallet=set(s.execute(select(WalletEntry.credential_map, WalletEntry.key))),
+            known_task_types={t.code: t for t in registry.task_types()},
+            known_connectors={c.name: c.enabled for c in registry.connectors()},
+            base_dir=DEMO_SETUP.parent,
+        )
+        apply_setup(s, lambda: runtime.secret_box, "omgw-demo", doc, DEMO_SETUP.parent)
+        for _key, name, _system, _user in _WAREHOUSES:
+            spec = registry.require_connector(name)
+            registry.put_connector(replace(spec, url=urls[name]))
+
+
+@contextmanager
+def _gateway(settings: Settings) -> Iterator[tuple[Runtime, str]]:
+    from gateway.server import build_app, prepare
+
+    prepare(settings)
+    _ensure_key(settings)
+    server = make_server("127.0.0.1", 0, lambda env, start: [])
+    base = f"http://127.0.0.1:{server.server_port}"
+    runtime = Runtime(replace(settings, public_url=base))
+    server.set_app(build_app(runtime))
+    thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
+    thread.start()
+    try:
+        yield runtime, base
+    finally:
+        server.shutdown()
+        server.server_close()
+        runtime.close()
+
+
+def _orders(count: int, run: str, rng: random.Random) -> list[dict[str, Any]]:
+    out = []
+    for i in range(1, count + 1):
+        key = f"DEMO-{run}-{i:04d}"
+        lines = [
+            {
+                "SourceTransactionLineIdentifier": f"L{n}",
+                "SourceTransactionLineNumber": str(n),
+                "ProductNumber": rng.choice(ITEMS),
+                "OrderedQuantity": Decimal(rng.randint(1, 5)),
+                "OrderedUOMCode": "Ea",
+            }
+            for n in range(1, rng.randint(1, 3) + 1)
+        ]
+        out.append(
+            {
+                "SourceTransactionIdentifier": key,
+                "SourceTransactionSystem": "LEGACY",
+                "SourceTransactionNumber": key,
+                "SourceTransactionRevision": "1",
+                "BuyingPartyName": "Computer Service and Rentals",
+                "TransactionalCurrencyCode": "USD",
+                "Line": lines,
+            }
+        )
+    return out
+
+
+def _snapshot(runtime: Runtime, numbers: list[str]) -> dict[str, tuple[str, str]]:
+    """Each order's header status and its fulfillment lines' statuses, summarised."""
+    with runtime.read_sessions() as s:
+        rows = s.execute(
+            select(OrderHeader.order_number, OrderHeader.status, FulfillLine.status)
+            .join(FulfillLine, FulfillLine.header_id == OrderHeader.id)
+            .where(OrderHeader.order_number.in_(numbers))
+        ).all()
+    header: dict[str, str] = {}
+    lines: dict[str, Counter[str]] = {}
+    for number, status, fstatus in rows:
+        header[number] = status
+        lines.setdefault(number, Counter())[fstatus] += 1
+    return {
+        n: (header[n], ", ".join(f"{s}×{c}" for s, c in sorted(lines[n].items()))) for n in header
+    }
+
+
+def run_demo(
+    settings: Settings,
+    orders: int = 20,
+    echo: Callable[[str], None] = print,
+    timeout: float | None = None,
+    seed: int | None = None,
+) -> DemoSummary:
+    """Run the demo; returns the summary (it is also printed through ``echo``)."""
+    from zeep import Client
+    from zeep.transports import Transport
+
+    rng = random.Random(seed)
+    run = secrets.token_hex(3).upper()
+    callback_password = secrets.token_urlsafe(18)
+    passwords = {key: secrets.token_urlsafe(18) for key, *_ in _WAREHOUSES}
+    started = time.monotonic()
+    with ExitStack() as stack:
+        runtime, base = stack.enter_context(_gateway(settings))
+        _ensure_user(runtime, callback_password)
+        sims: dict[str, RunningSimulator] = {}
+        for key, name, system, user in _WAREHOUSES:
+            sim = serve_simulator(
+                SimulatorOptions(
+                    system=system,
+                    delay=0.05,
+                    username=user,
+                    password=passwords[key],
+                    gateway_url=base,
+                    gateway_user=DEMO_USER,
+                    gateway_password=callback_password,
+                    seed=rng.randint(0, 2**31),
+                )
+            )
+            stack.callback(sim.close)
+            sims[name] = sim
+        _apply(runtime, {name: sim.url for name, sim in sims.items()}, passwords)
+        echo(f"gateway:    {base}/fscmService/OrderImportService?WSDL")
+        for name, sim in sims.items():
+            echo(f"simulator:  {name} at {sim.url}")
+
+        stop = threading.Event()
+        worker = OutboxWorker(runtime, name="demo-worker")
+        thread = threading.Thread(target=worker.run, args=(stop, 0.05), daemon=True)
+        thread.start()
+        stack.callback(thread.join, 30)
+        stack.callback(stop.set)
+
+        import requests
+
+        session = requests.Session()
+        session.auth = (DEMO_USER, callback_password)
+        imports = Client(
+            f"{base}/fscmService/OrderImportService?WSDL",
+            transport=Transport(session=session, timeout=30, operation_timeout=30),
+        )
+        numbers: list[str] = []
+        batch = _orders(orders, run, rng)
+        for i in range(0, len(batch), 10):
+            created = imports.service.createOrders(request={"Order": batch[i : i + 10]})
+            numbers.extend(str(o.OrderNumber) for o in created.Order)
+        echo(f"imported {len(numbers)} orders; following each one until it closes")
+
+        seen: dict[str, tuple[str, str]] = {}
+        deadline = time.monotonic() + (timeout if timeout is not None else 60 + orders)
+        shown_progress = -1
+        while True:
+            now = _snapshot(runtime, numbers)
+            for number in numbers:
+                if number in now and now[number] != seen.get(number):
+                    echo(f"  order {number}: {now[number][0]:<14} lines: {now[number][1]}")
+                    seen[number] = now[number]
+            closed = sum(1 for v in now.values() if v[0] == "CLOSED")
+            if closed != shown_progress:
+                filled = int(30 * closed / max(1, len(numbers)))
+                echo(f"[{'#' * filled}{'.' * (30 - filled)}] {closed}/{len(numbers)} closed")
+                shown_progress = closed
+            if closed == len(numbers) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        callbacks = sum(int(sim.state()["counters"]["callbacks_sent"]) for sim in sims.values())
+        summary = _summary(runtime, numbers, callbacks, time.monotonic() - started)
+    for line in summary.lines():
+        echo(line)
+    return summary
+
+
+def _summary(runtime: Runtime, numbers: list[str], callbacks: int, seconds: float) -> DemoSummary:
+    with runtime.read_sessions() as s:
+        closed = s.scalar(
+            select(func.count())
+            .select_from(OrderHeader)
+            .where(OrderHeader.order_number.in_(numbers), OrderHeader.status == "CLOSED")
+        )
+        flines = s.scalar(
+            select(func.count())
+            .select_from(FulfillLine)
+            .join(OrderHeader, OrderHeader.id == FulfillLine.header_id)
+            .where(OrderHeader.order_number.in_(numbers))
+        )
+        statuses = dict(
+            s.execute(
+                select(OutboxMessage.status, func.count())
+                .where(OutboxMessage.order_number.in_(numbers))
+                .group_by(OutboxMessage.status)
+            ).all()
+        )
+        retries = s.scalar(
+            select(func.count())
+            .select_from(DeliveryAttempt)
+            .join(OutboxMessage, OutboxMessage.id == DeliveryAttempt.outbox_id)
+            .where(OutboxMessage.order_number.in_(numbers), DeliveryAttempt.outcome == "RETRY")
+        )
+    return DemoSummary(
+        orders=len(numbers),
+        closed=int(closed or 0),
+        fulfillment_lines=int(flines or 0),
+        messages=sum(int(v) for v in statuses.values()),
+        delivered=int(statuses.get("DELIVERED", 0)),
+        parked=int(statuses.get("PARKED", 0)),
+        retries=int(retries or 0),
+        callbacks=callbacks,
+        seconds=seconds,
+    )

@@ -1,0 +1,21 @@
+"""Simulated external systems for demos and tests: ``omgw simulate fulfillment``."""
+
+from __future__ import annotations
+
+from gateway.simulate.fulfillment import (
+    ENDPOINT_PATH,
+    FulfillmentSimulator,
+    RunningSimulator,
+    SimulatorOptions,
+    running,
+    serve_simulator,
+)
+
+__all__ = [
+    "ENDPOINT_PATH",
+    "FulfillmentSimulator",
+    "RunningSimulator",
+    "SimulatorOptions",
+    "running",
+    "serve_simulator",
+]

@@ -1,0 +1,1047 @@
+"""A simulated external fulfillment system (warehouse and billing) for demos and tests.
+
+It implements omgw's outbound contract, ``wsdl/outbound/FulfillmentRequest.wsdl``, the way a
+real warehouse would, and it is the fault injector of the functional tests, so everything it
+does is deterministic for a given seed:
+
+* ``processFulfillmentRequestSync`` (SOAPAction ``processSync``) answers a ``headerTR``;
+* ``processFulfillmentRequest`` (SOAPAction ``process``, the default) answers HTTP 202 at
+  once and later calls the gateway's ``OrderFulfillmentResponseService`` on a worker thread:
+  ``processAcknowledgement``, then ``processFulfillmentResponse``. The callback goes to the
+  request's ``wsa:ReplyTo`` address, else to ``gateway_url``.
+
+A request is applied once: repeats (the same ``wsa:MessageID``, or the same
+``FulfillmentRequestIdentifier`` and ``TaskType``) get the first answer again and cause no
+new callbacks. Each line's outcome is drawn once per request from a random generator seeded
+with ``(seed, request id, task type)``, so it does not depend on the order requests arrive in.
+
+Faults it can be told to inject (:class:`SimulatorOptions`, changeable at run time through
+``POST /simulator/control``): an outage (HTTP 503), SOAP ``Client`` faults, partial shipments,
+backorders, slow answers (to provoke client timeouts) and duplicated callbacks.
+
+Plain WSGI and lxml: requests are parsed with a hardened parser (no DTD, no entities, no
+network) and validated against ``HeaderTL.xsd``; zeep is used only to call the gateway back.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import dataclasses
+import functools
+import hashlib
+import hmac
+import json
+import logging
+import random
+import socketserver
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+from wsgiref.util import request_uri
+
+import requests
+from lxml import etree
+
+from connectors.outbound import OUTBOUND_DIR, SOAP_ENV_NS, TL_NS, TR_NS, WSA_NS
+
+__all__ = [
+    "CONTROLLABLE",
+    "ENDPOINT_PATH",
+    "FulfillmentSimulator",
+    "RunningSimulator",
+    "SimulatorOptions",
+    "running",
+    "serve_simulator",
+]
+
+log = logging.getLogger(__name__)
+
+#: where the CLI and :func:`running` publish the FulfillmentRequest endpoint
+ENDPOINT_PATH = "/simulator/FulfillmentService"
+STATE_PATH = "/simulator/state"
+CONTROL_PATH = "/simulator/control"
+#: the options ``POST /simulator/control`` may change while the simulator runs
+CONTROLLABLE = frozenset(
+    {
+        "delay",
+        "failure_rate",
+        "fault_rate",
+        "partial_rate",
+        "backorder_rate",
+        "slow",
+        "duplicate_callbacks",
+    }
+)
+_RATES = ("failure_rate", "fault_rate", "partial_rate", "backorder_rate")
+_SECONDS = ("delay", "slow")
+#: longest ``delay`` or ``slow`` accepted: long enough for any timeout test, short enough
+#: that a typo cannot hang a worker for a day
+MAX_SECONDS = 3600.0
+MAX_BODY_BYTES = 4 * 1024 * 1024
+#: the gateway's callback service, below ``gateway_url``
+RESPONSE_SERVICE_PATH = "/fscmService/OrderFulfillmentResponseService"
+
+WSDL_SOAP_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
+WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
+_PASSWORD_DIGEST = "#PasswordDigest"
+#: WS-Addressing addresses that mean "no callback address given"
+_NO_ADDRESS = frozenset({f"{WSA_NS}/anonymous", f"{WSA_NS}/none"})
+
+SYNC, ASYNC = "sync", "async"
+#: SOAPAction (or wsa:Action) values of FulfillmentRequest's operations, per the WSDL binding
+_ACTIONS = {
+    "process": ASYNC,
+    "processFulfillmentRequest": ASYNC,
+    "processSync": SYNC,
+    "processFulfillmentRequestSync": SYNC,
+}
+_COUNTERS = (
+    "received",
+    "duplicates",
+    "applied",
+    "sync",
+    "async",
+    "faults",
+    "failures",
+    "callbacks_sent",
+    "callback_errors",
+)
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
+_REASONS = {
+    200: "200 OK",
+    202: "202 Accepted",
+    400: "400 Bad Request",
+    404: "404 Not Found",
+    405: "405 Method Not Allowed",
+    500: "500 Internal Server Error",
+    503: "503 Service Unavailable",
+}
+
+StartResponse = Callable[..., Any]
+
+
+@dataclass(frozen=True)
+class SimulatorOptions:
+    """How the simulated fulfillment system behaves.
+
+    :param system: its fulfillment system code (``FulfillmentSystem`` in callbacks)
+    :param delay: seconds between accepting an asynchronous request and calling back
+    :param failure_rate: share of requests answered HTTP 503, recording nothing (an outage)
+    :param fault_rate: share of requests answered with a SOAP ``Client`` fault, recording nothing
+    :param partial_rate: share of shipped lines shipped half (rounded down, at least 1)
+    :param backorder_rate: share of shipment lines answered ``BACKORDERED``
+    :param slow: seconds to wait before answering any SOAP request (to provoke timeouts)
+    :param duplicate_callbacks: send every callback twice (to test the gateway's dedupe)
+    :param username: the user callers must authenticate as; ``None`` checks nothing
+    :param password: that user's password (WS-Security UsernameToken or HTTP Basic)
+    :param gateway_url: the gateway's base URL, for requests without ``wsa:ReplyTo``
+    :param gateway_user: the user to call the gateway back as (HTTP Basic)
+    :param gateway_password: that user's password
+    :param seed: seeds every random draw, so a run can be repeated exactly
+    :param callback_timeout: seconds each callback may take
+    :param callback_retries: retries of a callback that failed in transport or with a 5xx
+    :param callback_backoff: seconds before the first retry; doubled each time, capped at 5 s
+    """
+
+    system: str = "WMS01"
+    delay: float = 0.2
+    failure_rate: float = 0.0
+    fault_rate: float = 0.0
+    partial_rate: float = 0.0
+    backorder_rate: float = 0.0
+    slow: float = 0.0
+    duplicate_callbacks: bool = False
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    gateway_url: str = "http://127.0.0.1:8080"
+    gateway_user: str | None = None
+    gateway_password: str | None = field(default=None, repr=False)
+    seed: int = 0
+    callback_timeout: float = 10.0
+    callback_retries: int = 5
+    callback_backoff: float = 0.5
+
+    def __post_init__(self) -> None:
+        if not self.system or not self.system.strip() or len(self.system) > 30:
+            raise ValueError("system: a fulfillment system code of 1 to 30 characters")
+        for name in _RATES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name}: a number from 0 to 1")
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{name}: a number from 0 to 1, not {value}")
+        for name in _SECONDS:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name}: a number of seconds")
+            if not 0.0 <= float(value) <= MAX_SECONDS:
+                raise ValueError(f"{name}: 0 to {MAX_SECONDS:g} seconds, not {value}")
+        if not isinstance(self.duplicate_callbacks, bool):
+            raise ValueError("duplicate_callbacks: true or false")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together: give both or neither")
+        if self.callback_timeout <= 0 or self.callback_retries < 0 or self.callback_backoff < 0:
+            raise ValueError("callback_timeout must be positive; retries and backoff not negative")
+        scheme = urlsplit(self.gateway_url).scheme
+        if scheme not in ("http", "https"):
+            raise ValueError(f"gateway_url: an http(s) URL, not {self.gateway_url!r}")
+
+    def public(self) -> dict[str, Any]:
+        """The options as JSON-ready data, without any password."""
+        data = dataclasses.asdict(self)
+        del data["password"], data["gateway_password"]
+        data["gateway_url"] = _redact(self.gateway_url)
+        data["authentication"] = self.username is not None
+        return data
+
+
+# -- what the simulator remembers ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Line:
+    """The outcome of one fulfillment line, decided once per request."""
+
+    fulfill_line_id: int
+    status: str
+    shipped_qty: Decimal | None = None
+    uom: str | None = None
+    ship_date: datetime | None = None
+    tracking_number: str | None = None
+    billing_number: str | None = None
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "fulfill_line_id": self.fulfill_line_id,
+            "status": self.status,
+            "shipped_qty": None if self.shipped_qty is None else _qty(self.shipped_qty),
+            "uom": self.uom,
+            "tracking_number": self.tracking_number,
+            "billing_number": self.billing_number,
+        }
+
+
+@dataclass
+class _Record:
+    """One fulfillment request as first received, and what came of it."""
+
+    message_id: str | None
+    request_id: int
+    task_type: str
+    header_id: int
+    mode: str
+    response_identifier: str
+    lines: tuple[_Line, ...]
+    callback_url: str | None
+    times_received: int = 1
+    applied: bool = True
+    #: none (synchronous), pending, sent, or error (a callback failed for good)
+    callback_status: str = "none"
+    callbacks: list[dict[str, Any]] = field(default_factory=list)
+
+    def public(self) -> dict[str, Any]:
+        return {
+            "message_id": self.message_id,
+            "request_id": self.request_id,
+            "task_type": self.task_type,
+            "header_id": self.header_id,
+            "mode": self.mode,
+            "times_received": self.times_received,
+            "applied": self.applied,
+            "response_identifier": self.response_identifier,
+            "callback_url": _redact(self.callback_url),
+            "callback_status": self.callback_status,
+            "callbacks": [dict(c) for c in self.callbacks],
+            "lines": [ln.public() for ln in self.lines],
+        }
+
+
+@dataclass(frozen=True)
+class _RequestLine:
+    fulfill_line_id: int
+    ordered_qty: Decimal
+    uom: str
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What the simulator needs of a ``headerTL``."""
+
+    request_id: int
+    task_type: str
+    header_id: int
+    lines: tuple[_RequestLine, ...]
+
+
+class _RefusedError(Exception):
+    """A request answered with a SOAP ``Client`` fault; the message is the faultstring."""
+
+
+# -- XML helpers ----------------------------------------------------------------------------
+
+
+@functools.cache
+def _tl_schema() -> etree.XMLSchema:
+    return etree.XMLSchema(etree.parse(str(OUTBOUND_DIR / "HeaderTL.xsd")))
+
+
+@functools.cache
+def _wsdl_document() -> etree._ElementTree:
+    return etree.parse(str(OUTBOUND_DIR / "FulfillmentRequest.wsdl"), _PARSER)
+
+
+def _qty(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def _fault(code: str, text: str) -> bytes:
+    env = etree.Element(f"{{{SOAP_ENV_NS}}}Envelope", nsmap={"soap": SOAP_ENV_NS})
+    body = etree.SubElement(env, f"{{{SOAP_ENV_NS}}}Body")
+    fault = etree.SubElement(body, f"{{{SOAP_ENV_NS}}}Fault")
+    etree.SubElement(fault, "faultcode").text = f"soap:{code}"
+    etree.SubElement(fault, "faultstring").text = text
+    return bytes(etree.tostring(env, xml_declaration=True, encoding="utf-8"))
+
+
+def _child_text(parent: etree._Element, ns: str, name: str) -> str | None:
+    child = parent.find(f"{{{ns}}}{name}")
+    return None if child is None or child.text is None else child.text.strip()
+
+
+def _elements(parent: etree._Element) -> Iterator[etree._Element]:
+    """Child elements only: comments and processing instructions are skipped."""
+    for child in parent:
+        if isinstance(child.tag, str):
+            yield child
+
+
+def _read_request(tl: etree._Element) -> _Request:
+    """The parts of a schema-valid ``headerTL`` the simulator acts on."""
+
+    def need(parent: etree._Element, name: str) -> str:
+        value = _child_text(parent, TL_NS, name)
+        if value is None:  # the schema requires it; guard against schema drift
+            raise _RefusedError(f"headerTL: {name} is required")
+        return value
+
+    try:
+        lines = tuple(
+            _RequestLine(
+                fulfill_line_id=int(need(ln, "FulfillLineId")),
+                ordered_qty=Decimal(need(ln, "OrderedQty")),
+                uom=need(ln, "OrderedUOMCode"),
+            )
+            for ln in tl.findall(f"{{{TL_NS}}}Line")
+        )
+        return _Request(
+            request_id=int(need(tl, "FulfillmentRequestIdentifier")),
+            task_type=need(tl, "TaskType"),
+            header_id=int(need(tl, "HeaderId")),
+            lines=lines,
+        )
+    except (ValueError, InvalidOperation) as exc:
+        raise _RefusedError(f"headerTL: {exc}") from None
+
+
+def _header_tr(record: _Record, system: str) -> bytes:
+    """The SOAP envelope answering ``processFulfillmentRequestSync``: a ``headerTR``."""
+    env = etree.Element(f"{{{SOAP_ENV_NS}}}Envelope", nsmap={"soap": SOAP_ENV_NS})
+    body = etree.SubElement(env, f"{{{SOAP_ENV_NS}}}Body")
+    tr = etree.SubElement(body, f"{{{TR_NS}}}headerTR", nsmap={"tr": TR_NS})
+
+    def add(parent: etree._Element, name: str, value: object) -> None:
+        if value is not None:
+            etree.SubElement(parent, f"{{{TR_NS}}}{name}").text = str(value)
+
+    add(tr, "FulfillmentRequestIdentifier", record.request_id)
+    add(tr, "HeaderId", record.header_id)
+    add(tr, "FulfillmentSystem", system)
+    add(tr, "FulfillmentSystemResponseIdentifier", record.response_identifier)
+    add(tr, "StatusCode", "ACCEPTED")
+    for ln in record.lines:
+        line = etree.SubElement(tr, f"{{{TR_NS}}}Line")
+        add(line, "FulfillLineId", ln.fulfill_line_id)
+        add(line, "StatusCode", ln.status)
+        add(line, "ShippedQty", None if ln.shipped_qty is None else _qty(ln.shipped_qty))
+        add(line, "ShippedUOMCode", ln.uom)
+        add(line, "ActualShipDate", None if ln.ship_date is None else ln.ship_date.isoformat())
+        add(line, "TrackingNumber", ln.tracking_number)
+        add(line, "BillingNumber", ln.billing_number)
+    return bytes(etree.tostring(env, xml_declaration=True, encoding="utf-8"))
+
+
+def _response_identifier(system: str, request_id: int, task: str) -> str:
+    """``<system>-<request id>-<task>``, shortened to HeaderTR's 50 characters if need be."""
+    rid = f"{system}-{request_id}-{task}"
+    if len(rid) <= 50:
+        return rid
+    digest = hashlib.sha256(task.encode()).hexdigest()[:8]
+    return f"{system[:20]}-{request_id}-{digest}"[:50]
+
+
+# -- the WSGI application -------------------------------------------------------------------
+
+
+class FulfillmentSimulator:
+    """The simulated fulfillment system, as a WSGI application.
+
+    ``GET <path>?wsdl`` serves the outbound WSDL addressed to the URL asked for (and the two
+    schemas it imports beside it); ``GET /simulator/state`` and ``POST /simulator/control``
+    are JSON; any other ``POST`` is a SOAP 1.1 FulfillmentRequest call.
+
+    Counters in the state: ``received`` every SOAP POST, ``failures`` answered 503,
+    ``faults`` answered with a SOAP fault (injected or not), ``applied`` requests acted on,
+    ``duplicates`` repeats answered from memory, ``sync``/``async`` valid requests by
+    operation, ``callbacks_sent`` callbacks the gateway accepted, ``callback_errors``
+    callbacks that failed for good.
+
+    Call :meth:`close` when done: it stops the callback workers.
+    """
+
+    def __init__(
+        self,
+        options: SimulatorOptions | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._options = options or SimulatorOptions()
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._rng = random.Random(self._options.seed)
+        self._counters = dict.fromkeys(_COUNTERS, 0)
+        self._records: list[_Record] = []
+        self._by_message: dict[str, _Record] = {}
+        self._by_request: dict[tuple[int, str], _Record] = {}
+        self._closing = threading.Event()
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="simulator-callback")
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        _tl_schema()  # load it once, now: a broken schema shows at start, not at a request
+
+    @property
+    def options(self) -> SimulatorOptions:
+        with self._lock:
+            return self._options
+
+    # -- public operations ------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Counters, the options (without passwords) and every request received."""
+        with self._lock:
+            return {
+                "counters": dict(self._counters),
+                "options": self._options.public(),
+                "requests": [r.public() for r in self._records],
+            }
+
+    def control(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Replace some of :data:`CONTROLLABLE`; the new options (without passwords).
+
+        :raises ValueError: for an unknown option or a value out of range; nothing changes.
+        """
+        unknown = sorted(set(changes) - CONTROLLABLE)
+        if unknown:
+            raise ValueError(
+                f"cannot change {', '.join(unknown)}; changeable: {', '.join(sorted(CONTROLLABLE))}"
+            )
+        with self._lock:
+            self._options = dataclasses.replace(self._options, **changes)
+            log.info("simulator options changed: %s", ", ".join(sorted(changes)))
+            return self._options.public()
+
+    def close(self) -> None:
+        """Stop the callback workers (a callback in flight ends within its timeout)."""
+        self._closing.set()
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        with self._lock:
+            sessions, self._sessions = self._sessions, []
+        for session in sessions:
+            session.close()
+
+    # -- WSGI ---------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO", "") or "/"
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        try:
+            if method == "GET":
+                if any(k.lower() == "wsdl" for k in query):
+                    return self._answer(start_response, 200, self._wsdl(environ), "text/xml")
+                if path == STATE_PATH:
+                    return self._json(start_response, 200, self.state())
+                name = path.rsplit("/", 1)[-1]
+                if name in ("HeaderTL.xsd", "HeaderTR.xsd"):
+                    return self._answer(
+                        start_response, 200, (OUTBOUND_DIR / name).read_bytes(), "text/xml"
+                    )
+                return self._json(start_response, 404, {"error": f"nothing at {path}"})
+            if method == "POST":
+                if path == CONTROL_PATH:
+                    return self._control(environ, start_response)
+                return self._soap(environ, start_response)
+            return self._json(start_response, 405, {"error": f"{method} is not served"})
+        except Exception:  # a bug must not kill the server thread silently
+            log.exception("simulator: unexpected error answering %s %s", method, path)
+            return self._answer(
+                start_response, 500, _fault("Server", "internal error in the simulator"), "text/xml"
+            )
+
+    @staticmethod
+    def _answer(
+        start_response: StartResponse, status: int, body: bytes, content_type: str
+    ) -> list[bytes]:
+        headers = [("Content-Length", str(len(body)))]
+        if body:
+            headers.insert(0, ("Content-Type", f"{content_type}; charset=utf-8"))
+        start_response(_REASONS.get(status, f"{status} Status"), headers)
+        return [body]
+
+    def _json(self, start_response: StartResponse, status: int, data: object) -> list[bytes]:
+        return self._answer(
+            start_response, status, json.dumps(data, indent=2).encode(), "application/json"
+        )
+
+    @staticmethod
+    def _body(environ: dict[str, Any]) -> bytes | None:
+        """The request body, or ``None`` when it is larger than :data:`MAX_BODY_BYTES`."""
+        try:
+            length = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > MAX_BODY_BYTES:
+            return None
+        return bytes(environ["wsgi.input"].read(length)) if length > 0 else b""
+
+    def _wsdl(self, environ: dict[str, Any]) -> bytes:
+        """The outbound WSDL with every ``soap:address`` set to the URL asked for."""
+        location = request_uri(environ, include_query=False)
+        doc = copy.deepcopy(_wsdl_document())
+        for address in doc.iter(f"{{{WSDL_SOAP_NS}}}address"):
+            address.set("location", location)
+        return bytes(etree.tostring(doc, xml_declaration=True, encoding="utf-8"))
+
+    def _control(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        body = self._body(environ)
+        try:
+            changes = json.loads(body or b"")
+        except ValueError:
+            return self._json(start_response, 400, {"error": "the body must be a JSON object"})
+        if not isinstance(changes, dict):
+            return self._json(start_response, 400, {"error": "the body must be a JSON object"})
+        try:
+            return self._json(start_response, 200, self.control(changes))
+        except (TypeError, ValueError) as exc:
+            return self._json(start_response, 400, {"error": str(exc)})
+
+    # -- SOAP -------------------------------------------------------------------------------
+
+    def _soap(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        body = self._body(environ)
+        with self._lock:
+            self._counters["received"] += 1
+            options = self._options
+            failed = self._draw(options.failure_rate)
+            faulted = not failed and self._draw(options.fault_rate)
+            if failed:
+                self._counters["failures"] += 1
+        if failed:
+            log.info("simulator: injected failure (HTTP 503)")
+            status, answer, kind = 503, b"the fulfillment system is unavailable\n", "text/plain"
+        else:
+            try:
+                if faulted:
+                    raise _RefusedError(
+                        "simulated fault: the fulfillment system refused the request"
+                    )
+                if body is None:
+                    raise _RefusedError(f"the request is larger than {MAX_BODY_BYTES} bytes")
+                status, answer = self._handle(environ, body)
+                kind = "text/xml"
+            except _RefusedError as refused:
+                with self._lock:
+                    self._counters["faults"] += 1
+                log.info("simulator: Client fault: %s", refused)
+                status, answer, kind = 500, _fault("Client", str(refused)), "text/xml"
+        # After the work, before the answer: a caller that times out has still been heard,
+        # as with a real system that is slow to answer.
+        if options.slow:
+            self._sleep(options.slow)
+        return self._answer(start_response, status, answer, kind)
+
+    def _draw(self, rate: float) -> bool:
+        """One draw from the shared generator (call with the lock held); none at rate 0."""
+        if rate <= 0:
+            return False
+        return rate >= 1 or self._rng.random() < rate
+
+    def _handle(self, environ: dict[str, Any], body: bytes) -> tuple[int, bytes]:
+        if not body.strip():
+            raise _RefusedError("the request has no body; send a SOAP 1.1 envelope")
+        try:
+            root = etree.fromstring(body, _PARSER)
+        except etree.XMLSyntaxError as exc:
+            raise _RefusedError(f"the request is not well-formed XML: {exc}") from None
+        docinfo: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
+        if docinfo.doctype:
+            raise _RefusedError("a DOCTYPE is not allowed in a SOAP message")
+        if root.tag == f"{{{SOAP12_ENV_NS}}}Envelope":
+            raise _RefusedError("SOAP 1.2 is not served: send a SOAP 1.1 envelope")
+        if root.tag != f"{{{SOAP_ENV_NS}}}Envelope":
+            raise _RefusedError("the request is not a SOAP 1.1 envelope")
+        header = root.find(f"{{{SOAP_ENV_NS}}}Header")
+        self._authenticate(environ, header)
+        soap_body = root.find(f"{{{SOAP_ENV_NS}}}Body")
+        payload = next(_elements(soap_body), None) if soap_body is not None else None
+        if payload is None or payload.tag != f"{{{TL_NS}}}headerTL":
+            found = "nothing" if payload is None else etree.QName(payload).localname
+            raise _RefusedError(f"the SOAP body must hold a headerTL ({{{TL_NS}}}), not {found}")
+        schema = _tl_schema()
+        if not schema.validate(payload):
+            errors: Any = schema.error_log  # lxml-stubs do not let it be indexed
+            first = errors[0] if errors else None
+            raise _RefusedError(
+                f"headerTL does not match HeaderTL.xsd: {first.message if first else 'invalid'}"
+            )
+        mode = self._mode(environ, header)
+        request = _read_request(payload)
+        message_id = _child_text(header, WSA_NS, "MessageID") if header is not None else None
+        reply_to = self._reply_to(header)
+        return self._apply(request, mode, message_id or None, reply_to)
+
+    def _authenticate(self, environ: dict[str, Any], header: etree._Element | None) -> None:
+        """Check HTTP Basic or a WS-Security UsernameToken against the expected user.
+
+        ``PasswordText`` is what omgw sends; ``PasswordDigest`` is accepted too. The fault
+        never repeats what was sent.
+        """
+        options = self.options
+        if options.username is None or options.password is None:
+            return
+        refused = _RefusedError(
+            "authentication failed: send the fulfillment system's user and password as a "
+            "WS-Security UsernameToken or with HTTP Basic"
+        )
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if auth[:6].lower() == "basic ":
+            try:
+                user, _, password = base64.b64decode(auth[6:].strip()).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                raise refused from None
+            if _same(user, options.username) & _same(password, options.password):
+                return
+            raise refused
+        token = None
+        if header is not None:
+            token = header.find(f"{{{WSSE_NS}}}Security/{{{WSSE_NS}}}UsernameToken")
+        if token is None:
+            raise refused
+        user = _child_text(token, WSSE_NS, "Username") or ""
+        pw = token.find(f"{{{WSSE_NS}}}Password")
+        if pw is None:
+            raise refused
+        given = pw.text or ""
+        if (pw.get("Type") or "").endswith(_PASSWORD_DIGEST):
+            nonce_text = _child_text(token, WSSE_NS, "Nonce") or ""
+            created = _child_text(token, WSU_NS, "Created") or ""
+            try:
+                nonce = base64.b64decode(nonce_text)
+            except binascii.Error:
+                raise refused from None
+            expected = base64.b64encode(
+                hashlib.sha1(nonce + created.encode() + options.password.encode()).digest()
+            ).decode()
+        else:
+            expected = options.password
+        if _same(user, options.username) & _same(given, expected):
+            return
+        raise refused
+
+    @staticmethod
+    def _mode(environ: dict[str, Any], header: etree._Element | None) -> str:
+        """The operation: from SOAPAction, else wsa:Action, else one-way (async)."""
+        action = (environ.get("HTTP_SOAPACTION") or "").strip().strip('"').strip()
+        if not action and header is not None:
+            action = _child_text(header, WSA_NS, "Action") or ""
+        if not action:
+            return ASYNC
+        name = action.rsplit("/", 1)[-1]
+        mode = _ACTIONS.get(action) or _ACTIONS.get(name)
+        if mode is None:
+            raise _RefusedError(
+                f"unknown SOAPAction {action[:100]!r}: use process (processFulfillmentRequest) "
+                "or processSync (processFulfillmentRequestSync)"
+            )
+        return mode
+
+    @staticmethod
+    def _reply_to(header: etree._Element | None) -> str | None:
+        if header is None:
+            return None
+        address = header.find(f"{{{WSA_NS}}}ReplyTo/{{{WSA_NS}}}Address")
+        text = (address.text or "").strip() if address is not None else ""
+        if not text or text in _NO_ADDRESS:
+            return None
+        if urlsplit(text).scheme not in ("http", "https"):
+            raise _RefusedError("wsa:ReplyTo/wsa:Address must be an http(s) URL")
+        return text
+
+    def _apply(
+        self, request: _Request, mode: str, message_id: str | None, reply_to: str | None
+    ) -> tuple[int, bytes]:
+        """Record the request once and answer it; schedule callbacks for a new async one."""
+        key = (request.request_id, request.task_type)
+        with self._lock:
+            options = self._options
+            self._counters[mode] += 1
+            record = self._by_message.get(message_id) if message_id else None
+            record = record or self._by_request.get(key)
+            schedule = False
+            if record is not None:
+                record.times_received += 1
+                self._counters["duplicates"] += 1
+                if message_id:
+                    self._by_message.setdefault(message_id, record)
+                log.info(
+                    "simulator: repeated request %s (%s), answered as before",
+                    request.request_id,
+                    request.task_type,
+                )
+            else:
+                callback = None
+                if mode == ASYNC:
+                    base = options.gateway_url.rstrip("/") + RESPONSE_SERVICE_PATH
+                    callback = reply_to or base
+                record = _Record(
+                    message_id=message_id,
+                    request_id=request.request_id,
+                    task_type=request.task_type,
+                    header_id=request.header_id,
+                    mode=mode,
+                    response_identifier=_response_identifier(
+                        options.system, request.request_id, request.task_type
+                    ),
+                    lines=self._decide(request, options),
+                    callback_url=callback,
+                    callback_status="pending" if mode == ASYNC else "none",
+                )
+                self._records.append(record)
+                self._by_request[key] = record
+                if message_id:
+                    self._by_message[message_id] = record
+                self._counters["applied"] += 1
+                schedule = mode == ASYNC
+                log.info(
+                    "simulator: %s request %s (%s), %d line(s)",
+                    mode,
+                    request.request_id,
+                    request.task_type,
+                    len(request.lines),
+                )
+            answer = _header_tr(record, options.system) if mode == SYNC else b""
+        if schedule:
+            self._pool.submit(self._call_back, record)
+        return (200, answer) if mode == SYNC else (202, b"")
+
+    @staticmethod
+    def _decide(request: _Request, options: SimulatorOptions) -> tuple[_Line, ...]:
+        """Each line's outcome, from a generator seeded by the request alone."""
+        rng = random.Random(f"{options.seed}:{request.request_id}:{request.task_type}")
+        today = datetime.now(UTC).replace(microsecond=0)
+        rid = request.request_id
+        lines = []
+        for ln in request.lines:
+            # Two draws per line whatever the rates, so one rate does not shift the other.
+            backordered = rng.random() < options.backorder_rate
+            partial = rng.random() < options.partial_rate
+            fid = ln.fulfill_line_id
+            if request.task_type == "Shipment":
+                if backordered:
+                    lines.append(_Line(fid, "BACKORDERED"))
+                    continue
+                qty = ln.ordered_qty
+                if partial and qty >= 2:
+                    qty = max(Decimal(1), (qty / 2).to_integral_value(rounding=ROUND_FLOOR))
+                lines.append(
+                    _Line(
+                        fid,
+                        "SHIPPED",
+                        shipped_qty=qty,
+                        uom=ln.uom,
+                        ship_date=today,
+                        tracking_number=f"TRK-{rid}-{fid}",
+                    )
+                )
+            elif request.task_type == "Invoice":
+                lines.append(_Line(fid, "BILLED", billing_number=f"INV-{rid}-{fid}"))
+        return tuple(lines)
+
+    # -- callbacks ----------------------------------------------------------------------
+
+    def _call_back(self, record: _Record) -> None:
+        """Acknowledge, then report the lines, to the record's callback URL (a worker)."""
+        try:
+            options = self.options
+            if self._closing.wait(options.delay):
+                return
+            url = record.callback_url
+            assert url is not None
+            ack = {
+                "fulfillmentRequestAcknowledgement": {
+                    "FulfillmentSystem": options.system,
+                    "FulfillmentRequestIdentifier": record.request_id,
+                    "RequestStatusCode": "SUCCESS",
+                }
+            }
+            calls: list[tuple[str, dict[str, Any]]] = [("processAcknowledgement", ack)]
+            if record.lines:
+                calls.append(("processFulfillmentResponse", self._response(record, options)))
+            times = 2 if options.duplicate_callbacks else 1
+            ok = True
+            for operation, kwargs in calls:
+                for _ in range(times):
+                    ok = self._call(record, url, operation, kwargs, options) and ok
+            with self._lock:
+                record.callback_status = "sent" if ok else "error"
+        except Exception:
+            log.exception("simulator: callback for request %s failed", record.request_id)
+            with self._lock:
+                record.callback_status = "error"
+                self._counters["callback_errors"] += 1
+
+    @staticmethod
+    def _response(record: _Record, options: SimulatorOptions) -> dict[str, Any]:
+        lines = []
+        for ln in record.lines:
+            line: dict[str, Any] = {"FulfillLineIdentifier": ln.fulfill_line_id}
+            line["StatusCode"] = ln.status
+            if ln.status == "SHIPPED" and ln.shipped_qty is not None:
+                line["ShippedQuantity"] = {"_value_1": ln.shipped_qty, "unitCode": ln.uom}
+                line["ActualShippedDate"] = ln.ship_date
+            detail = {
+                "TaskType": record.task_type,
+                "StatusCode": ln.status,
+                "TrackingNumber": ln.tracking_number,
+                "BillingTransactionNumber": ln.billing_number,
+            }
+            if ln.tracking_number or ln.billing_number:
+                line["FulfillmentDetail"] = [{k: v for k, v in detail.items() if v is not None}]
+            lines.append(line)
+        return {
+            "responseMessageHeader": {
+                "FulfillmentSystem": options.system,
+                "FulfillmentSystemResponseIdentifier": record.response_identifier,
+                "IntegrationContextCode": record.task_type,
+            },
+            "fulfillLineList": lines,
+        }
+
+    def _call(
+        self,
+        record: _Record,
+        url: str,
+        operation: str,
+        kwargs: dict[str, Any],
+        options: SimulatorOptions,
+    ) -> bool:
+        """One callback, retried on transport errors and 5xx; whether the gateway took it."""
+        from zeep.exceptions import Fault, TransportError
+
+        attempts = options.callback_retries + 1
+        wait = options.callback_backoff
+        entry: dict[str, Any] = {"operation": operation, "attempts": 0}
+        with self._lock:
+            record.callbacks.append(entry)
+        for attempt in range(1, attempts + 1):
+            with self._lock:
+                entry["attempts"] = attempt
+            retry = False
+            try:
+                result = getattr(self._service(url, options), operation)(**kwargs)
+            except Fault as fault:
+                outcome, detail = "fault", f"{fault.code}: {fault.message}"
+            except TransportError as exc:
+                outcome, detail = "error", f"HTTP {exc.status_code}"
+                retry = exc.status_code is not None and exc.status_code >= 500
+            except requests.exceptions.RequestException as exc:
+                outcome, detail = "error", f"{type(exc).__name__}: transport error"
+                retry = True
+            except Exception as exc:  # an unusable answer: sending again will not help
+                outcome, detail = "error", f"{type(exc).__name__}: {str(exc)[:300]}"
+            else:
+                status = getattr(result, "OverallStatusCode", None)
+                with self._lock:
+                    entry.update(outcome="ok", detail=status)
+                    self._counters["callbacks_sent"] += 1
+                return True
+            if retry and attempt < attempts and not self._closing.wait(wait):
+                wait = min(wait * 2, 5.0)
+                continue
+            with self._lock:
+                entry.update(outcome=outcome, detail=detail)
+                self._counters["callback_errors"] += 1
+            log.warning(
+                "simulator: %s for request %s to %s failed: %s",
+                operation,
+                record.request_id,
+                _redact(url),
+                detail,
+            )
+            return False
+        return False  # pragma: no cover - the loop always returns
+
+    def _service(self, url: str, options: SimulatorOptions) -> Any:
+        """This worker's zeep service proxy bound to ``url`` (built once per worker and URL)."""
+        import zeep
+        from zeep.transports import Transport
+
+        cache: dict[tuple[str, str | None], Any] = self._local.__dict__.setdefault("cache", {})
+        key = (url, options.gateway_user)
+        service = cache.get(key)
+        if service is None:
+            session = requests.Session()
+            if options.gateway_user is not None:
+                session.auth = (options.gateway_user, options.gateway_password or "")
+            transport = Transport(
+                session=session,
+                timeout=options.callback_timeout,
+                operation_timeout=options.callback_timeout,
+            )
+            try:
+                client = zeep.Client(f"{url}?WSDL", transport=transport)
+            except BaseException:
+                session.close()
+                raise
+            with self._lock:
+                self._sessions.append(session)
+            binding = next(
+                name
+                for name, b in client.wsdl.bindings.items()
+                if "processFulfillmentResponse" in b.all()
+            )
+            # Bound to the URL we were given, whatever address the WSDL names.
+            service = client.create_service(binding, url)
+            cache[key] = service
+        return service
+
+
+def _redact(url: str | None) -> str | None:
+    """``url`` without any ``user:password@`` part, for logs and the state."""
+    if url is None:
+        return None
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    netloc = f"[{host}]" if ":" in host else host
+    if parts.port is not None:
+        netloc += f":{parts.port}"
+    return parts._replace(netloc=netloc).geturl()
+
+
+def _same(given: str, expected: str) -> bool:
+    """Constant-time comparison of two strings."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+# -- serving ----------------------------------------------------------------------------------
+
+
+class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@dataclass
+class RunningSimulator:
+    """A simulator serving on a port, in a thread of this process."""
+
+    simulator: FulfillmentSimulator
+    server: WSGIServer
+    thread: threading.Thread
+    host: str
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    @property
+    def base(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The FulfillmentRequest endpoint, for a connector's URL."""
+        return self.base + ENDPOINT_PATH
+
+    @property
+    def wsdl_url(self) -> str:
+        return self.url + "?WSDL"
+
+    def state(self) -> dict[str, Any]:
+        return self.simulator.state()
+
+    def control(self, **changes: Any) -> dict[str, Any]:
+        return self.simulator.control(changes)
+
+    def close(self) -> None:
+        """Stop serving, then stop the callback workers."""
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+        self.simulator.close()
+
+
+def serve_simulator(
+    options: SimulatorOptions | None = None, host: str = "127.0.0.1", port: int = 0
+) -> RunningSimulator:
+    """Start a simulator on ``host:port`` (0: a free port) in a daemon thread.
+
+    Example::
+
+        sim = serve_simulator(SimulatorOptions(gateway_url="http://127.0.0.1:8080"))
+        print(sim.url)  # give it to a connector
+        sim.close()
+    """
+    simulator = FulfillmentSimulator(options)
+    try:
+        server = make_server(
+            host, port, simulator, server_class=_ThreadingServer, handler_class=_QuietHandler
+        )
+    except BaseException:
+        simulator.close()
+        raise
+    # A short poll interval: close() returns within it.
+    serve = functools.partial(server.serve_forever, poll_interval=0.1)
+    thread = threading.Thread(target=serve, name="fulfillment-simulator", daemon=True)
+    thread.start()
+    return RunningSimulator(simulator, server, thread, host)
+
+
+@contextmanager
+def running(
+    options: SimulatorOptions | None = None, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[RunningSimulator]:
+    """A simulator serving for the duration of the ``with`` block."""
+    sim = serve_simulator(options, host, port)
+    try:
+        yield sim
+    finally:
+        sim.close()
