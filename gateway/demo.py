@@ -10,6 +10,7 @@ status changes and a progress line until every order is closed, then a summary.
 
 from __future__ import annotations
 
+import logging
 import random
 import secrets
 import threading
@@ -21,7 +22,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import make_server
+from wsgiref.simple_server import WSGIRequestHandler, make_server
 
 from sqlalchemy import func, select
 
@@ -120,13 +121,18 @@ def _apply(runtime: Runtime, urls: dict[str, str], passwords: dict[str, str]) ->
             registry.put_connector(replace(spec, url=urls[name]))
 
 
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, *args: object) -> None:
+        pass
+
+
 @contextmanager
 def _gateway(settings: Settings) -> Iterator[tuple[Runtime, str]]:
     from gateway.server import build_app, prepare
 
     prepare(settings)
     _ensure_key(settings)
-    server = make_server("127.0.0.1", 0, lambda env, start: [])
+    server = make_server("127.0.0.1", 0, lambda env, start: [], handler_class=_QuietHandler)
     base = f"http://127.0.0.1:{server.server_port}"
     runtime = Runtime(replace(settings, public_url=base))
     server.set_app(build_app(runtime))
@@ -192,11 +198,16 @@ def run_demo(
     echo: Callable[[str], None] = print,
     timeout: float | None = None,
     seed: int | None = None,
+    quiet: bool = True,
 ) -> DemoSummary:
     """Run the demo; returns the summary (it is also printed through ``echo``)."""
     from zeep import Client
     from zeep.transports import Transport
 
+    if quiet:  # the live view is the output; per-message logs would drown it
+        for name in ("gateway", "zeep", "urllib3"):
+            stack_level = logging.getLogger(name)
+            stack_level.setLevel(max(stack_level.getEffectiveLevel(), logging.WARNING))
     rng = random.Random(seed)
     run = secrets.token_hex(3).upper()
     callback_password = secrets.token_urlsafe(18)

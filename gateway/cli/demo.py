@@ -21,11 +21,14 @@ __all__ = ["demo"]
     type=click.FloatRange(1, 86_400),
     help="Give up after this many seconds (default 60 + one per order).",
 )
+@click.option("--verbose", is_flag=True, help="Also log every message sent and received.")
 @pass_context
-def demo(ctx: Context, orders: int, seed: int | None, timeout: float | None) -> None:
+def demo(ctx: Context, orders: int, seed: int | None, timeout: float | None, verbose: bool) -> None:
     from gateway.demo import run_demo
 
-    summary = run_demo(ctx.settings, orders, click.echo, timeout=timeout, seed=seed)
+    summary = run_demo(
+        ctx.settings, orders, click.echo, timeout=timeout, seed=seed, quiet=not verbose
+    )
     if summary.closed != summary.orders:
         raise click.ClickException(
             f"{summary.orders - summary.closed} of {summary.orders} orders did not close; "

@@ -177,7 +177,9 @@ def test_an_order_is_shipped_billed_and_closed_through_the_connector(
             ("Invoice", "DELIVERED", 1, False),
         ]
         expected_op = (
-            "processFulfillmentRequestSync" if mode == "SYNC_SERVICE" else "processFulfillmentRequest"
+            "processFulfillmentRequestSync"
+            if mode == "SYNC_SERVICE"
+            else "processFulfillmentRequest"
         )
         assert {m.operation for m in sent} == {expected_op}
         with f.gw.runtime.read_sessions() as s:
@@ -334,9 +336,7 @@ def test_a_worker_killed_mid_send_leaves_the_message_to_another_which_sends_it_a
 
 
 @pytest.mark.postgres
-def test_two_workers_share_one_queue_on_postgres_and_send_each_message_once(
-    home, unique, request
-):
+def test_two_workers_share_one_queue_on_postgres_and_send_each_message_once(home, unique, request):
     url = request.getfixturevalue("pg_database_url")
     with flow(url, home) as f:
         numbers = [f.submit(f"W{unique}{i}", [("AS54888", 1), ("CM5008", 1)]) for i in range(8)]
@@ -364,3 +364,30 @@ def test_two_workers_share_one_queue_on_postgres_and_send_each_message_once(
                 ).all()
             )
         assert sum(by_worker.values()) == 16
+
+
+def test_sigterm_lets_the_worker_finish_its_send_and_release_nothing_half_done(
+    fresh_database_url, home, unique
+):
+    with flow(fresh_database_url, home, timeout=10.0, slow=2.0) as f:
+        f.submit(f"G{unique}", [("AS54888", 1)])
+        env = {**os.environ, **f.gw.runtime.settings.to_env()}
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", "worker", "--name", "graceful"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            wait_for(lambda: f.sim.state()["counters"]["received"] >= 1, seconds=30)
+            proc.send_signal(signal.SIGTERM)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+        assert proc.returncode == 0, err
+        msg = f.outbox()[0]
+        # the send under way was finished and recorded, not abandoned to its lease
+        assert (msg.status, msg.lease_owner, msg.attempts) == ("DELIVERED", None, 1)
+        assert "graceful" in out
