@@ -17,6 +17,7 @@ a read timeout or a connection cut after the request went out.
 
 from __future__ import annotations
 
+import ssl
 import threading
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,6 +33,19 @@ __all__ = ["DELIVERED", "PARK", "RETRY", "Endpoint", "SendResult", "Sender", "cl
 
 DELIVERED, RETRY, PARK = "DELIVERED", "RETRY", "PARK"
 _MAX_REASON = 500
+_CLIENT_FAULTS = frozenset({"Client", "Sender", "VersionMismatch", "MustUnderstand"})
+_WSSE_FAULTS = frozenset(
+    {
+        "UnsupportedSecurityToken",
+        "UnsupportedAlgorithm",
+        "InvalidSecurity",
+        "InvalidSecurityToken",
+        "FailedAuthentication",
+        "FailedCheck",
+        "SecurityTokenUnavailable",
+        "MessageExpired",
+    }
+)
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
@@ -53,6 +67,8 @@ class SendResult:
     http_status: int | None = None
     uncertain: bool = False
     answer: Answer | None = None
+    #: decided here, without an answer from the endpoint (says nothing of its health)
+    local: bool = False
 
 
 def _short(text: str) -> str:
@@ -79,9 +95,10 @@ def classify(status: int, body: bytes, expect_answer: bool) -> SendResult:
     if fault is not None:
         code, text = fault
         reason = _short(f"SOAP fault {code}: {text}" if text else f"SOAP fault {code}")
-        if code in ("Client", "Sender", "VersionMismatch", "MustUnderstand"):
+        # SOAP 1.1 codes may be dotted (Client.Authentication); WS-Security's are wsse:*
+        if code.split(".")[0] in _CLIENT_FAULTS or code in _WSSE_FAULTS:
             return SendResult(PARK, reason, status)
-        return SendResult(RETRY, reason, status)
+        return SendResult(RETRY, reason, status, uncertain=True)
     if 200 <= status < 300:
         if not expect_answer:
             return SendResult(DELIVERED, None, status)
@@ -93,6 +110,14 @@ def classify(status: int, body: bytes, expect_answer: bool) -> SendResult:
             return SendResult(DELIVERED, None, status, answer=parse_answer(soap_body))
         except (etree.XMLSyntaxError, AnswerInvalidError, ValueError) as exc:
             return SendResult(PARK, _short(f"the synchronous answer is unusable: {exc}"), status)
+    if 300 <= status < 400:
+        return SendResult(
+            PARK,
+            f"HTTP {status}: the endpoint redirects; point the connector's URL at the "
+            "address itself (redirects are not followed: they would resend the request, "
+            "with its credentials, elsewhere)",
+            status,
+        )
     if status in (401, 403):
         return SendResult(
             PARK,
@@ -174,13 +199,17 @@ class Sender:
                 headers=headers,
                 auth=auth,
                 timeout=endpoint.timeout,
+                allow_redirects=False,
             )
-        except requests.exceptions.SSLError:
-            return SendResult(
-                PARK,
-                "TLS verification of the endpoint failed; fix its certificate or the "
-                "connector's ca_bundle, then replay",
-            )
+        except requests.exceptions.SSLError as exc:
+            if _caused_by(exc, ssl.SSLCertVerificationError):
+                return SendResult(
+                    PARK,
+                    "TLS verification of the endpoint failed; fix its certificate or the "
+                    "connector's ca_bundle, then replay",
+                    local=True,
+                )
+            return SendResult(RETRY, "the TLS handshake failed")
         except requests.exceptions.ConnectTimeout:
             return SendResult(RETRY, f"no connection within {endpoint.timeout:g} s")
         except requests.exceptions.ReadTimeout:
@@ -188,6 +217,11 @@ class Sender:
                 RETRY, f"no answer within {endpoint.timeout:g} s (it may have been received)",
                 uncertain=True,
             )  # fmt: skip
+        except (
+            requests.exceptions.ChunkedEncodingError,
+            requests.exceptions.ContentDecodingError,
+        ):
+            return SendResult(RETRY, "the answer broke off", uncertain=True)
         except requests.exceptions.ConnectionError as exc:
             refused = _refused(exc)
             reason = "connection refused" if refused else "the connection broke"
@@ -199,6 +233,18 @@ class Sender:
     def close(self) -> None:
         for transport in getattr(self._local, "cache", {}).values():
             transport.session.close()
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        if isinstance(cause, kind):
+            return True
+        seen.add(id(cause))
+        nxt = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
+        cause = nxt or getattr(cause, "reason", None) or cause.__cause__ or cause.__context__
+    return False
 
 
 def _refused(exc: requests.exceptions.ConnectionError) -> bool:

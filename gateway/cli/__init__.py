@@ -15,10 +15,14 @@ from connectors.wallet import WalletError
 from gateway.cli import (
     audit,
     connector,
+    demo,
+    messages,
+    orders,
     process,
     rule,
     run,
     setup,
+    simulate,
     source_system,
     task_type,
     users,
@@ -80,6 +84,8 @@ for command in (
     run.init,
     run.serve,
     run.background,
+    run.worker,
+    demo.demo,
     run.import_staged,
     run.process_responses,
     run.wsdl,
@@ -94,6 +100,9 @@ for command in (
     rule.rule,
     audit.audit,
     users.user,
+    simulate.simulate,
+    orders.orders,
+    messages.messages,
 ):
     cli.add_command(command)
 

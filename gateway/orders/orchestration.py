@@ -232,6 +232,10 @@ class Orchestrator:
                 if route.connector is not None:
                     routed.append((line, fline))
                     continue
+                if route.decision.connector is not None:
+                    # a rule chose a connector that cannot take it (disabled, say): the
+                    # bill still goes out, where the shipment went, and the line says why
+                    fline.routing_error = route.error
             shipment = fline.request
             fallback.setdefault(shipment.connector_id if shipment else None, []).append(
                 (line, fline)

@@ -547,6 +547,8 @@ class ResponseProcessor:
             # the remainder stays on the same request, routed by the same rule
             rule_set_version=fline.rule_set_version,
             routing_rule_id=fline.routing_rule_id,
+            process_id=fline.process_id,
+            warehouse=fline.warehouse,
         )
         line.fulfill_lines.append(rest)
         fline.quantity = shipped

@@ -27,8 +27,10 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, lazyload
 
 from connectors.dispatch import DELIVERED, PARK, RETRY, Endpoint, Sender, SendResult
 from connectors.outbound import Answer
@@ -46,6 +48,7 @@ from connectors.wallet import Credential, WalletError
 from gateway.errors import GatewayError, ResponseRejected
 from gateway.orders.commands import Acknowledgement, FulfillLineResponse, FulfillmentResponse
 from gateway.orders.responses import ResponseProcessor
+from gateway.outbox.replay import Scrubber
 from gateway.persistence.models import (
     Connector,
     ConnectorHealth,
@@ -60,6 +63,7 @@ from gateway.runtime import Runtime
 __all__ = ["Claimed", "OutboxWorker", "Pass", "worker_name"]
 
 log = logging.getLogger(__name__)
+_PARTLY = "delivered; its answer was applied in part: "
 
 
 def worker_name() -> str:
@@ -91,6 +95,20 @@ def _store_breaker(row: ConnectorHealth, state: BreakerState, error: str | None 
     row.probing_since = _instant(state.probing_since)
     if error is not None:
         row.last_error = error
+
+
+def _health(s: Session, connector_id: int) -> ConnectorHealth:
+    """The connector's breaker row, locked; created if missing, race-free (two workers
+    recording their first outcome for one connector at once must not collide)."""
+    insert = pg_insert if s.get_bind().dialect.name == "postgresql" else sqlite_insert
+    s.execute(
+        insert(ConnectorHealth)
+        .values(connector_id=connector_id, state="CLOSED", failures=0, updated_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["connector_id"])
+    )
+    row = s.get(ConnectorHealth, connector_id, with_for_update=True, populate_existing=True)
+    assert row is not None
+    return row
 
 
 @dataclass(frozen=True)
@@ -168,6 +186,11 @@ class OutboxWorker:
                     OutboxMessage.next_attempt_at <= now,
                     or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
                     Connector.enabled.is_(True),
+                    ~OutboxMessage.request_id.in_(
+                        select(FulfillmentRequest.id).where(
+                            FulfillmentRequest.status == "SUPERSEDED"
+                        )
+                    ),
                 )
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(limit + len(probes) * limit)
@@ -192,7 +215,7 @@ class OutboxWorker:
                     row.last_error = f"lease of {row.lease_owner} expired during a send"
                 row.lease_owner = self.name
                 row.lease_until = now + timedelta(
-                    seconds=max(self.lease_seconds, row.connector.timeout_seconds + 5)
+                    seconds=max(self.lease_seconds, row.connector.timeout_seconds * 2 + 5)
                 )
                 row.attempts += 1
                 taken.append(self._snapshot(row))
@@ -217,19 +240,23 @@ class OutboxWorker:
 
     def _discard_superseded(self, s: Session, now: datetime) -> None:
         """A request whose order was revised before it went out is not sent."""
-        stale = s.scalars(
-            select(OutboxMessage)
-            .join(FulfillmentRequest, FulfillmentRequest.id == OutboxMessage.request_id)
+        superseded = select(FulfillmentRequest.id).where(FulfillmentRequest.status == "SUPERSEDED")
+        s.execute(
+            update(OutboxMessage)
             .where(
                 OutboxMessage.status == "READY",
-                OutboxMessage.attempts == 0,
-                FulfillmentRequest.status == "SUPERSEDED",
+                OutboxMessage.request_id.in_(superseded),
+                or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
             )
-        ).all()
-        for row in stale:
-            row.status = "DISCARDED"
-            row.last_error = "the order was revised before this request was sent"
-            row.parked_at = now
+            .values(
+                status="DISCARDED",
+                last_error="the order was revised before this request was delivered",
+                parked_at=now,
+                lease_owner=None,
+                lease_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
 
     @staticmethod
     def _snapshot(row: OutboxMessage) -> Claimed:
@@ -269,18 +296,34 @@ class OutboxWorker:
         """Send one claimed row and record the outcome; returns the verdict."""
         started = utcnow()
         clock = time.monotonic()
+        credential: Credential | None = None
         try:
             credential = self._credential(item)
         except WalletError as exc:
-            result = SendResult(PARK, f"cannot read the connector's wallet entry: {exc}")
-        else:
-            result = self._sender.send(
-                item.payload,
-                item.soap_action,
-                item.endpoint,
-                credential,
-                expect_answer=item.invocation_mode == "SYNC_SERVICE",
+            result = SendResult(
+                PARK, f"cannot read the connector's wallet entry: {exc}", local=True
             )
+        else:
+            try:
+                result = self._sender.send(
+                    item.payload,
+                    item.soap_action,
+                    item.endpoint,
+                    credential,
+                    expect_answer=item.invocation_mode == "SYNC_SERVICE",
+                )
+            except Exception as exc:  # a bug or a bad setting, not the endpoint: a person looks
+                log.exception("outbox %s: the send failed before reaching the endpoint", item.id)
+                result = SendResult(PARK, f"the send failed: {type(exc).__name__}", local=True)
+        if result.reason:
+            # a receiver may echo what we sent (its fault text, say): never store our secret
+            secrets = (
+                [credential.password, f"{credential.username}:{credential.password}"]
+                if credential is not None
+                else []
+            )
+            scrub = Scrubber(secrets)
+            result = replace(result, reason=scrub.text(result.reason))
         elapsed = int((time.monotonic() - clock) * 1000)
         return self._record(item, result, started, elapsed)
 
@@ -288,19 +331,25 @@ class OutboxWorker:
         now = utcnow()
         verdict = result.outcome
         with self.runtime.sessions() as s, s.begin():
-            row = s.get(OutboxMessage, item.id, with_for_update=True)
+            row = s.scalar(
+                select(OutboxMessage)
+                .where(OutboxMessage.id == item.id)
+                .options(lazyload(OutboxMessage.connector))
+                .with_for_update(of=OutboxMessage)
+            )
             assert row is not None
-            ours = row.lease_owner == self.name and row.status == "READY"
-            health = s.get(ConnectorHealth, item.connector_id, with_for_update=True)
-            if health is None:
-                health = ConnectorHealth(connector_id=item.connector_id, state="CLOSED", failures=0)
-                s.add(health)
+            ours = (
+                row.lease_owner == self.name
+                and row.attempts == item.attempt
+                and row.status == "READY"
+            )
+            health = _health(s, item.connector_id)
             state = _breaker(health)
             if verdict == RETRY:
                 _store_breaker(
                     health, on_failure(state, self.breaker, now.timestamp()), result.reason
                 )
-            else:  # the endpoint answered: it is up, even if it refused this message
+            elif not result.local:  # it answered: it is up, even if it refused this message
                 _store_breaker(health, on_success(state))
             if not ours:
                 # our lease expired and another worker owns the row now: its outcome counts
@@ -312,9 +361,11 @@ class OutboxWorker:
             row.uncertain = row.uncertain or result.uncertain
             if verdict == DELIVERED:
                 problem = self._apply_answer(s, item, result.answer)
-                if problem is None:
+                if problem is None or problem.startswith(_PARTLY):
+                    # delivered; what the answer could not do is noted on the row
                     row.status = "DELIVERED"
                     row.delivered_at = now
+                    row.last_error = problem
                 else:
                     verdict = PARK
                     result = replace(result, reason=problem)
@@ -375,8 +426,9 @@ class OutboxWorker:
         system = answer.fulfillment_system or request.fulfillment_system
         processor = ResponseProcessor(s, self._reply_to)
         try:
-            with s.begin_nested():
-                if request.status == "SENT":
+            if request.status == "SENT":
+                # its own savepoint: a rejected line must not undo the acknowledgement
+                with s.begin_nested():
                     processor.acknowledge(
                         Acknowledgement(
                             system,
@@ -386,24 +438,30 @@ class OutboxWorker:
                             answer.error_text,
                         )
                     )
-                lines = tuple(
-                    FulfillLineResponse(
-                        ln.fulfill_line_id,
-                        ln.status_code,
-                        ln.shipped_qty,
-                        ln.shipped_uom,
-                        ln.actual_ship_date,
-                        ln.tracking_number,
-                        ln.billing_number,
-                    )
-                    for ln in answer.lines
-                    if ln.status_code not in ("ACCEPTED", "AWAIT_SHIP", "AWAIT_BILLING")
+            lines = tuple(
+                FulfillLineResponse(
+                    ln.fulfill_line_id,
+                    ln.status_code,
+                    ln.shipped_qty,
+                    ln.shipped_uom,
+                    ln.actual_ship_date,
+                    ln.tracking_number,
+                    ln.billing_number,
                 )
-                if answer.status_code == "ACCEPTED" and lines:
-                    processor.process(
+                for ln in answer.lines
+                if ln.status_code not in ("ACCEPTED", "AWAIT_SHIP", "AWAIT_BILLING")
+            )
+            if answer.status_code == "ACCEPTED" and lines:
+                with s.begin_nested():
+                    result = processor.process(
                         FulfillmentResponse(
                             system, answer.response_identifier, request.task_type, lines
                         )
+                    )
+                errors = [e for o in result.lines for e in o.errors]
+                if errors:
+                    return _PARTLY + "; ".join(
+                        f"line {e.fulfill_line_id}: {e.code} {e.message}" for e in errors
                     )
         except ResponseRejected as exc:
             return f"delivered, but its answer was rejected: {exc}"

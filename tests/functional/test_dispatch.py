@@ -56,8 +56,10 @@ class Flow:
         created = imports.service.createOrders(request={"Order": [order(key, lines)]})
         return str(created.Order[0].OrderNumber)
 
+    cool_down: float = 0.3
+
     def worker(self, **kw: Any) -> OutboxWorker:
-        kw.setdefault("breaker", BreakerSettings(failure_threshold=3, cool_down=0.3))
+        kw.setdefault("breaker", BreakerSettings(failure_threshold=3, cool_down=self.cool_down))
         return OutboxWorker(self.gw.runtime, **kw)
 
     def status(self, number: str) -> str:
@@ -201,6 +203,7 @@ def test_an_endpoint_that_is_down_opens_the_breaker_and_everything_is_delivered_
 ):
     retry = RetryPolicy(max_attempts=50, base_delay=0.01, max_delay=0.02)
     with flow(fresh_database_url, home, retry=retry, failure_rate=1.0) as f:
+        f.cool_down = 3.0  # long enough to see the queue held; the probe comes after
         numbers = [f.submit(f"B{unique}{i}", [("AS54888", 1)]) for i in range(3)]
         worker = f.worker()
         for _ in range(12):

@@ -142,7 +142,12 @@ def answer(status: str = "ACCEPTED", request_id: str = "300") -> bytes:
         (202, b"", False, DELIVERED, False),  # one-way: accepted
         (200, b"", False, DELIVERED, False),
         (500, fault("Client", "bad item"), False, PARK, False),  # our message is wrong
-        (500, fault("Server", "db down"), False, RETRY, False),  # their trouble: later
+        # their trouble: later (it may have done part of the work)
+        (500, fault("Server", "db down"), False, RETRY, True),
+        (500, fault("Client.Authentication"), False, PARK, False),  # dotted client code
+        (500, fault("FailedAuthentication"), False, PARK, False),  # WS-Security's codes
+        (302, b"", False, PARK, False),  # never followed: it would resend elsewhere
+        (307, b"", False, PARK, False),
         (503, b"", False, RETRY, False),
         (502, b"<html/>", False, RETRY, False),
         (500, b"oops", False, RETRY, True),  # a bare 500 may have half-done it

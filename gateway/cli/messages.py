@@ -1,0 +1,281 @@
+"""``omgw messages list|show|replay``: the outbox, its parking lot, and selective replay."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+from gateway.cli.context import Context, pass_context
+from gateway.cli.output import emit_record, emit_table, json_option
+from gateway.cli.values import with_options
+from gateway.outbox.replay import (
+    STATUSES,
+    MessageFilter,
+    Replayer,
+    ReplayItem,
+    ReplayResult,
+    list_messages,
+    message_detail,
+    parse_when,
+)
+
+__all__ = ["messages"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+_WIDE = 60
+
+
+class _When(click.ParamType):
+    """ISO 8601 with a time zone, or a date; a bad value is a usage error naming the option."""
+
+    name = "ISO-8601"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_when(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+_WHEN = _When()
+
+_filters: Callable[[F], F] = with_options(
+    click.option("--connector", help="Only messages to this connector."),
+    click.option("--order", "order_number", help="Only messages about this order number."),
+    click.option(
+        "--message-id",
+        "message_ids",
+        multiple=True,
+        help="Only this WS-Addressing MessageID (repeatable).",
+    ),
+    click.option(
+        "--since", type=_WHEN, help="Created at or after: ISO 8601 with a time zone, or a date."
+    ),
+    click.option(
+        "--until", type=_WHEN, help="Created before: ISO 8601 with a time zone, or a date."
+    ),
+)
+
+
+def _short(text: str | None, width: int = _WIDE) -> str | None:
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+@click.group(help="Outbound messages: what was sent, what is parked, and replay.")
+def messages() -> None:
+    pass
+
+
+@messages.command("list", help="List outbound messages, newest first.")
+@click.option("--status", type=click.Choice(STATUSES, case_sensitive=False))
+@_filters
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
+@json_option
+@pass_context
+def list_(
+    ctx: Context,
+    status: str | None,
+    connector: str | None,
+    order_number: str | None,
+    message_ids: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    f = MessageFilter(
+        message_ids=message_ids,
+        status=status,
+        connector=connector,
+        order_number=order_number,
+        since=since,
+        until=until,
+    )
+    with ctx.reading() as (runtime, s):
+        rows = list_messages(s, f, limit=limit, keys=lambda: runtime.secret_box)
+    if not as_json:
+        rows = [{**r, "last_error": _short(r["last_error"])} for r in rows]
+    emit_table(
+        rows,
+        [
+            ("id", "ID"),
+            ("message_id", "MESSAGE ID"),
+            ("created", "CREATED"),
+            ("connector", "CONNECTOR"),
+            ("order_number", "ORDER"),
+            ("task_type", "TASK"),
+            ("operation", "OPERATION"),
+            ("status", "STATUS"),
+            ("attempts", "ATTEMPTS"),
+            ("uncertain", "UNCERTAIN"),
+            ("last_error", "LAST ERROR"),
+        ],
+        as_json,
+    )
+
+
+@messages.command("show", help="Show a message (by id or MessageID) and its delivery attempts.")
+@click.argument("key", metavar="ID_OR_MESSAGE_ID")
+@click.option("--payload", is_flag=True, help="Also print the stored envelope (no credentials).")
+@json_option
+@pass_context
+def show(ctx: Context, key: str, payload: bool, as_json: bool) -> None:
+    with ctx.reading() as (runtime, s):
+        record = message_detail(s, key, payload=payload, keys=lambda: runtime.secret_box)
+    if record is None:
+        raise click.ClickException(f"no outbound message with id or message id {key}")
+    if as_json:
+        emit_record(record, True)
+        return
+    attempts = record.pop("delivery_attempts")
+    envelope = record.pop("payload", None)
+    emit_record(record, False)
+    click.echo("")
+    click.echo("attempts:")
+    emit_table(
+        attempts,
+        [
+            ("attempt", "#"),
+            ("started", "STARTED"),
+            ("worker", "WORKER"),
+            ("duration_ms", "MS"),
+            ("outcome", "OUTCOME"),
+            ("http_status", "HTTP"),
+            ("error", "ERROR"),
+        ],
+        False,
+    )
+    if envelope is not None:
+        click.echo("")
+        click.echo("payload (as stored; WS-Security is added at each send):")
+        click.echo(envelope.rstrip("\n"))
+
+
+@messages.command(
+    "replay",
+    help="Put messages back in the queue with the same MessageID and a fresh retry budget. "
+    "Name them with --id/--message-id or select them with --connector, --order, --since, "
+    "--until (PARKED ones unless --status says otherwise).",
+)
+@click.option("--id", "ids", type=int, multiple=True, help="An outbox id (repeatable).")
+@click.option(
+    "--status",
+    type=click.Choice(STATUSES, case_sensitive=False),
+    help="Only messages in this status (default PARKED; any status for --id/--message-id).",
+)
+@_filters
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also replay DELIVERED messages and uncertain Shipment/Invoice ones, which may "
+    "create a second shipment or invoice.",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be replayed; change nothing.")
+@json_option
+@pass_context
+def replay(
+    ctx: Context,
+    ids: tuple[int, ...],
+    status: str | None,
+    connector: str | None,
+    order_number: str | None,
+    message_ids: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    force: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    named = bool(ids or message_ids)
+    f = MessageFilter(
+        ids=ids,
+        message_ids=message_ids,
+        status=status.upper() if status else (None if named else "PARKED"),
+        connector=connector,
+        order_number=order_number,
+        since=since,
+        until=until,
+    )
+    if not f.selects:
+        raise click.UsageError(
+            "say which messages to replay: --id, --message-id, --connector, --order, "
+            "--since or --until"
+        )
+    with ctx.transaction() as (_rt, s):
+        result = Replayer(s, ctx.actor).replay(f, force=force, dry_run=dry_run)
+    _emit_result(result, f, as_json)
+    problem = _problem(result)
+    if problem:
+        raise click.ClickException(problem)
+
+
+def _emit_result(result: ReplayResult, f: MessageFilter, as_json: bool) -> None:
+    if as_json:
+        out = {
+            "dry_run": result.dry_run,
+            "force": result.force,
+            "replayed": len(result.replayed),
+            "refused": len(result.refused),
+            "skipped": len(result.skipped),
+            "messages": [i.to_json() for i in result.items],
+        }
+        click.echo(json.dumps(out, indent=2))
+        return
+    if not result.items:
+        click.echo(f"nothing to replay: no message matches ({f.describe()})")
+        return
+    label = {"REPLAYED": "would replay" if result.dry_run else "replayed"}
+    emit_table(
+        [{**i.to_json(), "verdict": label.get(i.verdict, i.verdict.lower())} for i in result.items],
+        [
+            ("verdict", "RESULT"),
+            ("id", "ID"),
+            ("message_id", "MESSAGE ID"),
+            ("connector", "CONNECTOR"),
+            ("order_number", "ORDER"),
+            ("task_type", "TASK"),
+            ("was", "WAS"),
+            ("reason", "REASON"),
+        ],
+        False,
+    )
+    n = len(result.replayed)
+    if result.dry_run:
+        click.echo(f"dry run: {n} message(s) would be replayed; nothing was changed")
+    else:
+        click.echo(f"{n} message(s) replayed: the worker sends them again with the same MessageID")
+
+
+def _names(items: list[ReplayItem]) -> str:
+    return ", ".join(
+        f"{i.id} ({i.message_id})" if i.id is not None else str(i.message_id) for i in items
+    )
+
+
+def _problem(result: ReplayResult) -> str | None:
+    """What was not replayed, in a sentence or two; None when everything was."""
+    parts = []
+    if result.refused:
+        # DELIVERED, or uncertain: either may have acted on it already
+        twice = any(i.task_type in ("Shipment", "Invoice") for i in result.refused)
+        effect = (
+            "may create a second shipment or invoice"
+            if twice
+            else "may make the receiver act twice"
+        )
+        parts.append(
+            f"refused without --force: {_names(result.refused)}: sending them again {effect}; "
+            "check with the receiver, then use --force to send them anyway"
+        )
+    if result.skipped:
+        parts.append(f"not replayable: {_names(result.skipped)}: see the reasons above")
+    return ". ".join(parts) or None

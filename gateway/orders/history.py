@@ -1,0 +1,301 @@
+"""An order's whole story, for ``omgw orders list|show``: plain dicts, no click.
+
+:func:`list_orders` summarises orders newest first (superseded revisions left out unless
+asked for). :func:`order_history` tells one order: the current revision's header, each
+order line with its fulfillment lines (where routing sent them and why), the fulfillment
+requests, the status history, and every message about it in time order: inbound SOAP
+messages from the message log and outbound ones from the outbox.
+
+An inbound message is placed at the moment it arrived (the log row is written when the
+answer is ready, ``duration_ms`` later), so an order's ``createOrders`` comes before the
+requests it caused.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from gateway.errors import NotFoundError
+from gateway.orders.lifecycle import TERMINAL
+from gateway.outbox.replay import Keys, iso, scrubber_for
+from gateway.persistence.models import (
+    Connector,
+    FulfillLine,
+    FulfillmentRequest,
+    MessageLog,
+    OrderHeader,
+    OrderLine,
+    OutboxMessage,
+    SourceSystem,
+    StatusHistory,
+)
+
+__all__ = ["list_orders", "order_history"]
+
+
+def _qty(value: Decimal | None) -> str | None:
+    """A quantity as written (``10``, ``2.5``), without the column's trailing zeros."""
+    return None if value is None else format(value.normalize(), "f")
+
+
+def _utc(at: datetime) -> datetime:
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
+
+
+def list_orders(
+    session: Session,
+    *,
+    status: str | None = None,
+    source_system: str | None = None,
+    limit: int = 50,
+    all_revisions: bool = False,
+) -> list[dict[str, Any]]:
+    """Orders newest first, with their line counts; a revision that a newer one
+    superseded (``DOO_REFERENCE``) only with ``all_revisions`` or when asked for by
+    status."""
+    lines = (
+        select(OrderLine.header_id, func.count().label("n"))
+        .group_by(OrderLine.header_id)
+        .subquery()
+    )
+    flines = (
+        select(
+            FulfillLine.header_id,
+            func.count().label("total"),
+            func.sum(case((FulfillLine.status.in_(TERMINAL), 1), else_=0)).label("closed"),
+        )
+        .group_by(FulfillLine.header_id)
+        .subquery()
+    )
+    stmt = (
+        select(
+            OrderHeader,
+            SourceSystem.code,
+            func.coalesce(lines.c.n, 0),
+            func.coalesce(flines.c.total, 0),
+            func.coalesce(flines.c.closed, 0),
+        )
+        .join(SourceSystem, SourceSystem.id == OrderHeader.source_system_id)
+        .outerjoin(lines, lines.c.header_id == OrderHeader.id)
+        .outerjoin(flines, flines.c.header_id == OrderHeader.id)
+        .order_by(OrderHeader.created_at.desc(), OrderHeader.id.desc())
+        .limit(limit)
+    )
+    if source_system:
+        if (
+            session.scalar(select(SourceSystem.id).where(SourceSystem.code == source_system))
+            is None
+        ):
+            raise NotFoundError("SOURCE_SYSTEM_UNKNOWN", f"no source system {source_system}")
+        stmt = stmt.where(SourceSystem.code == source_system)
+    if status:
+        stmt = stmt.where(OrderHeader.status == status.upper())
+    if not all_revisions and (status or "").upper() != "DOO_REFERENCE":
+        stmt = stmt.where(OrderHeader.status != "DOO_REFERENCE")
+    return [
+        {
+            "order_number": h.order_number,
+            "source_system": code,
+            "source_order_id": h.source_order_id,
+            "source_order_number": h.source_order_number,
+            "revision": h.revision,
+            "status": h.status,
+            "lines": int(n_lines),
+            "fulfill_lines_open": int(total) - int(closed),
+            "fulfill_lines_closed": int(closed),
+            "created": iso(h.created_at),
+        }
+        for h, code, n_lines, total, closed in session.execute(stmt)
+    ]
+
+
+def _fline(fl: FulfillLine, connectors: dict[int, str]) -> dict[str, Any]:
+    request = fl.request
+    return {
+        "id": fl.id,
+        "number": fl.fulfill_line_number,
+        "quantity": _qty(fl.quantity),
+        "shipped_quantity": _qty(fl.shipped_quantity),
+        "status": fl.status,
+        "task_type": fl.task_type,
+        "warehouse": fl.warehouse,
+        "scheduled_ship_date": iso(fl.scheduled_ship_date),
+        "request_id": fl.request_id,
+        "fulfillment_system": request.fulfillment_system if request else None,
+        "connector": connectors.get(request.connector_id or 0) if request else None,
+        "routing_version": fl.rule_set_version,
+        "routing_rule": fl.routing_rule_id,
+        "routing_error": fl.routing_error,
+        "tracking_number": fl.tracking_number,
+        "billing_number": fl.billing_number,
+        "split_from": fl.split_from_id,
+    }
+
+
+def _inbound(session: Session, order_number: str) -> list[tuple[datetime, dict[str, Any]]]:
+    """Message-log rows that name the order (one message may name several orders)."""
+    escaped = order_number.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    col = MessageLog.order_number
+    rows = session.scalars(
+        select(MessageLog)
+        .where(
+            or_(
+                col == order_number,
+                col.like(f"{escaped},%", escape="\\"),
+                col.like(f"%,{escaped}", escape="\\"),
+                col.like(f"%,{escaped},%", escape="\\"),
+            )
+        )
+        .order_by(MessageLog.id)
+    )
+    out = []
+    for m in rows:
+        arrived = _utc(m.received_at) - timedelta(milliseconds=m.duration_ms or 0)
+        out.append(
+            (
+                arrived,
+                {
+                    "at": iso(arrived),
+                    "direction": "IN",
+                    "message_id": m.message_id,
+                    "service": m.service,
+                    "operation": m.operation,
+                    "outcome": m.outcome,
+                    "fault_code": m.fault_code,
+                },
+            )
+        )
+    return out
+
+
+def order_history(
+    session: Session, order_number: str, *, keys: Keys | None = None
+) -> dict[str, Any]:
+    """Everything about one order number; its current revision's lines.
+
+    ``keys`` opens the wallet so that the connectors' own secrets are masked in the
+    outbound messages' errors (see :class:`gateway.outbox.replay.Scrubber`)."""
+    headers = list(
+        session.scalars(
+            select(OrderHeader)
+            .where(OrderHeader.order_number == order_number)
+            .options(selectinload(OrderHeader.lines).selectinload(OrderLine.fulfill_lines))
+            .order_by(OrderHeader.revision_seq, OrderHeader.id)
+        )
+    )
+    if not headers:
+        raise NotFoundError(
+            "ORDER_NOT_FOUND", f"no order {order_number} (omgw orders list shows the numbers)"
+        )
+    current = next((h for h in reversed(headers) if h.status != "DOO_REFERENCE"), headers[-1])
+    revision_of = {h.id: h.revision for h in headers}
+    connectors = {cid: name for cid, name in session.execute(select(Connector.id, Connector.name))}
+    requests = session.scalars(
+        select(FulfillmentRequest)
+        .where(FulfillmentRequest.header_id.in_(revision_of))
+        .order_by(FulfillmentRequest.id)
+    ).all()
+    history = session.scalars(
+        select(StatusHistory)
+        .where(StatusHistory.header_id.in_(revision_of))
+        .order_by(StatusHistory.id)
+    ).all()
+    outbound = session.scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.order_number == order_number)
+        .order_by(OutboxMessage.id)
+    ).all()
+    scrub = scrubber_for(session, {o.connector_id for o in outbound}, keys)
+    messages = _inbound(session, order_number) + [
+        (
+            _utc(o.created_at),
+            {
+                "at": iso(o.created_at),
+                "direction": "OUT",
+                "outbox_id": o.id,
+                "message_id": o.message_id,
+                "connector": o.connector.name,
+                "operation": o.operation,
+                "task_type": o.task_type,
+                "status": o.status,
+                "attempts": o.attempts,
+                "uncertain": o.uncertain,
+                "last_error": scrub.text(o.last_error),
+            },
+        )
+        for o in outbound
+    ]
+    messages.sort(key=lambda pair: pair[0])
+    h = current
+    return {
+        "order_number": h.order_number,
+        "header_id": h.id,
+        "status": h.status,
+        "source_system": h.source_system.code,
+        "source_order_id": h.source_order_id,
+        "source_order_number": h.source_order_number,
+        "revision": h.revision,
+        "revisions": [
+            {"revision": r.revision, "header_id": r.id, "status": r.status} for r in headers
+        ],
+        "customer": {
+            "name": h.buying_party_name,
+            "number": h.buying_party_number,
+            "po_number": h.customer_po_number,
+        },
+        "currency": h.currency_code,
+        "business_unit": h.business_unit_name,
+        "ordered_on": iso(h.transaction_on),
+        "created": iso(h.created_at),
+        "updated": iso(h.updated_at),
+        "lines": [
+            {
+                "line_number": line.line_number,
+                "source_line_id": line.source_line_id,
+                "source_line_number": line.source_line_number,
+                "item": line.product_number,
+                "description": line.product_description,
+                "quantity": _qty(line.ordered_quantity),
+                "uom": line.uom_code,
+                "ship_set": line.ship_set_name,
+                "requested_fulfillment_org": line.requested_fulfillment_org,
+                "status": line.status,
+                "fulfill_lines": [_fline(fl, connectors) for fl in line.fulfill_lines],
+            }
+            for line in h.lines
+        ],
+        "requests": [
+            {
+                "id": r.id,
+                "revision": revision_of[r.header_id],
+                "task_type": r.task_type,
+                "fulfillment_system": r.fulfillment_system,
+                "connector": connectors.get(r.connector_id or 0),
+                "operation": r.operation,
+                "status": r.status,
+                "created": iso(r.created_at),
+                "acknowledged": iso(r.acknowledged_at),
+                "ack_error": ": ".join(e for e in (r.ack_error_name, r.ack_error_text) if e)
+                or None,
+            }
+            for r in requests
+        ],
+        "status_history": [
+            {
+                "at": iso(e.changed_at),
+                "revision": revision_of[e.header_id],
+                "entity": e.entity,
+                "entity_id": e.entity_id,
+                "old_status": e.old_status,
+                "new_status": e.new_status,
+                "reason": e.reason,
+            }
+            for e in history
+        ],
+        "messages": [entry for _at, entry in messages],
+    }
