@@ -26,7 +26,7 @@ __all__ = ["Route", "Router", "line_attributes", "shipment_step"]
 
 
 def shipment_step() -> tuple[str, StepSpec]:
-    """The process and step a new line is routed for until orchestration walks steps."""
+    """The default process and its Ship step (what `rule explain` assumes for a line)."""
     step = next(s for s in DEFAULT_PROCESS.steps if s.task_type == "Shipment")
     return DEFAULT_PROCESS.name, step
 

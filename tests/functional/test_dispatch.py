@@ -287,7 +287,7 @@ def test_duplicate_callbacks_are_applied_once(fresh_database_url, home, unique):
             assert s.scalar(select(func.count()).select_from(FulfillLine)) == 1
 
 
-def test_a_partial_shipment_splits_the_line_and_the_rest_ships_later(
+def test_a_partial_shipment_splits_the_line_and_the_remainder_awaits_shipment(
     fresh_database_url, home, unique
 ):
     with flow(fresh_database_url, home, partial_rate=1.0) as f:
