@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 import click
 
 from gateway.cli.context import Context, pass_context
-from gateway.cli.output import emit_record, emit_table, json_option
+from gateway.cli.output import emit_record, emit_table, json_option, shorten
 from gateway.cli.values import with_options
 from gateway.outbox.replay import (
     STATUSES,
@@ -64,10 +64,7 @@ _filters: Callable[[F], F] = with_options(
 
 
 def _short(text: str | None, width: int = _WIDE) -> str | None:
-    if text is None:
-        return None
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shorten(text, width)
 
 
 @click.group(help="Outbound messages: what was sent, what is parked, and replay.")

@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from gateway.cli.context import Context, pass_context
-from gateway.cli.output import emit_record, emit_table, json_option
+from gateway.cli.output import emit_record, emit_table, json_option, shorten
 from gateway.orders.history import list_orders, order_history
 from gateway.orders.lifecycle import HEADER_TRANSITIONS
 
@@ -17,10 +17,7 @@ _WIDE = 60
 
 
 def _short(text: str | None, width: int = _WIDE) -> str | None:
-    if text is None:
-        return None
-    text = " ".join(text.split())
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return shorten(text, width)
 
 
 @click.group(help="Orders: their lines, fulfillment, status history and messages.")

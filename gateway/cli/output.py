@@ -10,7 +10,7 @@ import click
 
 from gateway.registry.audit import Change
 
-__all__ = ["MASK", "emit_changes", "emit_record", "emit_table", "json_option"]
+__all__ = ["MASK", "emit_changes", "emit_record", "emit_table", "json_option", "shorten"]
 
 MASK = "********"
 F = TypeVar("F", bound=Callable[..., Any])
@@ -18,6 +18,14 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def json_option(func: F) -> F:
     return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+
+
+def shorten(text: str | None, width: int = 60) -> str | None:
+    """``text`` on one line, cut to ``width`` characters with an ellipsis (for tables)."""
+    if text is None:
+        return None
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def _cell(value: object) -> str:
