@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import ssl
 import threading
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -235,29 +236,24 @@ class Sender:
             transport.session.close()
 
 
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+def _causes(exc: BaseException) -> Iterator[BaseException]:
+    """``exc`` and what it wraps: requests and urllib3 nest the real error in ``args[0]``
+    or ``reason`` as well as in ``__cause__``/``__context__``."""
     seen: set[int] = set()
     cause: BaseException | None = exc
     while cause is not None and id(cause) not in seen:
-        if isinstance(cause, kind):
-            return True
+        yield cause
         seen.add(id(cause))
-        nxt = cause.args[0] if cause.args and isinstance(cause.args[0], BaseException) else None
-        cause = nxt or getattr(cause, "reason", None) or cause.__cause__ or cause.__context__
-    return False
+        wrapped = [cause.args[0] if cause.args else None, getattr(cause, "reason", None)]
+        inner = [w for w in wrapped if isinstance(w, BaseException)]
+        cause = inner[0] if inner else cause.__cause__ or cause.__context__
+
+
+def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
+    return any(isinstance(c, kind) for c in _causes(exc))
 
 
 def _refused(exc: requests.exceptions.ConnectionError) -> bool:
     """Whether the request never left: refused or unresolvable, not cut off mid-way."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        name = type(cause).__name__
-        if name in ("NewConnectionError", "ConnectionRefusedError", "NameResolutionError"):
-            return True
-        if cause.args and isinstance(cause.args[0], BaseException):
-            cause = cause.args[0]
-        else:
-            cause = getattr(cause, "reason", None) or cause.__cause__ or cause.__context__
-    return False
+    never_left = ("NewConnectionError", "ConnectionRefusedError", "NameResolutionError")
+    return any(type(c).__name__ in never_left for c in _causes(exc))

@@ -26,7 +26,6 @@ from gateway.outbox.replay import (
 __all__ = ["messages"]
 
 F = TypeVar("F", bound=Callable[..., Any])
-_WIDE = 60
 
 
 class _When(click.ParamType):
@@ -63,10 +62,6 @@ _filters: Callable[[F], F] = with_options(
 )
 
 
-def _short(text: str | None, width: int = _WIDE) -> str | None:
-    return shorten(text, width)
-
-
 @click.group(help="Outbound messages: what was sent, what is parked, and replay.")
 def messages() -> None:
     pass
@@ -100,7 +95,7 @@ def list_(
     with ctx.reading() as (runtime, s):
         rows = list_messages(s, f, limit=limit, keys=lambda: runtime.secret_box)
     if not as_json:
-        rows = [{**r, "last_error": _short(r["last_error"])} for r in rows]
+        rows = [{**r, "last_error": shorten(r["last_error"])} for r in rows]
     emit_table(
         rows,
         [

@@ -13,12 +13,6 @@ from gateway.orders.lifecycle import HEADER_TRANSITIONS
 
 __all__ = ["orders"]
 
-_WIDE = 60
-
-
-def _short(text: str | None, width: int = _WIDE) -> str | None:
-    return shorten(text, width)
-
 
 @click.group(help="Orders: their lines, fulfillment, status history and messages.")
 def orders() -> None:
@@ -140,7 +134,7 @@ def show(ctx: Context, order_number: str, as_json: bool) -> None:
     )
     _section("fulfillment lines")
     flines = [
-        {**fl, "line": line["line_number"], "routing": _short(_routing(fl))}
+        {**fl, "line": line["line_number"], "routing": shorten(_routing(fl))}
         for line in record["lines"]
         for fl in line["fulfill_lines"]
     ]
@@ -217,7 +211,7 @@ def _message_row(m: dict[str, Any]) -> dict[str, Any]:
     if m["uncertain"]:
         detail += ", uncertain"
     if m["last_error"]:
-        detail += f"; {_short(m['last_error'])}"
+        detail += f"; {shorten(m['last_error'])}"
     return {
         **m,
         "party": m["connector"],

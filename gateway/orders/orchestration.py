@@ -159,9 +159,7 @@ class Orchestrator:
         Returns the lines nothing routes (they go to ``ROUTING_ERROR`` with the reason)."""
         if not pairs:
             return []
-        if self._router is None:
-            self._router = Router(self._s)
-        router = self._router
+        router = self._routing()
         waiting = _AWAITING[task_type]
         if not router.active:
             connector = self._default_connector()
@@ -220,8 +218,7 @@ class Orchestrator:
             return
         routed: list[Pair] = []
         fallback: dict[int | None, list[Pair]] = {}
-        router = self._router or Router(self._s)
-        self._router = router
+        router = self._routing()
         for line, fline in billing:
             stage = self._next_external(self._process_of(fline), "Shipment")
             assert stage is not None
@@ -250,6 +247,12 @@ class Orchestrator:
             self._outbox.request(request, header, group)
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _routing(self) -> Router:
+        """The router, built once (it loads the published engine) and only when needed."""
+        if self._router is None:
+            self._router = Router(self._s)
+        return self._router
 
     def _default_connector(self) -> Connector | None:
         """Before routing is published: the default system's first enabled service
