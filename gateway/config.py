@@ -18,6 +18,13 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_LEASE_SECONDS`` | ``60`` | how long a claimed outbox row stays leased |
 | ``OMGW_BREAKER_FAILURES`` | ``5`` | consecutive failures that open a connector's breaker |
 | ``OMGW_BREAKER_COOL_DOWN`` | ``30`` | seconds an open breaker holds its queue before a probe |
+| ``OMGW_JEOPARDY_INTERVAL_SECONDS`` | ``60`` | how often the worker checks lines for jeopardy |
+| ``OMGW_SMTP_HOST`` | (none: e-mail is parked) | SMTP server for e-mail notifications |
+| ``OMGW_SMTP_PORT`` | ``25`` | its port |
+| ``OMGW_SMTP_STARTTLS`` | ``0`` | upgrade with STARTTLS (refused if the server cannot) |
+| ``OMGW_SMTP_SENDER`` | ``omgw@localhost`` | the notifications' From address |
+| ``OMGW_SMTP_CREDENTIAL_KEY`` | (none) | wallet key of the SMTP login |
+| ``OMGW_SMTP_TIMEOUT`` | ``10`` | seconds for each SMTP exchange |
 """
 
 from __future__ import annotations
@@ -54,6 +61,13 @@ class Settings:
     lease_seconds: float = 60.0
     breaker_failures: int = 5
     breaker_cool_down: float = 30.0
+    jeopardy_interval_seconds: float = 60.0
+    smtp_host: str | None = None
+    smtp_port: int = 25
+    smtp_starttls: bool = False
+    smtp_sender: str = "omgw@localhost"
+    smtp_credential_key: str | None = None
+    smtp_timeout: float = 10.0
 
     @property
     def reply_to(self) -> str:
@@ -85,6 +99,15 @@ class Settings:
             lease_seconds=max(5.0, float(env.get("OMGW_LEASE_SECONDS", 60))),
             breaker_failures=max(1, int(env.get("OMGW_BREAKER_FAILURES", 5))),
             breaker_cool_down=max(0.0, float(env.get("OMGW_BREAKER_COOL_DOWN", 30))),
+            jeopardy_interval_seconds=max(
+                1.0, float(env.get("OMGW_JEOPARDY_INTERVAL_SECONDS", 60))
+            ),
+            smtp_host=env.get("OMGW_SMTP_HOST") or None,
+            smtp_port=int(env.get("OMGW_SMTP_PORT", 25)),
+            smtp_starttls=_flag(env.get("OMGW_SMTP_STARTTLS", "0")),
+            smtp_sender=env.get("OMGW_SMTP_SENDER") or "omgw@localhost",
+            smtp_credential_key=env.get("OMGW_SMTP_CREDENTIAL_KEY") or None,
+            smtp_timeout=max(0.1, float(env.get("OMGW_SMTP_TIMEOUT", 10))),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -101,7 +124,16 @@ class Settings:
             "OMGW_LEASE_SECONDS": str(self.lease_seconds),
             "OMGW_BREAKER_FAILURES": str(self.breaker_failures),
             "OMGW_BREAKER_COOL_DOWN": str(self.breaker_cool_down),
+            "OMGW_JEOPARDY_INTERVAL_SECONDS": str(self.jeopardy_interval_seconds),
+            "OMGW_SMTP_PORT": str(self.smtp_port),
+            "OMGW_SMTP_STARTTLS": "1" if self.smtp_starttls else "0",
+            "OMGW_SMTP_SENDER": self.smtp_sender,
+            "OMGW_SMTP_TIMEOUT": str(self.smtp_timeout),
         }
+        if self.smtp_host:
+            env["OMGW_SMTP_HOST"] = self.smtp_host
+        if self.smtp_credential_key:
+            env["OMGW_SMTP_CREDENTIAL_KEY"] = self.smtp_credential_key
         if self.wallet_key_b64:
             env["OMGW_WALLET_KEY"] = self.wallet_key_b64
         if self.public_url:

@@ -12,18 +12,19 @@
     ├── ValidationError               a well-formed request with bad values
     │   (MISSING_KEY, INVALID_VALUE, DUPLICATE_LINE, QUANTITY_INVALID,
     │    QUANTITY_EXCEEDS_OPEN, UOM_MISMATCH, SOURCE_SYSTEM_NOT_ENABLED,
-    │    XREF_MISSING; admin: SETUP_INVALID, RULES_INVALID)
+    │    XREF_MISSING; admin: SETUP_INVALID, RULES_INVALID, CONNECTOR_NOT_EVENT)
     ├── NotFoundError                 ORDER_NOT_FOUND, LINE_NOT_FOUND,
     │                                 SOURCE_SYSTEM_UNKNOWN, REQUEST_NOT_FOUND; admin:
     │                                 CONNECTOR_UNKNOWN, TASK_TYPE_UNKNOWN, PROCESS_UNKNOWN,
     │                                 WALLET_ENTRY_UNKNOWN, XREF_UNKNOWN, USER_UNKNOWN,
-    │                                 RULE_UNKNOWN, RULE_SET_VERSION_UNKNOWN
+    │                                 RULE_UNKNOWN, RULE_SET_VERSION_UNKNOWN,
+    │                                 TRIGGER_POINT_UNKNOWN, HOLD_NOT_FOUND
     ├── ConflictError                 admin: ALREADY_EXISTS, IN_USE, BUILT_IN,
     │                                 DRAFT_UNPUBLISHED
     ├── StateError                    out of order for the lifecycle
     │   (ILLEGAL_TRANSITION, LINE_NOT_AWAITING_TASK, RESPONSE_BEFORE_REQUEST,
     │    RESPONSE_AFTER_CLOSE, REVISION_STALE, REVISION_NOT_ALLOWED, ACK_CONFLICT,
-    │    LINE_NOT_ASSIGNED, ORDER_SUPERSEDED)
+    │    LINE_NOT_ASSIGNED, ORDER_SUPERSEDED, LINE_ON_HOLD)
     ├── ResponseRejected              a fulfillment response applied nothing; its code is
     │                                 the first line error's, ``details`` holds them all
     │                                 (per line also GROUP_REJECTED)

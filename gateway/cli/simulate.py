@@ -1,4 +1,5 @@
-"""``omgw simulate fulfillment``: a simulated warehouse for demos and fault-injection tests.
+"""``omgw simulate fulfillment`` and ``omgw simulate subscriber``: a simulated warehouse and a
+simulated business-event subscriber, for demos and fault-injection tests.
 
 Passwords are never option values (they would show in ``ps`` and shell history): they come
 from an environment variable or a file the options name.
@@ -173,6 +174,119 @@ def fulfillment(
             click.echo("stopping")
         finally:
             sim.close()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
+
+
+@simulate.command(
+    "subscriber",
+    help=(
+        "Serve a simulated business-event subscriber (wsdl/events/BusinessEventsConnector.wsdl, "
+        "one-way pushPayload) that validates and records every event pushed to it, once per "
+        "wsa:MessageID; it can be down, slow, or answer 503s and SOAP faults at given rates. "
+        "State: GET /state (?xml=1 adds the payloads); change rates at run time: "
+        "POST /control with JSON. Stops on SIGTERM or Ctrl-C."
+    ),
+)
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8082, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--fault-rate", default=0.0, show_default=True, type=_RATE, help="Answer a Server fault."
+)
+@click.option(
+    "--client-fault-rate",
+    default=0.0,
+    show_default=True,
+    type=_RATE,
+    help="Answer a Client fault (payload refused).",
+)
+@click.option("--failure-rate", default=0.0, show_default=True, type=_RATE, help="Answer 503.")
+@click.option("--down", is_flag=True, help="Answer every push 503 (until POST /control).")
+@click.option(
+    "--delay", default=0.0, show_default=True, type=_SECONDS, help="Seconds before answering."
+)
+@click.option("--seed", default=0, show_default=True, type=int, help="Seeds every random draw.")
+@click.option(
+    "--username", "--user", "username", help="User pushes must authenticate as (default: none)."
+)
+@click.option("--password-env", metavar="NAME", help="Environment variable holding its password.")
+@click.option(
+    "--password-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="File whose first line is its password.",
+)
+@click.option(
+    "--record-events",
+    "record_dir",
+    metavar="DIR",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Write each event's payload to DIR (created if need be).",
+)
+def subscriber(
+    host: str,
+    port: int,
+    fault_rate: float,
+    client_fault_rate: float,
+    failure_rate: float,
+    down: bool,
+    delay: float,
+    seed: int,
+    username: str | None,
+    password_env: str | None,
+    password_file: Path | None,
+    record_dir: Path | None,
+) -> None:
+    from gateway.simulate.subscriber import SubscriberOptions, serve_subscriber
+
+    password = _secret(password_env, password_file, "subscriber")
+    if (username is None) != (password is None):
+        raise click.UsageError(
+            "--username needs --password-env or --password-file, and they need --username"
+        )
+    try:
+        options = SubscriberOptions(
+            fault_rate=fault_rate,
+            client_fault_rate=client_fault_rate,
+            failure_rate=failure_rate,
+            down=down,
+            delay=delay,
+            seed=seed,
+            username=username,
+            password=password,
+            record_dir=record_dir,
+        )
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+    if record_dir is not None:
+        try:
+            record_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise click.ClickException(f"cannot create {record_dir}: {exc.strerror}") from None
+
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            sub = serve_subscriber(options, host, port)
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+        try:
+            click.echo(f"event subscriber: {sub.url}")
+            click.echo(f"WSDL: {sub.wsdl_url}")
+            click.echo(f"state: {sub.base}/state")
+            if record_dir is not None:
+                click.echo(f"payloads are written to {record_dir}")
+            while not stop.wait(0.5):
+                pass
+            click.echo("stopping")
+        finally:
+            sub.close()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)

@@ -19,6 +19,7 @@ __all__ = [
     "Acknowledgement",
     "FulfillLineResponse",
     "FulfillmentResponse",
+    "HoldInput",
     "LineInput",
     "LineOutcome",
     "OrderInput",
@@ -37,7 +38,7 @@ def _encode(value: Any) -> Any:
 def _decode(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(cls):
-        if f.name not in data:
+        if f.name not in data or f.name == "holds":  # nested: decoded by the caller
             continue
         v = data[f.name]
         t = str(f.type)
@@ -47,6 +48,18 @@ def _decode(cls: type, data: dict[str, Any]) -> dict[str, Any]:
             v = datetime.fromisoformat(v)
         out[f.name] = v
     return out
+
+
+@dataclass(frozen=True)
+class HoldInput:
+    """A hold to apply with the order or line it arrives on."""
+
+    hold_code: str | None
+    comments: str | None = None
+
+
+def _holds(data: list[dict[str, Any]] | None) -> tuple[HoldInput, ...]:
+    return tuple(HoldInput(**h) for h in data or ())
 
 
 @dataclass(frozen=True)
@@ -60,6 +73,7 @@ class LineInput:
     ship_set_name: str | None = None
     requested_fulfillment_org: str | None = None
     requested_ship_date: datetime | None = None
+    holds: tuple[HoldInput, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -77,6 +91,7 @@ class OrderInput:
     business_unit_name: str | None = None
     transaction_on: datetime | None = None
     requested_ship_date: datetime | None = None
+    holds: tuple[HoldInput, ...] = ()
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=_encode)
@@ -84,8 +99,11 @@ class OrderInput:
     @classmethod
     def from_json(cls, text: str) -> OrderInput:
         data = json.loads(text)
-        lines = tuple(LineInput(**_decode(LineInput, d)) for d in data.pop("lines"))
-        return cls(lines=lines, **_decode(cls, data))
+        lines = tuple(
+            LineInput(**_decode(LineInput, d), holds=_holds(d.get("holds")))
+            for d in data.pop("lines")
+        )
+        return cls(lines=lines, **_decode(cls, data), holds=_holds(data.get("holds")))
 
 
 @dataclass(frozen=True)

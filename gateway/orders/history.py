@@ -210,7 +210,9 @@ def order_history(
         .where(OutboxMessage.order_number == order_number)
         .order_by(OutboxMessage.id)
     ).all()
-    scrub = scrubber_for(session, {o.connector_id for o in outbound}, keys)
+    scrub = scrubber_for(
+        session, {o.connector_id for o in outbound if o.connector_id is not None}, keys
+    )
     messages = _inbound(session, order_number) + [
         (
             _utc(o.created_at),
@@ -219,9 +221,10 @@ def order_history(
                 "direction": "OUT",
                 "outbox_id": o.id,
                 "message_id": o.message_id,
-                "connector": o.connector.name,
+                "connector": o.connector.name if o.connector is not None else "smtp",
                 "operation": o.operation,
                 "task_type": o.task_type,
+                "event_code": o.event_code,
                 "status": o.status,
                 "attempts": o.attempts,
                 "uncertain": o.uncertain,

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import NotFoundError, StateError, ValidationError
 from gateway.orders.commands import OrderInput
+from gateway.orders.holds import record_holds
 from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.orders.lifecycle import SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.limits import MAX_REVISION, check_length, check_quantity
@@ -344,6 +345,13 @@ class OrderIntake:
         for line in lines:
             for fline in line.fulfill_lines:
                 self._status.new_fline(fline, "fulfillment line created")
+        given = [(None, h.hold_code, h.comments) for h in order.holds] + [
+            (line, h.hold_code, h.comments)
+            for line, li in zip(lines, order.lines, strict=True)
+            for h in li.holds
+        ]
+        if given:  # before orchestration, so a held line waits for its release
+            record_holds(self._s, header, given, f"import:{ss.code}")
         self._flow.start(header, [(line, f) for line in lines for f in line.fulfill_lines])
         self._status.header(header, "OPEN", "order submitted")
         self._status.rollup(header, "order submitted")

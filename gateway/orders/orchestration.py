@@ -24,6 +24,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.registry import DEFAULT_PROCESS, StepSpec
+from gateway.orders.held import active_holds, hold_on
 from gateway.orders.routing import Router, line_attributes
 from gateway.orders.state import StatusWriter
 from gateway.outbox.writer import OutboxWriter
@@ -157,6 +158,9 @@ class Orchestrator:
         """Route ``pairs`` for their process's ``task_type`` step and request it.
 
         Returns the lines nothing routes (they go to ``ROUTING_ERROR`` with the reason)."""
+        holds = active_holds(self._s, header.id)
+        if holds:  # a held line waits here; releasing the hold requests it
+            pairs = [p for p in pairs if hold_on(holds, p[0].id) is None]
         if not pairs:
             return []
         router = self._routing()

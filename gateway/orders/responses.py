@@ -29,6 +29,7 @@ from gateway.errors import (
     StateError,
     ValidationError,
 )
+from gateway.events import recorder
 from gateway.orders.commands import (
     Acknowledgement,
     FulfillLineResponse,
@@ -36,6 +37,7 @@ from gateway.orders.commands import (
     LineOutcome,
     ResponseResult,
 )
+from gateway.orders.held import hold_on
 from gateway.orders.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.limits import check_length, check_quantity
 from gateway.orders.orchestration import Orchestrator
@@ -45,6 +47,7 @@ from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,
     FulfillmentResponseRecord,
+    Hold,
     OrderHeader,
     OrderLine,
     SourceSystem,
@@ -340,11 +343,29 @@ class ResponseProcessor:
                 .options(selectinload(OrderHeader.lines).selectinload(OrderLine.fulfill_lines))
             )
         }
+        holds: dict[int, list[Hold]] = {}
+        for h in self._s.scalars(
+            select(Hold)
+            .where(Hold.header_id.in_(headers), Hold.released_at.is_(None))
+            .order_by(Hold.id)
+        ):
+            holds.setdefault(h.header_id, []).append(h)
         plans: list[_Plan] = []
         errors: list[LineError] = []
         seen: set[int] = set()
         for line in lines:
             try:
+                fline = found.get(line.fulfill_line_id) if line.fulfill_line_id else None
+                hold = (
+                    hold_on(holds.get(fline.header_id, []), fline.order_line_id) if fline else None
+                )
+                if hold is not None and fline is not None:
+                    scope = "its order" if hold.order_line_id is None else "its line"
+                    raise StateError(
+                        "LINE_ON_HOLD",
+                        f"fulfillment line {fline.id} cannot progress: {scope} is on hold "
+                        f"{hold.hold_code}; send the response again after the hold is released",
+                    )
                 plans.append(self._check_line(line, found, headers, seen, fs, task, maps))
             except GatewayError as err:
                 errors.append(LineError.from_error(err, line.fulfill_line_id))
@@ -551,9 +572,11 @@ class ResponseProcessor:
             warehouse=fline.warehouse,
         )
         line.fulfill_lines.append(rest)
+        pre_split = fline.quantity
         fline.quantity = shipped
         self._s.flush()
         self._status.new_fline(rest, f"split from fulfillment line {fline.id}: {reason}")
+        recorder.line_split(self._s, fline, rest, pre_split)
         return LineOutcome(
             fulfill_line_id=rest.id,
             status="SUCCESS",

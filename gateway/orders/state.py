@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from gateway.events import recorder
 from gateway.orders import lifecycle
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, StatusHistory
 
@@ -11,7 +12,8 @@ __all__ = ["StatusWriter"]
 
 
 class StatusWriter:
-    """Applies status changes within the caller's transaction."""
+    """Applies status changes within the caller's transaction; each is noted for the
+    business events it may raise (:mod:`gateway.events`)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -19,16 +21,16 @@ class StatusWriter:
     def _record(
         self, header_id: int, entity: str, entity_id: int, old: str | None, new: str, reason: str
     ) -> None:
-        self._session.add(
-            StatusHistory(
-                header_id=header_id,
-                entity=entity,
-                entity_id=entity_id,
-                old_status=old,
-                new_status=new,
-                reason=reason[:240],
-            )
+        history = StatusHistory(
+            header_id=header_id,
+            entity=entity,
+            entity_id=entity_id,
+            old_status=old,
+            new_status=new,
+            reason=reason[:240],
         )
+        self._session.add(history)
+        recorder.status_changed(self._session, history)
 
     def fline(self, fline: FulfillLine, new: str, reason: str) -> None:
         lifecycle.check_fline(fline.status, new)

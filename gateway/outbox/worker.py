@@ -17,6 +17,7 @@ Nothing is ever deleted.
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import random
@@ -27,14 +28,15 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import exists, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, lazyload
+from sqlalchemy.orm import Session, aliased, lazyload
 
 from connectors.dispatch import DELIVERED, PARK, RETRY, Endpoint, Sender, SendResult
+from connectors.mail import MailSender, SmtpEndpoint, build_message
 from connectors.outbound import Answer
-from connectors.registry import RetryPolicy
+from connectors.registry import DEFAULT_CREDENTIAL_MAP, RetryPolicy
 from connectors.resilience import (
     BreakerSettings,
     BreakerState,
@@ -46,7 +48,9 @@ from connectors.resilience import (
 )
 from connectors.wallet import Credential, WalletError
 from gateway.errors import GatewayError, ResponseRejected
+from gateway.events.publisher import EMAIL_KIND, EVENT_KIND
 from gateway.orders.commands import Acknowledgement, FulfillLineResponse, FulfillmentResponse
+from gateway.orders.jeopardy import JeopardyCheck
 from gateway.orders.responses import ResponseProcessor
 from gateway.outbox.replay import Scrubber
 from gateway.persistence.models import (
@@ -121,12 +125,14 @@ class Claimed:
     soap_action: str
     invocation_mode: str
     attempt: int
-    connector_id: int
+    connector_id: int | None
     connector_name: str
-    endpoint: Endpoint
+    endpoint: Endpoint | None
     credential_ref: tuple[str, str] | None
     retry: RetryPolicy
     request_id: int | None
+    kind: str = "FULFILLMENT_REQUEST"
+    recipients: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,7 @@ class OutboxWorker:
         )
         self._rng = rng or random.Random()
         self._sender = sender or Sender()
+        self._mailer = MailSender()
         self._reply_to = settings.reply_to
 
     # -- claiming -------------------------------------------------------------------
@@ -178,25 +185,46 @@ class OutboxWorker:
         with self.runtime.sessions() as s, s.begin():
             self._discard_superseded(s, now)
             held, probes = self._breakers(s, now)
+            earlier = aliased(OutboxMessage)
             stmt = (
                 select(OutboxMessage)
-                .join(Connector, Connector.id == OutboxMessage.connector_id)
+                .outerjoin(Connector, Connector.id == OutboxMessage.connector_id)
                 .where(
                     OutboxMessage.status == "READY",
                     OutboxMessage.next_attempt_at <= now,
                     or_(OutboxMessage.lease_until.is_(None), OutboxMessage.lease_until < now),
-                    Connector.enabled.is_(True),
-                    ~OutboxMessage.request_id.in_(
-                        select(FulfillmentRequest.id).where(
-                            FulfillmentRequest.status == "SUPERSEDED"
-                        )
+                    or_(OutboxMessage.connector_id.is_(None), Connector.enabled.is_(True)),
+                    or_(
+                        OutboxMessage.request_id.is_(None),
+                        ~OutboxMessage.request_id.in_(
+                            select(FulfillmentRequest.id).where(
+                                FulfillmentRequest.status == "SUPERSEDED"
+                            )
+                        ),
+                    ),
+                    # a connector gets one order's events in the order they happened:
+                    # none while an earlier one for it is still on its way
+                    or_(
+                        OutboxMessage.kind != EVENT_KIND,
+                        ~exists().where(
+                            earlier.kind == EVENT_KIND,
+                            earlier.connector_id == OutboxMessage.connector_id,
+                            earlier.order_number == OutboxMessage.order_number,
+                            earlier.status == "READY",
+                            earlier.id < OutboxMessage.id,
+                        ),
                     ),
                 )
                 .order_by(OutboxMessage.next_attempt_at, OutboxMessage.id)
                 .limit(limit + len(probes) * limit)
             )
             if held:
-                stmt = stmt.where(OutboxMessage.connector_id.not_in(held))
+                stmt = stmt.where(
+                    or_(
+                        OutboxMessage.connector_id.is_(None),
+                        OutboxMessage.connector_id.not_in(held),
+                    )
+                )
             if s.get_bind().dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)
             taken: list[Claimed] = []
@@ -214,9 +242,12 @@ class OutboxWorker:
                     row.uncertain = True
                     row.last_error = f"lease of {row.lease_owner} expired during a send"
                 row.lease_owner = self.name
-                row.lease_until = now + timedelta(
-                    seconds=max(self.lease_seconds, row.connector.timeout_seconds * 2 + 5)
+                timeout = (
+                    row.connector.timeout_seconds
+                    if row.connector is not None
+                    else self.runtime.settings.smtp_timeout * 3
                 )
+                row.lease_until = now + timedelta(seconds=max(self.lease_seconds, timeout * 2 + 5))
                 row.attempts += 1
                 taken.append(self._snapshot(row))
             return taken
@@ -261,6 +292,23 @@ class OutboxWorker:
     @staticmethod
     def _snapshot(row: OutboxMessage) -> Claimed:
         c = row.connector
+        if c is None:  # an e-mail: the SMTP settings apply
+            return Claimed(
+                id=row.id,
+                message_id=row.message_id,
+                payload=row.payload,
+                soap_action=row.soap_action,
+                invocation_mode=row.invocation_mode,
+                attempt=row.attempts,
+                connector_id=None,
+                connector_name="smtp",
+                endpoint=None,
+                credential_ref=None,
+                retry=RetryPolicy(),
+                request_id=None,
+                kind=row.kind,
+                recipients=tuple(a for a in (row.recipients or "").split(",") if a),
+            )
         return Claimed(
             id=row.id,
             message_id=row.message_id,
@@ -280,17 +328,46 @@ class OutboxWorker:
             credential_ref=(c.credential_map, c.credential_key) if c.credential_key else None,
             retry=RetryPolicy(c.retry_max_attempts, c.retry_base_delay, c.retry_max_delay),
             request_id=row.request_id,
+            kind=row.kind,
         )
 
     # -- sending --------------------------------------------------------------------
 
     def _credential(self, item: Claimed) -> Credential | None:
-        if item.credential_ref is None:
+        ref = item.credential_ref
+        if item.kind == EMAIL_KIND and self.runtime.settings.smtp_credential_key:
+            ref = (DEFAULT_CREDENTIAL_MAP, self.runtime.settings.smtp_credential_key)
+        if ref is None:
             return None
         with self.runtime.read_sessions() as s:
-            return credential_source(s, lambda: self.runtime.secret_box).credential(
-                *item.credential_ref
+            return credential_source(s, lambda: self.runtime.secret_box).credential(*ref)
+
+    def _mail(self, item: Claimed, credential: Credential | None) -> SendResult:
+        """Send an e-mail row through the configured SMTP server."""
+        settings = self.runtime.settings
+        if not settings.smtp_host:
+            return SendResult(
+                PARK,
+                "no SMTP server is configured; set OMGW_SMTP_HOST (and replay this message)",
+                local=True,
             )
+        text = json.loads(item.payload)
+        message = build_message(
+            sender=settings.smtp_sender,
+            recipients=item.recipients,
+            subject=text["subject"],
+            body=text["body"],
+            message_id=item.message_id,
+        )
+        endpoint = SmtpEndpoint(
+            settings.smtp_host,
+            settings.smtp_port,
+            starttls=settings.smtp_starttls,
+            timeout=settings.smtp_timeout,
+        )
+        return self._mailer.send(
+            message, settings.smtp_sender, item.recipients, endpoint, credential
+        )
 
     def deliver(self, item: Claimed) -> str:
         """Send one claimed row and record the outcome; returns the verdict."""
@@ -305,13 +382,17 @@ class OutboxWorker:
             )
         else:
             try:
-                result = self._sender.send(
-                    item.payload,
-                    item.soap_action,
-                    item.endpoint,
-                    credential,
-                    expect_answer=item.invocation_mode == "SYNC_SERVICE",
-                )
+                if item.kind == EMAIL_KIND:
+                    result = self._mail(item, credential)
+                else:
+                    assert item.endpoint is not None
+                    result = self._sender.send(
+                        item.payload,
+                        item.soap_action,
+                        item.endpoint,
+                        credential,
+                        expect_answer=item.invocation_mode == "SYNC_SERVICE",
+                    )
             except Exception as exc:  # a bug or a bad setting, not the endpoint: a person looks
                 log.exception("outbox %s: the send failed before reaching the endpoint", item.id)
                 result = SendResult(PARK, f"the send failed: {type(exc).__name__}", local=True)
@@ -343,14 +424,15 @@ class OutboxWorker:
                 and row.attempts == item.attempt
                 and row.status == "READY"
             )
-            health = _health(s, item.connector_id)
-            state = _breaker(health)
-            if verdict == RETRY:
-                _store_breaker(
-                    health, on_failure(state, self.breaker, now.timestamp()), result.reason
-                )
-            elif not result.local:  # it answered: it is up, even if it refused this message
-                _store_breaker(health, on_success(state))
+            if item.connector_id is not None:
+                health = _health(s, item.connector_id)
+                state = _breaker(health)
+                if verdict == RETRY:
+                    _store_breaker(
+                        health, on_failure(state, self.breaker, now.timestamp()), result.reason
+                    )
+                elif not result.local:  # it answered: it is up, even if it refused this one
+                    _store_breaker(health, on_success(state))
             if not ours:
                 # our lease expired and another worker owns the row now: its outcome counts
                 s.add(self._attempt(item, result, started, ms, "RETRY", "lease lost"))
@@ -502,8 +584,14 @@ class OutboxWorker:
         """Keep up to ``concurrency`` sends in flight until ``stop`` is set; then finish
         the sends under way (each bounded by its connector's timeout) and return."""
         inflight: set[Future[str]] = set()
+        jeopardy_due = time.monotonic()
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="omgw-send") as pool:
             while not stop.is_set():
+                if time.monotonic() >= jeopardy_due:
+                    jeopardy_due = (
+                        time.monotonic() + self.runtime.settings.jeopardy_interval_seconds
+                    )
+                    self.check_jeopardy()
                 try:
                     items = self.claim(self.concurrency - len(inflight))
                 except Exception:
@@ -519,6 +607,19 @@ class OutboxWorker:
                     continue
             wait(inflight)
         self._sender.close()
+
+    def check_jeopardy(self) -> int:
+        """Run the jeopardy check once (:mod:`gateway.orders.jeopardy`); returns the lines
+        whose priority rose. A failure is logged and tried again at the next interval."""
+        try:
+            with self.runtime.sessions() as s, s.begin():
+                report = JeopardyCheck(s).run()
+        except Exception:
+            log.exception("jeopardy check failed; it runs again at the next interval")
+            return 0
+        if report.raised:
+            log.info("jeopardy: %d line(s) rose in priority", len(report.raised))
+        return len(report.raised)
 
     def _deliver_logged(self, item: Claimed) -> str:
         try:

@@ -36,6 +36,8 @@ __all__ = [
     "FulfillLine",
     "FulfillmentRequest",
     "FulfillmentResponseRecord",
+    "Hold",
+    "JeopardyThreshold",
     "MessageLog",
     "OrderHeader",
     "OrderLine",
@@ -52,6 +54,8 @@ __all__ = [
     "Task",
     "TaskService",
     "TaskType",
+    "TriggerPoint",
+    "TriggerPointConnector",
     "UsedNonce",
     "User",
     "ValueMap",
@@ -409,6 +413,12 @@ class FulfillLine(Base):
     #: the process version the line follows, and what its internal steps decided
     process_id: Mapped[int | None] = mapped_column(ForeignKey("processes.id"))
     warehouse: Mapped[str | None] = mapped_column(String(18))
+    #: jeopardy (gateway/orders/jeopardy.py): when the whole process should be done, how
+    #: late the current step is, and the priority the thresholds give that delay
+    planned_completion_at: Mapped[datetime | None]
+    jeopardy_delay_minutes: Mapped[int | None] = mapped_column(Integer)
+    jeopardy_priority: Mapped[str | None] = mapped_column(String(10))
+    jeopardy_checked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -546,18 +556,24 @@ class OutboxMessage(Base):
     __table_args__ = (
         Index("ix_outbox_ready", "status", "next_attempt_at"),
         Index("ix_outbox_order", "order_number"),
+        Index("ix_outbox_sequence", "connector_id", "order_number", "status"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(100), unique=True)
-    kind: Mapped[str] = mapped_column(String(30))  # FULFILLMENT_REQUEST
-    connector_id: Mapped[int] = mapped_column(ForeignKey("connectors.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(30))  # FULFILLMENT_REQUEST|BUSINESS_EVENT|EMAIL
+    #: the connector it goes through (None for an e-mail, which goes to the SMTP server)
+    connector_id: Mapped[int | None] = mapped_column(ForeignKey("connectors.id"), index=True)
     request_id: Mapped[int | None] = mapped_column(
         ForeignKey("fulfillment_requests.id"), index=True
     )
     header_id: Mapped[int | None] = mapped_column(ForeignKey("order_headers.id"))
     order_number: Mapped[str | None] = mapped_column(String(50))
     task_type: Mapped[str | None] = mapped_column(String(30))
+    #: a business event's EventCode (``FlineStatusUpdate``, ``HOLD`` …)
+    event_code: Mapped[str | None] = mapped_column(String(30))
+    #: an e-mail's envelope recipients, comma-separated
+    recipients: Mapped[str | None] = mapped_column(Text)
     invocation_mode: Mapped[str] = mapped_column(String(20))
     operation: Mapped[str] = mapped_column(String(80))
     soap_action: Mapped[str] = mapped_column(String(300))
@@ -576,7 +592,7 @@ class OutboxMessage(Base):
     delivered_at: Mapped[datetime | None]
     parked_at: Mapped[datetime | None]
 
-    connector: Mapped[Connector] = relationship(lazy="joined", innerjoin=True)
+    connector: Mapped[Connector | None] = relationship(lazy="joined")
 
 
 class DeliveryAttempt(Base):
@@ -610,3 +626,69 @@ class ConnectorHealth(Base):
     probing_since: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class TriggerPoint(Base):
+    """Which change raises a business event, who receives it, and whether it is mailed
+    (contract §5.9, Oracle's DOO_EVENT_DETAILS): one row per (event, criterion), the
+    criterion being a status value, a jeopardy priority, or empty."""
+
+    __tablename__ = "trigger_points"
+    __table_args__ = (UniqueConstraint("event", "criterion", name="uq_trigger_point"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    event: Mapped[str] = mapped_column(String(30))
+    criterion: Mapped[str] = mapped_column(String(30), default="")
+    raise_event: Mapped[bool] = mapped_column(Boolean, default=True)
+    send_email: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: e-mail recipients, comma-separated
+    email_to: Mapped[str] = mapped_column(Text, default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+    connectors: Mapped[list[Connector]] = relationship(
+        secondary="trigger_point_connectors", lazy="selectin", order_by="Connector.name"
+    )
+
+
+class TriggerPointConnector(Base):
+    __tablename__ = "trigger_point_connectors"
+
+    trigger_point_id: Mapped[int] = mapped_column(
+        ForeignKey("trigger_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    connector_id: Mapped[int] = mapped_column(
+        ForeignKey("connectors.id"), primary_key=True, index=True
+    )
+
+
+class JeopardyThreshold(Base):
+    """A delay range (minutes, ``to_minutes`` exclusive, None: no end) and the jeopardy
+    priority it gives, for one task type ("" for any task without its own ranges)."""
+
+    __tablename__ = "jeopardy_thresholds"
+    __table_args__ = (UniqueConstraint("task_type", "from_minutes", name="uq_jeopardy_threshold"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    task_type: Mapped[str] = mapped_column(String(30), default="")
+    from_minutes: Mapped[int] = mapped_column(Integer)
+    to_minutes: Mapped[int | None] = mapped_column(Integer)
+    priority: Mapped[str] = mapped_column(String(10))
+
+
+class Hold(Base):
+    """A hold on an order (``order_line_id`` None) or one order line; active until
+    released. A held line does not progress (gateway/orders/holds.py)."""
+
+    __tablename__ = "holds"
+    __table_args__ = (Index("ix_holds_header", "header_id", "released_at"),)
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    header_id: Mapped[int] = mapped_column(ForeignKey("order_headers.id"))
+    order_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"))
+    hold_code: Mapped[str] = mapped_column(String(30))
+    comments: Mapped[str | None] = mapped_column(String(2000))
+    applied_by: Mapped[str] = mapped_column(String(100))
+    applied_at: Mapped[datetime] = mapped_column(default=utcnow)
+    released_at: Mapped[datetime | None]
+    released_by: Mapped[str | None] = mapped_column(String(100))
+    release_comments: Mapped[str | None] = mapped_column(String(2000))

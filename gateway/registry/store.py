@@ -36,6 +36,7 @@ from gateway.persistence.models import (
     Connector,
     FulfillmentRequest,
     OrderHeader,
+    OutboxMessage,
     Process,
     ProcessStep,
     SourceSystem,
@@ -50,6 +51,7 @@ from gateway.persistence.models import (
 from gateway.registry import audit
 from gateway.registry.audit import Change
 from gateway.registry.rules import RuleStore
+from gateway.registry.triggers import trigger_referrers
 
 __all__ = ["Registry", "ensure_builtins", "registry_reader", "wallet_entry"]
 
@@ -340,6 +342,14 @@ class Registry:
                 "INVALID_VALUE",
                 f"connector {spec.name}: wallet entry {cert} holds no client certificate",
             )
+        if row is not None and spec.invocation_mode != "BUSINESS_EVENT":
+            triggers = trigger_referrers(self._s, row.id)
+            if triggers:
+                raise ConflictError(
+                    "IN_USE",
+                    f"connector {spec.name} receives trigger point(s) {_names(triggers)}; "
+                    "it must stay BUSINESS_EVENT until they no longer name it",
+                )
         if row is None:
             row = Connector(name=spec.name)
             self._s.add(row)
@@ -381,6 +391,22 @@ class Registry:
         routes = RuleStore(self._s).connector_referrers(name)
         if routes:
             raise ConflictError("IN_USE", f"connector {name} is named by routing: {_names(routes)}")
+        triggers = trigger_referrers(self._s, row.id)
+        if triggers:
+            raise ConflictError(
+                "IN_USE", f"connector {name} receives trigger point(s) {_names(triggers)}"
+            )
+        events = self._s.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.connector_id == row.id)
+        )
+        if events:
+            raise ConflictError(
+                "IN_USE",
+                f"connector {name} has {events} outbox message(s); "
+                "disable it instead (enabled = false) so their history stays intact",
+            )
         before = self._connector_spec(row).to_mapping()
         self._s.delete(row)
         self._s.flush()

@@ -9,7 +9,7 @@ from sqlalchemy.orm import Session
 
 from gateway import namespaces as ns
 from gateway.errors import GatewayError
-from gateway.orders.commands import LineInput, OrderInput
+from gateway.orders.commands import HoldInput, LineInput, OrderInput
 from gateway.orders.intake import DEFAULT_REVISION, ImportOutcome, OrderIntake
 from gateway.persistence.models import StagedOrder
 from gateway.runtime import Runtime
@@ -42,6 +42,7 @@ def to_order_input(order: Any) -> OrderInput:
             ship_set_name=text(ln.ShipSetName),
             requested_fulfillment_org=text(ln.RequestedFulfillmentOrganizationCode),
             requested_ship_date=as_utc(ln.RequestedShipDate),
+            holds=_holds(ln.Hold),
         )
         for ln in present(order.Line, "Line")
     )
@@ -59,7 +60,12 @@ def to_order_input(order: Any) -> OrderInput:
         business_unit_name=text(order.RequestingBusinessUnitName),
         transaction_on=as_utc(order.TransactionOn),
         requested_ship_date=as_utc(order.RequestedShipDate),
+        holds=_holds(order.Hold),
     )
+
+
+def _holds(holds: Any) -> tuple[HoldInput, ...]:
+    return tuple(HoldInput(text(h.HoldCode), text(h.HoldComments)) for h in present(holds, "Hold"))
 
 
 def _imported(outcome: ImportOutcome) -> ImportedOrder:

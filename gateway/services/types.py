@@ -30,6 +30,7 @@ __all__ = [
     "FulfillLine",
     "FulfillmentDetail",
     "FulfillmentRequestAcknowledgement",
+    "ImportHold",
     "ImportLine",
     "ImportOrder",
     "ImportedLine",
@@ -250,6 +251,15 @@ class OrderInfo(ComplexModel):
 # -- OrderImportService ------------------------------------------------------------------
 
 
+class ImportHold(ComplexModel):
+    """A hold applied as the order is imported (Oracle's import carries HoldCode and
+    HoldComments, as DOO_ORDER_HOLDS_INT does)."""
+
+    __namespace__ = ns.ORDER_IMPORT
+    __type_name__ = "Hold"
+    _type_info = [("HoldCode", S), ("HoldComments", S)]
+
+
 class ImportLine(ComplexModel):
     __namespace__ = ns.ORDER_IMPORT
     __type_name__ = "Line"
@@ -263,6 +273,7 @@ class ImportLine(ComplexModel):
         ("RequestedShipDate", DateTime),
         ("RequestedFulfillmentOrganizationCode", S),
         ("ShipSetName", S),
+        ("Hold", _many(ImportHold)),
     ]
 
 
@@ -282,6 +293,7 @@ class ImportOrder(ComplexModel):
         ("RequestingBusinessUnitName", S),
         ("CustomerPONumber", S),
         ("RequestedShipDate", DateTime),
+        ("Hold", _many(ImportHold)),
         ("Line", _many(ImportLine)),
     ]
 

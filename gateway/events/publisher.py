@@ -1,0 +1,221 @@
+"""Turning noted changes into outbox rows, as the trigger points ask.
+
+For each change the matching trigger point (event, criterion) is looked up; when it
+raises events, one ``BUSINESS_EVENT`` row per associated connector holds the whole
+``pushPayload`` envelope (one ``OrderHeader``, contract §5.4); when it sends e-mail, one
+``EMAIL`` row holds the notification's subject and text for its recipients. Rows are
+written in the order the changes happened, and the worker sends a connector's events
+for one order in that order (:mod:`gateway.outbox.worker`).
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from connectors.events import PUSH_ACTION, PUSH_OPERATION, EventHeader, push_envelope
+from gateway.events import payloads
+from gateway.events.mailtext import notification
+from gateway.events.recorder import (
+    Change,
+    HoldChange,
+    JeopardyChange,
+    SplitChange,
+    StatusChange,
+    take,
+)
+from gateway.orders.lifecycle import TERMINAL
+from gateway.persistence.models import (
+    FulfillLine,
+    Hold,
+    OrderHeader,
+    OrderLine,
+    OutboxMessage,
+    TriggerPoint,
+)
+
+__all__ = ["EMAIL_KIND", "EVENT_KIND", "publish"]
+
+EVENT_KIND = "BUSINESS_EVENT"
+EMAIL_KIND = "EMAIL"
+
+
+@dataclass(frozen=True)
+class _Event:
+    """One event to send: which trigger point it matched and its payload."""
+
+    point: str
+    criterion: str
+    header: OrderHeader
+    payload: EventHeader
+
+
+class _Batch:
+    """One publish call's changes, with what they did to each order and line."""
+
+    def __init__(self, session: Session, changes: list[Change]) -> None:
+        self.s = session
+        self.changes = changes
+        # the first old and the last new status of each entity in this batch
+        self._first: dict[tuple[str, int], str | None] = {}
+        for c in changes:
+            if isinstance(c, StatusChange):
+                key = (c.history.entity, c.history.entity_id)
+                self._first.setdefault(key, c.history.old_status)
+
+    def change_of(self, entity: str, entity_id: int, current: str) -> tuple[str | None, str]:
+        return self._first.get((entity, entity_id), current), current
+
+    def header(self, header_id: int) -> OrderHeader:
+        found = self.s.get(OrderHeader, header_id)
+        assert found is not None
+        return found
+
+
+def _status_events(batch: _Batch, c: StatusChange) -> Iterable[_Event]:
+    h = c.history
+    if h.old_status == h.new_status:
+        return
+    header = batch.header(h.header_id)
+    if h.entity == "HEADER":
+        yield _Event(
+            "ORDER_STATUS_UPDATE",
+            h.new_status,
+            header,
+            payloads.header_status(header, h.old_status, h.new_status),
+        )
+        return
+    if h.entity != "FULFILL_LINE":
+        return  # order lines are reported inside their fulfillment lines' events
+    fline = batch.s.get(FulfillLine, h.entity_id)
+    assert fline is not None
+    line = fline.order_line
+    yield _Event(
+        "FLINE_STATUS_UPDATE",
+        h.new_status,
+        header,
+        payloads.fline_status(
+            header,
+            line,
+            fline,
+            batch.change_of("HEADER", header.id, header.status),
+            batch.change_of("LINE", line.id, line.status),
+            (h.old_status, h.new_status),
+        ),
+    )
+    if h.new_status in TERMINAL:
+        line_old, line_new = batch.change_of("LINE", line.id, line.status)
+        open_old = "N" if line_old in TERMINAL else "Y"
+        open_new = "N" if line_new in TERMINAL else "Y"
+        yield _Event(
+            "FLINE_CLOSED",
+            "",
+            header,
+            payloads.fline_closed(header, line, fline, (open_old, open_new)),
+        )
+
+
+def _hold_event(batch: _Batch, c: HoldChange) -> _Event:
+    row: Hold = c.hold
+    header = batch.header(row.header_id)
+    lines: list[tuple[OrderLine, list[FulfillLine]]] = []
+    for line in header.lines:
+        if row.order_line_id is not None and line.id != row.order_line_id:
+            continue
+        if line.status in TERMINAL:
+            continue
+        lines.append((line, [f for f in line.fulfill_lines if f.status not in TERMINAL]))
+    return _Event("HOLD", "", header, payloads.hold(header, row, lines, c.released))
+
+
+def _split_event(batch: _Batch, c: SplitChange) -> _Event:
+    header = batch.header(c.original.header_id)
+    line = c.original.order_line
+    return _Event(
+        "SPLIT", "", header, payloads.split(header, line, c.pre_split, [c.original, c.rest])
+    )
+
+
+def _events(batch: _Batch) -> Iterable[_Event]:
+    for c in batch.changes:
+        if isinstance(c, StatusChange):
+            yield from _status_events(batch, c)
+        elif isinstance(c, HoldChange):
+            yield _hold_event(batch, c)
+        elif isinstance(c, SplitChange):
+            yield _split_event(batch, c)
+        elif isinstance(c, JeopardyChange):
+            line = c.fline.order_line
+            yield _Event(
+                "JEOPARDY",
+                c.priority,
+                c.header,
+                payloads.jeopardy(c.header, line, c.fline, c.priority),
+            )
+
+
+def _message_id() -> str:
+    return f"urn:uuid:{uuid.uuid4()}"
+
+
+def publish(session: Session) -> int:
+    """Write the outbox rows for what changed since the last call; returns how many."""
+    changes = take(session)
+    if not changes:
+        return 0
+    points = {
+        (tp.event, tp.criterion): tp
+        for tp in session.scalars(select(TriggerPoint))
+        if tp.raise_event or tp.send_email
+    }
+    if not points:
+        return 0
+    written = 0
+    with session.no_autoflush:
+        events = list(_events(_Batch(session, changes)))
+    for ev in events:
+        point = points.get((ev.point, ev.criterion))
+        if point is None:
+            continue
+        if point.raise_event:
+            for connector in point.connectors:
+                message_id = _message_id()
+                session.add(
+                    OutboxMessage(
+                        message_id=message_id,
+                        kind=EVENT_KIND,
+                        connector_id=connector.id,
+                        header_id=ev.header.id,
+                        order_number=ev.header.order_number,
+                        event_code=ev.payload.event_code,
+                        invocation_mode="BUSINESS_EVENT",
+                        operation=PUSH_OPERATION,
+                        soap_action=PUSH_ACTION,
+                        payload=push_envelope(ev.payload, message_id=message_id, to=connector.url),
+                    )
+                )
+                written += 1
+        if point.send_email and point.email_to:
+            subject, body = notification(ev.payload, ev.header)
+            session.add(
+                OutboxMessage(
+                    message_id=_message_id(),
+                    kind=EMAIL_KIND,
+                    connector_id=None,
+                    header_id=ev.header.id,
+                    order_number=ev.header.order_number,
+                    event_code=ev.payload.event_code,
+                    recipients=point.email_to,
+                    invocation_mode="EMAIL",
+                    operation="sendmail",
+                    soap_action="",
+                    payload=json.dumps({"subject": subject, "body": body}).encode(),
+                )
+            )
+            written += 1
+    return written

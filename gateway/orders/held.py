@@ -1,0 +1,27 @@
+"""Which holds are active on an order, and whether one stops a given line."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway.persistence.models import Hold
+
+__all__ = ["active_holds", "hold_on"]
+
+
+def active_holds(session: Session, header_id: int) -> list[Hold]:
+    return list(
+        session.scalars(
+            select(Hold)
+            .where(Hold.header_id == header_id, Hold.released_at.is_(None))
+            .order_by(Hold.id)
+        )
+    )
+
+
+def hold_on(holds: Sequence[Hold], line_id: int) -> Hold | None:
+    """The first active hold that stops order line ``line_id`` (an order hold stops all)."""
+    return next((h for h in holds if h.order_line_id in (None, line_id)), None)

@@ -1,0 +1,169 @@
+"""Jeopardy: how late each open fulfillment line is against its process's plan.
+
+Each process step has a planned duration; a line's plan starts when its order was
+submitted, so the planned completion of a step is that start plus the durations of
+every step up to and including it (the whole process's is stored on the line as
+``planned_completion_at``). A line's delay is how far *now* is past the planned
+completion of the step it is in (the step of its task type: Shipment while it waits to
+ship, Invoice while it waits to be billed); the configured thresholds turn the delay
+into a priority (``LOW``, ``MEDIUM``, ``HIGH``; none when it is on time or no range
+covers it). When a line's priority rises, the ``JEOPARDY`` business event is noted; the
+trigger point of that priority decides whether it is sent.
+
+The check runs in the outbox worker every ``OMGW_JEOPARDY_INTERVAL_SECONDS`` and with
+``omgw jeopardy check``. On PostgreSQL a transaction-scoped advisory lock runs one check
+at a time across workers, so a rise is raised once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, joinedload
+
+from connectors.registry import DEFAULT_PROCESS, StepSpec
+from connectors.triggers import JeopardyThresholdSpec, priority_rank
+from gateway.events import recorder
+from gateway.orders.lifecycle import TERMINAL
+from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, Process, utcnow
+from gateway.registry.triggers import TriggerStore
+
+__all__ = ["JeopardyCheck", "JeopardyReport", "LineJeopardy", "plan", "priority_for"]
+
+_LOCK = 0x6A656F70  # "jeop"
+
+
+@dataclass(frozen=True)
+class LineJeopardy:
+    order_number: str
+    line_number: int
+    fulfill_line_id: int
+    task_type: str
+    status: str
+    step_due: datetime
+    delay_minutes: int
+    priority: str | None
+    previous: str | None
+
+    @property
+    def rose(self) -> bool:
+        return priority_rank(self.priority) > priority_rank(self.previous)
+
+
+@dataclass(frozen=True)
+class JeopardyReport:
+    checked: int
+    lines: tuple[LineJeopardy, ...]
+
+    @property
+    def in_jeopardy(self) -> list[LineJeopardy]:
+        return [ln for ln in self.lines if ln.priority]
+
+    @property
+    def raised(self) -> list[LineJeopardy]:
+        return [ln for ln in self.lines if ln.rose]
+
+
+def _aware(at: datetime) -> datetime:
+    return at if at.tzinfo is not None else at.replace(tzinfo=UTC)
+
+
+def plan(
+    steps: tuple[StepSpec, ...], start: datetime, task_type: str
+) -> tuple[datetime, datetime] | None:
+    """(planned completion of the step of ``task_type``, of the whole process), or None
+    when the process has no such step."""
+    elapsed = 0
+    due: datetime | None = None
+    for step in steps:
+        elapsed += step.planned_minutes or 0
+        if due is None and step.task_type == task_type:
+            due = start + timedelta(minutes=elapsed)
+    if due is None:
+        return None
+    return due, start + timedelta(minutes=elapsed)
+
+
+def priority_for(
+    thresholds: list[JeopardyThresholdSpec], task_type: str, delay_minutes: int
+) -> str | None:
+    """The priority the ranges of ``task_type`` (else the general ones) give a delay."""
+    own = [t for t in thresholds if t.task_type == task_type]
+    ranges = own or [t for t in thresholds if not t.task_type]
+    return next((t.priority for t in ranges if t.covers(delay_minutes)), None)
+
+
+class JeopardyCheck:
+    """Computes and stores every open line's jeopardy in the caller's transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self._s = session
+        self._steps: dict[int | None, tuple[StepSpec, ...]] = {None: DEFAULT_PROCESS.steps}
+
+    def _process_steps(self, process_id: int | None) -> tuple[StepSpec, ...]:
+        if process_id not in self._steps:
+            process = self._s.get(Process, process_id)
+            self._steps[process_id] = (
+                tuple(
+                    StepSpec(
+                        s.name,
+                        s.task_type.code,
+                        s.task_name,
+                        s.service_name,
+                        s.kind,
+                        s.planned_minutes,
+                    )
+                    for s in process.steps
+                )
+                if process is not None
+                else DEFAULT_PROCESS.steps
+            )
+        return self._steps[process_id]
+
+    def run(self, now: datetime | None = None) -> JeopardyReport:
+        now = _aware(now or utcnow())
+        if self._s.get_bind().dialect.name == "postgresql":
+            self._s.execute(select(func.pg_advisory_xact_lock(_LOCK)))
+        thresholds = TriggerStore(self._s).thresholds()
+        rows = self._s.scalars(
+            select(FulfillLine)
+            .join(OrderHeader, OrderHeader.id == FulfillLine.header_id)
+            .where(
+                FulfillLine.status.not_in(TERMINAL),
+                FulfillLine.task_type.is_not(None),
+                OrderHeader.status.not_in(("DOO_REFERENCE", *TERMINAL)),
+            )
+            .options(joinedload(FulfillLine.order_line).joinedload(OrderLine.header))
+            .order_by(FulfillLine.header_id, FulfillLine.id)
+        ).all()
+        out: list[LineJeopardy] = []
+        for fline in rows:
+            header = fline.order_line.header
+            task = fline.task_type or ""
+            planned = plan(self._process_steps(fline.process_id), _aware(header.created_at), task)
+            if planned is None:
+                continue
+            due, whole = planned
+            delay = int((now - due).total_seconds() // 60)
+            priority = priority_for(thresholds, task, delay) if delay >= 0 else None
+            result = LineJeopardy(
+                header.order_number,
+                fline.order_line.line_number,
+                fline.id,
+                task,
+                fline.status,
+                due,
+                delay,
+                priority,
+                fline.jeopardy_priority,
+            )
+            fline.planned_completion_at = whole
+            fline.jeopardy_delay_minutes = delay
+            fline.jeopardy_priority = priority
+            fline.jeopardy_checked_at = now
+            if result.rose and priority is not None:
+                recorder.jeopardy_raised(self._s, header, fline, priority)
+            out.append(result)
+        return JeopardyReport(len(rows), tuple(out))

@@ -1,0 +1,637 @@
+"""A simulated business-event subscriber, for demos and tests of omgw's event pushes.
+
+It serves Oracle's one-way ``BusinessEventsConnector.pushPayload``
+(``wsdl/events/BusinessEventsConnector.wsdl``, contract §5.2–5.6) the way a customer's
+connector endpoint would: every push is checked (credentials, then the payload against
+``BusinessEventsConnectorPayload.xsd`` through :func:`connectors.events.parse_push`),
+recorded once per ``wsa:MessageID``, and answered HTTP 202 with an empty body.
+
+It is also a fault injector, deterministic for a given seed (:class:`SubscriberOptions`,
+changeable at run time through ``POST /control``): an outage (``down``: every push 503),
+random HTTP 503s, SOAP ``Server`` faults, SOAP ``Client`` faults, and slow answers. A push
+that fails this way is not recorded, so the redelivery OM does (§5.6) records it later.
+
+What happens to a push, in order:
+
+1. ``down`` → 503 (nothing read);
+2. credentials, when required: HTTP Basic or a WS-Security UsernameToken (PasswordText), else
+   a ``Client`` fault ``FailedAuthentication`` (counted in ``refused``);
+3. the payload: not XML, not SOAP 1.1, another operation, or not valid against the schema
+   → a ``Client`` fault with the reason (counted in ``invalid``);
+4. one draw from the seeded generator, shared out in this order: ``failure_rate`` → 503,
+   ``fault_rate`` → ``Server`` fault, ``client_fault_rate`` → ``Client`` fault (counted in
+   ``failed``); when the rates add up to more than 1 the later ones get what is left;
+5. a ``wsa:MessageID`` seen before → 202, counted in ``duplicates``, not recorded again;
+6. otherwise recorded (and written to ``record_dir``) → 202.
+
+``delay`` is spent after the work and before the answer, whatever the answer: a caller that
+times out has still been heard, as with a real subscriber that is slow to answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import copy
+import dataclasses
+import functools
+import json
+import logging
+import random
+import re
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qs
+from wsgiref.simple_server import WSGIServer, make_server
+from wsgiref.util import request_uri
+
+from lxml import etree
+
+from connectors.events import (
+    EVENTS_DIR,
+    PUSH_ACTION,
+    WSDL_PATH,
+    EventHeader,
+    PayloadInvalidError,
+    PushedPayload,
+    parse_push,
+    results_schema,
+)
+from connectors.outbound import SOAP_ENV_NS
+from gateway.simulate.fulfillment import (
+    _PARSER,
+    _REASONS,
+    MAX_BODY_BYTES,
+    MAX_SECONDS,
+    WSSE_NS,
+    StartResponse,
+    _child_text,
+    _fault,
+    _QuietHandler,
+    _same,
+    _ThreadingServer,
+)
+
+__all__ = [
+    "CONTROLLABLE",
+    "ENDPOINT_PATH",
+    "RunningSubscriber",
+    "SubscriberOptions",
+    "SubscriberSimulator",
+    "running_subscriber",
+    "serve_subscriber",
+]
+
+log = logging.getLogger(__name__)
+
+#: where the CLI and :func:`running_subscriber` say to push (any other POST path works too)
+ENDPOINT_PATH = "/events"
+STATE_PATH = "/state"
+CONTROL_PATH = "/control"
+#: the options ``POST /control`` may change while the subscriber runs
+CONTROLLABLE = frozenset({"fault_rate", "client_fault_rate", "failure_rate", "down", "delay"})
+_RATES = ("fault_rate", "client_fault_rate", "failure_rate")
+#: ``soap:address`` elements of SOAP 1.1 and SOAP 1.2 bindings
+_ADDRESS_TAGS = (
+    "{http://schemas.xmlsoap.org/wsdl/soap/}address",
+    "{http://schemas.xmlsoap.org/wsdl/soap12/}address",
+)
+_PASSWORD_TEXT = "#PasswordText"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_FAILED_AUTHENTICATION = (
+    "FailedAuthentication: the security token could not be authenticated; send the "
+    "subscriber's user and password as a WS-Security UsernameToken (PasswordText) or with "
+    "HTTP Basic"
+)
+_COUNTERS = ("pushes", "received", "duplicates", "invalid", "refused", "failed")
+
+
+@dataclass(frozen=True)
+class SubscriberOptions:
+    """How the simulated subscriber behaves.
+
+    :param fault_rate: share of valid pushes answered with a SOAP ``Server`` fault (HTTP 500)
+    :param client_fault_rate: share answered with a SOAP ``Client`` fault ("payload refused")
+    :param failure_rate: share answered HTTP 503 without a SOAP body
+    :param down: answer every push HTTP 503, before looking at it (a subscriber that is down)
+    :param delay: seconds to wait before answering any push (a slow subscriber)
+    :param seed: seeds the draws of the rates, so a run can be repeated exactly
+    :param username: the user pushes must authenticate as; ``None`` checks nothing
+    :param password: that user's password (UsernameToken PasswordText or HTTP Basic)
+    :param record_dir: where to write each recorded payload's ``results`` document
+    """
+
+    fault_rate: float = 0.0
+    client_fault_rate: float = 0.0
+    failure_rate: float = 0.0
+    down: bool = False
+    delay: float = 0.0
+    seed: int = 0
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    record_dir: Path | None = None
+
+    def __post_init__(self) -> None:
+        for name in _RATES:
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise ValueError(f"{name}: a number from 0 to 1")
+            if not 0.0 <= float(value) <= 1.0:
+                raise ValueError(f"{name}: a number from 0 to 1, not {value}")
+        if not isinstance(self.down, bool):
+            raise ValueError("down: true or false")
+        if isinstance(self.delay, bool) or not isinstance(self.delay, int | float):
+            raise ValueError("delay: a number of seconds")
+        if not 0.0 <= float(self.delay) <= MAX_SECONDS:
+            raise ValueError(f"delay: 0 to {MAX_SECONDS:g} seconds, not {self.delay}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise ValueError("seed: a whole number")
+        if (self.username is None) != (self.password is None):
+            raise ValueError("username and password go together: give both or neither")
+        if self.username is not None and (not isinstance(self.username, str) or not self.username):
+            raise ValueError("username: a non-empty string")
+        if isinstance(self.record_dir, str):
+            object.__setattr__(self, "record_dir", Path(self.record_dir))
+        elif self.record_dir is not None and not isinstance(self.record_dir, Path):
+            raise ValueError("record_dir: a directory path")
+
+    def public(self) -> dict[str, Any]:
+        """The options as JSON-ready data, without the password."""
+        data = dataclasses.asdict(self)
+        del data["password"]
+        data["record_dir"] = None if self.record_dir is None else str(self.record_dir)
+        data["authentication"] = self.username is not None
+        return data
+
+
+@dataclass
+class _Record:
+    """One push, as first received."""
+
+    seq: int
+    message_id: str | None
+    action: str | None
+    event_code: str | None
+    orchestration_order_number: str | None
+    source_order_number: str | None
+    orders: int
+    received_at: str
+    results: bytes
+    file: str | None = None
+    times_received: int = 1
+
+    def public(self, xml: bool = False) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "seq": self.seq,
+            "message_id": self.message_id,
+            "action": self.action,
+            "event_code": self.event_code,
+            "orchestration_order_number": self.orchestration_order_number,
+            "source_order_number": self.source_order_number,
+            "orders": self.orders,
+            "received_at": self.received_at,
+            "times_received": self.times_received,
+            "file": self.file,
+        }
+        if xml:
+            data["xml"] = self.results.decode("utf-8", errors="replace")
+        return data
+
+
+class _RefusedError(Exception):
+    """A push answered with a SOAP ``Client`` fault; the message is the faultstring."""
+
+
+@functools.cache
+def _wsdl_document() -> etree._ElementTree:
+    return etree.parse(str(WSDL_PATH), _PARSER)
+
+
+def _file_part(value: str | None, default: str) -> str:
+    """``value`` made safe for a file name: no separators, no leading dots, at most 60 chars."""
+    cleaned = _UNSAFE.sub("_", value or "").strip("._")[:60]
+    return cleaned or default
+
+
+def _action_name(value: str | None) -> str:
+    """The operation a SOAPAction or ``wsa:Action`` names: its last ``/`` or ``#`` segment."""
+    text = (value or "").strip().strip('"').strip()
+    return re.split(r"[/#]", text)[-1] if text else ""
+
+
+class SubscriberSimulator:
+    """The simulated subscriber, as a WSGI application.
+
+    ``GET <path>?wsdl`` serves the connector WSDL addressed to the URL asked for (and the
+    schemas beside it, by name); ``GET /state`` (``?xml=1`` adds each payload) and
+    ``POST /control`` are JSON; any other ``POST`` is a ``pushPayload``.
+
+    Counters in the state: ``pushes`` every push POSTed, ``received`` pushes recorded,
+    ``duplicates`` repeats of a recorded ``wsa:MessageID``, ``invalid`` pushes refused for
+    their content, ``refused`` pushes refused for their credentials, ``failed`` injected
+    failures (``down`` included).
+    """
+
+    def __init__(
+        self,
+        options: SubscriberOptions | None = None,
+        *,
+        sleep: Callable[[float], None] = time.sleep,
+    ) -> None:
+        self._options = options or SubscriberOptions()
+        self._sleep = sleep
+        self._lock = threading.Lock()
+        self._rng = random.Random(self._options.seed)
+        self._counters = dict.fromkeys(_COUNTERS, 0)
+        self._by_code: Counter[str] = Counter()
+        self._records: list[_Record] = []
+        self._by_message: dict[str, _Record] = {}
+        self._last_invalid: str | None = None
+        if self._options.record_dir is not None:
+            # now, so that a directory that cannot be made shows at start, not at a push
+            self._options.record_dir.mkdir(parents=True, exist_ok=True)
+        _wsdl_document()  # likewise for a broken WSDL or schema
+        results_schema()
+
+    @property
+    def options(self) -> SubscriberOptions:
+        with self._lock:
+            return self._options
+
+    # -- public operations ------------------------------------------------------------
+
+    def state(self, xml: bool = False) -> dict[str, Any]:
+        """Counters, the options (without the password) and every push recorded."""
+        with self._lock:
+            return {
+                "options": self._options.public(),
+                **self._counters,
+                "counts": dict(self._by_code),
+                "last_invalid": self._last_invalid,
+                "events": [r.public(xml) for r in self._records],
+            }
+
+    def control(self, changes: dict[str, Any]) -> dict[str, Any]:
+        """Replace some of :data:`CONTROLLABLE`; the new options (without the password).
+
+        :raises ValueError: for an unknown option or a value out of range; nothing changes.
+        """
+        unknown = sorted(set(changes) - CONTROLLABLE)
+        if unknown:
+            raise ValueError(
+                f"cannot change {', '.join(unknown)}; changeable: {', '.join(sorted(CONTROLLABLE))}"
+            )
+        with self._lock:
+            self._options = dataclasses.replace(self._options, **changes)
+            log.info("subscriber options changed: %s", ", ".join(sorted(changes)))
+            return self._options.public()
+
+    # -- WSGI ---------------------------------------------------------------------------
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        method = environ.get("REQUEST_METHOD", "GET").upper()
+        path = environ.get("PATH_INFO", "") or "/"
+        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
+        try:
+            if method == "GET":
+                if any(k.lower() == "wsdl" for k in query):
+                    return _answer(start_response, 200, self._wsdl(environ), "text/xml")
+                if path == STATE_PATH:
+                    xml = query.get("xml", ["0"])[-1].lower() in ("1", "true", "yes")
+                    return _json(start_response, 200, self.state(xml))
+                name = path.rsplit("/", 1)[-1]
+                if name.endswith(".xsd") and name in _schema_names():
+                    return _answer(
+                        start_response, 200, (EVENTS_DIR / name).read_bytes(), "text/xml"
+                    )
+                return _json(start_response, 404, {"error": f"nothing at {path}"})
+            if method == "POST":
+                if path == CONTROL_PATH:
+                    return self._control(environ, start_response)
+                return self._push(environ, start_response)
+            return _json(start_response, 405, {"error": f"{method} is not served"})
+        except Exception:  # a bug must not kill the server thread silently
+            log.exception("subscriber: unexpected error answering %s %s", method, path)
+            return _answer(
+                start_response,
+                500,
+                _fault("Server", "internal error in the subscriber"),
+                "text/xml",
+            )
+
+    def _wsdl(self, environ: dict[str, Any]) -> bytes:
+        """The connector WSDL with every ``soap:address`` set to the URL asked for."""
+        location = request_uri(environ, include_query=False)
+        doc = copy.deepcopy(_wsdl_document())
+        for tag in _ADDRESS_TAGS:
+            for address in doc.iter(tag):
+                address.set("location", location)
+        return bytes(etree.tostring(doc, xml_declaration=True, encoding="utf-8"))
+
+    def _control(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        body = _body(environ)
+        try:
+            changes = json.loads(body or b"")
+        except ValueError:
+            return _json(start_response, 400, {"error": "the body must be a JSON object"})
+        if not isinstance(changes, dict):
+            return _json(start_response, 400, {"error": "the body must be a JSON object"})
+        try:
+            return _json(start_response, 200, self.control(changes))
+        except (TypeError, ValueError) as exc:
+            return _json(start_response, 400, {"error": str(exc)})
+
+    # -- pushPayload ----------------------------------------------------------------------
+
+    def _push(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        # Read even when down: a request left unread can make the client see a reset, not a 503
+        body = _body(environ)
+        with self._lock:
+            self._counters["pushes"] += 1
+            options = self._options
+            if options.down:
+                self._counters["failed"] += 1
+        if options.down:
+            log.info("subscriber: down (HTTP 503)")
+            status, answer, kind = 503, b"the subscriber is down\n", "text/plain"
+        else:
+            status, answer, kind = self._handle(environ, body, options)
+        if options.delay:
+            self._sleep(options.delay)
+        return _answer(start_response, status, answer, kind)
+
+    def _handle(
+        self, environ: dict[str, Any], body: bytes | None, options: SubscriberOptions
+    ) -> tuple[int, bytes, str]:
+        """Steps 2 to 6 of the module docstring: (HTTP status, body, content type).
+
+        ``body`` is ``None`` when it was larger than :data:`MAX_BODY_BYTES`.
+        """
+        if not self._authenticated(environ, body or b"", options):
+            with self._lock:
+                self._counters["refused"] += 1
+            log.info("subscriber: push refused: failed authentication")
+            return 500, _fault("Client", _FAILED_AUTHENTICATION), "text/xml"
+        try:
+            if body is None:
+                raise _RefusedError(f"the push is larger than {MAX_BODY_BYTES} bytes")
+            pushed = parse_push(body)
+            self._check_action(environ, pushed.action)
+        except (_RefusedError, PayloadInvalidError) as exc:
+            reason = str(exc)
+            with self._lock:
+                self._counters["invalid"] += 1
+                self._last_invalid = reason
+            log.info("subscriber: invalid push: %s", reason)
+            return 500, _fault("Client", reason), "text/xml"
+
+        with self._lock:
+            # One draw per push that gets this far, whatever the rates: the nth such push's
+            # fate depends on the seed and the rates it meets, not on the rates before it.
+            draw = self._rng.random()
+            injected = None
+            if draw < options.failure_rate:
+                injected = "failure"
+            elif draw < options.failure_rate + options.fault_rate:
+                injected = "Server"
+            elif draw < options.failure_rate + options.fault_rate + options.client_fault_rate:
+                injected = "Client"
+            if injected is not None:
+                self._counters["failed"] += 1
+        if injected == "failure":
+            log.info("subscriber: injected failure (HTTP 503)")
+            return 503, b"the subscriber is unavailable\n", "text/plain"
+        if injected == "Server":
+            log.info("subscriber: injected Server fault")
+            text = "simulated fault: the subscriber could not process the event"
+            return 500, _fault("Server", text), "text/xml"
+        if injected == "Client":
+            log.info("subscriber: injected Client fault")
+            text = "simulated fault: payload refused by the subscriber"
+            return 500, _fault("Client", text), "text/xml"
+        self._record(pushed, options)
+        return 202, b"", "text/xml"
+
+    @staticmethod
+    def _check_action(environ: dict[str, Any], wsa_action: str | None) -> None:
+        """Neither SOAPAction nor ``wsa:Action`` is required (§5.2), but given, must fit."""
+        for where, value in (
+            ("SOAPAction", environ.get("HTTP_SOAPACTION")),
+            ("wsa:Action", wsa_action),
+        ):
+            name = _action_name(value)
+            if name and name != PUSH_ACTION:
+                raise _RefusedError(
+                    f"unknown {where} {str(value).strip()[:100]!r}: this service has one "
+                    f"operation, {PUSH_ACTION}"
+                )
+
+    @staticmethod
+    def _authenticated(environ: dict[str, Any], body: bytes, options: SubscriberOptions) -> bool:
+        """Whether HTTP Basic or a WS-Security UsernameToken carries the expected user.
+
+        HTTP Basic, when sent, decides alone. The token's password must be ``PasswordText``
+        (what OM's ``wss_username_token_over_ssl_client_policy`` sends). A body that is not
+        XML cannot carry a token: it is refused before anyone learns why it is invalid.
+        """
+        if options.username is None or options.password is None:
+            return True
+        auth = environ.get("HTTP_AUTHORIZATION", "")
+        if auth[:6].lower() == "basic ":
+            try:
+                user, _, password = base64.b64decode(auth[6:].strip()).decode().partition(":")
+            except (binascii.Error, UnicodeDecodeError):
+                return False
+            return _same(user, options.username) & _same(password, options.password)
+        try:
+            root = etree.fromstring(body, _PARSER)
+        except etree.XMLSyntaxError:
+            return False
+        token = root.find(
+            f"{{{SOAP_ENV_NS}}}Header/{{{WSSE_NS}}}Security/{{{WSSE_NS}}}UsernameToken"
+        )
+        if token is None:
+            return False
+        pw = token.find(f"{{{WSSE_NS}}}Password")
+        if pw is None:
+            return False
+        kind = pw.get("Type")
+        if kind is not None and not kind.endswith(_PASSWORD_TEXT):
+            return False
+        user = _child_text(token, WSSE_NS, "Username") or ""
+        return _same(user, options.username) & _same(pw.text or "", options.password)
+
+    def _record(self, pushed: PushedPayload, options: SubscriberOptions) -> None:
+        """Record a push once per ``wsa:MessageID``; write its payload to ``record_dir``."""
+        # Oracle pushes one OrderHeader (§5.4); the first one names the record
+        first = pushed.headers[0] if pushed.headers else EventHeader(event_code="")
+        with self._lock:
+            known = self._by_message.get(pushed.message_id) if pushed.message_id else None
+            if known is not None:
+                known.times_received += 1
+                self._counters["duplicates"] += 1
+                log.info("subscriber: repeated push %s, answered as before", pushed.message_id)
+                return
+            record = _Record(
+                seq=len(self._records) + 1,
+                message_id=pushed.message_id,
+                action=pushed.action,
+                event_code=None if first is None else first.event_code,
+                orchestration_order_number=None
+                if first is None
+                else first.orchestration_order_number,
+                source_order_number=None if first is None else first.source_order_number,
+                orders=len(pushed.headers),
+                received_at=datetime.now(UTC).isoformat(timespec="milliseconds"),
+                results=pushed.results,
+            )
+            if options.record_dir is not None:
+                record.file = self._write(options.record_dir, record)
+            self._records.append(record)
+            if pushed.message_id:
+                self._by_message[pushed.message_id] = record
+            self._counters["received"] += 1
+            self._by_code[record.event_code or "(none)"] += 1
+            log.info(
+                "subscriber: push %d: %s for order %s",
+                record.seq,
+                record.event_code,
+                record.orchestration_order_number or record.source_order_number,
+            )
+
+    @staticmethod
+    def _write(directory: Path, record: _Record) -> str | None:
+        """Write the payload as ``00001-<event code>-<order>.xml``; its name, or ``None``."""
+        code = _file_part(record.event_code, "NONE")
+        order = _file_part(record.orchestration_order_number or record.source_order_number, "none")
+        name = f"{record.seq:05d}-{code}-{order}.xml"
+        try:
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / name).write_bytes(record.results)
+        except OSError as exc:
+            log.warning("subscriber: cannot write %s: %s", directory / name, exc.strerror)
+            return None
+        return name
+
+
+@functools.cache
+def _schema_names() -> frozenset[str]:
+    """The schemas served beside the WSDL: those in ``wsdl/events``, by name only."""
+    return frozenset(p.name for p in EVENTS_DIR.glob("*.xsd"))
+
+
+def _answer(
+    start_response: StartResponse, status: int, body: bytes, content_type: str
+) -> list[bytes]:
+    headers = [("Content-Length", str(len(body)))]
+    if body:
+        headers.insert(0, ("Content-Type", f"{content_type}; charset=utf-8"))
+    start_response(_REASONS.get(status, f"{status} Status"), headers)
+    return [body]
+
+
+def _json(start_response: StartResponse, status: int, data: object) -> list[bytes]:
+    return _answer(start_response, status, json.dumps(data, indent=2).encode(), "application/json")
+
+
+def _body(environ: dict[str, Any]) -> bytes | None:
+    """The request body, or ``None`` when it is larger than :data:`MAX_BODY_BYTES`."""
+    try:
+        length = int(environ.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    if length > MAX_BODY_BYTES:
+        return None
+    return bytes(environ["wsgi.input"].read(length)) if length > 0 else b""
+
+
+# -- serving ----------------------------------------------------------------------------------
+
+
+@dataclass
+class RunningSubscriber:
+    """A subscriber serving on a port, in a thread of this process."""
+
+    simulator: SubscriberSimulator
+    server: WSGIServer
+    thread: threading.Thread
+    host: str
+
+    @property
+    def port(self) -> int:
+        return int(self.server.server_port)
+
+    @property
+    def base(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def url(self) -> str:
+        """The push endpoint, for a connector's URL."""
+        return self.base + ENDPOINT_PATH
+
+    @property
+    def wsdl_url(self) -> str:
+        return self.url + "?WSDL"
+
+    def state(self, xml: bool = False) -> dict[str, Any]:
+        return self.simulator.state(xml)
+
+    def control(self, **changes: Any) -> dict[str, Any]:
+        return self.simulator.control(changes)
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+        self.thread.join(timeout=5)
+
+
+def serve_subscriber(
+    options: SubscriberOptions | None = None, host: str = "127.0.0.1", port: int = 0
+) -> RunningSubscriber:
+    """Start a subscriber on ``host:port`` (0: a free port) in a daemon thread.
+
+    Example::
+
+        sub = serve_subscriber(SubscriberOptions(fault_rate=0.2, seed=7))
+        print(sub.url)  # give it to an event connector
+        sub.close()
+    """
+    simulator = SubscriberSimulator(options)
+    server = make_server(
+        host, port, simulator, server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
+    # A short poll interval: close() returns within it.
+    serve = functools.partial(server.serve_forever, poll_interval=0.1)
+    thread = threading.Thread(target=serve, name="event-subscriber", daemon=True)
+    thread.start()
+    return RunningSubscriber(simulator, server, thread, host)
+
+
+@contextmanager
+def running_subscriber(
+    options: SubscriberOptions | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    **changes: Any,
+) -> Iterator[RunningSubscriber]:
+    """A subscriber serving for the duration of the ``with`` block.
+
+    ``changes`` are :class:`SubscriberOptions` fields applied to ``options`` (or to the
+    defaults), so ``running_subscriber(fault_rate=1)`` is enough for a test.
+    """
+    options = dataclasses.replace(options or SubscriberOptions(), **changes)
+    sub = serve_subscriber(options, host, port)
+    try:
+        yield sub
+    finally:
+        sub.close()
