@@ -3,9 +3,11 @@
 Sets up the embedded default in ``OMGW_HOME`` (SQLite, a local key file), applies the
 bundled ``setup/demo.toml`` (one capture system, an asynchronous and a synchronous
 simulated warehouse, wallet entries with random passwords, rules that route by item),
-starts the gateway, both simulators and an outbox worker in this process on free
-127.0.0.1 ports, imports a batch of orders through ``createOrders``, prints each order's
-status changes and a progress line until every order is closed, then a summary.
+starts the gateway, both simulators, a simulated business-event subscriber (a CRM) and
+an outbox worker in this process on free 127.0.0.1 ports, imports a batch of orders
+through ``createOrders`` (the first one held at intake, released a moment later), prints
+each order's status changes and a progress line until every order is closed and every
+event delivered, then a summary that counts the events the subscriber received.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from sqlalchemy import func, select
 
 from connectors.wallet import Credential, KeyFile, MasterKey
 from gateway.config import Settings
+from gateway.orders.holds import HoldService
 from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import (
     DeliveryAttempt,
@@ -44,6 +47,7 @@ from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 from gateway.simulate.fulfillment import RunningSimulator, SimulatorOptions, serve_simulator
+from gateway.simulate.subscriber import SubscriberOptions, serve_subscriber
 
 __all__ = ["DEMO_SETUP", "DemoSummary", "run_demo"]
 
@@ -56,6 +60,9 @@ _WAREHOUSES = (
     ("DEMO_WMS01_KEY", "WMS01_Async", "WMS01", "wms01"),
     ("DEMO_WMS02_KEY", "WMS02_Sync", "WMS02", "wms02"),
 )
+#: the event subscriber's (wallet key, connector, user)
+_SUBSCRIBER = ("DEMO_CRM_KEY", "CRM_Events", "crm")
+DEMO_HOLD = "DEMO_REVIEW"
 
 
 @dataclass(frozen=True)
@@ -69,6 +76,12 @@ class DemoSummary:
     retries: int
     callbacks: int
     seconds: float
+    events: dict[str, int]
+    event_messages: int = 0
+
+    @property
+    def events_received(self) -> int:
+        return sum(self.events.values())
 
     def lines(self) -> list[str]:
         rate = self.closed / self.seconds if self.seconds else 0.0
@@ -78,6 +91,12 @@ class DemoSummary:
             f"messages sent:     {self.messages} ({self.delivered} delivered, "
             f"{self.parked} parked, {self.retries} retries)",
             f"callbacks:         {self.callbacks} from the asynchronous warehouse",
+            f"events received:   {self.events_received} by the CRM subscriber"
+            + (
+                " (" + ", ".join(f"{code} {n}" for code, n in sorted(self.events.items())) + ")"
+                if self.events
+                else ""
+            ),
             f"time:              {self.seconds:.1f} s ({rate:.1f} orders/s closed)",
         ]
 
@@ -105,6 +124,8 @@ def _apply(runtime: Runtime, urls: dict[str, str], passwords: dict[str, str]) ->
         wallet = Wallet(s, lambda: runtime.secret_box, "omgw-demo")
         for key, _conn, _system, user in _WAREHOUSES:
             wallet.set(_WALLET_MAP, key, Credential(user, passwords[key]))
+        key, _conn, user = _SUBSCRIBER
+        wallet.set(_WALLET_MAP, key, Credential(user, passwords[key]))
         registry = Registry(s, "omgw-demo")
         doc = load_setup(
             DEMO_SETUP.read_text(encoding="utf-8"),
@@ -116,7 +137,7 @@ def _apply(runtime: Runtime, urls: dict[str, str], passwords: dict[str, str]) ->
             base_dir=DEMO_SETUP.parent,
         )
         apply_setup(s, lambda: runtime.secret_box, "omgw-demo", doc, DEMO_SETUP.parent)
-        for _key, name, _system, _user in _WAREHOUSES:
+        for name in urls:
             spec = registry.require_connector(name)
             registry.put_connector(replace(spec, url=urls[name]))
 
@@ -147,7 +168,7 @@ def _gateway(settings: Settings) -> Iterator[tuple[Runtime, str]]:
 
 
 def _orders(count: int, run: str, rng: random.Random) -> list[dict[str, Any]]:
-    out = []
+    out: list[dict[str, Any]] = []
     for i in range(1, count + 1):
         key = f"DEMO-{run}-{i:04d}"
         lines = [
@@ -171,6 +192,7 @@ def _orders(count: int, run: str, rng: random.Random) -> list[dict[str, Any]]:
                 "Line": lines,
             }
         )
+    out[0]["Hold"] = [{"HoldCode": DEMO_HOLD, "HoldComments": "held by the demo, released soon"}]
     return out
 
 
@@ -199,6 +221,7 @@ def run_demo(
     timeout: float | None = None,
     seed: int | None = None,
     quiet: bool = True,
+    record_events: Path | None = None,
 ) -> DemoSummary:
     """Run the demo; returns the summary (it is also printed through ``echo``)."""
     from zeep import Client
@@ -211,7 +234,7 @@ def run_demo(
     rng = random.Random(seed)
     run = secrets.token_hex(3).upper()
     callback_password = secrets.token_urlsafe(18)
-    passwords = {key: secrets.token_urlsafe(18) for key, *_ in _WAREHOUSES}
+    passwords = {key: secrets.token_urlsafe(18) for key, *_ in (*_WAREHOUSES, _SUBSCRIBER)}
     started = time.monotonic()
     with ExitStack() as stack:
         runtime, base = stack.enter_context(_gateway(settings))
@@ -232,10 +255,23 @@ def run_demo(
             )
             stack.callback(sim.close)
             sims[name] = sim
-        _apply(runtime, {name: sim.url for name, sim in sims.items()}, passwords)
+        subscriber = serve_subscriber(
+            SubscriberOptions(
+                username=_SUBSCRIBER[2],
+                password=passwords[_SUBSCRIBER[0]],
+                record_dir=record_events,
+            )
+        )
+        stack.callback(subscriber.close)
+        urls = {name: sim.url for name, sim in sims.items()}
+        urls[_SUBSCRIBER[1]] = subscriber.url
+        _apply(runtime, urls, passwords)
         echo(f"gateway:    {base}/fscmService/OrderImportService?WSDL")
         for name, sim in sims.items():
             echo(f"simulator:  {name} at {sim.url}")
+        echo(f"subscriber: {_SUBSCRIBER[1]} at {subscriber.url}")
+        if record_events is not None:
+            echo(f"recording every event payload to {record_events}")
 
         stop = threading.Event()
         worker = OutboxWorker(runtime, name="demo-worker")
@@ -258,6 +294,8 @@ def run_demo(
             created = imports.service.createOrders(request={"Order": batch[i : i + 10]})
             numbers.extend(str(o.OrderNumber) for o in created.Order)
         echo(f"imported {len(numbers)} orders; following each one until it closes")
+        echo(f"  order {numbers[0]} is held ({DEMO_HOLD}) at intake; released in a moment")
+        release_at: float | None = time.monotonic() + 1.5
 
         seen: dict[str, tuple[str, str]] = {}
         deadline = time.monotonic() + (timeout if timeout is not None else 60 + orders)
@@ -268,22 +306,48 @@ def run_demo(
                 if number in now and now[number] != seen.get(number):
                     echo(f"  order {number}: {now[number][0]:<14} lines: {now[number][1]}")
                     seen[number] = now[number]
+            if release_at is not None and time.monotonic() >= release_at:
+                with runtime.sessions() as s, s.begin():
+                    HoldService(s, "omgw-demo", reply_to=runtime.settings.reply_to).release(
+                        numbers[0], DEMO_HOLD, "released by the demo"
+                    )
+                echo(f"  order {numbers[0]}: hold {DEMO_HOLD} released")
+                release_at = None
             closed = sum(1 for v in now.values() if v[0] == "CLOSED")
             if closed != shown_progress:
                 filled = int(30 * closed / max(1, len(numbers)))
                 echo(f"[{'#' * filled}{'.' * (30 - filled)}] {closed}/{len(numbers)} closed")
                 shown_progress = closed
-            if closed == len(numbers) or time.monotonic() > deadline:
+            if (closed == len(numbers) and _events_settled(runtime, numbers)) or (
+                time.monotonic() > deadline
+            ):
                 break
             time.sleep(0.2)
         callbacks = sum(int(sim.state()["counters"]["callbacks_sent"]) for sim in sims.values())
-        summary = _summary(runtime, numbers, callbacks, time.monotonic() - started)
+        received = subscriber.state()["counts"]
+        summary = _summary(runtime, numbers, callbacks, time.monotonic() - started, dict(received))
     for line in summary.lines():
         echo(line)
     return summary
 
 
-def _summary(runtime: Runtime, numbers: list[str], callbacks: int, seconds: float) -> DemoSummary:
+def _events_settled(runtime: Runtime, numbers: list[str]) -> bool:
+    with runtime.read_sessions() as s:
+        waiting = s.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.order_number.in_(numbers), OutboxMessage.status == "READY")
+        )
+    return not waiting
+
+
+def _summary(
+    runtime: Runtime,
+    numbers: list[str],
+    callbacks: int,
+    seconds: float,
+    events: dict[str, int],
+) -> DemoSummary:
     with runtime.read_sessions() as s:
         closed = s.scalar(
             select(func.count())
@@ -303,6 +367,11 @@ def _summary(runtime: Runtime, numbers: list[str], callbacks: int, seconds: floa
                 .group_by(OutboxMessage.status)
             ).all()
         )
+        event_messages = s.scalar(
+            select(func.count())
+            .select_from(OutboxMessage)
+            .where(OutboxMessage.order_number.in_(numbers), OutboxMessage.kind == "BUSINESS_EVENT")
+        )
         retries = s.scalar(
             select(func.count())
             .select_from(DeliveryAttempt)
@@ -319,4 +388,6 @@ def _summary(runtime: Runtime, numbers: list[str], callbacks: int, seconds: floa
         retries=int(retries or 0),
         callbacks=callbacks,
         seconds=seconds,
+        events=events,
+        event_messages=int(event_messages or 0),
     )

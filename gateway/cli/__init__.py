@@ -16,6 +16,9 @@ from gateway.cli import (
     audit,
     connector,
     demo,
+    hold,
+    jeopardy,
+    jeopardy_check,
     messages,
     orders,
     process,
@@ -25,6 +28,7 @@ from gateway.cli import (
     simulate,
     source_system,
     task_type,
+    trigger,
     users,
     wallet,
     xref,
@@ -98,6 +102,9 @@ for command in (
     task_type.task_type,
     process.process,
     rule.rule,
+    trigger.trigger,
+    hold.hold,
+    jeopardy.jeopardy,
     audit.audit,
     users.user,
     simulate.simulate,
@@ -105,6 +112,7 @@ for command in (
     messages.messages,
 ):
     cli.add_command(command)
+jeopardy.jeopardy.add_command(jeopardy_check.check)
 
 
 def main() -> None:

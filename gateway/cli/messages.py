@@ -1,4 +1,9 @@
-"""``omgw messages list|show|replay``: the outbox, its parking lot, and selective replay."""
+"""``omgw messages list|show|replay``: the outbox, its parking lot, and selective replay.
+
+The outbox holds fulfillment requests (``--kind REQUEST``), business events
+(``EVENT``: pushPayload to a BUSINESS_EVENT connector) and e-mails (``EMAIL``: no
+connector, they go to the SMTP server; shown as connector ``smtp``).
+"""
 
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_record, emit_table, json_option, shorten
 from gateway.cli.values import with_options
 from gateway.outbox.replay import (
+    KINDS,
     STATUSES,
     MessageFilter,
     Replayer,
@@ -45,6 +51,11 @@ class _When(click.ParamType):
 _WHEN = _When()
 
 _filters: Callable[[F], F] = with_options(
+    click.option(
+        "--kind",
+        type=click.Choice(tuple(KINDS), case_sensitive=False),
+        help="Only fulfillment requests, business events or e-mails.",
+    ),
     click.option("--connector", help="Only messages to this connector."),
     click.option("--order", "order_number", help="Only messages about this order number."),
     click.option(
@@ -62,6 +73,16 @@ _filters: Callable[[F], F] = with_options(
 )
 
 
+def _kind(kind: str | None) -> str | None:
+    return KINDS[kind.upper()] if kind else None
+
+
+def _task(row: dict[str, Any]) -> str | None:
+    """The TASK cell: the task type, the event code, or both (``Shipment/FlineStatusUpdate``)."""
+    parts = [p for p in (row.get("task_type"), row.get("event_code")) if p]
+    return "/".join(parts) or None
+
+
 @click.group(help="Outbound messages: what was sent, what is parked, and replay.")
 def messages() -> None:
     pass
@@ -76,6 +97,7 @@ def messages() -> None:
 def list_(
     ctx: Context,
     status: str | None,
+    kind: str | None,
     connector: str | None,
     order_number: str | None,
     message_ids: tuple[str, ...],
@@ -87,6 +109,7 @@ def list_(
     f = MessageFilter(
         message_ids=message_ids,
         status=status,
+        kind=_kind(kind),
         connector=connector,
         order_number=order_number,
         since=since,
@@ -95,7 +118,7 @@ def list_(
     with ctx.reading() as (runtime, s):
         rows = list_messages(s, f, limit=limit, keys=lambda: runtime.secret_box)
     if not as_json:
-        rows = [{**r, "last_error": shorten(r["last_error"])} for r in rows]
+        rows = [{**r, "last_error": shorten(r["last_error"]), "task_type": _task(r)} for r in rows]
     emit_table(
         rows,
         [
@@ -117,7 +140,11 @@ def list_(
 
 @messages.command("show", help="Show a message (by id or MessageID) and its delivery attempts.")
 @click.argument("key", metavar="ID_OR_MESSAGE_ID")
-@click.option("--payload", is_flag=True, help="Also print the stored envelope (no credentials).")
+@click.option(
+    "--payload",
+    is_flag=True,
+    help="Also print the stored envelope (no credentials), or an e-mail's subject and text.",
+)
 @json_option
 @pass_context
 def show(ctx: Context, key: str, payload: bool, as_json: bool) -> None:
@@ -130,6 +157,7 @@ def show(ctx: Context, key: str, payload: bool, as_json: bool) -> None:
         return
     attempts = record.pop("delivery_attempts")
     envelope = record.pop("payload", None)
+    email = record["kind"] == "EMAIL"
     emit_record(record, False)
     click.echo("")
     click.echo("attempts:")
@@ -148,15 +176,20 @@ def show(ctx: Context, key: str, payload: bool, as_json: bool) -> None:
     )
     if envelope is not None:
         click.echo("")
-        click.echo("payload (as stored; WS-Security is added at each send):")
+        click.echo(
+            "e-mail (as stored; addressed at each send):"
+            if email
+            else "payload (as stored; WS-Security is added at each send):"
+        )
         click.echo(envelope.rstrip("\n"))
 
 
 @messages.command(
     "replay",
     help="Put messages back in the queue with the same MessageID and a fresh retry budget. "
-    "Name them with --id/--message-id or select them with --connector, --order, --since, "
-    "--until (PARKED ones unless --status says otherwise).",
+    "Name them with --id/--message-id or select them with --kind, --connector, --order, "
+    "--since, --until (PARKED ones unless --status says otherwise). Business events and "
+    "e-mails are notifications: they need no --force.",
 )
 @click.option("--id", "ids", type=int, multiple=True, help="An outbox id (repeatable).")
 @click.option(
@@ -178,6 +211,7 @@ def replay(
     ctx: Context,
     ids: tuple[int, ...],
     status: str | None,
+    kind: str | None,
     connector: str | None,
     order_number: str | None,
     message_ids: tuple[str, ...],
@@ -192,6 +226,7 @@ def replay(
         ids=ids,
         message_ids=message_ids,
         status=status.upper() if status else (None if named else "PARKED"),
+        kind=_kind(kind),
         connector=connector,
         order_number=order_number,
         since=since,
@@ -200,7 +235,7 @@ def replay(
     if not f.selects:
         raise click.UsageError(
             "say which messages to replay: --id, --message-id, --connector, --order, "
-            "--since or --until"
+            "--since or --until (or --kind)"
         )
     with ctx.transaction() as (_rt, s):
         result = Replayer(s, ctx.actor).replay(f, force=force, dry_run=dry_run)
@@ -227,7 +262,14 @@ def _emit_result(result: ReplayResult, f: MessageFilter, as_json: bool) -> None:
         return
     label = {"REPLAYED": "would replay" if result.dry_run else "replayed"}
     emit_table(
-        [{**i.to_json(), "verdict": label.get(i.verdict, i.verdict.lower())} for i in result.items],
+        [
+            {
+                **i.to_json(),
+                "verdict": label.get(i.verdict, i.verdict.lower()),
+                "task_type": _task(i.to_json()),
+            }
+            for i in result.items
+        ],
         [
             ("verdict", "RESULT"),
             ("id", "ID"),

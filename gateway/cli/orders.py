@@ -156,9 +156,24 @@ def show(ctx: Context, order_number: str, as_json: bool) -> None:
             ("routing", "ROUTING"),
             ("tracking_number", "TRACKING"),
             ("billing_number", "BILLING"),
+            ("jeopardy_priority", "JEOPARDY"),
         ],
         False,
     )
+    if record["holds"]:
+        _section("holds")
+        emit_table(
+            record["holds"],
+            [
+                ("hold", "HOLD"),
+                ("line", "LINE"),
+                ("comments", "COMMENTS"),
+                ("applied_by", "BY"),
+                ("applied_at", "APPLIED"),
+                ("released_at", "RELEASED"),
+            ],
+            False,
+        )
     _section("fulfillment requests")
     emit_table(
         record["requests"],

@@ -37,6 +37,7 @@ def apply(ctx: Context, path: Path, dry_run: bool, as_json: bool) -> None:
         s.begin()
         try:
             registry = Registry(s, ctx.actor)
+            connectors = registry.connectors()
             doc = load_setup(
                 text,
                 str(path),
@@ -46,8 +47,9 @@ def apply(ctx: Context, path: Path, dry_run: bool, as_json: bool) -> None:
                     for m, k in s.execute(select(WalletEntry.credential_map, WalletEntry.key))
                 },
                 known_task_types={t.code: t for t in registry.task_types()},
-                known_connectors={c.name: c.enabled for c in registry.connectors()},
+                known_connectors={c.name: c.enabled for c in connectors},
                 base_dir=path.parent,
+                known_connector_modes={c.name: c.invocation_mode for c in connectors},
             )
             changes = apply_setup(s, lambda: runtime.secret_box, ctx.actor, doc, path.parent)
             if dry_run:

@@ -123,7 +123,8 @@ def set_(
             data["email_to"] = list(email_to)
         if connectors or no_connectors:
             data["connectors"] = list(connectors)
-        spec = build_spec("trigger point", data, TriggerPointSpec.from_mapping)
+        label = f"{event}/{criterion}" if criterion else event
+        spec = build_spec(f"trigger point {label}", data, TriggerPointSpec.from_mapping)
         change = store.put_trigger_point(spec)
     emit_changes([change], as_json)
 

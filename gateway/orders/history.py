@@ -27,6 +27,7 @@ from gateway.persistence.models import (
     Connector,
     FulfillLine,
     FulfillmentRequest,
+    Hold,
     MessageLog,
     OrderHeader,
     OrderLine,
@@ -134,6 +135,9 @@ def _fline(fl: FulfillLine, connectors: dict[int, str]) -> dict[str, Any]:
         "tracking_number": fl.tracking_number,
         "billing_number": fl.billing_number,
         "split_from": fl.split_from_id,
+        "planned_completion": iso(fl.planned_completion_at),
+        "jeopardy_priority": fl.jeopardy_priority,
+        "jeopardy_delay_minutes": fl.jeopardy_delay_minutes,
     }
 
 
@@ -271,6 +275,18 @@ def order_history(
                 "fulfill_lines": [_fline(fl, connectors) for fl in line.fulfill_lines],
             }
             for line in h.lines
+        ],
+        "holds": [
+            {
+                "hold": hd.hold_code,
+                "line": next((ln.line_number for ln in h.lines if ln.id == hd.order_line_id), None),
+                "comments": hd.comments,
+                "applied_by": hd.applied_by,
+                "applied_at": iso(hd.applied_at),
+                "released_at": iso(hd.released_at),
+                "released_by": hd.released_by,
+            }
+            for hd in session.scalars(select(Hold).where(Hold.header_id == h.id).order_by(Hold.id))
         ],
         "requests": [
             {

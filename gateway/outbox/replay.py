@@ -1,7 +1,9 @@
 """Looking into the outbox and putting messages back in the queue (``omgw messages``).
 
-* :class:`MessageFilter` selects outbox rows (by id, message id, status, connector, order
-  or creation time); listing and replay share it.
+* :class:`MessageFilter` selects outbox rows (by id, message id, status, kind, connector,
+  order or creation time); listing and replay share it. Rows are fulfillment requests,
+  business events (``pushPayload`` to a ``BUSINESS_EVENT`` connector) and e-mails, which
+  have no connector: they go to the SMTP server (shown as connector ``smtp``).
 * :class:`Replayer` puts selected rows back in the queue: ``READY``, due now, a fresh
   retry budget (``attempts = 0``), no lease, ``replays + 1``, one audit entry per row.
   The stored envelope and its ``MessageID`` are never changed, so the receiver sees the
@@ -10,9 +12,10 @@
   admins replaying at once cannot both count the same row.
 * A row that may already have done its work is refused without ``force``: one that was
   ``DELIVERED``, and an ``uncertain`` one (an attempt may have reached the receiver) of a
-  Shipment or Invoice request, which could create a second shipment or invoice. ``READY``
-  rows are already queued, ``DISCARDED`` ones and requests of a superseded order revision
-  are never sent again.
+  Shipment or Invoice request, which could create a second shipment or invoice. Business
+  events and e-mails are notifications: they are replayed without ``force``, whatever
+  their status. ``READY`` rows are already queued, ``DISCARDED`` ones and requests of a
+  superseded order revision are never sent again.
 * :class:`Scrubber`: whatever is shown of a row (its last error, its attempts' errors,
   its envelope) has passwords and nonces blanked, and the connector's own wallet secrets
   masked wherever they appear (a receiver may echo them back in a fault).
@@ -21,6 +24,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import re
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
@@ -48,6 +52,7 @@ from gateway.registry.wallet import Wallet
 from gateway.security.tokens import redact
 
 __all__ = [
+    "KINDS",
     "MASK",
     "REFUSED",
     "REPLAYED",
@@ -59,6 +64,7 @@ __all__ = [
     "ReplayResult",
     "Replayer",
     "Scrubber",
+    "connector_name",
     "find_message",
     "iso",
     "list_messages",
@@ -68,6 +74,16 @@ __all__ = [
 ]
 
 STATUSES = ("READY", "DELIVERED", "PARKED", "DISCARDED")
+#: ``--kind`` values and the outbox kinds they select
+KINDS = {"REQUEST": "FULFILLMENT_REQUEST", "EVENT": "BUSINESS_EVENT", "EMAIL": "EMAIL"}
+_SHORT_KINDS = {v: k for k, v in KINDS.items()}
+#: notifications: sending one again does no harm beyond a repeated notice
+_NOTIFICATIONS = {
+    "BUSINESS_EVENT": "the receiver gets the event again",
+    "EMAIL": "the recipients get the e-mail again",
+}
+#: what is shown as the connector and target system of an e-mail (the SMTP server)
+SMTP, EMAIL_TARGET = "smtp", "(e-mail)"
 REPLAYED, REFUSED, SKIPPED = "REPLAYED", "REFUSED", "SKIPPED"
 MASK = "********"
 
@@ -108,6 +124,15 @@ def parse_when(text: str) -> datetime:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError(f"{text!r} has no time zone; add one, e.g. {at.isoformat()}+00:00 (or Z)")
     return at.astimezone(UTC)
+
+
+def connector_name(row: OutboxMessage) -> str:
+    """The connector a row goes through; ``smtp`` for an e-mail."""
+    return row.connector.name if row.connector is not None else SMTP
+
+
+def _recipients(row: OutboxMessage) -> list[str]:
+    return [a for a in (row.recipients or "").split(",") if a]
 
 
 def _utc(at: datetime) -> datetime:
@@ -166,14 +191,16 @@ class Scrubber:
         return self.text(text) or ""
 
 
-def scrubber_for(session: Session, connector_ids: Iterable[int], keys: Keys | None) -> Scrubber:
+def scrubber_for(
+    session: Session, connector_ids: Iterable[int | None], keys: Keys | None
+) -> Scrubber:
     """A :class:`Scrubber` that knows the wallet secrets of these connectors.
 
     Without the master key (``keys`` is None or cannot be loaded) only the patterns
     apply; that cannot reveal a secret the envelope holds, since envelopes are stored
     without credentials and any WS-Security element is blanked anyway.
     """
-    ids = set(connector_ids)
+    ids = {i for i in connector_ids if i is not None}  # e-mails have none
     if keys is None or not ids:
         return Scrubber()
     secrets: list[str] = []
@@ -208,6 +235,8 @@ class MessageFilter:
     order_number: str | None = None
     since: datetime | None = None
     until: datetime | None = None
+    #: an outbox kind: FULFILLMENT_REQUEST, BUSINESS_EVENT or EMAIL (see :data:`KINDS`)
+    kind: str | None = None
 
     @property
     def names_rows(self) -> bool:
@@ -219,6 +248,7 @@ class MessageFilter:
         return bool(
             self.names_rows
             or self.connector
+            or self.kind
             or self.order_number
             or self.since is not None
             or self.until is not None
@@ -231,6 +261,7 @@ class MessageFilter:
                 ("id", ", ".join(map(str, self.ids))),
                 ("message id", ", ".join(self.message_ids)),
                 ("status", self.status),
+                ("kind", _SHORT_KINDS.get(self.kind or "", self.kind)),
                 ("connector", self.connector),
                 ("order", self.order_number),
                 ("created since", iso(self.since)),
@@ -248,6 +279,8 @@ def _statement(session: Session, f: MessageFilter) -> Select[OutboxMessage]:
         stmt = stmt.where(or_(OutboxMessage.id.in_(f.ids), OutboxMessage.message_id.in_(forms)))
     if f.status:
         stmt = stmt.where(OutboxMessage.status == f.status.upper())
+    if f.kind:
+        stmt = stmt.where(OutboxMessage.kind == KINDS.get(f.kind.upper(), f.kind.upper()))
     if f.connector:
         connector_id = session.scalar(select(Connector.id).where(Connector.name == f.connector))
         if connector_id is None:
@@ -272,9 +305,11 @@ def _summary(row: OutboxMessage, scrub: Scrubber) -> dict[str, Any]:
         "id": row.id,
         "message_id": row.message_id,
         "created": iso(row.created_at),
-        "connector": row.connector.name,
+        "kind": row.kind,
+        "connector": connector_name(row),
         "order_number": row.order_number,
         "task_type": row.task_type,
+        "event_code": row.event_code,
         "operation": row.operation,
         "status": row.status,
         "attempts": row.attempts,
@@ -325,8 +360,7 @@ def message_detail(
     )
     record = _summary(row, scrub)
     record.update(
-        kind=row.kind,
-        target_system=row.connector.target_system.code,
+        target_system=EMAIL_TARGET if row.connector is None else row.connector.target_system.code,
         invocation_mode=row.invocation_mode,
         soap_action=row.soap_action,
         request_id=row.request_id,
@@ -350,9 +384,23 @@ def message_detail(
             for a in attempts
         ],
     )
+    if row.kind == "EMAIL":
+        record["recipients"] = _recipients(row)
     if payload:
-        record["payload"] = scrub.envelope(row.payload)
+        record["payload"] = (
+            _mail_text(row.payload, scrub) if row.kind == "EMAIL" else scrub.envelope(row.payload)
+        )
     return record
+
+
+def _mail_text(payload: bytes, scrub: Scrubber) -> str:
+    """An e-mail row's stored subject and text, as a person reads them."""
+    try:
+        stored = json.loads(payload)
+        text = f"Subject: {stored['subject']}\n\n{stored['body']}"
+    except (ValueError, TypeError, KeyError):
+        return "(the stored e-mail is not readable; it is not shown)"
+    return scrub.text(text) or ""
 
 
 # -- replaying ------------------------------------------------------------------------------
@@ -370,6 +418,8 @@ class ReplayItem:
     task_type: str | None = None
     was: str | None = None
     reason: str | None = None
+    kind: str | None = None
+    event_code: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -421,7 +471,7 @@ class Replayer:
             raise ValidationError(
                 "MISSING_KEY",
                 "say which messages to replay: --id, --message-id, --connector, --order, "
-                "--since or --until",
+                "--since or --until (or --kind)",
             )
         now = now or utcnow()
         stmt = _statement(self._s, f).order_by(OutboxMessage.id)
@@ -443,17 +493,21 @@ class Replayer:
                     verdict,
                     row.id,
                     row.message_id,
-                    row.connector.name,
+                    connector_name(row),
                     row.order_number,
                     row.task_type,
                     was,
                     reason,
+                    row.kind,
+                    row.event_code,
                 )
             )
         return ReplayResult(tuple(items), dry_run, force)
 
     def _held(self, row: OutboxMessage) -> str | None:
         """Why a replayed row will not go out at once, if it will not."""
+        if row.connector is None:
+            return None  # an e-mail: only the SMTP server's settings hold it
         name = row.connector.name
         if not row.connector.enabled:
             return f"connector {name} is disabled: it waits until the connector is enabled"
@@ -484,6 +538,7 @@ class Replayer:
         out: list[ReplayItem] = []
         others = MessageFilter(
             status=f.status,
+            kind=f.kind,
             connector=f.connector,
             order_number=f.order_number,
             since=f.since,
@@ -508,11 +563,13 @@ class Replayer:
             SKIPPED,
             row.id,
             row.message_id,
-            row.connector.name,
+            connector_name(row),
             row.order_number,
             row.task_type,
             row.status,
             f"not selected: it does not match {others}",
+            row.kind,
+            row.event_code,
         )
 
     @staticmethod
@@ -533,6 +590,11 @@ class Replayer:
                 "SUPERSEDED, so the worker would discard it",
                 False,
             )
+        notice = _NOTIFICATIONS.get(row.kind)
+        if notice is not None:  # a notification: no --force needed
+            if row.status == "DELIVERED":
+                return REPLAYED, f"it was DELIVERED: {notice}", False
+            return REPLAYED, None, False
         what = _ONCE_ONLY.get(row.task_type or "")
         danger: str | None = None
         if row.status == "DELIVERED":
@@ -568,7 +630,7 @@ class Replayer:
             "replays": row.replays,
             "forced": forced,
             "id": row.id,
-            "connector": row.connector.name,
+            "connector": connector_name(row),
             "order_number": row.order_number,
         }
         audit.record(

@@ -8,9 +8,15 @@ nothing, because each part is compared with what is stored.
 
 Top-level arrays: ``source_system`` (with ``[source_system.xref.<DOMAIN>]`` tables of
 ``"external" = "internal"``; a domain listed is replaced whole), ``wallet``,
-``task_type``, ``connector`` and ``process``. Wallet entries carry no secrets: either a
+``task_type``, ``connector``, ``process``, ``trigger_point`` and ``jeopardy_threshold``
+(plus ``rule`` and the ``[routing]`` table). Wallet entries carry no secrets: either a
 reference (the entry must exist) or ``password_env`` / ``password_file`` naming where
 the password is read from at apply time.
+
+Trigger points are created or updated one by one (points the file does not name are
+left alone); their connectors must be in ``BUSINESS_EVENT`` mode, in the file or in the
+database. Jeopardy thresholds are one set: a file that has the key replaces the whole
+set with its ranges (``jeopardy_threshold = []`` clears it); one without leaves it alone.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import re
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -37,17 +44,28 @@ from connectors.registry import (
     check_domain,
     check_process,
 )
+from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec
 from connectors.wallet import Credential, SecretBox, WalletError
 from gateway.errors import GatewayError, ValidationError
+from gateway.orders.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
 from gateway.registry.audit import Change
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
+from gateway.registry.triggers import TriggerStore
 from gateway.registry.wallet import Wallet
 from routing.rules import Rule, RuleSet, RuleSetInvalid, check, rule_from_mapping
 
 __all__ = ["SetupDocument", "SetupInvalid", "apply_setup", "export_setup", "load_setup"]
 
-SECTIONS = ("source_system", "wallet", "task_type", "connector", "process", "rule", "routing")
+SECTIONS = (
+    "source_system", "wallet", "task_type", "connector", "process", "trigger_point",
+    "jeopardy_threshold", "rule", "routing",
+)  # fmt: skip
+#: the statuses a status trigger point's criterion may name, by event
+_STATUSES = {
+    "ORDER_STATUS_UPDATE": ("an order header", tuple(HEADER_TRANSITIONS)),
+    "FLINE_STATUS_UPDATE": ("a fulfillment line", tuple(FLINE_TRANSITIONS)),
+}
 _ROUTING_KEYS = ("defaults", "publish")
 _PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)"""
 _DOTTED = rf"{_PART}(?:\s*\.\s*{_PART})*"
@@ -95,6 +113,9 @@ class SetupDocument:
     task_types: list[TaskTypeSpec] = field(default_factory=list)
     connectors: list[ConnectorSpec] = field(default_factory=list)
     processes: list[ProcessSpec] = field(default_factory=list)
+    trigger_points: list[TriggerPointSpec] = field(default_factory=list)
+    #: the whole set of jeopardy thresholds (None: the file leaves them alone)
+    thresholds: list[JeopardyThresholdSpec] | None = None
     #: the routing draft the file declares (None: the file leaves routing alone)
     rule_set: RuleSet | None = None
     #: whether applying publishes that draft when it differs from the newest version
@@ -175,9 +196,14 @@ def load_setup(
     known_task_types: Mapping[str, TaskTypeSpec],
     known_connectors: Mapping[str, bool] | None = None,
     base_dir: Path | None = None,
+    known_connector_modes: Mapping[str, str] | None = None,
 ) -> SetupDocument:
     """Parse and check a whole setup file; raise :class:`SetupInvalid` listing every
-    problem with its line, or return the document ready to apply."""
+    problem with its line, or return the document ready to apply.
+
+    ``known_connector_modes`` (connector name → invocation mode) lets trigger points
+    naming connectors of the database be checked here; without it only the connectors
+    of the file are, and the others when the point is applied."""
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
@@ -254,6 +280,14 @@ def load_setup(
     ]
     processes = collect("process", ProcessSpec.from_mapping)
     doc.processes = [s for _, s in processes]
+    trigger_points = collect("trigger_point", TriggerPointSpec.from_mapping)
+    doc.trigger_points = [s for _, s in trigger_points]
+    thresholds = collect("jeopardy_threshold", JeopardyThresholdSpec.from_mapping)
+    if "jeopardy_threshold" in data:
+        doc.thresholds = [s for _, s in thresholds]
+        doc.item_lines.setdefault(
+            ("jeopardy_threshold", 0), lines.line(("jeopardy_threshold",)) or 1
+        )
 
     # Duplicates, by the raw names (a bad item still counts), at each repeat's own line.
     for section, field_name in (
@@ -262,6 +296,7 @@ def load_setup(
         ("task_type", "code"),
         ("connector", "name"),
         ("process", "name"),
+        ("trigger_point", "event"),
     ):
         raw_items = data.get(section, [])
         seen: set[object] = set()
@@ -270,7 +305,12 @@ def load_setup(
                 continue
             name = raw[field_name].strip()
             cmap = raw.get("map") or DEFAULT_CREDENTIAL_MAP
-            ident = (str(cmap), name) if section == "wallet" else name
+            ident: object = (str(cmap), name) if section == "wallet" else name
+            if section == "trigger_point":
+                criterion = raw.get("criterion", "")
+                criterion = criterion.strip().upper() if isinstance(criterion, str) else ""
+                name = f"trigger point {name}/{criterion}" if criterion else f"trigger point {name}"
+                ident = name
             if ident in seen:
                 problems.append(((section, index), f"{name} appears twice in the file"))
             seen.add(ident)
@@ -310,6 +350,10 @@ def load_setup(
             (("process", index, *pr.path), pr.message) for pr in check_process(p, task_types)
         )
     connectors = {**(known_connectors or {}), **{c.name: c.enabled for c in doc.connectors}}
+    problems += _check_trigger_points(
+        data, trigger_points, connectors, known_connector_modes, doc.connectors
+    )
+    problems += _check_thresholds(data, thresholds, set(task_types))
     problems += _load_routing(data, doc, connectors, set(task_types), lines)
 
     if problems:
@@ -321,6 +365,87 @@ def load_setup(
             located.append(f"line {line}: {text_}" if line else text_)
         raise SetupInvalid(source, located)
     return doc
+
+
+def _check_trigger_points(
+    data: Mapping[str, Any],
+    parsed: list[tuple[int, TriggerPointSpec]],
+    connectors: Mapping[str, bool],
+    known_modes: Mapping[str, str] | None,
+    declared: list[ConnectorSpec],
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Status criteria the state machines know, and connectors that exist (in the file
+    or the database) in ``BUSINESS_EVENT`` mode; connectors on the raw tables, so an item
+    with a bad value elsewhere still gets them reported."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    for index, spec in parsed:
+        known = _STATUSES.get(spec.event)
+        if known and spec.criterion not in known[1]:
+            problems.append(
+                (
+                    ("trigger_point", index, "criterion"),
+                    f"{spec.criterion} is not {known[0]} status (one of {', '.join(known[1])})",
+                )
+            )
+    modes = {**(known_modes or {}), **{c.name: c.invocation_mode for c in declared}}
+    raw_points = data.get("trigger_point", [])
+    for index, raw in enumerate(raw_points if isinstance(raw_points, list) else []):
+        names = raw.get("connectors") if isinstance(raw, dict) else None
+        if isinstance(names, str):
+            names = [names]
+        for name in names if isinstance(names, list) else []:
+            if not isinstance(name, str) or not name.strip():
+                continue  # reported by the trigger point's own checks
+            name = name.strip()
+            where = ("trigger_point", index, "connectors")
+            if name not in connectors:
+                problems.append((where, f"connector {name!r} does not exist"))
+            elif name in modes and modes[name] != "BUSINESS_EVENT":
+                problems.append(
+                    (
+                        where,
+                        f"connector {name} is {modes[name]}, not BUSINESS_EVENT; business "
+                        "events go only to connectors that implement pushPayload "
+                        '(set invocation_mode = "BUSINESS_EVENT")',
+                    )
+                )
+    return problems
+
+
+def _check_thresholds(
+    data: Mapping[str, Any],
+    parsed: list[tuple[int, JeopardyThresholdSpec]],
+    task_types: set[str],
+) -> list[tuple[tuple[str | int, ...], str]]:
+    """Task types that exist (on the raw tables, so an item with a bad value elsewhere
+    still gets it reported), and no two ranges of one task type that overlap (reported at
+    the later one)."""
+    problems: list[tuple[tuple[str | int, ...], str]] = []
+    raw_items = data.get("jeopardy_threshold", [])
+    for index, raw in enumerate(raw_items if isinstance(raw_items, list) else []):
+        task_type = raw.get("task_type") if isinstance(raw, dict) else None
+        if isinstance(task_type, str) and task_type.strip() not in task_types | {""}:
+            problems.append(
+                (
+                    ("jeopardy_threshold", index, "task_type"),
+                    f"task type {task_type.strip()!r} does not exist",
+                )
+            )
+    by_task: dict[str, list[tuple[int, JeopardyThresholdSpec]]] = {}
+    for index, spec in parsed:
+        by_task.setdefault(spec.task_type, []).append((index, spec))
+    for group in by_task.values():
+        ordered = sorted(group, key=lambda item: (item[1].from_minutes, item[0]))
+        for (_i, earlier), (index, later) in pairwise(ordered):
+            if earlier.to_minutes is None or earlier.to_minutes > later.from_minutes:
+                problems.append(
+                    (
+                        ("jeopardy_threshold", index),
+                        f"ranges overlap: {earlier.describe()} and {later.describe()}; "
+                        "a delay must give one priority",
+                    )
+                )
+    return problems
 
 
 def _load_routing(
@@ -514,6 +639,11 @@ def apply_setup(
         step("connector", i, registry.put_connector, connector)
     for i, process in enumerate(doc.processes):
         step("process", i, registry.put_process, process)
+    triggers = TriggerStore(session, actor)
+    for i, point in enumerate(doc.trigger_points):
+        step("trigger_point", i, triggers.put_trigger_point, point)
+    if doc.thresholds is not None:
+        step("jeopardy_threshold", 0, triggers.replace_thresholds, doc.thresholds)
     if doc.rule_set is not None:
         rules = RuleStore(session, actor)
         step("routing", 0, rules.replace_draft, doc.rule_set)
@@ -572,6 +702,13 @@ def export_setup(session: Session) -> str:
             for r in exported.rules
         ]
     body = tomli_w.dumps({k: v for k, v in document.items() if v})
+    # Trigger points and thresholds as tables of their own too (tomli_w would write short
+    # ones as one inline array), so a problem with one is reported at its own line.
+    triggers = TriggerStore(session)
+    for point in triggers.trigger_points():
+        body += f"\n[[trigger_point]]\n{tomli_w.dumps(point.to_mapping())}"
+    for threshold in triggers.thresholds():
+        body += f"\n[[jeopardy_threshold]]\n{tomli_w.dumps(threshold.to_mapping())}"
     # [[wallet]] tables rather than tomli_w's inline array, so each entry has its own line.
     for entry in wallet.entries():
         ref = tomli_w.dumps({"map": entry.credential_map, "key": entry.key})

@@ -575,8 +575,8 @@ def test_messages_list_filters_each_narrow_the_listing(hub, unique):
         (a, "WMSANY_Fulfillment", "DELIVERED"),
     ]
     assert set(everything[0]) == {
-        "id", "message_id", "created", "connector", "order_number", "task_type", "operation",
-        "status", "attempts", "uncertain", "replays", "last_error",
+        "id", "message_id", "created", "kind", "connector", "order_number", "task_type",
+        "event_code", "operation", "status", "attempts", "uncertain", "replays", "last_error",
     }  # fmt: skip
     assert ids("--status", "parked") == [(a, "PARKED")]
     assert ids("--connector", "WMSANY_Fulfillment") == [(b, "READY"), (a, "DELIVERED")]
@@ -671,3 +671,107 @@ def test_orders_list_and_show(hub, unique):
     }
     for args, (code, message) in bad.items():
         assert message in fails(admin, code, "orders", *args), args
+
+
+# -- business events and e-mails ----------------------------------------------------------
+
+
+def put_notification(
+    gw: Gateway,
+    kind: str,
+    status: str,
+    *,
+    connector: str | None = None,
+    event_code: str = "HOLD",
+    recipients: str | None = None,
+    payload: bytes = b"<x/>",
+) -> tuple[int, str]:
+    """A BUSINESS_EVENT or EMAIL outbox row (an e-mail has no connector)."""
+    with gw.runtime.sessions() as s, s.begin():
+        cid = None
+        if connector is not None:
+            cid = s.scalar(select(Connector.id).where(Connector.name == connector))
+        row = OutboxMessage(
+            message_id=f"urn:uuid:{uuid.uuid4()}",
+            kind=kind,
+            connector_id=cid,
+            order_number="700100",
+            event_code=event_code,
+            recipients=recipients,
+            invocation_mode="EMAIL" if connector is None else "BUSINESS_EVENT",
+            operation="sendmail" if connector is None else "pushPayload",
+            soap_action="",
+            payload=payload,
+            status=status,
+            attempts=2,
+            next_attempt_at=utcnow(),
+            uncertain=False,
+            replays=0,
+            last_error=None if status == "DELIVERED" else "SMTP 550 mailbox unavailable",
+        )
+        s.add(row)
+        s.flush()
+        return row.id, row.message_id
+
+
+def test_events_and_e_mails_are_listed_shown_filtered_and_replayed_without_force(hub):
+    gw, admin = hub.gw, hub.admin
+    admin.ok("connector", "add", "LEGACY_Events", "--target-system", "LEGACY",
+             "--url", hub.rx.url, "--invocation-mode", "BUSINESS_EVENT")  # fmt: skip
+    request = put(gw, "PARKED")
+    mail_text = json.dumps({"subject": "[omgw] Order 700100 hold", "body": "Event: HOLD"})
+    mail = put_notification(gw, "EMAIL", "PARKED", recipients="ops@example.com,lead@example.com",
+                            payload=mail_text.encode())  # fmt: skip
+    event = put_notification(gw, "BUSINESS_EVENT", "DELIVERED", connector="LEGACY_Events",
+                             event_code="FlineStatusUpdate")  # fmt: skip
+
+    listed = {r["id"]: r for r in admin.json("messages", "list")}
+    assert (listed[mail[0]]["kind"], listed[mail[0]]["connector"]) == ("EMAIL", "smtp")
+    assert (listed[mail[0]]["event_code"], listed[mail[0]]["task_type"]) == ("HOLD", None)
+    assert (listed[event[0]]["kind"], listed[event[0]]["connector"]) == (
+        "BUSINESS_EVENT", "LEGACY_Events"
+    )  # fmt: skip
+    assert listed[request[0]]["kind"] == "FULFILLMENT_REQUEST"
+    table = admin.ok("messages", "list").splitlines()
+    (mail_line,) = [ln for ln in table if ln.startswith(f"{mail[0]} ")]
+    assert mail_line.split()[3:5] == ["smtp", "700100"] and " HOLD " in mail_line
+    (event_line,) = [ln for ln in table if ln.startswith(f"{event[0]} ")]
+    assert " FlineStatusUpdate " in event_line
+
+    def ids(*args: str) -> list[int]:
+        return [r["id"] for r in admin.json("messages", "list", *args)]
+
+    assert ids("--kind", "EMAIL") == [mail[0]]
+    assert ids("--kind", "event") == [event[0]]
+    assert ids("--kind", "REQUEST") == [request[0]]
+    assert ids("--kind", "EMAIL", "--status", "DELIVERED") == []
+    assert "Invalid value for '--kind'" in fails(admin, 2, "messages", "list", "--kind", "FAX")
+
+    shown = admin.json("messages", "show", str(mail[0]), "--payload")
+    assert (shown["kind"], shown["connector"], shown["target_system"]) == (
+        "EMAIL", "smtp", "(e-mail)"
+    )  # fmt: skip
+    assert shown["recipients"] == ["ops@example.com", "lead@example.com"]
+    assert shown["payload"] == "Subject: [omgw] Order 700100 hold\n\nEvent: HOLD"
+    text = admin.ok("messages", "show", str(mail[0]), "--payload")
+    assert "ops@example.com, lead@example.com" in text and "e-mail (as stored" in text
+    shown = admin.json("messages", "show", event[1])
+    assert (shown["event_code"], shown["target_system"]) == ("FlineStatusUpdate", "LEGACY")
+    assert "recipients" not in shown
+
+    # notifications need no --force, even DELIVERED; the request beside them is untouched
+    out = admin.ok("messages", "replay", "--kind", "EMAIL")
+    assert "1 message(s) replayed" in out and "smtp" in out
+    result = admin.json("messages", "replay", "--id", str(event[0]))
+    (item,) = result["messages"]
+    assert (item["verdict"], item["kind"], item["event_code"], item["reason"]) == (
+        "REPLAYED", "BUSINESS_EVENT", "FlineStatusUpdate",
+        "it was DELIVERED: the receiver gets the event again",
+    )  # fmt: skip
+    assert (outbox(gw, mail[0]).status, outbox(gw, mail[0]).replays) == ("READY", 1)
+    assert (outbox(gw, event[0]).status, outbox(gw, event[0]).replays) == ("READY", 1)
+    assert outbox(gw, request[0]).status == "PARKED"
+    assert [k for _a, _b, k in audit_keys(gw)] == [mail[1], event[1]]
+    assert "nothing to replay: no message matches (status PARKED, kind EMAIL)" in admin.ok(
+        "messages", "replay", "--kind", "EMAIL"
+    )
