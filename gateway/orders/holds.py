@@ -57,7 +57,7 @@ def _check_comments(comments: str | None, where: str) -> str | None:
 def record_holds(
     session: Session,
     header: OrderHeader,
-    holds: Sequence[tuple[OrderLine | None, str, str | None]],
+    holds: Sequence[tuple[OrderLine | None, str | None, str | None]],
     actor: str,
 ) -> list[Hold]:
     """Apply holds given with a new order (before its lines are orchestrated)."""

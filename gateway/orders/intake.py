@@ -345,7 +345,9 @@ class OrderIntake:
         for line in lines:
             for fline in line.fulfill_lines:
                 self._status.new_fline(fline, "fulfillment line created")
-        given = [(None, h.hold_code, h.comments) for h in order.holds] + [
+        given: list[tuple[OrderLine | None, str | None, str | None]] = [
+            (None, h.hold_code, h.comments) for h in order.holds
+        ] + [
             (line, h.hold_code, h.comments)
             for line, li in zip(lines, order.lines, strict=True)
             for h in li.holds

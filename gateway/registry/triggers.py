@@ -23,8 +23,8 @@ from gateway.registry.audit import Change
 __all__ = ["TriggerStore", "trigger_referrers"]
 
 _STATUSES = {
-    "ORDER_STATUS_UPDATE": ("order header", tuple(HEADER_TRANSITIONS)),
-    "FLINE_STATUS_UPDATE": ("fulfillment line", tuple(FLINE_TRANSITIONS)),
+    "ORDER_STATUS_UPDATE": ("an order header", tuple(HEADER_TRANSITIONS)),
+    "FLINE_STATUS_UPDATE": ("a fulfillment line", tuple(FLINE_TRANSITIONS)),
 }
 
 
@@ -106,7 +106,7 @@ class TriggerStore:
         if known and spec.criterion not in known[1]:
             raise ValidationError(
                 "INVALID_VALUE",
-                f"trigger point {spec.key}: {spec.criterion} is not a {known[0]} status "
+                f"trigger point {spec.key}: {spec.criterion} is not {known[0]} status "
                 f"(one of {', '.join(known[1])})",
             )
 

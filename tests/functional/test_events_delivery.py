@@ -213,11 +213,13 @@ def test_a_subscriber_down_for_a_while_loses_nothing_and_gets_its_events_in_orde
             (FLINE, "READY", 0),
             (FLINE, "READY", 0),
         ]
-        # the next pass tries the first event again, and still not the later ones
+        # the next pass tries the first event again, and still not the later ones (the
+        # invoice goes too: its answer may already have queued the CLOSED event)
         worker.run_once()
         first, *later = rows(ev)
         assert (first.status, first.attempts) == ("READY", 2)
-        assert [m.attempts for m in later] == [0, 0]
+        assert [m.event_code for m in later] in (LIFE[1:3], LIFE[1:])
+        assert {(m.status, m.attempts) for m in later} == {("READY", 0)}
 
         # fulfillment is not held by the event connector: the order closes meanwhile
         run_until(ev.f, lambda: ev.f.status(number) == "CLOSED" and ev.events_settled())
@@ -354,8 +356,10 @@ def test_a_subscriber_that_is_down_does_not_hold_another_subscribers_events(
         number = ev.submit(f"TW{unique}", [("AS54888", 2), ("CM5008", 1)])
         worker = ev.f.worker()
         worker.run_once()
-        (a_open,) = rows(ev, connector="SUB_A")
-        (b_open,) = rows(ev, connector="SUB_B")
+        # (the shipment may be back already: its events are queued behind these)
+        a_open, *_ = rows(ev, connector="SUB_A")
+        b_open, *_ = rows(ev, connector="SUB_B")
+        assert a_open.event_code == b_open.event_code == STATUS
         assert (a_open.status, a_open.attempts) == ("READY", 1)
         assert (b_open.status, b_open.attempts) == ("DELIVERED", 1)
 
@@ -429,7 +433,7 @@ def test_mail_without_smtp_or_refused_is_parked_and_delivered_on_replay_and_unre
         # no SMTP server configured (the default): parked, saying what to set
         assert ev.f.gw.runtime.settings.smtp_host is None
         unset = ev.submit(f"NS{unique}", [("AS54888", 1)])
-        ev.f.worker().run_once()
+        run_until(ev.f, lambda: rows(ev, "EMAIL")[0].attempts > 0)
         (no_smtp,) = rows(ev, "EMAIL")
         assert (no_smtp.status, no_smtp.attempts, no_smtp.connector_id) == ("PARKED", 1, None)
         assert no_smtp.last_error == (
@@ -443,7 +447,7 @@ def test_mail_without_smtp_or_refused_is_parked_and_delivered_on_replay_and_unre
         refused_order = ev.submit(f"RF{unique}", [("AS54888", 1)])
         with smtp_server(box) as port:
             with mail_worker(ev, port) as worker:
-                worker.run_once()
+                drive(worker, lambda: rows(ev, "EMAIL")[-1].attempts > 0)
             _, refused = rows(ev, "EMAIL")
             assert (refused.order_number, refused.status, refused.attempts) == (
                 refused_order,
@@ -487,7 +491,7 @@ def test_mail_without_smtp_or_refused_is_parked_and_delivered_on_replay_and_unre
         ev.submit(f"UR{unique}", [("AS54888", 1)])
         dead = free_port()
         with mail_worker(ev, dead) as worker:
-            worker.run_once()
+            drive(worker, lambda: rows(ev, "EMAIL")[-1].attempts > 0)
         *_, unreachable = rows(ev, "EMAIL")
         assert (unreachable.status, unreachable.attempts, unreachable.uncertain) == (
             "READY",
