@@ -47,11 +47,10 @@ from connectors.registry import (
 from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec
 from connectors.wallet import Credential, SecretBox, WalletError
 from gateway.errors import GatewayError, ValidationError
-from gateway.orders.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
 from gateway.registry.audit import Change
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
-from gateway.registry.triggers import TriggerStore
+from gateway.registry.triggers import TriggerStore, criterion_problem
 from gateway.registry.wallet import Wallet
 from routing.rules import Rule, RuleSet, RuleSetInvalid, check, rule_from_mapping
 
@@ -61,11 +60,6 @@ SECTIONS = (
     "source_system", "wallet", "task_type", "connector", "process", "trigger_point",
     "jeopardy_threshold", "rule", "routing",
 )  # fmt: skip
-#: the statuses a status trigger point's criterion may name, by event
-_STATUSES = {
-    "ORDER_STATUS_UPDATE": ("an order header", tuple(HEADER_TRANSITIONS)),
-    "FLINE_STATUS_UPDATE": ("a fulfillment line", tuple(FLINE_TRANSITIONS)),
-}
 _ROUTING_KEYS = ("defaults", "publish")
 _PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)"""
 _DOTTED = rf"{_PART}(?:\s*\.\s*{_PART})*"
@@ -379,14 +373,9 @@ def _check_trigger_points(
     with a bad value elsewhere still gets them reported."""
     problems: list[tuple[tuple[str | int, ...], str]] = []
     for index, spec in parsed:
-        known = _STATUSES.get(spec.event)
-        if known and spec.criterion not in known[1]:
-            problems.append(
-                (
-                    ("trigger_point", index, "criterion"),
-                    f"{spec.criterion} is not {known[0]} status (one of {', '.join(known[1])})",
-                )
-            )
+        problem = criterion_problem(spec)
+        if problem:
+            problems.append((("trigger_point", index, "criterion"), problem))
     modes = {**(known_modes or {}), **{c.name: c.invocation_mode for c in declared}}
     raw_points = data.get("trigger_point", [])
     for index, raw in enumerate(raw_points if isinstance(raw_points, list) else []):

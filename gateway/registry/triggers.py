@@ -20,12 +20,20 @@ from gateway.persistence.models import Connector, JeopardyThreshold, TaskType, T
 from gateway.registry import audit
 from gateway.registry.audit import Change
 
-__all__ = ["TriggerStore", "trigger_referrers"]
+__all__ = ["TriggerStore", "criterion_problem", "trigger_referrers"]
 
 _STATUSES = {
     "ORDER_STATUS_UPDATE": ("an order header", tuple(HEADER_TRANSITIONS)),
     "FLINE_STATUS_UPDATE": ("a fulfillment line", tuple(FLINE_TRANSITIONS)),
 }
+
+
+def criterion_problem(spec: TriggerPointSpec) -> str | None:
+    """Why a status trigger point's criterion is not a status of its level, or None."""
+    known = _STATUSES.get(spec.event)
+    if known and spec.criterion not in known[1]:
+        return f"{spec.criterion} is not {known[0]} status (one of {', '.join(known[1])})"
+    return None
 
 
 def trigger_referrers(session: Session, connector_id: int) -> list[str]:
@@ -102,13 +110,9 @@ class TriggerStore:
         return out
 
     def _check_criterion(self, spec: TriggerPointSpec) -> None:
-        known = _STATUSES.get(spec.event)
-        if known and spec.criterion not in known[1]:
-            raise ValidationError(
-                "INVALID_VALUE",
-                f"trigger point {spec.key}: {spec.criterion} is not {known[0]} status "
-                f"(one of {', '.join(known[1])})",
-            )
+        problem = criterion_problem(spec)
+        if problem:
+            raise ValidationError("INVALID_VALUE", f"trigger point {spec.key}: {problem}")
 
     def put_trigger_point(self, spec: TriggerPointSpec) -> Change | None:
         """Create or replace the trigger point (event, criterion); None if unchanged."""
