@@ -118,7 +118,8 @@ def _sample(ctx: Context) -> None:
     "--simulate",
     is_flag=True,
     help="Also run the simulated warehouse of the sample setup (WMS01) on port 8081, "
-    "answering as the sample wallet entry and calling back as the sample user.",
+    "answering as the sample wallet entry and calling back as the sample user, and a "
+    "simulated event subscriber on port 8082 (the sample's LEGACY_Events).",
 )
 @pass_context
 def serve(
@@ -133,13 +134,14 @@ def serve(
         settings = dataclasses.replace(settings, public_url=f"http://{reachable}:{port}")
     for name in SERVICE_MODULES:
         click.echo(f"WSDL: http://{host}:{port}/fscmService/{name}?WSDL")
-    simulator = _start_simulator(settings, host, port) if simulate else None
+    children = [_start_simulator(settings, host, port), _start_subscriber()] if simulate else []
     try:
         run_server(settings, host, port, workers, background=not no_background)
     finally:
-        if simulator is not None:
-            simulator.terminate()
-            simulator.wait(timeout=10)
+        for child in children:
+            child.terminate()
+        for child in children:
+            child.wait(timeout=10)
 
 
 def _start_simulator(settings: Settings, host: str, port: int) -> subprocess.Popen[bytes]:
@@ -173,6 +175,12 @@ def _start_simulator(settings: Settings, host: str, port: int) -> subprocess.Pop
         "--gateway-user", user, "--gateway-password-env", "OMGW_SIM_GATEWAY_PASSWORD",
     ]  # fmt: skip
     return subprocess.Popen(args, env=env)
+
+
+def _start_subscriber() -> subprocess.Popen[bytes]:
+    """``omgw simulate subscriber`` where the sample's ``LEGACY_Events`` pushes."""
+    args = [sys.executable, "-m", "gateway.cli", "simulate", "subscriber", "--port", "8082"]
+    return subprocess.Popen(args)
 
 
 def _stop_on_signals() -> threading.Event:
