@@ -13,6 +13,12 @@ applies the ``headerTR`` answer (acknowledgement, then the line statuses) in the
 transaction. Retries wait with full-jitter backoff; a message that runs out of
 attempts, or that the endpoint refuses as a client fault, is parked with the reason.
 Nothing is ever deleted.
+
+Business events (``BUSINESS_EVENT`` rows, one-way ``pushPayload``) go the same way, one
+order's events to one connector in the order they were written: a row is not claimed
+while an earlier event row for the same connector and order is still ``READY``. E-mail
+rows (``EMAIL``, no connector) go to the configured SMTP server (:mod:`connectors.mail`).
+The worker's loop also runs the jeopardy check every ``OMGW_JEOPARDY_INTERVAL_SECONDS``.
 """
 
 from __future__ import annotations
