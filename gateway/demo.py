@@ -24,7 +24,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, make_server
+from wsgiref.simple_server import make_server
 
 from sqlalchemy import func, select
 
@@ -47,6 +47,7 @@ from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 from gateway.simulate.fulfillment import RunningSimulator, SimulatorOptions, serve_simulator
+from gateway.simulate.serving import QuietHandler
 from gateway.simulate.subscriber import SubscriberOptions, serve_subscriber
 
 __all__ = ["DEMO_SETUP", "DemoSummary", "run_demo"]
@@ -142,18 +143,13 @@ def _apply(runtime: Runtime, urls: dict[str, str], passwords: dict[str, str]) ->
             registry.put_connector(replace(spec, url=urls[name]))
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @contextmanager
 def _gateway(settings: Settings) -> Iterator[tuple[Runtime, str]]:
     from gateway.server import build_app, prepare
 
     prepare(settings)
     _ensure_key(settings)
-    server = make_server("127.0.0.1", 0, lambda env, start: [], handler_class=_QuietHandler)
+    server = make_server("127.0.0.1", 0, lambda env, start: [], handler_class=QuietHandler)
     base = f"http://127.0.0.1:{server.server_port}"
     runtime = Runtime(replace(settings, public_url=base))
     server.set_app(build_app(runtime))

@@ -35,7 +35,6 @@ import hmac
 import json
 import logging
 import random
-import socketserver
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -46,13 +45,13 @@ from datetime import UTC, datetime
 from decimal import ROUND_FLOOR, Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from wsgiref.util import request_uri
 
 import requests
 from lxml import etree
 
 from connectors.outbound import OUTBOUND_DIR, SOAP_ENV_NS, TL_NS, TR_NS, WSA_NS
+from gateway.simulate.serving import Served, serve_in_thread
 
 __all__ = [
     "CONTROLLABLE",
@@ -959,32 +958,20 @@ def _same(given: str, expected: str) -> bool:
 # -- serving ----------------------------------------------------------------------------------
 
 
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
 @dataclass
 class RunningSimulator:
     """A simulator serving on a port, in a thread of this process."""
 
     simulator: FulfillmentSimulator
-    server: WSGIServer
-    thread: threading.Thread
-    host: str
+    served: Served
 
     @property
     def port(self) -> int:
-        return int(self.server.server_port)
+        return self.served.port
 
     @property
     def base(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return self.served.base
 
     @property
     def url(self) -> str:
@@ -1003,9 +990,7 @@ class RunningSimulator:
 
     def close(self) -> None:
         """Stop serving, then stop the callback workers."""
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self.served.stop()
         self.simulator.close()
 
 
@@ -1022,17 +1007,11 @@ def serve_simulator(
     """
     simulator = FulfillmentSimulator(options)
     try:
-        server = make_server(
-            host, port, simulator, server_class=_ThreadingServer, handler_class=_QuietHandler
-        )
+        served = serve_in_thread(simulator, host, port, "fulfillment-simulator")
     except BaseException:
         simulator.close()
         raise
-    # A short poll interval: close() returns within it.
-    serve = functools.partial(server.serve_forever, poll_interval=0.1)
-    thread = threading.Thread(target=serve, name="fulfillment-simulator", daemon=True)
-    thread.start()
-    return RunningSimulator(simulator, server, thread, host)
+    return RunningSimulator(simulator, served)
 
 
 @contextmanager

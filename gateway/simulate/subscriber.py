@@ -49,7 +49,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIServer, make_server
 from wsgiref.util import request_uri
 
 from lxml import etree
@@ -74,10 +73,9 @@ from gateway.simulate.fulfillment import (
     StartResponse,
     _child_text,
     _fault,
-    _QuietHandler,
     _same,
-    _ThreadingServer,
 )
+from gateway.simulate.serving import Served, serve_in_thread
 
 __all__ = [
     "CONTROLLABLE",
@@ -560,18 +558,15 @@ class RunningSubscriber:
     """A subscriber serving on a port, in a thread of this process."""
 
     simulator: SubscriberSimulator
-    server: WSGIServer
-    thread: threading.Thread
-    host: str
+    served: Served
 
     @property
     def port(self) -> int:
-        return int(self.server.server_port)
+        return self.served.port
 
     @property
     def base(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        return f"http://{host}:{self.port}"
+        return self.served.base
 
     @property
     def url(self) -> str:
@@ -589,9 +584,7 @@ class RunningSubscriber:
         return self.simulator.control(changes)
 
     def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
+        self.served.stop()
 
 
 def serve_subscriber(
@@ -606,14 +599,7 @@ def serve_subscriber(
         sub.close()
     """
     simulator = SubscriberSimulator(options)
-    server = make_server(
-        host, port, simulator, server_class=_ThreadingServer, handler_class=_QuietHandler
-    )
-    # A short poll interval: close() returns within it.
-    serve = functools.partial(server.serve_forever, poll_interval=0.1)
-    thread = threading.Thread(target=serve, name="event-subscriber", daemon=True)
-    thread.start()
-    return RunningSubscriber(simulator, server, thread, host)
+    return RunningSubscriber(simulator, serve_in_thread(simulator, host, port, "event-subscriber"))
 
 
 @contextmanager
