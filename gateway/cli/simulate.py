@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 import signal
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from types import FrameType
+from typing import Protocol, TypeVar
 
 import click
 
@@ -24,6 +26,41 @@ _SECONDS = click.FloatRange(0.0, 3600.0)
 @click.group(help="Simulated external systems, for demos and tests.")
 def simulate() -> None:
     pass
+
+
+class _Running(Protocol):
+    def close(self) -> None: ...
+
+
+R = TypeVar("R", bound=_Running)
+
+
+def _serve_until_stopped(
+    start: Callable[[], R], banner: Callable[[R], list[str]], address: str
+) -> None:
+    """Start a simulator, print its banner, and serve until SIGTERM or Ctrl-C."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        try:
+            running = start()
+        except OSError as exc:
+            raise click.ClickException(f"cannot listen on {address}: {exc.strerror}") from None
+        try:
+            for line in banner(running):
+                click.echo(line)
+            while not stop.wait(0.5):
+                pass
+            click.echo("stopping")
+        finally:
+            running.close()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)
 
 
 def _secret(env_name: str | None, path: Path | None, what: str) -> str | None:
@@ -153,30 +190,16 @@ def fulfillment(
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        try:
-            sim = serve_simulator(options, host, port)
-        except OSError as exc:
-            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-        try:
-            click.echo(f"fulfillment system {options.system}: {sim.url}")
-            click.echo(f"WSDL: {sim.wsdl_url}")
-            click.echo(f"state: {sim.base}/simulator/state")
-            click.echo(f"callbacks without wsa:ReplyTo go to {options.public()['gateway_url']}")
-            while not stop.wait(0.5):
-                pass
-            click.echo("stopping")
-        finally:
-            sim.close()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    _serve_until_stopped(
+        lambda: serve_simulator(options, host, port),
+        lambda sim: [
+            f"fulfillment system {options.system}: {sim.url}",
+            f"WSDL: {sim.wsdl_url}",
+            f"state: {sim.base}/simulator/state",
+            f"callbacks without wsa:ReplyTo go to {options.public()['gateway_url']}",
+        ],
+        f"{host}:{port}",
+    )
 
 
 @simulate.command(
@@ -265,28 +288,13 @@ def subscriber(
         except OSError as exc:
             raise click.ClickException(f"cannot create {record_dir}: {exc.strerror}") from None
 
-    stop = threading.Event()
-
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGTERM, signal.SIGINT)}
-    try:
-        try:
-            sub = serve_subscriber(options, host, port)
-        except OSError as exc:
-            raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
-        try:
-            click.echo(f"event subscriber: {sub.url}")
-            click.echo(f"WSDL: {sub.wsdl_url}")
-            click.echo(f"state: {sub.base}/state")
-            if record_dir is not None:
-                click.echo(f"payloads are written to {record_dir}")
-            while not stop.wait(0.5):
-                pass
-            click.echo("stopping")
-        finally:
-            sub.close()
-    finally:
-        for s, handler in previous.items():
-            signal.signal(s, handler)
+    _serve_until_stopped(
+        lambda: serve_subscriber(options, host, port),
+        lambda sub: [
+            f"event subscriber: {sub.url}",
+            f"WSDL: {sub.wsdl_url}",
+            f"state: {sub.base}/state",
+            *([f"payloads are written to {record_dir}"] if record_dir is not None else []),
+        ],
+        f"{host}:{port}",
+    )

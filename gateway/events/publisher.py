@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import partial
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -47,12 +48,13 @@ EMAIL_KIND = "EMAIL"
 
 @dataclass(frozen=True)
 class _Event:
-    """One event to send: which trigger point it matched and its payload."""
+    """One event: the trigger point it matches, and how to build its payload (only
+    when that point asks for it)."""
 
     point: str
     criterion: str
     header: OrderHeader
-    payload: EventHeader
+    payload: Callable[[], EventHeader]
 
 
 class _Batch:
@@ -87,7 +89,7 @@ def _status_events(batch: _Batch, c: StatusChange) -> Iterable[_Event]:
             "ORDER_STATUS_UPDATE",
             h.new_status,
             header,
-            payloads.header_status(header, h.old_status, h.new_status),
+            partial(payloads.header_status, header, h.old_status, h.new_status),
         )
         return
     if h.entity != "FULFILL_LINE":
@@ -99,7 +101,8 @@ def _status_events(batch: _Batch, c: StatusChange) -> Iterable[_Event]:
         "FLINE_STATUS_UPDATE",
         h.new_status,
         header,
-        payloads.fline_status(
+        partial(
+            payloads.fline_status,
             header,
             line,
             fline,
@@ -116,7 +119,7 @@ def _status_events(batch: _Batch, c: StatusChange) -> Iterable[_Event]:
             "FLINE_CLOSED",
             "",
             header,
-            payloads.fline_closed(header, line, fline, (open_old, open_new)),
+            partial(payloads.fline_closed, header, line, fline, (open_old, open_new)),
         )
 
 
@@ -130,15 +133,14 @@ def _hold_event(batch: _Batch, c: HoldChange) -> _Event:
         if line.status in TERMINAL:
             continue
         lines.append((line, [f for f in line.fulfill_lines if f.status not in TERMINAL]))
-    return _Event("HOLD", "", header, payloads.hold(header, row, lines, c.released))
+    return _Event("HOLD", "", header, partial(payloads.hold, header, row, lines, c.released))
 
 
 def _split_event(batch: _Batch, c: SplitChange) -> _Event:
     header = batch.header(c.original.header_id)
     line = c.original.order_line
-    return _Event(
-        "SPLIT", "", header, payloads.split(header, line, c.pre_split, [c.original, c.rest])
-    )
+    flines = [c.original, c.rest]
+    return _Event("SPLIT", "", header, partial(payloads.split, header, line, c.pre_split, flines))
 
 
 def _events(batch: _Batch) -> Iterable[_Event]:
@@ -155,7 +157,7 @@ def _events(batch: _Batch) -> Iterable[_Event]:
                 "JEOPARDY",
                 c.priority,
                 c.header,
-                payloads.jeopardy(c.header, line, c.fline, c.priority),
+                partial(payloads.jeopardy, c.header, line, c.fline, c.priority),
             )
 
 
@@ -182,6 +184,7 @@ def publish(session: Session) -> int:
         point = points.get((ev.point, ev.criterion))
         if point is None:
             continue
+        payload = ev.payload()
         if point.raise_event:
             for connector in point.connectors:
                 message_id = _message_id()
@@ -192,16 +195,16 @@ def publish(session: Session) -> int:
                         connector_id=connector.id,
                         header_id=ev.header.id,
                         order_number=ev.header.order_number,
-                        event_code=ev.payload.event_code,
+                        event_code=payload.event_code,
                         invocation_mode="BUSINESS_EVENT",
                         operation=PUSH_OPERATION,
                         soap_action=PUSH_ACTION,
-                        payload=push_envelope(ev.payload, message_id=message_id, to=connector.url),
+                        payload=push_envelope(payload, message_id=message_id, to=connector.url),
                     )
                 )
                 written += 1
         if point.send_email and point.email_to:
-            subject, body = notification(ev.payload, ev.header)
+            subject, body = notification(payload, ev.header)
             session.add(
                 OutboxMessage(
                     message_id=_message_id(),
@@ -209,7 +212,7 @@ def publish(session: Session) -> int:
                     connector_id=None,
                     header_id=ev.header.id,
                     order_number=ev.header.order_number,
-                    event_code=ev.payload.event_code,
+                    event_code=payload.event_code,
                     recipients=point.email_to,
                     invocation_mode="EMAIL",
                     operation="sendmail",

@@ -27,6 +27,7 @@ from connectors.registry import DEFAULT_PROCESS, StepSpec
 from connectors.triggers import JeopardyThresholdSpec, priority_rank
 from gateway.events import recorder
 from gateway.orders.lifecycle import TERMINAL
+from gateway.orders.orchestration import step_spec
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, Process, utcnow
 from gateway.registry.triggers import TriggerStore
 
@@ -106,17 +107,7 @@ class JeopardyCheck:
         if process_id not in self._steps:
             process = self._s.get(Process, process_id)
             self._steps[process_id] = (
-                tuple(
-                    StepSpec(
-                        s.name,
-                        s.task_type.code,
-                        s.task_name,
-                        s.service_name,
-                        s.kind,
-                        s.planned_minutes,
-                    )
-                    for s in process.steps
-                )
+                tuple(step_spec(s) for s in process.steps)
                 if process is not None
                 else DEFAULT_PROCESS.steps
             )

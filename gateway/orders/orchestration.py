@@ -40,7 +40,7 @@ from gateway.persistence.models import (
     utcnow,
 )
 
-__all__ = ["DEFAULT_WAREHOUSE", "Orchestrator", "Stage"]
+__all__ = ["DEFAULT_WAREHOUSE", "Orchestrator", "Stage", "step_spec"]
 
 #: the organization a reservation picks when the line names none
 DEFAULT_WAREHOUSE = "M1"
@@ -59,7 +59,8 @@ class Stage:
     step: StepSpec
 
 
-def _spec(step: ProcessStep) -> StepSpec:
+def step_spec(step: ProcessStep) -> StepSpec:
+    """A stored process step as the registry model's value."""
     return StepSpec(
         step.name,
         step.task_type.code,
@@ -115,12 +116,14 @@ class Orchestrator:
             return None
         for step in process.steps:
             if step.task_type.code == task_type:
-                return Stage(process.name, _spec(step))
+                return Stage(process.name, step_spec(step))
         return None
 
     def _next_external(self, process: Process | None, after: str) -> Stage | None:
         """The external step that follows the first step of task type ``after``."""
-        steps = [_spec(s) for s in process.steps] if process is not None else DEFAULT_PROCESS.steps
+        steps = (
+            [step_spec(s) for s in process.steps] if process is not None else DEFAULT_PROCESS.steps
+        )
         name = process.name if process is not None else DEFAULT_PROCESS.name
         seen = False
         for spec in steps:
