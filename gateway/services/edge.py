@@ -15,6 +15,7 @@ from gateway.errors import GatewayError, InternalError
 from gateway.runtime import Runtime
 from gateway.soap.context import REQUEST_KEY, RUNTIME_KEY, RequestInfo
 from gateway.soap.faults import service_error_message
+from gateway.soap.operations import ERROR_ATTRIBUTE
 
 __all__ = ["request_info", "to_fault", "transaction"]
 
@@ -23,9 +24,11 @@ T = TypeVar("T")
 
 
 def to_fault(err: GatewayError) -> Fault:
-    return Fault(
+    fault = Fault(
         faultcode=err.fault_kind, faultstring=err.message, detail=service_error_message(err)
     )
+    setattr(fault, ERROR_ATTRIBUTE, err)  # the hot path writes the fault from the error
+    return fault
 
 
 def request_info(ctx: Any) -> RequestInfo:
@@ -45,7 +48,11 @@ def transaction(ctx: Any, work: Callable[[Session, Runtime], T], *, readonly: bo
     for attempt in (1, 2):
         try:
             with sessions() as session, session.begin():
-                return work(session, runtime)
+                result = work(session, runtime)
+                if info.log_row is not None and not readonly:
+                    session.add(info.log_row())
+            info.logged = not readonly and info.log_row is not None
+            return result
         except IntegrityError:
             if attempt == 1:
                 log.info("concurrent insert of the same key; retrying once")

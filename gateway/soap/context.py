@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = ["REQUEST_KEY", "RUNTIME_KEY", "RequestInfo"]
 
@@ -22,6 +24,9 @@ class RequestInfo:
     correlation: dict[str, str] = field(default_factory=dict)
     order_numbers: list[str] = field(default_factory=list)
     fault_code: str | None = None
+    #: the message-log row of a successful call, added to the call's own transaction
+    log_row: Callable[[], Any] | None = None
+    logged: bool = False
 
     def correlation_key(self) -> str | None:
         if not self.correlation:

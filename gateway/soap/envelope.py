@@ -26,6 +26,7 @@ class Envelope:
     header: etree._Element | None
     body: etree._Element
     operation: etree.QName
+    operation_element: etree._Element
 
     @property
     def message_id(self) -> str | None:
@@ -46,14 +47,12 @@ def _parser() -> etree.XMLParser:
     )
 
 
+# An element MAX_DEPTH + 1 levels down exists iff this path matches (evaluated in C).
+_TOO_DEEP = etree.XPath("boolean(/*" + "/*" * MAX_DEPTH + ")")
+
+
 def _depth_ok(root: etree._Element) -> bool:
-    stack = [(root, 1)]
-    while stack:
-        el, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            return False
-        stack.extend((child, depth + 1) for child in el)
-    return True
+    return not _TOO_DEEP(root)
 
 
 def parse_envelope(data: bytes) -> Envelope:
@@ -92,4 +91,4 @@ def parse_envelope(data: bytes) -> Envelope:
         raise EnvelopeError("SOAP_BODY_EMPTY", "the SOAP Body is empty; it must hold one operation")
     if len(children) > 1:
         raise EnvelopeError("SOAP_BODY_INVALID", "the SOAP Body must hold exactly one operation")
-    return Envelope(root, header, body, etree.QName(children[0]))
+    return Envelope(root, header, body, etree.QName(children[0]), children[0])

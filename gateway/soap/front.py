@@ -14,8 +14,8 @@ import io
 import logging
 import time
 import wsgiref.util
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 from lxml import etree
@@ -28,6 +28,7 @@ from gateway.security.tokens import redact
 from gateway.soap.context import REQUEST_KEY, RUNTIME_KEY, RequestInfo
 from gateway.soap.envelope import Envelope, parse_envelope
 from gateway.soap.faults import fault_envelope, read_fault_code
+from gateway.soap.operations import Operation
 from gateway.wsdl import shape_wsdl
 
 __all__ = ["Endpoint", "SoapFront"]
@@ -58,6 +59,8 @@ class Endpoint:
     types_namespace: str
     operations: frozenset[str]
     role: str
+    #: operations served on the hot path (lxml in and out); the others go through spyne
+    compiled: Mapping[str, Operation] = field(default_factory=dict)
 
 
 class SoapFront:
@@ -133,19 +136,27 @@ class SoapFront:
             # spyne gets the redacted UTF-8 re-serialisation, never the caller's bytes: it
             # logs raw requests it cannot parse, and it trusts the HTTP charset blindly.
             payload = _redacted(envelope)
-            status, headers, out = self._call_spyne(endpoint, environ, payload, info)
+            logged = payload
+            # A call that commits writes its log row in its own transaction (services.edge).
+            info.log_row = lambda: self._log_row(info, "200 OK", started, logged)
+            operation = endpoint.compiled.get(info.operation)
+            if operation is not None:
+                status, headers, out = self._call_compiled(operation, envelope, info)
+            else:
+                status, headers, out = self._call_spyne(endpoint, environ, payload, info)
         except GatewayError as err:
             info.fault_code = err.code
             status, headers, out = "500 Internal Server Error", list(_XML), fault_envelope(err)
         except Exception:
-            log.exception("unexpected error before dispatch on %s", endpoint.name)
+            log.exception("unexpected error on %s.%s", endpoint.name, info.operation)
             failure = InternalError("INTERNAL_ERROR", "internal error; nothing was applied")
             info.fault_code = failure.code
             status, headers, out = "500 Internal Server Error", list(_XML), fault_envelope(failure)
         if payload is None and envelope is not None:
             # Refused after parsing (operation, credentials): logged too, never with a secret.
             payload = _redacted(envelope)
-        self._log(info, status, started, payload)
+        if not info.logged:
+            self._log(info, status, started, payload)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(out))))
         start_response(status, headers)
@@ -188,6 +199,14 @@ class SoapFront:
             f"its operations are {ops}",
         )
 
+    def _call_compiled(
+        self, operation: Operation, envelope: Envelope, info: RequestInfo
+    ) -> tuple[str, list[tuple[str, str]], bytes]:
+        body = envelope.operation_element
+        operation.validate(body)
+        out = operation.call(body, {RUNTIME_KEY: self._runtime, REQUEST_KEY: info})
+        return "200 OK", list(_XML), out
+
     def _call_spyne(
         self, endpoint: Endpoint, environ: dict[str, Any], body: bytes, info: RequestInfo
     ) -> tuple[str, list[tuple[str, str]], bytes]:
@@ -225,28 +244,30 @@ class SoapFront:
         info.fault_code = err.code
         return "500 Internal Server Error", list(_XML), fault_envelope(err)
 
-    def _log(self, info: RequestInfo, status: str, started: float, payload: bytes | None) -> None:
-        settings = self._runtime.settings
+    def _log_row(
+        self, info: RequestInfo, status: str, started: float, payload: bytes | None
+    ) -> MessageLog:
         code = info.fault_code
+        return MessageLog(
+            service=info.service,
+            operation=(info.operation or None) and info.operation[:80],
+            principal=info.principal,
+            message_id=(info.message_id or None) and info.message_id[:200],
+            correlation_key=info.correlation_key(),
+            order_number=",".join(info.order_numbers)[:50] or None,
+            outcome="OK" if code is None else "FAULT",
+            fault_code=code,
+            http_status=int(status.split()[0]),
+            duration_ms=int((time.perf_counter() - started) * 1000),
+            payload=payload.decode("utf-8", "replace")
+            if payload is not None and self._runtime.settings.log_payloads
+            else None,
+        )
+
+    def _log(self, info: RequestInfo, status: str, started: float, payload: bytes | None) -> None:
         try:
             with self._runtime.sessions() as s, s.begin():
-                s.add(
-                    MessageLog(
-                        service=info.service,
-                        operation=(info.operation or None) and info.operation[:80],
-                        principal=info.principal,
-                        message_id=(info.message_id or None) and info.message_id[:200],
-                        correlation_key=info.correlation_key(),
-                        order_number=",".join(info.order_numbers)[:50] or None,
-                        outcome="OK" if code is None else "FAULT",
-                        fault_code=code,
-                        http_status=int(status.split()[0]),
-                        duration_ms=int((time.perf_counter() - started) * 1000),
-                        payload=payload.decode("utf-8", "replace")
-                        if payload is not None and settings.log_payloads
-                        else None,
-                    )
-                )
+                s.add(self._log_row(info, status, started, payload))
         except Exception:
             log.exception("could not write the message log for %s.%s", info.service, info.operation)
 

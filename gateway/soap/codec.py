@@ -1,0 +1,232 @@
+"""Reading operation bodies and writing results with lxml, from spyne's own type model.
+
+spyne keeps publishing the WSDLs and its validation schema, but its object mapping costs
+about 30 times what lxml needs for the same message (issue 7: ~640 µs against ~21 µs for
+a one-line response, 8.3 ms against 0.45 ms at 50 lines). So each operation's types are
+compiled once, at start-up, into plain readers and writers:
+
+- a ``Reader`` turns a body element that has already passed spyne's validation schema
+  into ``SimpleNamespace`` objects with the attribute names spyne would have given (an
+  absent or ``xsi:nil`` element is ``None``; a repeated one is a list);
+- a ``Writer`` turns the objects a service returns into the elements spyne would have
+  written: the same names, namespaces and order, ``xsi:nil`` for an absent value the
+  type requires, nothing for an absent optional one.
+
+Scalars take a fast conversion where one exists (strings, integers, decimals) and
+otherwise spyne's own (``from_unicode``/``to_unicode``), so values read and written here
+match spyne's.  ``tests/unit/gateway/soap/test_codec.py`` holds the two equal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from decimal import Decimal as PyDecimal
+from types import SimpleNamespace
+from typing import Any
+
+from lxml import etree
+from spyne.model import ModelBase
+from spyne.model.complex import ComplexModelBase, XmlAttribute, XmlData
+from spyne.model.primitive import Decimal, Integer, Unicode
+from spyne.protocol import ProtocolBase
+
+__all__ = ["XSI_NIL", "Reader", "Writer"]
+
+XSI = "http://www.w3.org/2001/XMLSchema-instance"
+XSI_NIL = "{%s}nil" % XSI
+_NIL_TRUE = ("true", "1")
+
+
+def _is_complex(t: Any) -> bool:
+    return isinstance(t, type) and issubclass(t, ComplexModelBase)
+
+
+def _many(t: Any) -> bool:
+    max_occurs = t.Attributes.max_occurs  # an int, or Decimal("Infinity") for "unbounded"
+    return max_occurs == "unbounded" or float(max_occurs) > 1
+
+
+def _wire_name(name: str, t: Any) -> str:
+    return getattr(t.Attributes, "sub_name", None) or name
+
+
+def _wrapped(t: Any) -> Any:
+    """The scalar type inside an ``XmlAttribute`` or ``XmlData``."""
+    return t.type
+
+
+def _fields(cls: Any) -> list[tuple[str, Any]]:
+    return list(cls.get_flat_type_info(cls).items())
+
+
+def _from_text(t: Any, protocol: ProtocolBase) -> Callable[[str], Any]:
+    if issubclass(t, Unicode):
+        return str
+    if issubclass(t, Integer):
+        return int
+    if issubclass(t, Decimal):
+        return lambda s: PyDecimal(s.strip())
+    return lambda s: protocol.from_unicode(t, s)
+
+
+def _to_text(t: Any, protocol: ProtocolBase) -> Callable[[Any], str]:
+    if issubclass(t, Unicode):
+        return str
+    if issubclass(t, Integer):
+        return lambda v: str(int(v))
+    if issubclass(t, Decimal):
+        return str
+    return lambda v: protocol.to_unicode(t, v)
+
+
+class Reader:
+    """Reads one complex type's element into a ``SimpleNamespace``."""
+
+    def __init__(self, cls: Any, protocol: ProtocolBase) -> None:
+        ns = cls.get_namespace()
+        self._names = [name for name, _t in _fields(cls)]
+        # tag -> (attribute name, read one child, repeated)
+        self._children: dict[str, tuple[str, Callable[[etree._Element], Any], bool]] = {}
+        self._attributes: list[tuple[str, str, Callable[[str], Any]]] = []
+        self._data: tuple[str, Callable[[str], Any]] | None = None
+        for name, t in _fields(cls):
+            if isinstance(t, type) and issubclass(t, XmlAttribute):
+                self._attributes.append(
+                    (name, _wire_name(name, t), _from_text(_wrapped(t), protocol))
+                )
+            elif isinstance(t, type) and issubclass(t, XmlData):
+                self._data = (name, _from_text(_wrapped(t), protocol))
+            elif _is_complex(t):
+                self._children["{%s}%s" % (ns, _wire_name(name, t))] = (
+                    name,
+                    Reader(t, protocol).read,
+                    _many(t),
+                )
+            else:
+                self._children["{%s}%s" % (ns, _wire_name(name, t))] = (
+                    name,
+                    _scalar_reader(_from_text(t, protocol)),
+                    _many(t),
+                )
+
+    def read(self, el: etree._Element) -> Any:
+        if el.get(XSI_NIL) in _NIL_TRUE:
+            return None
+        values: dict[str, Any] = dict.fromkeys(self._names)
+        for name, attr, conv in self._attributes:
+            raw = el.get(attr)
+            if raw is not None:
+                values[name] = conv(raw)
+        if self._data is not None:
+            raw = el.text
+            if raw is not None and raw.strip():
+                values[self._data[0]] = self._data[1](raw)
+        children = self._children
+        for child in el:
+            spec = children.get(child.tag)
+            if spec is None:
+                continue  # comments; the schema has refused anything else
+            name, read, many = spec
+            value = read(child)
+            if many:
+                bucket = values[name]
+                if bucket is None:
+                    values[name] = [value]
+                else:
+                    bucket.append(value)
+            else:
+                values[name] = value
+        return SimpleNamespace(**values)
+
+
+def _scalar_reader(conv: Callable[[str], Any]) -> Callable[[etree._Element], Any]:
+    def read(el: etree._Element) -> Any:
+        if el.get(XSI_NIL) in _NIL_TRUE:
+            return None
+        return conv(el.text or "")
+
+    return read
+
+
+class Writer:
+    """Writes an object's fields as the children of an element, as spyne would."""
+
+    def __init__(self, cls: Any, protocol: ProtocolBase) -> None:
+        ns = cls.get_namespace()
+        self._steps: list[Callable[[etree._Element, Any], None]] = []
+        for name, t in _fields(cls):
+            if isinstance(t, type) and issubclass(t, XmlAttribute):
+                self._steps.append(_attribute_step(name, _wire_name(name, t), t, protocol))
+            elif isinstance(t, type) and issubclass(t, XmlData):
+                self._steps.append(_data_step(name, _to_text(_wrapped(t), protocol)))
+            else:
+                self._steps.append(
+                    _element_step(name, "{%s}%s" % (ns, _wire_name(name, t)), t, protocol)
+                )
+
+    def write(self, parent: etree._Element, obj: Any) -> None:
+        for step in self._steps:
+            step(parent, obj)
+
+
+def _attribute_step(
+    name: str, wire: str, t: Any, protocol: ProtocolBase
+) -> Callable[[etree._Element, Any], None]:
+    conv = _to_text(_wrapped(t), protocol)
+
+    def step(parent: etree._Element, obj: Any) -> None:
+        value = getattr(obj, name, None)
+        if value is not None:
+            parent.set(wire, conv(value))
+
+    return step
+
+
+def _data_step(name: str, conv: Callable[[Any], str]) -> Callable[[etree._Element, Any], None]:
+    def step(parent: etree._Element, obj: Any) -> None:
+        value = getattr(obj, name, None)
+        if value is not None:
+            parent.text = conv(value)
+
+    return step
+
+
+def _element_step(
+    name: str, tag: str, t: ModelBase, protocol: ProtocolBase
+) -> Callable[[etree._Element, Any], None]:
+    required = (t.Attributes.min_occurs or 0) >= 1
+    nillable = bool(t.Attributes.nillable)
+    many = _many(t)
+    if _is_complex(t):
+        inner = Writer(t, protocol)
+
+        def one(parent: etree._Element, value: Any) -> None:
+            inner.write(etree.SubElement(parent, tag), value)
+
+    else:
+        conv = _to_text(t, protocol)
+
+        def one(parent: etree._Element, value: Any) -> None:
+            etree.SubElement(parent, tag).text = conv(value)
+
+    def absent(parent: etree._Element) -> None:
+        if required and nillable:
+            etree.SubElement(parent, tag).set(XSI_NIL, "true")
+
+    def step(parent: etree._Element, obj: Any) -> None:
+        value = getattr(obj, name, None)
+        if value is None:
+            absent(parent)
+        elif many:
+            items = list(value)
+            if not items:
+                absent(parent)
+            for item in items:
+                if item is None:
+                    etree.SubElement(parent, tag).set(XSI_NIL, "true")
+                else:
+                    one(parent, item)
+        else:
+            one(parent, value)
+
+    return step
