@@ -71,6 +71,11 @@ def step_spec(step: ProcessStep) -> StepSpec:
     )
 
 
+#: (process id, (name, version, created), task type) -> the next external stage, per OS
+#: process: process versions are immutable, so this never goes stale.
+_VERSION_STAGES: dict[tuple[int, tuple[object, ...] | None, str], Stage | None] = {}
+
+
 class Orchestrator:
     """Moves lines through their process inside the caller's transaction."""
 
@@ -86,6 +91,7 @@ class Orchestrator:
         self._outbox = OutboxWriter(session, reply_to)
         self._router: Router | None = None
         self._processes: dict[int | None, Process | None] = {}
+        self._next: dict[tuple[int | None, str], Stage | None] = {}
 
     # -- processes ------------------------------------------------------------------
 
@@ -121,6 +127,35 @@ class Orchestrator:
 
     def _next_external(self, process: Process | None, after: str) -> Stage | None:
         """The external step that follows the first step of task type ``after``."""
+        key = (process.id if process is not None else None, after)
+        if key not in self._next:  # asked once per line of a response: once is enough
+            self._next[key] = self._find_next_external(process, after)
+        return self._next[key]
+
+    def _next_external_of(self, fline: FulfillLine, after: str) -> Stage | None:
+        """``_next_external`` of the line's process, without loading the process's steps
+        when this OS process has seen that version: a version never changes."""
+        if fline.process_id is None:
+            return self._next_external(self._newest(), after)
+        key = (fline.process_id, after)
+        if key not in self._next:
+            row = self._s.execute(
+                select(Process.name, Process.version, Process.created_at).where(
+                    Process.id == fline.process_id
+                )
+            ).one_or_none()
+            known = (fline.process_id, tuple(row) if row else None, after)
+            if known not in _VERSION_STAGES:
+                if len(_VERSION_STAGES) > 1000:
+                    _VERSION_STAGES.clear()
+                _VERSION_STAGES[known] = self._find_next_external(
+                    self._process_of(fline), after
+                )
+            self._next[key] = _VERSION_STAGES[known]
+        return self._next[key]
+
+    @staticmethod
+    def _find_next_external(process: Process | None, after: str) -> Stage | None:
         steps = (
             [step_spec(s) for s in process.steps] if process is not None else DEFAULT_PROCESS.steps
         )
@@ -214,9 +249,7 @@ class Orchestrator:
         no Invoice default), it goes where the shipment went, as Oracle's default
         process bills through the fulfillment system that shipped.
         """
-        closing = [
-            p for p in pairs if self._next_external(self._process_of(p[1]), "Shipment") is None
-        ]
+        closing = [p for p in pairs if self._next_external_of(p[1], "Shipment") is None]
         for _line, fline in closing:
             self._status.fline(fline, "CLOSED", "process complete: no step after shipment")
             fline.task_type = None
@@ -227,7 +260,7 @@ class Orchestrator:
         fallback: dict[int | None, list[Pair]] = {}
         router = self._routing()
         for line, fline in billing:
-            stage = self._next_external(self._process_of(fline), "Shipment")
+            stage = self._next_external_of(fline, "Shipment")
             assert stage is not None
             if router.active:
                 route = router.route(
