@@ -25,7 +25,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, orm_insert_sentinel, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 __all__ = [
     "AuditEntry",
@@ -365,7 +365,6 @@ class OrderLine(Base):
     fulfill_lines: Mapped[list[FulfillLine]] = relationship(
         back_populates="order_line", order_by="FulfillLine.fulfill_line_number"
     )
-    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 class FulfillmentRequest(Base):
@@ -425,7 +424,6 @@ class FulfillLine(Base):
 
     order_line: Mapped[OrderLine] = relationship(back_populates="fulfill_lines")
     request: Mapped[FulfillmentRequest | None] = relationship()
-    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 class StatusHistory(Base):
@@ -441,7 +439,6 @@ class StatusHistory(Base):
     new_status: Mapped[str] = mapped_column(String(30))
     reason: Mapped[str] = mapped_column(String(240))
     changed_at: Mapped[datetime] = mapped_column(default=utcnow)
-    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 class FulfillmentResponseRecord(Base):
@@ -596,7 +593,6 @@ class OutboxMessage(Base):
     parked_at: Mapped[datetime | None]
 
     connector: Mapped[Connector | None] = relationship(lazy="joined")
-    _sentinel: Mapped[int | None] = orm_insert_sentinel()
 
 
 class DeliveryAttempt(Base):
