@@ -156,10 +156,13 @@ def measure(rounds: int) -> dict[str, dict[str, float]]:
         for key, engine, batch, naive_batch in setups:
             samples["indexed"].setdefault(key, []).append(rate(engine.decide, batch))
             samples["naive"].setdefault(key, []).append(rate(engine.naive, naive_batch))
-    return {
+    figures: dict[str, dict[str, float]] = {
         kind: {key: round(statistics.median(values)) for key, values in by_size.items()}
         for kind, by_size in samples.items()
     }
+    for kind, by_size in samples.items():
+        figures[f"{kind}_spread"] = {k: round(max(v) - min(v)) for k, v in by_size.items()}
+    return figures
 
 
 def main() -> None:
