@@ -304,6 +304,7 @@ class OrderIntake:
             business_unit_name=order.business_unit_name,
             transaction_on=order.transaction_on,
             requested_ship_date=order.requested_ship_date,
+            lines=[],  # known empty: appending must not load it (one SELECT)
         )
         self._s.add(header)
         self._s.flush()
@@ -326,6 +327,7 @@ class OrderIntake:
                 requested_fulfillment_org=li.requested_fulfillment_org,
                 requested_ship_date=li.requested_ship_date or order.requested_ship_date,
                 status="CREATED",
+                fulfill_lines=[],  # known empty: appending must not load it (a SELECT a line)
             )
             header.lines.append(line)
             lines.append(line)
