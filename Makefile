@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
 
-.PHONY: run demo test lint wsdl clean
+.PHONY: run demo test lint bench wsdl clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "omgw needs Python 3.11 (spyne 2.14 does not import on 3.12+); set PYTHON=/path/to/python3.11")'
@@ -36,6 +36,11 @@ lint: $(STAMP)
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 	$(BIN)/mypy
+
+## Every benchmark beside a same-run baseline: prints the table, writes bench/results.json.
+## Starts its servers on 127.0.0.1 (node-soap from npm into a temporary folder, if npm is here).
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
 
 ## Regenerate the published WSDLs under wsdl/ after a deliberate contract change.
 wsdl: $(STAMP)

@@ -24,73 +24,12 @@ from decimal import Decimal
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from spyne import Application, ServiceBase, rpc
-from spyne.protocol.soap import Soap11
-from spyne.server.wsgi import WsgiApplication
+import bare_spyne
+from stack import response_body
 
-from gateway import namespaces as ns
-from gateway.services.types import (
-    FulfillLine,
-    ResponseMessageHeader,
-    ResponseProcessingFulfillLine,
-    ResponseProcessingHeader,
-)
-
-ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 PASSWORD = "bench-Pa55word"
-
-
-class BareResponseService(ServiceBase):
-    @rpc(
-        ResponseMessageHeader.customize(min_occurs=1),
-        FulfillLine.customize(max_occurs="unbounded"),
-        _in_variable_names={"header": "responseMessageHeader", "lines": "fulfillLineList"},
-        _returns=ResponseProcessingHeader,
-        _out_variable_name="result",
-    )
-    def processFulfillmentResponse(ctx, header, lines):
-        return ResponseProcessingHeader(
-            FulfillmentSystemResponseIdentifier=header.FulfillmentSystemResponseIdentifier,
-            OverallStatusCode="SUCCESS",
-            ResponseProcessingFulfillLine=[
-                ResponseProcessingFulfillLine(
-                    FulfillLineIdentifier=ln.FulfillLineIdentifier,
-                    StatusCode="SUCCESS",
-                    TaskInstanceStatusCode="AWAIT_BILLING",
-                )
-                for ln in lines or ()
-            ],
-        )
-
-
-def bare_app() -> WsgiApplication:
-    return WsgiApplication(
-        Application(
-            [BareResponseService],
-            tns=ns.OFRS_TYPES,
-            name="OrderFulfillmentResponseService",
-            in_protocol=Soap11(validator="lxml"),
-            out_protocol=Soap11(),
-        )
-    )
-
-
-def response_body(rid: str, fline_ids: list[int]) -> bytes:
-    lines = "".join(
-        f"<typ:fulfillLineList><com:FulfillLineIdentifier>{f}</com:FulfillLineIdentifier>"
-        f"<com:StatusCode>SHIPPED</com:StatusCode></typ:fulfillLineList>"
-        for f in fline_ids
-    )
-    return (
-        f'<soapenv:Envelope xmlns:soapenv="{ENV}" xmlns:typ="{ns.OFRS_TYPES}" xmlns:com="{ns.OFRS}">'
-        f"<soapenv:Body><typ:processFulfillmentResponse><typ:responseMessageHeader>"
-        f"<com:FulfillmentSystem>WMS01</com:FulfillmentSystem>"
-        f"<com:FulfillmentSystemResponseIdentifier>{rid}</com:FulfillmentSystemResponseIdentifier>"
-        f"<com:IntegrationContextCode>Shipment</com:IntegrationContextCode>"
-        f"</typ:responseMessageHeader>{lines}</typ:processFulfillmentResponse>"
-        f"</soapenv:Body></soapenv:Envelope>"
-    ).encode()
 
 
 def call(app: Callable, path: str, body: bytes, auth: str | None) -> tuple[str, bytes]:
@@ -147,7 +86,7 @@ def main() -> None:
             )
         )
     gateway = build_app(runtime)
-    bare = bare_app()
+    bare = bare_spyne.wsgi_app()
     auth = "Basic " + base64.b64encode(f"bench:{PASSWORD}".encode()).decode()
     path = "/fscmService/OrderFulfillmentResponseService"
 
@@ -180,7 +119,7 @@ def main() -> None:
             g_rounds.append((time.perf_counter() - t0) / args.calls * 1000)
             t0 = time.perf_counter()
             for i, ids in enumerate(batch):
-                status, _ = call(bare, "/", response_body(f"R{size}-{r}-{i}", ids), None)
+                status, _ = call(bare, path, response_body(f"R{size}-{r}-{i}", ids), None)
                 assert status.startswith("200"), status
             b_rounds.append((time.perf_counter() - t0) / args.calls * 1000)
         g, b = statistics.median(g_rounds), statistics.median(b_rounds)

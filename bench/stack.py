@@ -268,8 +268,9 @@ def seed_orders(home: Home, prefix: str, count: int, lines: int) -> list[list[in
 
 
 @contextmanager
-def gateway(home: Home, workers: int = 2, background: bool = False) -> Iterator[int]:
-    """``omgw serve`` on a free port (no background loop unless asked); yields the port."""
+def gateway(home: Home, workers: int = 2, background: bool = False) -> Iterator[tuple[int, int]]:
+    """``omgw serve`` on a free port (no background loop unless asked); yields the port
+    and the pid of gunicorn's master (its workers are its children)."""
     port = free_port()
     args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
     if not background:
@@ -281,7 +282,7 @@ def gateway(home: Home, workers: int = 2, background: bool = False) -> Iterator[
         )
     try:
         wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
-        yield port
+        yield port, proc.pid
     finally:
         stop(proc)
 
