@@ -155,7 +155,7 @@ def inbound(opt: Options) -> list[Figure]:
     try:
         if note is None:
             node_proc = node_soap.serve(node_port)
-        for size, per_round in ((1, opt.n(1500, 40)), (50, opt.n(120, 6))):
+        for size, per_round in ((1, opt.n(1000, 40)), (50, opt.n(100, 6))):
             orders = stack.seed_orders(home, f"P{size}-", per_round * opt.rounds + 5, size)
             batches = [orders[i * per_round : (i + 1) * per_round] for i in range(opt.rounds)]
             with stack.gateway(home) as (port, _pid):
@@ -255,7 +255,7 @@ def orders(opt: Options) -> list[Figure]:
 def dispatch_section(opt: Options) -> list[Figure]:
     import dispatch
 
-    messages = opt.n(300, 20)
+    messages = opt.n(200, 20)
     results = dispatch.run(rounds=opt.rounds, messages=messages)
     figures = []
     for size, r in results.items():
@@ -394,8 +394,8 @@ def memory(opt: Options) -> list[Figure]:
     ack = stack.ack_body(1)
     mixed = [
         loadgen.http_request(stack.INFO, b, stack.AUTH)
-        for b in stack.details_bodies([keys[i % len(keys)] for i in range(500)])
-    ] + [loadgen.http_request(stack.OFRS, ack, stack.AUTH)] * 500
+        for b in stack.details_bodies([keys[i % len(keys)] for i in range(250)])
+    ] + [loadgen.http_request(stack.OFRS, ack, stack.AUTH)] * 750
     samples: dict[str, list[float]] = {"gateway": [], "worker": []}
     worker = stack.worker(worker_home)
     watcher = stack.RssAtCounts(worker_home, worker.pid, (first, total))
@@ -422,7 +422,7 @@ def memory(opt: Options) -> list[Figure]:
                 f"resident memory of the {who} after {total:,} messages",
                 Side(f"after {total:,}", "MiB", [round(at_total, 1)]),
                 Side(f"after {first:,}", "MiB", [round(at_first, 1)]),
-                note="gateway: GetOrderDetails and repeated acknowledgements, half each; "
+                note="gateway: a quarter GetOrderDetails, three quarters repeated acknowledgements; "
                 "worker: one-line fulfillment requests delivered to a local receiver",
                 higher_is_better=False,
             )

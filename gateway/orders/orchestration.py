@@ -148,9 +148,7 @@ class Orchestrator:
             if known not in _VERSION_STAGES:
                 if len(_VERSION_STAGES) > 1000:
                     _VERSION_STAGES.clear()
-                _VERSION_STAGES[known] = self._find_next_external(
-                    self._process_of(fline), after
-                )
+                _VERSION_STAGES[known] = self._find_next_external(self._process_of(fline), after)
             self._next[key] = _VERSION_STAGES[known]
         return self._next[key]
 

@@ -19,6 +19,18 @@ order's events to one connector in the order they were written: a row is not cla
 while an earlier event row for the same connector and order is still ``READY``. E-mail
 rows (``EMAIL``, no connector) go to the configured SMTP server (:mod:`connectors.mail`).
 The worker's loop also runs the jeopardy check every ``OMGW_JEOPARDY_INTERVAL_SECONDS``.
+
+Throughput: the loop (:meth:`OutboxWorker.run`) is a pipeline. Its own thread is the
+only one that touches the database: it claims rows in batches (as many as the senders
+are expected to finish within a fraction of a second, at most 256), reads each batch's
+wallet entries once, hands rows to ``concurrency`` sender threads, and records the
+outcomes of all the sends that finished since its last pass in one transaction (the
+breaker row of each connector locked and written once per batch; the verdicts, the
+breaker's transitions and the attempts are exactly those of one-by-one recording). A
+claimed row that waited locally longer than :data:`QUEUE_SLACK_SECONDS` (its lease is
+then shorter than a claim gives) is released unsent, as are the waiting rows of a
+connector whose breaker a recorded failure opened; a released row gets its attempt
+back. If a batch cannot be recorded, each outcome is recorded on its own.
 """
 
 from __future__ import annotations
@@ -26,18 +38,23 @@ from __future__ import annotations
 import json
 import logging
 import os
+import queue
 import random
 import socket
 import threading
 import time
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from collections import deque
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import exists, or_, select, update
+from sqlalchemy import Table, bindparam, case, exists, or_, select, update
+from sqlalchemy import insert as core_insert
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.orm import Session, aliased, lazyload
+from sqlalchemy.orm import Session, aliased
 
 from connectors.dispatch import DELIVERED, PARK, RETRY, Endpoint, Sender, SendResult
 from connectors.mail import MailSender, SmtpEndpoint, build_message
@@ -70,10 +87,26 @@ from gateway.persistence.models import (
 from gateway.registry.wallet import credential_source
 from gateway.runtime import Runtime
 
-__all__ = ["Claimed", "OutboxWorker", "Pass", "worker_name"]
+__all__ = ["QUEUE_SLACK_SECONDS", "Claimed", "OutboxWorker", "Pass", "worker_name"]
 
 log = logging.getLogger(__name__)
 _PARTLY = "delivered; its answer was applied in part: "
+#: how long a claimed row may wait for a sender before it is released unsent (its lease
+#: then still covers a send as long as the one a claim gives, less this)
+QUEUE_SLACK_SECONDS = 1.0
+#: how long the claimed rows waiting for a sender should last (at most _MAX_WAITING),
+#: claimed at most _CLAIM_CHUNK at a time (a claim of many 30 kB rows takes a while:
+#: the senders must not run dry meanwhile)
+_QUEUE_SECONDS = 0.25
+_MAX_WAITING = 256
+_CLAIM_CHUNK = 64
+#: finished sends are recorded in batches of up to this many, none waiting longer than
+#: this (a failure is recorded at once)
+_RECORD_BATCH = 128
+_RECORD_SECONDS = 0.05
+_OUTCOMES = {DELIVERED: "DELIVERED", RETRY: "RETRY", PARK: "PARKED"}
+_OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_ATTEMPTS: Table = DeliveryAttempt.__table__  # type: ignore[assignment]
 
 
 def worker_name() -> str:
@@ -154,6 +187,21 @@ class Pass:
         return self.delivered + self.retried + self.parked
 
 
+@dataclass(frozen=True)
+class _Sent:
+    """One finished send, waiting to be recorded."""
+
+    item: Claimed
+    result: SendResult
+    started: datetime
+    ms: int
+    seconds: float = 0.0
+
+
+#: a batch's wallet lookups: the credential, none, or why it could not be read
+_Lookup = Credential | WalletError | None
+
+
 class OutboxWorker:
     """Delivers outbox rows with at most ``concurrency`` sends in flight."""
 
@@ -193,7 +241,31 @@ class OutboxWorker:
             held, probes = self._breakers(s, now)
             earlier = aliased(OutboxMessage)
             stmt = (
-                select(OutboxMessage)
+                select(
+                    OutboxMessage.id,
+                    OutboxMessage.message_id,
+                    OutboxMessage.payload,
+                    OutboxMessage.soap_action,
+                    OutboxMessage.invocation_mode,
+                    OutboxMessage.attempts,
+                    OutboxMessage.connector_id,
+                    OutboxMessage.request_id,
+                    OutboxMessage.kind,
+                    OutboxMessage.recipients,
+                    OutboxMessage.lease_owner,
+                    Connector.name,
+                    Connector.url,
+                    Connector.timeout_seconds,
+                    Connector.auth_style,
+                    Connector.tls_verify,
+                    Connector.tls_ca_bundle,
+                    Connector.credential_map,
+                    Connector.credential_key,
+                    Connector.retry_max_attempts,
+                    Connector.retry_base_delay,
+                    Connector.retry_max_delay,
+                )
+                .select_from(OutboxMessage)
                 .outerjoin(Connector, Connector.id == OutboxMessage.connector_id)
                 .where(
                     OutboxMessage.status == "READY",
@@ -234,8 +306,10 @@ class OutboxWorker:
             if s.get_bind().dialect.name == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True, of=OutboxMessage)
             taken: list[Claimed] = []
+            # rows leased alike are leased in one statement
+            leases: dict[tuple[datetime, str | None], list[int]] = {}
             probed: set[int] = set()
-            for row in s.scalars(stmt):
+            for row in s.execute(stmt):
                 if len(taken) >= limit:
                     break
                 if row.connector_id in probes:
@@ -243,19 +317,29 @@ class OutboxWorker:
                         continue  # a half-open breaker lets one probe through
                     probed.add(row.connector_id)
                     _store_breaker(probes[row.connector_id][0], probes[row.connector_id][1])
-                if row.lease_owner is not None:
-                    # its last worker died mid-send: the receiver may have it already
-                    row.uncertain = True
-                    row.last_error = f"lease of {row.lease_owner} expired during a send"
-                row.lease_owner = self.name
                 timeout = (
-                    row.connector.timeout_seconds
-                    if row.connector is not None
+                    row.timeout_seconds
+                    if row.connector_id is not None
                     else self.runtime.settings.smtp_timeout * 3
                 )
-                row.lease_until = now + timedelta(seconds=max(self.lease_seconds, timeout * 2 + 5))
-                row.attempts += 1
+                until = now + timedelta(seconds=max(self.lease_seconds, timeout * 2 + 5))
+                # its last worker died mid-send: the receiver may have it already
+                stale = (
+                    f"lease of {row.lease_owner} expired during a send"
+                    if row.lease_owner is not None
+                    else None
+                )
+                leases.setdefault((until, stale), []).append(row.id)
                 taken.append(self._snapshot(row))
+            for (until, stale), ids in leases.items():
+                values: dict[str, Any] = {
+                    "lease_owner": self.name,
+                    "lease_until": until,
+                    "attempts": _OUTBOX.c.attempts + 1,
+                }
+                if stale is not None:
+                    values.update(uncertain=True, last_error=stale)
+                s.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(values))
             return taken
 
     def _breakers(
@@ -296,16 +380,16 @@ class OutboxWorker:
         )
 
     @staticmethod
-    def _snapshot(row: OutboxMessage) -> Claimed:
-        c = row.connector
-        if c is None:  # an e-mail: the SMTP settings apply
+    def _snapshot(row: Any) -> Claimed:
+        """A claimed row (the columns :meth:`claim` selects), as the send needs it."""
+        if row.connector_id is None:  # an e-mail: the SMTP settings apply
             return Claimed(
                 id=row.id,
                 message_id=row.message_id,
                 payload=row.payload,
                 soap_action=row.soap_action,
                 invocation_mode=row.invocation_mode,
-                attempt=row.attempts,
+                attempt=row.attempts + 1,
                 connector_id=None,
                 connector_name="smtp",
                 endpoint=None,
@@ -321,32 +405,49 @@ class OutboxWorker:
             payload=row.payload,
             soap_action=row.soap_action,
             invocation_mode=row.invocation_mode,
-            attempt=row.attempts,
-            connector_id=c.id,
-            connector_name=c.name,
+            attempt=row.attempts + 1,
+            connector_id=row.connector_id,
+            connector_name=row.name,
             endpoint=Endpoint(
-                url=c.url,
-                timeout=c.timeout_seconds,
-                auth_style=c.auth_style,
-                tls_verify=c.tls_verify,
-                tls_ca_bundle=c.tls_ca_bundle,
+                url=row.url,
+                timeout=row.timeout_seconds,
+                auth_style=row.auth_style,
+                tls_verify=row.tls_verify,
+                tls_ca_bundle=row.tls_ca_bundle,
             ),
-            credential_ref=(c.credential_map, c.credential_key) if c.credential_key else None,
-            retry=RetryPolicy(c.retry_max_attempts, c.retry_base_delay, c.retry_max_delay),
+            credential_ref=(row.credential_map, row.credential_key) if row.credential_key else None,
+            retry=RetryPolicy(row.retry_max_attempts, row.retry_base_delay, row.retry_max_delay),
             request_id=row.request_id,
             kind=row.kind,
         )
 
     # -- sending --------------------------------------------------------------------
 
-    def _credential(self, item: Claimed) -> Credential | None:
-        ref = item.credential_ref
+    def _credential_ref(self, item: Claimed) -> tuple[str, str] | None:
         if item.kind == EMAIL_KIND and self.runtime.settings.smtp_credential_key:
-            ref = (DEFAULT_CREDENTIAL_MAP, self.runtime.settings.smtp_credential_key)
+            return (DEFAULT_CREDENTIAL_MAP, self.runtime.settings.smtp_credential_key)
+        return item.credential_ref
+
+    def _credential(self, item: Claimed) -> Credential | None:
+        ref = self._credential_ref(item)
         if ref is None:
             return None
         with self.runtime.read_sessions() as s:
             return credential_source(s, lambda: self.runtime.secret_box).credential(*ref)
+
+    def _credentials(self, items: Sequence[Claimed]) -> list[_Lookup]:
+        """Each item's credential, each wallet entry read and decrypted once."""
+        refs = {ref for item in items if (ref := self._credential_ref(item)) is not None}
+        found: dict[tuple[str, str], _Lookup] = {}
+        if refs:
+            with self.runtime.read_sessions() as s:
+                source = credential_source(s, lambda: self.runtime.secret_box)
+                for ref in refs:
+                    try:
+                        found[ref] = source.credential(*ref)
+                    except WalletError as exc:
+                        found[ref] = exc
+        return [found.get(ref) if (ref := self._credential_ref(i)) else None for i in items]
 
     def _mail(self, item: Claimed, credential: Credential | None) -> SendResult:
         """Send an e-mail row through the configured SMTP server."""
@@ -377,15 +478,22 @@ class OutboxWorker:
 
     def deliver(self, item: Claimed) -> str:
         """Send one claimed row and record the outcome; returns the verdict."""
+        try:
+            credential: _Lookup = self._credential(item)
+        except WalletError as exc:
+            credential = exc
+        sent = self._send(item, credential)
+        return self._record(sent.item, sent.result, sent.started, sent.ms)
+
+    def _send(self, item: Claimed, credential: _Lookup) -> _Sent:
+        """Send one claimed row (no database work); never raises."""
         started = utcnow()
         clock = time.monotonic()
-        credential: Credential | None = None
-        try:
-            credential = self._credential(item)
-        except WalletError as exc:
+        if isinstance(credential, WalletError):
             result = SendResult(
-                PARK, f"cannot read the connector's wallet entry: {exc}", local=True
+                PARK, f"cannot read the connector's wallet entry: {credential}", local=True
             )
+            credential = None
         else:
             try:
                 if item.kind == EMAIL_KIND:
@@ -411,94 +519,137 @@ class OutboxWorker:
             )
             scrub = Scrubber(secrets)
             result = replace(result, reason=scrub.text(result.reason))
-        elapsed = int((time.monotonic() - clock) * 1000)
-        return self._record(item, result, started, elapsed)
+        elapsed = time.monotonic() - clock
+        return _Sent(item, result, started, int(elapsed * 1000), elapsed)
 
     def _record(self, item: Claimed, result: SendResult, started: datetime, ms: int) -> str:
-        now = utcnow()
-        verdict = result.outcome
-        with self.runtime.sessions() as s, s.begin():
-            row = s.scalar(
-                select(OutboxMessage)
-                .where(OutboxMessage.id == item.id)
-                .options(lazyload(OutboxMessage.connector))
-                .with_for_update(of=OutboxMessage)
-            )
-            assert row is not None
-            ours = (
-                row.lease_owner == self.name
-                and row.attempts == item.attempt
-                and row.status == "READY"
-            )
-            if item.connector_id is not None:
-                health = _health(s, item.connector_id)
-                state = _breaker(health)
-                if verdict == RETRY:
-                    _store_breaker(
-                        health, on_failure(state, self.breaker, now.timestamp()), result.reason
-                    )
-                elif not result.local:  # it answered: it is up, even if it refused this one
-                    _store_breaker(health, on_success(state))
-            if not ours:
-                # our lease expired and another worker owns the row now: its outcome counts
-                s.add(self._attempt(item, result, started, ms, "RETRY", "lease lost"))
-                return verdict
-            row.lease_owner = None
-            row.lease_until = None
-            row.last_http_status = result.http_status
-            row.uncertain = row.uncertain or result.uncertain
-            if verdict == DELIVERED:
-                problem = self._apply_answer(s, item, result.answer)
-                if problem is None or problem.startswith(_PARTLY):
-                    # delivered; what the answer could not do is noted on the row
-                    row.status = "DELIVERED"
-                    row.delivered_at = now
-                    row.last_error = problem
-                else:
-                    verdict = PARK
-                    result = replace(result, reason=problem)
-            if verdict == RETRY:
-                if should_retry(item.retry, item.attempt):
-                    delay = next_delay(item.retry, item.attempt, self._rng)
-                    row.next_attempt_at = now + timedelta(seconds=delay)
-                    row.last_error = result.reason
-                else:
-                    verdict = PARK
-                    result = replace(
-                        result,
-                        reason=f"gave up after {item.attempt} attempts; last: {result.reason}",
-                    )
-            if verdict == PARK:
-                row.status = "PARKED"
-                row.parked_at = now
-                row.last_error = result.reason
-            s.add(self._attempt(item, result, started, ms, verdict))
-        log.info(
-            "outbox %s (%s) attempt %d to %s: %s%s",
-            item.id,
-            item.message_id,
-            item.attempt,
-            item.connector_name,
-            verdict,
-            f" ({result.reason})" if result.reason else "",
-        )
-        return verdict
+        """Record one send in a transaction of its own; returns the verdict."""
+        return self._record_many([_Sent(item, result, started, ms)])[0][0]
 
-    def _attempt(
-        self, item: Claimed, result: SendResult, started: datetime, ms: int, outcome: str,
-        note: str | None = None,
-    ) -> DeliveryAttempt:  # fmt: skip
+    def _record_many(self, batch: Sequence[_Sent]) -> tuple[list[str], set[int]]:
+        """Record ``batch`` in one transaction, in order, as one-by-one recording would:
+        each send's attempt, its verdict on the row (while the row is still ours) and
+        its effect on the connector's breaker; for a synchronous call, its answer is
+        applied. Returns the verdicts and the connectors whose breaker is not closed."""
+        now = utcnow()
+        verdicts: list[str] = []
+        # rows changed alike are written in one statement
+        changes: dict[tuple[tuple[str, Any], ...], list[int]] = {}
+        attempts: list[dict[str, Any]] = []
+        logged: list[tuple[_Sent, str, SendResult]] = []
+        with self.runtime.sessions() as s, s.begin():
+            owner = self._owners(s, batch)
+            # each connector's breaker row, locked once (in id order: no deadlocks)
+            health: dict[int, tuple[ConnectorHealth, BreakerState]] = {}
+            for cid in sorted({b.item.connector_id for b in batch if b.item.connector_id}):
+                row = _health(s, cid)
+                health[cid] = (row, _breaker(row))
+            for sent in batch:
+                item, result = sent.item, sent.result
+                verdict = result.outcome
+                if item.connector_id is not None:
+                    hrow, state = health[item.connector_id]
+                    if verdict == RETRY:
+                        state = on_failure(state, self.breaker, now.timestamp())
+                        _store_breaker(hrow, state, result.reason)
+                    elif not result.local:  # it answered: it is up, even if it refused this
+                        state = on_success(state)
+                        _store_breaker(hrow, state)
+                    health[item.connector_id] = (hrow, state)
+                if owner.get(item.id) != item.attempt:
+                    # our lease expired and another worker owns the row now: its outcome
+                    # counts
+                    attempts.append(self._attempt_values(sent, RETRY, result, "lease lost"))
+                    verdicts.append(verdict)
+                    continue
+                del owner[item.id]  # ours once: a second send of it in the batch lost it
+                row_values: dict[str, Any] = {
+                    "lease_owner": None,
+                    "lease_until": None,
+                    "last_http_status": result.http_status,
+                }
+                if result.uncertain:
+                    row_values["uncertain"] = True
+                if verdict == DELIVERED:
+                    problem = self._apply_answer(s, item, result.answer)
+                    if problem is None or problem.startswith(_PARTLY):
+                        # delivered; what the answer could not do is noted on the row
+                        row_values.update(status="DELIVERED", delivered_at=now, last_error=problem)
+                    else:
+                        verdict = PARK
+                        result = replace(result, reason=problem)
+                if verdict == RETRY:
+                    if should_retry(item.retry, item.attempt):
+                        delay = next_delay(item.retry, item.attempt, self._rng)
+                        row_values.update(
+                            next_attempt_at=now + timedelta(seconds=delay),
+                            last_error=result.reason,
+                        )
+                    else:
+                        verdict = PARK
+                        result = replace(
+                            result,
+                            reason=f"gave up after {item.attempt} attempts; last: {result.reason}",
+                        )
+                if verdict == PARK:
+                    row_values.update(status="PARKED", parked_at=now, last_error=result.reason)
+                changes.setdefault(tuple(sorted(row_values.items())), []).append(item.id)
+                attempts.append(self._attempt_values(sent, verdict, result))
+                logged.append((sent, verdict, result))
+                verdicts.append(verdict)
+            for values, ids in changes.items():
+                s.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(dict(values)))
+            s.execute(core_insert(_ATTEMPTS), attempts)
+        for sent, verdict, result in logged:
+            log.info(
+                "outbox %s (%s) attempt %d to %s: %s%s",
+                sent.item.id,
+                sent.item.message_id,
+                sent.item.attempt,
+                sent.item.connector_name,
+                verdict,
+                f" ({result.reason})" if result.reason else "",
+            )
+        return verdicts, {cid for cid, (_row, st) in health.items() if st.state != "CLOSED"}
+
+    def _owners(self, s: Session, batch: Sequence[_Sent]) -> dict[int, int]:
+        """The rows of ``batch`` leased to this worker, each with its attempt number,
+        locked until the transaction ends (SQLite: the write lock is the whole file's).
+        One query finds the few that are not (their lease ran out and was taken)."""
+        expected = {b.item.id: b.item.attempt for b in batch}  # a row sent twice: the last
+        ids = sorted(expected)
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(select(_OUTBOX.c.id).where(_OUTBOX.c.id.in_(ids)).with_for_update()).all()
+        c = _OUTBOX.c
+        lost = s.execute(
+            select(c.id).where(
+                c.id.in_(ids),
+                or_(
+                    c.lease_owner.is_(None),
+                    c.lease_owner != self.name,
+                    c.status != "READY",
+                    c.attempts != case(expected, value=c.id, else_=-1),
+                ),
+            )
+        ).scalars()
+        for row_id in lost:
+            del expected[row_id]
+        return expected
+
+    def _attempt_values(
+        self, sent: _Sent, outcome: str, result: SendResult, note: str | None = None
+    ) -> dict[str, Any]:
         error = result.reason if note is None else f"{note}: {result.reason or 'no error'}"
-        return DeliveryAttempt(
-            outbox_id=item.id,
-            attempt=item.attempt,
-            worker=self.name[:100],
-            started_at=started,
-            duration_ms=ms,
-            outcome={DELIVERED: "DELIVERED", RETRY: "RETRY", PARK: "PARKED"}[outcome],
-            http_status=result.http_status,
-            error=error,
-        )
+        return {
+            "outbox_id": sent.item.id,
+            "attempt": sent.item.attempt,
+            "worker": self.name[:100],
+            "started_at": sent.started,
+            "duration_ms": sent.ms,
+            "outcome": _OUTCOMES[outcome],
+            "http_status": result.http_status,
+            "error": error,
+        }
 
     def _apply_answer(self, s: Session, item: Claimed, answer: Answer | None) -> str | None:
         """Apply a synchronous ``headerTR``; the reason it cannot be applied, if any."""
@@ -561,15 +712,16 @@ class OutboxWorker:
 
     def run_once(self, limit: int | None = None) -> Pass:
         """Claim what is due (up to ``limit``, default the concurrency), send it with the
-        pool, and return the verdicts; for tests and ``omgw worker --once``."""
+        pool, record the outcomes, and return the verdicts; for tests and ``omgw worker
+        --once``."""
         items = self.claim(limit or self.concurrency)
-        counts = {DELIVERED: 0, RETRY: 0, PARK: 0}
         if not items:
             return Pass()
+        credentials = self._credentials(items)
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="omgw-send") as pool:
-            for verdict in pool.map(self.deliver, items):
-                counts[verdict] += 1
-        return Pass(counts[DELIVERED], counts[RETRY], counts[PARK])
+            sent = list(pool.map(self._send, items, credentials))
+        verdicts, _held = self._record_safely(sent)
+        return Pass(verdicts.count(DELIVERED), verdicts.count(RETRY), verdicts.count(PARK))
 
     def drain(self, deadline_seconds: float = 60.0) -> Pass:
         """Run until nothing is due (or the deadline passes)."""
@@ -588,31 +740,66 @@ class OutboxWorker:
 
     def run(self, stop: threading.Event, poll_seconds: float = 0.5) -> None:
         """Keep up to ``concurrency`` sends in flight until ``stop`` is set; then finish
-        the sends under way (each bounded by its connector's timeout) and return."""
-        inflight: set[Future[str]] = set()
+        the sends under way (each bounded by its connector's timeout), record them,
+        release the claimed rows not sent yet, and return."""
+        loop = _Loop(self, poll_seconds)
         jeopardy_due = time.monotonic()
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="omgw-send") as pool:
-            while not stop.is_set():
-                if time.monotonic() >= jeopardy_due:
-                    jeopardy_due = (
-                        time.monotonic() + self.runtime.settings.jeopardy_interval_seconds
-                    )
-                    self.check_jeopardy()
-                try:
-                    items = self.claim(self.concurrency - len(inflight))
-                except Exception:
-                    log.exception("outbox claim failed; retrying in %s s", poll_seconds)
-                    items = []
-                for item in items:
-                    inflight.add(pool.submit(self._deliver_logged, item))
-                if not inflight:
-                    stop.wait(poll_seconds)
-                    continue
-                done, inflight = wait(inflight, timeout=poll_seconds, return_when=FIRST_COMPLETED)
-                if not done and not items:
-                    continue
-            wait(inflight)
+            for _ in range(self.concurrency):
+                pool.submit(loop.sender)
+            try:
+                while not stop.is_set():
+                    if time.monotonic() >= jeopardy_due:
+                        jeopardy_due = (
+                            time.monotonic() + self.runtime.settings.jeopardy_interval_seconds
+                        )
+                        self.check_jeopardy()
+                    try:
+                        loop.step(stop)
+                    except Exception:  # nothing is lost: unrecorded leases run out
+                        log.exception("outbox worker pass failed; going on in %s s", poll_seconds)
+                        stop.wait(poll_seconds)
+            finally:
+                loop.finish()
         self._sender.close()
+
+    def _record_safely(self, batch: Sequence[_Sent]) -> tuple[list[str], set[int]]:
+        """Record ``batch`` in one transaction; if that fails, each send on its own. A send
+        that cannot be recorded keeps its lease, which runs out: the row is sent again."""
+        try:
+            return self._record_many(batch)
+        except Exception:
+            if len(batch) == 1:
+                log.exception("outbox %s: recording the send failed", batch[0].item.id)
+                return [RETRY], set()
+            log.warning("recording %d sends at once failed; recording each", len(batch))
+        verdicts: list[str] = []
+        held: set[int] = set()
+        for sent in batch:
+            one, closed = self._record_safely([sent])
+            verdicts += one
+            held |= closed
+        return verdicts, held
+
+    def _release(self, items: Sequence[Claimed]) -> None:
+        """Give back claimed rows that were not sent: no lease, their attempt undone."""
+        if not items:
+            return
+        try:
+            with self.runtime.sessions() as s, s.begin():
+                s.execute(
+                    update(_OUTBOX)
+                    .where(
+                        _OUTBOX.c.id == bindparam("_id"),
+                        _OUTBOX.c.lease_owner == self.name,
+                        _OUTBOX.c.attempts == bindparam("_attempt"),
+                        _OUTBOX.c.status == "READY",
+                    )
+                    .values(lease_owner=None, lease_until=None, attempts=_OUTBOX.c.attempts - 1),
+                    [{"_id": i.id, "_attempt": i.attempt} for i in items],
+                )
+        except Exception:  # their leases run out instead
+            log.exception("releasing %d claimed outbox rows failed", len(items))
 
     def check_jeopardy(self) -> int:
         """Run the jeopardy check once (:mod:`gateway.orders.jeopardy`); returns the lines
@@ -627,10 +814,201 @@ class OutboxWorker:
             log.info("jeopardy: %d line(s) rose in priority", len(report.raised))
         return len(report.raised)
 
-    def _deliver_logged(self, item: Claimed) -> str:
+
+class _Loop:
+    """The state of :meth:`OutboxWorker.run`.
+
+    The loop's thread is the only one that uses the database: it claims rows into
+    ``waiting``, records finished sends in batches and gives back rows not sent. The
+    ``concurrency`` sender threads take rows from ``waiting`` and send them. A send
+    that fails (a ``RETRY`` verdict) pauses its connector here until the failure is
+    recorded; if the breaker it feeds opens, the connector's waiting rows go back (the
+    queue is held), so a failing endpoint gets no more sends than with one-by-one
+    recording."""
+
+    def __init__(self, worker: OutboxWorker, poll_seconds: float) -> None:
+        self.w = worker
+        self.poll = poll_seconds
+        self.lock = threading.Condition()
+        # under the lock: rows to send, connectors held by their breaker, failures
+        # sent but not recorded yet (per connector), and whether to stop taking rows
+        self.waiting: deque[tuple[Claimed, _Lookup, float]] = deque()
+        self.held: set[int] = set()
+        self.failing: dict[int, int] = {}
+        self.stopping = False
+        # the loop's own: what the senders hand back, rows claimed and not yet back
+        self.back: queue.SimpleQueue[_Sent | Claimed | None] = queue.SimpleQueue()
+        self.pending = 0
+        self.unrecorded: list[_Sent] = []
+        self.oldest = 0.0  # when the oldest unrecorded send finished
+        self.send_seconds: float | None = None  # moving average of one send
+        self.next_claim = 0.0  # when to look again after a claim that found less than asked
+        self.claim_interval = min(poll_seconds, 0.05)
+
+    # -- the senders' side ------------------------------------------------------------
+
+    def _paused(self, connector_id: int | None) -> bool:
+        return connector_id is not None and (
+            connector_id in self.held or self.failing.get(connector_id, 0) > 0
+        )
+
+    def _take(self) -> tuple[Claimed, _Lookup, float] | None:
+        """The first waiting row whose connector is not paused (under the lock)."""
+        if not self.held and not self.failing:
+            return self.waiting.popleft() if self.waiting else None
+        for n, entry in enumerate(self.waiting):
+            if not self._paused(entry[0].connector_id):
+                del self.waiting[n]
+                return entry
+        return None
+
+    def sender(self) -> None:
+        """A sender thread: send waiting rows until the loop stops."""
+        while True:
+            with self.lock:
+                entry = self._take()
+                while entry is None:
+                    if self.stopping:
+                        return
+                    self.lock.wait()
+                    entry = self._take()
+            item, credential, claimed_at = entry
+            if time.monotonic() - claimed_at > QUEUE_SLACK_SECONDS:
+                self.back.put(item)  # its lease is shorter than a claim gives: back
+                continue
+            try:
+                sent: _Sent | None = self.w._send(item, credential)
+            except BaseException:
+                log.exception("outbox %s: the send failed unexpectedly", item.id)
+                sent = None  # not recorded: its lease runs out, and it is sent again
+            if sent is not None and sent.result.outcome == RETRY and item.connector_id:
+                with self.lock:
+                    self.failing[item.connector_id] = self.failing.get(item.connector_id, 0) + 1
+            self.back.put(sent)
+
+    # -- the loop's side --------------------------------------------------------------
+
+    def _batch(self) -> int:
+        """How many claimed rows to keep waiting: what the senders should finish in
+        ``_QUEUE_SECONDS``."""
+        low = 2 * self.w.concurrency
+        if not self.send_seconds:
+            return low
+        ahead = int(_QUEUE_SECONDS * self.w.concurrency / self.send_seconds)
+        return max(low, min(_MAX_WAITING, ahead))
+
+    def _collect(self, timeout: float | None) -> None:
+        """Take what the senders handed back (waiting up to ``timeout`` for the first)."""
+        got: list[_Sent | Claimed | None] = []
         try:
-            return self.deliver(item)
+            if timeout is not None:
+                got.append(self.back.get(timeout=timeout))
+            while True:
+                got.append(self.back.get_nowait())
+        except queue.Empty:
+            pass
+        self.pending -= len(got)
+        late = [g for g in got if isinstance(g, Claimed)]
+        self.w._release(late)
+        for sent in got:
+            if isinstance(sent, _Sent):
+                if not self.unrecorded:
+                    self.oldest = time.monotonic()
+                self.unrecorded.append(sent)
+                seconds = max(sent.seconds, 0.0001)
+                avg = self.send_seconds
+                self.send_seconds = seconds if avg is None else 0.8 * avg + 0.2 * seconds
+
+    def _record(self, force: bool = False) -> None:
+        """Record the finished sends: at once after a failure, when a batch is full or
+        its oldest waited ``_RECORD_SECONDS``, or when nothing else is under way."""
+        batch = self.unrecorded
+        if not batch:
+            return
+        failures = [s.item.connector_id for s in batch if s.result.outcome == RETRY]
+        if not (
+            force
+            or failures
+            or len(batch) >= _RECORD_BATCH
+            or len(batch) >= self.pending + len(batch)
+            or time.monotonic() - self.oldest >= _RECORD_SECONDS
+        ):
+            return
+        self.unrecorded = []
+        _verdicts, held = self.w._record_safely(batch)
+        with self.lock:
+            for cid in failures:
+                if cid is not None:
+                    self.failing[cid] -= 1
+                    if not self.failing[cid]:
+                        del self.failing[cid]
+            self.held |= held
+            gone = [e[0] for e in self.waiting if e[0].connector_id in held]
+            if gone:  # the breaker holds the connector's queue: here too
+                self.waiting = deque(e for e in self.waiting if e[0].connector_id not in held)
+            self.lock.notify_all()
+        self.pending -= len(gone)
+        self.w._release(gone)
+
+    def _claim(self) -> int:
+        now = time.monotonic()
+        with self.lock:
+            waiting = len(self.waiting)
+        batch = self._batch()
+        # claim again while half a batch still waits: the senders never run dry
+        if waiting > max(self.w.concurrency, batch // 2) or now < self.next_claim:
+            return 0
+        want = min(_CLAIM_CHUNK, batch - waiting)
+        try:
+            items = self.w.claim(want)
         except Exception:
-            # the lease will expire and the row be tried again: nothing is lost
-            log.exception("outbox %s: delivery failed unexpectedly", item.id)
-            return RETRY
+            log.exception("outbox claim failed; retrying in %s s", self.poll)
+            self.next_claim = now + self.poll
+            return 0
+        self.next_claim = 0.0 if len(items) >= want else now + self.claim_interval
+        if not items:
+            return 0
+        try:
+            credentials = self.w._credentials(items)
+        except Exception:
+            log.exception("reading the wallet failed; the claimed rows go back")
+            self.w._release(items)
+            self.next_claim = now + self.poll
+            return 0
+        with self.lock:
+            # the claim let them through: their breakers allow calls (or one probe)
+            self.held -= {i.connector_id for i in items if i.connector_id is not None}
+            self.waiting.extend((i, c, now) for i, c in zip(items, credentials, strict=True))
+            self.lock.notify_all()
+        self.pending += len(items)
+        return len(items)
+
+    def step(self, stop: threading.Event) -> None:
+        """One pass: take what came back, record it (in batches), claim more when few
+        rows are waiting, then wait for a send to finish (or ``poll`` seconds)."""
+        self._collect(None)
+        self._record()
+        claimed = self._claim()
+        if claimed:
+            return
+        if not self.pending:
+            self._record(force=True)
+            stop.wait(self.poll)
+            return
+        timeout = self.poll
+        if self.unrecorded:
+            timeout = max(0.0, min(timeout, self.oldest + _RECORD_SECONDS - time.monotonic()))
+        self._collect(timeout)
+
+    def finish(self) -> None:
+        """On stop: give back the rows not sent, let the sends under way finish, record."""
+        with self.lock:
+            self.stopping = True
+            unsent = [e[0] for e in self.waiting]
+            self.waiting.clear()
+            self.lock.notify_all()
+        self.pending -= len(unsent)
+        self.w._release(unsent)
+        while self.pending > 0:
+            self._collect(self.poll)
+        self._record(force=True)

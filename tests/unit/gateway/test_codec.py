@@ -218,6 +218,7 @@ def test_a_nil_line_is_a_missing_key_in_both(gateways: Any) -> None:
     (_, fast), (_, spyne) = gateways
     for call in (fast, spyne):
         status, out = call("OrderFulfillmentResponseService", body)
+        assert status == "500 Internal Server Error"
         assert fault_code(out) == "OMGW-MISSING_KEY", out
 
 
