@@ -21,16 +21,18 @@ rows (``EMAIL``, no connector) go to the configured SMTP server (:mod:`connector
 The worker's loop also runs the jeopardy check every ``OMGW_JEOPARDY_INTERVAL_SECONDS``.
 
 Throughput: the loop (:meth:`OutboxWorker.run`) is a pipeline. Its own thread is the
-only one that touches the database: it claims rows in batches (as many as the senders
-are expected to finish within a fraction of a second, at most 256), reads each batch's
-wallet entries once, hands rows to ``concurrency`` sender threads, and records the
-outcomes of all the sends that finished since its last pass in one transaction (the
-breaker row of each connector locked and written once per batch; the verdicts, the
-breaker's transitions and the attempts are exactly those of one-by-one recording). A
-claimed row that waited locally longer than :data:`QUEUE_SLACK_SECONDS` (its lease is
-then shorter than a claim gives) is released unsent, as are the waiting rows of a
-connector whose breaker a recorded failure opened; a released row gets its attempt
-back. If a batch cannot be recorded, each outcome is recorded on its own.
+only one that touches the database: it claims rows in chunks of up to 64, keeping about
+a quarter second of sends waiting (at most 256 rows), reads each claim's wallet entries
+once, and records finished sends in batches (up to 128, none waiting over 50 ms; a
+failure at once), one transaction each: the breaker row of each connector is locked and
+written once per batch, and the verdicts, the breaker's transitions and the attempts
+are exactly those of one-by-one recording. ``concurrency`` sender threads take the
+waiting rows and send them. A failed send pauses its connector in this worker until it
+is recorded; if the breaker opens, the connector's waiting rows go back. A claimed row
+that waited for a sender longer than :data:`QUEUE_SLACK_SECONDS` (its lease is then
+that much shorter than a claim gives) goes back unsent; a row that goes back gets its
+attempt back. If a batch cannot be recorded, each send is recorded on its own. On stop,
+the waiting rows go back and the sends under way are finished and recorded.
 """
 
 from __future__ import annotations
