@@ -32,14 +32,14 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from spyne import Application, ComplexModel, ServiceBase, rpc
+from spyne import Application, ServiceBase, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
 
 from gateway import namespaces as ns
+from gateway.services import fulfillment_response
 from gateway.services.types import (
     CreateOrderResponse,
-    FulfillLine,
     FulfillmentRequestAcknowledgement,
     ImportedLine,
     ImportedOrder,
@@ -48,7 +48,6 @@ from gateway.services.types import (
     OrderInfo,
     OrderInfoLine,
     OrderRequest,
-    ResponseMessageHeader,
     ResponseProcessingFulfillLine,
     ResponseProcessingHeader,
 )
@@ -78,22 +77,10 @@ def _fulfillment_result(header: Any, lines: Iterable[Any] | None) -> ResponsePro
     )
 
 
-class AcknowledgementResult(ComplexModel):
-    """As ``gateway.services.fulfillment_response.AcknowledgementResult``: empty."""
-
-    __namespace__ = ns.OFRS
-    _type_info: list[tuple[str, Any]] = []
-
-
-_RESPONSE_IN = (
-    ResponseMessageHeader.customize(min_occurs=1),
-    FulfillLine.customize(max_occurs="unbounded"),
-)
-_RESPONSE_OUT: dict[str, Any] = {
-    "_in_variable_names": {"header": "responseMessageHeader", "lines": "fulfillLineList"},
-    "_returns": ResponseProcessingHeader,
-    "_out_variable_name": "result",
-}
+# The gateway's own signatures, so both servers accept and answer the same messages.
+AcknowledgementResult = fulfillment_response.AcknowledgementResult
+_RESPONSE_IN = fulfillment_response._RESPONSE_IN
+_RESPONSE_OUT = fulfillment_response._RESPONSE_OUT
 
 
 class OrderFulfillmentResponseService(ServiceBase):
