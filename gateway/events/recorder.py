@@ -1,26 +1,34 @@
 """Collecting the changes that may raise business events, inside a transaction.
 
 Producers (the status writer, holds, splits, the jeopardy check) call the functions
-here as they change things; each change is noted in ``session.info`` with a *witness*,
-the ORM object the change wrote (a status history row, a hold, the split-off line).
-Just before the transaction (or a savepoint) commits, :func:`gateway.events.publisher.publish`
-turns the noted changes into outbox rows in that same transaction, so an event commits
-with its change or not at all. A change made inside a savepoint that rolled back has a
-witness that is no longer in the session, and raises nothing.
+here as they change things; each change is noted in ``session.info``. Just before the
+transaction commits, :func:`gateway.events.publisher.publish` turns the noted changes
+into outbox rows in that same transaction, so an event commits with its change or not
+at all. A savepoint's release writes nothing: its notes wait for the commit of the
+whole transaction.
 
-The hook is a SQLAlchemy ``before_commit`` listener on every ``Session``: no code path
-that changes a status can forget to publish.
+A status change is noted with its history row (:class:`StatusRecord`), which is not an
+ORM object: the rows noted since the last commit are written with one multi-row
+``INSERT`` just before it (a 50-line shipment writes ~150 of them, and the unit of work
+spent ~40 µs on each). Nothing reads ``status_history`` inside the transaction that
+writes it. When a savepoint rolls back, what was noted inside it is forgotten, rows and
+events alike. The other changes keep an ORM object they wrote as *witness*: one that is
+no longer in the session (its savepoint rolled back) raises nothing.
+
+The hooks are SQLAlchemy session listeners on every ``Session``: no code path that
+changes a status can forget to write its history or to publish.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import event, inspect
+from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session, SessionTransaction
 
-from gateway.persistence.models import FulfillLine, Hold, OrderHeader, StatusHistory
+from gateway.persistence.models import FulfillLine, Hold, OrderHeader, StatusHistory, utcnow
 
 __all__ = [
     "Change",
@@ -28,6 +36,7 @@ __all__ = [
     "JeopardyChange",
     "SplitChange",
     "StatusChange",
+    "StatusRecord",
     "hold_changed",
     "install",
     "jeopardy_raised",
@@ -39,13 +48,26 @@ __all__ = [
 _KEY = "omgw.events"
 
 
+@dataclass(frozen=True, slots=True)
+class StatusRecord:
+    """A ``status_history`` row to be written at commit."""
+
+    header_id: int
+    entity: str  # HEADER | LINE | FULFILL_LINE
+    entity_id: int
+    old_status: str | None
+    new_status: str
+    reason: str
+    changed_at: datetime = field(default_factory=utcnow)
+
+
 @dataclass(frozen=True)
 class StatusChange:
-    history: StatusHistory
+    history: StatusRecord
 
     @property
     def witness(self) -> object:
-        return self.history
+        return None  # forgotten with its savepoint instead (see _Pending.marks)
 
 
 @dataclass(frozen=True)
@@ -88,6 +110,18 @@ Change = StatusChange | HoldChange | SplitChange | JeopardyChange
 @dataclass
 class _Pending:
     changes: list[Change] = field(default_factory=list)
+    #: history rows noted since the last write, in the order of the changes
+    unwritten: list[StatusRecord] = field(default_factory=list)
+    #: each open savepoint with where its notes start in ``changes`` and ``unwritten``
+    marks: list[tuple[SessionTransaction, int, int]] = field(default_factory=list)
+    #: the savepoint that ended last, kept until SQLAlchemy says whether it rolled back
+    ended: tuple[SessionTransaction, int, int] | None = None
+
+    def rewind(self, mark: tuple[SessionTransaction, int, int]) -> None:
+        """Forget what was noted since ``mark`` (its savepoint rolled back)."""
+        _, changes, unwritten = mark
+        del self.changes[changes:]
+        del self.unwritten[unwritten:]
 
 
 def _pending(session: Session) -> _Pending:
@@ -98,8 +132,10 @@ def _pending(session: Session) -> _Pending:
     return found
 
 
-def status_changed(session: Session, history: StatusHistory) -> None:
-    _pending(session).changes.append(StatusChange(history))
+def status_changed(session: Session, record: StatusRecord) -> None:
+    pending = _pending(session)
+    pending.changes.append(StatusChange(record))
+    pending.unwritten.append(record)
 
 
 def hold_changed(session: Session, hold: Hold, released: bool) -> None:
@@ -117,6 +153,8 @@ def jeopardy_raised(
 
 
 def _alive(session: Session, witness: object) -> bool:
+    if witness is None:
+        return True
     state = inspect(witness)
     return state.session_id == session.hash_key and (state.pending or state.persistent)
 
@@ -130,25 +168,79 @@ def take(session: Session) -> list[Change]:
     return [c for c in changes if _alive(session, c.witness)]
 
 
-def _before_commit(session: Session) -> None:
-    if session.info.get(_KEY) is None or not session.info[_KEY].changes:
-        return
-    from gateway.events.publisher import publish  # the publisher imports the order model
+def _write_history(session: Session, pending: _Pending) -> None:
+    rows, pending.unwritten = pending.unwritten, []
+    # On the connection: every row names ids that are flushed already, and the ORM's
+    # bulk path would autoflush and inspect each dict first.
+    session.connection().execute(
+        insert(StatusHistory.__table__),  # type: ignore[arg-type]
+        [
+            {
+                "header_id": r.header_id,
+                "entity": r.entity,
+                "entity_id": r.entity_id,
+                "old_status": r.old_status,
+                "new_status": r.new_status,
+                "reason": r.reason,
+                "changed_at": r.changed_at,
+            }
+            for r in rows
+        ],
+    )
 
-    publish(session)
+
+def _before_commit(session: Session) -> None:
+    if session.in_nested_transaction():
+        # A released savepoint waits for the commit: written inside it, rows noted
+        # before it would be undone with any savepoint around it that rolls back.
+        return
+    pending = session.info.get(_KEY)
+    if pending is None:
+        return
+    if pending.unwritten:
+        _write_history(session, pending)
+    if pending.changes:
+        from gateway.events.publisher import publish  # the publisher imports the order model
+
+        publish(session)
+
+
+def _after_transaction_create(session: Session, transaction: SessionTransaction) -> None:
+    if transaction.nested:
+        pending = _pending(session)
+        pending.marks.append((transaction, len(pending.changes), len(pending.unwritten)))
 
 
 def _after_transaction_end(session: Session, transaction: SessionTransaction) -> None:
-    # a whole transaction rolled back: what it noted never happened
-    if transaction.parent is None and _KEY in session.info:
-        session.info[_KEY].changes.clear()
+    pending = session.info.get(_KEY)
+    if pending is None:
+        return
+    if transaction.parent is None:
+        # the whole transaction ended: what it noted was written, or never happened
+        session.info.pop(_KEY)
+        return
+    if transaction.nested:
+        # SQLAlchemy ends a savepoint before it reports the rollback (after_soft_rollback)
+        for i in range(len(pending.marks) - 1, -1, -1):
+            if pending.marks[i][0] is transaction:
+                pending.ended = pending.marks.pop(i)
+                break
+
+
+def _after_soft_rollback(session: Session, previous: SessionTransaction) -> None:
+    pending = session.info.get(_KEY)
+    if pending is not None and pending.ended is not None and pending.ended[0] is previous:
+        pending.rewind(pending.ended)
+        pending.ended = None
 
 
 def install() -> None:
     """Hook every session (idempotent)."""
     if not event.contains(Session, "before_commit", _before_commit):
         event.listen(Session, "before_commit", _before_commit)
+        event.listen(Session, "after_transaction_create", _after_transaction_create)
         event.listen(Session, "after_transaction_end", _after_transaction_end)
+        event.listen(Session, "after_soft_rollback", _after_soft_rollback)
 
 
 install()

@@ -6,14 +6,15 @@ from sqlalchemy.orm import Session
 
 from gateway.events import recorder
 from gateway.orders import lifecycle
-from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, StatusHistory
+from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 
 __all__ = ["StatusWriter"]
 
 
 class StatusWriter:
     """Applies status changes within the caller's transaction; each is noted for the
-    business events it may raise (:mod:`gateway.events`)."""
+    business events it may raise, and its history row is written at commit
+    (:mod:`gateway.events.recorder`)."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
@@ -21,16 +22,10 @@ class StatusWriter:
     def _record(
         self, header_id: int, entity: str, entity_id: int, old: str | None, new: str, reason: str
     ) -> None:
-        history = StatusHistory(
-            header_id=header_id,
-            entity=entity,
-            entity_id=entity_id,
-            old_status=old,
-            new_status=new,
-            reason=reason[:240],
+        recorder.status_changed(
+            self._session,
+            recorder.StatusRecord(header_id, entity, entity_id, old, new, reason[:240]),
         )
-        self._session.add(history)
-        recorder.status_changed(self._session, history)
 
     def fline(self, fline: FulfillLine, new: str, reason: str) -> None:
         lifecycle.check_fline(fline.status, new)
