@@ -170,11 +170,12 @@ def publish(session: Session) -> int:
     changes = take(session)
     if not changes:
         return 0
-    points = {
-        (tp.event, tp.criterion): tp
-        for tp in session.scalars(select(TriggerPoint))
-        if tp.raise_event or tp.send_email
-    }
+    with session.no_autoflush:  # the commit flushes once, after the outbox rows are added
+        points = {
+            (tp.event, tp.criterion): tp
+            for tp in session.scalars(select(TriggerPoint))
+            if tp.raise_event or tp.send_email
+        }
     if not points:
         return 0
     written = 0

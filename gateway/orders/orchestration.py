@@ -20,7 +20,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from connectors.registry import DEFAULT_PROCESS, StepSpec
@@ -139,11 +139,12 @@ class Orchestrator:
             return self._next_external(self._newest(), after)
         key = (fline.process_id, after)
         if key not in self._next:
-            row = self._s.execute(
-                select(Process.name, Process.version, Process.created_at).where(
-                    Process.id == fline.process_id
-                )
-            ).one_or_none()
+            with self._s.no_autoflush:  # a process row never depends on pending changes
+                row = self._s.execute(
+                    select(Process.name, Process.version, Process.created_at).where(
+                        Process.id == fline.process_id
+                    )
+                ).one_or_none()
             known = (fline.process_id, tuple(row) if row else None, after)
             if known not in _VERSION_STAGES:
                 if len(_VERSION_STAGES) > 1000:
@@ -332,15 +333,21 @@ class Orchestrator:
         operation: str | None = None,
         interface_type: str | None = None,
     ) -> FulfillmentRequest:
-        request = FulfillmentRequest(
-            header_id=header.id,
-            task_type=task_type,
-            fulfillment_system=system,
-            connector_id=connector.id if connector is not None else None,
-            operation=operation,
-            interface_type=interface_type,
-            status="SENT",
+        # Inserted on its own, not flushed with the session: its id goes into the lines
+        # and the envelope, and the lines' pending changes then wait for the commit, so
+        # each line is written once.
+        inserted = self._s.connection().execute(
+            insert(FulfillmentRequest.__table__),  # type: ignore[arg-type]
+            {
+                "header_id": header.id,
+                "task_type": task_type,
+                "fulfillment_system": system,
+                "connector_id": connector.id if connector is not None else None,
+                "operation": operation,
+                "interface_type": interface_type,
+                "status": "SENT",
+            },
         )
-        self._s.add(request)
-        self._s.flush()
-        return request
+        (request_id,) = inserted.inserted_primary_key or (None,)
+        with self._s.no_autoflush:
+            return self._s.get_one(FulfillmentRequest, request_id)

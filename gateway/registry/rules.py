@@ -13,6 +13,7 @@ version is compiled once however many lines it routes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import threading
 from dataclasses import dataclass
@@ -307,11 +308,15 @@ class RuleStore:
 
     def engine(self) -> Engine | None:
         """The compiled newest version, or ``None`` before anything is published."""
-        head = self._s.execute(
-            select(RuleSetVersion.version, RuleSetVersion.published_at)
-            .order_by(RuleSetVersion.version.desc())
-            .limit(1)
-        ).first()
+        # Flush first only when this session changed a version: otherwise the autoflush
+        # would write a response's lines once here and again, further changed, at commit.
+        changed = any(isinstance(o, RuleSetVersion) for o in (*self._s.new, *self._s.dirty))
+        with contextlib.nullcontext() if changed else self._s.no_autoflush:
+            head = self._s.execute(
+                select(RuleSetVersion.version, RuleSetVersion.published_at)
+                .order_by(RuleSetVersion.version.desc())
+                .limit(1)
+            ).first()
         if head is None:
             return None
         url = self._s.get_bind().engine.url.render_as_string(hide_password=True)
