@@ -117,6 +117,11 @@ class FulfillLineResponse:
     billing_number: str | None = None
 
 
+def _flat(obj: Any) -> dict[str, Any]:
+    """A flat dataclass's fields as a dict (nested values as they are)."""
+    return {name: getattr(obj, name) for name in obj.__dataclass_fields__}
+
+
 @dataclass(frozen=True)
 class FulfillmentResponse:
     fulfillment_system: str | None
@@ -170,9 +175,15 @@ class ResponseResult:
     replayed: bool = field(default=False, compare=False)
 
     def to_json(self) -> str:
-        data = asdict(self)
-        data.pop("replayed")
-        return json.dumps(data)
+        # by hand: dataclasses.asdict deep-copies every value (~2 ms at 50 lines)
+        return json.dumps(
+            {
+                "response_identifier": self.response_identifier,
+                "overall_status": self.overall_status,
+                "lines": [_flat(o) | {"errors": [_flat(e) for e in o.errors]} for o in self.lines],
+                "errors": [_flat(e) for e in self.errors],
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str, *, replayed: bool = False) -> ResponseResult:

@@ -4,12 +4,42 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
+
+from spyne import ComplexModelBase
 
 from gateway.errors import ValidationError
 from gateway.services.types import MeasureType
 
-__all__ = ["as_utc", "measure", "present", "required", "text"]
+__all__ = ["as_utc", "make", "measure", "present", "required", "text"]
+
+M = TypeVar("M", bound=ComplexModelBase)
+
+#: per spyne class, its members' values when constructed with no arguments; None where
+#: a member has a default factory (a fresh value each time), so the class is built as is
+_BLANKS: dict[type, dict[str, Any] | None] = {}
+
+
+def make(cls: type[M], **values: Any) -> M:
+    """``cls(**values)`` without spyne's per-member ``__init__`` work.
+
+    spyne's constructor looks up and initializes every member of the type each time (a
+    50-line fulfillment result builds 51 objects and spent ~4 ms there); here the
+    members' blank values are computed once per class and copied.
+    """
+    blank = _BLANKS.get(cls, ...)
+    if blank is ...:
+        fti = cls.get_flat_type_info(cls)
+        factories = any(t.Attributes.default_factory is not None for t in fti.values())
+        read_only = any(t.Attributes.read_only for t in fti.values())
+        blank = None if factories or read_only else dict(cls().__dict__)
+        _BLANKS[cls] = blank
+    if blank is None:
+        return cls(**values)
+    obj: M = object.__new__(cls)
+    obj.__dict__.update(blank)
+    obj.__dict__.update(values)
+    return obj
 
 
 def as_utc(value: datetime | None) -> datetime | None:

@@ -18,7 +18,7 @@ from gateway.orders.commands import (
 )
 from gateway.orders.responses import ResponseProcessor
 from gateway.runtime import Runtime
-from gateway.services.convert import as_utc, present, required, text
+from gateway.services.convert import as_utc, make, present, required, text
 from gateway.services.edge import request_info, transaction
 from gateway.services.types import (
     FulfillLine,
@@ -72,15 +72,19 @@ def to_response(header: Any, lines: Any) -> FulfillmentResponse:
 
 
 def _line(o: LineOutcome) -> ResponseProcessingFulfillLine:
-    return ResponseProcessingFulfillLine(
+    return make(
+        ResponseProcessingFulfillLine,
         FulfillLineIdentifier=o.fulfill_line_id,
         FulfillLineNumber=o.fulfill_line_number,
         FulfillmentSplitReferenceIdentifier=o.split_reference_id,
         LineNumber=o.line_number,
         OrderNumber=o.order_number,
         ResponseProcessingFulfillLineError=[
-            ResponseProcessingFulfillLineError(
-                MessageName=wire_code(e.code), MessageText=e.message, Severity=e.severity
+            make(
+                ResponseProcessingFulfillLineError,
+                MessageName=wire_code(e.code),
+                MessageText=e.message,
+                Severity=e.severity,
             )
             for e in o.errors
         ],
