@@ -1,7 +1,8 @@
 """The outbound FulfillmentRequest contract (wsdl/outbound): the envelopes omgw sends.
 
-An envelope is built once, when its outbox row is written, with zeep from the published
-WSDL, and stored as bytes: a retry or a replay then sends exactly what was built, with
+An envelope is built once, when its outbox row is written, as zeep would render it from
+the published WSDL (written directly with lxml; tests hold it equal to zeep's), and
+stored as bytes: a retry or a replay then sends exactly what was built, with
 the same WS-Addressing ``MessageID``. WS-Security is not in it: a UsernameToken's
 timestamp must be fresh at each send, so :mod:`connectors.dispatch` adds it then.
 """
@@ -31,6 +32,7 @@ __all__ = [
     "RequestDocument",
     "RequestLine",
     "build_envelope",
+    "build_envelope_with_zeep",
     "parse_answer",
 ]
 
@@ -146,6 +148,48 @@ def _client() -> Any:
     return zeep.Client(str(OUTBOUND_DIR / "FulfillmentRequest.wsdl"))
 
 
+@functools.cache
+def _formats() -> tuple[Any, Any]:
+    """zeep's own ``xs:dateTime`` and ``xs:decimal`` formatting, so values read as a
+    zeep-built envelope would write them."""
+    from zeep.xsd.types.builtins import DateTime
+    from zeep.xsd.types.builtins import Decimal as XsdDecimal
+
+    return DateTime().xmlvalue, XsdDecimal().xmlvalue
+
+
+def _headertl(doc: RequestDocument) -> etree._Element:
+    """The ``headerTL`` element, written straight from the document.
+
+    It is what zeep's ``create_message`` renders from :meth:`RequestDocument.to_wire`
+    (tests hold the two byte-for-byte equal), without zeep's walk of the schema for
+    every value: 24 ms for a 50-line request became ~1 ms.
+    """
+    when, decimal = _formats()
+    ns = f"{{{TL_NS}}}"
+    root = etree.Element(f"{ns}headerTL", nsmap={"ns0": TL_NS})
+    sub = etree.SubElement
+
+    def fill(parent: etree._Element, values: dict[str, Any]) -> None:
+        for name, value in values.items():
+            if value is None:
+                continue  # every element that may be None is optional (to_wire)
+            if isinstance(value, datetime):
+                text = when(value)
+            elif isinstance(value, Decimal):
+                text = decimal(value)
+            else:
+                text = str(value)
+            sub(parent, ns + name).text = text
+
+    wire = doc.to_wire()
+    lines = wire.pop("Line")
+    fill(root, wire)
+    for line in lines:
+        fill(sub(root, f"{ns}Line"), line)
+    return root
+
+
 def build_envelope(
     doc: RequestDocument,
     operation: str,
@@ -156,6 +200,37 @@ def build_envelope(
 ) -> bytes:
     """The SOAP envelope of ``operation`` carrying ``doc``, with WS-Addressing headers
     (``MessageID``, ``To``, ``Action``, and ``ReplyTo`` where answers come back)."""
+    if operation not in SOAP_ACTIONS:
+        raise ValueError(f"{operation!r} is not an operation of FulfillmentRequest")
+    envelope = etree.Element(f"{{{SOAP_ENV_NS}}}Envelope", nsmap={"soap-env": SOAP_ENV_NS})
+    header = etree.SubElement(envelope, f"{{{SOAP_ENV_NS}}}Header")
+    wsa = {"wsa": WSA_NS}
+
+    def add(name: str, text: str) -> etree._Element:
+        el = etree.SubElement(header, f"{{{WSA_NS}}}{name}", nsmap=wsa)
+        el.text = text
+        return el
+
+    add("Action", SOAP_ACTIONS[operation])
+    add("MessageID", message_id)
+    add("To", to)
+    if reply_to:
+        reply = etree.SubElement(header, f"{{{WSA_NS}}}ReplyTo", nsmap=wsa)
+        etree.SubElement(reply, f"{{{WSA_NS}}}Address").text = reply_to
+    etree.SubElement(envelope, f"{{{SOAP_ENV_NS}}}Body").append(_headertl(doc))
+    return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
+
+
+def build_envelope_with_zeep(
+    doc: RequestDocument,
+    operation: str,
+    *,
+    message_id: str,
+    to: str,
+    reply_to: str | None,
+) -> bytes:
+    """:func:`build_envelope` as zeep renders it from the WSDL: the reference the
+    direct writer is held to, byte for byte (``tests/unit/connectors``)."""
     if operation not in SOAP_ACTIONS:
         raise ValueError(f"{operation!r} is not an operation of FulfillmentRequest")
     client = _client()
