@@ -60,9 +60,13 @@ class _Event:
 class _Batch:
     """One publish call's changes, with what they did to each order and line."""
 
-    def __init__(self, session: Session, changes: list[Change]) -> None:
+    def __init__(
+        self, session: Session, changes: list[Change], wanted: set[tuple[str, str]]
+    ) -> None:
         self.s = session
         self.changes = changes
+        #: the (event, criterion) pairs some trigger point acts on: others are not built
+        self.wanted = wanted
         # the first old and the last new status of each entity in this batch
         self._first: dict[tuple[str, int], str | None] = {}
         for c in changes:
@@ -83,6 +87,13 @@ def _status_events(batch: _Batch, c: StatusChange) -> Iterable[_Event]:
     h = c.history
     if h.old_status == h.new_status:
         return
+    if h.entity == "HEADER":
+        if ("ORDER_STATUS_UPDATE", h.new_status) not in batch.wanted:
+            return
+    elif h.entity == "FULFILL_LINE":
+        closed = h.new_status in TERMINAL and ("FLINE_CLOSED", "") in batch.wanted
+        if not closed and ("FLINE_STATUS_UPDATE", h.new_status) not in batch.wanted:
+            return
     header = batch.header(h.header_id)
     if h.entity == "HEADER":
         yield _Event(
@@ -180,7 +191,7 @@ def publish(session: Session) -> int:
         return 0
     written = 0
     with session.no_autoflush:
-        events = list(_events(_Batch(session, changes)))
+        events = list(_events(_Batch(session, changes, set(points))))
     for ev in events:
         point = points.get((ev.point, ev.criterion))
         if point is None:

@@ -8,18 +8,20 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.persistence.models import Hold
+from gateway.persistence.quiet import unless_changed
 
 __all__ = ["active_holds", "hold_on"]
 
 
 def active_holds(session: Session, header_id: int) -> list[Hold]:
-    return list(
-        session.scalars(
-            select(Hold)
-            .where(Hold.header_id == header_id, Hold.released_at.is_(None))
-            .order_by(Hold.id)
+    with unless_changed(session, Hold):
+        return list(
+            session.scalars(
+                select(Hold)
+                .where(Hold.header_id == header_id, Hold.released_at.is_(None))
+                .order_by(Hold.id)
+            )
         )
-    )
 
 
 def hold_on(holds: Sequence[Hold], line_id: int) -> Hold | None:

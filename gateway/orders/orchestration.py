@@ -22,10 +22,11 @@ from dataclasses import dataclass
 
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.registry import DEFAULT_PROCESS, StepSpec
 from gateway.orders.held import active_holds, hold_on
-from gateway.orders.routing import Router, line_attributes
+from gateway.orders.routing import Route, Router, line_attributes
 from gateway.orders.state import StatusWriter
 from gateway.outbox.writer import OutboxWriter
 from gateway.persistence.models import (
@@ -39,6 +40,7 @@ from gateway.persistence.models import (
     SourceSystem,
     utcnow,
 )
+from gateway.persistence.quiet import unless_changed
 
 __all__ = ["DEFAULT_WAREHOUSE", "Orchestrator", "Stage", "step_spec"]
 
@@ -109,7 +111,8 @@ class Orchestrator:
         if fline.process_id is None:
             return self._newest()
         if fline.process_id not in self._processes:
-            self._processes[fline.process_id] = self._s.get(Process, fline.process_id)
+            with unless_changed(self._s, Process, ProcessStep):
+                self._processes[fline.process_id] = self._s.get(Process, fline.process_id)
         return self._processes[fline.process_id]
 
     def _stage(self, process: Process | None, task_type: str) -> Stage | None:
@@ -190,10 +193,16 @@ class Orchestrator:
         return self.request(header, pairs, "Shipment")
 
     def request(
-        self, header: OrderHeader, pairs: Sequence[Pair], task_type: str
+        self,
+        header: OrderHeader,
+        pairs: Sequence[Pair],
+        task_type: str,
+        routed: dict[int, tuple[Stage, Route]] | None = None,
     ) -> list[FulfillLine]:
         """Route ``pairs`` for their process's ``task_type`` step and request it.
 
+        ``routed`` holds lines the caller has just routed, by fulfillment line id, with
+        the stage they were routed for: those are not routed again for the same stage.
         Returns the lines nothing routes (they go to ``ROUTING_ERROR`` with the reason)."""
         holds = active_holds(self._s, header.id)
         if holds:  # a held line waits here; releasing the hold requests it
@@ -216,7 +225,12 @@ class Orchestrator:
             if stage is None:  # a process without the step: route as the built-in one
                 stage = self._stage(None, task_type)
             assert stage is not None
-            route = router.route(line_attributes(header, line, fline, stage.process, stage.step))
+            earlier = routed.get(fline.id) if routed else None
+            if earlier is not None and earlier[0] == stage:
+                route = earlier[1]
+            else:
+                values = line_attributes(header, line, fline, stage.process, stage.step)
+                route = router.route(values)
             fline.rule_set_version = route.decision.version
             fline.routing_rule_id = route.decision.rule_id
             fline.routing_error = route.error
@@ -256,6 +270,7 @@ class Orchestrator:
         if not billing:
             return
         routed: list[Pair] = []
+        routes: dict[int, tuple[Stage, Route]] = {}
         fallback: dict[int | None, list[Pair]] = {}
         router = self._routing()
         for line, fline in billing:
@@ -267,6 +282,7 @@ class Orchestrator:
                 )
                 if route.connector is not None:
                     routed.append((line, fline))
+                    routes[fline.id] = (stage, route)
                     continue
                 if route.decision.connector is not None:
                     # a rule chose a connector that cannot take it (disabled, say): the
@@ -277,7 +293,7 @@ class Orchestrator:
                 (line, fline)
             )
         if routed:
-            self.request(header, routed, "Invoice")
+            self.request(header, routed, "Invoice", routes)
         for connector_id, group in fallback.items():
             connector = self._s.get(Connector, connector_id) if connector_id else None
             request = self._new_request(header, "Invoice", fulfillment_system, connector)
@@ -319,7 +335,9 @@ class Orchestrator:
         reason: str,
     ) -> None:
         fline.request_id = request.id
-        fline.request = request
+        # the column is what gets written; the relationship is set without history, so
+        # the flush has no dependency to work out per line
+        set_committed_value(fline, "request", request)
         fline.task_type = task_type
         if fline.status != status:
             self._status.fline(fline, status, reason)

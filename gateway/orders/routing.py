@@ -14,10 +14,17 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from connectors.registry import DEFAULT_PROCESS, StepSpec
-from gateway.persistence.models import Connector, FulfillLine, OrderHeader, OrderLine
+from gateway.persistence.models import (
+    Connector,
+    FulfillLine,
+    OrderHeader,
+    OrderLine,
+    SourceSystem,
+)
+from gateway.persistence.quiet import unless_changed
 from gateway.registry.rules import RuleStore
 from routing.engine import Decision, Engine
 from routing.rules import typed_values
@@ -114,5 +121,10 @@ class Router:
 
     def _connector(self, name: str) -> Connector | None:
         if name not in self._connectors:
-            self._connectors[name] = self._s.scalar(select(Connector).where(Connector.name == name))
+            with unless_changed(self._s, Connector, SourceSystem):
+                self._connectors[name] = self._s.scalar(
+                    select(Connector)
+                    .where(Connector.name == name)
+                    .options(joinedload(Connector.target_system))
+                )
         return self._connectors[name]

@@ -13,7 +13,6 @@ version is compiled once however many lines it routes.
 
 from __future__ import annotations
 
-import contextlib
 import json
 import threading
 from dataclasses import dataclass
@@ -31,6 +30,7 @@ from gateway.persistence.models import (
     SourceSystem,
     TaskType,
 )
+from gateway.persistence.quiet import unless_changed
 from gateway.registry import audit
 from gateway.registry.audit import Change
 from routing.engine import Engine, compile_rule_set
@@ -308,10 +308,7 @@ class RuleStore:
 
     def engine(self) -> Engine | None:
         """The compiled newest version, or ``None`` before anything is published."""
-        # Flush first only when this session changed a version: otherwise the autoflush
-        # would write a response's lines once here and again, further changed, at commit.
-        changed = any(isinstance(o, RuleSetVersion) for o in (*self._s.new, *self._s.dirty))
-        with contextlib.nullcontext() if changed else self._s.no_autoflush:
+        with unless_changed(self._s, RuleSetVersion):
             head = self._s.execute(
                 select(RuleSetVersion.version, RuleSetVersion.published_at)
                 .order_by(RuleSetVersion.version.desc())
