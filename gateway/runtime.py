@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import sys
 import threading
 from dataclasses import dataclass, field
 
@@ -13,9 +15,40 @@ from connectors.wallet import KeyFile, Keyring, SecretBox
 from gateway.config import Settings
 from gateway.persistence.db import create_engine_for, make_session_factory
 
-__all__ = ["Runtime"]
+__all__ = ["MMAP_THRESHOLD", "Runtime", "limit_malloc_retention"]
 
 log = logging.getLogger(__name__)
+
+#: Allocations of at least this many bytes get pages of their own from glibc (mmap), given
+#: back to the system when freed; see :func:`limit_malloc_retention`.
+MMAP_THRESHOLD = 1024 * 1024
+_M_MMAP_THRESHOLD = -3  # glibc's <malloc.h>
+
+
+def limit_malloc_retention() -> bool:
+    """Make glibc give large freed blocks back to the system; True if it was set.
+
+    Checking a password runs scrypt (``gateway.security.passwords``), whose work area is
+    16 MiB (128 * r * N bytes), allocated and freed by OpenSSL with ``malloc``. glibc's
+    *dynamic* mmap threshold starts at 128 KiB, but after the first such block is freed
+    it rises to 16 MiB, and from then on every 16 MiB block comes from the calling
+    thread's malloc arena and stays resident after ``free``: each server thread that
+    ever checked a password (every gthread of every gunicorn worker, when the
+    authenticator's 60 s cache runs out and several miss at once) kept 16 MiB for good:
+    ~64 MiB per gunicorn worker, measured. A fixed threshold turns the dynamic one off,
+    so such blocks are always mapped on their own and unmapped when freed. Call it at a
+    process's start, before threads exist (gunicorn's master: its workers inherit it).
+    Anything but glibc on Linux is left alone.
+    """
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        mallopt = ctypes.CDLL(None).mallopt  # the C library the process runs on: glibc's
+    except (OSError, AttributeError):
+        return False
+    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
+    mallopt.restype = ctypes.c_int
+    return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD))
 
 
 @dataclass

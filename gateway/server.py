@@ -20,7 +20,7 @@ from gateway.persistence.db import (
     migrate,
     serialize_setup,
 )
-from gateway.runtime import Runtime
+from gateway.runtime import Runtime, limit_malloc_retention
 from gateway.security.authenticator import Authenticator
 from gateway.security.roles import SERVICE_ROLES
 from gateway.services import fulfillment_response, order_import, order_information
@@ -114,6 +114,8 @@ def serve(settings: Settings, host: str, port: int, workers: int, background: bo
     """Run gunicorn with ``workers`` processes, and the background loop beside it."""
     from gunicorn.app.base import BaseApplication
 
+    # Before gunicorn forks: its workers inherit the setting (scrypt's 16 MiB per thread).
+    limit_malloc_retention()
     prepare(settings)
 
     class _Gunicorn(BaseApplication):

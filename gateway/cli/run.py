@@ -20,7 +20,7 @@ from gateway.cli.context import Context, pass_context
 from gateway.config import Settings
 from gateway.persistence.models import User, WalletState
 from gateway.registry.wallet import Wallet, key_problem, seal_user_secret
-from gateway.runtime import Runtime
+from gateway.runtime import Runtime, limit_malloc_retention
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 
@@ -200,6 +200,7 @@ def background(ctx: Context, no_worker: bool) -> None:
     from gateway.outbox.worker import OutboxWorker
     from gateway.server import build_authenticator
 
+    limit_malloc_retention()  # before any thread starts: see its docstring
     runtime = Runtime(ctx.settings)
     stop = _stop_on_signals()
     auth = build_authenticator(runtime)
@@ -233,6 +234,7 @@ def background(ctx: Context, no_worker: bool) -> None:
 def worker(ctx: Context, concurrency: int | None, name: str | None, once: bool) -> None:
     from gateway.outbox.worker import OutboxWorker
 
+    limit_malloc_retention()  # before the sender threads start: see its docstring
     runtime = Runtime(ctx.settings)
     try:
         outbox = OutboxWorker(runtime, name=name, concurrency=concurrency)
