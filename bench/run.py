@@ -396,13 +396,16 @@ def memory(opt: Options) -> list[Figure]:
         loadgen.http_request(stack.INFO, b, stack.AUTH)
         for b in stack.details_bodies([keys[i % len(keys)] for i in range(250)])
     ] + [loadgen.http_request(stack.OFRS, ack, stack.AUTH)] * 750
+    # Sampled at every multiple of ``first`` (the figures use the first and the last; the
+    # points between show whether growth is linear, a plateau, or noise: in the note).
+    marks = list(range(first, total + 1, first))
     samples: dict[str, list[float]] = {"gateway": [], "worker": []}
     worker = stack.worker(worker_home)
-    watcher = stack.RssAtCounts(worker_home, worker.pid, (first, total))
+    watcher = stack.RssAtCounts(worker_home, worker.pid, marks)
     try:
         with stack.gateway(gateway_home) as (port, pid):
             sent = 0
-            for mark in (first, total):
+            for mark in marks:
                 while sent < mark:
                     chunk = min(len(mixed), mark - sent)
                     result = loadgen.run_load(port, mixed[:chunk], connections=8, processes=2)
@@ -415,7 +418,9 @@ def memory(opt: Options) -> list[Figure]:
         stack.stop(worker)
         receiver.stop(receiver_proc)
     figures = []
-    for who, (at_first, at_total) in samples.items():
+    for who, points in samples.items():
+        at_first, at_total = points[0], points[-1]
+        every = ", ".join(f"{p:.1f}" for p in points)
         figures.append(
             Figure(
                 f"memory_{who}",
@@ -423,7 +428,8 @@ def memory(opt: Options) -> list[Figure]:
                 Side(f"after {total:,}", "MiB", [round(at_total, 1)]),
                 Side(f"after {first:,}", "MiB", [round(at_first, 1)]),
                 note="gateway: a quarter GetOrderDetails, three quarters repeated acknowledgements; "
-                "worker: one-line fulfillment requests delivered to a local receiver",
+                "worker: one-line fulfillment requests delivered to a local receiver; "
+                f"MiB at every {first:,}: {every}",
                 higher_is_better=False,
             )
         )
