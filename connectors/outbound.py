@@ -190,6 +190,18 @@ def _headertl(doc: RequestDocument) -> etree._Element:
     return root
 
 
+def _address(
+    header: etree._Element, operation: str, message_id: str, to: str, reply_to: str | None
+) -> None:
+    """The WS-Addressing headers: ``Action``, ``MessageID``, ``To`` and ``ReplyTo``."""
+    wsa = {"wsa": WSA_NS}
+    for name, text in (("Action", SOAP_ACTIONS[operation]), ("MessageID", message_id), ("To", to)):
+        etree.SubElement(header, f"{{{WSA_NS}}}{name}", nsmap=wsa).text = text
+    if reply_to:
+        reply = etree.SubElement(header, f"{{{WSA_NS}}}ReplyTo", nsmap=wsa)
+        etree.SubElement(reply, f"{{{WSA_NS}}}Address").text = reply_to
+
+
 def build_envelope(
     doc: RequestDocument,
     operation: str,
@@ -204,19 +216,7 @@ def build_envelope(
         raise ValueError(f"{operation!r} is not an operation of FulfillmentRequest")
     envelope = etree.Element(f"{{{SOAP_ENV_NS}}}Envelope", nsmap={"soap-env": SOAP_ENV_NS})
     header = etree.SubElement(envelope, f"{{{SOAP_ENV_NS}}}Header")
-    wsa = {"wsa": WSA_NS}
-
-    def add(name: str, text: str) -> etree._Element:
-        el = etree.SubElement(header, f"{{{WSA_NS}}}{name}", nsmap=wsa)
-        el.text = text
-        return el
-
-    add("Action", SOAP_ACTIONS[operation])
-    add("MessageID", message_id)
-    add("To", to)
-    if reply_to:
-        reply = etree.SubElement(header, f"{{{WSA_NS}}}ReplyTo", nsmap=wsa)
-        etree.SubElement(reply, f"{{{WSA_NS}}}Address").text = reply_to
+    _address(header, operation, message_id, to, reply_to)
     etree.SubElement(envelope, f"{{{SOAP_ENV_NS}}}Body").append(_headertl(doc))
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
 
@@ -239,19 +239,7 @@ def build_envelope_with_zeep(
     if header is None:
         header = etree.Element(f"{{{SOAP_ENV_NS}}}Header")
         envelope.insert(0, header)
-    wsa = {"wsa": WSA_NS}
-
-    def add(name: str, text: str) -> etree._Element:
-        el = etree.SubElement(header, f"{{{WSA_NS}}}{name}", nsmap=wsa)
-        el.text = text
-        return el
-
-    add("Action", SOAP_ACTIONS[operation])
-    add("MessageID", message_id)
-    add("To", to)
-    if reply_to:
-        reply = etree.SubElement(header, f"{{{WSA_NS}}}ReplyTo", nsmap=wsa)
-        etree.SubElement(reply, f"{{{WSA_NS}}}Address").text = reply_to
+    _address(header, operation, message_id, to, reply_to)
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
 
 
