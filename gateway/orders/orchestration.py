@@ -142,7 +142,7 @@ class Orchestrator:
             return self._next_external(self._newest(), after)
         key = (fline.process_id, after)
         if key not in self._next:
-            with self._s.no_autoflush:  # a process row never depends on pending changes
+            with unless_changed(self._s, Process):
                 row = self._s.execute(
                     select(Process.name, Process.version, Process.created_at).where(
                         Process.id == fline.process_id
