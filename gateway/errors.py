@@ -28,7 +28,8 @@
     ├── ResponseRejected              a fulfillment response applied nothing; its code is
     │                                 the first line error's, ``details`` holds them all
     │                                 (per line also GROUP_REJECTED)
-    └── InternalError                 INTERNAL_ERROR: a bug or an outage; no details leak
+    └── InternalError                 INTERNAL_ERROR: a bug or an outage; no details leak;
+                                      DATABASE_BUSY: no write turn within 30 s (SQLite)
 
 Codes are prefixed ``OMGW-`` on the wire (``ServiceErrorMessage/code``) and listed
 in the README. They never change meaning once released.

@@ -5,16 +5,22 @@ timeout. Every transaction starts with ``BEGIN IMMEDIATE``: SQLite's default def
 transactions take the write lock only at the first write, and two processes that
 both read first then write deadlock with ``database is locked``. Taking the lock up
 front serialises writers cleanly, which is what gunicorn workers on one file need.
+Before it, a writer waits its turn at a :class:`~gateway.persistence.gate.WriterGate`,
+which wakes it when the turn comes instead of SQLite's sleep-and-retry.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
+
+from gateway.persistence.gate import WriterGate
 
 __all__ = ["READONLY", "create_engine_for", "make_session_factory", "migrate", "serialize_setup"]
 
@@ -23,20 +29,26 @@ READONLY = "omgw_readonly"
 
 _MIGRATIONS = Path(__file__).with_name("migrations")
 
+#: seconds a writer waits for its turn, as SQLite's busy timeout below
+_WAIT_SECONDS = 30
+
 
 def create_engine_for(url: str) -> Engine:
     """An engine for ``url`` with the pragmas and pooling omgw relies on."""
     if url.startswith("sqlite"):
         path = url.split(":///", 1)[-1]
-        if path and path != ":memory:":
+        on_disk = bool(path) and path != ":memory:" and "mode=memory" not in path
+        if on_disk:
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
-        _sqlite_setup(engine)
+        engine = create_engine(
+            url, connect_args={"timeout": _WAIT_SECONDS, "check_same_thread": False}
+        )
+        _sqlite_setup(engine, WriterGate(Path(f"{path}.gate") if on_disk else None))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
 
 
-def _sqlite_setup(engine: Engine) -> None:
+def _sqlite_setup(engine: Engine, gate: WriterGate) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record) -> None:  # type: ignore[no-untyped-def]
         # Let us issue BEGIN ourselves (pysqlite's implicit BEGIN is deferred).
@@ -45,14 +57,44 @@ def _sqlite_setup(engine: Engine) -> None:
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=NORMAL")
         cur.execute("PRAGMA foreign_keys=ON")
-        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute(f"PRAGMA busy_timeout={_WAIT_SECONDS * 1000}")
         cur.close()
+
+    # The dbapi connections whose transaction holds the gate, released once the COMMIT
+    # or ROLLBACK has run (SQLAlchemy's commit/rollback events fire before it).
+    holding: set[int] = set()
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn) -> None:  # type: ignore[no-untyped-def]
         # Readers (WAL) need no write lock: a deferred BEGIN lets them run beside writers.
-        readonly = conn.get_execution_options().get(READONLY, False)
-        conn.exec_driver_sql("BEGIN" if readonly else "BEGIN IMMEDIATE")
+        if conn.get_execution_options().get(READONLY, False):
+            conn.exec_driver_sql("BEGIN")
+            return
+        gate.acquire(_WAIT_SECONDS)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            gate.release()
+            raise
+        holding.add(id(conn.connection.dbapi_connection))
+
+    def _ending(end: Callable[[Any], None]) -> Callable[[Any], None]:
+        def ended(connection: Any) -> None:
+            try:
+                end(connection)
+            finally:
+                raw = id(getattr(connection, "dbapi_connection", connection))
+                if raw in holding:
+                    holding.discard(raw)
+                    gate.release()
+
+        return ended
+
+    dialect: Any = engine.dialect  # this engine's own instance
+    dialect.do_commit = _ending(dialect.do_commit)
+    dialect.do_rollback = _ending(dialect.do_rollback)
+    # a connection closed or invalidated inside its transaction frees the gate too
+    dialect.do_close = _ending(dialect.do_close)
 
 
 def make_session_factory(engine: Engine, readonly: bool = False) -> sessionmaker[Session]:
