@@ -34,11 +34,25 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from gateway.errors import ValidationError
+
 __all__ = ["Settings"]
+
+_LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _log_level(value: str) -> str:
+    level = value.strip().upper()
+    if level not in _LOG_LEVELS:
+        raise ValidationError(
+            "INVALID_VALUE",
+            f"OMGW_LOG_LEVEL {value!r} is not a logging level; use {', '.join(_LOG_LEVELS)}",
+        )
+    return level
 
 
 @dataclass(frozen=True)
@@ -93,7 +107,7 @@ class Settings:
             background_interval_seconds=float(env.get("OMGW_BACKGROUND_INTERVAL_SECONDS", 2)),
             default_fulfillment_system=env.get("OMGW_DEFAULT_FULFILLMENT_SYSTEM") or None,
             log_payloads=_flag(env.get("OMGW_LOG_PAYLOADS", "1")),
-            log_level=env.get("OMGW_LOG_LEVEL", "INFO").upper(),
+            log_level=_log_level(env.get("OMGW_LOG_LEVEL", "INFO")),
             public_url=env.get("OMGW_PUBLIC_URL") or None,
             worker_concurrency=max(1, int(env.get("OMGW_WORKER_CONCURRENCY", 4))),
             lease_seconds=max(5.0, float(env.get("OMGW_LEASE_SECONDS", 60))),

@@ -4,6 +4,7 @@ the acting admin, and short-lived access to the database."""
 from __future__ import annotations
 
 import getpass
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -37,6 +38,8 @@ class Context:
     def settings(self) -> Settings:
         if self._settings is None:
             self._settings = Settings.from_env()
+            # main() starts at INFO, before any setting is read; from here the setting rules
+            logging.getLogger().setLevel(self._settings.log_level)
         return self._settings
 
     @contextmanager
