@@ -201,11 +201,11 @@ class ResponseProcessor:
         previous = self._previous(ss.code, rid)
         if previous is not None:
             return previous
-        self._lock_orders(resp.lines)
-        # A copy of this response may have been applied while we waited for the locks.
-        previous = self._previous(ss.code, rid)
-        if previous is not None:
-            return previous
+        if self._lock_orders(resp.lines):
+            # A copy of this response may have been applied while we waited for the locks.
+            previous = self._previous(ss.code, rid)
+            if previous is not None:
+                return previous
         option = self._processing_option(ss, resp.lines)
         maps = Registry(self._s).value_maps(ss.code) if ss.cross_reference else ValueMaps()
         plans, errors, found = self._check_lines(resp.lines, ss.code, task, option, maps)
@@ -264,16 +264,17 @@ class ResponseProcessor:
             staged.processed_at = None
         return ResponseResult(response_identifier=rid, overall_status="STAGED")
 
-    def _lock_orders(self, lines: Sequence[FulfillLineResponse]) -> None:
-        """Lock every order the response touches, in id order, before reading its lines.
+    def _lock_orders(self, lines: Sequence[FulfillLineResponse]) -> bool:
+        """Lock every order the response touches, in id order, before reading its lines;
+        whether it waited for locks (and so the world may have changed since).
 
         Without it, two responses for one line (different identifiers) could both pass
         their checks on PostgreSQL and ship the line twice. SQLite needs no row locks:
-        ``BEGIN IMMEDIATE`` already runs writers one at a time.
+        ``BEGIN IMMEDIATE`` already runs writers one at a time, from the first read.
         """
         ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
         if not ids or self._s.get_bind().dialect.name == "sqlite":
-            return
+            return False
         header_ids = select(FulfillLine.header_id).where(FulfillLine.id.in_(ids))
         self._s.execute(
             select(OrderHeader.id)
@@ -281,6 +282,7 @@ class ResponseProcessor:
             .order_by(OrderHeader.id)
             .with_for_update()
         ).all()
+        return True
 
     def _processing_option(self, ss: SourceSystem, lines: Sequence[FulfillLineResponse]) -> str:
         """The option of the system's connector that carried the lines' request; else of
