@@ -18,7 +18,8 @@ Business events (``BUSINESS_EVENT`` rows, one-way ``pushPayload``) go the same w
 order's events to one connector in the order they were written: a row is not claimed
 while an earlier event row for the same connector and order is still ``READY``. E-mail
 rows (``EMAIL``, no connector) go to the configured SMTP server (:mod:`connectors.mail`).
-The worker's loop also runs the jeopardy check every ``OMGW_JEOPARDY_INTERVAL_SECONDS``.
+The worker's loop also runs the jeopardy check every ``OMGW_JEOPARDY_INTERVAL_SECONDS``,
+a batch of open lines per transaction.
 
 Throughput: the loop (:meth:`OutboxWorker.run`) is a pipeline. Its own thread is the
 only one that touches the database: it claims rows in chunks of up to 64, keeping about
@@ -46,8 +47,9 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -75,7 +77,7 @@ from connectors.wallet import Credential, WalletError
 from gateway.errors import GatewayError, ResponseRejected
 from gateway.events.publisher import EMAIL_KIND, EVENT_KIND
 from gateway.orders.commands import Acknowledgement, FulfillLineResponse, FulfillmentResponse
-from gateway.orders.jeopardy import JeopardyCheck
+from gateway.orders.jeopardy import check_in_batches
 from gateway.orders.responses import ResponseProcessor
 from gateway.outbox.replay import Scrubber
 from gateway.persistence.models import (
@@ -805,17 +807,22 @@ class OutboxWorker:
             log.exception("releasing %d claimed outbox rows failed", len(items))
 
     def check_jeopardy(self) -> int:
-        """Run the jeopardy check once (:mod:`gateway.orders.jeopardy`); returns the lines
-        whose priority rose. A failure is logged and tried again at the next interval."""
+        """Run the jeopardy check once (:mod:`gateway.orders.jeopardy`), a batch of lines
+        per transaction; returns the lines whose priority rose. A failure is logged and
+        tried again at the next interval (the batches already committed stay)."""
         try:
-            with self.runtime.sessions() as s, s.begin():
-                report = JeopardyCheck(s).run()
+            report = check_in_batches(self._jeopardy_transaction)
         except Exception:
             log.exception("jeopardy check failed; it runs again at the next interval")
             return 0
         if report.raised:
             log.info("jeopardy: %d line(s) rose in priority", len(report.raised))
         return len(report.raised)
+
+    @contextmanager
+    def _jeopardy_transaction(self) -> Iterator[Session]:
+        with self.runtime.sessions() as s, s.begin():
+            yield s
 
 
 class _Loop:

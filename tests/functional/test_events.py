@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from connectors.events import EVENTS_NS, parse_push
 from connectors.registry import ConnectorSpec, RetryPolicy
@@ -23,7 +23,7 @@ from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec
 from connectors.wallet import Credential
 from gateway.errors import GatewayError
 from gateway.orders.holds import HoldService
-from gateway.orders.jeopardy import JeopardyCheck
+from gateway.orders.jeopardy import JeopardyCheck, check_in_batches
 from gateway.persistence.models import MessageLog, OrderHeader
 from gateway.registry.store import Registry
 from gateway.registry.triggers import TriggerStore
@@ -266,6 +266,54 @@ def test_a_partial_shipment_raises_split_with_the_pre_split_quantity(
         shipped = line.fulfillment_lines[0].shipped_quantity
         assert shipped == int(flines[0].shipped_quantity) and 0 < shipped < 10
         assert line.fulfillment_lines[1].shipped_quantity == 0
+
+
+def test_the_workers_jeopardy_check_commits_batch_by_batch_and_raises_each_rise_once(
+    fresh_database_url, home, unique
+):
+    """The worker checks a batch of lines per transaction, so an inbound message waits
+    for one batch at most, not for every open line; the batches together check each
+    line once, as one transaction would."""
+    with events_flow(fresh_database_url, home) as ev:
+        ev.triggers({"event": "JEOPARDY", "criterion": "HIGH", "connectors": ["SUB_A"]})
+        runtime = ev.f.gw.runtime
+        with runtime.sessions() as s, s.begin():
+            TriggerStore(s, "tests").replace_thresholds([JeopardyThresholdSpec("HIGH", 1440)])
+        numbers = [ev.submit(f"JB{unique}-{i}", [("AS54888", 1)] * 2) for i in range(3)]
+        with runtime.read_sessions() as s:
+            created = max(
+                s.scalars(
+                    select(OrderHeader.created_at).where(OrderHeader.order_number.in_(numbers))
+                )
+            )
+        at = created + timedelta(minutes=3000 + 2000)
+
+        @contextmanager
+        def transaction() -> Iterator[Any]:
+            with runtime.sessions() as s, s.begin():
+                yield s
+
+        commits: list[object] = []
+
+        def count(conn: object) -> None:
+            commits.append(conn)
+
+        event.listen(runtime.engine, "commit", count)
+        try:
+            report = check_in_batches(transaction, at, batch=4)
+        finally:
+            event.remove(runtime.engine, "commit", count)
+        mine = [ln for ln in report.lines if ln.order_number in numbers]
+        assert len(mine) == 6 and {ln.priority for ln in mine} == {"HIGH"}
+        assert len({ln.fulfill_line_id for ln in report.lines}) == report.checked
+        assert len(commits) == report.checked // 4 + 1  # a transaction per batch of 4
+        raised = [m for m in ev.f.outbox() if m.event_code == "JEOPARDY"]
+        assert len(report.raised) >= 6 and raised
+        # checked again in one transaction: nothing rises twice
+        with runtime.sessions() as s, s.begin():
+            again = JeopardyCheck(s).run(at)
+        assert again.raised == [] and again.checked == report.checked
+        assert len([m for m in ev.f.outbox() if m.event_code == "JEOPARDY"]) == len(raised)
 
 
 def test_jeopardy_raises_when_the_priority_rises_to_an_enabled_level(
