@@ -12,6 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.errors import GatewayError, InternalError
+from gateway.persistence.message_log import write_log
 from gateway.runtime import Runtime
 from gateway.soap.context import REQUEST_KEY, RUNTIME_KEY, RequestInfo
 from gateway.soap.faults import service_error_message
@@ -50,7 +51,7 @@ def transaction(ctx: Any, work: Callable[[Session, Runtime], T], *, readonly: bo
             with sessions() as session, session.begin():
                 result = work(session, runtime)
                 if info.log_row is not None and not readonly:
-                    session.add(info.log_row())
+                    write_log(session, info.log_row())
             info.logged = not readonly and info.log_row is not None
             return result
         except IntegrityError:

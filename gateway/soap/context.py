@@ -24,8 +24,9 @@ class RequestInfo:
     correlation: dict[str, str] = field(default_factory=dict)
     order_numbers: list[str] = field(default_factory=list)
     fault_code: str | None = None
-    #: the message-log row of a successful call, added to the call's own transaction
-    log_row: Callable[[], Any] | None = None
+    #: the message-log row of a successful call (its values), written in the call's own
+    #: transaction
+    log_row: Callable[[], dict[str, Any]] | None = None
     logged: bool = False
 
     def correlation_key(self) -> str | None:

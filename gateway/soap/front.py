@@ -21,7 +21,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import EnvelopeError, GatewayError, InternalError
-from gateway.persistence.models import MessageLog
+from gateway.persistence.message_log import write_log
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator
 from gateway.security.tokens import redact
@@ -246,9 +246,10 @@ class SoapFront:
 
     def _log_row(
         self, info: RequestInfo, status: str, started: float, payload: bytes | None
-    ) -> MessageLog:
+    ) -> dict[str, Any]:
+        """The message-log row's values, for :func:`write_log`."""
         code = info.fault_code
-        return MessageLog(
+        return dict(
             service=info.service,
             operation=(info.operation or None) and info.operation[:80],
             principal=info.principal,
@@ -267,7 +268,7 @@ class SoapFront:
     def _log(self, info: RequestInfo, status: str, started: float, payload: bytes | None) -> None:
         try:
             with self._runtime.sessions() as s, s.begin():
-                s.add(self._log_row(info, status, started, payload))
+                write_log(s, self._log_row(info, status, started, payload))
         except Exception:
             log.exception("could not write the message log for %s.%s", info.service, info.operation)
 
