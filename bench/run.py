@@ -155,7 +155,7 @@ def inbound(opt: Options) -> list[Figure]:
     try:
         if note is None:
             node_proc = node_soap.serve(node_port)
-        for size, per_round in ((1, opt.n(1000, 40)), (50, opt.n(100, 6))):
+        for size, per_round in ((1, opt.n(400, 40)), (50, opt.n(100, 6))):
             orders = stack.seed_orders(home, f"P{size}-", per_round * opt.rounds + 5, size)
             batches = [orders[i * per_round : (i + 1) * per_round] for i in range(opt.rounds)]
             with stack.gateway(home) as (port, _pid):
@@ -214,7 +214,7 @@ def orders(opt: Options) -> list[Figure]:
     stack.seed_orders(home, "D", len(keys), 1)
     try:
         with stack.gateway(home) as (port, _pid):
-            for size, count in ((1, opt.n(600, 30)), (50, opt.n(40, 4))):
+            for size, count in ((1, opt.n(300, 30)), (50, opt.n(40, 4))):
 
                 def bodies(r: int, who: str, size: int = size, count: int = count) -> list[bytes]:
                     return stack.create_bodies(f"C{size}-{who}-{r}-", count, size)
@@ -233,7 +233,7 @@ def orders(opt: Options) -> list[Figure]:
                 )
                 what = f"inbound createOrders, 1 order of {size} line{'s' if size > 1 else ''}"
                 figures.append(Figure(f"inbound_create_{size}_vs_spyne", what, ours, spyne))
-            count = opt.n(1500, 40)
+            count = opt.n(600, 40)
             details = stack.details_bodies([keys[i % len(keys)] for i in range(count)])
             ours = _rounds(
                 "omgw (whole gateway)",
@@ -314,7 +314,7 @@ def e2e(opt: Options) -> list[Figure]:
     from gateway.runtime import Runtime
 
     figures: list[Figure] = []
-    count = opt.n(150, 10)
+    count = opt.n(100, 10)
     spyne_port = stack.free_port()
     spyne_proc = bare_spyne.serve(spyne_port)
     baseline = _rounds(
@@ -392,10 +392,12 @@ def memory(opt: Options) -> list[Figure]:
     keys = [f"M{i}" for i in range(100)]
     stack.seed_orders(gateway_home, "M", len(keys), 1)
     ack = stack.ack_body(1)
-    mixed = [
+    block = [
         loadgen.http_request(stack.INFO, b, stack.AUTH)
         for b in stack.details_bodies([keys[i % len(keys)] for i in range(250)])
     ] + [loadgen.http_request(stack.OFRS, ack, stack.AUTH)] * 750
+    # one load (two client processes started) per sample, not one per thousand messages
+    mixed = block * max(1, first // len(block))
     # Sampled at every multiple of ``first`` (the figures use the first and the last; the
     # points between show whether growth is linear, a plateau, or noise: in the note).
     marks = list(range(first, total + 1, first))

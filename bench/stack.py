@@ -391,7 +391,8 @@ class RssAtCounts:
         try:
             for mark in self._marks:
                 while True:
-                    with runtime.sessions() as s:
+                    # a read transaction: no write turn taken from the worker it watches
+                    with runtime.read_sessions() as s:
                         done = s.scalar(
                             select(func.count())
                             .select_from(OutboxMessage)
