@@ -42,6 +42,7 @@ from gateway.orders.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMIN
 from gateway.orders.limits import check_length, check_quantity
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.state import StatusWriter
+from gateway.persistence.bulk import write_changes
 from gateway.persistence.models import (
     Connector,
     FulfillLine,
@@ -236,6 +237,8 @@ class ResponseProcessor:
                 result_json=result.to_json(),
             )
         )
+        # the lines' changes in one executemany per column set, not the unit of work's
+        write_changes(self._s, FulfillLine, OrderLine)
         return result
 
     def stage(self, resp: FulfillmentResponse) -> ResponseResult:
