@@ -86,11 +86,14 @@ def _remember(
     key: tuple[int, tuple[object, ...] | None, str],
     find: Callable[[], Stage | None],
 ) -> Stage | None:
-    if key not in cache:
-        if len(cache) > _VERSION_CACHE_SIZE:
-            cache.clear()
-        cache[key] = find()
-    return cache[key]
+    try:  # one lookup: another thread may clear the cache between a test and a read
+        return cache[key]
+    except KeyError:
+        pass
+    if len(cache) > _VERSION_CACHE_SIZE:
+        cache.clear()
+    found = cache[key] = find()
+    return found
 
 
 class Orchestrator:

@@ -7,8 +7,9 @@ a request could sleep through several steps while the lock sat free, so throughp
 and p99 latency passed a second although the CPU was idle.
 
 So every omgw writer first takes this gate. Threads of one process wait on a lock and
-wake the moment it is released; processes then take an exclusive ``flock`` on
-``<database>.gate``, which the kernel drops if its holder dies. SQLite's own lock is
+wake the moment it is released; the one that has it then tries an exclusive ``flock`` on
+``<database>.gate`` every 50 µs to 1 ms (the kernel drops it if its holder dies), so
+another process's turn is taken within a millisecond of its end. SQLite's own lock is
 still taken after the gate, so a writer that does not use the gate (``sqlite3`` on the
 command line) stays safe; it just waits the old way.
 
