@@ -11,7 +11,7 @@ from spyne import ComplexModelBase
 from gateway.errors import ValidationError
 from gateway.services.types import MeasureType
 
-__all__ = ["as_utc", "make", "measure", "present", "required", "text"]
+__all__ = ["as_utc", "make", "measure", "plain", "present", "required", "text"]
 
 M = TypeVar("M", bound=ComplexModelBase)
 
@@ -54,9 +54,13 @@ def as_utc(value: datetime | None) -> datetime | None:
 def measure(value: Decimal | None, unit: str | None) -> MeasureType | None:
     if value is None:
         return None
-    return MeasureType(
-        value=value.normalize() if value == value.to_integral() else value, unitCode=unit
-    )
+    return MeasureType(value=plain(value), unitCode=unit)
+
+
+def plain(value: Decimal) -> Decimal:
+    """``value`` without trailing zeros and never in exponent form (``10.000000`` is
+    ``10``, not ``1E+1``): stored quantities carry the column's scale."""
+    return Decimal(format(value.normalize(), "f"))
 
 
 def text(value: Any) -> str | None:

@@ -30,7 +30,7 @@ from spyne.model.complex import ComplexModelBase, XmlAttribute, XmlData
 from spyne.model.primitive import Decimal, Integer, Unicode
 from spyne.protocol import ProtocolBase
 
-__all__ = ["XSI_NIL", "Reader", "Writer"]
+__all__ = ["XSI_NIL", "Reader", "Writer", "decimal_text"]
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XSI_NIL = "{%s}nil" % XSI
@@ -75,8 +75,14 @@ def _to_text(t: Any, protocol: ProtocolBase) -> Callable[[Any], str]:
     if issubclass(t, Integer):
         return lambda v: str(int(v))
     if issubclass(t, Decimal):
-        return str
+        return decimal_text
     return lambda v: protocol.to_unicode(t, v)
+
+
+def decimal_text(value: Any) -> str:
+    """An ``xs:decimal`` lexical form: never an exponent (``str(Decimal("1E+1"))`` is
+    ``"1E+1"``, which no schema-checking client accepts)."""
+    return format(value, "f") if isinstance(value, PyDecimal) else str(value)
 
 
 class Reader:
