@@ -9,8 +9,8 @@ the gateway is what the gateway itself costs; the gap to node-soap is what spyne
 
 - ``processFulfillmentResponse``/``stageFulfillmentResponse``: one
   ResponseProcessingFulfillLine per input line (as ``bench/inbound.py``'s service does).
-- ``createOrders``: one ImportedOrder per order and one ImportedLine per line, echoing
-  the identifiers, with made-up ids and the statuses a new order gets (OPEN, CREATED).
+- ``createOrders``: one OrderImportResponse per order and one OrderImportResponseLine
+  per line, echoing the identifiers, with made-up ids and a new order's status (OPEN).
 - ``GetOrderDetails``: one order per request entry, echoing its keys, with
   ``LINES_PER_ORDER`` (1) fully filled lines: the size of a seeded one-line order.
 """
@@ -38,19 +38,13 @@ from spyne.server.wsgi import WsgiApplication
 
 from gateway import namespaces as ns
 from gateway.services import fulfillment_response
-from gateway.services.types import (
-    CreateOrderResponse,
-    FulfillmentRequestAcknowledgement,
-    ImportedLine,
-    ImportedOrder,
-    MeasureType,
-    OrderImportRequest,
-    OrderInfo,
-    OrderInfoLine,
-    OrderRequest,
-    ResponseProcessingFulfillLine,
-    ResponseProcessingHeader,
-)
+from gateway.services.types import MeasureType, types_of
+
+_IMPORT = types_of("OrderImportService")
+_INFO = types_of("OrderInformationService")
+_OFRS = types_of("OrderFulfillmentResponseService")
+ResponseProcessingFulfillLine = _OFRS["ResponseProcessingFulfillLine"]
+ResponseProcessingHeader = _OFRS["ResponseProcessingHeader"]
 
 __all__ = ["LINES_PER_ORDER", "serve", "stop", "wsgi_app"]
 
@@ -78,20 +72,17 @@ def _fulfillment_result(header: Any, lines: Iterable[Any] | None) -> ResponsePro
 
 
 # The gateway's own signatures, so both servers accept and answer the same messages.
-AcknowledgementResult = fulfillment_response.AcknowledgementResult
 _RESPONSE_IN = fulfillment_response._RESPONSE_IN
 _RESPONSE_OUT = fulfillment_response._RESPONSE_OUT
 
 
 class OrderFulfillmentResponseService(ServiceBase):
     @rpc(
-        FulfillmentRequestAcknowledgement.customize(min_occurs=1),
+        _OFRS["FulfillmentRequestAcknowledgement"].customize(min_occurs=1),
         _in_variable_names={"ack": "fulfillmentRequestAcknowledgement"},
-        _returns=AcknowledgementResult,
-        _out_variable_name="result",
     )
     def processAcknowledgement(ctx, ack):
-        return AcknowledgementResult()
+        return None
 
     @rpc(*_RESPONSE_IN, **_RESPONSE_OUT)
     def processFulfillmentResponse(ctx, header, lines):
@@ -104,8 +95,8 @@ class OrderFulfillmentResponseService(ServiceBase):
 
 class OrderImportService(ServiceBase):
     @rpc(
-        OrderImportRequest.customize(min_occurs=1),
-        _returns=CreateOrderResponse,
+        _IMPORT["OrderImportRequest"].customize(min_occurs=1),
+        _returns=_IMPORT["OrderImportResponse"].customize(max_occurs="unbounded"),
         _out_variable_name="result",
     )
     def createOrders(ctx, request):
@@ -113,33 +104,37 @@ class OrderImportService(ServiceBase):
         for o in request.Order or ():
             hid = next(_ids)
             out.append(
-                ImportedOrder(
+                _IMPORT["OrderImportResponse"](
                     SourceTransactionIdentifier=o.SourceTransactionIdentifier,
                     SourceTransactionSystem=o.SourceTransactionSystem,
                     SourceTransactionNumber=o.SourceTransactionNumber,
-                    SourceTransactionRevision=o.SourceTransactionRevision or "1",
-                    HeaderId=hid,
+                    ChangeVersionNumber=o.SourceTransactionRevision or "1",
+                    FlowType="CREATE",
+                    HeaderId=str(hid),
                     OrderNumber=str(100000 + hid),
-                    StatusCode="OPEN",
-                    ImportStatus="CREATED",
-                    Line=[
-                        ImportedLine(
+                    OrderStatus="OPEN",
+                    ReturnStatus="SUCCESS",
+                    OrderImportResponseLine=[
+                        _IMPORT["OrderImportResponseLine"](
+                            SourceTransactionIdentifier=o.SourceTransactionIdentifier,
+                            SourceTransactionSystem=o.SourceTransactionSystem,
                             SourceTransactionLineIdentifier=ln.SourceTransactionLineIdentifier,
-                            LineIdentifier=(lid := next(_ids)),
-                            LineNumber=n,
-                            FulfillLineIdentifier=lid,
-                            StatusCode="CREATED",
+                            SourceTransactionLineNumber=ln.SourceTransactionLineNumber,
+                            LineId=str(lid := next(_ids)),
+                            LineNumber=str(n),
+                            FulfillLineId=str(lid),
+                            FulfillLineNumber="1",
                         )
                         for n, ln in enumerate(o.Line or (), start=1)
                     ],
                 )
             )
-        return CreateOrderResponse(BatchName=request.BatchName, Order=out)
+        return out
 
 
-def _order_info(req: Any) -> OrderInfo:
+def _order_info(req: Any) -> Any:
     key = req.SourceTransactionIdentifier or req.SourceTransactionNumber or "K1"
-    return OrderInfo(
+    return _INFO["Order"](
         HeaderId=1,
         OrderNumber=req.OrderNumber or "100001",
         SourceTransactionIdentifier=key,
@@ -151,7 +146,7 @@ def _order_info(req: Any) -> OrderInfo:
         BuyingPartyName="Computer Service and Rentals",
         BuyingPartyNumber="1006",
         OrderLine=[
-            OrderInfoLine(
+            _INFO["Line"](
                 LineIdentifier=n,
                 LineNumber=n,
                 SourceTransactionLineIdentifier=f"L{n}",
@@ -174,9 +169,9 @@ def _order_info(req: Any) -> OrderInfo:
 
 class OrderInformationService(ServiceBase):
     @rpc(
-        OrderRequest.customize(min_occurs=1, max_occurs="unbounded"),
+        _INFO["OrderRequest"].customize(min_occurs=1, max_occurs="unbounded"),
         _in_variable_names={"orders": "Order"},
-        _returns=OrderInfo.customize(max_occurs="unbounded"),
+        _returns=_INFO["Order"].customize(max_occurs="unbounded"),
         _out_variable_name="Order",
     )
     def GetOrderDetails(ctx, orders):

@@ -224,7 +224,7 @@ def orders(opt: Options) -> list[Figure]:
                 ours = _rounds(
                     "omgw (whole gateway)",
                     opt.rounds,
-                    lambda r: _load(port, stack.IMPORT, bodies(r, "g"), b"FulfillLineIdentifier"),
+                    lambda r: _load(port, stack.IMPORT, bodies(r, "g"), b"FulfillLineId"),
                 )
                 spyne = _rounds(
                     "bare spyne",

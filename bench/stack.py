@@ -76,10 +76,10 @@ def response_body(rid: str, fline_ids: Sequence[int], status: str = "SHIPPED") -
         f"<typ:fulfillLineList>"
         f"<com:ActualShippedDate>2026-11-23T10:00:00Z</com:ActualShippedDate>"
         f"<com:FulfillLineIdentifier>{f}</com:FulfillLineIdentifier>"
-        f"<com:FulfillmentDetail><com:TrackingNumber>1Z{f:012d}</com:TrackingNumber>"
-        f"</com:FulfillmentDetail>"
         f'<com:ShippedQuantity unitCode="Ea">5</com:ShippedQuantity>'
-        f"<com:StatusCode>{status}</com:StatusCode></typ:fulfillLineList>"
+        f"<com:StatusCode>{status}</com:StatusCode>"
+        f"<com:FulfillmentDetail><com:TrackingNumber>1Z{f:012d}</com:TrackingNumber>"
+        f"</com:FulfillmentDetail></typ:fulfillLineList>"
         for f in fline_ids
     )
     return (
@@ -115,7 +115,7 @@ def _order(key: str, lines: int) -> dict[str, object]:
                 "SourceTransactionLineIdentifier": f"L{i}",
                 "SourceTransactionLineNumber": str(i),
                 "ProductNumber": f"AS{54800 + i}",
-                "OrderedQuantity": Decimal(5),
+                "OrderedQuantity": {"_value_1": Decimal(5), "unitCode": "Ea"},
                 "OrderedUOMCode": "Ea",
             }
             for i in range(1, lines + 1)

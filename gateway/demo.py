@@ -172,7 +172,7 @@ def _orders(count: int, run: str, rng: random.Random) -> list[dict[str, Any]]:
                 "SourceTransactionLineIdentifier": f"L{n}",
                 "SourceTransactionLineNumber": str(n),
                 "ProductNumber": rng.choice(ITEMS),
-                "OrderedQuantity": Decimal(rng.randint(1, 5)),
+                "OrderedQuantity": {"_value_1": Decimal(rng.randint(1, 5)), "unitCode": "Ea"},
                 "OrderedUOMCode": "Ea",
             }
             for n in range(1, rng.randint(1, 3) + 1)
@@ -288,7 +288,7 @@ def run_demo(
         batch = _orders(orders, run, rng)
         for i in range(0, len(batch), 10):
             created = imports.service.createOrders(request={"Order": batch[i : i + 10]})
-            numbers.extend(str(o.OrderNumber) for o in created.Order)
+            numbers.extend(str(o.OrderNumber) for o in created)
         echo(f"imported {len(numbers)} orders; following each one until it closes")
         echo(f"  order {numbers[0]} is held ({DEMO_HOLD}) at intake; released in a moment")
         release_at: float | None = time.monotonic() + 1.5

@@ -12,7 +12,8 @@
     ├── ValidationError               a well-formed request with bad values
     │   (MISSING_KEY, INVALID_VALUE, DUPLICATE_LINE, QUANTITY_INVALID,
     │    QUANTITY_EXCEEDS_OPEN, UOM_MISMATCH, SOURCE_SYSTEM_NOT_ENABLED,
-    │    XREF_MISSING; admin: SETUP_INVALID, RULES_INVALID, CONNECTOR_NOT_EVENT)
+    │    XREF_MISSING, DRAFT_NOT_SUPPORTED, RETURN_NOT_SUPPORTED; admin:
+    │    SETUP_INVALID, RULES_INVALID, CONNECTOR_NOT_EVENT)
     ├── NotFoundError                 ORDER_NOT_FOUND, LINE_NOT_FOUND,
     │                                 SOURCE_SYSTEM_UNKNOWN, REQUEST_NOT_FOUND; admin:
     │                                 CONNECTOR_UNKNOWN, TASK_TYPE_UNKNOWN, PROCESS_UNKNOWN,

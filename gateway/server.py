@@ -79,7 +79,8 @@ def build_app(runtime: Runtime, *, spyne_mapping: bool = False) -> SoapFront:
                 types_namespace=SERVICE_MODULES[name][0].TYPES_NS,
                 operations=_operations(app),
                 role=SERVICE_ROLES[name],
-                compiled={} if spyne_mapping else operations_of(app),
+                compiled=operations_of(app),
+                spyne_mapping=spyne_mapping,
             )
         )
     return SoapFront(runtime, endpoints, build_authenticator(runtime))

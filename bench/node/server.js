@@ -18,20 +18,20 @@ const PATH = "/fscmService/OrderFulfillmentResponseService";
 const XSI = "http://www.w3.org/2001/XMLSchema-instance";
 
 // node-soap leaves the children of `result` in the types namespace; the WSDL puts them in
-// s0 (declared on its envelope), so the keys carry the prefix.
+// tns, the service namespace (declared on its envelope), so the keys carry the prefix.
 function fulfillLine(ln) {
   return {
-    "s0:ExtendedFulfillmentLineNumber": null,
-    "s0:ExternalInteractionKey": null,
-    "s0:FulfillLineIdentifier": ln.FulfillLineIdentifier,
-    "s0:FulfillLineNumber": null,
-    "s0:FulfillmentSplitReferenceIdentifier": null,
-    "s0:FulfillmentSystemInteractionIdentifier": null,
-    "s0:LineNumber": null,
-    "s0:OrderNumber": null,
-    "s0:SplitFromExternalInteractionKey": null,
-    "s0:StatusCode": "SUCCESS",
-    "s0:TaskInstanceStatusCode": "AWAIT_BILLING",
+    "tns:ExtendedFulfillmentLineNumber": null,
+    "tns:ExternalInteractionKey": null,
+    "tns:FulfillLineIdentifier": ln.FulfillLineIdentifier,
+    "tns:FulfillLineNumber": null,
+    "tns:FulfillmentSplitReferenceIdentifier": null,
+    "tns:FulfillmentSystemInteractionIdentifier": null,
+    "tns:LineNumber": null,
+    "tns:OrderNumber": null,
+    "tns:SplitFromExternalInteractionKey": null,
+    "tns:StatusCode": "SUCCESS",
+    "tns:TaskInstanceStatusCode": "AWAIT_BILLING",
   };
 }
 
@@ -41,11 +41,11 @@ function respond(args) {
   const header = args.responseMessageHeader || {};
   return {
     result: {
-      "s0:ErrorMessageName": null,
-      "s0:ErrorMessageText": null,
-      "s0:FulfillmentSystemResponseIdentifier": header.FulfillmentSystemResponseIdentifier,
-      "s0:OverallStatusCode": "SUCCESS",
-      "s0:ResponseProcessingFulfillLine": list.map(fulfillLine),
+      "tns:ErrorMessageName": null,
+      "tns:ErrorMessageText": null,
+      "tns:FulfillmentSystemResponseIdentifier": header.FulfillmentSystemResponseIdentifier,
+      "tns:OverallStatusCode": "SUCCESS",
+      "tns:ResponseProcessingFulfillLine": list.map(fulfillLine),
     },
   };
 }
@@ -53,7 +53,7 @@ function respond(args) {
 const service = {
   OrderFulfillmentResponseService: {
     OrderFulfillmentResponseServiceSoapHttpPort: {
-      processAcknowledgement: () => ({ result: {} }),
+      processAcknowledgement: () => ({}),
       processFulfillmentResponse: respond,
       stageFulfillmentResponse: respond,
     },

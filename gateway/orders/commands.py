@@ -38,7 +38,7 @@ def _encode(value: Any) -> Any:
 def _decode(cls: type, data: dict[str, Any]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for f in fields(cls):
-        if f.name not in data or f.name == "holds":  # nested: decoded by the caller
+        if f.name not in data or f.name in ("holds", "lines"):  # nested: by the caller
             continue
         v = data[f.name]
         t = str(f.type)
@@ -74,6 +74,8 @@ class LineInput:
     requested_fulfillment_org: str | None = None
     requested_ship_date: datetime | None = None
     holds: tuple[HoldInput, ...] = ()
+    #: every other attribute the line was sent with, kept as sent (JSON-ready)
+    attributes: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -92,6 +94,8 @@ class OrderInput:
     transaction_on: datetime | None = None
     requested_ship_date: datetime | None = None
     holds: tuple[HoldInput, ...] = ()
+    #: every other attribute the order was sent with, kept as sent (JSON-ready)
+    attributes: dict[str, Any] = field(default_factory=dict, compare=False)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=_encode)
@@ -100,8 +104,7 @@ class OrderInput:
     def from_json(cls, text: str) -> OrderInput:
         data = json.loads(text)
         lines = tuple(
-            LineInput(**_decode(LineInput, d), holds=_holds(d.get("holds")))
-            for d in data.pop("lines")
+            LineInput(**_decode(LineInput, d), holds=_holds(d.get("holds"))) for d in data["lines"]
         )
         return cls(lines=lines, **_decode(cls, data), holds=_holds(data.get("holds")))
 
@@ -115,6 +118,8 @@ class FulfillLineResponse:
     actual_ship_date: datetime | None = None
     tracking_number: str | None = None
     billing_number: str | None = None
+    #: everything else the line was sent with, kept as sent (JSON-ready)
+    attributes: dict[str, Any] = field(default_factory=dict, compare=False)
 
 
 def _flat(obj: Any) -> dict[str, Any]:

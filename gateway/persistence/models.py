@@ -333,6 +333,8 @@ class OrderHeader(Base):
     business_unit_name: Mapped[str | None] = mapped_column(String(240))
     transaction_on: Mapped[datetime | None]
     requested_ship_date: Mapped[datetime | None]
+    #: every other attribute the order was imported with, as sent (services.attributes)
+    attributes_json: Mapped[str | None] = mapped_column(Text)
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("order_headers.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -360,6 +362,8 @@ class OrderLine(Base):
     requested_fulfillment_org: Mapped[str | None] = mapped_column(String(18))
     requested_ship_date: Mapped[datetime | None]
     status: Mapped[str] = mapped_column(String(30))
+    #: every other attribute the line was imported with, as sent (services.attributes)
+    attributes_json: Mapped[str | None] = mapped_column(Text)
 
     header: Mapped[OrderHeader] = relationship(back_populates="lines")
     fulfill_lines: Mapped[list[FulfillLine]] = relationship(
@@ -418,6 +422,10 @@ class FulfillLine(Base):
     planned_completion_at: Mapped[datetime | None]
     jeopardy_delay_minutes: Mapped[int | None] = mapped_column(Integer)
     jeopardy_priority: Mapped[str | None] = mapped_column(String(10))
+    #: what fulfillment systems' responses said of the line beyond what omgw acts on:
+    #: {"FulfillmentDetail": [...], "LotSerial": [...], ...}, accumulated response by
+    #: response (services.attributes)
+    attributes_json: Mapped[str | None] = mapped_column(Text)
     jeopardy_checked_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)

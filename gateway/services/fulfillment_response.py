@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from spyne import ComplexModel, ServiceBase, rpc
+from spyne import ServiceBase, rpc
 from sqlalchemy.orm import Session
 
 from gateway import namespaces as ns
+from gateway.contract.model import load
 from gateway.errors import wire_code
 from gateway.orders.commands import (
     Acknowledgement,
@@ -18,28 +19,26 @@ from gateway.orders.commands import (
 )
 from gateway.orders.responses import ResponseProcessor
 from gateway.runtime import Runtime
+from gateway.services.attributes import kept
 from gateway.services.convert import as_utc, make, present, required, text
 from gateway.services.edge import request_info, transaction
-from gateway.services.types import (
-    FulfillLine,
-    FulfillmentRequestAcknowledgement,
-    ResponseMessageHeader,
-    ResponseProcessingFulfillLine,
-    ResponseProcessingFulfillLineError,
-    ResponseProcessingHeader,
-)
+from gateway.services.types import types_of
 
-__all__ = ["OrderFulfillmentResponseService", "to_response"]
+__all__ = ["LINE_COLUMNS", "OrderFulfillmentResponseService", "to_response"]
 
 SERVICE_NAME = "OrderFulfillmentResponseService"
 TYPES_NS = ns.OFRS_TYPES
 
+_MODEL = load(SERVICE_NAME)
+_T = types_of(SERVICE_NAME)
+_FulfillLine = _T["ResponseProcessingFulfillLine"]
+_LineError = _T["ResponseProcessingFulfillLineError"]
+_Header = _T["ResponseProcessingHeader"]
 
-class AcknowledgementResult(ComplexModel):
-    """Oracle's ``result`` of ``processAcknowledgement`` is void: an empty element."""
-
-    __namespace__ = ns.OFRS
-    _type_info: list[tuple[str, Any]] = []
+#: what omgw acts on in a response line; everything else it says is kept with the line
+#: (FulfillmentDetail whole: its first tracking and billing numbers are also read)
+LINE_COLUMNS = frozenset({"FulfillLineIdentifier", "StatusCode", "ShippedQuantity",
+                          "ActualShippedDate"})  # fmt: skip
 
 
 def _first_detail(line: Any, attr: str) -> str | None:
@@ -51,7 +50,7 @@ def _first_detail(line: Any, attr: str) -> str | None:
 
 
 def to_response(header: Any, lines: Any) -> FulfillmentResponse:
-    header = header or ResponseMessageHeader()
+    header = header or _T["ResponseMessageHeader"]()
     return FulfillmentResponse(
         fulfillment_system=text(header.FulfillmentSystem),
         response_identifier=text(header.FulfillmentSystemResponseIdentifier),
@@ -65,15 +64,16 @@ def to_response(header: Any, lines: Any) -> FulfillmentResponse:
                 actual_ship_date=as_utc(ln.ActualShippedDate),
                 tracking_number=_first_detail(ln, "TrackingNumber"),
                 billing_number=_first_detail(ln, "BillingTransactionNumber"),
+                attributes=kept(_MODEL, _MODEL["FulfillLine"], ln, LINE_COLUMNS),
             )
             for ln in present(lines, "fulfillLineList")
         ),
     )
 
 
-def _line(o: LineOutcome) -> ResponseProcessingFulfillLine:
+def _line(o: LineOutcome) -> Any:
     return make(
-        ResponseProcessingFulfillLine,
+        _FulfillLine,
         FulfillLineIdentifier=o.fulfill_line_id,
         FulfillLineNumber=o.fulfill_line_number,
         FulfillmentSplitReferenceIdentifier=o.split_reference_id,
@@ -81,7 +81,7 @@ def _line(o: LineOutcome) -> ResponseProcessingFulfillLine:
         OrderNumber=o.order_number,
         ResponseProcessingFulfillLineError=[
             make(
-                ResponseProcessingFulfillLineError,
+                _LineError,
                 MessageName=wire_code(e.code),
                 MessageText=e.message,
                 Severity=e.severity,
@@ -93,15 +93,13 @@ def _line(o: LineOutcome) -> ResponseProcessingFulfillLine:
     )
 
 
-def _header(result: ResponseResult) -> ResponseProcessingHeader:
-    return ResponseProcessingHeader(
+def _header(result: ResponseResult) -> Any:
+    return _Header(
         FulfillmentSystemResponseIdentifier=result.response_identifier,
         OverallStatusCode=result.overall_status,
         ResponseProcessingFulfillLine=[_line(o) for o in result.lines],
         ResponseProcessingFulfillLineError=[
-            ResponseProcessingFulfillLineError(
-                MessageName=wire_code(e.code), MessageText=e.message, Severity=e.severity
-            )
+            _LineError(MessageName=wire_code(e.code), MessageText=e.message, Severity=e.severity)
             for e in result.errors
         ],
     )
@@ -109,12 +107,12 @@ def _header(result: ResponseResult) -> ResponseProcessingHeader:
 
 #: processFulfillmentResponse and stageFulfillmentResponse take and give the same messages.
 _RESPONSE_IN = (
-    ResponseMessageHeader.customize(min_occurs=1),
-    FulfillLine.customize(max_occurs="unbounded"),
+    _T["ResponseMessageHeader"].customize(min_occurs=1),
+    _T["FulfillLine"].customize(max_occurs="unbounded"),
 )
 _RESPONSE_OUT: dict[str, Any] = {
     "_in_variable_names": {"header": "responseMessageHeader", "lines": "fulfillLineList"},
-    "_returns": ResponseProcessingHeader,
+    "_returns": _Header,
     "_out_variable_name": "result",
 }
 
@@ -129,15 +127,14 @@ class OrderFulfillmentResponseService(ServiceBase):
     """Answers from fulfillment systems (warehouses, carriers, billing)."""
 
     @rpc(
-        FulfillmentRequestAcknowledgement.customize(min_occurs=1),
+        _T["FulfillmentRequestAcknowledgement"].customize(min_occurs=1),
         _in_variable_names={"ack": "fulfillmentRequestAcknowledgement"},
-        _returns=AcknowledgementResult,
-        _out_variable_name="result",
     )
     def processAcknowledgement(ctx, ack):
+        """Oracle documents the answer as void: an empty ``…Response`` element."""
         info = request_info(ctx)
 
-        def work(session: Session, _runtime: Runtime) -> AcknowledgementResult:
+        def work(session: Session, _runtime: Runtime) -> None:
             a = required(ack, "fulfillmentRequestAcknowledgement")
             command = Acknowledgement(
                 fulfillment_system=text(a.FulfillmentSystem),
@@ -148,13 +145,12 @@ class OrderFulfillmentResponseService(ServiceBase):
             )
             info.correlation["FulfillmentRequestIdentifier"] = str(command.request_id)
             ResponseProcessor(session).acknowledge(command)
-            return AcknowledgementResult()
 
         return transaction(ctx, work)
 
     @rpc(*_RESPONSE_IN, **_RESPONSE_OUT)
     def processFulfillmentResponse(ctx, header, lines):
-        def work(session: Session, _runtime: Runtime) -> ResponseProcessingHeader:
+        def work(session: Session, _runtime: Runtime) -> Any:
             resp = to_response(header, lines)
             _note(ctx, resp)
             result = ResponseProcessor(session, _runtime.settings.reply_to).process(resp)
@@ -167,7 +163,7 @@ class OrderFulfillmentResponseService(ServiceBase):
 
     @rpc(*_RESPONSE_IN, **_RESPONSE_OUT)
     def stageFulfillmentResponse(ctx, header, lines):
-        def work(session: Session, _runtime: Runtime) -> ResponseProcessingHeader:
+        def work(session: Session, _runtime: Runtime) -> Any:
             resp = to_response(header, lines)
             _note(ctx, resp)
             return _header(ResponseProcessor(session).stage(resp))

@@ -1,57 +1,99 @@
-"""``OrderImportService``: ``createOrders`` and ``stageOrders`` (contract §11)."""
+"""``OrderImportService``: ``createOrders`` and ``stageOrders`` (contract §11).
+
+What an order carries beyond omgw's own columns is kept as sent (``services.attributes``)
+and comes back in GetOrderDetails. The answers are Oracle's: one ``OrderImportResponse``
+per order for ``createOrders``, a ``StageOrdersResponse`` ("Request Result") for
+``stageOrders``.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from spyne import ServiceBase, rpc
+from sqlalchemy import exists, select
 from sqlalchemy.orm import Session
 
 from gateway import namespaces as ns
-from gateway.errors import GatewayError
+from gateway.contract.model import load
+from gateway.errors import GatewayError, ValidationError, wire_code
 from gateway.orders.commands import HoldInput, LineInput, OrderInput
 from gateway.orders.intake import DEFAULT_REVISION, ImportOutcome, OrderIntake
-from gateway.persistence.models import StagedOrder
+from gateway.persistence.models import OrderHeader, StagedOrder
 from gateway.runtime import Runtime
-from gateway.services.convert import as_utc, present, required, text
+from gateway.services.attributes import kept
+from gateway.services.convert import as_utc, make, present, required, text
 from gateway.services.edge import request_info, transaction
-from gateway.services.types import (
-    CreateOrderResponse,
-    ImportedLine,
-    ImportedOrder,
-    OrderImportRequest,
-    StageOrderFailure,
-    StageOrderResponse,
-)
+from gateway.services.types import types_of
 
-__all__ = ["OrderImportService", "to_order_input"]
+__all__ = ["HEADER_COLUMNS", "LINE_COLUMNS", "OrderImportService", "to_order_input"]
 
 SERVICE_NAME = "OrderImportService"
 TYPES_NS = ns.ORDER_IMPORT_TYPES
 
+_MODEL = load(SERVICE_NAME)
+_T = types_of(SERVICE_NAME)
+
+#: the attributes of an order and of its lines that omgw acts on (its columns); every
+#: other attribute is kept as sent
+HEADER_COLUMNS = frozenset({
+    "SourceTransactionIdentifier", "SourceTransactionSystem", "SourceTransactionNumber",
+    "SourceTransactionRevisionNumber", "SourceTransactionRevision", "BuyingPartyName",
+    "BuyingPartyNumber", "TransactionTypeCode", "TransactionalCurrencyCode", "TransactionOn",
+    "RequestingBusinessUnitName", "CustomerPONumber", "RequestedShipDate", "Hold", "Line",
+})  # fmt: skip
+LINE_COLUMNS = frozenset({
+    "SourceTransactionLineIdentifier", "SourceTransactionLineNumber", "ProductNumber",
+    "ProductDescription", "OrderedQuantity", "OrderedUOMCode", "RequestedShipDate",
+    "RequestedFulfillmentOrganizationCode", "ShipSetName", "Hold",
+})  # fmt: skip
+
+#: FlowType of OrderImportResponse: a new order, or a change (a new revision) of one
+FLOW_CREATE, FLOW_CHANGE = "CREATE", "CHANGE"
+
+
+def _one_of(a: str | None, b: str | None, names: str, where: str) -> str | None:
+    """The value given by either of two names for the same attribute; both, if they
+    differ, is a client error (which one was meant?)."""
+    if a is not None and b is not None and a != b:
+        raise ValidationError("INVALID_VALUE", f"{names} differ on {where}: {a!r} and {b!r}")
+    return a if a is not None else b
+
+
+def _line(ln: Any) -> LineInput:
+    quantity = ln.OrderedQuantity
+    return LineInput(
+        source_line_id=text(ln.SourceTransactionLineIdentifier),
+        source_line_number=text(ln.SourceTransactionLineNumber),
+        product_number=text(ln.ProductNumber),
+        quantity=quantity.value if quantity is not None else None,
+        # the unit: OrderedUOMCode (the source system's value maps apply to it), else
+        # the quantity's own unitCode
+        uom_code=text(ln.OrderedUOMCode)
+        or (text(quantity.unitCode) if quantity is not None else None),
+        product_description=text(ln.ProductDescription),
+        ship_set_name=text(ln.ShipSetName),
+        requested_fulfillment_org=text(ln.RequestedFulfillmentOrganizationCode),
+        requested_ship_date=as_utc(ln.RequestedShipDate),
+        holds=_holds(ln.Hold),
+        attributes=kept(_MODEL, _MODEL["OrderLine"], ln, LINE_COLUMNS),
+    )
+
 
 def to_order_input(order: Any) -> OrderInput:
-    lines = tuple(
-        LineInput(
-            source_line_id=text(ln.SourceTransactionLineIdentifier),
-            source_line_number=text(ln.SourceTransactionLineNumber),
-            product_number=text(ln.ProductNumber),
-            quantity=ln.OrderedQuantity,
-            uom_code=text(ln.OrderedUOMCode),
-            product_description=text(ln.ProductDescription),
-            ship_set_name=text(ln.ShipSetName),
-            requested_fulfillment_org=text(ln.RequestedFulfillmentOrganizationCode),
-            requested_ship_date=as_utc(ln.RequestedShipDate),
-            holds=_holds(ln.Hold),
-        )
-        for ln in present(order.Line, "Line")
-    )
+    key = text(order.SourceTransactionIdentifier)
+    _check_supported(order, key)
     return OrderInput(
         source_system=text(order.SourceTransactionSystem),
-        source_order_id=text(order.SourceTransactionIdentifier),
+        source_order_id=key,
         source_order_number=text(order.SourceTransactionNumber),
-        revision=text(order.SourceTransactionRevision),
-        lines=lines,
+        revision=_one_of(
+            text(order.SourceTransactionRevisionNumber),
+            text(order.SourceTransactionRevision),
+            "SourceTransactionRevisionNumber and SourceTransactionRevision",
+            f"order {key}",
+        ),
+        lines=tuple(_line(ln) for ln in present(order.Line, "Line")),
         buying_party_name=text(order.BuyingPartyName),
         buying_party_number=text(order.BuyingPartyNumber),
         transaction_type_code=text(order.TransactionTypeCode),
@@ -61,31 +103,88 @@ def to_order_input(order: Any) -> OrderInput:
         transaction_on=as_utc(order.TransactionOn),
         requested_ship_date=as_utc(order.RequestedShipDate),
         holds=_holds(order.Hold),
+        attributes=kept(_MODEL, _MODEL["Order"], order, HEADER_COLUMNS),
     )
+
+
+def _check_supported(order: Any, key: str | None) -> None:
+    """Refuse, with a clear fault, what Oracle would do and omgw does not do yet, rather
+    than import such an order as an ordinary one."""
+    prefs = order.OrderPreferences
+    if prefs is not None and prefs.SubmitFlag is False:
+        raise ValidationError(
+            "DRAFT_NOT_SUPPORTED",
+            f"order {key} has OrderPreferences/SubmitFlag false (a draft order); omgw "
+            "imports orders submitted: send SubmitFlag true or leave it out",
+        )
+    for index, ln in enumerate(order.Line or (), start=1):
+        category = text(getattr(ln, "TransactionCategoryCode", None))
+        if category is not None and category.upper() == "RETURN":
+            raise ValidationError(
+                "RETURN_NOT_SUPPORTED",
+                f"line {index} of order {key} has TransactionCategoryCode RETURN; omgw "
+                "imports order lines (ORDER) only",
+            )
 
 
 def _holds(holds: Any) -> tuple[HoldInput, ...]:
     return tuple(HoldInput(text(h.HoldCode), text(h.HoldComments)) for h in present(holds, "Hold"))
 
 
-def _imported(outcome: ImportOutcome) -> ImportedOrder:
+def _flow(session: Session, outcome: ImportOutcome) -> str:
+    if outcome.status == "REVISED":
+        return FLOW_CHANGE
+    if outcome.status == "CREATED":
+        return FLOW_CREATE
+    earlier = session.scalar(
+        select(exists().where(OrderHeader.superseded_by_id == outcome.header.id))
+    )
+    return FLOW_CHANGE if earlier else FLOW_CREATE
+
+
+def _result(session: Session, outcome: ImportOutcome, order: OrderInput) -> Any:
+    """Oracle's ``OrderImportResponse`` for one imported order."""
     h = outcome.header
-    return ImportedOrder(
-        SourceTransactionIdentifier=h.source_order_id,
-        SourceTransactionSystem=h.source_system.code,
-        SourceTransactionNumber=h.source_order_number,
-        SourceTransactionRevision=h.revision,
-        HeaderId=h.id,
+    system = h.source_system.code
+    sent = {li.source_line_id: li.attributes for li in order.lines}
+    repeat = outcome.status == "EXISTING"
+    return make(
+        _T["OrderImportResponse"],
+        ChangeVersionNumber=h.revision,
+        FlowType=_flow(session, outcome),
+        HeaderId=str(h.id),
+        MessageName=wire_code("ORDER_EXISTS") if repeat else None,
+        MessageText=(
+            f"revision {h.revision} of order {h.source_order_id} was imported before as "
+            f"order {h.order_number}; nothing was changed"
+        )
+        if repeat
+        else None,
         OrderNumber=h.order_number,
-        StatusCode=h.status,
-        ImportStatus=outcome.status,
-        Line=[
-            ImportedLine(
+        OrderStatus=h.status,
+        ReturnStatus="SUCCESS",
+        SourceTransactionIdentifier=h.source_order_id,
+        SourceTransactionNumber=h.source_order_number,
+        SourceTransactionSystem=system,
+        OrderImportResponseLine=[
+            make(
+                _T["OrderImportResponseLine"],
+                FulfillLineId=str(ln.fulfill_lines[0].id) if ln.fulfill_lines else None,
+                FulfillLineNumber=(
+                    str(ln.fulfill_lines[0].fulfill_line_number) if ln.fulfill_lines else None
+                ),
+                LineId=str(ln.id),
+                LineNumber=str(ln.line_number),
+                SourceTransactionIdentifier=h.source_order_id,
                 SourceTransactionLineIdentifier=ln.source_line_id,
-                LineIdentifier=ln.id,
-                LineNumber=ln.line_number,
-                FulfillLineIdentifier=ln.fulfill_lines[0].id if ln.fulfill_lines else None,
-                StatusCode=ln.status,
+                SourceTransactionLineNumber=ln.source_line_number,
+                SourceTransactionScheduleIdentifier=sent.get(ln.source_line_id, {}).get(
+                    "SourceTransactionScheduleIdentifier"
+                ),
+                SourceTransactionScheduleNumber=sent.get(ln.source_line_id, {}).get(
+                    "SourceTransactionScheduleNumber"
+                ),
+                SourceTransactionSystem=system,
             )
             for ln in h.lines
         ],
@@ -96,15 +195,15 @@ class OrderImportService(ServiceBase):
     """Order intake from order-capture systems and legacy middleware."""
 
     @rpc(
-        OrderImportRequest.customize(min_occurs=1),
-        _returns=CreateOrderResponse,
+        _T["OrderImportRequest"].customize(min_occurs=1),
+        _returns=_T["OrderImportResponse"].customize(max_occurs="unbounded"),
         _out_variable_name="result",
     )
     def createOrders(ctx, request):
         """Create every order of the batch in one transaction, or none of them."""
         info = request_info(ctx)
 
-        def work(session: Session, runtime: Runtime) -> CreateOrderResponse:
+        def work(session: Session, runtime: Runtime) -> list[Any]:
             batch = required(request, "request")
             orders = [to_order_input(o) for o in present(batch.Order, "Order")]
             for o in orders:
@@ -117,37 +216,34 @@ class OrderImportService(ServiceBase):
             outcomes = [intake.create(o, batch.BatchName) for o in orders]
             session.flush()
             info.order_numbers = [oc.header.order_number for oc in outcomes]
-            return CreateOrderResponse(
-                BatchName=batch.BatchName, Order=[_imported(oc) for oc in outcomes]
-            )
+            return [_result(session, oc, o) for oc, o in zip(outcomes, orders, strict=True)]
 
         return transaction(ctx, work)
 
     @rpc(
-        OrderImportRequest.customize(min_occurs=1),
-        _returns=StageOrderResponse,
+        _T["OrderImportRequest"].customize(min_occurs=1),
+        _returns=_T["StageOrdersResponse"],
         _out_variable_name="result",
     )
     def stageOrders(ctx, request):
         """Stage each valid order for the background import; report the invalid ones."""
 
-        def work(session: Session, _runtime: Runtime) -> StageOrderResponse:
+        def work(session: Session, _runtime: Runtime) -> Any:
             batch = required(request, "request")
-            orders = [to_order_input(o) for o in present(batch.Order, "Order")]
-            failed: list[StageOrderFailure] = []
+            failed: list[Any] = []
             staged = 0
             intake = OrderIntake(session)
-            for o in orders:
+            for raw in present(batch.Order, "Order"):
                 try:
-                    intake.checked(o)
+                    o = to_order_input(raw)
+                    intake.checked(o)  # staged as sent: the value maps apply at import
                 except GatewayError as err:
                     failed.append(
-                        StageOrderFailure(
-                            SourceTransactionSystem=o.source_system,
-                            SourceTransactionIdentifier=o.source_order_id,
-                            SourceTransactionRevision=o.revision,
-                            ErrorCode=f"OMGW-{err.code}",
-                            ErrorMessage=err.message,
+                        make(
+                            _T["FailedOrders"],
+                            MessageText=f"{wire_code(err.code)}: {err.message}",
+                            SourceTransactionIdentifier=text(raw.SourceTransactionIdentifier),
+                            SourceTransactionSystem=text(raw.SourceTransactionSystem),
                         )
                     )
                     continue
@@ -161,11 +257,12 @@ class OrderImportService(ServiceBase):
                     )
                 )
                 staged += 1
-            return StageOrderResponse(
+            return make(
+                _T["StageOrdersResponse"],
                 BatchName=batch.BatchName,
-                StagedCount=staged,
-                FailedCount=len(failed),
-                FailedOrder=failed,
+                NumberOfFailedOrders=len(failed),
+                NumberOfOrdersStaged=staged,
+                FailedOrders=failed,
             )
 
         return transaction(ctx, work)

@@ -1,25 +1,68 @@
-"""``OrderInformationService.GetOrderDetails`` (contract §3)."""
+"""``OrderInformationService.GetOrderDetails`` (contract §3).
+
+An ``Order`` answers with every attribute Oracle documents that omgw holds (the others
+``xsi:nil``), and every attribute the order was imported with under the name it was
+sent with; one ``OrderLine`` per fulfillment line likewise, with what fulfillment
+systems reported of it as ``LineDetail`` (shipping and billing) and ``LineLotSerial``.
+"""
 
 from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
 
 from spyne import ServiceBase, rpc
 from sqlalchemy.orm import Session
 
 from gateway import namespaces as ns
 from gateway.orders.inquiry import OrderQuery, find_orders
-from gateway.persistence.models import OrderHeader
+from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.runtime import Runtime
-from gateway.services.convert import as_utc, measure, present, text
+from gateway.services.attributes import loads, restored
+from gateway.services.convert import as_utc, make, measure, present, text
 from gateway.services.edge import request_info, transaction
-from gateway.services.types import OrderInfo, OrderInfoLine, OrderRequest
+from gateway.services.types import types_of
 
 __all__ = ["OrderInformationService"]
 
 SERVICE_NAME = "OrderInformationService"
 TYPES_NS = ns.OIS_TYPES
 
+_T = types_of(SERVICE_NAME)
+#: an import attribute OrderInformationService documents under another name
+_HEADER_NAMES = {"AdditionalHeaderInformationCategories": "AdditionalOrderInformationCategories"}
+_LINE_NAMES = {
+    "AdditionalFulfillmentLineInformationCategories": "AdditionalOrderLineInformationCategories"
+}
+#: a fulfillment response's FulfillmentDetail attribute LineDetail calls otherwise
+_DETAIL_NAMES = {"TaskTypeCode": "TaskType", "StatusCode": "Status"}
+#: the child collections IncludeHeaderAndLineAttributesOnly leaves out, and attachments
+_CHILDREN = ("LineDetail", "LineLotSerial", "LineDocumentReference", "LineAttachment")
+_ATTACHMENTS = ("Attachment", "LineAttachment")
 
-def _query(req: OrderRequest) -> OrderQuery:
+
+def _yes(value: str | None) -> bool:
+    return (value or "").strip().upper() in ("Y", "YES", "TRUE", "1")
+
+
+class _Shape:
+    """What one OrderRequest asks to be left out of its answer."""
+
+    def __init__(self, req: Any) -> None:
+        self.header_and_lines_only = _yes(req.IncludeHeaderAndLineAttributesOnly)
+        self.no_attachments = _yes(req.ExcludeAttachments)
+
+    def trim(self, values: dict[str, Any], children: tuple[str, ...]) -> dict[str, Any]:
+        drop = set(children) if self.header_and_lines_only else set()
+        if self.no_attachments:
+            drop.update(_ATTACHMENTS)
+        for name in drop:
+            values.pop(name, None)
+        return values
+
+
+def _query(req: Any) -> OrderQuery:
     return OrderQuery(
         source_order_id=text(req.SourceTransactionIdentifier),
         source_system=text(req.SourceTransactionSystem),
@@ -37,46 +80,98 @@ def _query(req: OrderRequest) -> OrderQuery:
     )
 
 
-def _order(header: OrderHeader, line_ids: tuple[str, ...]) -> OrderInfo:
-    lines = []
+def _renamed(data: Mapping[str, Any], names: Mapping[str, str]) -> dict[str, Any]:
+    return {names.get(k, k): v for k, v in data.items()}
+
+
+def _details(fline: FulfillLine, sent: Mapping[str, Any]) -> list[Any]:
+    out = []
+    for detail in sent.get("FulfillmentDetail", ()):
+        values = _renamed(detail, _DETAIL_NAMES)
+        if "RMAReceiptDate" in values:  # a timestamp in responses, a date here
+            values["RMAReceiptDate"] = values["RMAReceiptDate"][:10]
+        values["FulfillLineIdentifier"] = fline.id
+        out.append(make(_T["LineDetail"], **restored(SERVICE_NAME, "LineDetail", values)))
+    if not out and (fline.tracking_number or fline.billing_number):
+        out.append(
+            make(
+                _T["LineDetail"],
+                FulfillLineIdentifier=fline.id,
+                TrackingNumber=fline.tracking_number,
+                BillingTransactionNumber=fline.billing_number,
+            )
+        )
+    return out
+
+
+def _lot_serials(line: OrderLine, fline: FulfillLine, sent: Mapping[str, Any]) -> list[Any]:
+    return [
+        make(
+            _T["LotSerial"],
+            **restored(
+                SERVICE_NAME,
+                "LotSerial",
+                {**lot, "FulfillLineIdentifier": fline.id, "LineIdentifier": line.id},
+            ),
+        )
+        for lot in sent.get("LotSerial", ())
+    ]
+
+
+def _shipped_date(when: datetime | None) -> Any:
+    return when.date() if when is not None else None
+
+
+def _line(line: OrderLine, fline: FulfillLine, imported: dict[str, Any], shape: _Shape) -> Any:
+    responded = loads(fline.attributes_json)
+    values = restored(SERVICE_NAME, "Line", imported) if imported else {}
+    shipped = as_utc(fline.actual_ship_date)
+    values.update(
+        LineIdentifier=line.id,
+        LineNumber=line.line_number,
+        SourceTransactionLineIdentifier=line.source_line_id,
+        SourceTransactionLineNumber=line.source_line_number,
+        FulfillLineIdentifier=fline.id,
+        FulfillLineNumber=fline.fulfill_line_number,
+        ProductNumber=line.product_number,
+        ProductDescription=line.product_description,
+        OrderedQuantity=measure(fline.quantity, line.uom_code),
+        OrderedUOMCode=line.uom_code,
+        ShippedQuantity=measure(fline.shipped_quantity, line.uom_code),
+        StatusCode=fline.status,
+        LineStatusCode=line.status,
+        TaskType=fline.task_type,
+        FulfillmentRequestIdentifier=fline.request_id,
+        RequestedFulfillmentOrganizationCode=line.requested_fulfillment_org,
+        ShipSetName=line.ship_set_name,
+        RequestedShipDate=as_utc(line.requested_ship_date),
+        ScheduledShipDate=as_utc(fline.scheduled_ship_date),
+        ActualShipDate=_shipped_date(shipped),
+        ActualShipDateTime=shipped,
+        SplitFromFlineIdentifier=fline.split_from_id,
+        LineDetail=_details(fline, responded),
+        LineLotSerial=_lot_serials(line, fline, responded),
+    )
+    return make(_T["Line"], **shape.trim(values, _CHILDREN))
+
+
+def _order(header: OrderHeader, line_ids: tuple[str, ...], shape: _Shape) -> Any:
+    imported = _renamed(loads(header.attributes_json), _HEADER_NAMES)
+    values = restored(SERVICE_NAME, "Order", imported) if imported else {}
+    lines: list[Any] = []
     for line in header.lines:
         if line_ids and line.source_line_id not in line_ids:
             continue
-        for f in line.fulfill_lines:
-            lines.append(
-                OrderInfoLine(
-                    LineIdentifier=line.id,
-                    LineNumber=line.line_number,
-                    SourceTransactionLineIdentifier=line.source_line_id,
-                    SourceTransactionLineNumber=line.source_line_number,
-                    FulfillLineIdentifier=f.id,
-                    FulfillLineNumber=f.fulfill_line_number,
-                    ProductNumber=line.product_number,
-                    ProductDescription=line.product_description,
-                    OrderedQuantity=measure(f.quantity, line.uom_code),
-                    OrderedUOMCode=line.uom_code,
-                    ShippedQuantity=measure(f.shipped_quantity, line.uom_code),
-                    StatusCode=f.status,
-                    LineStatusCode=line.status,
-                    TaskType=f.task_type,
-                    FulfillmentRequestIdentifier=f.request_id,
-                    RequestedFulfillmentOrganizationCode=line.requested_fulfillment_org,
-                    ShipSetName=line.ship_set_name,
-                    RequestedShipDate=as_utc(line.requested_ship_date),
-                    ScheduledShipDate=as_utc(f.scheduled_ship_date),
-                    ActualShipDate=as_utc(f.actual_ship_date),
-                    SplitFromFlineIdentifier=f.split_from_id,
-                    TrackingNumber=f.tracking_number,
-                    BillingTransactionNumber=f.billing_number,
-                )
-            )
-    return OrderInfo(
+        sent = _renamed(loads(line.attributes_json), _LINE_NAMES)
+        lines.extend(_line(line, f, sent, shape) for f in line.fulfill_lines)
+    values.update(
         HeaderId=header.id,
         OrderNumber=header.order_number,
         SourceTransactionIdentifier=header.source_order_id,
         SourceTransactionSystem=header.source_system.code,
         SourceTransactionNumber=header.source_order_number,
         SourceTransactionRevision=header.revision,
+        SourceTransactionRevisionNumber=header.revision,
         StatusCode=header.status,
         TransactionTypeCode=header.transaction_type_code,
         TransactionalCurrencyCode=header.currency_code,
@@ -88,29 +183,35 @@ def _order(header: OrderHeader, line_ids: tuple[str, ...]) -> OrderInfo:
         RequestedShipDate=as_utc(header.requested_ship_date),
         OrderLine=lines,
     )
+    return make(_T["Order"], **shape.trim(values, ()))
 
 
 class OrderInformationService(ServiceBase):
     """Read-only order inquiry."""
 
     @rpc(
-        OrderRequest.customize(min_occurs=1, max_occurs="unbounded"),
+        _T["OrderRequest"].customize(min_occurs=1, max_occurs="unbounded"),
         _in_variable_names={"orders": "Order"},
-        _returns=OrderInfo.customize(max_occurs="unbounded"),
+        _returns=_T["Order"].customize(max_occurs="unbounded"),
         _out_variable_name="Order",
     )
     def GetOrderDetails(ctx, orders):
         info = request_info(ctx)
 
-        def work(session: Session, _runtime: Runtime) -> list[OrderInfo]:
-            queries = [_query(r) for r in present(orders, "Order")]
+        def work(session: Session, _runtime: Runtime) -> list[Any]:
+            requests = present(orders, "Order")
+            queries = [_query(r) for r in requests]
             if queries:
                 info.correlation["Order"] = queries[0].describe()
-            out: list[OrderInfo] = []
-            for q in queries:
+            target = text(requests[0].TargetSystem) if requests else None
+            if target:
+                info.correlation["TargetSystem"] = target
+            out: list[Any] = []
+            for req, q in zip(requests, queries, strict=True):
+                shape = _Shape(req)
                 for header in find_orders(session, q):
                     info.order_numbers.append(header.order_number)
-                    out.append(_order(header, q.line_ids))
+                    out.append(_order(header, q.line_ids, shape))
             return out
 
         return transaction(ctx, work, readonly=True)

@@ -830,7 +830,7 @@ class FulfillmentSimulator:
                 line["ShippedQuantity"] = {"_value_1": ln.shipped_qty, "unitCode": ln.uom}
                 line["ActualShippedDate"] = ln.ship_date
             detail = {
-                "TaskType": record.task_type,
+                "TaskTypeCode": record.task_type,
                 "StatusCode": ln.status,
                 "TrackingNumber": ln.tracking_number,
                 "BillingTransactionNumber": ln.billing_number,

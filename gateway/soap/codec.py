@@ -1,39 +1,56 @@
 """Reading operation bodies and writing results with lxml, from spyne's own type model.
 
-spyne keeps publishing the WSDLs and its validation schema, but its object mapping costs
-about 30 times what lxml needs for the same message (issue 7: ~640 µs against ~21 µs for
-a one-line response, 8.3 ms against 0.45 ms at 50 lines). So each operation's types are
-compiled once, at start-up, into plain readers and writers:
+spyne publishes the WSDLs and its validation schema; its object mapping costs many
+times what lxml needs for the same message (README, "Benchmarks"). So each operation's
+types are compiled once, at start-up, into plain readers and writers:
 
-- a ``Reader`` turns a body element that has already passed spyne's validation schema
-  into ``SimpleNamespace`` objects with the attribute names spyne would have given (an
-  absent or ``xsi:nil`` element is ``None``; a repeated one is a list);
+- a ``Reader`` turns a body element that has already been normalised and has passed
+  spyne's validation schema into ``SimpleNamespace`` objects with the attribute names
+  spyne would have given (an absent or ``xsi:nil`` element is ``None``; a repeated one
+  is a list; customer-defined content, ``any``, is a copy of the element as sent);
 - a ``Writer`` turns the objects a service returns into the elements spyne would have
   written: the same names, namespaces and order, ``xsi:nil`` for an absent value the
   type requires, nothing for an absent optional one.
 
 Scalars take a fast conversion where one exists (strings, integers, decimals) and
 otherwise spyne's own (``from_unicode``/``to_unicode``), so values read and written here
-match spyne's.  ``tests/unit/gateway/soap/test_codec.py`` holds the two equal.
+match spyne's; decimals are always written without an exponent, which ``xs:decimal``
+does not allow. ``tests/unit/gateway/test_codec.py`` holds the two paths equal.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from copy import deepcopy
 from decimal import Decimal as PyDecimal
 from types import SimpleNamespace
 from typing import Any
 
 from lxml import etree
 from spyne.model import ModelBase
+from spyne.model.binary import ByteArray
 from spyne.model.complex import ComplexModelBase, XmlAttribute, XmlData
-from spyne.model.primitive import Decimal, Integer, Unicode
+from spyne.model.primitive import AnyXml, Decimal, Integer, Unicode
 from spyne.protocol import ProtocolBase
 
-__all__ = ["XSI_NIL", "Reader", "Writer", "decimal_text"]
+__all__ = [
+    "HELD_XSI_TYPE",
+    "XSI_NIL",
+    "XSI_TYPE",
+    "Reader",
+    "Writer",
+    "decimal_text",
+    "is_many",
+    "scalar_text",
+]
 
 XSI = "http://www.w3.org/2001/XMLSchema-instance"
 XSI_NIL = "{%s}nil" % XSI
+XSI_TYPE = "{%s}type" % XSI
+#: where an ``xsi:type`` inside customer-defined content (``any``) waits while the
+#: request is validated: its types are the customer's, which no published schema has
+_HELD_NS = "urn:omgw:held"
+HELD_XSI_TYPE = "{%s}xsi-type" % _HELD_NS
 _NIL_TRUE = ("true", "1")
 
 
@@ -41,7 +58,7 @@ def _is_complex(t: Any) -> bool:
     return isinstance(t, type) and issubclass(t, ComplexModelBase)
 
 
-def _many(t: Any) -> bool:
+def is_many(t: Any) -> bool:
     max_occurs = t.Attributes.max_occurs  # an int, or Decimal("Infinity") for "unbounded"
     return max_occurs == "unbounded" or float(max_occurs) > 1
 
@@ -60,7 +77,7 @@ def _fields(cls: Any) -> list[tuple[str, Any]]:
 
 
 def _from_text(t: Any, protocol: ProtocolBase) -> Callable[[str], Any]:
-    if issubclass(t, Unicode):
+    if issubclass(t, (Unicode, ByteArray)):  # base64 is kept as the text it was sent as
         return str
     if issubclass(t, Integer):
         return int
@@ -69,8 +86,8 @@ def _from_text(t: Any, protocol: ProtocolBase) -> Callable[[str], Any]:
     return lambda s: protocol.from_unicode(t, s)
 
 
-def _to_text(t: Any, protocol: ProtocolBase) -> Callable[[Any], str]:
-    if issubclass(t, Unicode):
+def scalar_text(t: Any, protocol: ProtocolBase) -> Callable[[Any], str]:
+    if issubclass(t, (Unicode, ByteArray)):
         return str
     if issubclass(t, Integer):
         return lambda v: str(int(v))
@@ -106,13 +123,15 @@ class Reader:
                 self._children["{%s}%s" % (ns, _wire_name(name, t))] = (
                     name,
                     Reader(t, protocol).read,
-                    _many(t),
+                    is_many(t),
                 )
+            elif issubclass(t, AnyXml):
+                self._children["{%s}%s" % (ns, _wire_name(name, t))] = (name, _any, is_many(t))
             else:
                 self._children["{%s}%s" % (ns, _wire_name(name, t))] = (
                     name,
                     _scalar_reader(_from_text(t, protocol)),
-                    _many(t),
+                    is_many(t),
                 )
 
     def read(self, el: etree._Element) -> Any:
@@ -154,6 +173,23 @@ def _scalar_reader(conv: Callable[[str], Any]) -> Callable[[etree._Element], Any
     return read
 
 
+def _any(el: etree._Element) -> etree._Element | None:
+    """Customer-defined content, as it was sent (its held ``xsi:type`` restored)."""
+    if el.get(XSI_NIL) in _NIL_TRUE:
+        return None
+    copy = deepcopy(el)
+    copy.tail = None
+    for node in copy.iter():
+        held = node.get(HELD_XSI_TYPE)
+        if held is not None:
+            del node.attrib[HELD_XSI_TYPE]
+            node.set(XSI_TYPE, held)
+    # the customer's prefixes stay (xsi:type values use them); the holding one goes
+    keep = [p for p, uri in copy.nsmap.items() if p and uri != _HELD_NS]
+    etree.cleanup_namespaces(copy, keep_ns_prefixes=keep)
+    return copy
+
+
 class Writer:
     """Writes an object's fields as the children of an element, as spyne would."""
 
@@ -164,7 +200,7 @@ class Writer:
             if isinstance(t, type) and issubclass(t, XmlAttribute):
                 self._steps.append(_attribute_step(name, _wire_name(name, t), t, protocol))
             elif isinstance(t, type) and issubclass(t, XmlData):
-                self._steps.append(_data_step(name, _to_text(_wrapped(t), protocol)))
+                self._steps.append(_data_step(name, scalar_text(_wrapped(t), protocol)))
             else:
                 self._steps.append(
                     _element_step(name, "{%s}%s" % (ns, _wire_name(name, t)), t, protocol)
@@ -175,10 +211,28 @@ class Writer:
             step(parent, obj)
 
 
+def _any_element(tag: str, value: Any) -> etree._Element:
+    """Customer-defined content under ``tag``, without the ``xsi:type`` of the
+    customer's own types, so that the answer validates against the published schema."""
+    source = etree.fromstring(value) if isinstance(value, (str, bytes)) else value
+    out = etree.Element(tag)
+    out.text = source.text
+    for key, val in source.attrib.items():
+        if key != XSI_TYPE:
+            out.set(key, val)
+    for child in source:
+        copy = deepcopy(child)
+        for node in copy.iter():
+            if XSI_TYPE in node.attrib:
+                del node.attrib[XSI_TYPE]
+        out.append(copy)
+    return out
+
+
 def _attribute_step(
     name: str, wire: str, t: Any, protocol: ProtocolBase
 ) -> Callable[[etree._Element, Any], None]:
-    conv = _to_text(_wrapped(t), protocol)
+    conv = scalar_text(_wrapped(t), protocol)
 
     def step(parent: etree._Element, obj: Any) -> None:
         value = getattr(obj, name, None)
@@ -202,15 +256,20 @@ def _element_step(
 ) -> Callable[[etree._Element, Any], None]:
     required = (t.Attributes.min_occurs or 0) >= 1
     nillable = bool(t.Attributes.nillable)
-    many = _many(t)
+    many = is_many(t)
     if _is_complex(t):
         inner = Writer(t, protocol)
 
         def one(parent: etree._Element, value: Any) -> None:
             inner.write(etree.SubElement(parent, tag), value)
 
+    elif issubclass(t, AnyXml):
+
+        def one(parent: etree._Element, value: Any) -> None:
+            parent.append(_any_element(tag, value))
+
     else:
-        conv = _to_text(t, protocol)
+        conv = scalar_text(t, protocol)
 
         def one(parent: etree._Element, value: Any) -> None:
             etree.SubElement(parent, tag).text = conv(value)

@@ -2,7 +2,7 @@
 
 ::
 
-    <env:Fault>
+    <env:Fault>                       (env: as Oracle's answers write it)
       <faultcode>env:Client</faultcode>
       <faultstring>shipped quantity 7 on fulfillment line 12 is more than …</faultstring>
       <detail>
@@ -62,10 +62,10 @@ def _line_detail(parent: etree._Element, line: LineError) -> None:
 
 def fault_envelope(err: GatewayError) -> bytes:
     """A complete SOAP 1.1 fault response for an error raised before spyne runs."""
-    env = etree.Element("{%s}Envelope" % ns.SOAP11_ENV, nsmap={"soapenv": ns.SOAP11_ENV})
+    env = etree.Element("{%s}Envelope" % ns.SOAP11_ENV, nsmap={"env": ns.SOAP11_ENV})
     body = etree.SubElement(env, "{%s}Body" % ns.SOAP11_ENV)
     fault = etree.SubElement(body, "{%s}Fault" % ns.SOAP11_ENV)
-    etree.SubElement(fault, "faultcode").text = f"soapenv:{err.fault_kind}"
+    etree.SubElement(fault, "faultcode").text = f"env:{err.fault_kind}"
     etree.SubElement(fault, "faultstring").text = err.message
     detail = etree.SubElement(fault, "detail")
     detail.append(service_error_message(err))

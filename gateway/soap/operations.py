@@ -12,6 +12,7 @@ spyne still publishes the WSDL; the service functions are the ones it publishes.
 from __future__ import annotations
 
 import logging
+import uuid
 from types import SimpleNamespace
 from typing import Any
 
@@ -20,7 +21,8 @@ from spyne import Application, Fault
 
 from gateway import namespaces as ns
 from gateway.errors import EnvelopeError, GatewayError
-from gateway.soap.codec import XSI, Reader, Writer
+from gateway.soap.codec import XSI, XSI_NIL, XSI_TYPE, Reader, Writer, is_many, scalar_text
+from gateway.soap.normalize import Normalizer
 
 __all__ = ["ERROR_ATTRIBUTE", "Operation", "operations_of"]
 
@@ -40,16 +42,20 @@ class Operation:
         self.name: str = descriptor.name
         self._schema: etree.XMLSchema = app.in_protocol.validation_schema
         self._reader = Reader(descriptor.in_message, app.in_protocol)
+        self._normalizer = Normalizer(descriptor.in_message)
         self._arg_names = list(descriptor.in_message.get_flat_type_info(descriptor.in_message))
         self._function = descriptor.function
         out = descriptor.out_message
-        self._out_tag = "{%s}%s" % (out.get_namespace(), out.get_type_name())
-        self._out_names = list(out.get_flat_type_info(out))
-        self._writer = Writer(out, app.out_protocol)
-        used = {ns.SOAP11_ENV, out.get_namespace(), XSI}
-        used.update(t.get_namespace() for t in _complex_types(out))
-        prefixes = app.interface.nsmap
-        self._nsmap = {p: uri for p, uri in prefixes.items() if uri in used and p != "xml"}
+        self._types_ns: str = out.get_namespace()
+        self._out_tag = "{%s}%s" % (self._types_ns, out.get_type_name())
+        self._results = [
+            _Result(name, t, self._types_ns, app.out_protocol)
+            for name, t in out.get_flat_type_info(out).items()
+        ]
+        #: the WS-Addressing Action of the answer: Oracle writes service namespace, port
+        #: type and operation (``…/commonService//OrderFulfillmentResponseService/…``)
+        service_ns = self._types_ns.removesuffix("types/")
+        self.answer_action = f"{service_ns}/{app.name}/{self.name}Response"
 
     def validate(self, body: etree._Element) -> None:
         if not self._schema.validate(body):
@@ -58,8 +64,11 @@ class Operation:
             where = f"line {error.line}: " if error is not None and error.line else ""
             raise EnvelopeError("SCHEMA_INVALID", f"{where}{message}"[:1000])
 
-    def call(self, body: etree._Element, environ: dict[str, Any]) -> bytes:
-        """The response envelope for ``body`` (validated), or raise a ``GatewayError``."""
+    def call(
+        self, body: etree._Element, environ: dict[str, Any], relates_to: str | None = None
+    ) -> bytes:
+        """The response envelope for ``body`` (normalised and validated), or raise a
+        ``GatewayError``; ``relates_to`` is the request's WS-Addressing MessageID."""
         args = self._reader.read(body)
         values = [getattr(args, name) for name in self._arg_names] if args is not None else []
         ctx = SimpleNamespace(transport=SimpleNamespace(req_env=environ))
@@ -70,18 +79,67 @@ class Operation:
             if error is None:
                 raise
             raise error from None
-        return self.envelope(result)
+        return self.envelope(result, relates_to)
 
-    def envelope(self, result: Any) -> bytes:
-        env = etree.Element(_ENV + "Envelope", nsmap=self._nsmap)
+    def normalize(self, body: etree._Element) -> None:
+        """Read the body as Oracle does: by name, in any order (``soap.normalize``)."""
+        self._normalizer.normalize(body)
+
+    def envelope(self, result: Any, relates_to: str | None = None) -> bytes:
+        """The answer, with the prefixes of Oracle's: ``env:`` for SOAP, ``ns0:`` for the
+        wrapper's types namespace and, on each result element, ``ns1:`` for the types
+        namespace and ``ns0:`` for the data namespace, as real clients match them."""
+        env = etree.Element(_ENV + "Envelope", nsmap={"env": ns.SOAP11_ENV})
+        if relates_to is not None:
+            _addressing(env, self.answer_action, relates_to)
         body = etree.SubElement(env, _ENV + "Body")
-        out = etree.SubElement(body, self._out_tag)
-        if len(self._out_names) == 1:
-            values = SimpleNamespace(**{self._out_names[0]: result})
+        wrapper = etree.SubElement(body, self._out_tag, nsmap={"ns0": self._types_ns})
+        if len(self._results) == 1:
+            self._results[0].write(wrapper, result)
         else:
-            values = SimpleNamespace(**dict(zip(self._out_names, result or (), strict=False)))
-        self._writer.write(out, values)
+            for part, value in zip(self._results, result or (), strict=False):
+                part.write(wrapper, value)
         return etree.tostring(env, xml_declaration=True, encoding="UTF-8")
+
+
+class _Result:
+    """One child of an answer's wrapper (``result``, ``Order``): element, type, writer."""
+
+    def __init__(self, name: str, t: Any, types_ns: str, protocol: Any) -> None:
+        from spyne.model.complex import ComplexModelBase
+
+        self.tag = "{%s}%s" % (types_ns, getattr(t.Attributes, "sub_name", None) or name)
+        self.many = is_many(t)
+        self.complex = isinstance(t, type) and issubclass(t, ComplexModelBase)
+        self.nillable = bool(t.Attributes.nillable) and (t.Attributes.min_occurs or 0) >= 1
+        if self.complex:
+            self.nsmap = {"ns1": types_ns, "ns0": t.get_namespace(), "xsi": XSI}
+            self.xsi_type = f"ns0:{t.get_type_name()}"
+            self.writer: Writer | None = Writer(t, protocol)
+        else:
+            self.writer = None
+            self.convert = scalar_text(t, protocol)
+
+    def write(self, wrapper: etree._Element, value: Any) -> None:
+        items = list(value or ()) if self.many else [value]
+        for item in items:
+            if item is None:
+                if self.nillable:
+                    etree.SubElement(wrapper, self.tag).set(XSI_NIL, "true")
+                continue
+            if self.writer is None:
+                etree.SubElement(wrapper, self.tag).text = self.convert(item)
+                continue
+            el = etree.SubElement(wrapper, self.tag, nsmap=self.nsmap)
+            el.set(XSI_TYPE, self.xsi_type)
+            self.writer.write(el, item)
+
+
+def _addressing(env: etree._Element, action: str, relates_to: str) -> None:
+    header = etree.SubElement(env, _ENV + "Header", nsmap={"wsa": ns.WSA})
+    etree.SubElement(header, "{%s}Action" % ns.WSA).text = action
+    etree.SubElement(header, "{%s}MessageID" % ns.WSA).text = f"urn:uuid:{uuid.uuid4()}"
+    etree.SubElement(header, "{%s}RelatesTo" % ns.WSA).text = relates_to
 
 
 def _complex_types(cls: Any, seen: set[Any] | None = None) -> set[Any]:

@@ -27,7 +27,7 @@ def order(
                 "SourceTransactionLineIdentifier": f"L{i}",
                 "SourceTransactionLineNumber": str(i),
                 "ProductNumber": item,
-                "OrderedQuantity": Decimal(str(qty)),
+                "OrderedQuantity": {"_value_1": Decimal(str(qty)), "unitCode": "Ea"},
                 "OrderedUOMCode": "Ea",
                 "ShipSetName": ship_set,
             }
@@ -63,4 +63,10 @@ def shipped(
 def first_fline(imports, key: str, qty: int = 10) -> int:
     """Create a one-line order through ``imports`` (a zeep client); its fulfillment line id."""
     created = imports.service.createOrders(request={"Order": [order(key, [("X", qty)])]})
-    return created.Order[0].Line[0].FulfillLineIdentifier
+    return fline_ids(created[0])[0]
+
+
+def fline_ids(result: Any) -> list[int]:
+    """The fulfillment line of each line of an ``OrderImportResponse`` (a string there,
+    as Oracle documents it)."""
+    return [int(ln.FulfillLineId) for ln in result.OrderImportResponseLine]

@@ -25,9 +25,12 @@ def snapshot(runtime: Runtime) -> dict[str, object]:
             ).all(),
             "lines": s.execute(select(OrderLine.id, OrderLine.status).order_by(OrderLine.id)).all(),
             "flines": s.execute(
-                select(FulfillLine.id, FulfillLine.status, FulfillLine.quantity).order_by(
-                    FulfillLine.id
-                )
+                select(
+                    FulfillLine.id,
+                    FulfillLine.status,
+                    FulfillLine.quantity,
+                    FulfillLine.attributes_json,
+                ).order_by(FulfillLine.id)
             ).all(),
             "requests": s.execute(
                 select(FulfillmentRequest.id, FulfillmentRequest.status).order_by(

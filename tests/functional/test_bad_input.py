@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 from zeep.exceptions import Fault
 
-from tests.common.orders import first_fline, order, response, shipped
+from tests.common.orders import first_fline, fline_ids, order, response, shipped
 from tests.common.soap import basic, client, fault_code, post, zeep_fault_code, zeep_fault_details
 from tests.common.state import snapshot
 
@@ -336,8 +336,8 @@ def test_error_groups_apply_the_good_and_reject_the_ship_set(gateway, imports, o
     o = order(unique, [("A", 5), ("B", 5), ("C", 5)])
     o["Line"][0]["ShipSetName"] = "SS1"
     o["Line"][1]["ShipSetName"] = "SS1"
-    created = imports.service.createOrders(request={"Order": [o]}).Order[0]
-    a, b, c = (ln.FulfillLineIdentifier for ln in created.Line)
+    created = imports.service.createOrders(request={"Order": [o]})[0]
+    a, b, c = fline_ids(created)
 
     res = ofrs.service.processFulfillmentResponse(
         **response(unique, [shipped(a, 9), shipped(b), shipped(c)], system="WMSGRP")

@@ -167,7 +167,7 @@ def test_serve_runs_gunicorn_and_the_background_loop(tmp_path):
         imports = client(base, "OrderImportService", user=user, password=password)
         info = client(base, "OrderInformationService", user=user, password=password)
         res = imports.service.stageOrders(request={"Order": [order("CLI-1")]})
-        assert res.StagedCount == 1
+        assert res.NumberOfOrdersStaged == 1
         for _ in range(100):
             try:
                 got = info.service.GetOrderDetails(Order=[{"SourceTransactionNumber": "SO-CLI-1"}])

@@ -54,7 +54,7 @@ class Flow:
     def submit(self, key: str, lines: list[tuple[str, int]]) -> str:
         imports = client(self.gw.base, "OrderImportService")
         created = imports.service.createOrders(request={"Order": [order(key, lines)]})
-        return str(created.Order[0].OrderNumber)
+        return str(created[0].OrderNumber)
 
     cool_down: float = 0.3
 

@@ -67,7 +67,7 @@ class Events:
         created = client(self.f.gw.base, "OrderImportService").service.createOrders(
             request={"Order": [body]}
         )
-        return str(created.Order[0].OrderNumber)
+        return str(created[0].OrderNumber)
 
     def events_settled(self) -> bool:
         return all(m.status != "READY" for m in self.f.outbox() if m.kind != "FULFILLMENT_REQUEST")

@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from zeep.exceptions import Fault
 
-from tests.common.orders import order, response, shipped
+from tests.common.orders import fline_ids, order, response, shipped
 from tests.common.soap import client, zeep_fault_code
 
 
@@ -22,10 +22,17 @@ def test_import_read_ack_ship_bill_close(imports, info, ofrs, unique):
     result = imports.service.createOrders(
         request={"BatchName": "B1", "Order": [order(unique, [("AS54888", 10), ("CM5008", 2)])]}
     )
-    created = result.Order[0]
-    assert created.ImportStatus == "CREATED"
-    assert created.StatusCode == "OPEN"
-    assert [ln.StatusCode for ln in created.Line] == ["AWAIT_SHIP", "AWAIT_SHIP"]
+    (created,) = result
+    assert (created.ReturnStatus, created.FlowType, created.MessageName) == (
+        "SUCCESS",
+        "CREATE",
+        None,
+    )
+    assert created.OrderStatus == "OPEN"
+    assert [ln.SourceTransactionLineIdentifier for ln in created.OrderImportResponseLine] == [
+        "L1",
+        "L2",
+    ]
 
     # When it is read back by its source transaction number
     got = details(info, SourceTransactionNumber=f"SO-{unique}")
@@ -64,6 +71,7 @@ def test_import_read_ack_ship_bill_close(imports, info, ofrs, unique):
     assert [ln.StatusCode for ln in got.OrderLine] == ["AWAIT_BILLING", "AWAIT_BILLING"]
     assert got.OrderLine[0].ShippedQuantity._value_1 == Decimal(10)
     assert got.OrderLine[0].ActualShipDate is not None
+    assert got.OrderLine[0].ActualShipDateTime is not None
 
     # Billing closes the lines, and the header rolls up to CLOSED
     res = ofrs.service.processFulfillmentResponse(
@@ -76,8 +84,8 @@ def test_import_read_ack_ship_bill_close(imports, info, ofrs, unique):
 
 
 def test_partial_shipment_splits_the_fulfillment_line(imports, info, ofrs, unique):
-    created = imports.service.createOrders(request={"Order": [order(unique, [("AS54888", 10)])]})
-    fline = created.Order[0].Line[0].FulfillLineIdentifier
+    (created,) = imports.service.createOrders(request={"Order": [order(unique, [("AS54888", 10)])]})
+    (fline,) = fline_ids(created)
 
     res = ofrs.service.processFulfillmentResponse(**response(f"R-{unique}", [shipped(fline, 3)]))
     assert res.OverallStatusCode == "SUCCESS"
@@ -87,7 +95,7 @@ def test_partial_shipment_splits_the_fulfillment_line(imports, info, ofrs, uniqu
     assert by_id[rest_id].FulfillmentSplitReferenceIdentifier == fline
     assert by_id[rest_id].FulfillLineNumber == 2
 
-    got = details(info, OrderNumber=created.Order[0].OrderNumber)
+    got = details(info, OrderNumber=created.OrderNumber)
     lines = {ln.FulfillLineIdentifier: ln for ln in got.OrderLine}
     assert lines[fline].OrderedQuantity._value_1 == Decimal(3)
     assert lines[fline].StatusCode == "AWAIT_BILLING"
@@ -100,15 +108,16 @@ def test_partial_shipment_splits_the_fulfillment_line(imports, info, ofrs, uniqu
 
     # Shipping the remainder completes the shipment of the order line
     ofrs.service.processFulfillmentResponse(**response(f"R-{unique}-b", [shipped(rest_id, 7)]))
-    got = details(info, OrderNumber=created.Order[0].OrderNumber)
+    got = details(info, OrderNumber=created.OrderNumber)
     assert {ln.StatusCode for ln in got.OrderLine} == {"AWAIT_BILLING"}
     assert {ln.LineStatusCode for ln in got.OrderLine} == {"AWAIT_BILLING"}
 
 
 def test_same_order_twice_is_one_order(imports, info, unique):
-    first = imports.service.createOrders(request={"Order": [order(unique)]}).Order[0]
-    again = imports.service.createOrders(request={"Order": [order(unique)]}).Order[0]
-    assert again.ImportStatus == "EXISTING"
+    (first,) = imports.service.createOrders(request={"Order": [order(unique)]})
+    (again,) = imports.service.createOrders(request={"Order": [order(unique)]})
+    assert (again.ReturnStatus, again.MessageName) == ("SUCCESS", "OMGW-ORDER_EXISTS")
+    assert first.MessageName is None
     assert again.OrderNumber == first.OrderNumber
     assert again.HeaderId == first.HeaderId
     orders = info.service.GetOrderDetails(Order=[{"SourceTransactionNumber": f"SO-{unique}"}])
@@ -116,11 +125,12 @@ def test_same_order_twice_is_one_order(imports, info, unique):
 
 
 def test_new_revision_supersedes_the_old_one(imports, info, unique):
-    first = imports.service.createOrders(request={"Order": [order(unique)]}).Order[0]
-    second = imports.service.createOrders(
+    (first,) = imports.service.createOrders(request={"Order": [order(unique)]})
+    (second,) = imports.service.createOrders(
         request={"Order": [order(unique, [("AS54888", 4)], revision="2")]}
-    ).Order[0]
-    assert second.ImportStatus == "REVISED"
+    )
+    assert (second.FlowType, second.ChangeVersionNumber) == ("CHANGE", "2")
+    assert (first.FlowType, first.ChangeVersionNumber) == ("CREATE", "1")
     assert second.OrderNumber == first.OrderNumber
     assert second.HeaderId != first.HeaderId
 
@@ -143,8 +153,8 @@ def test_new_revision_supersedes_the_old_one(imports, info, unique):
 
 
 def test_repeated_response_returns_first_result_and_changes_nothing(imports, info, ofrs, unique):
-    created = imports.service.createOrders(request={"Order": [order(unique, [("X", 10)])]})
-    fline = created.Order[0].Line[0].FulfillLineIdentifier
+    (created,) = imports.service.createOrders(request={"Order": [order(unique, [("X", 10)])]})
+    (fline,) = fline_ids(created)
     first = ofrs.service.processFulfillmentResponse(**response(f"R-{unique}", [shipped(fline, 4)]))
     again = ofrs.service.processFulfillmentResponse(**response(f"R-{unique}", [shipped(fline, 4)]))
     assert [
@@ -154,7 +164,7 @@ def test_repeated_response_returns_first_result_and_changes_nothing(imports, inf
         (ln.FulfillLineIdentifier, ln.TaskInstanceStatusCode)
         for ln in first.ResponseProcessingFulfillLine
     ]
-    got = details(info, OrderNumber=created.Order[0].OrderNumber)
+    got = details(info, OrderNumber=created.OrderNumber)
     # still exactly one split: 4 shipped and 6 open, not 4 + 4 + 2
     assert sorted(ln.OrderedQuantity._value_1 for ln in got.OrderLine) == [Decimal(4), Decimal(6)]
 

@@ -141,7 +141,7 @@ def publish(gw: Gateway) -> None:
 def submit(gw: Gateway, key: str, lines: list[tuple[str, int]], revision: str = "1") -> str:
     imports = client(gw.base, "OrderImportService")
     result = imports.service.createOrders(request={"Order": [order(key, lines, revision=revision)]})
-    return str(result.Order[0].OrderNumber)
+    return str(result[0].OrderNumber)
 
 
 def put(

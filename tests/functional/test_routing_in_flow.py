@@ -53,7 +53,7 @@ def publish(gw: Gateway, *rules: Rule, defaults: dict[str, str] | None = None) -
 def submit(gw: Gateway, key: str, lines: list[tuple[str, int]]) -> str:
     imports = client(gw.base, "OrderImportService")
     result = imports.service.createOrders(request={"Order": [order(key, lines)]})
-    return str(result.Order[0].OrderNumber)
+    return str(result[0].OrderNumber)
 
 
 def routed_lines(gw: Gateway, order_number: str) -> list[dict[str, Any]]:

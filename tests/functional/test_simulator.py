@@ -181,7 +181,7 @@ def details(info: Any, order_number: str) -> Any:
 
 
 def new_order(imports: Any, info: Any, key: str, lines: list[tuple[str, str | int]]) -> Any:
-    created = imports.service.createOrders(request={"Order": [order(key, lines)]}).Order[0]
+    (created,) = imports.service.createOrders(request={"Order": [order(key, lines)]})
     return details(info, created.OrderNumber)
 
 
@@ -403,7 +403,9 @@ def test_async_acknowledges_ships_and_bills_through_the_gateway(
         )
         assert line.FulfillLineIdentifier == fline
         assert line.ShippedQuantity._value_1 == Decimal(10)
-        assert line.TrackingNumber == f"TRK-{rid}-{fline}"
+        assert [(d.TaskType, d.Status, d.TrackingNumber) for d in line.LineDetail] == [
+            ("Shipment", "SHIPPED", f"TRK-{rid}-{fline}")
+        ]
         with gateway.runtime.sessions() as s:
             assert s.get(FulfillmentRequest, rid).status == "ACCEPTED"
         rec = until(lambda: callbacks_done(sim, rid), "the callbacks")
@@ -423,9 +425,11 @@ def test_async_acknowledges_ships_and_bills_through_the_gateway(
             lambda: (g := details(info, got.OrderNumber)).StatusCode == "CLOSED" and g,
             "the order to close",
         )
-        assert closed.OrderLine[0].BillingTransactionNumber == (
-            f"INV-{invoice['FulfillmentRequestIdentifier']}-{fline}"
-        )
+        # the shipment's details, then the invoice's
+        assert [d.BillingTransactionNumber for d in closed.OrderLine[0].LineDetail] == [
+            None,
+            f"INV-{invoice['FulfillmentRequestIdentifier']}-{fline}",
+        ]
         counters = sim.state()["counters"]
         assert counters["callbacks_sent"] == 4
         assert counters["callback_errors"] == 0

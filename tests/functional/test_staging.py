@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from gateway.background import import_staged_orders, process_staged_responses, run_loop
 from gateway.persistence.models import OrderHeader, StagedOrder
-from tests.common.orders import order, response, shipped
+from tests.common.orders import fline_ids, order, response, shipped
 from tests.common.soap import client
 
 
@@ -19,9 +19,13 @@ def test_staged_orders_are_imported_later(gateway, unique):
     res = imports.service.stageOrders(
         request={"BatchName": "STAGE-" + unique, "Order": [order(unique + "A"), bad]}
     )
-    assert (res.StagedCount, res.FailedCount) == (1, 1)
-    assert res.FailedOrder[0].SourceTransactionIdentifier == unique + "B"
-    assert res.FailedOrder[0].ErrorCode == "OMGW-QUANTITY_INVALID"
+    assert (res.NumberOfOrdersStaged, res.NumberOfFailedOrders) == (1, 1)
+    (failed,) = res.FailedOrders
+    assert (failed.SourceTransactionIdentifier, failed.SourceTransactionSystem) == (
+        unique + "B",
+        "LEGACY",
+    )
+    assert failed.MessageText.startswith("OMGW-QUANTITY_INVALID: ")
 
     info = client(gateway.base, "OrderInformationService")
     counts = import_staged_orders(gateway.runtime)
@@ -47,8 +51,8 @@ def test_staged_response_is_applied_by_the_background_loop(gateway, unique):
     imports = client(gateway.base, "OrderImportService")
     ofrs = client(gateway.base, "OrderFulfillmentResponseService")
     info = client(gateway.base, "OrderInformationService")
-    created = imports.service.createOrders(request={"Order": [order(unique)]}).Order[0]
-    fline = created.Line[0].FulfillLineIdentifier
+    created = imports.service.createOrders(request={"Order": [order(unique)]})[0]
+    (fline,) = fline_ids(created)
 
     res = ofrs.service.stageFulfillmentResponse(**response(unique, [shipped(fline, 4)]))
     assert res.OverallStatusCode == "STAGED"
@@ -79,12 +83,14 @@ def test_concurrent_copies_of_one_order_create_one_order(gateway, unique):
     with ThreadPoolExecutor(max_workers=6) as pool:
         results = list(
             pool.map(
-                lambda c: c.service.createOrders(request={"Order": [order(unique)]}).Order[0],
+                lambda c: c.service.createOrders(request={"Order": [order(unique)]})[0],
                 imports,
             )
         )
     assert len({r.HeaderId for r in results}) == 1
-    assert sorted(r.ImportStatus for r in results) == ["CREATED"] + ["EXISTING"] * 5
+    # one created it; the other five were told it already existed
+    assert sorted(str(r.MessageName) for r in results) == ["None"] + ["OMGW-ORDER_EXISTS"] * 5
+    assert {(r.ReturnStatus, r.FlowType) for r in results} == {("SUCCESS", "CREATE")}
     with gateway.runtime.sessions() as s:
         count = s.scalar(
             select(func.count())

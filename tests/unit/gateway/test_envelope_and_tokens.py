@@ -82,6 +82,6 @@ def test_fault_envelope_carries_code_and_line_details():
     body = fault_envelope(err)
     code, faultcode, faultstring = read_fault_code(body)
     assert code == "OMGW-LINE_NOT_FOUND"
-    assert faultcode == "soapenv:Client"
+    assert faultcode == "env:Client"
     assert "2 errors" in faultstring and "nothing was applied" in faultstring
     assert body.count(b"<tns:detail>") == 2

@@ -1,0 +1,1 @@
+"""Oracle's documented objects of the three services, as data (``model``)."""

@@ -1,0 +1,165 @@
+"""Reading requests as Oracle's services read them: by name, in any order.
+
+Oracle's ADF services bind a request's elements to object attributes by name, so two
+production clients that send the same documented fields in different orders both
+work, and so do templates full of empty placeholders. The published schema lists
+each object's elements in one order, as ``xs:sequence`` requires. So before a body is
+validated against that schema it is normalised, in place:
+
+- each object's elements are put in the schema's order (a stable sort: repeated
+  elements keep their order among themselves);
+- an empty optional element (no text, no child elements, not ``xsi:nil``) is a value
+  not given, as ADF reads it, and is removed: ``<BatchName/>`` or an empty
+  ``<GsaUnitPrice/>`` no longer fails the schema, and an empty placeholder beside the
+  real value of the same element is not a second occurrence;
+- a boolean is read without regard to case (``True``, ``FALSE``), as Java reads it;
+- stray text between the elements of an object (a ``-`` copied from a browser's XML
+  view) is dropped: no attribute could hold it;
+- the ``xsi:type`` inside customer-defined content (extensible flexfields) is held
+  aside, since it names the customer's own types; the content is kept as sent.
+
+What is still checked, here or by the schema afterwards: every element is one the
+object documents (an unknown one is refused with its name, path and line), a single
+element appears once, and every value has its type and length.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from lxml import etree
+from spyne.model.complex import ComplexModelBase, XmlAttribute, XmlData
+from spyne.model.primitive import AnyXml, Boolean
+
+from gateway.errors import EnvelopeError
+from gateway.soap.codec import HELD_XSI_TYPE, XSI_NIL, XSI_TYPE, is_many
+
+__all__ = ["Normalizer"]
+
+
+def _local(tag: str) -> tuple[str, str]:
+    q = etree.QName(tag)
+    return q.namespace or "", q.localname
+
+
+class Normalizer:
+    """Normalises one complex type's element (and, recursively, its children)."""
+
+    def __init__(self, cls: Any, seen: dict[Any, Normalizer] | None = None) -> None:
+        seen = {} if seen is None else seen
+        seen[cls] = self
+        self._type_name: str = cls.get_type_name()
+        self._namespace: str = cls.get_namespace()
+        # only a type with element content may lose its stray text
+        fields = list(cls.get_flat_type_info(cls).items())
+        self._element_only = not any(
+            isinstance(t, type) and issubclass(t, XmlData) for _n, t in fields
+        )
+        #: tag -> (position, repeated, optional, normaliser of a complex child, fix for a
+        #: scalar)
+        self._children: dict[
+            str, tuple[int, bool, bool, Normalizer | None, Callable[[Any], None] | None]
+        ] = {}
+        self._by_local: dict[str, str] = {}
+        position = 0
+        for name, t in fields:
+            if isinstance(t, type) and issubclass(t, (XmlAttribute, XmlData)):
+                continue
+            wire = getattr(t.Attributes, "sub_name", None) or name
+            tag = "{%s}%s" % (self._namespace, wire)
+            child: Normalizer | None = None
+            if isinstance(t, type) and issubclass(t, ComplexModelBase):
+                child = seen.get(t) or Normalizer(t, seen)
+            fix = None
+            if isinstance(t, type) and issubclass(t, Boolean):
+                fix = _boolean_case
+            elif isinstance(t, type) and issubclass(t, AnyXml):
+                fix = _hold_xsi_types
+            optional = (t.Attributes.min_occurs or 0) == 0
+            self._children[tag] = (position, is_many(t), optional, child, fix)
+            self._by_local[wire] = tag
+            position += 1
+
+    def normalize(self, el: etree._Element, path: str | None = None) -> None:
+        """Normalise ``el`` in place, or raise ``SCHEMA_INVALID`` naming what is wrong."""
+        path = path or etree.QName(el).localname
+        children = self._children
+        keyed: list[tuple[int, etree._Element]] = []
+        counts: dict[str, int] = {}
+        in_order = True
+        last = -1
+        for child in list(el):
+            tag = child.tag
+            if not isinstance(tag, str):
+                continue
+            spec = children.get(tag)
+            if spec is None:
+                raise self._unknown(child, path)
+            position, many, optional, inner, fix = spec
+            if inner is not None:
+                number = counts.get(tag, 0) + 1
+                inner.normalize(child, f"{path}/{etree.QName(child).localname}[{number}]")
+            if optional and _empty(child):
+                el.remove(child)
+                continue
+            if fix is not None:
+                fix(child)
+            counts[tag] = counts.get(tag, 0) + 1
+            if counts[tag] > 1 and not many:
+                raise EnvelopeError(
+                    "SCHEMA_INVALID",
+                    f"line {child.sourceline}: {path}/{etree.QName(child).localname} appears "
+                    f"more than once; {self._type_name} holds one",
+                )
+            if position < last:
+                in_order = False
+            last = position
+            keyed.append((position, child))
+            if self._element_only and child.tail is not None and child.tail.strip():
+                child.tail = None
+        if self._element_only and el.text is not None and el.text.strip():
+            el.text = None
+        if not in_order:
+            keyed.sort(key=lambda pair: pair[0])
+            el[:] = [child for _, child in keyed]
+
+    def _unknown(self, child: etree._Element, path: str) -> EnvelopeError:
+        namespace, local = _local(child.tag)
+        where = f"line {child.sourceline}: {path}"
+        if local in self._by_local:
+            return EnvelopeError(
+                "SCHEMA_INVALID",
+                f"{where}: {local} is in namespace {namespace or '(none)'!r}; the elements of "
+                f"{self._type_name} are in {self._namespace!r}",
+            )
+        return EnvelopeError(
+            "SCHEMA_INVALID",
+            f"{where}: {local} is not an attribute of {self._type_name} "
+            f"({self._namespace}); see its documented attributes in the published WSDL",
+        )
+
+
+def _empty(el: etree._Element) -> bool:
+    if el.get(XSI_NIL) is not None:
+        return False
+    if el.text is not None and el.text.strip():
+        return False
+    return not any(isinstance(c.tag, str) for c in el)
+
+
+def _hold_xsi_types(el: etree._Element) -> None:
+    """Customer-defined content (flexfields) names the customer's own types in
+    ``xsi:type``, which no published schema defines: hold them aside while the request
+    is validated (the codec puts them back as it reads the content)."""
+    for node in el.iter():
+        held = node.get(XSI_TYPE)
+        if held is not None:
+            del node.attrib[XSI_TYPE]
+            node.set(HELD_XSI_TYPE, held)
+
+
+def _boolean_case(el: etree._Element) -> None:
+    word = (el.text or "").strip().lower()
+    if word in ("true", "false"):
+        el.text = word
