@@ -1,0 +1,31 @@
+"""An order carrying every attribute Oracle documents, sent as Oracle-era clients send
+it, is created, and GetOrderDetails gives back every attribute that was sent."""
+
+from __future__ import annotations
+
+import random
+
+from tests.contract import roundtrip as rt
+
+
+def test_every_documented_attribute_in_oracles_order_comes_back(gateway, unique):
+    values = rt.order_values(unique)
+    created = rt.answer(gateway, "OrderImportService", rt.create_request(values))
+    (result,) = created
+    assert result.findtext(f"{{{rt.IMPORT.namespace}}}ReturnStatus") == "SUCCESS"
+    got = rt.answer(gateway, "OrderInformationService", rt.details_request(unique), "all")
+    (order,) = got
+    compared = rt.assert_returned(values, rt.IMPORT["Order"], order, rt.INFO["Order"], "Order")
+    assert compared > 300, compared  # every attribute of the order, two lines and children
+
+
+def test_every_documented_attribute_shuffled_with_other_prefixes_comes_back(sqlite_gateway, unique):
+    values = rt.order_values(unique, lines=3)
+    body = rt.create_request(values, style="jaxws", shuffle=random.Random(unique), user=None)
+    created = rt.answer(sqlite_gateway, "OrderImportService", body, "all")
+    assert len(created) == 1
+    got = rt.answer(
+        sqlite_gateway, "OrderInformationService", rt.details_request(unique, "other"), "all"
+    )
+    (order,) = got
+    rt.assert_returned(values, rt.IMPORT["Order"], order, rt.INFO["Order"], "Order")
