@@ -27,7 +27,7 @@ from __future__ import annotations
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from functools import cache
+from functools import cache, cached_property
 from importlib import resources
 from types import MappingProxyType
 
@@ -83,8 +83,12 @@ class ObjectType:
     #: put before the name of a mirrored child object this service documents otherwise
     mirror_prefix: str = ""
 
+    @cached_property
+    def by_name(self) -> Mapping[str, Field]:
+        return MappingProxyType({f.name: f for f in self.fields})
+
     def field(self, name: str) -> Field | None:
-        return next((f for f in self.fields if f.name == name), None)
+        return self.by_name.get(name)
 
 
 @dataclass(frozen=True)

@@ -65,23 +65,23 @@ def kept(
     model: ServiceModel, obj: ObjectType, value: Any, skip: Collection[str] = ()
 ) -> dict[str, Any]:
     """The attributes of ``value`` (an object read from a request) that were given,
-    as JSON-ready data, leaving out the fields named in ``skip``."""
+    as JSON-ready data, leaving out the fields named in ``skip``. An empty string is a
+    value not given, as Oracle's services read an empty element."""
     out: dict[str, Any] = {}
-    for f in obj.fields:
-        if f.name in skip:
+    fields = obj.by_name
+    for name, raw in vars(value).items():
+        if raw is None or raw == "" or name in skip:
             continue
-        raw = getattr(value, f.name, None)
-        if raw is None:
-            continue
+        f = fields[name]
         items = raw if f.many else [raw]
         if f.scalar:
-            encoded = [_encode_scalar(f, v) for v in items if v is not None]
+            encoded = [_encode_scalar(f, v) for v in items if v is not None and v != ""]
         else:
             child = model[f.type]
             encoded = [kept(model, child, v) for v in items if v is not None]
         encoded = [e for e in encoded if e not in (None, {})]
         if encoded:
-            out[f.name] = encoded if f.many else encoded[0]
+            out[name] = encoded if f.many else encoded[0]
     return out
 
 
@@ -121,15 +121,15 @@ def restored(service: str, obj_name: str, data: Mapping[str, Any]) -> dict[str, 
     obj = model[obj_name]
     classes = types_of(service)
     out: dict[str, Any] = {}
-    for f in obj.fields:
-        if f.name not in data:
+    for name, raw in data.items():
+        f = obj.by_name.get(name)
+        if f is None:
             continue
-        raw = data[f.name]
         items = raw if f.many else [raw]
         if f.scalar:
             values = [_decode_scalar(f, v) for v in items]
         else:
             cls = classes[f.type]
             values = [make(cls, **restored(service, f.type, v)) for v in items]
-        out[f.name] = values if f.many else values[0]
+        out[name] = values if f.many else values[0]
     return out

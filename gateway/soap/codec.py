@@ -4,10 +4,10 @@ spyne publishes the WSDLs and its validation schema; its object mapping costs ma
 times what lxml needs for the same message (README, "Benchmarks"). So each operation's
 types are compiled once, at start-up, into plain readers and writers:
 
-- a ``Reader`` turns a body element that has already been normalised and has passed
-  spyne's validation schema into ``SimpleNamespace`` objects with the attribute names
-  spyne would have given (an absent or ``xsi:nil`` element is ``None``; a repeated one
-  is a list; customer-defined content, ``any``, is a copy of the element as sent);
+- a ``Reader`` turns a body element that has passed spyne's validation schema into
+  ``Values`` objects with the attribute names spyne would have given (an absent or
+  ``xsi:nil`` element is ``None``; a repeated one is a list; customer-defined content,
+  ``any``, is a copy of the element as sent);
 - a ``Writer`` turns the objects a service returns into the elements spyne would have
   written: the same names, namespaces and order, ``xsi:nil`` for an absent value the
   type requires, nothing for an absent optional one.
@@ -38,6 +38,7 @@ __all__ = [
     "XSI_NIL",
     "XSI_TYPE",
     "Reader",
+    "Values",
     "Writer",
     "decimal_text",
     "is_many",
@@ -52,6 +53,7 @@ XSI_TYPE = "{%s}type" % XSI
 _HELD_NS = "urn:omgw:held"
 HELD_XSI_TYPE = "{%s}xsi-type" % _HELD_NS
 _NIL_TRUE = ("true", "1")
+_NIL = {XSI_NIL: "true"}
 
 
 def _is_complex(t: Any) -> bool:
@@ -102,12 +104,29 @@ def decimal_text(value: Any) -> str:
     return format(value, "f") if isinstance(value, PyDecimal) else str(value)
 
 
+class Values(SimpleNamespace):
+    """An object read from a request: the attributes that were given. Every other
+    attribute of its type reads as ``None``, as spyne's objects have them; a name its
+    type does not have is an ``AttributeError``, as anywhere."""
+
+    _known: frozenset[str] = frozenset()
+
+    def __getattr__(self, name: str) -> None:
+        if name in self._known:
+            return None
+        raise AttributeError(name)
+
+
 class Reader:
-    """Reads one complex type's element into a ``SimpleNamespace``."""
+    """Reads one complex type's element into ``Values``."""
 
     def __init__(self, cls: Any, protocol: ProtocolBase) -> None:
         ns = cls.get_namespace()
-        self._names = [name for name, _t in _fields(cls)]
+        self._values = type(
+            f"{cls.get_type_name()}Values",
+            (Values,),
+            {"_known": frozenset(name for name, _t in _fields(cls))},
+        )
         # tag -> (attribute name, read one child, repeated)
         self._children: dict[str, tuple[str, Callable[[etree._Element], Any], bool]] = {}
         self._attributes: list[tuple[str, str, Callable[[str], Any]]] = []
@@ -137,7 +156,7 @@ class Reader:
     def read(self, el: etree._Element) -> Any:
         if el.get(XSI_NIL) in _NIL_TRUE:
             return None
-        values: dict[str, Any] = dict.fromkeys(self._names)
+        values: dict[str, Any] = {}
         for name, attr, conv in self._attributes:
             raw = el.get(attr)
             if raw is not None:
@@ -154,14 +173,14 @@ class Reader:
             name, read, many = spec
             value = read(child)
             if many:
-                bucket = values[name]
+                bucket = values.get(name)
                 if bucket is None:
                     values[name] = [value]
                 else:
                     bucket.append(value)
             else:
                 values[name] = value
-        return SimpleNamespace(**values)
+        return self._values(**values)
 
 
 def _scalar_reader(conv: Callable[[str], Any]) -> Callable[[etree._Element], Any]:
@@ -191,12 +210,23 @@ def _any(el: etree._Element) -> etree._Element | None:
 
 
 class Writer:
-    """Writes an object's fields as the children of an element, as spyne would."""
+    """Writes an object's fields as the children of an element, as spyne would.
+
+    An object of a wide type (GetOrderDetails' ``Line`` has hundreds of attributes,
+    most of them absent) is written by visiting only what it must write: the fields
+    always written (``xsi:nil`` when absent) and the ones it holds, in schema order.
+    """
+
+    #: below this many fields, every field is visited (cheaper than choosing)
+    WIDE = 24
 
     def __init__(self, cls: Any, protocol: ProtocolBase) -> None:
         ns = cls.get_namespace()
         self._steps: list[Callable[[etree._Element, Any], None]] = []
-        for name, t in _fields(cls):
+        self._position: dict[str, int] = {}
+        always: list[int] = []
+        for position, (name, t) in enumerate(_fields(cls)):
+            self._position[name] = position
             if isinstance(t, type) and issubclass(t, XmlAttribute):
                 self._steps.append(_attribute_step(name, _wire_name(name, t), t, protocol))
             elif isinstance(t, type) and issubclass(t, XmlData):
@@ -205,10 +235,22 @@ class Writer:
                 self._steps.append(
                     _element_step(name, "{%s}%s" % (ns, _wire_name(name, t)), t, protocol)
                 )
+                if (t.Attributes.min_occurs or 0) >= 1 and t.Attributes.nillable:
+                    always.append(position)
+        self._always = frozenset(always)
 
     def write(self, parent: etree._Element, obj: Any) -> None:
-        for step in self._steps:
-            step(parent, obj)
+        steps = self._steps
+        held = getattr(obj, "__dict__", None)
+        if held is None or len(steps) < self.WIDE:
+            for step in steps:
+                step(parent, obj)
+            return
+        position = self._position
+        chosen = set(self._always)
+        chosen.update(position[k] for k, v in held.items() if v is not None and k in position)
+        for index in sorted(chosen):
+            steps[index](parent, obj)
 
 
 def _any_element(tag: str, value: Any) -> etree._Element:
@@ -276,7 +318,7 @@ def _element_step(
 
     def absent(parent: etree._Element) -> None:
         if required and nillable:
-            etree.SubElement(parent, tag).set(XSI_NIL, "true")
+            etree.SubElement(parent, tag, _NIL)
 
     def step(parent: etree._Element, obj: Any) -> None:
         value = getattr(obj, name, None)
@@ -288,7 +330,7 @@ def _element_step(
                 absent(parent)
             for item in items:
                 if item is None:
-                    etree.SubElement(parent, tag).set(XSI_NIL, "true")
+                    etree.SubElement(parent, tag, _NIL)
                 else:
                     one(parent, item)
         else:

@@ -144,11 +144,11 @@ class SoapFront:
             # A call that commits writes its log row in its own transaction (services.edge).
             info.log_row = lambda: self._log_row(info, "200 OK", started, logged)
             operation = endpoint.compiled.get(info.operation)
-            if operation is not None:
-                operation.normalize(envelope.operation_element)
             if operation is not None and not endpoint.spyne_mapping:
                 status, headers, out = self._call_compiled(operation, envelope, info)
             else:
+                if operation is not None:  # spyne reads only the published form
+                    operation.normalize(envelope.operation_element)
                 normalized = _redacted(envelope)
                 status, headers, out = self._call_spyne(endpoint, environ, normalized, info)
         except GatewayError as err:

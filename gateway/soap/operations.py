@@ -58,6 +58,16 @@ class Operation:
         self.answer_action = f"{service_ns}/{app.name}/{self.name}Response"
 
     def validate(self, body: etree._Element) -> None:
+        """Check ``body`` against the schema, reading it as Oracle does where it does not
+        pass as it is (``soap.normalize``): what a client sends in the published form
+        costs one validation, and every other form is normalised and validated again."""
+        if self._schema.validate(body):
+            return
+        self._normalizer.normalize(body)
+        self.check(body)
+
+    def check(self, body: etree._Element) -> None:
+        """Check ``body``, as it is, against the schema; refuse it naming what is wrong."""
         if not self._schema.validate(body):
             error = self._schema.error_log.last_error  # type: ignore[attr-defined]
             message = " ".join(str(error.message if error else "invalid request").split())
