@@ -57,9 +57,9 @@ class Normalizer:
             isinstance(t, type) and issubclass(t, XmlData) for _n, t in fields
         )
         #: tag -> (position, repeated, optional, normaliser of a complex child, fix for a
-        #: scalar)
+        #: scalar, element name)
         self._children: dict[
-            str, tuple[int, bool, bool, Normalizer | None, Callable[[Any], None] | None]
+            str, tuple[int, bool, bool, Normalizer | None, Callable[[Any], None] | None, str]
         ] = {}
         self._by_local: dict[str, str] = {}
         position = 0
@@ -77,7 +77,7 @@ class Normalizer:
             elif isinstance(t, type) and issubclass(t, AnyXml):
                 fix = _hold_xsi_types
             optional = (t.Attributes.min_occurs or 0) == 0
-            self._children[tag] = (position, is_many(t), optional, child, fix)
+            self._children[tag] = (position, is_many(t), optional, child, fix, wire)
             self._by_local[wire] = tag
             position += 1
 
@@ -85,8 +85,10 @@ class Normalizer:
         """Normalise ``el`` in place, or raise ``SCHEMA_INVALID`` naming what is wrong."""
         path = path or etree.QName(el).localname
         children = self._children
+        element_only = self._element_only
         keyed: list[tuple[int, etree._Element]] = []
-        counts: dict[str, int] = {}
+        single: set[str] = set()
+        numbers: dict[str, int] = {}
         in_order = True
         last = -1
         for child in list(el):
@@ -96,29 +98,38 @@ class Normalizer:
             spec = children.get(tag)
             if spec is None:
                 raise self._unknown(child, path)
-            position, many, optional, inner, fix = spec
-            if inner is not None:
-                number = counts.get(tag, 0) + 1
-                inner.normalize(child, f"{path}/{etree.QName(child).localname}[{number}]")
-            if optional and _empty(child):
+            position, many, optional, inner, fix, wire = spec
+            if inner is not None and len(child):
+                numbers[tag] = number = numbers.get(tag, 0) + 1
+                inner.normalize(child, f"{path}/{wire}[{number}]")
+            text = child.text
+            if (
+                optional
+                and (text is None or not text.strip())
+                and not len(child)
+                and child.get(XSI_NIL) is None
+            ):
                 el.remove(child)
                 continue
             if fix is not None:
                 fix(child)
-            counts[tag] = counts.get(tag, 0) + 1
-            if counts[tag] > 1 and not many:
-                raise EnvelopeError(
-                    "SCHEMA_INVALID",
-                    f"line {child.sourceline}: {path}/{etree.QName(child).localname} appears "
-                    f"more than once; {self._type_name} holds one",
-                )
+            if not many:
+                if tag in single:
+                    raise EnvelopeError(
+                        "SCHEMA_INVALID",
+                        f"line {child.sourceline}: {path}/{wire} appears more than once; "
+                        f"{self._type_name} holds one",
+                    )
+                single.add(tag)
             if position < last:
                 in_order = False
             last = position
             keyed.append((position, child))
-            if self._element_only and child.tail is not None and child.tail.strip():
-                child.tail = None
-        if self._element_only and el.text is not None and el.text.strip():
+            if element_only:
+                tail = child.tail
+                if tail is not None and tail.strip():
+                    child.tail = None
+        if element_only and el.text is not None and el.text.strip():
             el.text = None
         if not in_order:
             keyed.sort(key=lambda pair: pair[0])
@@ -138,14 +149,6 @@ class Normalizer:
             f"{where}: {local} is not an attribute of {self._type_name} "
             f"({self._namespace}); see its documented attributes in the published WSDL",
         )
-
-
-def _empty(el: etree._Element) -> bool:
-    if el.get(XSI_NIL) is not None:
-        return False
-    if el.text is not None and el.text.strip():
-        return False
-    return not any(isinstance(c.tag, str) for c in el)
 
 
 def _hold_xsi_types(el: etree._Element) -> None:
