@@ -79,6 +79,16 @@ def _section(title: str) -> None:
     click.echo(f"{title}:")
 
 
+def _kept(record: dict[str, Any]) -> str | None:
+    """How many attributes beyond omgw's columns the order, its lines and fulfillment
+    lines were sent with (``--json`` shows them)."""
+    count = len(record["attributes"]) + sum(
+        len(line["attributes"]) + sum(len(fl["attributes"]) for fl in line["fulfill_lines"])
+        for line in record["lines"]
+    )
+    return f"{count} attributes (see --json)" if count else None
+
+
 @orders.command("show", help="Show an order: lines, fulfillment, history and messages.")
 @click.argument("order_number")
 @json_option
@@ -113,6 +123,7 @@ def show(ctx: Context, order_number: str, as_json: bool) -> None:
             or None,
             "currency": record["currency"],
             "business unit": record["business_unit"],
+            "kept as sent": _kept(record),
             "created": record["created"],
             "updated": record["updated"],
         },

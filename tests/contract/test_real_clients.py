@@ -7,6 +7,7 @@ Every answer must validate against the WSDL we publish (``check_answer``).
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 
 import pytest
@@ -15,6 +16,7 @@ from lxml import etree
 from tests.common.published import check_answer
 from tests.common.soap import PASSWORD, basic, fault_code, post
 from tests.common.state import snapshot
+from tests.conftest import Admin
 from tests.contract.corpus import PASSWORD_TEXT, WSSE, WSU
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -433,3 +435,24 @@ def test_any_soap_action_or_none_is_accepted(sqlite_gateway, unique, action):
     headers = {"SOAPAction": action} if action else {}
     res = post(sqlite_gateway.url("OrderImportService"), java_ssl_client(unique), headers)
     assert res.status == 200, res.body[:500]
+
+
+def test_orders_show_lists_what_was_kept_as_sent(sqlite_gateway, unique):
+    res = post(sqlite_gateway.url("OrderImportService"), odoo_template(unique), basic("all"))
+    assert res.status == 200
+    number = etree.fromstring(res.body).findtext(f".//{{{IMP}}}OrderNumber")
+    env = {k: None for k in os.environ if k.startswith("OMGW_")}
+    env.update(sqlite_gateway.runtime.settings.to_env())
+    admin = Admin(env, sqlite_gateway.runtime.settings.home)
+
+    story = admin.json("orders", "show", number)
+    assert story["attributes"]["ShipmentPriorityCode"] == "HIGH"
+    assert story["attributes"]["OrderPreferences"] == {
+        "CreateCustomerInformationFlag": False,
+        "SubmitFlag": True,
+    }
+    (line,) = story["lines"]
+    assert line["attributes"]["TransactionLineTypeCode"] == "ORA_BUY"
+    assert line["attributes"]["UnitListPrice"] == {"value": "100.0", "currencyCode": "EGP"}
+    table = admin.ok("orders", "show", number)
+    assert "kept as sent" in table and "attributes (see --json)" in table
