@@ -16,6 +16,7 @@ from spyne import ServiceBase, rpc
 from sqlalchemy.orm import Session
 
 from gateway import namespaces as ns
+from gateway.contract.model import load
 from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.runtime import Runtime
@@ -37,8 +38,13 @@ _LINE_NAMES = {
 }
 #: a fulfillment response's FulfillmentDetail attribute LineDetail calls otherwise
 _DETAIL_NAMES = {"TaskTypeCode": "TaskType", "StatusCode": "Status"}
-#: the child collections IncludeHeaderAndLineAttributesOnly leaves out, and attachments
-_CHILDREN = ("LineDetail", "LineLotSerial", "LineDocumentReference", "LineAttachment")
+#: what IncludeHeaderAndLineAttributesOnly leaves out: the child entities of an order
+#: (but its lines) and of a line; and what ExcludeAttachments leaves out
+_MODEL = load(SERVICE_NAME)
+_ORDER_CHILDREN = tuple(
+    f.name for f in _MODEL["Order"].fields if not f.scalar and f.name != "OrderLine"
+)
+_LINE_CHILDREN = tuple(f.name for f in _MODEL["Line"].fields if not f.scalar)
 _ATTACHMENTS = ("Attachment", "LineAttachment")
 
 
@@ -152,7 +158,7 @@ def _line(line: OrderLine, fline: FulfillLine, imported: dict[str, Any], shape: 
         LineDetail=_details(fline, responded),
         LineLotSerial=_lot_serials(line, fline, responded),
     )
-    return make(_T["Line"], **shape.trim(values, _CHILDREN))
+    return make(_T["Line"], **shape.trim(values, _LINE_CHILDREN))
 
 
 def _order(header: OrderHeader, line_ids: tuple[str, ...], shape: _Shape) -> Any:
@@ -183,7 +189,7 @@ def _order(header: OrderHeader, line_ids: tuple[str, ...], shape: _Shape) -> Any
         RequestedShipDate=as_utc(header.requested_ship_date),
         OrderLine=lines,
     )
-    return make(_T["Order"], **shape.trim(values, ()))
+    return make(_T["Order"], **shape.trim(values, _ORDER_CHILDREN))
 
 
 class OrderInformationService(ServiceBase):

@@ -29,3 +29,23 @@ def test_every_documented_attribute_shuffled_with_other_prefixes_comes_back(sqli
     )
     (order,) = got
     rt.assert_returned(values, rt.IMPORT["Order"], order, rt.INFO["Order"], "Order")
+
+
+def test_get_order_details_leaves_out_what_the_request_asks_to(sqlite_gateway, unique):
+    values = rt.order_values(unique, lines=1)
+    rt.answer(sqlite_gateway, "OrderImportService", rt.create_request(values))
+    ns = rt.INFO.namespace
+
+    def children(order, *names):
+        return [el for name in names for el in order.iter(f"{{{ns}}}{name}")]
+
+    body = rt.details_request(unique, IncludeHeaderAndLineAttributesOnly="Y")
+    (order,) = rt.answer(sqlite_gateway, "OrderInformationService", body, "all")
+    (line,) = order.findall(f"{{{ns}}}OrderLine")
+    assert line.findtext(f"{{{ns}}}SourceTransactionScheduleIdentifier")  # line attributes
+    assert not children(order, "OrderCharge", "Attachment", "SalesCredit", "OrderPreferences")
+
+    body = rt.details_request(unique, ExcludeAttachments="Y")
+    (order,) = rt.answer(sqlite_gateway, "OrderInformationService", body, "all")
+    assert not children(order, "Attachment", "LineAttachment")
+    assert children(order, "OrderCharge", "SalesCredit")  # the other children stay
