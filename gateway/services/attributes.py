@@ -34,7 +34,7 @@ from lxml import etree
 from gateway.contract.model import Field, ObjectType, ServiceModel, load
 from gateway.services.convert import make
 from gateway.services.types import AmountType, MeasureType, types_of
-from gateway.soap.codec import decimal_text
+from gateway.soap.codec import content_from_text, decimal_text
 
 __all__ = ["kept", "loads", "restored"]
 
@@ -99,7 +99,7 @@ _DECODE: dict[str, Callable[[Any], Any]] = {
     "boolean": bool,
     "dateTime": datetime.fromisoformat,
     "date": date.fromisoformat,
-    "any": etree.fromstring,
+    "any": content_from_text,
 }
 
 

@@ -99,18 +99,19 @@ def every_attribute(
     model: ServiceModel,
     obj: ObjectType,
     seed: str,
-    fixed: Mapping[str, Any] = (),  # type: ignore[assignment]
+    fixed: Mapping[str, Any] | None = None,
     skip: frozenset[str] = frozenset(),
     depth: int = 0,
 ) -> dict[str, Any]:
     """A value for every attribute of ``obj`` (children: one each, two levels deep),
     with ``fixed`` values where the gateway acts on them."""
+    fixed = fixed or {}
     values: dict[str, Any] = {}
     for index, f in enumerate(obj.fields):
         if f.name in skip:
             continue
-        if f.name in dict(fixed):
-            values[f.name] = dict(fixed)[f.name]
+        if f.name in fixed:
+            values[f.name] = fixed[f.name]
         elif f.scalar:
             values[f.name] = scalar(f, seed, index)
         elif depth < 2:
