@@ -13,7 +13,6 @@ requests it caused.
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -24,6 +23,7 @@ from sqlalchemy.orm import Session, selectinload
 from gateway.errors import NotFoundError
 from gateway.orders.lifecycle import TERMINAL
 from gateway.outbox.replay import Keys, iso, scrubber_for
+from gateway.persistence.kept import from_column
 from gateway.persistence.models import (
     Connector,
     FulfillLine,
@@ -139,13 +139,8 @@ def _fline(fl: FulfillLine, connectors: dict[int, str]) -> dict[str, Any]:
         "planned_completion": iso(fl.planned_completion_at),
         "jeopardy_priority": fl.jeopardy_priority,
         "jeopardy_delay_minutes": fl.jeopardy_delay_minutes,
-        "attributes": _kept(fl.attributes_json),
+        "attributes": from_column(fl.attributes_json),
     }
-
-
-def _kept(stored: str | None) -> dict[str, Any]:
-    """The attributes kept as sent (by the client, or by fulfillment systems)."""
-    return json.loads(stored) if stored else {}
 
 
 def _inbound(session: Session, order_number: str) -> list[tuple[datetime, dict[str, Any]]]:
@@ -267,7 +262,7 @@ def order_history(
         "ordered_on": iso(h.transaction_on),
         "created": iso(h.created_at),
         "updated": iso(h.updated_at),
-        "attributes": _kept(h.attributes_json),
+        "attributes": from_column(h.attributes_json),
         "lines": [
             {
                 "line_number": line.line_number,
@@ -280,7 +275,7 @@ def order_history(
                 "ship_set": line.ship_set_name,
                 "requested_fulfillment_org": line.requested_fulfillment_org,
                 "status": line.status,
-                "attributes": _kept(line.attributes_json),
+                "attributes": from_column(line.attributes_json),
                 "fulfill_lines": [_fline(fl, connectors) for fl in line.fulfill_lines],
             }
             for line in h.lines

@@ -7,9 +7,7 @@ order already created. A higher revision supersedes the current one, which becom
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -23,6 +21,7 @@ from gateway.orders.limits import MAX_REVISION, check_length, check_quantity
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.routing import Router
 from gateway.orders.state import StatusWriter
+from gateway.persistence.kept import to_column
 from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,
@@ -89,11 +88,6 @@ _LINE_TEXT = (
         OrderLine.requested_fulfillment_org,
     ),
 )
-
-
-def _json(attributes: dict[str, Any]) -> str | None:
-    """The attributes kept as sent, as stored (none: NULL)."""
-    return json.dumps(attributes, separators=(",", ":"), ensure_ascii=False) if attributes else None
 
 
 def _require(value: str | None, name: str, where: str) -> str:
@@ -311,7 +305,7 @@ class OrderIntake:
             business_unit_name=order.business_unit_name,
             transaction_on=order.transaction_on,
             requested_ship_date=order.requested_ship_date,
-            attributes_json=_json(order.attributes),
+            attributes_json=to_column(order.attributes),
             lines=[],  # known empty: appending must not load it (one SELECT)
         )
         self._s.add(header)
@@ -335,7 +329,7 @@ class OrderIntake:
                 requested_fulfillment_org=li.requested_fulfillment_org,
                 requested_ship_date=li.requested_ship_date or order.requested_ship_date,
                 status="CREATED",
-                attributes_json=_json(li.attributes),
+                attributes_json=to_column(li.attributes),
                 fulfill_lines=[],  # known empty: appending must not load it (a SELECT a line)
             )
             header.lines.append(line)

@@ -13,11 +13,9 @@ and is not recorded, so a corrected response may reuse its identifier.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload, selectinload
@@ -45,6 +43,7 @@ from gateway.orders.limits import check_length, check_quantity
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.state import StatusWriter
 from gateway.persistence.bulk import write_changes
+from gateway.persistence.kept import merged
 from gateway.persistence.models import (
     Connector,
     FulfillLine,
@@ -64,7 +63,6 @@ __all__ = [
     "TASK_STATUSES",
     "ResponseProcessor",
     "group_key",
-    "merged_attributes",
 ]
 
 #: Per task type (``IntegrationContextCode``): the line statuses a response may report,
@@ -85,19 +83,6 @@ class _Plan:
     fline: FulfillLine
     status: str
     quantity: Decimal
-
-
-def merged_attributes(stored: str | None, sent: dict[str, Any]) -> str:
-    """What the responses for a line said, with one more response's: repeated
-    attributes (details, lots and serials, charges) accumulate, single ones are the
-    latest."""
-    kept: dict[str, Any] = json.loads(stored) if stored else {}
-    for name, value in sent.items():
-        if isinstance(value, list):
-            kept[name] = [*kept.get(name, ()), *value]
-        else:
-            kept[name] = value
-    return json.dumps(kept, separators=(",", ":"), ensure_ascii=False)
 
 
 def group_key(fline: FulfillLine) -> tuple[object, ...]:
@@ -546,9 +531,8 @@ class ResponseProcessor:
             touched[header.id] = header
             reason = f"{task} response from {fs}"
             if plan.response.attributes:
-                fline.attributes_json = merged_attributes(
-                    fline.attributes_json, plan.response.attributes
-                )
+                # what each response said of the line, response after response
+                fline.attributes_json = merged(fline.attributes_json, plan.response.attributes)
             if plan.status == "SHIPPED":
                 if plan.quantity < fline.quantity:
                     outcomes.append(self._split(fline, plan.quantity, header, reason))

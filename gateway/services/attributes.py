@@ -23,7 +23,6 @@ Only values that were given are kept: an absent attribute is not stored as null.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Collection, Mapping
 from datetime import date, datetime
 from decimal import Decimal
@@ -36,7 +35,7 @@ from gateway.services.convert import make
 from gateway.services.types import AmountType, MeasureType, types_of
 from gateway.soap.codec import content_from_text, decimal_text
 
-__all__ = ["kept", "loads", "restored"]
+__all__ = ["kept", "restored"]
 
 _UNITS = {"MeasureType": "unitCode", "AmountType": "currencyCode"}
 _WRAPPERS: dict[str, Any] = {"MeasureType": MeasureType, "AmountType": AmountType}
@@ -83,11 +82,6 @@ def kept(
         if encoded:
             out[name] = encoded if f.many else encoded[0]
     return out
-
-
-def loads(text: str | None) -> dict[str, Any]:
-    """Attributes as stored (``attributes_json``)."""
-    return json.loads(text) if text else {}
 
 
 _DECODE: dict[str, Callable[[Any], Any]] = {

@@ -18,9 +18,10 @@ from sqlalchemy.orm import Session
 from gateway import namespaces as ns
 from gateway.contract.model import load
 from gateway.orders.inquiry import OrderQuery, find_orders
+from gateway.persistence.kept import from_column
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.runtime import Runtime
-from gateway.services.attributes import loads, restored
+from gateway.services.attributes import restored
 from gateway.services.convert import as_utc, make, measure, present, text
 from gateway.services.edge import request_info, transaction
 from gateway.services.types import types_of
@@ -129,7 +130,7 @@ def _shipped_date(when: datetime | None) -> Any:
 
 
 def _line(line: OrderLine, fline: FulfillLine, imported: dict[str, Any], shape: _Shape) -> Any:
-    responded = loads(fline.attributes_json)
+    responded = from_column(fline.attributes_json)
     values = restored(SERVICE_NAME, "Line", imported) if imported else {}
     shipped = as_utc(fline.actual_ship_date)
     values.update(
@@ -162,13 +163,13 @@ def _line(line: OrderLine, fline: FulfillLine, imported: dict[str, Any], shape: 
 
 
 def _order(header: OrderHeader, line_ids: tuple[str, ...], shape: _Shape) -> Any:
-    imported = _renamed(loads(header.attributes_json), _HEADER_NAMES)
+    imported = _renamed(from_column(header.attributes_json), _HEADER_NAMES)
     values = restored(SERVICE_NAME, "Order", imported) if imported else {}
     lines: list[Any] = []
     for line in header.lines:
         if line_ids and line.source_line_id not in line_ids:
             continue
-        sent = _renamed(loads(line.attributes_json), _LINE_NAMES)
+        sent = _renamed(from_column(line.attributes_json), _LINE_NAMES)
         lines.extend(_line(line, f, sent, shape) for f in line.fulfill_lines)
     values.update(
         HeaderId=header.id,

@@ -151,17 +151,6 @@ def _addressing(env: etree._Element, action: str, relates_to: str) -> None:
     etree.SubElement(header, "{%s}RelatesTo" % ns.WSA).text = relates_to
 
 
-def _complex_types(cls: Any, seen: set[Any] | None = None) -> set[Any]:
-    from spyne.model.complex import ComplexModelBase
-
-    seen = set() if seen is None else seen
-    for t in cls.get_flat_type_info(cls).values():
-        if isinstance(t, type) and issubclass(t, ComplexModelBase) and t not in seen:
-            seen.add(t)
-            _complex_types(t, seen)
-    return seen
-
-
 def operations_of(app: Application) -> dict[str, Operation]:
     """Every public operation of a spyne application, compiled."""
     ops: dict[str, Operation] = {}

@@ -456,3 +456,24 @@ def test_orders_show_lists_what_was_kept_as_sent(sqlite_gateway, unique):
     assert line["attributes"]["UnitListPrice"] == {"value": "100.0", "currencyCode": "EGP"}
     table = admin.ok("orders", "show", number)
     assert "kept as sent" in table and "attributes (see --json)" in table
+
+
+def test_a_request_with_a_ws_addressing_message_id_gets_one_that_relates_to_it(
+    sqlite_gateway, unique
+):
+    wsa = "http://www.w3.org/2005/08/addressing"
+    mid = f"urn:uuid:{unique}"
+    body = java_ssl_client(unique).replace(
+        b"<soapenv:Header>",
+        f'<soapenv:Header><wsa:MessageID xmlns:wsa="{wsa}">{mid}</wsa:MessageID>'.encode(),
+    )
+    res = post(sqlite_gateway.url("OrderImportService"), body)
+    assert res.status == 200, res.body[:1000]
+    check_answer("OrderImportService", res.body)
+    header = etree.fromstring(res.body).find(f"{{{ENV}}}Header")
+    assert header.findtext(f"{{{wsa}}}RelatesTo") == mid
+    assert header.findtext(f"{{{wsa}}}Action") == f"{IMP}/OrderImportService/createOrdersResponse"
+    assert header.findtext(f"{{{wsa}}}MessageID").startswith("urn:uuid:")
+    # without a MessageID there is nothing to relate to: no header
+    plain = post(sqlite_gateway.url("OrderImportService"), java_ssl_client(unique + "2"))
+    assert etree.fromstring(plain.body).find(f"{{{ENV}}}Header") is None
