@@ -23,10 +23,13 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
+from zeep.exceptions import Fault
 
 from gateway.persistence.db import alembic_config, create_engine_for, make_session_factory, migrate
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, SourceSystem
 from tests.common.orders import fline_ids, response, shipped
+from tests.common.soap import zeep_fault_code
+from tests.common.state import snapshot
 
 LARGEST = Decimal("99999999999999.9999")
 SMALLEST = Decimal("0.0001")
@@ -166,6 +169,34 @@ def test_any_partial_shipment_leaves_exactly_the_rest_open(gateway, imports, inf
     open_quantity, stored = _open_after_shipping(gateway, imports, info, ofrs, ordered, sent)
     assert open_quantity == ordered - sent
     assert stored == [(ordered, sent, sent), (ordered, ordered - sent, None)]
+
+
+@pytest.mark.parametrize(
+    "qty", ["1.00000000000000000000000000001", "2.000000000000000000000000000005"]
+)
+def test_a_quantity_with_more_decimals_than_a_context_holds_is_refused(gateway, imports, qty):
+    """Decimal arithmetic rounds to 28 digits: such a quantity must not pass as ``1``."""
+    key = uuid.uuid4().hex[:12].upper()
+    before = snapshot(gateway.runtime)
+    with pytest.raises(Fault) as exc:
+        imports.service.createOrders(request={"Order": [_order(key, [Decimal(qty)])]})
+    assert zeep_fault_code(exc.value) == "OMGW-QUANTITY_INVALID"
+    assert "more than 4 decimals" in exc.value.message
+    assert snapshot(gateway.runtime) == before
+
+
+def test_a_shipped_quantity_with_more_decimals_than_a_context_holds_is_refused(
+    gateway, imports, ofrs
+):
+    key = uuid.uuid4().hex[:12].upper()
+    (created,) = imports.service.createOrders(request={"Order": [_order(key, [Decimal(3)])]})
+    (fline,) = fline_ids(created)
+    with pytest.raises(Fault) as exc:
+        ofrs.service.processFulfillmentResponse(
+            **response(f"R-{key}", [shipped(fline, "1.00000000000000000000000000001")])
+        )
+    assert zeep_fault_code(exc.value) == "OMGW-QUANTITY_INVALID"
+    assert _stored(gateway, key) == [(Decimal(3), Decimal(3), None)]
 
 
 # -- through the ORM ------------------------------------------------------------------------
