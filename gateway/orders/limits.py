@@ -43,6 +43,18 @@ def check_length(value: str | None, name: str, column: Any, where: str) -> None:
         )
 
 
+def _decimals(value: Decimal) -> int:
+    """How many decimals a finite ``value`` has once trailing zeros are dropped
+    (``2.50`` → 1, ``1E+1`` → 0), counted on its digits: ``normalize()`` would first
+    round to the context's 28 digits, and ``1.000…0001`` would pass as ``1``."""
+    _, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)  # finite: checked by the caller
+    significant = "".join(map(str, digits)).rstrip("0")
+    if not significant:
+        return 0
+    return max(0, -(exponent + len(digits) - len(significant)))
+
+
 def check_quantity(quantity: Decimal, what: str) -> None:
     """Greater than zero, at most 4 decimals and 14 integer digits (NUMERIC(18, 4))."""
     try:
@@ -53,8 +65,7 @@ def check_quantity(quantity: Decimal, what: str) -> None:
         raise ValidationError(
             "QUANTITY_INVALID", f"{what} must be greater than zero, got {quantity}"
         )
-    exponent = quantity.normalize().as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -MAX_SCALE:
+    if _decimals(quantity) > MAX_SCALE:
         raise ValidationError(
             "QUANTITY_INVALID", f"{what} has more than {MAX_SCALE} decimals: {quantity}"
         )

@@ -20,12 +20,13 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     MetaData,
-    Numeric,
     String,
     Text,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from gateway.persistence.decimals import ScaledDecimal
 
 __all__ = [
     "AuditEntry",
@@ -66,7 +67,8 @@ __all__ = [
 
 # BigInteger autoincrement is not a rowid alias on SQLite; Integer there, BIGINT elsewhere.
 Id = BigInteger().with_variant(Integer(), "sqlite")
-Qty = Numeric(18, 4, asdecimal=True)
+#: quantities: NUMERIC(18, 4) on PostgreSQL, exact scaled integers on SQLite
+Qty = ScaledDecimal(18, 4)
 
 
 def utcnow() -> datetime:
