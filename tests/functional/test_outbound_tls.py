@@ -12,18 +12,27 @@ whose message is parked as ``PARKED``.
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from connectors.registry import ConnectorSpec, RetryPolicy, TlsSettings
 from connectors.wallet import Credential
+from gateway.events.publisher import EVENT_KIND
 from gateway.outbox.worker import OutboxWorker, Pass
-from gateway.persistence.models import DeliveryAttempt, OutboxMessage, WalletEntry
+from gateway.persistence.models import (
+    Connector,
+    DeliveryAttempt,
+    OutboxMessage,
+    WalletEntry,
+    utcnow,
+)
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
@@ -239,3 +248,67 @@ def test_a_host_name_mismatch_and_an_unknown_ca_are_recorded_apart(hub, unique):
     assert unknown.startswith("TLS verification of the endpoint failed: unknown CA")
     assert "ca_bundle" in unknown and "mismatch" not in unknown
     assert hub.partner.sim.state()["counters"]["received"] == 0
+
+
+class _Accepting:
+    """A subscriber's ``pushPayload`` endpoint: takes every POST (202)."""
+
+    def __init__(self) -> None:
+        self.bodies: list[bytes] = []
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        self.bodies.append(environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0)))
+        start_response("202 Accepted", [("Content-Length", "0")])
+        return []
+
+
+def test_business_events_present_the_subscriber_connectors_client_certificate(hub):
+    partner = hub.partner
+    hub.client_certificate("SUB_TLS", partner.ca)
+    subscriber = _Accepting()
+    context = server_context(
+        hub.files, partner.ca.issue("subscriber", server=True, ips=("127.0.0.1",)), partner.ca
+    )
+    with https_serving(subscriber, context) as port:
+        for name, certificate in (("EVENTS_NO_CERT", None), ("EVENTS_MTLS", "SUB_TLS")):
+            with hub.flow.gw.runtime.sessions() as s, s.begin():
+                Registry(s, "tests").put_connector(
+                    ConnectorSpec(
+                        name,
+                        "WMS01",
+                        f"https://127.0.0.1:{port}/events",
+                        invocation_mode="BUSINESS_EVENT",
+                        timeout=5.0,
+                        tls=TlsSettings(
+                            ca_bundle=str(partner.ca_file), client_certificate=certificate
+                        ),
+                    )
+                )
+                cid = s.scalar(select(Connector.id).where(Connector.name == name))
+                s.add(
+                    OutboxMessage(
+                        message_id=f"urn:uuid:{uuid.uuid4()}",
+                        kind=EVENT_KIND,
+                        connector_id=cid,
+                        order_number=f"E-{name}",
+                        invocation_mode="BUSINESS_EVENT",
+                        operation="pushPayload",
+                        soap_action="pushPayload",
+                        payload=b"<?xml version='1.0' encoding='utf-8'?>\n<event/>",
+                        status="READY",
+                        attempts=0,
+                        next_attempt_at=utcnow(),
+                        uncertain=False,
+                        replays=0,
+                        created_at=utcnow(),
+                    )
+                )
+        assert OutboxWorker(hub.flow.gw.runtime).run_once(limit=10) == Pass(delivered=1, parked=1)
+    by_connector = {m.connector.name: m for m in hub.sent() if m.connector is not None}
+    assert by_connector["EVENTS_MTLS"].status == "DELIVERED"
+    refused = by_connector["EVENTS_NO_CERT"]
+    assert refused.status == "PARKED"
+    assert "requires a client certificate and the connector presents none" in (
+        refused.last_error or ""
+    )
+    assert len(subscriber.bodies) == 1
