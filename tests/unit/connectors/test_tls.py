@@ -5,10 +5,15 @@ arrives."""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import socket
+import socketserver
 import ssl
 import stat
+import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -161,3 +166,55 @@ def test_the_key_is_loaded_without_a_file_anyone_else_could_read(
     else:
         assert Path(path).parent.parent == scratch and (file_mode, dir_mode) == (0o600, 0o700)
     assert list(scratch.iterdir()) == []
+
+
+@contextmanager
+def connect_proxy() -> Iterator[tuple[str, list[str]]]:
+    """An HTTP ``CONNECT`` proxy on 127.0.0.1: it tunnels bytes and records each target."""
+    targets: list[str] = []
+
+    class Tunnel(socketserver.StreamRequestHandler):
+        def handle(self) -> None:
+            target = self.rfile.readline().decode().split()[1]
+            while self.rfile.readline() not in (b"\r\n", b""):
+                pass
+            host, port = target.rsplit(":", 1)
+            upstream = socket.create_connection((host, int(port)))
+            targets.append(target)
+            self.connection.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+
+            def pump(src: socket.socket, dst: socket.socket) -> None:
+                with contextlib.suppress(OSError):
+                    while data := src.recv(65536):
+                        dst.sendall(data)
+                with contextlib.suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)
+
+            back = threading.Thread(target=pump, args=(upstream, self.connection), daemon=True)
+            back.start()
+            pump(self.connection, upstream)
+            back.join(5)
+            upstream.close()
+
+    server = socketserver.ThreadingTCPServer(("127.0.0.1", 0), Tunnel)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}", targets
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def test_through_a_proxy_the_client_certificate_is_presented_too(
+    mtls_server, cas, ca_file, monkeypatch
+):
+    url, receiver = mtls_server
+    good = cas[0].issue("omgw-client")
+    with connect_proxy() as (proxy, targets):
+        for name in ("NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("HTTPS_PROXY", proxy)
+        result = send(url, ca_file, ClientIdentity(good.certificate, good.key))
+    assert (result.outcome, result.reason) == (DELIVERED, None)
+    assert targets == [url.split("/")[2]] and receiver.count == 1
