@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import http.client
+import os
 import re
 import ssl
 import threading
@@ -38,7 +39,7 @@ from lxml import etree
 from requests.adapters import HTTPAdapter
 
 from connectors.outbound import SOAP_ENV_NS, Answer, AnswerInvalidError, parse_answer
-from connectors.tls import ClientIdentity, client_context, diagnose, probe
+from connectors.tls import ClientIdentity, ca_bundle, client_context, diagnose, probe
 from connectors.wallet import Credential
 
 __all__ = ["DELIVERED", "PARK", "RETRY", "Endpoint", "SendResult", "Sender", "classify"]
@@ -252,16 +253,24 @@ def _basic(credential: Credential) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
-#: a pool's or session's TLS settings: verify, pinned CA bundle, client identity
-_TlsKey = tuple[bool, str | None, str | None]
+#: a pool's or session's TLS settings: verify, the CA bundle (path, and when and how
+#: big it was written), the client identity
+_TlsKey = tuple[bool, str | None, tuple[int, int] | None, str | None]
 
 
 def _tls_key(endpoint: Endpoint, identity: ClientIdentity | None) -> _TlsKey:
-    return (
-        endpoint.tls_verify,
-        endpoint.tls_ca_bundle,
-        identity.fingerprint if identity is not None else None,
-    )
+    """What a TLS context is built from. A CA bundle rewritten in place makes a new key
+    (one ``stat`` per send), so the next connection trusts what the file says now."""
+    bundle, stamp = None, None
+    if endpoint.tls_verify or endpoint.tls_ca_bundle:
+        bundle = ca_bundle(endpoint.tls_ca_bundle)
+        try:
+            st = os.stat(bundle)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            pass  # building the context says what is wrong with it
+    fingerprint = identity.fingerprint if identity is not None else None
+    return (endpoint.tls_verify, bundle, stamp, fingerprint)
 
 
 class _ContextAdapter(HTTPAdapter):

@@ -27,7 +27,7 @@ from urllib.parse import urlsplit
 from requests.utils import DEFAULT_CA_BUNDLE_PATH
 from urllib3.util.ssl_ import create_urllib3_context
 
-__all__ = ["ClientIdentity", "Refusal", "client_context", "diagnose", "probe"]
+__all__ = ["ClientIdentity", "Refusal", "ca_bundle", "client_context", "diagnose", "probe"]
 
 
 @dataclass(frozen=True)

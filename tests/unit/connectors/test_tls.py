@@ -218,3 +218,18 @@ def test_through_a_proxy_the_client_certificate_is_presented_too(
         result = send(url, ca_file, ClientIdentity(good.certificate, good.key))
     assert (result.outcome, result.reason) == (DELIVERED, None)
     assert targets == [url.split("/")[2]] and receiver.count == 1
+
+
+def test_a_ca_bundle_rewritten_in_place_is_read_again(cas, tmp_path):
+    partner, other = cas
+    bundle = tmp_path / "bundle.pem"
+    bundle.write_text(other.pem)
+    context = server_context(tmp_path, partner.issue("wms", server=True, ips=("127.0.0.1",)), None)
+    sender = Sender()
+    with https_serving(Receiver(), context) as port:
+        endpoint = Endpoint(f"https://127.0.0.1:{port}/wms", 5.0, tls_ca_bundle=str(bundle))
+        refused = sender.send(ENVELOPE, "process", endpoint, None, False)
+        bundle.write_text(partner.pem + other.pem)  # the admin adds the partner's CA
+        accepted = sender.send(ENVELOPE, "process", endpoint, None, False)
+    assert "unknown CA" in (refused.reason or "")
+    assert accepted.outcome == DELIVERED
