@@ -2,7 +2,9 @@
 
 :class:`Sender` posts the bytes an outbox row holds over pooled, kept-alive connections
 (urllib3, one pool manager per thread and TLS settings), adding the WS-Security
-UsernameToken (``PasswordText`` with a ``Timestamp``) or HTTP Basic at send time. The
+UsernameToken (``PasswordText`` with a ``Timestamp``) or HTTP Basic at send time, and
+presenting the connector's client certificate in the TLS handshake (:mod:`connectors.tls`).
+The
 UsernameToken is spliced into the stored bytes (the same bytes zeep's token and lxml's
 serializer give, without parsing 30 kB to add 600 bytes). Every call has a timeout.
 :func:`classify` turns what came back into one of three verdicts:
@@ -34,15 +36,20 @@ from xml.sax.saxutils import escape
 import requests
 import urllib3
 from lxml import etree
-from requests.utils import DEFAULT_CA_BUNDLE_PATH
+from requests.adapters import HTTPAdapter
 
 from connectors.outbound import SOAP_ENV_NS, Answer, AnswerInvalidError, parse_answer
+from connectors.tls import ClientIdentity, ca_bundle, client_context, diagnose, probe
 from connectors.wallet import Credential
 
 __all__ = ["DELIVERED", "PARK", "RETRY", "Endpoint", "SendResult", "Sender", "classify"]
 
 DELIVERED, RETRY, PARK = "DELIVERED", "RETRY", "PARK"
 _MAX_REASON = 500
+#: connection pools (and TLS contexts) kept per thread: one per connector's TLS settings
+_MAX_POOLS = 32
+#: how long a handshake probe waits to hear an endpoint refuse our certificate
+_PROBE_SECONDS = 2.0
 _CLIENT_FAULTS = frozenset({"Client", "Sender", "VersionMismatch", "MustUnderstand"})
 _WSSE_FAULTS = frozenset(
     {
@@ -246,49 +253,95 @@ def _basic(credential: Credential) -> str:
     return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
+#: a pool's or session's TLS settings: verify, the CA bundle (path, and when and how
+#: big it was written), the client identity
+_TlsKey = tuple[bool, str | None, tuple[int, int] | None, str | None]
+
+
+def _tls_key(endpoint: Endpoint, identity: ClientIdentity | None) -> _TlsKey:
+    """What a TLS context is built from. A CA bundle rewritten in place makes a new key
+    (one ``stat`` per send), so the next connection trusts what the file says now."""
+    bundle, stamp = None, None
+    if endpoint.tls_verify or endpoint.tls_ca_bundle:
+        bundle = ca_bundle(endpoint.tls_ca_bundle)
+        try:
+            st = os.stat(bundle)
+            stamp = (st.st_mtime_ns, st.st_size)
+        except OSError:
+            pass  # building the context says what is wrong with it
+    fingerprint = identity.fingerprint if identity is not None else None
+    return (endpoint.tls_verify, bundle, stamp, fingerprint)
+
+
+class _ContextAdapter(HTTPAdapter):
+    """A ``requests`` adapter whose connections use one prepared TLS context (CA bundle
+    and client certificate loaded once, from memory), through a proxy too."""
+
+    def __init__(self, context: ssl.SSLContext) -> None:
+        self._context = context
+        super().__init__()
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host, pool = super().build_connection_pool_key_attributes(request, verify, cert)
+        pool.pop("ca_certs", None)  # the context holds them already
+        pool.pop("ca_cert_dir", None)
+        pool["ssl_context"] = self._context
+        return host, pool
+
+
 class Sender:
     """Posts envelopes over kept-alive connections: one urllib3 pool manager per
     (thread, TLS settings), so a worker's threads never wait for each other's sockets.
 
-    Nothing is retried or redirected here (a verdict decides), and the environment is
-    honoured as ``requests`` does: ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` when no CA
-    bundle is pinned, and a proxy from ``HTTP(S)_PROXY``/``NO_PROXY``; a URL that goes
-    through a proxy is sent with ``requests`` itself."""
+    Each TLS setting (verification, CA bundle, client certificate) makes one
+    :class:`ssl.SSLContext`, built once and shared by the threads; the client
+    certificate is presented on every connection made with it. Nothing is retried or
+    redirected here (a verdict decides), and the environment is honoured as
+    ``requests`` does: ``REQUESTS_CA_BUNDLE``/``CURL_CA_BUNDLE`` when no CA bundle is
+    pinned, and a proxy from ``HTTP(S)_PROXY``/``NO_PROXY``; a URL that goes through a
+    proxy is sent with ``requests`` itself."""
 
     def __init__(self) -> None:
         self._local = threading.local()
         self._proxied: dict[str, bool] = {}
+        self._contexts: dict[_TlsKey, ssl.SSLContext] = {}
+        self._contexts_lock = threading.Lock()
 
-    def _pool(self, endpoint: Endpoint) -> urllib3.PoolManager:
-        cache: dict[tuple[object, ...], urllib3.PoolManager] = self._local.__dict__.setdefault(
-            "pools", {}
-        )
-        key = (endpoint.tls_verify, endpoint.tls_ca_bundle)
+    def _context(self, endpoint: Endpoint, identity: ClientIdentity | None) -> ssl.SSLContext:
+        key = _tls_key(endpoint, identity)
+        with self._contexts_lock:
+            context = self._contexts.get(key)
+            if context is None:
+                if len(self._contexts) >= _MAX_POOLS:  # a replaced certificate's, say
+                    del self._contexts[next(iter(self._contexts))]
+                context = client_context(endpoint.tls_verify, endpoint.tls_ca_bundle, identity)
+                self._contexts[key] = context
+            return context
+
+    def _pool(self, endpoint: Endpoint, identity: ClientIdentity | None) -> urllib3.PoolManager:
+        cache: dict[_TlsKey, urllib3.PoolManager] = self._local.__dict__.setdefault("pools", {})
+        key = _tls_key(endpoint, identity)
         pool = cache.get(key)
         if pool is None:
-            tls: dict[str, Any] = {"cert_reqs": "CERT_NONE"}
-            if endpoint.tls_verify or endpoint.tls_ca_bundle:
-                bundle = (
-                    endpoint.tls_ca_bundle
-                    or os.environ.get("REQUESTS_CA_BUNDLE")
-                    or os.environ.get("CURL_CA_BUNDLE")
-                    or DEFAULT_CA_BUNDLE_PATH
-                )
-                where = "ca_cert_dir" if os.path.isdir(bundle) else "ca_certs"
-                tls = {"cert_reqs": "CERT_REQUIRED", where: bundle}
-            pool = urllib3.PoolManager(num_pools=16, maxsize=1, retries=False, **tls)
+            if len(cache) >= _MAX_POOLS:
+                cache.pop(next(iter(cache))).clear()
+            context = self._context(endpoint, identity)
+            pool = urllib3.PoolManager(num_pools=16, maxsize=1, retries=False, ssl_context=context)
             cache[key] = pool
         return pool
 
-    def _session(self, endpoint: Endpoint) -> requests.Session:
-        cache: dict[tuple[object, ...], requests.Session] = self._local.__dict__.setdefault(
-            "sessions", {}
-        )
-        key = (endpoint.tls_verify, endpoint.tls_ca_bundle)
+    def _session(self, endpoint: Endpoint, identity: ClientIdentity | None) -> requests.Session:
+        cache: dict[_TlsKey, requests.Session] = self._local.__dict__.setdefault("sessions", {})
+        key = _tls_key(endpoint, identity)
         session = cache.get(key)
         if session is None:
+            if len(cache) >= _MAX_POOLS:
+                cache.pop(next(iter(cache))).close()
             session = requests.Session()
             session.verify = endpoint.tls_ca_bundle or endpoint.tls_verify
+            session.mount("https://", _ContextAdapter(self._context(endpoint, identity)))
             cache[key] = session
         return session
 
@@ -305,8 +358,10 @@ class Sender:
         endpoint: Endpoint,
         credential: Credential | None,
         expect_answer: bool,
+        identity: ClientIdentity | None = None,
     ) -> SendResult:
-        """Send once and judge the outcome; never raises for what the endpoint does."""
+        """Send once and judge the outcome; never raises for what the endpoint does.
+        ``identity``: the client certificate to present if the endpoint asks for one."""
         headers = {
             **_DEFAULT_HEADERS,
             "Content-Type": 'text/xml; charset="utf-8"',
@@ -317,10 +372,14 @@ class Sender:
                 headers["Authorization"] = _basic(credential)
             else:
                 envelope = secure(envelope, credential)
-        if self._via_proxy(endpoint.url):
-            return self._send_requests(envelope, headers, endpoint, expect_answer)
         try:
-            response = self._pool(endpoint).urlopen(
+            if self._via_proxy(endpoint.url):
+                return self._send_requests(envelope, headers, endpoint, identity, expect_answer)
+            pool = self._pool(endpoint, identity)
+        except (ssl.SSLError, OSError) as exc:
+            return _unusable_tls(exc, endpoint, identity)
+        try:
+            response = pool.urlopen(
                 "POST",
                 endpoint.url,
                 body=envelope,
@@ -331,7 +390,7 @@ class Sender:
                 preload_content=True,
             )
         except urllib3.exceptions.SSLError as exc:
-            return _tls_failure(exc)
+            return self._tls_failure(exc, endpoint, identity)
         except urllib3.exceptions.NewConnectionError as exc:
             return _broken(exc)  # refused or unresolvable (urllib3 files it under timeouts)
         except urllib3.exceptions.ConnectTimeoutError:
@@ -345,19 +404,24 @@ class Sender:
                 exc, urllib3.exceptions.InvalidChunkLength
             ):
                 return SendResult(RETRY, "the answer broke off", uncertain=True)
-            return _broken(exc)
+            return self._broken_tls(exc, endpoint, identity)
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if isinstance(exc, OSError):
-                return _broken(exc)
+                return self._broken_tls(exc, endpoint, identity)
             return SendResult(RETRY, _short(f"{type(exc).__name__}: transport error"))
         return classify(response.status, response.data, expect_answer)
 
     def _send_requests(
-        self, envelope: bytes, headers: dict[str, str], endpoint: Endpoint, expect_answer: bool
+        self,
+        envelope: bytes,
+        headers: dict[str, str],
+        endpoint: Endpoint,
+        identity: ClientIdentity | None,
+        expect_answer: bool,
     ) -> SendResult:
         """Send through ``requests`` (for endpoints behind a proxy from the environment)."""
         try:
-            response = self._session(endpoint).post(
+            response = self._session(endpoint, identity).post(
                 endpoint.url,
                 data=envelope,
                 headers=headers,
@@ -365,7 +429,7 @@ class Sender:
                 allow_redirects=False,
             )
         except requests.exceptions.SSLError as exc:
-            return _tls_failure(exc)
+            return _tls_verdict(exc, identity)
         except requests.exceptions.ConnectTimeout:
             return SendResult(RETRY, f"no connection within {endpoint.timeout:g} s")
         except requests.exceptions.ReadTimeout:
@@ -381,6 +445,33 @@ class Sender:
             return SendResult(RETRY, _short(f"{type(exc).__name__}: transport error"))
         return classify(response.status_code, response.content, expect_answer)
 
+    def _tls_failure(
+        self, exc: BaseException, endpoint: Endpoint, identity: ClientIdentity | None
+    ) -> SendResult:
+        """The verdict on a TLS error; one that does not say which check failed (a
+        refusal the request's own write ran into) is explained by a bare handshake."""
+        verdict = _tls_verdict(exc, identity)
+        if verdict.reason != _UNEXPLAINED:
+            return verdict
+        return self._probed(endpoint, identity) or verdict
+
+    def _broken_tls(
+        self, exc: BaseException, endpoint: Endpoint, identity: ClientIdentity | None
+    ) -> SendResult:
+        """A connection that broke: over TLS, the endpoint may have refused our
+        certificate (TLS 1.3 says so after the handshake), which a probe tells."""
+        return self._probed(endpoint, identity) or _broken(exc)
+
+    def _probed(self, endpoint: Endpoint, identity: ClientIdentity | None) -> SendResult | None:
+        if not endpoint.url.lower().startswith("https:"):
+            return None
+        context = self._context(endpoint, identity)
+        error = probe(endpoint.url, context, min(endpoint.timeout, _PROBE_SECONDS))
+        if error is None:
+            return None
+        verdict = _tls_verdict(error, identity)
+        return None if verdict.reason == _UNEXPLAINED else verdict
+
     def close(self) -> None:
         """Close this thread's connections."""
         for pool in getattr(self._local, "pools", {}).values():
@@ -390,17 +481,32 @@ class Sender:
 
 
 _DEFAULT_HEADERS = dict(requests.utils.default_headers())
+_UNEXPLAINED = "the TLS handshake failed"
 
 
-def _tls_failure(exc: BaseException) -> SendResult:
-    if _caused_by(exc, ssl.SSLCertVerificationError):
-        return SendResult(
-            PARK,
-            "TLS verification of the endpoint failed; fix its certificate or the "
-            "connector's ca_bundle, then replay",
-            local=True,
-        )
-    return SendResult(RETRY, "the TLS handshake failed")
+def _tls_verdict(exc: BaseException, identity: ClientIdentity | None) -> SendResult:
+    """Which TLS check failed, as a verdict: a refusal a setting or a certificate must
+    fix is parked; one our own check made says nothing of the endpoint's health."""
+    refusal = diagnose(exc, presented=identity is not None)
+    if refusal is None:
+        return SendResult(RETRY, _UNEXPLAINED)
+    outcome = PARK if refusal.permanent else RETRY
+    return SendResult(outcome, _short(refusal.reason), local=refusal.ours)
+
+
+def _unusable_tls(
+    exc: BaseException, endpoint: Endpoint, identity: ClientIdentity | None
+) -> SendResult:
+    """The connector's TLS settings cannot be loaded: a person must fix them."""
+    what = "client certificate" if identity is not None else "CA bundle"
+    return SendResult(
+        PARK,
+        _short(
+            f"cannot load the connector's TLS settings ({what}; ca_bundle "
+            f"{endpoint.tls_ca_bundle!r}): {exc}"
+        ),
+        local=True,
+    )
 
 
 def _read_timeout(endpoint: Endpoint) -> SendResult:

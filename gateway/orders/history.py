@@ -4,7 +4,8 @@
 asked for). :func:`order_history` tells one order: the current revision's header, each
 order line with its fulfillment lines (where routing sent them and why), the fulfillment
 requests, the status history, and every message about it in time order: inbound SOAP
-messages from the message log and outbound ones from the outbox.
+messages from the message log and outbound ones from the outbox. A request is shown
+with what became of its delivery (:func:`shown_request_status`).
 
 An inbound message is placed at the moment it arrived (the log row is written when the
 answer is ready, ``duration_ms`` later), so an order's ``createOrders`` comes before the
@@ -37,12 +38,31 @@ from gateway.persistence.models import (
     StatusHistory,
 )
 
-__all__ = ["list_orders", "order_history"]
+__all__ = ["list_orders", "order_history", "shown_request_status"]
 
 
 def _qty(value: Decimal | None) -> str | None:
     """A quantity as written (``10``, ``2.5``), without the column's trailing zeros."""
     return None if value is None else format(value.normalize(), "f")
+
+
+def shown_request_status(status: str, delivery: str | None) -> str:
+    """A fulfillment request's status as shown. ``SENT`` is stored when the request is
+    handed to the outbox; while its message (``delivery``, the latest outbox row's
+    status) is parked, the fulfillment system has not got it, and it shows ``PARKED``."""
+    if status == "SENT" and delivery == "PARKED":
+        return "PARKED"
+    return status
+
+
+def _deliveries(session: Session, request_ids: list[int]) -> dict[int, str]:
+    """Each request's latest outbox message status."""
+    rows = session.execute(
+        select(OutboxMessage.request_id, OutboxMessage.status)
+        .where(OutboxMessage.request_id.in_(request_ids))
+        .order_by(OutboxMessage.id)
+    )
+    return {rid: status for rid, status in rows if rid is not None}
 
 
 def _utc(at: datetime) -> datetime:
@@ -206,6 +226,7 @@ def order_history(
         .where(FulfillmentRequest.header_id.in_(revision_of))
         .order_by(FulfillmentRequest.id)
     ).all()
+    deliveries = _deliveries(session, [r.id for r in requests])
     history = session.scalars(
         select(StatusHistory)
         .where(StatusHistory.header_id.in_(revision_of))
@@ -300,7 +321,8 @@ def order_history(
                 "fulfillment_system": r.fulfillment_system,
                 "connector": connectors.get(r.connector_id or 0),
                 "operation": r.operation,
-                "status": r.status,
+                "status": shown_request_status(r.status, deliveries.get(r.id)),
+                "delivery": deliveries.get(r.id),
                 "created": iso(r.created_at),
                 "acknowledged": iso(r.acknowledged_at),
                 "ack_error": ": ".join(e for e in (r.ack_error_name, r.ack_error_text) if e)

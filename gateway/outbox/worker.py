@@ -73,6 +73,7 @@ from connectors.resilience import (
     on_success,
     should_retry,
 )
+from connectors.tls import ClientIdentity
 from connectors.wallet import Credential, WalletError
 from gateway.errors import GatewayError, ResponseRejected
 from gateway.events.publisher import EMAIL_KIND, EVENT_KIND
@@ -176,6 +177,8 @@ class Claimed:
     request_id: int | None
     kind: str = "FULFILLMENT_REQUEST"
     recipients: tuple[str, ...] = ()
+    #: the wallet entry holding the client certificate the connector presents
+    certificate_ref: tuple[str, str] | None = None
 
 
 @dataclass(frozen=True)
@@ -202,8 +205,40 @@ class _Sent:
     seconds: float = 0.0
 
 
-#: a batch's wallet lookups: the credential, none, or why it could not be read
-_Lookup = Credential | WalletError | None
+@dataclass(frozen=True)
+class _Secrets:
+    """What one send needs from the wallet (either may be absent)."""
+
+    credential: Credential | None = None
+    identity: ClientIdentity | None = None
+
+
+#: a send's wallet lookup: its secrets, or why they could not be read
+_Lookup = _Secrets | WalletError
+
+
+def _secrets(
+    found: dict[tuple[str, str], Credential | WalletError],
+    credential_ref: tuple[str, str] | None,
+    certificate_ref: tuple[str, str] | None,
+) -> _Lookup:
+    """One send's secrets from a batch's decrypted wallet entries."""
+    credential = found[credential_ref] if credential_ref is not None else None
+    if isinstance(credential, WalletError):
+        return credential
+    identity = None
+    if certificate_ref is not None:
+        holder = found[certificate_ref]
+        if isinstance(holder, WalletError):
+            return holder
+        if not holder.client_certificate or not holder.client_key:
+            return WalletError(
+                f"wallet entry ({certificate_ref[0]}, {certificate_ref[1]}) holds no client "
+                "certificate; store one with 'omgw wallet set … --client-certificate "
+                "--client-key'"
+            )
+        identity = ClientIdentity(holder.client_certificate, holder.client_key)
+    return _Secrets(credential, identity)
 
 
 class OutboxWorker:
@@ -265,6 +300,7 @@ class OutboxWorker:
                     Connector.tls_ca_bundle,
                     Connector.credential_map,
                     Connector.credential_key,
+                    Connector.tls_client_certificate,
                     Connector.retry_max_attempts,
                     Connector.retry_base_delay,
                     Connector.retry_max_delay,
@@ -423,6 +459,11 @@ class OutboxWorker:
             retry=RetryPolicy(row.retry_max_attempts, row.retry_base_delay, row.retry_max_delay),
             request_id=row.request_id,
             kind=row.kind,
+            certificate_ref=(
+                (row.credential_map, row.tls_client_certificate)
+                if row.tls_client_certificate
+                else None
+            ),
         )
 
     # -- sending --------------------------------------------------------------------
@@ -432,26 +473,25 @@ class OutboxWorker:
             return (DEFAULT_CREDENTIAL_MAP, self.runtime.settings.smtp_credential_key)
         return item.credential_ref
 
-    def _credential(self, item: Claimed) -> Credential | None:
-        ref = self._credential_ref(item)
-        if ref is None:
-            return None
-        with self.runtime.read_sessions() as s:
-            return credential_source(s, lambda: self.runtime.secret_box).credential(*ref)
+    def _credential(self, item: Claimed) -> _Lookup:
+        return self._credentials([item])[0]
 
     def _credentials(self, items: Sequence[Claimed]) -> list[_Lookup]:
-        """Each item's credential, each wallet entry read and decrypted once."""
-        refs = {ref for item in items if (ref := self._credential_ref(item)) is not None}
-        found: dict[tuple[str, str], _Lookup] = {}
-        if refs:
+        """Each item's credential and client certificate, each wallet entry read and
+        decrypted once."""
+        refs = {self._credential_ref(i) for i in items} | {i.certificate_ref for i in items}
+        found: dict[tuple[str, str], Credential | WalletError] = {}
+        if refs - {None}:
             with self.runtime.read_sessions() as s:
                 source = credential_source(s, lambda: self.runtime.secret_box)
                 for ref in refs:
+                    if ref is None:
+                        continue
                     try:
                         found[ref] = source.credential(*ref)
                     except WalletError as exc:
                         found[ref] = exc
-        return [found.get(ref) if (ref := self._credential_ref(i)) else None for i in items]
+        return [_secrets(found, self._credential_ref(i), i.certificate_ref) for i in items]
 
     def _mail(self, item: Claimed, credential: Credential | None) -> SendResult:
         """Send an e-mail row through the configured SMTP server."""
@@ -482,23 +522,20 @@ class OutboxWorker:
 
     def deliver(self, item: Claimed) -> str:
         """Send one claimed row and record the outcome; returns the verdict."""
-        try:
-            credential: _Lookup = self._credential(item)
-        except WalletError as exc:
-            credential = exc
-        sent = self._send(item, credential)
+        sent = self._send(item, self._credential(item))
         return self._record(sent.item, sent.result, sent.started, sent.ms)
 
-    def _send(self, item: Claimed, credential: _Lookup) -> _Sent:
+    def _send(self, item: Claimed, secrets: _Lookup) -> _Sent:
         """Send one claimed row (no database work); never raises."""
         started = utcnow()
         clock = time.monotonic()
-        if isinstance(credential, WalletError):
+        credential = None
+        if isinstance(secrets, WalletError):
             result = SendResult(
-                PARK, f"cannot read the connector's wallet entry: {credential}", local=True
+                PARK, f"cannot read the connector's wallet entry: {secrets}", local=True
             )
-            credential = None
         else:
+            credential = secrets.credential
             try:
                 if item.kind == EMAIL_KIND:
                     result = self._mail(item, credential)
@@ -510,18 +547,19 @@ class OutboxWorker:
                         item.endpoint,
                         credential,
                         expect_answer=item.invocation_mode == "SYNC_SERVICE",
+                        identity=secrets.identity,
                     )
             except Exception as exc:  # a bug or a bad setting, not the endpoint: a person looks
                 log.exception("outbox %s: the send failed before reaching the endpoint", item.id)
                 result = SendResult(PARK, f"the send failed: {type(exc).__name__}", local=True)
         if result.reason:
             # a receiver may echo what we sent (its fault text, say): never store our secret
-            secrets = (
+            known = (
                 [credential.password, f"{credential.username}:{credential.password}"]
                 if credential is not None
                 else []
             )
-            scrub = Scrubber(secrets)
+            scrub = Scrubber(known)
             result = replace(result, reason=scrub.text(result.reason))
         elapsed = time.monotonic() - clock
         return _Sent(item, result, started, int(elapsed * 1000), elapsed)

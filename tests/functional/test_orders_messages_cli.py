@@ -318,7 +318,7 @@ def test_a_parked_request_is_shown_and_replayed_with_the_same_message_id(hub, un
     assert fline["warehouse"] and fline["scheduled_ship_date"]
     assert [(r["id"], r["task_type"], r["connector"], r["status"], r["acknowledged"])
             for r in story["requests"]] == [
-        (request_id, "Shipment", "WMS01_Fulfillment", "SENT", None)
+        (request_id, "Shipment", "WMS01_Fulfillment", "PARKED", None)
     ]  # fmt: skip
     fline_history = [
         h["new_status"] for h in story["status_history"] if h["entity"] == "FULFILL_LINE"

@@ -407,7 +407,9 @@ def _self_signed() -> tuple[str, str]:
     return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
 
 
-def test_client_certificates_are_checked_and_usable_for_tls(runtime):
+def test_client_certificates_are_checked_and_stored_sealed(runtime):
+    """What the wallet accepts as a client certificate, and that it is sealed; that the
+    certificate is presented in real handshakes is test_outbound_tls's part."""
     cert, key = _self_signed()
     _other_cert, other_key = _self_signed()
     base_setup(runtime)
