@@ -282,8 +282,11 @@ class SoapFront:
 
 
 def _redacted(envelope: Envelope) -> bytes:
-    """The request as UTF-8 with every password and nonce blanked (idempotent)."""
-    redact(envelope.header)
+    """The request as UTF-8 with every secret outside the Body blanked (idempotent): in
+    every Header, not only the first, and in anything else beside the Body."""
+    for child in envelope.root:
+        if child is not envelope.body:
+            redact(child)
     return etree.tostring(envelope.root, encoding="utf-8", xml_declaration=True)
 
 
