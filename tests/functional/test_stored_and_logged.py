@@ -1,0 +1,108 @@
+"""What omgw stores and logs (README "What is stored and logged"): refused requests keep
+no payload, every header is redacted, no secret reaches a log at any level."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from gateway.persistence.models import MessageLog
+from tests.common.soap import PASSWORD, basic, digest_header, fault_code, post
+from tests.functional.test_security import OIS_TYPES, inquiry, ois, oracle_text_header
+
+WSSE_2002 = "http://schemas.xmlsoap.org/ws/2002/07/secext"
+#: what the README promises a refused request keeps at most
+EXCERPT_BYTES = 2048
+
+
+def _padded(header: str, size: int, marker: str) -> bytes:
+    """An inquiry of about ``size`` bytes: the padding sits in the Body, after the header."""
+    body = inquiry(header, number=marker)
+    pad = b" " * max(0, size - len(body))  # kept by the parser, valid between elements
+    return body.replace(b"</typ:GetOrderDetails>", pad + b"</typ:GetOrderDetails>")
+
+
+def _rows_after(gateway, first_id: int) -> list[MessageLog]:
+    with gateway.runtime.sessions() as s:
+        return list(s.scalars(select(MessageLog).where(MessageLog.id > first_id)))
+
+
+def _last_id(gateway) -> int:
+    with gateway.runtime.sessions() as s:
+        return s.scalar(select(func.coalesce(func.max(MessageLog.id), 0))) or 0
+
+
+def test_refused_requests_store_an_excerpt_and_never_their_whole_payload(gateway, unique):
+    limit = gateway.runtime.settings.max_body_bytes
+    marker = f"FILL-{unique}"
+    refused = [
+        ({}, ""),  # no credentials
+        (basic("all", "wrong-" + unique), ""),  # wrong Basic password
+        ({}, oracle_text_header("all", "wrong-" + unique)),  # wrong token password
+        ({}, oracle_text_header("nobody", PASSWORD)),  # unknown user
+    ]
+    start = _last_id(gateway)
+    sent = 0
+    for i in range(20):
+        headers, header = refused[i % len(refused)]
+        body = _padded(header, limit - 200, marker)
+        assert len(body) > limit * 0.9
+        resp = post(ois(gateway), body, headers)
+        assert fault_code(resp.body) in ("OMGW-AUTH_REQUIRED", "OMGW-AUTH_FAILED")
+        sent += len(body)
+    rows = [r for r in _rows_after(gateway, start) if r.payload and marker in r.payload]
+    assert len(rows) == 20
+    kept = sum(len(r.payload.encode()) for r in rows)
+    # 20 requests of ~limit bytes each (5 MiB at the tests' 256 KiB limit) keep ~42 KiB
+    assert kept <= 20 * (EXCERPT_BYTES + 100), (kept, sent)
+    for row in rows:
+        assert row.principal is None
+        assert "bytes in all; the rest is not kept" in row.payload
+        assert PASSWORD not in row.payload and "wrong-" + unique not in row.payload
+
+
+def test_an_authenticated_call_keeps_its_whole_payload(gateway, unique):
+    limit = gateway.runtime.settings.max_body_bytes
+    marker = f"WHOLE-{unique}"
+    start = _last_id(gateway)
+    body = _padded("", limit // 2, marker)
+    resp = post(ois(gateway), body, basic("inquirer"))
+    assert fault_code(resp.body) == "OMGW-ORDER_NOT_FOUND"
+    (row,) = [r for r in _rows_after(gateway, start) if r.payload and marker in r.payload]
+    assert row.principal == "inquirer"
+    assert len(row.payload) > limit // 2 - 1000
+
+
+def _second_headers(unique: str) -> str:
+    """A second soap:Header (and a third element beside the Body) full of secrets in
+    namespaces and names of other vendors."""
+    return (
+        f'<soapenv:Header><x:Creds xmlns:x="urn:vendor:{unique}">'
+        f"<x:Password>SECOND-{unique}</x:Password>"
+        f"<x:apiToken>TOKEN-{unique}</x:apiToken>"
+        f'<x:Login user="u" clientSecret="ATTR-{unique}"/>'
+        f'<o:Security xmlns:o="{WSSE_2002}"><o:BinarySecurityToken>BST-{unique}'
+        "</o:BinarySecurityToken><o:UsernameToken><o:Username>someone</o:Username>"
+        f"<o:Password>OLD-{unique}</o:Password><o:Nonce>NONCE-{unique}</o:Nonce>"
+        "</o:UsernameToken></o:Security>"
+        f"<x:SessionToken><x:Value>NESTED-{unique}</x:Value></x:SessionToken>"
+        "</x:Creds></soapenv:Header>"
+    )
+
+
+def test_a_secret_in_any_header_is_blanked_in_the_message_log(gateway, unique):
+    start = _last_id(gateway)
+    marker = f"HDR-{unique}"
+    first = digest_header("inquirer", PASSWORD)
+    for header in (first, oracle_text_header("inquirer", "wrong-" + unique)):
+        body = inquiry(header + _second_headers(unique), number=marker)
+        resp = post(ois(gateway), body)
+        assert fault_code(resp.body) in ("OMGW-ORDER_NOT_FOUND", "OMGW-AUTH_FAILED")
+    rows = [r for r in _rows_after(gateway, start) if r.payload and marker in r.payload]
+    assert [r.fault_code for r in rows] == ["ORDER_NOT_FOUND", "AUTH_FAILED"]
+    for row in rows:
+        for secret in ("SECOND-", "TOKEN-", "ATTR-", "BST-", "OLD-", "NONCE-", "NESTED-"):
+            assert secret + unique not in row.payload, (secret, row.payload)
+        assert PASSWORD not in row.payload and "wrong-" + unique not in row.payload
+        # what identifies the caller is kept
+        assert "<o:Username>someone</o:Username>" in row.payload
+        assert f"{OIS_TYPES}" in row.payload
