@@ -3,9 +3,18 @@ no payload, every header is redacted, no secret reaches a log at any level."""
 
 from __future__ import annotations
 
-from sqlalchemy import func, select
+import logging
+import os
+import stat
+from pathlib import Path
 
+from click.testing import CliRunner
+from sqlalchemy import func, select, text
+
+from gateway.cli import cli
+from gateway.config import Settings
 from gateway.persistence.models import MessageLog
+from gateway.runtime import Runtime
 from tests.common.soap import PASSWORD, basic, digest_header, fault_code, post
 from tests.functional.test_security import OIS_TYPES, inquiry, ois, oracle_text_header
 
@@ -106,3 +115,59 @@ def test_a_secret_in_any_header_is_blanked_in_the_message_log(gateway, unique):
         # what identifies the caller is kept
         assert "<o:Username>someone</o:Username>" in row.payload
         assert f"{OIS_TYPES}" in row.payload
+
+
+def _mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def _omgw(env: dict[str, str | None], *args: str) -> str:
+    result = CliRunner().invoke(cli, list(args), env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def _env(home: Path) -> dict[str, str | None]:
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
+    env["OMGW_HOME"] = str(home)
+    return env
+
+
+def test_init_makes_the_home_0700_and_every_file_in_it_0600(tmp_path):
+    home = tmp_path / "home"
+    old = os.umask(0o022)  # the usual umask, under which files are 0644 unless made private
+    try:
+        _omgw(_env(home), "init", "--sample")
+        settings = Settings.from_env({"OMGW_HOME": str(home)})
+        runtime = Runtime(settings)
+        try:  # a write with a connection kept open: the -wal and -shm files exist
+            with runtime.sessions() as s, s.begin():
+                s.execute(text("CREATE TABLE IF NOT EXISTS mode_probe (x INTEGER)"))
+            with runtime.sessions() as s, s.begin():
+                s.execute(text("INSERT INTO mode_probe VALUES (1)"))
+            names = sorted(p.name for p in home.iterdir())
+            assert {"omgw.db", "omgw.db-wal", "omgw.db-shm", "wallet.key", "demo-user.txt"} <= set(
+                names
+            ), names
+            assert _mode(home) == 0o700
+            assert {n: oct(_mode(home / n)) for n in names} == {n: oct(0o600) for n in names}
+        finally:
+            runtime.close()
+    finally:
+        os.umask(old)
+
+
+def test_files_left_open_to_others_are_made_private_and_an_open_home_is_warned_of(tmp_path, caplog):
+    home = tmp_path / "home"
+    home.mkdir(mode=0o755)
+    home.chmod(0o755)
+    _omgw(_env(home), "init")
+    for name in ("omgw.db", "wallet.key"):
+        (home / name).chmod(0o644)
+    caplog.set_level(logging.WARNING)
+    _omgw(_env(home), "init")
+    assert _mode(home / "omgw.db") == 0o600 and _mode(home / "wallet.key") == 0o600
+    assert _mode(home) == 0o755  # an admin's choice of directory is left, and warned of
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("chmod 700" in w and str(home) in w for w in warnings), warnings
+    assert sum("it is now 600" in w for w in warnings) >= 2, warnings
