@@ -119,6 +119,7 @@ def prune_expired(runtime: Runtime, max_batches: int | None = _PRUNE_BATCHES) ->
     """Prune every table past its retention (``OMGW_*_RETENTION_DAYS``)."""
     settings = runtime.settings
     pruned = prune(
+        runtime.read_sessions,
         runtime.sessions,
         utcnow(),
         settings.message_log_retention_days,

@@ -354,6 +354,7 @@ def prune_command(
     settings = ctx.settings
     with ctx.runtime() as runtime:
         pruned = prune(
+            runtime.read_sessions,
             runtime.sessions,
             utcnow(),
             settings.message_log_retention_days if message_log_days is None else message_log_days,

@@ -14,27 +14,45 @@ from them), the audit log, applied-response and staged-response keys (they make 
 repeated response a duplicate), staged orders, ``READY`` and ``PARKED`` outbox rows.
 ``used_nonces`` is purged by the authenticator once past the replay window.
 
-Each batch is one short transaction (select the ids, delete them), so on SQLite other
-writers get their turn between batches instead of waiting behind one long delete.
+Each batch is one short transaction of at most :data:`BATCH_SIZE` rows and
+:data:`BATCH_BYTES` bytes of payload, its ids and sizes read beforehand outside any
+write transaction, so on SQLite other writers get their turn between batches instead of
+waiting behind one long delete.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, exists, or_, select
+from sqlalchemy import Select, delete, exists, func, or_, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.persistence.models import DeliveryAttempt, MessageLog, OrderHeader, OutboxMessage
 
-__all__ = ["BATCH_SIZE", "Pruned", "cutoff", "prune", "prune_message_log", "prune_outbox"]
+__all__ = [
+    "BATCH_BYTES",
+    "BATCH_SIZE",
+    "Pruned",
+    "batches",
+    "cutoff",
+    "prune",
+    "prune_message_log",
+    "prune_outbox",
+]
 
-#: rows deleted per transaction
-BATCH_SIZE = 500
+#: rows deleted per transaction at most
+BATCH_SIZE = 200
+#: payload bytes deleted per transaction at most (a larger row goes alone): on SQLite the
+#: time a delete holds the writer grows with the pages it frees, ~25 ms per MB here
+BATCH_BYTES = 4 * 1024 * 1024
 #: header statuses after which an order changes no more (gateway.orders.lifecycle)
 _FINISHED = ("CLOSED", "CANCELED", "DOO_REFERENCE")
+
+#: deletes the rows of these ids (and what hangs on them); returns the dependants deleted
+Remove = Callable[[Session, list[int]], int]
 
 
 @dataclass(frozen=True)
@@ -52,36 +70,85 @@ def cutoff(now: datetime, days: float) -> datetime | None:
     return None if days <= 0 else now - timedelta(days=days)
 
 
+def batches(sized: Sequence[tuple[int, int]], max_rows: int, max_bytes: int) -> list[list[int]]:
+    """Split (id, size) pairs, in order, into runs of at most ``max_rows`` rows and
+    ``max_bytes`` bytes; a row larger than ``max_bytes`` makes a run of its own."""
+    runs: list[list[int]] = []
+    run: list[int] = []
+    held = 0
+    for row_id, size in sized:
+        if run and (len(run) >= max_rows or held + size > max_bytes):
+            runs.append(run)
+            run, held = [], 0
+        run.append(row_id)
+        held += size
+    if run:
+        runs.append(run)
+    return runs
+
+
+@dataclass(frozen=True)
+class _Limits:
+    batch_size: int
+    batch_bytes: int
+    max_batches: int | None
+
+
+def _prune_in_batches(
+    read_sessions: sessionmaker[Session],
+    sessions: sessionmaker[Session],
+    pick: Select[Any],
+    remove: Remove,
+    limits: _Limits,
+) -> tuple[int, int, bool]:
+    """Delete the rows ``pick`` selects (id, payload size), one batch per transaction;
+    the sizes are read outside any write transaction. (rows, dependants, more left)."""
+    rows = dependants = done = 0
+    while True:
+        with read_sessions() as s:
+            found = s.execute(pick.limit(limits.batch_size)).all()
+        sized = [(int(row[0]), int(row[1] or 0)) for row in found]
+        for ids in batches(sized, limits.batch_size, limits.batch_bytes):
+            if limits.max_batches is not None and done >= limits.max_batches:
+                return rows, dependants, True
+            with sessions() as s, s.begin():
+                dependants += remove(s, ids)
+            rows, done = rows + len(ids), done + 1
+        if len(sized) < limits.batch_size:
+            return rows, dependants, False
+
+
 def prune_message_log(
+    read_sessions: sessionmaker[Session],
     sessions: sessionmaker[Session],
     before: datetime,
     batch_size: int = BATCH_SIZE,
     max_batches: int | None = None,
+    batch_bytes: int = BATCH_BYTES,
 ) -> tuple[int, bool]:
     """Delete message-log rows received before ``before``; (rows deleted, more left)."""
     pick = (
-        select(MessageLog.id)
+        select(MessageLog.id, func.length(MessageLog.payload))
         .where(MessageLog.received_at < before)
         .order_by(MessageLog.id)
-        .limit(batch_size)
     )
-    deleted = batches = 0
-    while max_batches is None or batches < max_batches:
-        with sessions() as s, s.begin():
-            ids = list(s.scalars(pick))
-            if ids:
-                s.execute(delete(MessageLog).where(MessageLog.id.in_(ids)))
-        deleted, batches = deleted + len(ids), batches + 1
-        if len(ids) < batch_size:
-            return deleted, False
-    return deleted, True
+
+    def remove(s: Session, ids: list[int]) -> int:
+        s.execute(delete(MessageLog).where(MessageLog.id.in_(ids)))
+        return 0
+
+    limits = _Limits(batch_size, batch_bytes, max_batches)
+    rows, _, more = _prune_in_batches(read_sessions, sessions, pick, remove, limits)
+    return rows, more
 
 
 def prune_outbox(
+    read_sessions: sessionmaker[Session],
     sessions: sessionmaker[Session],
     before: datetime,
     batch_size: int = BATCH_SIZE,
     max_batches: int | None = None,
+    batch_bytes: int = BATCH_BYTES,
 ) -> tuple[int, int, bool]:
     """Delete outbox rows delivered before ``before`` whose order is finished (or that
     have none), with their delivery attempts; (rows, attempts deleted, more left)."""
@@ -90,30 +157,26 @@ def prune_outbox(
         OrderHeader.status.not_in(_FINISHED),
     )
     pick = (
-        select(OutboxMessage.id)
+        select(OutboxMessage.id, func.length(OutboxMessage.payload))
         .where(
             OutboxMessage.status == "DELIVERED",
             OutboxMessage.delivered_at < before,
             or_(OutboxMessage.order_number.is_(None), ~still_open),
         )
         .order_by(OutboxMessage.id)
-        .limit(batch_size)
     )
-    rows = attempts = batches = 0
-    while max_batches is None or batches < max_batches:
-        with sessions() as s, s.begin():
-            ids: Sequence[int] = list(s.scalars(pick))
-            if ids:
-                gone = s.execute(delete(DeliveryAttempt).where(DeliveryAttempt.outbox_id.in_(ids)))
-                attempts += int(getattr(gone, "rowcount", 0) or 0)
-                s.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
-        rows, batches = rows + len(ids), batches + 1
-        if len(ids) < batch_size:
-            return rows, attempts, False
-    return rows, attempts, True
+
+    def remove(s: Session, ids: list[int]) -> int:
+        gone = s.execute(delete(DeliveryAttempt).where(DeliveryAttempt.outbox_id.in_(ids)))
+        s.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+        return int(getattr(gone, "rowcount", 0) or 0)
+
+    limits = _Limits(batch_size, batch_bytes, max_batches)
+    return _prune_in_batches(read_sessions, sessions, pick, remove, limits)
 
 
 def prune(
+    read_sessions: sessionmaker[Session],
     sessions: sessionmaker[Session],
     now: datetime,
     message_log_days: float,
@@ -122,14 +185,16 @@ def prune(
     max_batches: int | None = None,
 ) -> Pruned:
     """Prune every table with a retention (0 days: kept forever), each at most
-    ``max_batches`` batches of ``batch_size`` rows."""
+    ``max_batches`` transactions of ``batch_size`` rows and :data:`BATCH_BYTES` bytes."""
     logged = sent = attempts = 0
     more = False
     before = cutoff(now, message_log_days)
     if before is not None:
-        logged, more = prune_message_log(sessions, before, batch_size, max_batches)
+        logged, more = prune_message_log(read_sessions, sessions, before, batch_size, max_batches)
     before = cutoff(now, outbox_days)
     if before is not None:
-        sent, attempts, more_sent = prune_outbox(sessions, before, batch_size, max_batches)
+        sent, attempts, more_sent = prune_outbox(
+            read_sessions, sessions, before, batch_size, max_batches
+        )
         more = more or more_sent
     return Pruned(logged, sent, attempts, more)

@@ -41,7 +41,7 @@ def runtime(fresh_database_url: str, tmp_path: Path) -> Iterator[Runtime]:
     running.close()
 
 
-def _log_rows(runtime: Runtime, ages_days: list[float], tag: str) -> None:
+def _log_rows(runtime: Runtime, ages_days: list[float], tag: str, size: int = 4) -> None:
     now = utcnow()
     with runtime.sessions() as s, s.begin():
         for age in ages_days:
@@ -55,7 +55,7 @@ def _log_rows(runtime: Runtime, ages_days: list[float], tag: str) -> None:
                     fault_code="AUTH_REQUIRED",
                     http_status=500,
                     duration_ms=1,
-                    payload="<x/>",
+                    payload="x" * size,
                 ),
             )
 
@@ -91,17 +91,38 @@ def test_old_message_log_rows_go_in_bounded_batches_and_recent_ones_stay(runtime
     deletes = _Deletes(runtime, "message_log")
     before = utcnow() - timedelta(days=30)
 
-    assert prune_message_log(runtime.sessions, before, batch_size=10, max_batches=1) == (10, True)
-    assert prune_message_log(runtime.sessions, before, batch_size=10) == (15, False)
+    assert prune_message_log(
+        runtime.read_sessions, runtime.sessions, before, batch_size=10, max_batches=1
+    ) == (10, True)
+    assert prune_message_log(runtime.read_sessions, runtime.sessions, before, batch_size=10) == (
+        15,
+        False,
+    )
 
     # one transaction per batch, none larger than the batch
     assert deletes.events == [("delete", 10), ("commit", 0)] * 2 + [("delete", 5), ("commit", 0)]
     assert _ages(runtime, "retention") == [0, 1, 29]
 
 
+def test_a_batch_holds_a_bounded_number_of_payload_bytes(runtime):
+    _log_rows(runtime, [40] * 4, "bytes", size=1000)
+    _log_rows(runtime, [40], "bytes", size=9000)  # larger than a batch: alone
+    _log_rows(runtime, [40] * 2, "bytes", size=1000)
+    deletes = _Deletes(runtime, "message_log")
+    before = utcnow() - timedelta(days=30)
+
+    got = prune_message_log(runtime.read_sessions, runtime.sessions, before, batch_bytes=2500)
+
+    assert got == (7, False)
+    assert [n for kind, n in deletes.events if kind == "delete"] == [2, 2, 1, 2]
+    assert _ages(runtime, "bytes") == []
+
+
 def test_zero_days_keeps_everything(runtime):
     _log_rows(runtime, [4000, 40], "forever")
-    pruned = prune(runtime.sessions, utcnow(), message_log_days=0, outbox_days=0)
+    pruned = prune(
+        runtime.read_sessions, runtime.sessions, utcnow(), message_log_days=0, outbox_days=0
+    )
     assert (pruned.message_log, pruned.outbox) == (0, 0)
     assert _ages(runtime, "forever") == [40, 4000]
 
@@ -167,7 +188,14 @@ def test_delivered_messages_of_finished_orders_go_and_an_open_order_keeps_all(ru
         }
     deletes = _Deletes(runtime, "outbox")
 
-    pruned = prune(runtime.sessions, utcnow(), message_log_days=0, outbox_days=90, batch_size=2)
+    pruned = prune(
+        runtime.read_sessions,
+        runtime.sessions,
+        utcnow(),
+        message_log_days=0,
+        outbox_days=90,
+        batch_size=2,
+    )
 
     assert (pruned.outbox, pruned.delivery_attempts, pruned.more) == (3, 3, False)
     assert [n for kind, n in deletes.events if kind == "delete"] == [2, 1]
