@@ -169,8 +169,8 @@ def test_no_secret_reaches_any_log_at_debug(
         ):
             assert not (fault_code(post(ofrs, body, headers).body) or "").startswith("OMGW-AUTH")
         for body, headers in (
-            (_ack(), basic("all", "wrong-" + unique)),
-            (_ack(oracle_text_header("all", "wrong-" + unique)), {}),
+            (_ack(), basic(f"ghost-{unique}", "wrong-" + unique)),
+            (_ack(oracle_text_header(f"ghost-{unique}", "wrong-" + unique)), {}),
         ):
             assert fault_code(post(ofrs, body, headers).body) == "OMGW-AUTH_FAILED"
 

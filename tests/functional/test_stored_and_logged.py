@@ -1,5 +1,8 @@
-"""What omgw stores and logs (README "What is stored and logged"): refused requests keep
-no payload, every header is redacted, no secret reaches a log at any level."""
+"""What omgw stores (README "What is stored and logged"): refused requests keep no
+payload, every header is redacted, the home and the files in it are private.
+
+Wrong credentials name users that do not exist, so that no test user's failures add up
+(a lockout must not follow these tests into others)."""
 
 from __future__ import annotations
 
@@ -45,9 +48,9 @@ def test_refused_requests_store_an_excerpt_and_never_their_whole_payload(gateway
     marker = f"FILL-{unique}"
     refused = [
         ({}, ""),  # no credentials
-        (basic("all", "wrong-" + unique), ""),  # wrong Basic password
-        ({}, oracle_text_header("all", "wrong-" + unique)),  # wrong token password
-        ({}, oracle_text_header("nobody", PASSWORD)),  # unknown user
+        (basic(f"ghost-{unique}", "wrong-" + unique), ""),  # wrong Basic credentials
+        ({}, oracle_text_header(f"ghost-{unique}", "wrong-" + unique)),  # wrong token
+        ({}, oracle_text_header(f"nobody-{unique}", PASSWORD)),  # unknown user
     ]
     start = _last_id(gateway)
     sent = 0
@@ -102,7 +105,7 @@ def test_a_secret_in_any_header_is_blanked_in_the_message_log(gateway, unique):
     start = _last_id(gateway)
     marker = f"HDR-{unique}"
     first = digest_header("inquirer", PASSWORD)
-    for header in (first, oracle_text_header("inquirer", "wrong-" + unique)):
+    for header in (first, oracle_text_header(f"ghost-{unique}", "wrong-" + unique)):
         body = inquiry(header + _second_headers(unique), number=marker)
         resp = post(ois(gateway), body)
         assert fault_code(resp.body) in ("OMGW-ORDER_NOT_FOUND", "OMGW-AUTH_FAILED")
