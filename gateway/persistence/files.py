@@ -67,11 +67,20 @@ def tighten(path: Path) -> None:
         mode = path.stat().st_mode
     except FileNotFoundError:
         return
-    if open_to_others(mode):
-        path.chmod(stat.S_IMODE(mode) & ~_OTHERS)
+    if not open_to_others(mode):
+        return
+    private = stat.S_IMODE(mode) & ~_OTHERS
+    try:
+        path.chmod(private)
+    except PermissionError:  # another user's file: say so, and leave it to its owner
         log.warning(
-            "%s was open to other users (mode %o); it is now %o",
+            "%s is open to other users (mode %o) and is not ours to change: run chmod %o %s",
             path,
             stat.S_IMODE(mode),
-            stat.S_IMODE(mode) & ~_OTHERS,
+            private,
+            path,
         )
+        return
+    log.warning(
+        "%s was open to other users (mode %o); it is now %o", path, stat.S_IMODE(mode), private
+    )
