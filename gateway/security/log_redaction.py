@@ -24,7 +24,7 @@ MASK = "***"
 # Every pattern starts at a literal ("<", a keyword, a scheme) and every repetition that
 # can fail is bounded, so a record of n characters is redacted in O(n) whatever it holds
 # (a caller's input may reach a record).
-_WORDS = r"password|passwd|secret|token|nonce"
+_WORDS = r"password|passwd|pwd|passphrase|secret|token|nonce|credential|api[_-]?key"
 
 #: an HTTP credential after its scheme: ``Basic dXNlcjpwYXNz``, ``Bearer eyJ…``
 _AUTH_SCHEME = re.compile(
@@ -39,7 +39,8 @@ _XML_SECRET = re.compile(
 )
 #: ``password=x``, ``"secret": "x"``, ``api_key='x'``, ``clientSecret="x"`` (an XML attribute)
 _KEY_VALUE = re.compile(
-    r"(password|passwd|pwd|secret|api[_-]?key|token)([\w.-]{0,30}?)([\"']?\s{0,10}[:=]\s{0,10})"
+    r"(password|passwd|pwd|passphrase|secret|api[_-]?key|token)([\w.-]{0,30}?)"
+    r"([\"']?\s{0,10}[:=]\s{0,10})"
     r"(\"[^\"]{0,2000}\"?|'[^']{0,2000}'?|[^\s,;&\"'<>)\]}]{1,2000})",
     re.IGNORECASE,
 )

@@ -141,7 +141,10 @@ def digest_matches(token: UsernameToken, password: str) -> bool:
 
 
 #: what an element or attribute name says when it holds a secret (matched in lower case)
-_SECRET_WORDS = ("password", "passwd", "secret", "token", "nonce")
+_SECRET_WORDS = (
+    "password", "passwd", "pwd", "passphrase", "secret", "token", "nonce", "credential",
+    "apikey", "api_key", "api-key",
+)  # fmt: skip
 #: names inside a secret element that identify rather than prove (kept in the log)
 _IDENTIFYING = frozenset({"username"})
 MASK = "***"
@@ -159,9 +162,9 @@ def redact(element: etree._Element | None) -> None:
 
     Matched by name in any namespace, since a caller may send several headers, older or
     newer WSS drafts (``…/2002/07/secext``, ``wsse11``) or headers of its own: an element
-    whose local name says password, secret, token or nonce has its text blanked, and so
-    has everything inside it except a ``Username``; an attribute whose name says so has
-    its value blanked.
+    whose local name says password, secret, token, nonce, credential or API key (in any
+    case, anywhere in the name) has its text blanked, and so has everything inside it
+    except a ``Username``; an attribute whose name says so has its value blanked.
     """
     if element is None:
         return
