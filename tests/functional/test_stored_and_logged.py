@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import stat
 from pathlib import Path
 
@@ -43,6 +44,17 @@ def _last_id(gateway) -> int:
         return s.scalar(select(func.coalesce(func.max(MessageLog.id), 0))) or 0
 
 
+def _database_bytes(gateway) -> int | None:
+    """The SQLite database's size on disk, its WAL checkpointed into it; None on PostgreSQL."""
+    url = gateway.runtime.settings.database_url
+    if not url.startswith("sqlite"):
+        return None
+    path = Path(url.split(":///", 1)[1])
+    with sqlite3.connect(path) as conn:
+        conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
 def test_refused_requests_store_an_excerpt_and_never_their_whole_payload(gateway, unique):
     limit = gateway.runtime.settings.max_body_bytes
     marker = f"FILL-{unique}"
@@ -53,6 +65,7 @@ def test_refused_requests_store_an_excerpt_and_never_their_whole_payload(gateway
         ({}, oracle_text_header(f"nobody-{unique}", PASSWORD)),  # unknown user
     ]
     start = _last_id(gateway)
+    size_before = _database_bytes(gateway)
     sent = 0
     for i in range(20):
         headers, header = refused[i % len(refused)]
@@ -66,6 +79,9 @@ def test_refused_requests_store_an_excerpt_and_never_their_whole_payload(gateway
     kept = sum(len(r.payload.encode()) for r in rows)
     # 20 requests of ~limit bytes each (5 MiB at the tests' 256 KiB limit) keep ~42 KiB
     assert kept <= 20 * (EXCERPT_BYTES + 100), (kept, sent)
+    size_after = _database_bytes(gateway)
+    if size_before is not None and size_after is not None:  # 20 rows, their indexes, slack
+        assert size_after - size_before < 512 * 1024, (size_before, size_after, sent)
     for row in rows:
         assert row.principal is None
         assert "bytes in all; the rest is not kept" in row.payload
