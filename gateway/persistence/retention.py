@@ -51,8 +51,9 @@ BATCH_BYTES = 4 * 1024 * 1024
 #: header statuses after which an order changes no more (gateway.orders.lifecycle)
 _FINISHED = ("CLOSED", "CANCELED", "DOO_REFERENCE")
 
-#: deletes the rows of these ids (and what hangs on them); returns the dependants deleted
-Remove = Callable[[Session, list[int]], int]
+#: deletes the rows of these ids and what hangs on them; returns (rows, dependants) deleted,
+#: fewer than asked when another process pruned some first
+Remove = Callable[[Session, list[int]], tuple[int, int]]
 
 
 @dataclass(frozen=True)
@@ -94,6 +95,11 @@ class _Limits:
     max_batches: int | None
 
 
+def _count(result: Any) -> int:
+    """The rows a DELETE removed."""
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
 def _prune_in_batches(
     read_sessions: sessionmaker[Session],
     sessions: sessionmaker[Session],
@@ -112,8 +118,8 @@ def _prune_in_batches(
             if limits.max_batches is not None and done >= limits.max_batches:
                 return rows, dependants, True
             with sessions() as s, s.begin():
-                dependants += remove(s, ids)
-            rows, done = rows + len(ids), done + 1
+                gone, hanging = remove(s, ids)
+            rows, dependants, done = rows + gone, dependants + hanging, done + 1
         if len(sized) < limits.batch_size:
             return rows, dependants, False
 
@@ -133,9 +139,8 @@ def prune_message_log(
         .order_by(MessageLog.id)
     )
 
-    def remove(s: Session, ids: list[int]) -> int:
-        s.execute(delete(MessageLog).where(MessageLog.id.in_(ids)))
-        return 0
+    def remove(s: Session, ids: list[int]) -> tuple[int, int]:
+        return _count(s.execute(delete(MessageLog).where(MessageLog.id.in_(ids)))), 0
 
     limits = _Limits(batch_size, batch_bytes, max_batches)
     rows, _, more = _prune_in_batches(read_sessions, sessions, pick, remove, limits)
@@ -166,10 +171,10 @@ def prune_outbox(
         .order_by(OutboxMessage.id)
     )
 
-    def remove(s: Session, ids: list[int]) -> int:
-        gone = s.execute(delete(DeliveryAttempt).where(DeliveryAttempt.outbox_id.in_(ids)))
-        s.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
-        return int(getattr(gone, "rowcount", 0) or 0)
+    def remove(s: Session, ids: list[int]) -> tuple[int, int]:
+        attempts = s.execute(delete(DeliveryAttempt).where(DeliveryAttempt.outbox_id.in_(ids)))
+        sent = s.execute(delete(OutboxMessage).where(OutboxMessage.id.in_(ids)))
+        return _count(sent), _count(attempts)
 
     limits = _Limits(batch_size, batch_bytes, max_batches)
     return _prune_in_batches(read_sessions, sessions, pick, remove, limits)
