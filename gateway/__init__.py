@@ -2,4 +2,13 @@
 
 This package is the composition root (DESIGN §4): it may import ``connectors`` and
 ``routing``; they never import it.
+
+Importing it makes every log record of the process redacted as it is made
+(:mod:`gateway.security.log_redaction`): every omgw process (the CLI, gunicorn's master
+and its forked workers, a WSGI server loading :func:`gateway.server.build_app`) imports
+this package before it logs anything of its own, so no record escapes, at any level.
 """
+
+from gateway.security import log_redaction
+
+log_redaction.install()

@@ -1,4 +1,5 @@
-"""Background processing: staged orders, staged fulfillment responses, nonce purging.
+"""Background processing: staged orders, staged fulfillment responses, nonce purging,
+pruning what has outlived its retention (gateway.persistence.retention).
 
 Each staged row is claimed and processed in its own transaction, so several
 processes can share the work: PostgreSQL claims with ``FOR UPDATE SKIP LOCKED``;
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
@@ -22,11 +24,23 @@ from gateway.orders.commands import FulfillmentResponse, OrderInput
 from gateway.orders.intake import OrderIntake
 from gateway.orders.responses import ResponseProcessor
 from gateway.persistence.models import StagedOrder, StagedResponse, utcnow
+from gateway.persistence.retention import Pruned, prune
 from gateway.runtime import Runtime
 
-__all__ = ["Counts", "import_staged_orders", "process_staged_responses", "run_loop"]
+__all__ = [
+    "PRUNE_INTERVAL_SECONDS",
+    "Counts",
+    "import_staged_orders",
+    "process_staged_responses",
+    "prune_expired",
+    "run_loop",
+]
 
 log = logging.getLogger(__name__)
+#: how often the loop prunes; a pass deletes at most _PRUNE_BATCHES batches per table, and
+#: the next pass (one background interval later) goes on when more were left
+PRUNE_INTERVAL_SECONDS = 60.0
+_PRUNE_BATCHES = 20
 Row = TypeVar("Row", StagedOrder, StagedResponse)
 
 
@@ -101,14 +115,39 @@ def process_staged_responses(runtime: Runtime, limit: int = 500) -> Counts:
     return _drain(runtime, StagedResponse, handle, limit)
 
 
+def prune_expired(runtime: Runtime, max_batches: int | None = _PRUNE_BATCHES) -> Pruned:
+    """Prune every table past its retention (``OMGW_*_RETENTION_DAYS``)."""
+    settings = runtime.settings
+    pruned = prune(
+        runtime.read_sessions,
+        runtime.sessions,
+        utcnow(),
+        settings.message_log_retention_days,
+        settings.outbox_retention_days,
+        max_batches=max_batches,
+    )
+    if pruned.message_log or pruned.outbox:
+        log.info(
+            "pruned %d message-log rows, %d delivered outbox messages (%d attempts)",
+            pruned.message_log,
+            pruned.outbox,
+            pruned.delivery_attempts,
+        )
+    return pruned
+
+
 def run_loop(runtime: Runtime, stop: threading.Event, purge: Callable[[], int]) -> None:
     """Work until ``stop`` is set, sleeping between passes that found nothing."""
     interval = runtime.settings.background_interval_seconds
+    next_prune = 0.0
     while not stop.is_set():
         try:
             orders = import_staged_orders(runtime)
             responses = process_staged_responses(runtime)
             purge()
+            if time.monotonic() >= next_prune:
+                more = prune_expired(runtime).more
+                next_prune = time.monotonic() + (0.0 if more else PRUNE_INTERVAL_SECONDS)
             if orders.done or orders.failed or responses.done or responses.failed:
                 log.info(
                     "background: orders %d imported / %d failed; responses %d / %d",

@@ -12,6 +12,8 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_BACKGROUND_INTERVAL_SECONDS`` | ``2`` | how often staged orders/responses are processed |
 | ``OMGW_DEFAULT_FULFILLMENT_SYSTEM`` | (none) | fulfillment system new lines are assigned to |
 | ``OMGW_LOG_PAYLOADS`` | ``1`` | keep each inbound message's (redacted) payload |
+| ``OMGW_MESSAGE_LOG_RETENTION_DAYS`` | ``30`` | days ``message_log`` rows are kept (0: forever) |
+| ``OMGW_OUTBOX_RETENTION_DAYS`` | ``90`` | days finished orders' delivered messages are kept |
 | ``OMGW_LOG_LEVEL`` | ``INFO`` | logging level |
 | ``OMGW_PUBLIC_URL`` | the serve address | our address for async answers (``ReplyTo``) |
 | ``OMGW_WORKER_CONCURRENCY`` | ``4`` | sends in flight per outbox worker |
@@ -68,6 +70,9 @@ class Settings:
     background_interval_seconds: float = 2.0
     default_fulfillment_system: str | None = None
     log_payloads: bool = True
+    #: days kept before pruning (gateway.persistence.retention); 0 keeps them forever
+    message_log_retention_days: int = 30
+    outbox_retention_days: int = 90
     log_level: str = "INFO"
     #: our base URL as fulfillment systems reach it; ``serve`` defaults it to its address
     public_url: str | None = None
@@ -107,6 +112,8 @@ class Settings:
             background_interval_seconds=float(env.get("OMGW_BACKGROUND_INTERVAL_SECONDS", 2)),
             default_fulfillment_system=env.get("OMGW_DEFAULT_FULFILLMENT_SYSTEM") or None,
             log_payloads=_flag(env.get("OMGW_LOG_PAYLOADS", "1")),
+            message_log_retention_days=max(0, int(env.get("OMGW_MESSAGE_LOG_RETENTION_DAYS", 30))),
+            outbox_retention_days=max(0, int(env.get("OMGW_OUTBOX_RETENTION_DAYS", 90))),
             log_level=_log_level(env.get("OMGW_LOG_LEVEL", "INFO")),
             public_url=env.get("OMGW_PUBLIC_URL") or None,
             worker_concurrency=max(1, int(env.get("OMGW_WORKER_CONCURRENCY", 4))),
@@ -133,6 +140,8 @@ class Settings:
             "OMGW_REPLAY_WINDOW_SECONDS": str(self.replay_window_seconds),
             "OMGW_BACKGROUND_INTERVAL_SECONDS": str(self.background_interval_seconds),
             "OMGW_LOG_PAYLOADS": "1" if self.log_payloads else "0",
+            "OMGW_MESSAGE_LOG_RETENTION_DAYS": str(self.message_log_retention_days),
+            "OMGW_OUTBOX_RETENTION_DAYS": str(self.outbox_retention_days),
             "OMGW_LOG_LEVEL": self.log_level,
             "OMGW_WORKER_CONCURRENCY": str(self.worker_concurrency),
             "OMGW_LEASE_SECONDS": str(self.lease_seconds),

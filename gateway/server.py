@@ -20,6 +20,7 @@ from gateway.persistence.db import (
     migrate,
     serialize_setup,
 )
+from gateway.persistence.files import ensure_private_dir, tighten
 from gateway.runtime import Runtime, limit_malloc_retention
 from gateway.security.authenticator import Authenticator
 from gateway.security.roles import SERVICE_ROLES
@@ -100,7 +101,8 @@ def prepare(settings: Settings) -> None:
     task types and default process where they are missing."""
     from gateway.registry.store import ensure_builtins
 
-    settings.home.mkdir(parents=True, exist_ok=True)
+    ensure_private_dir(settings.home)
+    tighten(settings.key_file)
     engine = create_engine_for(settings.database_url)
     try:
         migrate(engine)

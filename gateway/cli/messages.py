@@ -1,4 +1,5 @@
-"""``omgw messages list|show|replay``: the outbox, its parking lot, and selective replay.
+"""``omgw messages list|show|replay|prune``: the outbox, its parking lot, selective replay,
+and pruning what has outlived its retention.
 
 The outbox holds fulfillment requests (``--kind REQUEST``), business events
 (``EVENT``: pushPayload to a BUSINESS_EVENT connector) and e-mails (``EMAIL``: no
@@ -28,6 +29,8 @@ from gateway.outbox.replay import (
     message_detail,
     parse_when,
 )
+from gateway.persistence.models import utcnow
+from gateway.persistence.retention import BATCH_SIZE, prune
 
 __all__ = ["messages"]
 
@@ -313,3 +316,60 @@ def _problem(result: ReplayResult) -> str | None:
     if result.skipped:
         parts.append(f"not replayable: {_names(result.skipped)}: see the reasons above")
     return ". ".join(parts) or None
+
+
+@messages.command(
+    "prune",
+    help="Delete message-log rows and delivered outbox messages of finished orders older than "
+    "their retention (OMGW_MESSAGE_LOG_RETENTION_DAYS, OMGW_OUTBOX_RETENTION_DAYS; 0 keeps "
+    "them forever), in short transactions of --batch rows. The background loop does the same "
+    "every minute; this is for a server run without it, or to prune now.",
+)
+@click.option(
+    "--message-log-days",
+    type=click.IntRange(0),
+    help="Keep message-log rows this many days (default OMGW_MESSAGE_LOG_RETENTION_DAYS).",
+)
+@click.option(
+    "--outbox-days",
+    type=click.IntRange(0),
+    help="Keep delivered messages this many days (default OMGW_OUTBOX_RETENTION_DAYS).",
+)
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 100_000),
+    default=BATCH_SIZE,
+    show_default=True,
+    help="Rows deleted per transaction.",
+)
+@json_option
+@pass_context
+def prune_command(
+    ctx: Context,
+    message_log_days: int | None,
+    outbox_days: int | None,
+    batch: int,
+    as_json: bool,
+) -> None:
+    settings = ctx.settings
+    with ctx.runtime() as runtime:
+        pruned = prune(
+            runtime.read_sessions,
+            runtime.sessions,
+            utcnow(),
+            settings.message_log_retention_days if message_log_days is None else message_log_days,
+            settings.outbox_retention_days if outbox_days is None else outbox_days,
+            batch_size=batch,
+        )
+    record = {
+        "message_log": pruned.message_log,
+        "outbox": pruned.outbox,
+        "delivery_attempts": pruned.delivery_attempts,
+    }
+    if as_json:
+        emit_record(record, True)
+        return
+    click.echo(
+        f"- {pruned.message_log} message-log rows, {pruned.outbox} delivered outbox messages "
+        f"({pruned.delivery_attempts} delivery attempts)"
+    )

@@ -20,6 +20,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from gateway.persistence.files import ensure_private_dir, ensure_private_file, tighten
 from gateway.persistence.gate import WriterGate
 
 __all__ = ["READONLY", "create_engine_for", "make_session_factory", "migrate", "serialize_setup"]
@@ -39,13 +40,23 @@ def create_engine_for(url: str) -> Engine:
         path = url.split(":///", 1)[-1]
         on_disk = bool(path) and path != ":memory:" and "mode=memory" not in path
         if on_disk:
-            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            _private_database(Path(path))
         engine = create_engine(
             url, connect_args={"timeout": _WAIT_SECONDS, "check_same_thread": False}
         )
         _sqlite_setup(engine, WriterGate(Path(f"{path}.gate") if on_disk else None))
         return engine
     return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+
+
+def _private_database(path: Path) -> None:
+    """The database file 0600 before SQLite opens it: its ``-wal`` and ``-shm`` files are
+    created with the same mode; any left open to others from before are tightened."""
+    if not path.parent.exists():
+        ensure_private_dir(path.parent)
+    ensure_private_file(path)
+    for suffix in ("-wal", "-shm", ".gate"):
+        tighten(path.with_name(path.name + suffix))
 
 
 def _sqlite_setup(engine: Engine, gate: WriterGate) -> None:

@@ -20,12 +20,14 @@ from gateway import namespaces as ns
 from gateway.errors import AuthError
 
 __all__ = [
+    "MASK",
     "PASSWORD_DIGEST",
     "PASSWORD_TEXT",
     "BasicCredentials",
     "Timestamp",
     "UsernameToken",
     "digest_matches",
+    "is_secret_name",
     "parse_basic",
     "parse_security_header",
     "redact",
@@ -138,19 +140,59 @@ def digest_matches(token: UsernameToken, password: str) -> bool:
     return hmac.compare_digest(expected, token.password.strip())
 
 
-_SECRET_NAMES = frozenset({"Password", "Nonce"})
+#: what an element or attribute name says when it holds a secret (matched in lower case)
+_SECRET_WORDS = (
+    "password", "passwd", "pwd", "passphrase", "secret", "token", "nonce", "credential",
+    "apikey", "api_key", "api-key",
+)  # fmt: skip
+#: names inside a secret element that identify rather than prove (kept in the log)
+_IDENTIFYING = frozenset({"username"})
+MASK = "***"
 
 
-def redact(header: etree._Element | None) -> None:
-    """Blank every password and nonce in a parsed header, before it is logged.
+def is_secret_name(localname: str) -> bool:
+    """Whether a name says it holds a secret: ``Password``, ``Nonce``,
+    ``BinarySecurityToken``, ``clientSecret``, ``x:sessionToken`` …"""
+    lowered = localname.lower()
+    return any(word in lowered for word in _SECRET_WORDS)
 
-    Matched by local name in any namespace: older and newer WSS drafts (``…/2002/07/
-    secext``, ``wsse11``) carry the same elements, and we must not log them either.
+
+def redact(element: etree._Element | None) -> None:
+    """Blank every secret in ``element`` and below it, before it is logged.
+
+    Matched by name in any namespace, since a caller may send several headers, older or
+    newer WSS drafts (``…/2002/07/secext``, ``wsse11``) or headers of its own: an element
+    whose local name says password, secret, token, nonce, credential or API key (in any
+    case, anywhere in the name) has its text blanked, and so has everything inside it
+    except a ``Username``; an attribute whose name says so has its value blanked.
     """
-    if header is None:
+    if element is None:
         return
-    for el in header.iter():
-        if isinstance(el.tag, str) and etree.QName(el).localname in _SECRET_NAMES:
-            el.text = "***"
-            for child in list(el):
-                el.remove(child)
+    for el in list(element.iter()):
+        if not isinstance(el.tag, str):
+            continue
+        _redact_attributes(el)
+        if is_secret_name(etree.QName(el).localname):
+            _blank(el)
+
+
+def _redact_attributes(el: etree._Element) -> None:
+    for name in el.attrib:
+        if is_secret_name(etree.QName(name).localname):
+            el.set(name, MASK)
+
+
+def _blank(el: etree._Element) -> None:
+    children = [c for c in el if isinstance(c.tag, str)]
+    if not children:
+        for child in list(el):  # comments or processing instructions holding text
+            el.remove(child)
+        el.text = MASK
+        return
+    if el.text and el.text.strip():
+        el.text = MASK
+    for child in children:
+        if child.tail and child.tail.strip():
+            child.tail = MASK
+        if etree.QName(child).localname.lower() not in _IDENTIFYING:
+            _blank(child)

@@ -21,7 +21,7 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import EnvelopeError, GatewayError, InternalError
-from gateway.persistence.message_log import write_log
+from gateway.persistence.message_log import logged_payload, write_log
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator
 from gateway.security.tokens import redact
@@ -268,9 +268,11 @@ class SoapFront:
             fault_code=code,
             http_status=int(status.split()[0]),
             duration_ms=int((time.perf_counter() - started) * 1000),
-            payload=payload.decode("utf-8", "replace")
-            if payload is not None and self._runtime.settings.log_payloads
-            else None,
+            payload=logged_payload(
+                payload,
+                authenticated=info.principal is not None,
+                keep=self._runtime.settings.log_payloads,
+            ),
         )
 
     def _log(self, info: RequestInfo, status: str, started: float, payload: bytes | None) -> None:
@@ -282,8 +284,11 @@ class SoapFront:
 
 
 def _redacted(envelope: Envelope) -> bytes:
-    """The request as UTF-8 with every password and nonce blanked (idempotent)."""
-    redact(envelope.header)
+    """The request as UTF-8 with every secret outside the Body blanked (idempotent): in
+    every Header, not only the first, and in anything else beside the Body."""
+    for child in envelope.root:
+        if child is not envelope.body:
+            redact(child)
     return etree.tostring(envelope.root, encoding="utf-8", xml_declaration=True)
 
 

@@ -172,3 +172,11 @@ def test_a_forked_child_does_not_share_its_parents_lock(tmp_path):
         assert os.WEXITSTATUS(status) == 0
     finally:
         gate.release()
+
+
+def test_prune_batches_are_bounded_in_rows_and_bytes():
+    from gateway.persistence.retention import batches
+
+    sized = [(1, 10), (2, 10), (3, 100), (4, 1), (5, 1), (6, 1), (7, 1)]
+    assert batches(sized, max_rows=3, max_bytes=50) == [[1, 2], [3], [4, 5, 6], [7]]
+    assert batches([], max_rows=3, max_bytes=50) == []

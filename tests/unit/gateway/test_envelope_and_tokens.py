@@ -85,3 +85,16 @@ def test_fault_envelope_carries_code_and_line_details():
     assert faultcode == "env:Client"
     assert "2 errors" in faultstring and "nothing was applied" in faultstring
     assert body.count(b"<tns:detail>") == 2
+
+
+def test_redaction_blanks_every_element_and_attribute_named_for_a_secret():
+    header = etree.fromstring(
+        '<h xmlns:x="urn:any"><x:apiToken>T1</x:apiToken><x:Login clientSecret="S1" user="u"/>'
+        "<x:SessionToken><x:Value>V1</x:Value><x:Username>kept</x:Username></x:SessionToken>"
+        "<x:Passwd><!-- c --></x:Passwd><x:Other>plain</x:Other>"
+        '<x:Credentials><x:Pwd>P1</x:Pwd></x:Credentials><x:Call x:apiKey="K1"/></h>'
+    )
+    redact(header)
+    text = etree.tostring(header).decode()
+    assert not any(s in text for s in ("T1", "S1", "V1", "<!--", "P1", "K1"))
+    assert "<x:Username>kept<" in text and "<x:Other>plain<" in text and 'user="u"' in text
