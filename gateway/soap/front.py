@@ -159,6 +159,17 @@ class SoapFront:
             return self._refusal(endpoint, err, started)
         return None
 
+    def needs_screening(self, environ: dict[str, Any]) -> bool:
+        """Whether :meth:`screen` could refuse this request: without an HTTP Basic header
+        and with a sound Content-Length there is nothing to check (and no I/O)."""
+        if _is_basic(environ.get("HTTP_AUTHORIZATION")):
+            return True
+        try:
+            _content_length(environ, self._max)
+        except EnvelopeError:
+            return True
+        return False
+
     def refuse(self, environ: dict[str, Any], err: GatewayError) -> Answer:
         """The fault for a request its server refused while reading the body (the read
         deadline, the size limit), logged like any fault, with no payload."""

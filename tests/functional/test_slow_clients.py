@@ -1,15 +1,26 @@
 """Slow and short bodies, and credentials checked before the body (README "Slow clients
-and the server in front"), on the tests' wsgiref server.
+and the server in front").
+
+Two servers: the tests' wsgiref one (the front's own checks, on both databases), and
+``omgw serve`` itself (gunicorn with the gateway's worker, SQLite) in a subprocess.
 """
 
 from __future__ import annotations
 
 import base64
+import http.client
+import os
 import select
+import signal
 import socket
+import statistics
+import subprocess
+import sys
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -17,9 +28,10 @@ from sqlalchemy import select as sql_select
 
 from gateway.persistence.models import MessageLog, OrderHeader
 from gateway.runtime import Runtime
+from gateway.server import prepare
 from tests.common.orders import order
 from tests.common.soap import PASSWORD, client, fault_code
-from tests.conftest import Gateway, _pg_database, make_settings, serving
+from tests.conftest import Gateway, _pg_database, make_settings, seed, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 IMPORT = "/fscmService/OrderImportService"
@@ -175,3 +187,212 @@ def test_body_not_in_within_the_deadline(quick_deadline, unique, how):
     assert code_of(data) == "OMGW-REQUEST_TIMEOUT"
     assert 0.9 < took < 3.0
     assert orders_with(quick_deadline.runtime, unique) == 0
+
+
+# -- omgw serve: gunicorn with the gateway's worker --------------------------------------------
+
+
+@dataclass
+class Served:
+    base: str
+    port: int
+    runtime: Runtime
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextmanager
+def _omgw_serve(home: Path, read_timeout: float) -> Iterator[Served]:
+    """``omgw serve --workers 2`` on a fresh SQLite home, with the tests' users."""
+    settings = make_settings(
+        home, f"sqlite:///{home / 'omgw.db'}", read_timeout_seconds=read_timeout
+    )
+    prepare(settings)
+    runtime = Runtime(settings)
+    seed(runtime)
+    port = _free_port()
+    env = {**os.environ, **settings.to_env(), "OMGW_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
+    args = [
+        "serve",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "2",
+        "--no-background",
+    ]
+    with open(home / "serve.log", "wb") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "gateway.cli", *args], env=env, cwd=ROOT, stdout=log, stderr=log
+        )
+    try:
+        _wait_ready(port, proc)
+        yield Served(f"http://127.0.0.1:{port}", port, runtime)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+        runtime.close()
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """omgw serve with the default read deadline (30 s)."""
+    with _omgw_serve(tmp_path_factory.mktemp("served"), 30.0) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def served_quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    """omgw serve whose callers have 1 s for their headers, and 1 s for their body."""
+    with _omgw_serve(tmp_path_factory.mktemp("served-quick"), 1.0) as running:
+        yield running
+
+
+def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, f"omgw serve exited with {proc.returncode}"
+        try:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+            conn.request("GET", "/healthz")
+            if conn.getresponse().status == 200:
+                conn.close()
+                return
+        except OSError:
+            time.sleep(0.2)
+    raise AssertionError("omgw serve did not start within 60 s")
+
+
+def _inquiry(key: str) -> bytes:
+    from tests.functional.test_security import OIS, OIS_TYPES
+
+    return f"""<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
+      xmlns:typ="{OIS_TYPES}" xmlns:ord="{OIS}"><soapenv:Body><typ:GetOrderDetails>
+      <typ:Order><ord:SourceTransactionIdentifier>{key}</ord:SourceTransactionIdentifier>
+      <ord:SourceTransactionSystem>LEGACY</ord:SourceTransactionSystem></typ:Order>
+      </typ:GetOrderDetails></soapenv:Body></soapenv:Envelope>""".encode()
+
+
+def normal_calls(port: int, body: bytes, connections: int = 4, each: int = 40) -> list[float]:
+    """GetOrderDetails over ``connections`` keep-alive connections; each call's seconds.
+    A call not answered 200 within 10 s fails the test."""
+    latencies: list[float] = []
+    failures: list[str] = []
+    lock = threading.Lock()
+
+    def run() -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        headers = {"Content-Type": "text/xml; charset=utf-8", "Authorization": basic("all")}
+        try:
+            for _ in range(each):
+                started = time.perf_counter()
+                conn.request("POST", INFO, body=body, headers=headers)
+                resp = conn.getresponse()
+                resp.read()
+                took = time.perf_counter() - started
+                with lock:
+                    if resp.status != 200:
+                        failures.append(f"HTTP {resp.status}")
+                    latencies.append(took)
+        except OSError as exc:
+            with lock:
+                failures.append(repr(exc))
+        finally:
+            conn.close()
+
+    threads = [threading.Thread(target=run) for _ in range(connections)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not failures, f"{len(failures)} calls failed, first: {failures[0]}"
+    return latencies
+
+
+def p99(latencies: list[float]) -> float:
+    return statistics.quantiles(latencies, n=100, method="inclusive")[98]
+
+
+def test_stalled_connections_do_not_hold_up_other_callers(served, unique):
+    """50 connections stalled mid-body and 10 mid-headers: the other calls still answer
+    within their usual p99, measured in the same run without them first."""
+    client(served.base, "OrderImportService").service.createOrders(
+        request={"Order": [order(unique)]}
+    )
+    body = _inquiry(unique)
+    normal_calls(served.port, body)  # every worker and thread warm
+    without = p99(normal_calls(served.port, body))
+    head = request_head(INFO, len(body), basic("all"))
+    stalled = []
+    for _ in range(50):
+        sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+        sock.sendall(head + body[: len(body) // 2])
+        stalled.append(sock)
+    for _ in range(10):
+        sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+        sock.sendall(f"POST {INFO} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
+        stalled.append(sock)
+    try:
+        time.sleep(0.5)
+        with_stalled = p99(normal_calls(served.port, body))
+        # they were stalled all along: neither answered nor closed
+        assert not select.select(stalled, [], [], 0)[0]
+    finally:
+        for sock in stalled:
+            sock.close()
+    assert with_stalled < max(3 * without, without + 0.5), (without, with_stalled)
+
+
+def test_served_refusals_before_and_while_reading(served, unique):
+    """Under omgw serve: a wrong Basic header is answered without reading the body, an
+    oversized Content-Length at once, and a body cut short is never processed."""
+    with connect(served.base) as sock:
+        sock.sendall(request_head(INFO, 200_000, basic("all", "wrong")))
+        assert code_of(answer(sock, wait=5)) == "OMGW-AUTH_FAILED"
+    with connect(served.base) as sock:
+        sock.sendall(request_head(INFO, 100 * 1024 * 1024, basic("all")))
+        assert code_of(answer(sock, wait=5)) == "OMGW-REQUEST_TOO_LARGE"
+    body = create_body(served.base, unique)
+    with connect(served.base) as sock:
+        sock.sendall(request_head(IMPORT, len(body) + 10, basic("all")) + body)
+        sock.shutdown(socket.SHUT_WR)
+        assert answer(sock, wait=5) == b""  # no one to answer: the caller has gone
+    assert orders_with(served.runtime, unique) == 0
+
+
+@pytest.mark.parametrize("how", ["stalls", "trickles"])
+def test_served_deadlines(served_quick, unique, how):
+    """Under omgw serve, with a 1 s deadline: a body not in gets REQUEST_TIMEOUT, and
+    headers not in get the connection closed; a byte every 0.2 s extends neither."""
+    body = create_body(served_quick.base, unique)
+    sent = [
+        request_head(IMPORT, len(body), basic("all")) + body[:100],
+        f"POST {IMPORT} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode(),
+    ]
+    trickle = [body[100:140], b"X-Padding: " + b"a" * 40]
+    outcomes = []
+    for first, more in zip(sent, trickle, strict=True):
+        with connect(served_quick.base) as sock:
+            started = time.monotonic()
+            sock.sendall(first)
+            if how == "trickles":
+                for byte in more:
+                    if select.select([sock], [], [], 0.2)[0]:
+                        break
+                    sock.sendall(bytes([byte]))
+            data = answer(sock, wait=8)
+            outcomes.append((data, time.monotonic() - started))
+    (body_data, body_took), (head_data, head_took) = outcomes
+    assert code_of(body_data) == "OMGW-REQUEST_TIMEOUT"
+    assert head_data == b""  # closed, with no answer
+    assert 0.9 < body_took < 4.0 and 0.9 < head_took < 4.0, (body_took, head_took)
+    assert orders_with(served_quick.runtime, unique) == 0
