@@ -169,6 +169,12 @@ def test_body_shorter_than_its_content_length_is_never_processed(quick_deadline,
     assert orders_with(quick_deadline.runtime, unique) == 0
 
 
+def test_negative_content_length_is_refused(quick_deadline):
+    with connect(quick_deadline.base) as sock:
+        sock.sendall(request_head(INFO, -1, basic("all")) + b"<x/>")
+        assert code_of(answer(sock, wait=5)) == "OMGW-REQUEST_INVALID"
+
+
 @pytest.mark.parametrize("how", ["stalls", "trickles"])
 def test_body_not_in_within_the_deadline(quick_deadline, unique, how):
     """The deadline is for the whole body: a byte every 0.2 s does not extend it."""
@@ -354,12 +360,18 @@ def test_stalled_connections_do_not_hold_up_other_callers(served, unique):
 
 def test_served_refusals_before_and_while_reading(served, unique):
     """Under omgw serve: a wrong Basic header is answered without reading the body, an
-    oversized Content-Length at once, and a body cut short is never processed."""
+    oversized Content-Length at once, an oversized chunked body once past the limit, and
+    a body cut short is never processed."""
     with connect(served.base) as sock:
         sock.sendall(request_head(INFO, 200_000, basic("all", "wrong")))
         assert code_of(answer(sock, wait=5)) == "OMGW-AUTH_FAILED"
     with connect(served.base) as sock:
         sock.sendall(request_head(INFO, 100 * 1024 * 1024, basic("all")))
+        assert code_of(answer(sock, wait=5)) == "OMGW-REQUEST_TOO_LARGE"
+    with connect(served.base) as sock:  # no Content-Length: the limit holds as it comes
+        chunk = b"<" * (300 * 1024)
+        head = f"POST {INFO} HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n"
+        sock.sendall(head.encode() + f"{len(chunk):x}\r\n".encode() + chunk + b"\r\n")
         assert code_of(answer(sock, wait=5)) == "OMGW-REQUEST_TOO_LARGE"
     body = create_body(served.base, unique)
     with connect(served.base) as sock:
