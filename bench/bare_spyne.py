@@ -3,9 +3,10 @@
 The floor the gateway stands on. Each operation has the gateway's exact ``@rpc``
 signature (so the same request bodies are accepted, lxml-validated, and answered with a
 same-sized result), one spyne Application per service with the gateway's tns and name,
-at the gateway's paths, under gunicorn gthread as ``gateway.server.serve`` runs it, but
-no authentication, no database and no message log. Over HTTP, the gap between this and
-the gateway is what the gateway itself costs; the gap to node-soap is what spyne costs.
+at the gateway's paths, under gunicorn gthread (2 workers of 4 threads, as many as
+``gateway.server.serve`` runs the front in), but no authentication, no database and no
+message log. Over HTTP, the gap between this and the gateway is what the gateway itself
+costs; the gap to node-soap is what spyne costs.
 
 - ``processFulfillmentResponse``/``stageFulfillmentResponse``: one
   ResponseProcessingFulfillLine per input line (as ``bench/inbound.py``'s service does).
@@ -214,7 +215,7 @@ def wsgi_app() -> Callable:
 
 
 def serve(port: int, workers: int = 2, threads: int = 4) -> subprocess.Popen:
-    """Start gunicorn (gthread, as ``gateway.server.serve``) on 127.0.0.1:``port``;
+    """Start gunicorn (gthread) on 127.0.0.1:``port``;
     returns once /healthz answers. The caller stops it with ``stop``; so does exit."""
     cmd = [
         sys.executable, "-m", "gunicorn",

@@ -8,6 +8,7 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_DATABASE_URL`` | ``sqlite:///$OMGW_HOME/omgw.db`` | SQLAlchemy URL (PostgreSQL to scale) |
 | ``OMGW_WALLET_KEY`` | (key file) | base64 AES-256 master key; else ``$OMGW_HOME/wallet.key`` |
 | ``OMGW_MAX_BODY_BYTES`` | ``10485760`` | largest accepted request body (10 MiB) |
+| ``OMGW_READ_TIMEOUT_SECONDS`` | ``30`` | time a caller has to send a request's whole body |
 | ``OMGW_REPLAY_WINDOW_SECONDS`` | ``300`` | accepted age/skew of a UsernameToken ``Created`` |
 | ``OMGW_BACKGROUND_INTERVAL_SECONDS`` | ``2`` | how often staged orders/responses are processed |
 | ``OMGW_DEFAULT_FULFILLMENT_SYSTEM`` | (none) | fulfillment system new lines are assigned to |
@@ -66,6 +67,8 @@ class Settings:
     database_url: str = field(repr=False)
     wallet_key_b64: str | None = field(default=None, repr=False)
     max_body_bytes: int = 10 * 1024 * 1024
+    #: seconds a caller has to send a whole request body, once its headers are in
+    read_timeout_seconds: float = 30.0
     replay_window_seconds: int = 300
     background_interval_seconds: float = 2.0
     default_fulfillment_system: str | None = None
@@ -108,6 +111,7 @@ class Settings:
             database_url=url,
             wallet_key_b64=env.get("OMGW_WALLET_KEY") or None,
             max_body_bytes=int(env.get("OMGW_MAX_BODY_BYTES", 10 * 1024 * 1024)),
+            read_timeout_seconds=max(0.1, float(env.get("OMGW_READ_TIMEOUT_SECONDS", 30))),
             replay_window_seconds=int(env.get("OMGW_REPLAY_WINDOW_SECONDS", 300)),
             background_interval_seconds=float(env.get("OMGW_BACKGROUND_INTERVAL_SECONDS", 2)),
             default_fulfillment_system=env.get("OMGW_DEFAULT_FULFILLMENT_SYSTEM") or None,
@@ -137,6 +141,7 @@ class Settings:
             "OMGW_HOME": str(self.home),
             "OMGW_DATABASE_URL": self.database_url,
             "OMGW_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "OMGW_READ_TIMEOUT_SECONDS": str(self.read_timeout_seconds),
             "OMGW_REPLAY_WINDOW_SECONDS": str(self.replay_window_seconds),
             "OMGW_BACKGROUND_INTERVAL_SECONDS": str(self.background_interval_seconds),
             "OMGW_LOG_PAYLOADS": "1" if self.log_payloads else "0",

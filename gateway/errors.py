@@ -4,7 +4,8 @@
 
     GatewayError                      code, message, details, fault_kind (Client|Server)
     ├── EnvelopeError                 the bytes are not a usable SOAP request
-    │   (REQUEST_EMPTY, REQUEST_INVALID, REQUEST_TOO_LARGE, XML_MALFORMED,
+    │   (REQUEST_EMPTY, REQUEST_INVALID, REQUEST_TOO_LARGE, REQUEST_TIMEOUT,
+    │    REQUEST_INCOMPLETE, XML_MALFORMED,
     │    XML_DTD_FORBIDDEN, XML_TOO_DEEP, SOAP_ENVELOPE_INVALID, SOAP_BODY_EMPTY,
     │    SOAP_BODY_INVALID, UNKNOWN_OPERATION, SCHEMA_INVALID)
     ├── AuthError                     AUTH_REQUIRED, AUTH_FAILED, AUTH_EXPIRED,

@@ -33,7 +33,7 @@ def limit_malloc_retention() -> bool:
     *dynamic* mmap threshold starts at 128 KiB, but after the first such block is freed
     it rises to 16 MiB, and from then on every 16 MiB block comes from the calling
     thread's malloc arena and stays resident after ``free``: each server thread that
-    ever checked a password (every gthread of every gunicorn worker, when the
+    ever checked a password (every front thread of every gunicorn worker, when the
     authenticator's 60 s cache runs out and several miss at once) kept 16 MiB for good:
     ~64 MiB per gunicorn worker, measured. A fixed threshold turns the dynamic one off,
     so such blocks are always mapped on their own and unmapped when freed. Call it at a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import subprocess
@@ -12,6 +13,8 @@ import spyne.const
 from spyne import Application
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
+from uvicorn.protocols.http.h11_impl import H11Protocol
+from uvicorn_worker import UvicornWorker
 
 from gateway.config import Settings
 from gateway.persistence.db import (
@@ -25,10 +28,22 @@ from gateway.runtime import Runtime, limit_malloc_retention
 from gateway.security.authenticator import Authenticator
 from gateway.security.roles import SERVICE_ROLES
 from gateway.services import fulfillment_response, order_import, order_information
+from gateway.soap.asgi import BufferingFront
 from gateway.soap.front import Endpoint, SoapFront
 from gateway.soap.operations import operations_of
 
-__all__ = ["SERVICE_MODULES", "build_app", "build_authenticator", "build_spyne_app", "serve"]
+__all__ = [
+    "SERVICE_MODULES",
+    "THREADS",
+    "GatewayWorker",
+    "HeadersWithin",
+    "asgi_app",
+    "build_app",
+    "build_authenticator",
+    "build_spyne_app",
+    "serve",
+    "worker_class",
+]
 
 log = logging.getLogger(__name__)
 
@@ -113,6 +128,78 @@ def prepare(settings: Settings) -> None:
         engine.dispose()
 
 
+#: threads per worker process that run the WSGI front (scrypt takes 16 MiB in each)
+THREADS = 4
+
+
+class HeadersWithin(H11Protocol):
+    """uvicorn's HTTP/1.1 protocol, closing a connection whose request headers are not
+    all in within ``header_timeout`` seconds of connecting or of the previous answer.
+
+    Waiting for headers costs no thread (the event loop holds the socket), but without
+    a deadline a caller could keep any number of sockets open by trickling bytes.
+    """
+
+    header_timeout = 30.0
+    _headers_timer: asyncio.TimerHandle | None = None
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._await_headers()
+
+    def on_response_complete(self) -> None:
+        super().on_response_complete()
+        self._await_headers()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._headers_timer is not None:
+            self._headers_timer.cancel()
+        super().connection_lost(exc)
+
+    def _await_headers(self) -> None:
+        # A request whose headers are complete starts a new cycle: the timer then finds
+        # another cycle and leaves the connection alone.
+        if self._headers_timer is not None:
+            self._headers_timer.cancel()
+        self._headers_timer = self.loop.call_later(
+            self.header_timeout, self._headers_late, self.cycle
+        )
+
+    def _headers_late(self, cycle: object) -> None:
+        if self.cycle is cycle and not self.transport.is_closing():
+            self.transport.close()
+
+
+class GatewayWorker(UvicornWorker):
+    """gunicorn's worker for the gateway: an event loop reads every request whole
+    (:class:`~gateway.soap.asgi.BufferingFront`) and ``THREADS`` threads run them."""
+
+    CONFIG_KWARGS = {"loop": "asyncio", "http": HeadersWithin, "lifespan": "off"}
+
+
+def asgi_app(runtime: Runtime) -> BufferingFront:
+    """The gateway for an ASGI server: :func:`build_app` behind the buffering front."""
+    settings = runtime.settings
+    return BufferingFront(
+        build_app(runtime),
+        threads=THREADS,
+        read_timeout=settings.read_timeout_seconds,
+        max_body=settings.max_body_bytes,
+    )
+
+
+def worker_class(settings: Settings) -> type[GatewayWorker]:
+    """:class:`GatewayWorker` with the header deadline of ``settings``."""
+    http = type(
+        "HeadersWithin", (HeadersWithin,), {"header_timeout": settings.read_timeout_seconds}
+    )
+    return type(
+        "GatewayWorker",
+        (GatewayWorker,),
+        {"CONFIG_KWARGS": {**GatewayWorker.CONFIG_KWARGS, "http": http}},
+    )
+
+
 def serve(settings: Settings, host: str, port: int, workers: int, background: bool = True) -> None:
     """Run gunicorn with ``workers`` processes, and the background loop beside it."""
     from gunicorn.app.base import BaseApplication
@@ -125,8 +212,7 @@ def serve(settings: Settings, host: str, port: int, workers: int, background: bo
         def load_config(self) -> None:
             self.cfg.set("bind", f"{host}:{port}")
             self.cfg.set("workers", workers)
-            self.cfg.set("worker_class", "gthread")
-            self.cfg.set("threads", 4)
+            self.cfg.set("worker_class", worker_class(settings))
             self.cfg.set("timeout", 60)
             self.cfg.set("graceful_timeout", 20)
             self.cfg.set("accesslog", None)
@@ -134,7 +220,7 @@ def serve(settings: Settings, host: str, port: int, workers: int, background: bo
 
         def load(self) -> Any:
             # Runs in each worker after fork: every process gets its own engine.
-            return build_app(Runtime(settings))
+            return asgi_app(Runtime(settings))
 
     child = None
     if background:

@@ -33,6 +33,7 @@ from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 from gateway.server import build_app, prepare
+from gateway.soap.front import SOCKET_KEY
 from tests.common.soap import PASSWORD, client
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -152,6 +153,10 @@ class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
 class _QuietHandler(WSGIRequestHandler):
     def log_message(self, *args: object) -> None:
         pass
+
+    def get_environ(self) -> dict[str, Any]:
+        # As gunicorn does: the front holds the read deadline on the socket itself.
+        return {**super().get_environ(), SOCKET_KEY: self.connection}
 
 
 @dataclass

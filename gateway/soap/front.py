@@ -6,10 +6,17 @@ authenticated and authorised, and the message is written to the message log with
 outcome. Whatever goes wrong — including spyne's own faults, whose detail is not in
 Oracle's form — the caller gets a SOAP 1.1 fault with a ``ServiceErrorMessage`` and a
 stable code. GET ``?WSDL`` goes straight to spyne.
+
+A POST is screened on its headers before its body is read (:meth:`SoapFront.screen`):
+a Content-Length over the limit, or an HTTP Basic header that does not authenticate, is
+answered at once, so a caller who cannot log in never gets a body read or stored. Without
+Basic the credentials may be in the body's WS-Security header, so the body is read. The
+body must arrive whole, as long as its Content-Length says, within the read deadline.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 import logging
 import time
@@ -31,12 +38,25 @@ from gateway.soap.faults import fault_envelope, read_fault_code
 from gateway.soap.operations import Operation
 from gateway.wsdl import shape_wsdl
 
-__all__ = ["Endpoint", "SoapFront"]
+__all__ = ["SCREENED_KEY", "SOCKET_KEY", "Answer", "Endpoint", "SoapFront"]
 
 log = logging.getLogger(__name__)
 
 StartResponse = Callable[..., Any]
 WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
+#: an HTTP answer: status line, headers, body
+Answer = tuple[str, list[tuple[str, str]], bytes]
+
+#: set by a server that ran :meth:`SoapFront.screen` before handing the request over
+SCREENED_KEY = "omgw.screened"
+#: the connection's socket, where the server offers it (gunicorn's key, or ours): the
+#: read deadline is then held to the second rather than to the server's own timeout
+SOCKET_KEY = "omgw.socket"
+_SOCKET_KEYS = (SOCKET_KEY, "gunicorn.socket")
+#: A refused request's body is read and dropped when it is at most this long, so that
+#: closing the connection does not reset it before the caller has read the fault.
+_DRAIN_BYTES = 64 * 1024
+_CHUNK = 64 * 1024
 
 _XML = [("Content-Type", "text/xml; charset=utf-8")]
 # spyne's own faults, translated to our codes.
@@ -75,6 +95,7 @@ class SoapFront:
         self._endpoints = {e.path: e for e in endpoints}
         self._auth = authenticator
         self._max = runtime.settings.max_body_bytes
+        self._read_timeout = runtime.settings.read_timeout_seconds
         self._wsdl_cache: dict[str, bytes] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -120,6 +141,56 @@ class SoapFront:
         )
         return [document]
 
+    def screen(self, environ: dict[str, Any]) -> Answer | None:
+        """The answer a request gets from its headers alone, or None to read its body.
+
+        Only a POST to a service can be refused here: for a Content-Length that is not a
+        number or over the limit, or an HTTP Basic header that does not authenticate (or
+        lacks the service's role). The refusal is logged like any fault, with no payload.
+        ``environ`` needs no ``wsgi.input``: nothing of the body is read.
+        """
+        endpoint = self._endpoints.get(environ.get("PATH_INFO", "").rstrip("/"))
+        if endpoint is None or environ.get("REQUEST_METHOD", "GET").upper() != "POST":
+            return None
+        started = time.perf_counter()
+        try:
+            self._screen(endpoint, environ)
+        except GatewayError as err:
+            return self._refusal(endpoint, err, started)
+        return None
+
+    def needs_screening(self, environ: dict[str, Any]) -> bool:
+        """Whether :meth:`screen` could refuse this request: without an HTTP Basic header
+        and with a sound Content-Length there is nothing to check (and no I/O)."""
+        if _is_basic(environ.get("HTTP_AUTHORIZATION")):
+            return True
+        try:
+            _content_length(environ, self._max)
+        except EnvelopeError:
+            return True
+        return False
+
+    def refuse(self, environ: dict[str, Any], err: GatewayError) -> Answer:
+        """The fault for a request its server refused while reading the body (the read
+        deadline, the size limit), logged like any fault, with no payload."""
+        endpoint = self._endpoints.get(environ.get("PATH_INFO", "").rstrip("/"))
+        return self._refusal(endpoint, err, time.perf_counter())
+
+    def _refusal(self, endpoint: Endpoint | None, err: GatewayError, started: float) -> Answer:
+        status, out = "500 Internal Server Error", fault_envelope(err)
+        if endpoint is not None:
+            info = RequestInfo(service=endpoint.name, fault_code=err.code)
+            self._log(info, status, started, None)
+        return status, [*_XML, ("Content-Length", str(len(out)))], out
+
+    def _screen(self, endpoint: Endpoint, environ: dict[str, Any]) -> None:
+        _content_length(environ, self._max)
+        authorization = environ.get("HTTP_AUTHORIZATION")
+        if _is_basic(authorization):
+            # A caller who sends Basic is that user: a WS-Security token in the body
+            # cannot make a wrong Basic header right, so there is no need to read it.
+            self._auth.authenticate(None, authorization, endpoint.role)
+
     def _post(
         self, endpoint: Endpoint, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
@@ -127,6 +198,14 @@ class SoapFront:
         info = RequestInfo(service=endpoint.name)
         envelope: Envelope | None = None
         payload: bytes | None = None
+        if not environ.get(SCREENED_KEY):
+            try:
+                self._screen(endpoint, environ)
+            except GatewayError as err:
+                self._drain(environ)
+                status, headers, out = self._refusal(endpoint, err, started)
+                start_response(status, headers)
+                return [out]
         try:
             body = self._read_body(environ)
             envelope = parse_envelope(body)
@@ -170,23 +249,32 @@ class SoapFront:
         return [out]
 
     def _read_body(self, environ: dict[str, Any]) -> bytes:
-        stream = environ["wsgi.input"]
-        length_text = environ.get("CONTENT_LENGTH") or ""
-        try:
-            length = int(length_text) if length_text.strip() else None
-        except ValueError:
-            raise EnvelopeError("REQUEST_INVALID", "Content-Length is not a number") from None
-        if length is not None and length > self._max:
-            raise EnvelopeError(
-                "REQUEST_TOO_LARGE",
-                f"the request body is {length} bytes; the limit is {self._max} bytes",
-            )
-        data = stream.read(length if length is not None else self._max + 1)
+        """The whole body, as long as its Content-Length says, within the read deadline."""
+        length = _content_length(environ, self._max)
+        want = self._max + 1 if length is None else length
+        data = _read_until(environ, want, self._read_timeout)
         if len(data) > self._max:
             raise EnvelopeError(
                 "REQUEST_TOO_LARGE", f"the request body exceeds the limit of {self._max} bytes"
             )
+        if length is not None and len(data) < length:
+            raise EnvelopeError(
+                "REQUEST_INCOMPLETE",
+                f"the connection ended after {len(data)} of the {length} bytes its "
+                "Content-Length announced; nothing was processed, send the whole request",
+            )
         return data
+
+    def _drain(self, environ: dict[str, Any]) -> None:
+        """Read and drop a short body the answer does not need (see ``_DRAIN_BYTES``)."""
+        try:
+            length = _content_length(environ, self._max)
+        except EnvelopeError:
+            return
+        if length is None or length > _DRAIN_BYTES:
+            return
+        with contextlib.suppress(EnvelopeError, OSError):
+            _read_until(environ, length, min(self._read_timeout, 2.0))
 
     @staticmethod
     def _check_operation(endpoint: Endpoint, envelope: Envelope) -> None:
@@ -281,6 +369,73 @@ class SoapFront:
                 write_log(s, self._log_row(info, status, started, payload))
         except Exception:
             log.exception("could not write the message log for %s.%s", info.service, info.operation)
+
+
+def _content_length(environ: Mapping[str, Any], limit: int) -> int | None:
+    """The announced body length (None: not announced), refused if over ``limit``."""
+    text = (environ.get("CONTENT_LENGTH") or "").strip()
+    if not text:
+        return None
+    try:
+        length = int(text)
+    except ValueError:
+        raise EnvelopeError("REQUEST_INVALID", "Content-Length is not a number") from None
+    if length < 0:
+        raise EnvelopeError("REQUEST_INVALID", "Content-Length is negative")
+    if length > limit:
+        raise EnvelopeError(
+            "REQUEST_TOO_LARGE", f"the request body is {length} bytes; the limit is {limit} bytes"
+        )
+    return length
+
+
+def _is_basic(authorization: str | None) -> bool:
+    return authorization is not None and authorization.partition(" ")[0].lower() == "basic"
+
+
+def _read_until(environ: Mapping[str, Any], want: int, seconds: float) -> bytes:
+    """Up to ``want`` bytes of the body (fewer if the caller stops sending) within
+    ``seconds``, or REQUEST_TIMEOUT.
+
+    The deadline is for the whole body, not for each read: where the server offers the
+    socket, each read waits only for what is left of it; elsewhere the deadline is
+    checked between reads, each bounded by the server's own socket timeout.
+    """
+    deadline = time.monotonic() + seconds
+    stream = environ["wsgi.input"]
+    sock = next((environ[k] for k in _SOCKET_KEYS if environ.get(k) is not None), None)
+    read = getattr(stream, "read1", None) or stream.read
+    chunks: list[bytes] = []
+    got = 0
+    previous = sock.gettimeout() if sock is not None else None
+    try:
+        while got < want:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                raise _timeout(got, seconds)
+            if sock is not None:
+                sock.settimeout(left)
+            try:
+                chunk = read(min(_CHUNK, want - got))
+            except TimeoutError:
+                raise _timeout(got, seconds) from None
+            if not chunk:
+                break
+            chunks.append(chunk)
+            got += len(chunk)
+    finally:
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.settimeout(previous)
+    return b"".join(chunks)
+
+
+def _timeout(got: int, seconds: float) -> EnvelopeError:
+    return EnvelopeError(
+        "REQUEST_TIMEOUT",
+        f"the request body did not arrive within {seconds:g} s (OMGW_READ_TIMEOUT_SECONDS; "
+        f"{got} bytes came); nothing was processed, send the whole request again",
+    )
 
 
 def _redacted(envelope: Envelope) -> bytes:
