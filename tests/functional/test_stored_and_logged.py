@@ -74,8 +74,13 @@ def test_refused_requests_store_an_excerpt_and_never_their_whole_payload(gateway
         resp = post(ois(gateway), body, headers)
         assert fault_code(resp.body) in ("OMGW-AUTH_REQUIRED", "OMGW-AUTH_FAILED")
         sent += len(body)
-    rows = [r for r in _rows_after(gateway, start) if r.payload and marker in r.payload]
-    assert len(rows) == 20
+    logged = _rows_after(gateway, start)
+    assert len(logged) == 20
+    # A wrong Basic header is refused on the headers alone: its body is never read.
+    early = [r for r in logged if r.fault_code == "AUTH_FAILED" and not r.payload]
+    assert len(early) == 5
+    rows = [r for r in logged if r.payload and marker in r.payload]
+    assert len(rows) == 15
     kept = sum(len(r.payload.encode()) for r in rows)
     # 20 requests of ~limit bytes each (5 MiB at the tests' 256 KiB limit) keep ~42 KiB
     assert kept <= 20 * (EXCERPT_BYTES + 100), (kept, sent)
