@@ -9,7 +9,7 @@ XML schema types allow, or nearly so, that Python's own types may not hold.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from lxml import etree
@@ -149,10 +149,18 @@ def _types_ns(model: ServiceModel) -> str:
     return model.namespace + "types/"
 
 
-def with_value(template: bytes, path: Path, value: str) -> bytes:
-    """``template`` (an envelope) with ``value`` at ``path`` under its operation."""
+def with_value(template: bytes, where: Path | Sequence[Path], value: str) -> bytes:
+    """``template`` (an envelope) with ``value`` at ``where`` under its operation: one
+    field, or each of several."""
     root = etree.fromstring(template)
-    el = root.find(f"{{{ns.SOAP11_ENV}}}Body")[0]
+    operation = root.find(f"{{{ns.SOAP11_ENV}}}Body")[0]
+    for path in [where] if isinstance(where, Path) else where:
+        _set(operation, path, value)
+    return etree.tostring(root)
+
+
+def _set(operation: etree._Element, path: Path, value: str) -> None:
+    el = operation
     for namespace, name in path.steps:
         tag = f"{{{namespace}}}{name}"
         child = el.find(tag)
@@ -162,12 +170,11 @@ def with_value(template: bytes, path: Path, value: str) -> bytes:
     if path.attribute is not None:
         el.set(path.attribute, value)
         el.text = el.text or "1"
-        return etree.tostring(root)
+        return
     del el[:]
     el.text = value
     if path.type in _UNITS:
         el.set(_UNITS[path.type], _UNIT_VALUES[path.type])
-    return etree.tostring(root)
 
 
 def _envelope(body: str) -> bytes:
