@@ -1,9 +1,9 @@
 """Requests that carry one edge value in one field, built from the published contract.
 
 Every scalar field a request may carry is reached by its path from the operation's
-wrapper (``request/Order/Line/RequestedShipDate``); a request for one (field, value) is a
-valid template with that field set (its parent elements created where the template has
-none: the gateway reads elements in any order). The edge values are lexical forms the
+wrapper (``request/Order/Line/RequestedShipDate``); a request for a value is a valid
+template with that value in one field or several (their parent elements created where
+the template has none: the gateway reads elements in any order). The edge values are lexical forms the
 XML schema types allow, or nearly so, that Python's own types may not hold.
 """
 

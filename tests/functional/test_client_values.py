@@ -283,6 +283,26 @@ def test_every_request_text_fits_its_column(gateway):
     assert not wrong, f"{len(wrong)} cases:\n" + "\n".join(wrong)
 
 
+def test_the_fault_names_the_element_sent(gateway):
+    """The path in the message tells which of several lines holds the value."""
+    key = uuid.uuid4().hex[:16]
+    body = import_request(key).replace(
+        b"</o:Line>",
+        b"</o:Line><o:Line><o:SourceTransactionLineIdentifier>L2</o:SourceTransactionLineIdentifier>"
+        b"<o:ProductNumber>AS54889</o:ProductNumber>"
+        b'<o:OrderedQuantity unitCode="Ea">1</o:OrderedQuantity>'
+        b"<o:RequestedShipDate>2026-03-01T24:00:00</o:RequestedShipDate></o:Line>",
+    )
+    resp = post(gateway.url("OrderImportService"), body, basic("all"))
+    assert _verdict(resp) == "OMGW-INVALID_VALUE"
+    message = etree.fromstring(resp.body).findtext(".//faultstring")
+    assert message.startswith(
+        "createOrders/request/Order/Line[2]/RequestedShipDate is '2026-03-01T24:00:00'"
+    ), message
+    assert "00:00:00 of the next day" in message
+    assert not _order_exists(gateway.runtime, key)
+
+
 @pytest.mark.parametrize("operation", ["createOrders", "stageOrders"])
 def test_batch_name_longer_than_its_column(gateway, operation):
     """BatchName is kept with each order (150 characters): one longer is refused before
