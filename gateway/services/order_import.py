@@ -19,6 +19,7 @@ from gateway.contract.model import load
 from gateway.errors import GatewayError, ValidationError, wire_code
 from gateway.orders.commands import HoldInput, LineInput, OrderInput
 from gateway.orders.intake import DEFAULT_REVISION, ImportOutcome, OrderIntake
+from gateway.orders.limits import check_length
 from gateway.persistence.models import OrderHeader, StagedOrder
 from gateway.runtime import Runtime
 from gateway.services.attributes import kept
@@ -127,6 +128,13 @@ def _check_supported(order: Any, key: str | None) -> None:
             )
 
 
+def _batch(request: Any) -> Any:
+    """The request, its BatchName checked: it is kept with each order it brings."""
+    batch = required(request, "request")
+    check_length(batch.BatchName, "BatchName", OrderHeader.batch_name, "the request")
+    return batch
+
+
 def _holds(holds: Any) -> tuple[HoldInput, ...]:
     return tuple(HoldInput(text(h.HoldCode), text(h.HoldComments)) for h in present(holds, "Hold"))
 
@@ -204,7 +212,7 @@ class OrderImportService(ServiceBase):
         info = request_info(ctx)
 
         def work(session: Session, runtime: Runtime) -> list[Any]:
-            batch = required(request, "request")
+            batch = _batch(request)
             orders = [to_order_input(o) for o in present(batch.Order, "Order")]
             for o in orders:
                 info.correlation.setdefault(
@@ -229,7 +237,7 @@ class OrderImportService(ServiceBase):
         """Stage each valid order for the background import; report the invalid ones."""
 
         def work(session: Session, _runtime: Runtime) -> Any:
-            batch = required(request, "request")
+            batch = _batch(request)
             failed: list[Any] = []
             staged = 0
             intake = OrderIntake(session)

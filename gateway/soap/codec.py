@@ -16,12 +16,19 @@ Scalars take a fast conversion where one exists (strings, integers, decimals) an
 otherwise spyne's own (``from_unicode``/``to_unicode``), so values read and written here
 match spyne's; decimals are always written without an exponent, which ``xs:decimal``
 does not allow. ``tests/unit/gateway/test_codec.py`` holds the two paths equal.
+
+The schema allows values Python's types do not hold: ``T24:00:00``, years past 9999 or
+before 0001, a time whose offset carries it past those years in UTC (omgw compares and
+stores times in UTC). Reading one is the caller's mistake, refused as ``INVALID_VALUE``
+with the element's path, never an internal error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from copy import deepcopy
+from datetime import UTC
+from datetime import datetime as py_datetime
 from decimal import Decimal as PyDecimal
 from types import SimpleNamespace
 from typing import Any
@@ -30,8 +37,11 @@ from lxml import etree
 from spyne.model import ModelBase
 from spyne.model.binary import ByteArray
 from spyne.model.complex import ComplexModelBase, XmlAttribute, XmlData
-from spyne.model.primitive import AnyXml, Decimal, Integer, Unicode
+from spyne.model.fault import Fault
+from spyne.model.primitive import AnyXml, Date, DateTime, Decimal, Integer, Unicode
 from spyne.protocol import ProtocolBase
+
+from gateway.errors import ValidationError
 
 __all__ = [
     "HELD_XSI_TYPE",
@@ -86,7 +96,55 @@ def _from_text(t: Any, protocol: ProtocolBase) -> Callable[[str], Any]:
         return int
     if issubclass(t, Decimal):
         return lambda s: PyDecimal(s.strip())
+    if issubclass(t, DateTime):
+        return _datetime_reader(t, protocol)
     return lambda s: protocol.from_unicode(t, s)
+
+
+def _datetime_reader(t: Any, protocol: ProtocolBase) -> Callable[[str], Any]:
+    def read(s: str) -> Any:
+        value = protocol.from_unicode(t, s)
+        if isinstance(value, py_datetime) and value.tzinfo is not None:
+            value.astimezone(UTC)  # OverflowError: the instant is outside 0001-9999 in UTC
+        return value
+
+    return read
+
+
+#: what a conversion raises for a value the schema let through and Python refuses
+_UNREADABLE = (ValueError, ArithmeticError, Fault)
+
+
+def _unreadable(t: Any, raw: str, where: str) -> ValidationError:
+    """The fault for a value of ``t`` at ``where`` that Python's types cannot hold."""
+    shown = raw.strip()
+    shown = shown if len(shown) <= 40 else shown[:40] + "..."
+    if issubclass(t, (DateTime, Date)):
+        reason = (
+            "omgw holds dates and times from 0001-01-01 to 9999-12-31 in UTC, with hours "
+            "0 to 23 (send 24:00:00 as 00:00:00 of the next day)"
+        )
+    else:
+        reason = f"it is not a {t.get_type_name()} omgw can hold"
+    return ValidationError("INVALID_VALUE", f"{where} is {shown!r}: {reason}")
+
+
+def _path(el: etree._Element, attribute: str | None = None) -> str:
+    """Where ``el`` is in the operation's element (``createOrders/request/Order[2]/…``)."""
+    names: list[str] = [f"@{attribute}"] if attribute else []
+    node: etree._Element | None = el
+    while node is not None:
+        parent = node.getparent()
+        name = etree.QName(node).localname
+        if parent is not None:
+            same = [c for c in parent if c.tag == node.tag]
+            if len(same) > 1:
+                name += f"[{same.index(node) + 1}]"
+        names.append(name)
+        if parent is None or etree.QName(parent).localname == "Body":
+            break
+        node = parent
+    return "/".join(reversed(names))
 
 
 def scalar_text(t: Any, protocol: ProtocolBase) -> Callable[[Any], str]:
@@ -130,15 +188,15 @@ class Reader:
         )
         # tag -> (attribute name, read one child, repeated)
         self._children: dict[str, tuple[str, Callable[[etree._Element], Any], bool]] = {}
-        self._attributes: list[tuple[str, str, Callable[[str], Any]]] = []
-        self._data: tuple[str, Callable[[str], Any]] | None = None
+        self._attributes: list[tuple[str, str, Callable[[str], Any], Any]] = []
+        self._data: tuple[str, Callable[[str], Any], Any] | None = None
         for name, t in _fields(cls):
             if isinstance(t, type) and issubclass(t, XmlAttribute):
                 self._attributes.append(
-                    (name, _wire_name(name, t), _from_text(_wrapped(t), protocol))
+                    (name, _wire_name(name, t), _from_text(_wrapped(t), protocol), _wrapped(t))
                 )
             elif isinstance(t, type) and issubclass(t, XmlData):
-                self._data = (name, _from_text(_wrapped(t), protocol))
+                self._data = (name, _from_text(_wrapped(t), protocol), _wrapped(t))
             elif _is_complex(t):
                 self._children["{%s}%s" % (ns, _wire_name(name, t))] = (
                     name,
@@ -150,7 +208,7 @@ class Reader:
             else:
                 self._children["{%s}%s" % (ns, _wire_name(name, t))] = (
                     name,
-                    _scalar_reader(_from_text(t, protocol)),
+                    _scalar_reader(_from_text(t, protocol), t),
                     is_many(t),
                 )
 
@@ -158,14 +216,21 @@ class Reader:
         if el.get(XSI_NIL) in _NIL_TRUE:
             return None
         values: dict[str, Any] = {}
-        for name, attr, conv in self._attributes:
+        for name, attr, conv, t in self._attributes:
             raw = el.get(attr)
             if raw is not None:
-                values[name] = conv(raw)
+                try:
+                    values[name] = conv(raw)
+                except _UNREADABLE:
+                    raise _unreadable(t, raw, _path(el, attr)) from None
         if self._data is not None:
             raw = el.text
             if raw is not None and raw.strip():
-                values[self._data[0]] = self._data[1](raw)
+                name, conv, t = self._data
+                try:
+                    values[name] = conv(raw)
+                except _UNREADABLE:
+                    raise _unreadable(t, raw, _path(el)) from None
         children = self._children
         for child in el:
             spec = children.get(child.tag)
@@ -184,11 +249,15 @@ class Reader:
         return self._values(**values)
 
 
-def _scalar_reader(conv: Callable[[str], Any]) -> Callable[[etree._Element], Any]:
+def _scalar_reader(conv: Callable[[str], Any], t: Any) -> Callable[[etree._Element], Any]:
     def read(el: etree._Element) -> Any:
         if el.get(XSI_NIL) in _NIL_TRUE:
             return None
-        return conv(el.text or "")
+        raw = el.text or ""
+        try:
+            return conv(raw)
+        except _UNREADABLE:
+            raise _unreadable(t, raw, _path(el)) from None
 
     return read
 

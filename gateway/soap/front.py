@@ -226,8 +226,12 @@ class SoapFront:
             if operation is not None and not endpoint.spyne_mapping:
                 status, headers, out = self._call_compiled(operation, envelope, info)
             else:
-                if operation is not None:  # spyne reads only the published form
-                    operation.normalize(envelope.operation_element)
+                if operation is not None:
+                    # spyne reads only the published form; and a value the schema allows
+                    # but Python's types do not hold fails inside spyne as a Server
+                    # fault: the codec refuses it first, as on the compiled path
+                    operation.validate(envelope.operation_element)
+                    operation.read(envelope.operation_element)
                 normalized = _redacted(envelope)
                 status, headers, out = self._call_spyne(endpoint, environ, normalized, info)
         except GatewayError as err:

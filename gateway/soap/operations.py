@@ -78,7 +78,7 @@ class Operation:
     ) -> bytes:
         """The response envelope for ``body`` (normalised and validated), or raise a
         ``GatewayError``; ``relates_to`` is the request's WS-Addressing MessageID."""
-        args = self._reader.read(body)
+        args = self.read(body)
         values = [getattr(args, name) for name in self._arg_names] if args is not None else []
         ctx = SimpleNamespace(transport=SimpleNamespace(req_env=environ))
         try:
@@ -93,6 +93,11 @@ class Operation:
     def normalize(self, body: etree._Element) -> None:
         """Read the body as Oracle does: by name, in any order (``soap.normalize``)."""
         self._normalizer.normalize(body)
+
+    def read(self, body: etree._Element) -> Any:
+        """The arguments in ``body`` (normalised and validated); ``INVALID_VALUE`` for a
+        value the schema allows and Python's types do not hold (``soap.codec``)."""
+        return self._reader.read(body)
 
     def envelope(self, result: Any, relates_to: str | None = None) -> bytes:
         """The answer, with the prefixes of Oracle's: ``env:`` for SOAP, ``ns0:`` for the
