@@ -15,13 +15,16 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from alembic import command
+from sqlalchemy import create_engine, select, text
 from zeep.exceptions import Fault
 
 from connectors.registry import ConnectorSpec, SourceSystemSpec
+from gateway.persistence.db import alembic_config, migrate
 from gateway.persistence.models import FulfillLine, OutboxMessage
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
+from gateway.security.systems import SystemGrant, forbidden
 from routing.rules import Rule
 from tests.common.orders import fline_ids, order, response, shipped
 from tests.common.soap import PASSWORD, client, zeep_fault_code
@@ -335,3 +338,27 @@ def test_the_sample_binds_its_user(admin):
     sample = Path(__file__).resolve().parents[2] / "setup" / "sample.toml"
     admin.ok("apply", "-f", str(sample))
     assert _binding(admin, "omgw-demo") == (["CSS01", "LEGACY", "WMS01"], False)
+
+
+def test_users_from_before_bindings_are_bound_to_nothing(fresh_database_url):
+    """Upgrading keeps every user and binds none: an admin binds them (fail closed)."""
+    command.upgrade(alembic_config(fresh_database_url), "0006")
+    engine = create_engine(fresh_database_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(
+                text(
+                    "INSERT INTO users (username, password_hash, roles, created_at) "
+                    "VALUES ('old', 'x', 'ORDER_IMPORT', CURRENT_TIMESTAMP)"
+                )
+            )
+        migrate(engine)
+        with engine.connect() as conn:
+            row = conn.execute(text("SELECT systems, all_systems FROM users")).one()
+    finally:
+        engine.dispose()
+    grant = SystemGrant.stored(row.systems, row.all_systems)
+    assert grant.empty
+    refusal = forbidden(grant, "old", ["LEGACY"], "import orders for", "source system")
+    assert refusal is not None and refusal.code == "AUTH_FORBIDDEN"
+    assert "omgw user bind old --system CODE" in refusal.message
