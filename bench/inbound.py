@@ -83,6 +83,9 @@ def main() -> None:
                 username="bench",
                 password_hash=hash_password(PASSWORD),
                 roles="ORDER_IMPORT ORDER_INQUIRY FULFILLMENT_RESPONSE",
+                # no routing here: its requests go to no system, answered only by a user
+                # bound to every system
+                all_systems=True,
             )
         )
     gateway = build_app(runtime)

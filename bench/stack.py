@@ -228,6 +228,10 @@ def make_home(
         "ORDER_INQUIRY",
         "--role",
         "FULFILLMENT_RESPONSE",
+        "--system",
+        "LEGACY",
+        "--system",
+        "WMS01",
         "--password-stdin",
         input=PASSWORD + "\n",
     )

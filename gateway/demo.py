@@ -114,6 +114,9 @@ def _ensure_user(runtime: Runtime, password: str) -> None:
         if user is None:
             user = User(username=DEMO_USER, roles=" ".join(ROLES), password_hash="")
             s.add(user)
+        # it imports for the capture system and calls back as both warehouses
+        user.systems = " ".join(sorted(("LEGACY", *(w[2] for w in _WAREHOUSES))))
+        user.all_systems = False
         user.password_hash = hash_password(password)
         user.digest_secret = seal_user_secret(s, lambda: runtime.secret_box, DEMO_USER, password)
 

@@ -51,6 +51,12 @@ USERS = {
     "inquirer": ("ORDER_INQUIRY",),
     "warehouse": ("FULFILLMENT_RESPONSE",),
 }
+#: the systems each user may act for; "all" holds the explicit grant of every system
+USER_SYSTEMS: dict[str, tuple[str, ...]] = {
+    "importer": ("LEGACY",),
+    "inquirer": ("LEGACY",),
+    "warehouse": ("WMS01", "WMSANY", "WMSGRP"),
+}
 
 
 def pg_available() -> bool:
@@ -142,6 +148,8 @@ def seed(runtime: Runtime) -> None:
                     password_hash=hash_password(PASSWORD),
                     digest_secret=runtime.secret_box.seal(PASSWORD.encode(), f"user:{name}"),
                     roles=" ".join(roles),
+                    systems=" ".join(USER_SYSTEMS.get(name, ())),
+                    all_systems=name == "all",
                 )
             )
 

@@ -28,6 +28,9 @@ __all__ = ["background", "import_staged", "init", "process_responses", "serve", 
 
 SAMPLE_USER = "omgw-demo"
 SAMPLE_WALLET_KEY = "WMS01_KEY"
+#: the systems of setup/sample.toml the sample user acts for: it imports for LEGACY and
+#: CSS01, and the simulated warehouse answers as WMS01 with its credentials
+SAMPLE_SYSTEMS = ("CSS01", "LEGACY", "WMS01")
 
 
 @click.command(help="Create the home directory, the database and the wallet key file.")
@@ -69,7 +72,8 @@ def init(ctx: Context, sample: bool) -> None:
 
 
 def _sample(ctx: Context) -> None:
-    """A demo API user and the wallet entry the sample setup's connector names.
+    """A demo API user, bound to the sample setup's systems, and the wallet entry the
+    sample setup's connector names.
 
     The source systems, connectors and process come from ``setup/sample.toml``
     (``omgw apply``), so that what ``make run`` sets up is the commented sample file.
@@ -87,6 +91,9 @@ def _sample(ctx: Context) -> None:
                             s, lambda: runtime.secret_box, SAMPLE_USER, password
                         ),
                         roles=" ".join(ROLES),
+                        # bound before the sample registers them: `omgw apply` follows
+                        systems=" ".join(SAMPLE_SYSTEMS),
+                        all_systems=False,
                     )
                 )
                 path = ctx.settings.home / "demo-user.txt"

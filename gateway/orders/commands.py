@@ -133,6 +133,9 @@ class FulfillmentResponse:
     response_identifier: str | None
     task_type: str | None
     lines: tuple[FulfillLineResponse, ...]
+    #: whether its sender may answer lines whose request went to no fulfillment system
+    #: (routing had nowhere to send it): only a caller bound to every system may
+    may_answer_unassigned: bool = True
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), default=_encode)
@@ -153,6 +156,8 @@ class Acknowledgement:
     status_code: str | None
     error_name: str | None = None
     error_text: str | None = None
+    #: as for :class:`FulfillmentResponse`
+    may_answer_unassigned: bool = True
 
 
 @dataclass(frozen=True)

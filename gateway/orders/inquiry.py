@@ -23,6 +23,8 @@ class OrderQuery:
     revision: str | None = None
     order_number: str | None = None
     line_ids: tuple[str, ...] = ()
+    #: the source systems whose orders the caller may see (None: every system)
+    systems: frozenset[str] | None = None
 
     def describe(self) -> str:
         parts = [
@@ -45,8 +47,12 @@ def _statement(q: OrderQuery) -> Select[OrderHeader]:
     )
     if q.order_number:
         stmt = stmt.where(OrderHeader.order_number == q.order_number)
+    if q.source_system or q.systems is not None:
+        stmt = stmt.join(SourceSystem)
     if q.source_system:
-        stmt = stmt.join(SourceSystem).where(SourceSystem.code == q.source_system)
+        stmt = stmt.where(SourceSystem.code == q.source_system)
+    if q.systems is not None:
+        stmt = stmt.where(SourceSystem.code.in_(sorted(q.systems)))
     if q.source_order_id:
         stmt = stmt.where(OrderHeader.source_order_id == q.source_order_id)
     if q.source_order_number:

@@ -63,6 +63,7 @@ __all__ = [
     "TASK_STATUSES",
     "ResponseProcessor",
     "group_key",
+    "not_assigned",
 ]
 
 #: Per task type (``IntegrationContextCode``): the line statuses a response may report,
@@ -83,6 +84,22 @@ class _Plan:
     fline: FulfillLine
     status: str
     quantity: Decimal
+
+
+def not_assigned(sent_to: str | None, fs: str, may_answer_unassigned: bool) -> str | None:
+    """Why fulfillment system ``fs`` may not answer a request sent to ``sent_to``, or
+    None. A request sent to no system (routing had nowhere to send it) is answered only
+    by a caller bound to every system: no fulfillment system was asked for it."""
+    if sent_to is None:
+        if may_answer_unassigned:
+            return None
+        return (
+            f"was sent to no fulfillment system, not {fs}; only a user bound to every "
+            "system may answer it"
+        )
+    if sent_to != fs:
+        return f"was sent to {sent_to}, not {fs}"
+    return None
 
 
 def group_key(fline: FulfillLine) -> tuple[object, ...]:
@@ -165,11 +182,9 @@ class ResponseProcessor:
             raise NotFoundError(
                 "REQUEST_NOT_FOUND", f"no fulfillment request {ack.request_id} was ever sent"
             )
-        if req.fulfillment_system and req.fulfillment_system != ss.code:
-            raise StateError(
-                "LINE_NOT_ASSIGNED",
-                f"fulfillment request {req.id} was sent to {req.fulfillment_system}, not {ss.code}",
-            )
+        why = not_assigned(req.fulfillment_system, ss.code, ack.may_answer_unassigned)
+        if why is not None:
+            raise StateError("LINE_NOT_ASSIGNED", f"fulfillment request {req.id} {why}")
         code = (ack.status_code or "").strip().upper()
         if code in _ACK_ACCEPTED:
             new = "ACCEPTED"
@@ -210,7 +225,9 @@ class ResponseProcessor:
                 return previous
         option = self._processing_option(ss, resp.lines)
         maps = Registry(self._s).value_maps(ss.code) if ss.cross_reference else ValueMaps()
-        plans, errors, found = self._check_lines(resp.lines, ss.code, task, option, maps)
+        plans, errors, found = self._check_lines(
+            resp.lines, ss.code, task, option, maps, resp.may_answer_unassigned
+        )
 
         outcomes: list[LineOutcome] = []
         if option == "REJECT_ERROR_GROUPS" and errors:
@@ -330,6 +347,7 @@ class ResponseProcessor:
         task: str,
         option: str,
         maps: ValueMaps,
+        may_answer_unassigned: bool,
     ) -> tuple[list[_Plan], list[LineError], dict[int, FulfillLine]]:
         ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
         found = {
@@ -372,7 +390,11 @@ class ResponseProcessor:
                         f"fulfillment line {fline.id} cannot progress: {scope} is on hold "
                         f"{hold.hold_code}; send the response again after the hold is released",
                     )
-                plans.append(self._check_line(line, found, headers, seen, fs, task, maps))
+                plans.append(
+                    self._check_line(
+                        line, found, headers, seen, fs, task, maps, may_answer_unassigned
+                    )
+                )
             except GatewayError as err:
                 errors.append(LineError.from_error(err, line.fulfill_line_id))
                 if option == "REJECT_ALL_ON_FIRST_ERROR":
@@ -388,6 +410,7 @@ class ResponseProcessor:
         fs: str,
         task: str,
         maps: ValueMaps,
+        may_answer_unassigned: bool,
     ) -> _Plan:
         fid = line.fulfill_line_id
         if fid is None:
@@ -408,11 +431,10 @@ class ResponseProcessor:
                 f"{header.order_number}, which a newer revision replaced",
             )
         self._check_task_state(fline, task)
-        if fline.request and fline.request.fulfillment_system not in (None, fs):
-            raise StateError(
-                "LINE_NOT_ASSIGNED",
-                f"fulfillment line {fid} was sent to {fline.request.fulfillment_system}, not {fs}",
-            )
+        sent_to = fline.request.fulfillment_system if fline.request else None
+        why = not_assigned(sent_to, fs, may_answer_unassigned)
+        if why is not None:
+            raise StateError("LINE_NOT_ASSIGNED", f"fulfillment line {fid} {why}")
         if maps:
             where = f"fulfillment line {fid}"
             line = replace(

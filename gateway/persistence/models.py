@@ -540,6 +540,10 @@ class User(Base):
     password_hash: Mapped[str] = mapped_column(String(300))
     digest_secret: Mapped[bytes | None] = mapped_column(LargeBinary)
     roles: Mapped[str] = mapped_column(String(300))  # space-separated
+    #: the source and fulfillment systems the user may act for, codes space-separated
+    #: (``security.systems``); ``all_systems`` grants every system, present and future
+    systems: Mapped[str] = mapped_column(Text, default="")
+    all_systems: Mapped[bool] = mapped_column(default=False)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

@@ -13,6 +13,11 @@ Top-level arrays: ``source_system`` (with ``[source_system.xref.<DOMAIN>]`` tabl
 reference (the entry must exist) or ``password_env`` / ``password_file`` naming where
 the password is read from at apply time.
 
+``[[user]]`` tables bind API users to the systems they may act for: ``name``, then
+``systems = ["WMS01"]`` (exactly those) or ``all_systems = true``. The user must exist
+(``omgw user add``: passwords never go in a setup file); the systems must exist in the
+file or the database. Users the file does not name keep their bindings.
+
 Trigger points are created or updated one by one (points the file does not name are
 left alone); their connectors must be in ``BUSINESS_EVENT`` mode, in the file or in the
 database. Jeopardy thresholds are one set: a file that has the key replaces the whole
@@ -31,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.registry import (
@@ -46,8 +52,10 @@ from connectors.registry import (
 )
 from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec
 from connectors.wallet import Credential, SecretBox, WalletError
-from gateway.errors import GatewayError, ValidationError
+from gateway.errors import GatewayError, NotFoundError, ValidationError
+from gateway.persistence.models import User
 from gateway.registry.audit import Change
+from gateway.registry.bindings import set_binding
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.triggers import TriggerStore, criterion_problem
@@ -58,7 +66,7 @@ __all__ = ["SetupDocument", "SetupInvalid", "apply_setup", "export_setup", "load
 
 SECTIONS = (
     "source_system", "wallet", "task_type", "connector", "process", "trigger_point",
-    "jeopardy_threshold", "rule", "routing",
+    "jeopardy_threshold", "rule", "routing", "user",
 )  # fmt: skip
 _ROUTING_KEYS = ("defaults", "publish")
 _PART = r"""(?:"[^"]*"|'[^']*'|[A-Za-z0-9_\-]+)"""
@@ -98,6 +106,15 @@ class WalletRef:
         return bool(self.password_env or self.password_file)
 
 
+@dataclass(frozen=True)
+class UserBinding:
+    """A ``[[user]]`` table: the systems an existing user may act for."""
+
+    name: str
+    systems: tuple[str, ...] = ()
+    all_systems: bool = False
+
+
 @dataclass
 class SetupDocument:
     source: str
@@ -114,6 +131,7 @@ class SetupDocument:
     rule_set: RuleSet | None = None
     #: whether applying publishes that draft when it differs from the newest version
     publish: bool = True
+    users: list[UserBinding] = field(default_factory=list)
     #: the line of each item, for errors found while applying
     item_lines: dict[tuple[str, int], int] = field(default_factory=dict)
 
@@ -276,6 +294,7 @@ def load_setup(
     doc.processes = [s for _, s in processes]
     trigger_points = collect("trigger_point", TriggerPointSpec.from_mapping)
     doc.trigger_points = [s for _, s in trigger_points]
+    doc.users = [b for _, b in collect("user", _user_binding)]
     thresholds = collect("jeopardy_threshold", JeopardyThresholdSpec.from_mapping)
     if "jeopardy_threshold" in data:
         doc.thresholds = [s for _, s in thresholds]
@@ -291,6 +310,7 @@ def load_setup(
         ("connector", "name"),
         ("process", "name"),
         ("trigger_point", "event"),
+        ("user", "name"),
     ):
         raw_items = data.get(section, [])
         seen: set[object] = set()
@@ -311,6 +331,14 @@ def load_setup(
 
     systems = known_systems | {s.code for s in doc.systems}
     wallet = known_wallet | {(w.credential_map, w.key) for w in doc.wallet}
+    raw_users = data.get("user", [])
+    for index, raw in enumerate(raw_users if isinstance(raw_users, list) else []):
+        codes = raw.get("systems") if isinstance(raw, dict) else None
+        for code in codes if isinstance(codes, list) else []:
+            if isinstance(code, str) and code.strip() and code.strip() not in systems:
+                problems.append(
+                    (("user", index, "systems"), f"source system {code.strip()!r} does not exist")
+                )
     # References are checked on the raw tables, so an item with a bad value elsewhere
     # still gets its missing references reported in the same run.
     raw_connectors = data.get("connector", [])
@@ -506,6 +534,44 @@ def _load_routing(
     return problems
 
 
+def _user_binding(item: Mapping[str, Any]) -> UserBinding:
+    allowed = ("name", "systems", "all_systems")
+    problems = [
+        Problem((k,), "is not a known setting") for k in item if k not in (*allowed, "password")
+    ]
+    if "password" in item:
+        problems.append(
+            Problem(("password",), "passwords never go in a setup file; use 'omgw user add'")
+        )
+    name = item.get("name")
+    if not isinstance(name, str) or not name.strip():
+        problems.append(Problem(("name",), "is required: the name of a user ('omgw user add')"))
+    systems = item.get("systems", [])
+    if not isinstance(systems, list) or not all(isinstance(c, str) and c.strip() for c in systems):
+        problems.append(Problem(("systems",), 'must be a list of system codes: ["WMS01"]'))
+        systems = []
+    all_systems = item.get("all_systems", False)
+    if not isinstance(all_systems, bool):
+        problems.append(Problem(("all_systems",), "must be true or false"))
+        all_systems = False
+    if systems and all_systems:
+        problems.append(Problem(("all_systems",), "give systems or all_systems = true, not both"))
+    if problems:
+        raise SpecInvalid(problems)
+    return UserBinding(str(name).strip(), tuple(sorted({c.strip() for c in systems})), all_systems)
+
+
+def _bind_user(session: Session, actor: str, binding: UserBinding) -> Change | None:
+    user = session.scalar(select(User).where(User.username == binding.name))
+    if user is None:
+        raise NotFoundError(
+            "USER_UNKNOWN",
+            f"there is no user {binding.name!r}: add it first with 'omgw user add "
+            f"{binding.name} --role …' (passwords never go in a setup file)",
+        )
+    return set_binding(session, actor, user, binding.systems, binding.all_systems)
+
+
 def _with_absolute_bundle(spec: ConnectorSpec, base_dir: Path | None) -> ConnectorSpec:
     bundle = str(_resolve(str(spec.tls.ca_bundle), base_dir).resolve())
     return replace(spec, tls=replace(spec.tls, ca_bundle=bundle))
@@ -628,6 +694,8 @@ def apply_setup(
         step("connector", i, registry.put_connector, connector)
     for i, process in enumerate(doc.processes):
         step("process", i, registry.put_process, process)
+    for i, binding in enumerate(doc.users):
+        step("user", i, _bind_user, session, actor, binding)
     triggers = TriggerStore(session, actor)
     for i, point in enumerate(doc.trigger_points):
         step("trigger_point", i, triggers.put_trigger_point, point)

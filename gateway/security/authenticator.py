@@ -14,7 +14,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from lxml import etree
@@ -26,6 +26,7 @@ from connectors.wallet import SecretBox, WalletError
 from gateway.errors import AuthError, InternalError
 from gateway.persistence.models import UsedNonce, User
 from gateway.security.passwords import verify_password
+from gateway.security.systems import SystemGrant
 from gateway.security.tokens import (
     PASSWORD_DIGEST,
     PASSWORD_TEXT,
@@ -47,6 +48,16 @@ _CLOCK_SKEW = timedelta(seconds=60)
 class Principal:
     username: str
     roles: frozenset[str]
+    #: the systems the user may act for, read with the user (``security.systems``)
+    grant: SystemGrant = field(default_factory=SystemGrant)
+
+    @classmethod
+    def of(cls, user: User) -> Principal:
+        return cls(
+            user.username,
+            frozenset(user.roles.split()),
+            SystemGrant.stored(user.systems, user.all_systems),
+        )
 
 
 class Authenticator:
@@ -114,7 +125,7 @@ class Authenticator:
         if not digest_matches(token, password):
             raise AuthError("AUTH_FAILED", "unknown user or wrong password")
         self._remember_nonce(token, now)
-        return Principal(user.username, frozenset(user.roles.split()))
+        return Principal.of(user)
 
     def _remember_nonce(self, token: UsernameToken, now: datetime) -> None:
         assert token.nonce is not None
@@ -136,7 +147,7 @@ class Authenticator:
         user = self._user(username)
         if user is None or not verify_password(password, user.password_hash):
             raise AuthError("AUTH_FAILED", "unknown user or wrong password")
-        principal = Principal(user.username, frozenset(user.roles.split()))
+        principal = Principal.of(user)
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()

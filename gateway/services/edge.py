@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
 from spyne import Fault
@@ -14,11 +14,12 @@ from sqlalchemy.orm import Session
 from gateway.errors import GatewayError, InternalError
 from gateway.persistence.message_log import write_log
 from gateway.runtime import Runtime
+from gateway.security.systems import require
 from gateway.soap.context import REQUEST_KEY, RUNTIME_KEY, RequestInfo
 from gateway.soap.faults import service_error_message
 from gateway.soap.operations import ERROR_ATTRIBUTE
 
-__all__ = ["request_info", "to_fault", "transaction"]
+__all__ = ["authorise", "request_info", "to_fault", "transaction"]
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -34,6 +35,13 @@ def to_fault(err: GatewayError) -> Fault:
 
 def request_info(ctx: Any) -> RequestInfo:
     return ctx.transport.req_env[REQUEST_KEY]
+
+
+def authorise(ctx: Any, codes: Iterable[str | None], verb: str, kind: str) -> None:
+    """Refuse the call (``AUTH_FORBIDDEN``) unless its caller is bound to every system in
+    ``codes``; services call it before their first write."""
+    info = request_info(ctx)
+    require(info.grant, info.principal, codes, verb, kind)
 
 
 def transaction(ctx: Any, work: Callable[[Session, Runtime], T], *, readonly: bool = False) -> T:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from spyne import ServiceBase, rpc
@@ -21,7 +22,7 @@ from gateway.orders.responses import ResponseProcessor
 from gateway.runtime import Runtime
 from gateway.services.attributes import kept
 from gateway.services.convert import as_utc, make, present, required, text
-from gateway.services.edge import request_info, transaction
+from gateway.services.edge import authorise, request_info, transaction
 from gateway.services.types import types_of
 
 __all__ = ["LINE_COLUMNS", "OrderFulfillmentResponseService", "to_response"]
@@ -30,6 +31,7 @@ SERVICE_NAME = "OrderFulfillmentResponseService"
 TYPES_NS = ns.OFRS_TYPES
 
 _MODEL = load(SERVICE_NAME)
+_ANSWER, _KIND = "answer for", "fulfillment system"
 _T = types_of(SERVICE_NAME)
 _FulfillLine = _T["ResponseProcessingFulfillLine"]
 _LineError = _T["ResponseProcessingFulfillLineError"]
@@ -117,10 +119,14 @@ _RESPONSE_OUT: dict[str, Any] = {
 }
 
 
-def _note(ctx: Any, resp: FulfillmentResponse) -> None:
+def _note(ctx: Any, resp: FulfillmentResponse) -> FulfillmentResponse:
+    """``resp`` as its caller may send it: for a system it is bound to (else the call
+    is refused), answering requests sent to no system only if bound to every system."""
     info = request_info(ctx)
     info.correlation["FulfillmentSystem"] = resp.fulfillment_system or "-"
     info.correlation["ResponseIdentifier"] = resp.response_identifier or "-"
+    authorise(ctx, [resp.fulfillment_system], _ANSWER, _KIND)
+    return replace(resp, may_answer_unassigned=info.grant.all_systems)
 
 
 class OrderFulfillmentResponseService(ServiceBase):
@@ -142,8 +148,10 @@ class OrderFulfillmentResponseService(ServiceBase):
                 status_code=text(a.RequestStatusCode),
                 error_name=text(a.ErrorMessageName),
                 error_text=text(a.ErrorMessageText),
+                may_answer_unassigned=info.grant.all_systems,
             )
             info.correlation["FulfillmentRequestIdentifier"] = str(command.request_id)
+            authorise(ctx, [command.fulfillment_system], _ANSWER, _KIND)
             ResponseProcessor(session).acknowledge(command)
 
         return transaction(ctx, work)
@@ -151,8 +159,7 @@ class OrderFulfillmentResponseService(ServiceBase):
     @rpc(*_RESPONSE_IN, **_RESPONSE_OUT)
     def processFulfillmentResponse(ctx, header, lines):
         def work(session: Session, _runtime: Runtime) -> Any:
-            resp = to_response(header, lines)
-            _note(ctx, resp)
+            resp = _note(ctx, to_response(header, lines))
             result = ResponseProcessor(session, _runtime.settings.reply_to).process(resp)
             request_info(ctx).order_numbers = sorted(
                 {o.order_number for o in result.lines if o.order_number}
@@ -164,8 +171,7 @@ class OrderFulfillmentResponseService(ServiceBase):
     @rpc(*_RESPONSE_IN, **_RESPONSE_OUT)
     def stageFulfillmentResponse(ctx, header, lines):
         def work(session: Session, _runtime: Runtime) -> Any:
-            resp = to_response(header, lines)
-            _note(ctx, resp)
+            resp = _note(ctx, to_response(header, lines))
             return _header(ResponseProcessor(session).stage(resp))
 
         return transaction(ctx, work)

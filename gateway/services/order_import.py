@@ -24,7 +24,7 @@ from gateway.persistence.models import OrderHeader, StagedOrder
 from gateway.runtime import Runtime
 from gateway.services.attributes import kept
 from gateway.services.convert import as_utc, make, present, required, text
-from gateway.services.edge import request_info, transaction
+from gateway.services.edge import authorise, request_info, transaction
 from gateway.services.types import types_of
 
 __all__ = ["HEADER_COLUMNS", "LINE_COLUMNS", "OrderImportService", "to_order_input"]
@@ -34,6 +34,7 @@ TYPES_NS = ns.ORDER_IMPORT_TYPES
 
 _MODEL = load(SERVICE_NAME)
 _T = types_of(SERVICE_NAME)
+_KIND = "source system"
 
 #: the attributes of an order and of its lines that omgw acts on (its columns); every
 #: other attribute is kept as sent
@@ -214,6 +215,8 @@ class OrderImportService(ServiceBase):
         def work(session: Session, runtime: Runtime) -> list[Any]:
             batch = _batch(request)
             orders = [to_order_input(o) for o in present(batch.Order, "Order")]
+            # the whole batch is refused when one order is for a system not the caller's
+            authorise(ctx, (o.source_system for o in orders), "import orders for", _KIND)
             for o in orders:
                 info.correlation.setdefault(
                     "SourceTransaction", f"{o.source_system}/{o.source_order_id}/{o.revision or 1}"
@@ -238,10 +241,16 @@ class OrderImportService(ServiceBase):
 
         def work(session: Session, _runtime: Runtime) -> Any:
             batch = _batch(request)
+            raws = present(batch.Order, "Order")
+            # a bad order is reported and the others staged, but an order for a system not
+            # the caller's refuses the whole batch: nothing is staged
+            authorise(
+                ctx, (text(r.SourceTransactionSystem) for r in raws), "import orders for", _KIND
+            )
             failed: list[Any] = []
             staged = 0
             intake = OrderIntake(session)
-            for raw in present(batch.Order, "Order"):
+            for raw in raws:
                 try:
                     o = to_order_input(raw)
                     intake.checked(o)  # staged as sent: the value maps apply at import

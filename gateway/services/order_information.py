@@ -21,9 +21,10 @@ from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.persistence.kept import from_column
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.runtime import Runtime
+from gateway.security.systems import SystemGrant
 from gateway.services.attributes import restored
 from gateway.services.convert import as_utc, make, measure, present, text
-from gateway.services.edge import request_info, transaction
+from gateway.services.edge import authorise, request_info, transaction
 from gateway.services.types import types_of
 
 __all__ = ["OrderInformationService"]
@@ -69,8 +70,9 @@ class _Shape:
         return values
 
 
-def _query(req: Any) -> OrderQuery:
+def _query(req: Any, grant: SystemGrant) -> OrderQuery:
     return OrderQuery(
+        systems=None if grant.all_systems else grant.systems,
         source_order_id=text(req.SourceTransactionIdentifier),
         source_system=text(req.SourceTransactionSystem),
         source_order_number=text(req.SourceTransactionNumber),
@@ -207,7 +209,10 @@ class OrderInformationService(ServiceBase):
 
         def work(session: Session, _runtime: Runtime) -> list[Any]:
             requests = present(orders, "Order")
-            queries = [_query(r) for r in requests]
+            queries = [_query(r, info.grant) for r in requests]
+            # a query naming a system not the caller's is refused; the caller's other
+            # queries see only its systems' orders (another's is as one that does not exist)
+            authorise(ctx, (q.source_system for q in queries), "read orders of", "source system")
             if queries:
                 info.correlation["Order"] = queries[0].describe()
             target = text(requests[0].TargetSystem) if requests else None

@@ -6,6 +6,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from gateway.security.systems import SystemGrant
+
 __all__ = ["REQUEST_KEY", "RUNTIME_KEY", "RequestInfo"]
 
 #: WSGI environ keys the front sets for the services.
@@ -20,6 +22,8 @@ class RequestInfo:
     service: str
     operation: str | None = None
     principal: str | None = None
+    #: the systems the caller may act for (nothing until it is authenticated)
+    grant: SystemGrant = field(default_factory=SystemGrant)
     message_id: str | None = None
     correlation: dict[str, str] = field(default_factory=dict)
     order_numbers: list[str] = field(default_factory=list)

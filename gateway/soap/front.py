@@ -216,6 +216,7 @@ class SoapFront:
                 envelope.header, environ.get("HTTP_AUTHORIZATION"), endpoint.role
             )
             info.principal = principal.username
+            info.grant = principal.grant
             # spyne gets the redacted UTF-8 re-serialisation, never the caller's bytes: it
             # logs raw requests it cannot parse, and it trusts the HTTP charset blindly.
             payload = _redacted(envelope)

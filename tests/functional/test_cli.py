@@ -75,8 +75,14 @@ def test_users_and_source_systems(tmp_path):
     assert added.returncode == 0, added.stderr
     listed = omgw(home, "user", "list")
     assert json.loads(omgw(home, "user", "list", "--json").stdout) == [
-        {"username": "mw", "roles": "ORDER_IMPORT ORDER_INQUIRY"}
+        {
+            "username": "mw",
+            "roles": "ORDER_IMPORT ORDER_INQUIRY",
+            "systems": [],
+            "all_systems": False,
+        }
     ]
+    assert "(none)" in listed.stdout  # added without --system: bound to no system yet
     assert SECRET not in listed.stdout + listed.stderr + added.stdout + added.stderr
     assert SECRET.encode() not in (home / "omgw.db").read_bytes()
     short = omgw(
