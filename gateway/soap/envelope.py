@@ -2,22 +2,63 @@
 
 No DTDs at all (so no external entities and no entity-expansion bombs: a DOCTYPE is
 refused before any entity is expanded), no network access, bounded size and depth.
+
+Every count that a later step could turn into quadratic work is bounded here, before
+anything else reads the tree: namespace declarations (schema validation of an element
+costs in proportion to the declarations in scope, times those declarations), attributes
+per element (each undeclared one is a schema error), and the elements of the Header
+(read by Python loops). Declarations are counted while the bytes are parsed, so a body
+that declares too many is refused as soon as the parser reaches the one too many; the
+other counts are single passes in C over the parsed tree.
+
+The envelope's shape is SOAP 1.1's (§4): an optional Header, then one Body, and nothing
+else (WS-I Basic Profile R1011); a header entry marked ``mustUnderstand`` that omgw does
+not process is refused with a ``MustUnderstand`` fault (§4.2.3).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from lxml import etree
 
 from gateway import namespaces as ns
-from gateway.errors import EnvelopeError
+from gateway.errors import EnvelopeError, MustUnderstandError
 
-__all__ = ["MAX_DEPTH", "Envelope", "parse_envelope"]
+__all__ = ["MAX_DEPTH", "UNDERSTOOD_HEADERS", "Envelope", "XmlLimits", "parse_envelope"]
 
 MAX_DEPTH = 64
 _ENV = "{%s}" % ns.SOAP11_ENV
 _SOAP12 = "http://www.w3.org/2003/05/soap-envelope"
+#: the actor a header entry addresses when it names none, or names the next node (§4.2.2)
+_NEXT_ACTOR = "http://schemas.xmlsoap.org/soap/actor/next"
+
+#: The header entries omgw processes, so may carry ``mustUnderstand="1"``: the
+#: WS-Security header (``gateway.security``), and the WS-Addressing properties of a
+#: request answered on the same HTTP exchange (``MessageID`` is answered with
+#: ``RelatesTo``; the others name this endpoint, this operation or the anonymous reply).
+UNDERSTOOD_HEADERS = frozenset(
+    {(ns.WSSE, "Security")}
+    | {
+        (ns.WSA, name)
+        for name in ("MessageID", "Action", "To", "ReplyTo", "FaultTo", "From", "RelatesTo")
+    }
+)
+
+
+@dataclass(frozen=True)
+class XmlLimits:
+    """How much of each countable thing a request may hold (``Settings`` sets them)."""
+
+    #: namespace declarations in the whole document
+    namespaces: int = 100_000
+    #: namespace declarations in scope at any element (its own and its ancestors')
+    namespaces_in_scope: int = 256
+    #: attributes on any one element (namespace declarations are not attributes)
+    attributes: int = 64
+    #: elements inside the SOAP Header, at any depth
+    header_elements: int = 1_000
 
 
 @dataclass(frozen=True)
@@ -35,8 +76,46 @@ class Envelope:
         return self.header.findtext("{%s}MessageID" % ns.WSA)
 
 
-def _parser() -> etree.XMLParser:
-    return etree.XMLParser(
+#: bytes fed to the parser between two looks at the namespace count
+_CHUNK = 64 * 1024
+
+# An element MAX_DEPTH + 1 levels down exists iff this path matches (evaluated in C).
+_TOO_DEEP = etree.XPath("boolean(/*" + "/*" * MAX_DEPTH + ")")
+_DESCENDANTS = etree.XPath("count(descendant::*)")
+
+
+@lru_cache(maxsize=8)
+def _crowded(limit: int) -> etree.XPath:
+    """Whether some element has more than ``limit`` attributes (evaluated in C)."""
+    return etree.XPath(f"boolean(//*[@*[{limit + 1}]])")
+
+
+def _depth_ok(root: etree._Element) -> bool:
+    return not _TOO_DEEP(root)
+
+
+def _too_many_namespaces(total: int, in_scope: int, limits: XmlLimits) -> EnvelopeError | None:
+    if in_scope > limits.namespaces_in_scope:
+        return EnvelopeError(
+            "XML_TOO_MANY_NAMESPACES",
+            f"an element has more than {limits.namespaces_in_scope} namespace declarations "
+            "in scope (its own and its ancestors'); declare each namespace once, on the "
+            "Envelope",
+        )
+    if total > limits.namespaces:
+        return EnvelopeError(
+            "XML_TOO_MANY_NAMESPACES",
+            f"the request declares more than {limits.namespaces} namespaces; declare each "
+            "namespace once, on the Envelope",
+        )
+    return None
+
+
+def _parse(data: bytes, limits: XmlLimits) -> etree._Element:
+    """The parsed document, its namespace declarations counted as the parser meets them
+    (a ``start-ns`` event per declaration, an ``end-ns`` as it goes out of scope)."""
+    parser = etree.XMLPullParser(
+        events=("start-ns", "end-ns"),
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -45,17 +124,83 @@ def _parser() -> etree.XMLParser:
         remove_comments=True,
         remove_pis=True,
     )
+    total = in_scope = 0
+    try:
+        for start in range(0, len(data), _CHUNK):
+            parser.feed(data[start : start + _CHUNK])
+            for event, _ in parser.read_events():
+                if event == "end-ns":
+                    in_scope -= 1
+                    continue
+                total += 1
+                in_scope += 1
+                refused = _too_many_namespaces(total, in_scope, limits)
+                if refused is not None:
+                    raise refused
+        root: etree._Element = parser.close()
+    except etree.XMLSyntaxError as exc:
+        raise EnvelopeError("XML_MALFORMED", f"the request is not well-formed XML: {exc}") from None
+    return root
 
 
-# An element MAX_DEPTH + 1 levels down exists iff this path matches (evaluated in C).
-_TOO_DEEP = etree.XPath("boolean(/*" + "/*" * MAX_DEPTH + ")")
+def _parts(root: etree._Element) -> tuple[etree._Element | None, etree._Element]:
+    """(Header or None, Body): an optional Header first, then one Body, nothing else."""
+    children = [c for c in root if isinstance(c.tag, str)]
+    tags = [c.tag for c in children]
+    if _ENV + "Body" not in tags:
+        raise EnvelopeError("SOAP_BODY_EMPTY", "the envelope has no Body")
+    if tags not in ([_ENV + "Body"], [_ENV + "Header", _ENV + "Body"]):
+        names = ", ".join(etree.QName(t).localname for t in tags)
+        raise EnvelopeError(
+            "SOAP_ENVELOPE_INVALID",
+            f"the Envelope holds {names}; it must hold an optional Header, then one Body, "
+            "and nothing else",
+        )
+    if len(children) == 1:
+        return None, children[0]
+    return children[0], children[1]
 
 
-def _depth_ok(root: etree._Element) -> bool:
-    return not _TOO_DEEP(root)
+def _must_understand(entry: etree._Element) -> bool:
+    """Whether ``entry`` is addressed to omgw and marked ``mustUnderstand``."""
+    flag = entry.get(_ENV + "mustUnderstand")
+    if flag is None:
+        return False
+    actor = entry.get(_ENV + "actor")
+    if actor is not None and actor.strip() != _NEXT_ACTOR:
+        return False  # addressed to another node
+    value = flag.strip()
+    if value in ("1", "true"):
+        return True
+    if value in ("0", "false"):
+        return False
+    raise EnvelopeError(
+        "SOAP_ENVELOPE_INVALID",
+        f"mustUnderstand is {flag[:20]!r} on {etree.QName(entry).localname}; it must be 1 or 0",
+    )
 
 
-def parse_envelope(data: bytes) -> Envelope:
+def _check_header(header: etree._Element, limits: XmlLimits) -> None:
+    if float(_DESCENDANTS(header)) > limits.header_elements:  # type: ignore[arg-type]
+        raise EnvelopeError(
+            "SOAP_HEADER_TOO_LARGE",
+            f"the SOAP Header holds more than {limits.header_elements} elements",
+        )
+    for entry in header:
+        if not isinstance(entry.tag, str) or not _must_understand(entry):
+            continue
+        q = etree.QName(entry)
+        if (q.namespace, q.localname) not in UNDERSTOOD_HEADERS:
+            raise MustUnderstandError(
+                "SOAP_MUST_UNDERSTAND",
+                f"the header {q.localname} ({q.namespace or 'no namespace'}) is marked "
+                "mustUnderstand and omgw does not process it; send it without "
+                'mustUnderstand="1", or leave it out',
+            )
+
+
+def parse_envelope(data: bytes, limits: XmlLimits | None = None) -> Envelope:
+    limits = limits or XmlLimits()
     if not data.strip():
         raise EnvelopeError("REQUEST_EMPTY", "the request has no body; send a SOAP 1.1 envelope")
     # Refuse DTDs outright: a SOAP message must not contain one (SOAP 1.1 §3).
@@ -63,10 +208,7 @@ def parse_envelope(data: bytes) -> Envelope:
         raise EnvelopeError(
             "XML_DTD_FORBIDDEN", "the request contains a DOCTYPE; DTDs and entities are refused"
         )
-    try:
-        root = etree.fromstring(data, _parser())
-    except etree.XMLSyntaxError as exc:
-        raise EnvelopeError("XML_MALFORMED", f"the request is not well-formed XML: {exc}") from None
+    root = _parse(data, limits)
     if getattr(root.getroottree().docinfo, "doctype", None):
         raise EnvelopeError(
             "XML_DTD_FORBIDDEN", "the request contains a DOCTYPE; DTDs and entities are refused"
@@ -80,12 +222,16 @@ def parse_envelope(data: bytes) -> Envelope:
             "SOAP_ENVELOPE_INVALID",
             f"the root element is {root.tag}, not a SOAP 1.1 Envelope ({ns.SOAP11_ENV})",
         )
+    header, body = _parts(root)
+    if header is not None:
+        _check_header(header, limits)
     if not _depth_ok(root):
         raise EnvelopeError("XML_TOO_DEEP", f"the request nests deeper than {MAX_DEPTH} levels")
-    header = root.find(_ENV + "Header")
-    body = root.find(_ENV + "Body")
-    if body is None:
-        raise EnvelopeError("SOAP_BODY_EMPTY", "the envelope has no Body")
+    if _crowded(limits.attributes)(root):
+        raise EnvelopeError(
+            "XML_TOO_MANY_ATTRIBUTES",
+            f"an element of the request has more than {limits.attributes} attributes",
+        )
     children = [c for c in body if isinstance(c.tag, str)]
     if not children:
         raise EnvelopeError("SOAP_BODY_EMPTY", "the SOAP Body is empty; it must hold one operation")
