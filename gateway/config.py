@@ -8,6 +8,7 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_DATABASE_URL`` | ``sqlite:///$OMGW_HOME/omgw.db`` | SQLAlchemy URL (PostgreSQL to scale) |
 | ``OMGW_WALLET_KEY`` | (key file) | base64 AES-256 master key; else ``$OMGW_HOME/wallet.key`` |
 | ``OMGW_MAX_BODY_BYTES`` | ``10485760`` | largest accepted request body (10 MiB) |
+| ``OMGW_MAX_ELEMENTS`` | ``300000`` | elements in a request |
 | ``OMGW_MAX_XMLNS`` | ``100000`` | namespace declarations in a request |
 | ``OMGW_MAX_XMLNS_IN_SCOPE`` | ``256`` | namespace declarations in scope at any element |
 | ``OMGW_MAX_ATTRIBUTES`` | ``64`` | attributes on any one element of a request |
@@ -85,6 +86,7 @@ class Settings:
     database_url: str = field(repr=False)
     wallet_key_b64: str | None = field(default=None, repr=False)
     max_body_bytes: int = 10 * 1024 * 1024
+    max_elements: int = 300_000
     max_xmlns: int = 100_000
     max_xmlns_in_scope: int = 256
     max_attributes: int = 64
@@ -131,6 +133,7 @@ class Settings:
             database_url=url,
             wallet_key_b64=env.get("OMGW_WALLET_KEY") or None,
             max_body_bytes=int(env.get("OMGW_MAX_BODY_BYTES", 10 * 1024 * 1024)),
+            max_elements=_count(env, "OMGW_MAX_ELEMENTS", 300_000),
             max_xmlns=_count(env, "OMGW_MAX_XMLNS", 100_000),
             max_xmlns_in_scope=_count(env, "OMGW_MAX_XMLNS_IN_SCOPE", 256),
             max_attributes=_count(env, "OMGW_MAX_ATTRIBUTES", 64),
@@ -165,6 +168,7 @@ class Settings:
             "OMGW_HOME": str(self.home),
             "OMGW_DATABASE_URL": self.database_url,
             "OMGW_MAX_BODY_BYTES": str(self.max_body_bytes),
+            "OMGW_MAX_ELEMENTS": str(self.max_elements),
             "OMGW_MAX_XMLNS": str(self.max_xmlns),
             "OMGW_MAX_XMLNS_IN_SCOPE": str(self.max_xmlns_in_scope),
             "OMGW_MAX_ATTRIBUTES": str(self.max_attributes),

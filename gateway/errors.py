@@ -5,7 +5,8 @@
     GatewayError                      code, message, details, fault_kind
     ├── EnvelopeError                 the bytes are not a usable SOAP request
     │   │ (REQUEST_EMPTY, REQUEST_INVALID, REQUEST_TOO_LARGE, XML_MALFORMED,
-    │   │  XML_DTD_FORBIDDEN, XML_TOO_DEEP, XML_TOO_MANY_NAMESPACES,
+    │   │  XML_DTD_FORBIDDEN, XML_TOO_DEEP, XML_TOO_MANY_ELEMENTS,
+    │   │  XML_TOO_MANY_NAMESPACES,
     │   │  XML_TOO_MANY_ATTRIBUTES, SOAP_ENVELOPE_INVALID, SOAP_HEADER_TOO_LARGE,
     │   │  SOAP_BODY_EMPTY, SOAP_BODY_INVALID, UNKNOWN_OPERATION, SCHEMA_INVALID)
     │   └── MustUnderstandError       SOAP_MUST_UNDERSTAND (faultcode MustUnderstand)

@@ -3,11 +3,12 @@
 No DTDs at all (so no external entities and no entity-expansion bombs: a DOCTYPE is
 refused before any entity is expanded), no network access, bounded size and depth.
 
-Every count that a later step could turn into quadratic work is bounded here, before
-anything else reads the tree: namespace declarations (schema validation of an element
-costs in proportion to the declarations in scope, times those declarations), attributes
-per element (each undeclared one is a schema error), and the elements of the Header
-(read by Python loops). Declarations are counted while the bytes are parsed, so a body
+Every count that a later step could turn into quadratic work, or into long Python
+loops, is bounded here, before anything else reads the tree: elements (each is visited
+by Python code: normalising, reading, redacting), namespace declarations (schema
+validation of an element costs in proportion to the declarations in scope, times those
+declarations), attributes per element (each undeclared one is a schema error), and the
+elements of the Header. Declarations are counted while the bytes are parsed, so a body
 that declares too many is refused as soon as the parser reaches the one too many; the
 other counts are single passes in C over the parsed tree.
 
@@ -51,6 +52,8 @@ UNDERSTOOD_HEADERS = frozenset(
 class XmlLimits:
     """How much of each countable thing a request may hold (``Settings`` sets them)."""
 
+    #: elements in the whole document
+    elements: int = 300_000
     #: namespace declarations in the whole document
     namespaces: int = 100_000
     #: namespace declarations in scope at any element (its own and its ancestors')
@@ -82,6 +85,7 @@ _CHUNK = 64 * 1024
 # An element MAX_DEPTH + 1 levels down exists iff this path matches (evaluated in C).
 _TOO_DEEP = etree.XPath("boolean(/*" + "/*" * MAX_DEPTH + ")")
 _DESCENDANTS = etree.XPath("count(descendant::*)")
+_ELEMENTS = etree.XPath("count(//*)")
 
 
 @lru_cache(maxsize=8)
@@ -94,21 +98,21 @@ def _depth_ok(root: etree._Element) -> bool:
     return not _TOO_DEEP(root)
 
 
-def _too_many_namespaces(total: int, in_scope: int, limits: XmlLimits) -> EnvelopeError | None:
-    if in_scope > limits.namespaces_in_scope:
-        return EnvelopeError(
-            "XML_TOO_MANY_NAMESPACES",
-            f"an element has more than {limits.namespaces_in_scope} namespace declarations "
-            "in scope (its own and its ancestors'); declare each namespace once, on the "
-            "Envelope",
-        )
-    if total > limits.namespaces:
-        return EnvelopeError(
-            "XML_TOO_MANY_NAMESPACES",
-            f"the request declares more than {limits.namespaces} namespaces; declare each "
-            "namespace once, on the Envelope",
-        )
-    return None
+def _too_many_in_scope(limits: XmlLimits) -> EnvelopeError:
+    return EnvelopeError(
+        "XML_TOO_MANY_NAMESPACES",
+        f"an element has more than {limits.namespaces_in_scope} namespace declarations "
+        "in scope (its own and its ancestors'); declare each namespace once, on the "
+        "Envelope",
+    )
+
+
+def _too_many_declarations(limits: XmlLimits) -> EnvelopeError:
+    return EnvelopeError(
+        "XML_TOO_MANY_NAMESPACES",
+        f"the request declares more than {limits.namespaces} namespaces; declare each "
+        "namespace once, on the Envelope",
+    )
 
 
 def _parse(data: bytes, limits: XmlLimits) -> etree._Element:
@@ -134,9 +138,10 @@ def _parse(data: bytes, limits: XmlLimits) -> etree._Element:
                     continue
                 total += 1
                 in_scope += 1
-                refused = _too_many_namespaces(total, in_scope, limits)
-                if refused is not None:
-                    raise refused
+                if in_scope > limits.namespaces_in_scope:
+                    raise _too_many_in_scope(limits)
+                if total > limits.namespaces:
+                    raise _too_many_declarations(limits)
         root: etree._Element = parser.close()
     except etree.XMLSyntaxError as exc:
         raise EnvelopeError("XML_MALFORMED", f"the request is not well-formed XML: {exc}") from None
@@ -208,7 +213,18 @@ def parse_envelope(data: bytes, limits: XmlLimits | None = None) -> Envelope:
         raise EnvelopeError(
             "XML_DTD_FORBIDDEN", "the request contains a DOCTYPE; DTDs and entities are refused"
         )
+    # Every declaration holds one of these words, so their count bounds the declarations;
+    # refused here, a flood of them costs no parse (all of an element's declarations are
+    # parsed before the parser reports the first). Text that merely quotes one is rare.
+    if data.count(b"xmlns:") + data.count(b"xmlns=") > limits.namespaces:
+        raise _too_many_declarations(limits)
     root = _parse(data, limits)
+    if float(_ELEMENTS(root)) > limits.elements:  # type: ignore[arg-type]
+        raise EnvelopeError(
+            "XML_TOO_MANY_ELEMENTS",
+            f"the request holds more than {limits.elements} elements; send its orders or "
+            "lines in several requests",
+        )
     if getattr(root.getroottree().docinfo, "doctype", None):
         raise EnvelopeError(
             "XML_DTD_FORBIDDEN", "the request contains a DOCTYPE; DTDs and entities are refused"

@@ -79,6 +79,7 @@ class SoapFront:
         settings = runtime.settings
         self._max = settings.max_body_bytes
         self._xml_limits = XmlLimits(
+            elements=settings.max_elements,
             namespaces=settings.max_xmlns,
             namespaces_in_scope=settings.max_xmlns_in_scope,
             attributes=settings.max_attributes,

@@ -23,9 +23,11 @@ from gateway.orders.limits import (
 
 __all__ = ["check_size"]
 
+# The operation's own children are in its types namespace, theirs in the data namespace.
+_IMPORT_TYPES = "{%s}" % ns.ORDER_IMPORT_TYPES
 _IMPORT = "{%s}" % ns.ORDER_IMPORT
-_OIS = "{%s}" % ns.OIS
-_OFRS = "{%s}" % ns.OFRS
+_OIS_TYPES = "{%s}" % ns.OIS_TYPES
+_OFRS_TYPES = "{%s}" % ns.OFRS_TYPES
 
 
 @dataclass(frozen=True)
@@ -36,12 +38,12 @@ class _Where:
     lines: str | None = None
 
 
-_ORDERS_AND_LINES = _Where((_IMPORT + "request", _IMPORT + "Order"), _IMPORT + "Line")
-_RESPONSE_LINES = _Where((), _OFRS + "fulfillLineList")
+_ORDERS_AND_LINES = _Where((_IMPORT_TYPES + "request", _IMPORT + "Order"), _IMPORT + "Line")
+_RESPONSE_LINES = _Where((), _OFRS_TYPES + "fulfillLineList")
 _WHERE = {
     "createOrders": _ORDERS_AND_LINES,
     "stageOrders": _ORDERS_AND_LINES,
-    "GetOrderDetails": _Where((_OIS + "Order",)),
+    "GetOrderDetails": _Where((_OIS_TYPES + "Order",)),
     "processFulfillmentResponse": _RESPONSE_LINES,
     "stageFulfillmentResponse": _RESPONSE_LINES,
 }
