@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Literal
 
 from lxml import etree
 
@@ -81,6 +82,8 @@ class Envelope:
 
 #: bytes fed to the parser between two looks at the namespace count
 _CHUNK = 64 * 1024
+#: tags parsed between two counts of the elements, past the limit's number of tags
+_RECOUNT = 256 * 1024
 
 # An element MAX_DEPTH + 1 levels down exists iff this path matches (evaluated in C).
 _TOO_DEEP = etree.XPath("boolean(/*" + "/*" * MAX_DEPTH + ")")
@@ -115,11 +118,13 @@ def _too_many_declarations(limits: XmlLimits) -> EnvelopeError:
     )
 
 
-def _parse(data: bytes, limits: XmlLimits) -> etree._Element:
-    """The parsed document, its namespace declarations counted as the parser meets them
-    (a ``start-ns`` event per declaration, an ``end-ns`` as it goes out of scope)."""
-    parser = etree.XMLPullParser(
-        events=("start-ns", "end-ns"),
+_Event = Literal["start", "start-ns", "end-ns"]
+
+
+def _parser(events: tuple[_Event, ...], tag: str | None = None) -> etree.XMLPullParser:
+    return etree.XMLPullParser(
+        events=events,
+        tag=tag,
         resolve_entities=False,
         no_network=True,
         load_dtd=False,
@@ -128,23 +133,62 @@ def _parse(data: bytes, limits: XmlLimits) -> etree._Element:
         remove_comments=True,
         remove_pis=True,
     )
-    total = in_scope = 0
+
+
+def _too_many_elements(limits: XmlLimits) -> EnvelopeError:
+    return EnvelopeError(
+        "XML_TOO_MANY_ELEMENTS",
+        f"the request holds more than {limits.elements} elements; send its orders or "
+        "lines in several requests",
+    )
+
+
+def _root_tag(data: bytes) -> str:
+    """The root element's tag, parsing no further than its start tag."""
+    sniffer = _parser(("start",))
+    for start in range(0, len(data), 4096):
+        sniffer.feed(data[start : start + 4096])
+        for _event, element in sniffer.read_events():
+            return str(getattr(element, "tag", ""))
+    return ""
+
+
+def _parse(data: bytes, limits: XmlLimits) -> etree._Element:
+    """The parsed document, counted as the parser goes: its namespace declarations (a
+    ``start-ns`` event per declaration, an ``end-ns`` as it goes out of scope), and, once
+    the body holds more tags than the limit has elements, the elements parsed so far
+    (counted in C on the tree being built, every ``_RECOUNT`` tags)."""
+    parser = _parser(("start", "start-ns", "end-ns"), tag=_ENV + "Envelope")
+    envelope: etree._Element | None = None
+    total = in_scope = tags = 0
+    recount = limits.elements
     try:
         for start in range(0, len(data), _CHUNK):
-            parser.feed(data[start : start + _CHUNK])
-            for event, _ in parser.read_events():
-                if event == "end-ns":
+            chunk = data[start : start + _CHUNK]
+            parser.feed(chunk)
+            for event, item in parser.read_events():
+                if event == "start":
+                    if envelope is None and isinstance(item, etree._Element):
+                        envelope = item
+                elif event == "end-ns":
                     in_scope -= 1
-                    continue
-                total += 1
-                in_scope += 1
-                if in_scope > limits.namespaces_in_scope:
-                    raise _too_many_in_scope(limits)
-                if total > limits.namespaces:
-                    raise _too_many_declarations(limits)
+                else:
+                    total += 1
+                    in_scope += 1
+                    if in_scope > limits.namespaces_in_scope:
+                        raise _too_many_in_scope(limits)
+                    if total > limits.namespaces:
+                        raise _too_many_declarations(limits)
+            tags += chunk.count(b"<")
+            if envelope is not None and tags > recount:
+                if float(_ELEMENTS(envelope)) > limits.elements:  # type: ignore[arg-type]
+                    raise _too_many_elements(limits)
+                recount = tags + _RECOUNT
         root: etree._Element = parser.close()
     except etree.XMLSyntaxError as exc:
         raise EnvelopeError("XML_MALFORMED", f"the request is not well-formed XML: {exc}") from None
+    if float(_ELEMENTS(root)) > limits.elements:  # type: ignore[arg-type]
+        raise _too_many_elements(limits)
     return root
 
 
@@ -204,6 +248,18 @@ def _check_header(header: etree._Element, limits: XmlLimits) -> None:
             )
 
 
+def _check_root(tag: str) -> None:
+    if tag == "{%s}Envelope" % _SOAP12:
+        raise EnvelopeError(
+            "SOAP_ENVELOPE_INVALID", "SOAP 1.2 is not supported here; send a SOAP 1.1 envelope"
+        )
+    if tag != _ENV + "Envelope":
+        raise EnvelopeError(
+            "SOAP_ENVELOPE_INVALID",
+            f"the root element is {tag}, not a SOAP 1.1 Envelope ({ns.SOAP11_ENV})",
+        )
+
+
 def parse_envelope(data: bytes, limits: XmlLimits | None = None) -> Envelope:
     limits = limits or XmlLimits()
     if not data.strip():
@@ -218,26 +274,22 @@ def parse_envelope(data: bytes, limits: XmlLimits | None = None) -> Envelope:
     # parsed before the parser reports the first). Text that merely quotes one is rare.
     if data.count(b"xmlns:") + data.count(b"xmlns=") > limits.namespaces:
         raise _too_many_declarations(limits)
+    if data.count(b"<") > limits.elements:
+        # Possibly too many elements to parse them all: only a SOAP 1.1 Envelope is
+        # counted as it is parsed, so anything else is refused by its root alone.
+        try:
+            tag = _root_tag(data)
+        except etree.XMLSyntaxError as exc:
+            raise EnvelopeError(
+                "XML_MALFORMED", f"the request is not well-formed XML: {exc}"
+            ) from None
+        _check_root(tag)
     root = _parse(data, limits)
-    if float(_ELEMENTS(root)) > limits.elements:  # type: ignore[arg-type]
-        raise EnvelopeError(
-            "XML_TOO_MANY_ELEMENTS",
-            f"the request holds more than {limits.elements} elements; send its orders or "
-            "lines in several requests",
-        )
     if getattr(root.getroottree().docinfo, "doctype", None):
         raise EnvelopeError(
             "XML_DTD_FORBIDDEN", "the request contains a DOCTYPE; DTDs and entities are refused"
         )
-    if root.tag == "{%s}Envelope" % _SOAP12:
-        raise EnvelopeError(
-            "SOAP_ENVELOPE_INVALID", "SOAP 1.2 is not supported here; send a SOAP 1.1 envelope"
-        )
-    if root.tag != _ENV + "Envelope":
-        raise EnvelopeError(
-            "SOAP_ENVELOPE_INVALID",
-            f"the root element is {root.tag}, not a SOAP 1.1 Envelope ({ns.SOAP11_ENV})",
-        )
+    _check_root(str(root.tag))
     header, body = _parts(root)
     if header is not None:
         _check_header(header, limits)

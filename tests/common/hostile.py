@@ -22,6 +22,12 @@ OIS = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/or
 
 Builder = Callable[[int], bytes]
 
+#: the namespaces :func:`envelope` declares
+DECLARED = 7
+#: the elements of an envelope around a fulfillment response's lines (Envelope, Body,
+#: the operation, its header and the header's 3 children, one fulfillLineList)
+ELEMENTS_AROUND_LINES = 8
+
 
 def envelope(body: str, header: str = "", root: str = "") -> bytes:
     return (
@@ -88,9 +94,17 @@ SHAPES: dict[str, tuple[str, Builder]] = {
         "OrderFulfillmentResponseService",
         lambda n: envelope(response(""), root=declarations(n)),
     ),
-    "xmlns on the Envelope, as many as the request may declare": (
+    "exactly 100,000 xmlns, on the Envelope": (
         "OrderFulfillmentResponseService",
-        lambda n: envelope(response(""), root=declarations(min(n, 100_000 - 7))),
+        lambda n: envelope(response(""), root=declarations(min(n, 100_000 - DECLARED))),
+    ),
+    "exactly 100,000 xmlns, one per element": (
+        "OrderFulfillmentResponseService",
+        lambda n: envelope(response(line("<x:a xmlns:x='u'/>" * min(n, 100_000 - DECLARED)))),
+    ),
+    "100,001 xmlns, one per element": (
+        "OrderFulfillmentResponseService",
+        lambda n: envelope(response(line("<x:a xmlns:x='u'/>" * min(n, 100_001 - DECLARED)))),
     ),
     "xmlns on the operation": (
         "OrderFulfillmentResponseService",
@@ -129,6 +143,23 @@ SHAPES: dict[str, tuple[str, Builder]] = {
                 f"<typ:fulfillLineList {attributes(64)}>"
                 "<com:FulfillLineIdentifier>1</com:FulfillLineIdentifier></typ:fulfillLineList>"
                 * min(n, 10_000)
+            )
+        ),
+    ),
+    "nesting 60 deep in flexfields, as many as the element limit allows": (
+        "OrderFulfillmentResponseService",
+        lambda n: envelope(
+            response(
+                line(
+                    "<com:FulfillLineIdentifier>1</com:FulfillLineIdentifier>"
+                    + (
+                        "<com:AdditionalFulfillLineInformationCategories>"
+                        + "<a>" * 53
+                        + "</a>" * 53
+                        + "</com:AdditionalFulfillLineInformationCategories>"
+                    )
+                    * min(n, (300_000 - ELEMENTS_AROUND_LINES - 1) // 54)
+                )
             )
         ),
     ),
@@ -219,16 +250,26 @@ SHAPES: dict[str, tuple[str, Builder]] = {
         "OrderFulfillmentResponseService",
         lambda n: envelope(response(line("<a/>" * n))),
     ),
-    "300,000 small unknown elements": (
+    "exactly 300,000 elements, small unknown ones": (
         "OrderFulfillmentResponseService",
-        lambda n: envelope(response(line("<a/>" * min(n, 300_000 - 7)))),
+        lambda n: envelope(response(line("<a/>" * min(n, 300_000 - ELEMENTS_AROUND_LINES)))),
+    ),
+    "300,001 elements, small unknown ones": (
+        "OrderFulfillmentResponseService",
+        lambda n: envelope(response(line("<a/>" * min(n, 300_001 - ELEMENTS_AROUND_LINES)))),
+    ),
+    "small elements under another root": (
+        "OrderFulfillmentResponseService",
+        lambda n: b"<order>" + b"<a/>" * n + b"</order>",
     ),
     "small empty known elements": (
         "OrderFulfillmentResponseService",
         lambda n: envelope(response(line("<com:StatusCode/>" * n))),
     ),
-    "300,000 small empty known elements": (
+    "exactly 300,000 elements, small empty known ones": (
         "OrderFulfillmentResponseService",
-        lambda n: envelope(response(line("<com:StatusCode/>" * min(n, 300_000 - 7)))),
+        lambda n: envelope(
+            response(line("<com:StatusCode/>" * min(n, 300_000 - ELEMENTS_AROUND_LINES)))
+        ),
     ),
 }
