@@ -6,7 +6,9 @@ limit (10 MiB), and timed by the CPU of the thread that handles it (``thread_tim
 other processes on a loaded machine do not count, the front's own work all does:
 parsing, checking, authenticating, normalising, validating, logging). At the end of the
 module the table ``case -> OMGW-code, ms CPU`` is printed. Limits are also checked at
-exactly their value (accepted: answered by the next check) and one above (refused).
+exactly their value (accepted: answered by the next check) and one above (refused);
+the order and line limits over HTTP, on SQLite and PostgreSQL, where a refusal must
+store nothing.
 """
 
 from __future__ import annotations
@@ -16,10 +18,12 @@ import io
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
+from pathlib import Path
 from typing import Any
 
 import pytest
 from lxml import etree
+from zeep.exceptions import Fault
 
 from gateway.config import Settings
 from gateway.runtime import Runtime
@@ -34,8 +38,11 @@ from tests.common.hostile import (
     largest,
     response,
 )
-from tests.common.soap import basic, fault_code
-from tests.conftest import make_settings, seed
+from tests.common.orders import order, shipped
+from tests.common.orders import response as fr
+from tests.common.soap import basic, client, fault_code, zeep_fault_code
+from tests.common.state import snapshot
+from tests.conftest import Gateway, make_settings, seed, serving
 from tests.functional.test_bad_input import RAW_CASES
 
 BODY_LIMIT = next(f.default for f in fields(Settings) if f.name == "max_body_bytes")
@@ -319,3 +326,84 @@ def test_a_valid_large_response_is_checked_against_the_schema(front: Call) -> No
     )
     answer = front(OFRS, envelope(response(lines)))
     assert answer.code == "OMGW-LINE_NOT_FOUND", answer.body[:600]
+
+
+@pytest.fixture
+def small_limits(fresh_database_url: str, tmp_path: Path) -> Iterator[Gateway]:
+    """A gateway whose order and line limits are small enough to reach in a test."""
+    settings = make_settings(
+        tmp_path / "home",
+        fresh_database_url,
+        max_orders_per_request=3,
+        max_lines_per_order=3,
+        max_lines_per_request=5,
+    )
+    with serving(settings) as running:
+        yield running
+
+
+def _refused(gateway: Gateway, call: Callable[[], Any], code: str) -> str:
+    before = snapshot(gateway.runtime)
+    with pytest.raises(Fault) as exc:
+        call()
+    assert zeep_fault_code(exc.value) == f"OMGW-{code}", exc.value.message
+    assert snapshot(gateway.runtime) == before
+    return str(exc.value.message)
+
+
+def test_orders_and_lines_at_their_limits_and_one_above(small_limits: Gateway) -> None:
+    imports = client(small_limits.base, "OrderImportService")
+
+    def create(*orders: dict[str, Any]) -> Callable[[], Any]:
+        return lambda: imports.service.createOrders(request={"Order": list(orders)})
+
+    def lines(count: int) -> list[tuple[str, str | int]]:
+        return [(f"P{i}", 1) for i in range(count)]
+
+    message = _refused(small_limits, create(order("BIG", lines(4))), "ORDER_TOO_LARGE")
+    assert "4 lines" in message and "at most 3" in message
+    _refused(
+        small_limits,
+        create(*(order(f"M{i}", lines(2)) for i in range(3))),
+        "REQUEST_TOO_MANY_LINES",
+    )
+    _refused(small_limits, create(*(order(f"N{i}", lines(1)) for i in range(4))), "TOO_MANY_ORDERS")
+    stage = client(small_limits.base, "OrderImportService").service.stageOrders
+    _refused(
+        small_limits, lambda: stage(request={"Order": [order("S", lines(4))]}), "ORDER_TOO_LARGE"
+    )
+
+    # at every limit at once: 3 orders, 5 lines, 3 in one order
+    created = create(order("A", lines(3)), order("B", lines(1)), order("C", lines(1)))()
+    assert [len(o.OrderImportResponseLine) for o in created] == [3, 1, 1]
+    (d,) = create(order("D", lines(2)))()
+    a, b = created[0], created[1]
+
+    info = client(small_limits.base, "OrderInformationService")
+
+    def inquire(*numbers: str) -> Callable[[], Any]:
+        return lambda: info.service.GetOrderDetails(Order=[{"OrderNumber": n} for n in numbers])
+
+    assert len(inquire(a.OrderNumber, d.OrderNumber)()) == 2  # 5 lines: the limit
+    message = _refused(
+        small_limits,
+        inquire(a.OrderNumber, b.OrderNumber, d.OrderNumber),
+        "REQUEST_TOO_MANY_LINES",
+    )
+    assert "6 lines" in message
+    _refused(small_limits, inquire(*(a.OrderNumber for _ in range(4))), "TOO_MANY_ORDERS")
+
+
+def test_fulfillment_response_lines_at_their_limit_and_one_above(small_limits: Gateway) -> None:
+    ofrs = client(small_limits.base, "OrderFulfillmentResponseService")
+    at_limit = [shipped(999_000 + i) for i in range(5)]
+    _refused(
+        small_limits,
+        lambda: ofrs.service.processFulfillmentResponse(**fr("R1", at_limit)),
+        "LINE_NOT_FOUND",  # 5 lines pass the limit; none of them exists
+    )
+    _refused(
+        small_limits,
+        lambda: ofrs.service.processFulfillmentResponse(**fr("R2", [*at_limit, shipped(999_100)])),
+        "REQUEST_TOO_MANY_LINES",
+    )
