@@ -26,6 +26,7 @@ from lxml import etree
 from zeep.exceptions import Fault
 
 from gateway.config import Settings
+from gateway.errors import ValidationError
 from gateway.runtime import Runtime
 from gateway.server import build_app, prepare
 from tests.common.hostile import (
@@ -407,3 +408,35 @@ def test_fulfillment_response_lines_at_their_limit_and_one_above(small_limits: G
         lambda: ofrs.service.processFulfillmentResponse(**fr("R2", [*at_limit, shipped(999_100)])),
         "REQUEST_TOO_MANY_LINES",
     )
+
+
+def test_the_limits_are_settings(tmp_path: Path) -> None:
+    env = {
+        "OMGW_HOME": str(tmp_path),
+        "OMGW_MAX_ELEMENTS": "1000",
+        "OMGW_MAX_XMLNS": "50",
+        "OMGW_MAX_XMLNS_IN_SCOPE": "20",
+        "OMGW_MAX_ATTRIBUTES": "8",
+        "OMGW_MAX_HEADER_ELEMENTS": "30",
+        "OMGW_MAX_ORDERS_PER_REQUEST": "2",
+        "OMGW_MAX_LINES_PER_ORDER": "7",
+        "OMGW_MAX_LINES_PER_REQUEST": "9",
+    }
+    settings = Settings.from_env(env)
+    assert (
+        settings.max_elements,
+        settings.max_xmlns,
+        settings.max_xmlns_in_scope,
+        settings.max_attributes,
+        settings.max_header_elements,
+        settings.max_orders_per_request,
+        settings.max_lines_per_order,
+        settings.max_lines_per_request,
+    ) == (1000, 50, 20, 8, 30, 2, 7, 9)
+    assert Settings.from_env(settings.to_env()) == settings
+    defaults = Settings.from_env({"OMGW_HOME": str(tmp_path)})
+    assert (defaults.max_xmlns_in_scope, defaults.max_lines_per_order) == (256, 10_000)
+    for bad in ("0", "-1", "many"):
+        with pytest.raises(ValidationError) as exc:
+            Settings.from_env({**env, "OMGW_MAX_LINES_PER_ORDER": bad})
+        assert "OMGW_MAX_LINES_PER_ORDER" in exc.value.message
