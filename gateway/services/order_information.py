@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from gateway import namespaces as ns
 from gateway.contract.model import load
-from gateway.orders.inquiry import OrderQuery, find_orders
+from gateway.orders.inquiry import OrderQuery, count_answer_lines, find_orders
 from gateway.orders.limits import SizeLimits, check_answer_lines
 from gateway.persistence.kept import from_column
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
@@ -214,13 +214,15 @@ class OrderInformationService(ServiceBase):
             target = text(requests[0].TargetSystem) if requests else None
             if target:
                 info.correlation["TargetSystem"] = target
+            # Counted by the database before anything is loaded: an answer's lines are
+            # what its memory and time grow with.
+            limits = SizeLimits(lines_per_request=_runtime.settings.max_lines_per_request)
+            check_answer_lines(sum(count_answer_lines(session, q) for q in queries), limits)
             found = [
                 (req, q, header)
                 for req, q in zip(requests, queries, strict=True)
                 for header in find_orders(session, q)
             ]
-            limits = SizeLimits(lines_per_request=_runtime.settings.max_lines_per_request)
-            check_answer_lines(sum(_answer_lines(h, q.line_ids) for _r, q, h in found), limits)
             out: list[Any] = []
             for req, q, header in found:
                 info.order_numbers.append(header.order_number)
@@ -228,12 +230,3 @@ class OrderInformationService(ServiceBase):
             return out
 
         return transaction(ctx, work, readonly=True)
-
-
-def _answer_lines(header: OrderHeader, line_ids: tuple[str, ...]) -> int:
-    """How many ``OrderLine`` elements the answer for ``header`` holds."""
-    return sum(
-        len(line.fulfill_lines)
-        for line in header.lines
-        if not line_ids or line.source_line_id in line_ids
-    )
