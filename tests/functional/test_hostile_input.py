@@ -41,7 +41,7 @@ from tests.common.hostile import (
 )
 from tests.common.orders import order, shipped
 from tests.common.orders import response as fr
-from tests.common.soap import basic, client, fault_code, zeep_fault_code
+from tests.common.soap import basic, client, fault_code, post, zeep_fault_code
 from tests.common.state import snapshot
 from tests.conftest import Gateway, make_settings, seed, serving
 from tests.functional.test_bad_input import RAW_CASES
@@ -440,3 +440,23 @@ def test_the_limits_are_settings(tmp_path: Path) -> None:
         with pytest.raises(ValidationError) as exc:
             Settings.from_env({**env, "OMGW_MAX_LINES_PER_ORDER": bad})
         assert "OMGW_MAX_LINES_PER_ORDER" in exc.value.message
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        'unknown header, mustUnderstand="1"',
+        "two Bodies",
+        "257 namespaces in scope",
+        "65 attributes on a header entry",
+        "1,001 elements in the Header",
+        'unknown header, mustUnderstand="0"',
+    ],
+)
+def test_the_same_answers_over_http(gateway: Gateway, case: str) -> None:
+    service, body, code = PROTOCOL_CASES[case]
+    answer = post(gateway.url(service), body, basic("inquirer"))
+    assert fault_code(answer.body) == f"OMGW-{code}"
+    faultcode = etree.fromstring(answer.body).findtext(f".//{{{ENV}}}Fault/faultcode")
+    expected = "MustUnderstand" if code == "SOAP_MUST_UNDERSTAND" else "Client"
+    assert (answer.status, faultcode) == (500, f"env:{expected}")
