@@ -186,6 +186,14 @@ SHAPES: dict[str, tuple[str, Builder]] = {
             response(""), header="<soapenv:Header>" + "<a/>" * n + "</soapenv:Header>"
         ),
     ),
+    "long text in the Header": (
+        "OrderFulfillmentResponseService",
+        lambda n: envelope(
+            response(""),
+            header=f'<soapenv:Header><x:h xmlns:x="urn:x">{"9" * min(n, 9_000_000)}</x:h>'
+            "</soapenv:Header>",
+        ),
+    ),
     "1,000 mustUnderstand header entries": (
         "OrderFulfillmentResponseService",
         lambda n: envelope(

@@ -251,6 +251,7 @@ SHAPE_CODES = {
     "nesting 60 deep in flexfields, as many as the element limit allows": "LINE_NOT_FOUND",
     "nesting 60 deep in flexfields": "XML_TOO_MANY_ELEMENTS",
     "elements in the Header": "XML_TOO_MANY_ELEMENTS",
+    "long text in the Header": "MISSING_KEY",
     "1,000 mustUnderstand header entries": "SOAP_MUST_UNDERSTAND",
     "lines of an order": "ORDER_TOO_LARGE",
     "orders of one line": "TOO_MANY_ORDERS",
