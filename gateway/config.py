@@ -9,6 +9,14 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_WALLET_KEY`` | (key file) | base64 AES-256 master key; else ``$OMGW_HOME/wallet.key`` |
 | ``OMGW_MAX_BODY_BYTES`` | ``10485760`` | largest accepted request body (10 MiB) |
 | ``OMGW_READ_TIMEOUT_SECONDS`` | ``30`` | time a caller has to send a request's whole body |
+| ``OMGW_MAX_ELEMENTS`` | ``300000`` | elements in a request |
+| ``OMGW_MAX_XMLNS`` | ``100000`` | namespace declarations in a request |
+| ``OMGW_MAX_XMLNS_IN_SCOPE`` | ``256`` | namespace declarations in scope at any element |
+| ``OMGW_MAX_ATTRIBUTES`` | ``64`` | attributes on any one element of a request |
+| ``OMGW_MAX_HEADER_ELEMENTS`` | ``1000`` | elements in a request's SOAP Header |
+| ``OMGW_MAX_ORDERS_PER_REQUEST`` | ``1000`` | orders in one request (import or inquiry) |
+| ``OMGW_MAX_LINES_PER_ORDER`` | ``10000`` | lines of one order in a createOrders or stageOrders |
+| ``OMGW_MAX_LINES_PER_REQUEST`` | ``10000`` | lines of one request, or of one inquiry's answer |
 | ``OMGW_REPLAY_WINDOW_SECONDS`` | ``300`` | accepted age/skew of a UsernameToken ``Created`` |
 | ``OMGW_BACKGROUND_INTERVAL_SECONDS`` | ``2`` | how often staged orders/responses are processed |
 | ``OMGW_DEFAULT_FULFILLMENT_SYSTEM`` | (none) | fulfillment system new lines are assigned to |
@@ -48,6 +56,20 @@ def _flag(value: str) -> bool:
     return value.strip().lower() in {"1", "true", "yes", "on"}
 
 
+def _count(env: Mapping[str, str], name: str, default: int) -> int:
+    """A limit on how many of something a request may hold: a whole number, at least 1."""
+    value = env.get(name)
+    if value is None or not value.strip():
+        return default
+    try:
+        count = int(value)
+    except ValueError:
+        count = 0
+    if count < 1:
+        raise ValidationError("INVALID_VALUE", f"{name} {value!r} must be a whole number above 0")
+    return count
+
+
 def _log_level(value: str) -> str:
     level = value.strip().upper()
     if level not in _LOG_LEVELS:
@@ -69,6 +91,14 @@ class Settings:
     max_body_bytes: int = 10 * 1024 * 1024
     #: seconds a caller has to send a whole request body, once its headers are in
     read_timeout_seconds: float = 30.0
+    max_elements: int = 300_000
+    max_xmlns: int = 100_000
+    max_xmlns_in_scope: int = 256
+    max_attributes: int = 64
+    max_header_elements: int = 1_000
+    max_orders_per_request: int = 1_000
+    max_lines_per_order: int = 10_000
+    max_lines_per_request: int = 10_000
     replay_window_seconds: int = 300
     background_interval_seconds: float = 2.0
     default_fulfillment_system: str | None = None
@@ -112,6 +142,14 @@ class Settings:
             wallet_key_b64=env.get("OMGW_WALLET_KEY") or None,
             max_body_bytes=int(env.get("OMGW_MAX_BODY_BYTES", 10 * 1024 * 1024)),
             read_timeout_seconds=max(0.1, float(env.get("OMGW_READ_TIMEOUT_SECONDS", 30))),
+            max_elements=_count(env, "OMGW_MAX_ELEMENTS", 300_000),
+            max_xmlns=_count(env, "OMGW_MAX_XMLNS", 100_000),
+            max_xmlns_in_scope=_count(env, "OMGW_MAX_XMLNS_IN_SCOPE", 256),
+            max_attributes=_count(env, "OMGW_MAX_ATTRIBUTES", 64),
+            max_header_elements=_count(env, "OMGW_MAX_HEADER_ELEMENTS", 1_000),
+            max_orders_per_request=_count(env, "OMGW_MAX_ORDERS_PER_REQUEST", 1_000),
+            max_lines_per_order=_count(env, "OMGW_MAX_LINES_PER_ORDER", 10_000),
+            max_lines_per_request=_count(env, "OMGW_MAX_LINES_PER_REQUEST", 10_000),
             replay_window_seconds=int(env.get("OMGW_REPLAY_WINDOW_SECONDS", 300)),
             background_interval_seconds=float(env.get("OMGW_BACKGROUND_INTERVAL_SECONDS", 2)),
             default_fulfillment_system=env.get("OMGW_DEFAULT_FULFILLMENT_SYSTEM") or None,
@@ -142,6 +180,14 @@ class Settings:
             "OMGW_DATABASE_URL": self.database_url,
             "OMGW_MAX_BODY_BYTES": str(self.max_body_bytes),
             "OMGW_READ_TIMEOUT_SECONDS": str(self.read_timeout_seconds),
+            "OMGW_MAX_ELEMENTS": str(self.max_elements),
+            "OMGW_MAX_XMLNS": str(self.max_xmlns),
+            "OMGW_MAX_XMLNS_IN_SCOPE": str(self.max_xmlns_in_scope),
+            "OMGW_MAX_ATTRIBUTES": str(self.max_attributes),
+            "OMGW_MAX_HEADER_ELEMENTS": str(self.max_header_elements),
+            "OMGW_MAX_ORDERS_PER_REQUEST": str(self.max_orders_per_request),
+            "OMGW_MAX_LINES_PER_ORDER": str(self.max_lines_per_order),
+            "OMGW_MAX_LINES_PER_REQUEST": str(self.max_lines_per_request),
             "OMGW_REPLAY_WINDOW_SECONDS": str(self.replay_window_seconds),
             "OMGW_BACKGROUND_INTERVAL_SECONDS": str(self.background_interval_seconds),
             "OMGW_LOG_PAYLOADS": "1" if self.log_payloads else "0",

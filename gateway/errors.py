@@ -2,16 +2,19 @@
 
 ::
 
-    GatewayError                      code, message, details, fault_kind (Client|Server)
+    GatewayError                      code, message, details, fault_kind
     ├── EnvelopeError                 the bytes are not a usable SOAP request
-    │   (REQUEST_EMPTY, REQUEST_INVALID, REQUEST_TOO_LARGE, REQUEST_TIMEOUT,
-    │    REQUEST_INCOMPLETE, XML_MALFORMED,
-    │    XML_DTD_FORBIDDEN, XML_TOO_DEEP, SOAP_ENVELOPE_INVALID, SOAP_BODY_EMPTY,
-    │    SOAP_BODY_INVALID, UNKNOWN_OPERATION, SCHEMA_INVALID)
+    │   │ (REQUEST_EMPTY, REQUEST_INVALID, REQUEST_TOO_LARGE, REQUEST_TIMEOUT,
+    │   │  REQUEST_INCOMPLETE, XML_MALFORMED, XML_DTD_FORBIDDEN, XML_TOO_DEEP,
+    │   │  XML_TOO_MANY_ELEMENTS, XML_TOO_MANY_NAMESPACES,
+    │   │  XML_TOO_MANY_ATTRIBUTES, SOAP_ENVELOPE_INVALID, SOAP_HEADER_TOO_LARGE,
+    │   │  SOAP_BODY_EMPTY, SOAP_BODY_INVALID, UNKNOWN_OPERATION, SCHEMA_INVALID)
+    │   └── MustUnderstandError       SOAP_MUST_UNDERSTAND (faultcode MustUnderstand)
     ├── AuthError                     AUTH_REQUIRED, AUTH_FAILED, AUTH_EXPIRED,
     │                                 AUTH_REPLAY, AUTH_FORBIDDEN
     ├── ValidationError               a well-formed request with bad values
     │   (MISSING_KEY, INVALID_VALUE, DUPLICATE_LINE, QUANTITY_INVALID,
+    │    TOO_MANY_ORDERS, ORDER_TOO_LARGE, REQUEST_TOO_MANY_LINES,
     │    QUANTITY_EXCEEDS_OPEN, UOM_MISMATCH, SOURCE_SYSTEM_NOT_ENABLED,
     │    XREF_MISSING, DRAFT_NOT_SUPPORTED, RETURN_NOT_SUPPORTED; admin:
     │    SETUP_INVALID, RULES_INVALID, CONNECTOR_NOT_EVENT)
@@ -49,6 +52,7 @@ __all__ = [
     "GatewayError",
     "InternalError",
     "LineError",
+    "MustUnderstandError",
     "NotFoundError",
     "ResponseRejected",
     "StateError",
@@ -70,7 +74,8 @@ class GatewayError(Exception):
     :param details: nested (code, message) pairs, e.g. one per rejected line.
     """
 
-    #: ``Client`` when the caller must change the request, ``Server`` when we failed.
+    #: ``Client`` when the caller must change the request, ``Server`` when we failed
+    #: (``MustUnderstand`` for a header the caller insists on and omgw does not process).
     fault_kind = "Client"
 
     def __init__(self, code: str, message: str, details: Sequence[LineError] = ()) -> None:
@@ -85,6 +90,13 @@ class GatewayError(Exception):
 
 class EnvelopeError(GatewayError):
     """The HTTP body is not a SOAP 1.1 request we can read."""
+
+
+class MustUnderstandError(EnvelopeError):
+    """A header entry marked ``mustUnderstand`` that omgw does not process: SOAP 1.1
+    §4.2.3 answers it with the faultcode ``MustUnderstand``, not ``Client``."""
+
+    fault_kind = "MustUnderstand"
 
 
 class AuthError(GatewayError):

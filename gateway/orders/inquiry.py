@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.errors import NotFoundError, ValidationError
-from gateway.persistence.models import OrderHeader, OrderLine, SourceSystem
+from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, SourceSystem
 
-__all__ = ["OrderQuery", "find_orders"]
+__all__ = ["OrderQuery", "count_answer_lines", "find_orders"]
 
 
 @dataclass(frozen=True)
@@ -41,14 +42,12 @@ class OrderQuery:
         return ", ".join(parts)
 
 
-def _statement(q: OrderQuery) -> Select[OrderHeader]:
-    stmt = select(OrderHeader).options(
-        selectinload(OrderHeader.lines).selectinload(OrderLine.fulfill_lines)
-    )
+def _matching(stmt: Select[Any], q: OrderQuery) -> Select[Any]:
+    """``stmt`` (which selects from ``OrderHeader``) narrowed to the orders ``q`` names."""
     if q.order_number:
         stmt = stmt.where(OrderHeader.order_number == q.order_number)
     if q.source_system or q.systems is not None:
-        stmt = stmt.join(SourceSystem)
+        stmt = stmt.join(SourceSystem, OrderHeader.source_system_id == SourceSystem.id)
     if q.source_system:
         stmt = stmt.where(SourceSystem.code == q.source_system)
     if q.systems is not None:
@@ -62,7 +61,31 @@ def _statement(q: OrderQuery) -> Select[OrderHeader]:
     else:
         # Without a revision, the current one: the reference copies are history.
         stmt = stmt.where(OrderHeader.status != "DOO_REFERENCE")
-    return stmt.order_by(OrderHeader.id)
+    return stmt
+
+
+def _statement(q: OrderQuery) -> Select[OrderHeader]:
+    stmt = select(OrderHeader).options(
+        selectinload(OrderHeader.lines).selectinload(OrderLine.fulfill_lines)
+    )
+    return _matching(stmt, q).order_by(OrderHeader.id)
+
+
+def count_answer_lines(session: Session, q: OrderQuery) -> int:
+    """How many fulfillment lines the answer to ``q`` would hold, counted by the database
+    before any is loaded (0 for a query that names no order)."""
+    if not (q.order_number or q.source_order_id or q.source_order_number):
+        return 0
+    stmt = (
+        select(func.count(FulfillLine.id))
+        .select_from(OrderHeader)
+        .join(FulfillLine, FulfillLine.header_id == OrderHeader.id)
+    )
+    if q.line_ids:
+        stmt = stmt.join(OrderLine, FulfillLine.order_line_id == OrderLine.id).where(
+            OrderLine.source_line_id.in_(q.line_ids)
+        )
+    return int(session.scalar(_matching(stmt, q)) or 0)
 
 
 def find_orders(session: Session, q: OrderQuery) -> list[OrderHeader]:

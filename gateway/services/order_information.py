@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session
 
 from gateway import namespaces as ns
 from gateway.contract.model import load
-from gateway.orders.inquiry import OrderQuery, find_orders
+from gateway.orders.inquiry import OrderQuery, count_answer_lines, find_orders
+from gateway.orders.limits import SizeLimits, check_answer_lines
 from gateway.persistence.kept import from_column
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.runtime import Runtime
@@ -218,12 +219,19 @@ class OrderInformationService(ServiceBase):
             target = text(requests[0].TargetSystem) if requests else None
             if target:
                 info.correlation["TargetSystem"] = target
+            # Counted by the database before anything is loaded: an answer's lines are
+            # what its memory and time grow with.
+            limits = SizeLimits(lines_per_request=_runtime.settings.max_lines_per_request)
+            check_answer_lines(sum(count_answer_lines(session, q) for q in queries), limits)
+            found = [
+                (req, q, header)
+                for req, q in zip(requests, queries, strict=True)
+                for header in find_orders(session, q)
+            ]
             out: list[Any] = []
-            for req, q in zip(requests, queries, strict=True):
-                shape = _Shape(req)
-                for header in find_orders(session, q):
-                    info.order_numbers.append(header.order_number)
-                    out.append(_order(header, q.line_ids, shape))
+            for req, q, header in found:
+                info.order_numbers.append(header.order_number)
+                out.append(_order(header, q.line_ids, _Shape(req)))
             return out
 
         return transaction(ctx, work, readonly=True)

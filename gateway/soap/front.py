@@ -28,14 +28,16 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import EnvelopeError, GatewayError, InternalError
+from gateway.orders.limits import SizeLimits
 from gateway.persistence.message_log import logged_payload, write_log
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator
 from gateway.security.tokens import redact
 from gateway.soap.context import REQUEST_KEY, RUNTIME_KEY, RequestInfo
-from gateway.soap.envelope import Envelope, parse_envelope
+from gateway.soap.envelope import Envelope, XmlLimits, parse_envelope
 from gateway.soap.faults import fault_envelope, read_fault_code
 from gateway.soap.operations import Operation
+from gateway.soap.size import check_size
 from gateway.wsdl import shape_wsdl
 
 __all__ = ["SCREENED_KEY", "SOCKET_KEY", "Answer", "Endpoint", "SoapFront"]
@@ -94,8 +96,21 @@ class SoapFront:
         self._runtime = runtime
         self._endpoints = {e.path: e for e in endpoints}
         self._auth = authenticator
-        self._max = runtime.settings.max_body_bytes
-        self._read_timeout = runtime.settings.read_timeout_seconds
+        settings = runtime.settings
+        self._max = settings.max_body_bytes
+        self._read_timeout = settings.read_timeout_seconds
+        self._xml_limits = XmlLimits(
+            elements=settings.max_elements,
+            namespaces=settings.max_xmlns,
+            namespaces_in_scope=settings.max_xmlns_in_scope,
+            attributes=settings.max_attributes,
+            header_elements=settings.max_header_elements,
+        )
+        self._size_limits = SizeLimits(
+            orders_per_request=settings.max_orders_per_request,
+            lines_per_order=settings.max_lines_per_order,
+            lines_per_request=settings.max_lines_per_request,
+        )
         self._wsdl_cache: dict[str, bytes] = {}
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
@@ -208,7 +223,7 @@ class SoapFront:
                 return [out]
         try:
             body = self._read_body(environ)
-            envelope = parse_envelope(body)
+            envelope = parse_envelope(body, self._xml_limits)
             info.operation = envelope.operation.localname
             info.message_id = envelope.message_id
             self._check_operation(endpoint, envelope)
@@ -217,6 +232,9 @@ class SoapFront:
             )
             info.principal = principal.username
             info.grant = principal.grant
+            # Counted before anything reads the body: normalising and validating cost in
+            # proportion to the lines, and writing them holds the database's writer.
+            check_size(info.operation, envelope.operation_element, self._size_limits)
             # spyne gets the redacted UTF-8 re-serialisation, never the caller's bytes: it
             # logs raw requests it cannot parse, and it trusts the HTTP charset blindly.
             payload = _redacted(envelope)

@@ -19,8 +19,9 @@ validated against that schema it is normalised, in place:
   aside, since it names the customer's own types; the content is kept as sent.
 
 What is still checked, here or by the schema afterwards: every element is one the
-object documents (an unknown one is refused with its name, path and line), a single
-element appears once, and every value has its type and length.
+object documents (an unknown one is refused with its name, path and line), every
+attribute is one its element documents (likewise), a single element appears once, and
+every value has its type and length.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from spyne.model.complex import ComplexModelBase, XmlAttribute, XmlData
 from spyne.model.primitive import AnyXml, Boolean
 
 from gateway.errors import EnvelopeError
-from gateway.soap.codec import HELD_XSI_TYPE, XSI_NIL, XSI_TYPE, is_many
+from gateway.soap.codec import HELD_XSI_TYPE, XSI, XSI_NIL, XSI_TYPE, is_many
 
 __all__ = ["Normalizer"]
 
@@ -62,6 +63,10 @@ class Normalizer:
             str, tuple[int, bool, bool, Normalizer | None, Callable[[Any], None] | None, str]
         ] = {}
         self._by_local: dict[str, str] = {}
+        #: the attributes this type's element may carry (besides ``xsi:``'s)
+        self.attributes = frozenset(
+            name for name, t in fields if isinstance(t, type) and issubclass(t, XmlAttribute)
+        )
         position = 0
         for name, t in fields:
             if isinstance(t, type) and issubclass(t, (XmlAttribute, XmlData)):
@@ -83,7 +88,9 @@ class Normalizer:
 
     def normalize(self, el: etree._Element, path: str | None = None) -> None:
         """Normalise ``el`` in place, or raise ``SCHEMA_INVALID`` naming what is wrong."""
-        path = path or etree.QName(el).localname
+        if path is None:
+            path = etree.QName(el).localname
+            _check_attributes(el, self.attributes, path)
         children = self._children
         element_only = self._element_only
         keyed: list[tuple[int, etree._Element]] = []
@@ -91,7 +98,11 @@ class Normalizer:
         numbers: dict[str, int] = {}
         in_order = True
         last = -1
-        for child in list(el):
+        # Walked by next sibling rather than over a list of every child: a body refused
+        # at its first unknown element costs one step, however many follow it.
+        following = el[0] if len(el) else None
+        while following is not None:
+            child, following = following, following.getnext()
             tag = child.tag
             if not isinstance(tag, str):
                 continue
@@ -99,6 +110,9 @@ class Normalizer:
             if spec is None:
                 raise self._unknown(child, path)
             position, many, optional, inner, fix, wire = spec
+            if len(child.attrib) and fix is not _hold_xsi_types:
+                allowed = inner.attributes if inner is not None else _NONE
+                _check_attributes(child, allowed, f"{path}/{wire}")
             if inner is not None and len(child):
                 numbers[tag] = number = numbers.get(tag, 0) + 1
                 inner.normalize(child, f"{path}/{wire}[{number}]")
@@ -149,6 +163,24 @@ class Normalizer:
             f"{where}: {local} is not an attribute of {self._type_name} "
             f"({self._namespace}); see its documented attributes in the published WSDL",
         )
+
+
+_NONE: frozenset[str] = frozenset()
+_XSI = "{%s}" % XSI
+
+
+def _check_attributes(el: etree._Element, allowed: frozenset[str], path: str) -> None:
+    """Refuse the first attribute ``el`` may not carry, as the schema would, but before
+    it: the schema reports every one, and a body can carry a great many."""
+    for key in el.attrib:
+        name = str(key)
+        if name not in allowed and not name.startswith(_XSI):
+            known = ", ".join(sorted(allowed)) or "none but xsi:type and xsi:nil"
+            raise EnvelopeError(
+                "SCHEMA_INVALID",
+                f"line {el.sourceline}: {path} may not carry the attribute "
+                f"{etree.QName(name).localname}; its attributes: {known}",
+            )
 
 
 def _hold_xsi_types(el: etree._Element) -> None:
