@@ -105,11 +105,10 @@ def test_an_authenticated_call_keeps_its_whole_payload(gateway, unique):
     assert len(row.payload) > limit // 2 - 1000
 
 
-def _second_headers(unique: str) -> str:
-    """A second soap:Header (and a third element beside the Body) full of secrets in
-    namespaces and names of other vendors."""
+def _vendor_entries(unique: str) -> str:
+    """Header entries full of secrets in namespaces and names of other vendors."""
     return (
-        f'<soapenv:Header><x:Creds xmlns:x="urn:vendor:{unique}">'
+        f'<x:Creds xmlns:x="urn:vendor:{unique}">'
         f"<x:Password>SECOND-{unique}</x:Password>"
         f"<x:apiToken>TOKEN-{unique}</x:apiToken>"
         f'<x:Login user="u" clientSecret="ATTR-{unique}"/>'
@@ -118,7 +117,7 @@ def _second_headers(unique: str) -> str:
         f"<o:Password>OLD-{unique}</o:Password><o:Nonce>NONCE-{unique}</o:Nonce>"
         "</o:UsernameToken></o:Security>"
         f"<x:SessionToken><x:Value>NESTED-{unique}</x:Value></x:SessionToken>"
-        "</x:Creds></soapenv:Header>"
+        "</x:Creds>"
     )
 
 
@@ -127,10 +126,21 @@ def test_a_secret_in_any_header_is_blanked_in_the_message_log(gateway, unique):
     marker = f"HDR-{unique}"
     first = digest_header("inquirer", PASSWORD)
     for header in (first, oracle_text_header(f"ghost-{unique}", "wrong-" + unique)):
-        body = inquiry(header + _second_headers(unique), number=marker)
+        assert header.endswith("</soapenv:Header>")
+        entries = header[: -len("</soapenv:Header>")] + _vendor_entries(unique)
+        body = inquiry(entries + "</soapenv:Header>", number=marker)
         resp = post(ois(gateway), body)
         assert fault_code(resp.body) in ("OMGW-ORDER_NOT_FOUND", "OMGW-AUTH_FAILED")
-    rows = [r for r in _rows_after(gateway, start) if r.payload and marker in r.payload]
+        # a second soap:Header is no SOAP 1.1 envelope: refused, and nothing of it kept
+        second = f"<soapenv:Header>{_vendor_entries(unique)}</soapenv:Header>"
+        resp = post(ois(gateway), inquiry(header + second, number=marker))
+        assert fault_code(resp.body) == "OMGW-SOAP_ENVELOPE_INVALID"
+    logged = _rows_after(gateway, start)
+    assert [r.fault_code for r in logged if r.fault_code == "SOAP_ENVELOPE_INVALID"] == [
+        "SOAP_ENVELOPE_INVALID"
+    ] * 2
+    assert all(not r.payload for r in logged if r.fault_code == "SOAP_ENVELOPE_INVALID")
+    rows = [r for r in logged if r.payload and marker in r.payload]
     assert [r.fault_code for r in rows] == ["ORDER_NOT_FOUND", "AUTH_FAILED"]
     for row in rows:
         for secret in ("SECOND-", "TOKEN-", "ATTR-", "BST-", "OLD-", "NONCE-", "NESTED-"):
