@@ -9,6 +9,7 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_WALLET_KEY`` | (key file) | base64 AES-256 master key; else ``$OMGW_HOME/wallet.key`` |
 | ``OMGW_MAX_BODY_BYTES`` | ``10485760`` | largest accepted request body (10 MiB) |
 | ``OMGW_REPLAY_WINDOW_SECONDS`` | ``300`` | accepted age/skew of a UsernameToken ``Created`` |
+| ``OMGW_CLOCK_SKEW_SECONDS`` | ``60`` | how far a caller's clock may differ from ours |
 | ``OMGW_BACKGROUND_INTERVAL_SECONDS`` | ``2`` | how often staged orders/responses are processed |
 | ``OMGW_DEFAULT_FULFILLMENT_SYSTEM`` | (none) | fulfillment system new lines are assigned to |
 | ``OMGW_LOG_PAYLOADS`` | ``1`` | keep each inbound message's (redacted) payload |
@@ -65,6 +66,7 @@ class Settings:
     wallet_key_b64: str | None = field(default=None, repr=False)
     max_body_bytes: int = 10 * 1024 * 1024
     replay_window_seconds: int = 300
+    clock_skew_seconds: int = 60
     background_interval_seconds: float = 2.0
     default_fulfillment_system: str | None = None
     log_payloads: bool = True
@@ -104,6 +106,7 @@ class Settings:
             wallet_key_b64=env.get("OMGW_WALLET_KEY") or None,
             max_body_bytes=int(env.get("OMGW_MAX_BODY_BYTES", 10 * 1024 * 1024)),
             replay_window_seconds=int(env.get("OMGW_REPLAY_WINDOW_SECONDS", 300)),
+            clock_skew_seconds=max(0, int(env.get("OMGW_CLOCK_SKEW_SECONDS", 60))),
             background_interval_seconds=float(env.get("OMGW_BACKGROUND_INTERVAL_SECONDS", 2)),
             default_fulfillment_system=env.get("OMGW_DEFAULT_FULFILLMENT_SYSTEM") or None,
             log_payloads=_flag(env.get("OMGW_LOG_PAYLOADS", "1")),
@@ -131,6 +134,7 @@ class Settings:
             "OMGW_DATABASE_URL": self.database_url,
             "OMGW_MAX_BODY_BYTES": str(self.max_body_bytes),
             "OMGW_REPLAY_WINDOW_SECONDS": str(self.replay_window_seconds),
+            "OMGW_CLOCK_SKEW_SECONDS": str(self.clock_skew_seconds),
             "OMGW_BACKGROUND_INTERVAL_SECONDS": str(self.background_interval_seconds),
             "OMGW_LOG_PAYLOADS": "1" if self.log_payloads else "0",
             "OMGW_LOG_LEVEL": self.log_level,

@@ -92,6 +92,7 @@ def build_authenticator(runtime: Runtime) -> Authenticator:
         runtime.read_sessions,
         lambda: runtime.secret_box,
         replay_window_seconds=runtime.settings.replay_window_seconds,
+        clock_skew_seconds=runtime.settings.clock_skew_seconds,
     )
 
 
