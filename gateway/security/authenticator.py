@@ -1,9 +1,16 @@
 """Who is calling, and may they call this service?
 
-Successful password checks are cached in memory for a short time, keyed by an HMAC
-of (user, password) under a per-process random key: scrypt is deliberately slow
-(~50 ms) and must not run on every request of a busy client. Digest tokens are never
-cached: each nonce is checked against the shared ``used_nonces`` table.
+Successful password checks are cached in memory, keyed by an HMAC of (user, password)
+under a per-process random key: scrypt is deliberately slow (~50 ms) and must not run
+on every request of a busy client. Each request still reads the user's row (one indexed
+read): a cached check counts only while the row's password hash is the one it was made
+against, and the roles come from the row, so removing a user or changing its password or
+roles takes effect on the next request in every process. Digest tokens are never cached:
+each nonce is checked against the shared ``used_nonces`` table.
+
+An unknown user name is answered after the same work as a known one (a scrypt against
+a dummy hash, or opening a dummy sealed secret for a digest), so the answer's time does
+not tell whether a user exists.
 """
 
 from __future__ import annotations
@@ -25,7 +32,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.wallet import SecretBox, WalletError
 from gateway.errors import AuthError, InternalError
 from gateway.persistence.models import UsedNonce, User
-from gateway.security.passwords import verify_password
+from gateway.security.passwords import hash_password, verify_password
 from gateway.security.tokens import (
     PASSWORD_DIGEST,
     PASSWORD_TEXT,
@@ -41,12 +48,26 @@ from gateway.security.tokens import (
 __all__ = ["Authenticator", "Principal"]
 
 _CACHE_SECONDS = 60.0
+_WRONG = "unknown user or wrong password"
 
 
 @dataclass(frozen=True)
 class Principal:
     username: str
     roles: frozenset[str]
+
+
+@dataclass(frozen=True)
+class _Account:
+    """What a sign-in needs of a user's row."""
+
+    username: str
+    password_hash: str
+    digest_secret: bytes | None
+    roles: str
+
+    def principal(self) -> Principal:
+        return Principal(self.username, frozenset(self.roles.split()))
 
 
 class Authenticator:
@@ -67,30 +88,46 @@ class Authenticator:
         self._skew = timedelta(seconds=clock_skew_seconds)
         self._now = now
         self._cache_key = os.urandom(32)
-        self._cache: dict[bytes, tuple[float, Principal]] = {}
+        # (expiry, password hash the check was made against) per HMAC of (user, password)
+        self._cache: dict[bytes, tuple[float, str]] = {}
         self._lock = threading.Lock()
+        # Unknown users are checked against these, to take a known user's time.
+        self._dummy_hash = hash_password(os.urandom(16).hex())
+        self._dummy_sealed: bytes | None = None
 
     def authenticate(
-        self, header: etree._Element | None, authorization: str | None, role: str
+        self,
+        header: etree._Element | None,
+        authorization: str | None,
+        role: str,
     ) -> Principal:
+        """The caller's principal, or an :class:`AuthError`.
+
+        :param header: the parsed SOAP Header (WS-Security), if any.
+        :param authorization: the HTTP ``Authorization`` header, if any.
+        :param role: the role the service requires.
+        """
         token, stamp = parse_security_header(header)
         now = self._now()
         check_timestamp(stamp, now, self._skew, self._window)
+        basic = None if token is not None else parse_basic(authorization)
+        if token is None and basic is None:
+            raise AuthError(
+                "AUTH_REQUIRED",
+                "credentials are required: a WS-Security UsernameToken or HTTP Basic",
+            )
         if token is not None:
             principal = self._check_token(token, now)
         else:
-            basic = parse_basic(authorization)
-            if basic is None:
-                raise AuthError(
-                    "AUTH_REQUIRED",
-                    "credentials are required: a WS-Security UsernameToken or HTTP Basic",
-                )
+            assert basic is not None
             principal = self._check_password(basic.username, basic.password)
+        if principal is None:
+            raise AuthError("AUTH_FAILED", _WRONG)
         if role not in principal.roles:
             raise AuthError("AUTH_FORBIDDEN", f"user {principal.username!r} lacks the role {role}")
         return principal
 
-    def _check_token(self, token: UsernameToken, now: datetime) -> Principal:
+    def _check_token(self, token: UsernameToken, now: datetime) -> Principal | None:
         if token.password_type == PASSWORD_TEXT:
             return self._check_password(token.username, token.password)
         if token.password_type != PASSWORD_DIGEST:
@@ -102,19 +139,29 @@ class Authenticator:
             )
         assert token.created is not None
         check_created(created, token.created, now, self._skew, self._window)
-        user = self._user(token.username)
-        if user is None or user.digest_secret is None:
-            raise AuthError("AUTH_FAILED", "unknown user or wrong password")
+        account = self._account(token.username)
+        secret, aad = (
+            (account.digest_secret, f"user:{account.username}")
+            if account is not None and account.digest_secret is not None
+            else (self._dummy_secret(), "user:\0")
+        )
         try:
-            password = self._box().open(user.digest_secret, f"user:{user.username}").decode()
+            password = self._box().open(secret, aad).decode()
         except WalletError as exc:
             raise InternalError(
                 "INTERNAL_ERROR", "the gateway cannot open its wallet; an admin must check the key"
             ) from exc
-        if not digest_matches(token, password):
-            raise AuthError("AUTH_FAILED", "unknown user or wrong password")
+        matched = digest_matches(token, password)
+        if not matched or account is None or account.digest_secret is None:
+            return None
         self._remember_nonce(token, now)
-        return Principal(user.username, frozenset(user.roles.split()))
+        return account.principal()
+
+    def _dummy_secret(self) -> bytes:
+        """A secret sealed under the current key, opened for unknown users."""
+        if self._dummy_sealed is None:
+            self._dummy_sealed = self._box().seal(os.urandom(16).hex().encode(), "user:\0")
+        return self._dummy_sealed
 
     def _remember_nonce(self, token: UsernameToken, now: datetime) -> None:
         assert token.nonce is not None
@@ -127,25 +174,35 @@ class Authenticator:
                 "AUTH_REPLAY", "this UsernameToken nonce was already used; send a fresh token"
             ) from None
 
-    def _check_password(self, username: str, password: str) -> Principal:
+    def _check_password(self, username: str, password: str) -> Principal | None:
+        account = self._account(username)
         key = hmac.new(self._cache_key, f"{username}\0{password}".encode(), "sha256").digest()
         with self._lock:
             hit = self._cache.get(key)
-        if hit is not None and hit[0] > time.monotonic():
-            return hit[1]
-        user = self._user(username)
-        if user is None or not verify_password(password, user.password_hash):
-            raise AuthError("AUTH_FAILED", "unknown user or wrong password")
-        principal = Principal(user.username, frozenset(user.roles.split()))
+        if (
+            account is not None
+            and hit is not None
+            and hit[0] > time.monotonic()
+            and hmac.compare_digest(hit[1], account.password_hash)
+        ):
+            return account.principal()
+        stored = self._dummy_hash if account is None else account.password_hash
+        if not verify_password(password, stored) or account is None:
+            return None
         with self._lock:
             if len(self._cache) > 10_000:
                 self._cache.clear()
-            self._cache[key] = (time.monotonic() + _CACHE_SECONDS, principal)
-        return principal
+            self._cache[key] = (time.monotonic() + _CACHE_SECONDS, account.password_hash)
+        return account.principal()
 
-    def _user(self, username: str) -> User | None:
+    def _account(self, username: str) -> _Account | None:
         with self._read_sessions() as s:
-            return s.scalar(select(User).where(User.username == username))
+            row = s.execute(
+                select(User.username, User.password_hash, User.digest_secret, User.roles).where(
+                    User.username == username
+                )
+            ).first()
+        return None if row is None else _Account(*row)
 
     def purge_nonces(self) -> int:
         """Forget nonces older than twice the window (they fail the Created check anyway)."""
