@@ -8,7 +8,8 @@
     │    XML_DTD_FORBIDDEN, XML_TOO_DEEP, SOAP_ENVELOPE_INVALID, SOAP_BODY_EMPTY,
     │    SOAP_BODY_INVALID, UNKNOWN_OPERATION, SCHEMA_INVALID)
     ├── AuthError                     AUTH_REQUIRED, AUTH_FAILED, AUTH_EXPIRED,
-    │                                 AUTH_TIMESTAMP_INVALID, AUTH_REPLAY, AUTH_FORBIDDEN
+    │                                 AUTH_TIMESTAMP_INVALID, AUTH_REPLAY, AUTH_FORBIDDEN,
+    │                                 AUTH_LOCKED, AUTH_THROTTLED
     ├── ValidationError               a well-formed request with bad values
     │   (MISSING_KEY, INVALID_VALUE, DUPLICATE_LINE, QUANTITY_INVALID,
     │    QUANTITY_EXCEEDS_OPEN, UOM_MISMATCH, SOURCE_SYSTEM_NOT_ENABLED,

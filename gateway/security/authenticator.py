@@ -8,9 +8,10 @@ against, and the roles come from the row, so removing a user or changing its pas
 roles takes effect on the next request in every process. Digest tokens are never cached:
 each nonce is checked against the shared ``used_nonces`` table.
 
-An unknown user name is answered after the same work as a known one (a scrypt against
-a dummy hash, or opening a dummy sealed secret for a digest), so the answer's time does
-not tell whether a user exists.
+Failed sign-ins are counted per user name and client address (:mod:`.lockout`), and
+checked before any work on the password. An unknown user name is answered after the
+same work as a known one (a scrypt against a dummy hash, or opening a dummy sealed
+secret for a digest), so the answer's time does not tell whether a user exists.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from connectors.wallet import SecretBox, WalletError
 from gateway.errors import AuthError, InternalError
 from gateway.persistence.models import UsedNonce, User
+from gateway.security.lockout import LockoutPolicy, SignInGuard
 from gateway.security.passwords import hash_password, verify_password
 from gateway.security.tokens import (
     PASSWORD_DIGEST,
@@ -80,6 +82,7 @@ class Authenticator:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         *,
         clock_skew_seconds: int = 60,
+        lockout: LockoutPolicy | None = None,
     ) -> None:
         self._sessions = sessions
         self._read_sessions = read_sessions
@@ -87,6 +90,7 @@ class Authenticator:
         self._window = timedelta(seconds=replay_window_seconds)
         self._skew = timedelta(seconds=clock_skew_seconds)
         self._now = now
+        self._guard = SignInGuard(sessions, read_sessions, lockout or LockoutPolicy())
         self._cache_key = os.urandom(32)
         # (expiry, password hash the check was made against) per HMAC of (user, password)
         self._cache: dict[bytes, tuple[float, str]] = {}
@@ -100,12 +104,15 @@ class Authenticator:
         header: etree._Element | None,
         authorization: str | None,
         role: str,
+        *,
+        address: str | None,
     ) -> Principal:
         """The caller's principal, or an :class:`AuthError`.
 
         :param header: the parsed SOAP Header (WS-Security), if any.
         :param authorization: the HTTP ``Authorization`` header, if any.
         :param role: the role the service requires.
+        :param address: the client's address (``REMOTE_ADDR``), counted for throttling.
         """
         token, stamp = parse_security_header(header)
         now = self._now()
@@ -116,13 +123,19 @@ class Authenticator:
                 "AUTH_REQUIRED",
                 "credentials are required: a WS-Security UsernameToken or HTTP Basic",
             )
+        username = token.username if token is not None else basic.username if basic else ""
+        # Locked or throttled: refused before any work on the password.
+        had_failures = self._guard.check(username, address, now)
         if token is not None:
             principal = self._check_token(token, now)
         else:
             assert basic is not None
             principal = self._check_password(basic.username, basic.password)
         if principal is None:
+            self._guard.failed(username, address, now)
             raise AuthError("AUTH_FAILED", _WRONG)
+        if had_failures:
+            self._guard.succeeded(username)
         if role not in principal.roles:
             raise AuthError("AUTH_FORBIDDEN", f"user {principal.username!r} lacks the role {role}")
         return principal
@@ -203,6 +216,10 @@ class Authenticator:
                 )
             ).first()
         return None if row is None else _Account(*row)
+
+    def purge(self) -> int:
+        """Forget nonces and failure counts that no longer matter."""
+        return self.purge_nonces() + self._guard.purge(self._now())
 
     def purge_nonces(self) -> int:
         """Forget nonces older than twice the window (they fail the Created check anyway)."""

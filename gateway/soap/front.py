@@ -134,7 +134,10 @@ class SoapFront:
             info.message_id = envelope.message_id
             self._check_operation(endpoint, envelope)
             principal = self._auth.authenticate(
-                envelope.header, environ.get("HTTP_AUTHORIZATION"), endpoint.role
+                envelope.header,
+                environ.get("HTTP_AUTHORIZATION"),
+                endpoint.role,
+                address=environ.get("REMOTE_ADDR"),
             )
             info.principal = principal.username
             # spyne gets the redacted UTF-8 re-serialisation, never the caller's bytes: it

@@ -21,7 +21,11 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from sqlalchemy import select
+
+from gateway.persistence.models import AuditEntry, User
 from gateway.runtime import Runtime
+from gateway.security.passwords import hash_password
 from gateway.server import build_app
 from tests.common.soap import PASSWORD, basic, fault_code
 from tests.conftest import Admin, Gateway, _QuietHandler, _ThreadingServer, make_settings, serving
@@ -87,6 +91,26 @@ def signed_in(result: tuple[str | None, str, float]) -> bool:
     return result[0] == "OMGW-ORDER_NOT_FOUND"
 
 
+def add_user(runtime: Runtime, name: str, password: str = PASSWORD) -> None:
+    with runtime.sessions() as s, s.begin():
+        s.add(
+            User(
+                username=name,
+                password_hash=hash_password(password),
+                digest_secret=runtime.secret_box.seal(password.encode(), f"user:{name}"),
+                roles="ORDER_INQUIRY",
+            )
+        )
+
+
+def audit_rows(runtime: Runtime, action: str) -> list[tuple[str, str]]:
+    with runtime.read_sessions() as s:
+        return [
+            (row.entity, row.entity_key)
+            for row in s.scalars(select(AuditEntry).where(AuditEntry.action == action))
+        ]
+
+
 @contextmanager
 def guarded(tmp_path: Path, url: str, **limits: Any) -> Iterator[Gateway]:
     settings = make_settings(tmp_path / "home", url, **limits)
@@ -118,6 +142,149 @@ def another_process(runtime: Runtime) -> Iterator[str]:
         second.close()
 
 
+# --- lockout and throttling ------------------------------------------------------------
+
+
+def test_wrong_passwords_lock_the_user_in_every_process(tmp_path, fresh_database_url):
+    with guarded(tmp_path, fresh_database_url, auth_max_failures=3) as gw:
+        add_user(gw.runtime, "mallory-target")
+        with another_process(gw.runtime) as other:
+            for _ in range(3):
+                assert call(gw.base, "mallory-target", "guess", "127.0.0.2")[0] == (
+                    "OMGW-AUTH_FAILED"
+                )
+            # the right password, from another address, at another process: still locked
+            code, message, _ = call(other, "mallory-target", PASSWORD, "127.0.0.3")
+            assert code == "OMGW-AUTH_LOCKED"
+            assert "retry after" in message and "(in 9" in message  # 900 s by default
+            assert call(gw.base, "mallory-target", PASSWORD, "127.0.0.3")[0] == "OMGW-AUTH_LOCKED"
+            # other users are not affected
+            assert signed_in(call(other, "inquirer", PASSWORD, "127.0.0.3"))
+        assert audit_rows(gw.runtime, "lock") == [("user", "mallory-target")]
+
+
+def test_an_unknown_user_is_locked_like_a_known_one(tmp_path, fresh_database_url):
+    with guarded(tmp_path, fresh_database_url, auth_max_failures=3) as gw:
+        add_user(gw.runtime, "known")
+        answers = {}
+        for name in ("known", "nobody-of-that-name"):
+            codes = [call(gw.base, name, "guess", "127.0.0.4")[0] for _ in range(4)]
+            _code, message, _ = call(gw.base, name, PASSWORD, "127.0.0.4")
+            answers[name] = (codes, message.replace(name, "NAME"))
+        assert answers["known"][0] == ["OMGW-AUTH_FAILED"] * 3 + ["OMGW-AUTH_LOCKED"]
+        assert answers["known"] == answers["nobody-of-that-name"]
+        assert sorted(audit_rows(gw.runtime, "lock")) == [
+            ("user", "known"),
+            ("user", "nobody-of-that-name"),
+        ]
+
+
+def test_an_address_that_keeps_failing_is_throttled(tmp_path, fresh_database_url):
+    with guarded(
+        tmp_path, fresh_database_url, auth_max_failures=3, auth_address_max_failures=5
+    ) as gw:
+        # one guess at each of five names: no name reaches its limit, the address does
+        for n in range(5):
+            assert call(gw.base, f"user{n}", "guess", "127.0.0.5")[0] == "OMGW-AUTH_FAILED"
+        code, message, _ = call(gw.base, "inquirer", PASSWORD, "127.0.0.5")
+        assert code == "OMGW-AUTH_THROTTLED" and "127.0.0.5" in message
+        assert signed_in(call(gw.base, "inquirer", PASSWORD, "127.0.0.6"))
+        assert audit_rows(gw.runtime, "throttle") == [("address", "127.0.0.5")]
+        # digest tokens are throttled too
+        code, _, _ = call(
+            gw.base, "", source="127.0.0.5", header=digest_token("inquirer", PASSWORD)
+        )
+        assert code == "OMGW-AUTH_THROTTLED"
+
+
+def test_a_sign_in_clears_the_users_failures(tmp_path, fresh_database_url):
+    with guarded(tmp_path, fresh_database_url, auth_max_failures=3) as gw:
+        for _ in range(3):
+            assert call(gw.base, "inquirer", "guess")[0] == "OMGW-AUTH_FAILED"
+            assert call(gw.base, "inquirer", "guess")[0] == "OMGW-AUTH_FAILED"
+            assert signed_in(call(gw.base, "inquirer"))
+
+
+def test_a_lock_ends_after_the_lockout_time(tmp_path, fresh_database_url):
+    with guarded(tmp_path, fresh_database_url, auth_max_failures=2, auth_lockout_seconds=1) as gw:
+        for _ in range(2):
+            call(gw.base, "inquirer", "guess")
+        assert call(gw.base, "inquirer")[0] == "OMGW-AUTH_LOCKED"
+        time.sleep(1.5)
+        assert signed_in(call(gw.base, "inquirer"))
+        assert gw.runtime.settings.auth_lockout_seconds == 1
+
+
+def test_failures_sent_at_once_are_all_counted(tmp_path, fresh_database_url):
+    """Concurrent failures at two processes: none is lost, and the lock is written once."""
+    with guarded(tmp_path, fresh_database_url, auth_max_failures=8) as gw:
+        with another_process(gw.runtime) as other:
+            start = threading.Barrier(8)
+            codes: list[str | None] = []
+
+            def guess(base: str) -> None:
+                start.wait()
+                codes.append(call(base, "inquirer", "guess", "127.0.0.8")[0])
+
+            threads = [
+                threading.Thread(target=guess, args=(gw.base if n % 2 else other,))
+                for n in range(8)
+            ]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join()
+            assert codes == ["OMGW-AUTH_FAILED"] * 8
+            assert call(other, "inquirer", PASSWORD, "127.0.0.9")[0] == "OMGW-AUTH_LOCKED"
+        assert audit_rows(gw.runtime, "lock") == [("user", "inquirer")]
+
+
+def test_a_locked_out_guess_costs_no_password_hash(tmp_path, fresh_database_url):
+    with guarded(tmp_path, fresh_database_url, auth_max_failures=5) as gw:
+        hashed = [call(gw.base, "inquirer", "guess")[2] for _ in range(5)]
+        refused = []
+        for _ in range(15):
+            code, _, seconds = call(gw.base, "inquirer", "guess")
+            assert code == "OMGW-AUTH_LOCKED"
+            refused.append(seconds)
+        # scrypt takes ~50-100 ms; a refusal is a read, a few ms
+        assert statistics.median(refused) < statistics.median(hashed) / 4, (hashed, refused)
+
+
+def test_the_tally_is_kept_in_the_database_without_names(tmp_path, fresh_database_url):
+    from gateway.persistence.models import AuthFailure
+
+    with guarded(tmp_path, fresh_database_url) as gw:
+        call(gw.base, "typed-a-Password-as-name", "guess")
+        with gw.runtime.read_sessions() as s:
+            keys = list(s.scalars(select(AuthFailure.key)))
+        assert len(keys) == 2 and all(len(k) == 64 for k in keys)
+        assert not any("typed" in k for k in keys)
+
+
+def test_the_background_purge_forgets_tallies_that_are_over(tmp_path, fresh_database_url):
+    from gateway.persistence.models import AuthFailure
+    from gateway.server import build_authenticator
+
+    with guarded(
+        tmp_path,
+        fresh_database_url,
+        auth_max_failures=2,
+        auth_failure_window_seconds=1,
+        auth_lockout_seconds=1,
+    ) as gw:
+        call(gw.base, "inquirer", "guess", "127.0.0.10")
+        call(gw.base, "inquirer", "guess", "127.0.0.11")  # locks inquirer
+        auth = build_authenticator(gw.runtime)
+        auth.purge()
+        with gw.runtime.read_sessions() as s:
+            assert len(list(s.scalars(select(AuthFailure.key)))) == 3  # all still current
+        time.sleep(1.5)
+        auth.purge()
+        with gw.runtime.read_sessions() as s:
+            assert list(s.scalars(select(AuthFailure.key))) == []
+
+
 # --- equal answer times ----------------------------------------------------------------
 
 
@@ -133,8 +300,7 @@ def _medians(base: str, unknown: dict[str, str], known: dict[str, str], rounds: 
 
 def test_an_unknown_user_takes_as_long_as_a_wrong_password(tmp_path, fresh_database_url):
     with guarded(
-        tmp_path,
-        fresh_database_url,
+        tmp_path, fresh_database_url, auth_max_failures=1000, auth_address_max_failures=1000
     ) as gw:
         unknown, wrong = _medians(
             gw.base,
@@ -147,8 +313,7 @@ def test_an_unknown_user_takes_as_long_as_a_wrong_password(tmp_path, fresh_datab
 
 def test_an_unknown_digest_user_takes_as_long_as_a_wrong_digest(tmp_path, fresh_database_url):
     with guarded(
-        tmp_path,
-        fresh_database_url,
+        tmp_path, fresh_database_url, auth_max_failures=1000, auth_address_max_failures=1000
     ) as gw:
         rounds = 30
         times: dict[str, list[float]] = {"unknown": [], "known": []}
@@ -204,3 +369,12 @@ def test_a_changed_password_or_role_applies_at_once_in_every_process(tmp_path, f
                  input=new_password + "\n")  # fmt: skip
         for base in (gw.base, other):
             assert call(base, "mover", new_password)[0] == "OMGW-AUTH_FORBIDDEN"
+
+
+def test_limits_set_to_zero_never_lock(tmp_path, fresh_database_url):
+    with guarded(
+        tmp_path, fresh_database_url, auth_max_failures=0, auth_address_max_failures=0
+    ) as gw:
+        for _ in range(12):
+            assert call(gw.base, "inquirer", "guess")[0] == "OMGW-AUTH_FAILED"
+        assert signed_in(call(gw.base, "inquirer"))
