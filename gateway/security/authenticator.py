@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from lxml import etree
-from sqlalchemy import delete, select
+from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -72,6 +72,17 @@ class _Account:
         return Principal(self.username, frozenset(self.roles.split()))
 
 
+# Built once: building a statement costs more than running it against an index.
+_ACCOUNT = select(User.username, User.password_hash, User.digest_secret, User.roles).where(
+    User.username == bindparam("username")
+)
+
+
+def _account(db: Connection, username: str) -> _Account | None:
+    row = db.execute(_ACCOUNT, {"username": username}).first()
+    return None if row is None else _Account(*row)
+
+
 class Authenticator:
     def __init__(
         self,
@@ -90,7 +101,7 @@ class Authenticator:
         self._window = timedelta(seconds=replay_window_seconds)
         self._skew = timedelta(seconds=clock_skew_seconds)
         self._now = now
-        self._guard = SignInGuard(sessions, read_sessions, lockout or LockoutPolicy())
+        self._guard = SignInGuard(sessions, lockout or LockoutPolicy())
         self._cache_key = os.urandom(32)
         # (expiry, password hash the check was made against) per HMAC of (user, password)
         self._cache: dict[bytes, tuple[float, str]] = {}
@@ -124,13 +135,17 @@ class Authenticator:
                 "credentials are required: a WS-Security UsernameToken or HTTP Basic",
             )
         username = token.username if token is not None else basic.username if basic else ""
-        # Locked or throttled: refused before any work on the password.
-        had_failures = self._guard.check(username, address, now)
+        # One read session for the request: the user's row and the failure counts.
+        with self._read_sessions() as s:
+            db = s.connection()
+            account = _account(db, username)
+            # Locked or throttled: refused before any work on the password.
+            had_failures = self._guard.check(db, username, address, now)
         if token is not None:
-            principal = self._check_token(token, now)
+            principal = self._check_token(token, account, now)
         else:
             assert basic is not None
-            principal = self._check_password(basic.username, basic.password)
+            principal = self._check_password(account, basic.username, basic.password)
         if principal is None:
             self._guard.failed(username, address, now)
             raise AuthError("AUTH_FAILED", _WRONG)
@@ -140,9 +155,11 @@ class Authenticator:
             raise AuthError("AUTH_FORBIDDEN", f"user {principal.username!r} lacks the role {role}")
         return principal
 
-    def _check_token(self, token: UsernameToken, now: datetime) -> Principal | None:
+    def _check_token(
+        self, token: UsernameToken, account: _Account | None, now: datetime
+    ) -> Principal | None:
         if token.password_type == PASSWORD_TEXT:
-            return self._check_password(token.username, token.password)
+            return self._check_password(account, token.username, token.password)
         if token.password_type != PASSWORD_DIGEST:
             raise AuthError("AUTH_FAILED", f"unsupported password type {token.password_type!r}")
         created = parse_time(token.created, "UsernameToken Created")
@@ -152,7 +169,6 @@ class Authenticator:
             )
         assert token.created is not None
         check_created(created, token.created, now, self._skew, self._window)
-        account = self._account(token.username)
         secret, aad = (
             (account.digest_secret, f"user:{account.username}")
             if account is not None and account.digest_secret is not None
@@ -187,8 +203,9 @@ class Authenticator:
                 "AUTH_REPLAY", "this UsernameToken nonce was already used; send a fresh token"
             ) from None
 
-    def _check_password(self, username: str, password: str) -> Principal | None:
-        account = self._account(username)
+    def _check_password(
+        self, account: _Account | None, username: str, password: str
+    ) -> Principal | None:
         key = hmac.new(self._cache_key, f"{username}\0{password}".encode(), "sha256").digest()
         with self._lock:
             hit = self._cache.get(key)
@@ -207,15 +224,6 @@ class Authenticator:
                 self._cache.clear()
             self._cache[key] = (time.monotonic() + _CACHE_SECONDS, account.password_hash)
         return account.principal()
-
-    def _account(self, username: str) -> _Account | None:
-        with self._read_sessions() as s:
-            row = s.execute(
-                select(User.username, User.password_hash, User.digest_secret, User.roles).where(
-                    User.username == username
-                )
-            ).first()
-        return None if row is None else _Account(*row)
 
     def purge(self) -> int:
         """Forget nonces and failure counts that no longer matter."""

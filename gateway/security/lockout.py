@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Connection, bindparam, delete, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
@@ -132,17 +132,10 @@ class SignInGuard:
     """The lockout rules over the ``auth_failures`` table.
 
     :param sessions: write sessions (a failure is counted in its own transaction).
-    :param read_sessions: read-only sessions for the per-request check.
     """
 
-    def __init__(
-        self,
-        sessions: sessionmaker[Session],
-        read_sessions: sessionmaker[Session],
-        policy: LockoutPolicy,
-    ) -> None:
+    def __init__(self, sessions: sessionmaker[Session], policy: LockoutPolicy) -> None:
         self._sessions = sessions
-        self._read_sessions = read_sessions
         self.policy = policy
 
     def _subjects(self, username: str, address: str | None) -> list[Subject]:
@@ -153,15 +146,14 @@ class SignInGuard:
             subjects.append(address_subject(address))
         return subjects
 
-    def check(self, username: str, address: str | None, now: datetime) -> bool:
+    def check(self, db: Connection, username: str, address: str | None, now: datetime) -> bool:
         """Refuse a locked user name or a throttled address (``AUTH_LOCKED``,
         ``AUTH_THROTTLED``); else say whether the user name has failures to clear
-        once it signs in."""
+        once it signs in. Reads through ``db``, the request's read connection."""
         subjects = self._subjects(username, address)
         if not subjects:
             return False
-        with self._read_sessions() as s:
-            tallies = _read(s, subjects, for_update=False)
+        tallies = _read(db, subjects, for_update=False)
         for subject in subjects:
             until = locked_until(tallies.get(subject.key), now)
             if until is not None:
@@ -177,7 +169,7 @@ class SignInGuard:
             return
         with self._sessions() as s, s.begin():
             _ensure_rows(s, subjects, now)
-            tallies = _read(s, subjects, for_update=True)
+            tallies = _read(s.connection(), subjects, for_update=True)
             for subject in subjects:
                 before = tallies.get(subject.key)
                 after = after_failure(before, now, self.policy.limit(subject), self.policy)
@@ -227,15 +219,20 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment.replace(tzinfo=UTC)
 
 
-def _read(s: Session, subjects: Iterable[Subject], *, for_update: bool) -> dict[str, Tally]:
-    stmt = select(AuthFailure).where(AuthFailure.key.in_([x.key for x in subjects]))
-    if for_update:
-        stmt = stmt.with_for_update()
+# Built once: building a statement costs more than running it against an index.
+_TALLIES = select(
+    AuthFailure.key, AuthFailure.failures, AuthFailure.window_start, AuthFailure.locked_until
+).where(AuthFailure.key.in_(bindparam("keys", expanding=True)))
+_TALLIES_FOR_UPDATE = _TALLIES.with_for_update()
+
+
+def _read(db: Connection, subjects: Iterable[Subject], *, for_update: bool) -> dict[str, Tally]:
+    stmt = _TALLIES_FOR_UPDATE if for_update else _TALLIES
     out = {}
-    for row in s.scalars(stmt):
-        start = _aware(row.window_start)
+    for key, failures, window_start, until in db.execute(stmt, {"keys": [x.key for x in subjects]}):
+        start = _aware(window_start)
         assert start is not None
-        out[row.key] = Tally(row.failures, start, _aware(row.locked_until))
+        out[key] = Tally(failures, start, _aware(until))
     return out
 
 
