@@ -24,10 +24,11 @@ from urllib.parse import urlsplit
 
 from sqlalchemy import select
 
-from gateway.persistence.models import AuditEntry, User
+from gateway.config import Settings
+from gateway.persistence.models import AuditEntry, AuthFailure, User
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
-from gateway.server import build_app
+from gateway.server import build_app, build_authenticator
 from tests.common.soap import PASSWORD, basic, fault_code
 from tests.conftest import Admin, Gateway, _QuietHandler, _ThreadingServer, make_settings, serving
 
@@ -114,7 +115,12 @@ def audit_rows(runtime: Runtime, action: str) -> list[tuple[str, str]]:
 
 @contextmanager
 def guarded(tmp_path: Path, url: str, **limits: Any) -> Iterator[Gateway]:
-    settings = make_settings(tmp_path / "home", url, **limits)
+    """A gateway with the sign-in limits at their defaults but for ``limits``."""
+    defaults = {
+        "auth_max_failures": Settings.auth_max_failures,
+        "auth_address_max_failures": Settings.auth_address_max_failures,
+    }
+    settings = make_settings(tmp_path / "home", url, **{**defaults, **limits})
     with serving(settings) as running:
         yield running
 
@@ -255,8 +261,6 @@ def test_a_locked_out_guess_costs_no_password_hash(tmp_path, fresh_database_url)
 
 
 def test_the_tally_is_kept_in_the_database_without_names(tmp_path, fresh_database_url):
-    from gateway.persistence.models import AuthFailure
-
     with guarded(tmp_path, fresh_database_url) as gw:
         call(gw.base, "typed-a-Password-as-name", "guess")
         with gw.runtime.read_sessions() as s:
@@ -266,9 +270,6 @@ def test_the_tally_is_kept_in_the_database_without_names(tmp_path, fresh_databas
 
 
 def test_the_background_purge_forgets_tallies_that_are_over(tmp_path, fresh_database_url):
-    from gateway.persistence.models import AuthFailure
-    from gateway.server import build_authenticator
-
     with guarded(
         tmp_path,
         fresh_database_url,
