@@ -168,6 +168,9 @@ def test_wrong_passwords_lock_the_user_in_every_process(tmp_path, fresh_database
             # other users are not affected
             assert signed_in(call(other, "inquirer", PASSWORD, "127.0.0.3"))
         assert audit_rows(gw.runtime, "lock") == [("user", "mallory-target")]
+        (entry,) = [e for e in _admin(gw).json("audit", "list") if e["action"] == "lock"]
+        assert entry["actor"] == "omgw-auth" and entry["key"] == "mallory-target"
+        assert entry["after"]["from"] == "127.0.0.2" and entry["after"]["locked_until"]
 
 
 def test_an_unknown_user_is_locked_like_a_known_one(tmp_path, fresh_database_url):
