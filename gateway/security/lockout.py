@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -193,10 +193,7 @@ class SignInGuard:
         with self._sessions() as s, s.begin():
             s.execute(
                 update(AuthFailure)
-                .where(
-                    AuthFailure.key == user_subject(username).key,
-                    AuthFailure.locked_until.is_(None),
-                )
+                .where(AuthFailure.key == user_subject(username).key)
                 .values(failures=0)
             )
 
@@ -239,13 +236,13 @@ def _read(db: Connection, subjects: Iterable[Subject], *, for_update: bool) -> d
 def _ensure_rows(s: Session, subjects: Iterable[Subject], now: datetime) -> None:
     """A row per subject, so that it can be held while it is counted; a row inserted
     by a concurrent request is left as it is."""
-    dialect = s.get_bind().dialect.name
-    insert: Callable[..., object] = pg_insert if dialect == "postgresql" else sqlite_insert
+    postgresql = s.get_bind().dialect.name == "postgresql"
     for subject in subjects:
-        stmt = insert(AuthFailure).values(  # type: ignore[attr-defined]
-            key=subject.key, failures=0, window_start=now, locked_until=None
-        )
-        s.execute(stmt.on_conflict_do_nothing(index_elements=["key"]))
+        values = dict(key=subject.key, failures=0, window_start=now, locked_until=None)
+        if postgresql:
+            s.execute(pg_insert(AuthFailure).values(values).on_conflict_do_nothing())
+        else:
+            s.execute(sqlite_insert(AuthFailure).values(values).on_conflict_do_nothing())
 
 
 def _refusal(subject: Subject, until: datetime, now: datetime) -> AuthError:
