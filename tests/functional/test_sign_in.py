@@ -313,9 +313,9 @@ def test_an_unknown_user_takes_as_long_as_a_wrong_password(tmp_path, fresh_datab
             gw.base,
             {"user": "no-such-user", "password": "guess"},
             {"user": "inquirer", "password": "guess"},
-            rounds=21,
+            rounds=25,
         )
-        assert 0.75 < unknown / wrong < 1.33, (unknown, wrong)
+        assert 2 / 3 < unknown / wrong < 3 / 2, (unknown, wrong)
 
 
 def test_an_unknown_digest_user_takes_as_long_as_a_wrong_digest(tmp_path, fresh_database_url):
@@ -330,7 +330,7 @@ def test_an_unknown_digest_user_takes_as_long_as_a_wrong_digest(tmp_path, fresh_
                 assert code == "OMGW-AUTH_FAILED"
                 times[kind].append(seconds)
         unknown, wrong = statistics.median(times["unknown"]), statistics.median(times["known"])
-        assert 0.75 < unknown / wrong < 1.33, (unknown, wrong)
+        assert 2 / 3 < unknown / wrong < 3 / 2, (unknown, wrong)
 
 
 # --- revocation --------------------------------------------------------------------------
