@@ -18,6 +18,11 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_MAX_LINES_PER_ORDER`` | ``10000`` | lines of one order in a createOrders or stageOrders |
 | ``OMGW_MAX_LINES_PER_REQUEST`` | ``10000`` | lines of one request, or of one inquiry's answer |
 | ``OMGW_REPLAY_WINDOW_SECONDS`` | ``300`` | accepted age/skew of a UsernameToken ``Created`` |
+| ``OMGW_CLOCK_SKEW_SECONDS`` | ``60`` | how far a caller's clock may differ from ours |
+| ``OMGW_AUTH_MAX_FAILURES`` | ``10`` | failed sign-ins that lock a user name (0: never) |
+| ``OMGW_AUTH_ADDRESS_MAX_FAILURES`` | ``50`` | failures that throttle a client address (0: never) |
+| ``OMGW_AUTH_FAILURE_WINDOW_SECONDS`` | ``900`` | how long a failed sign-in is counted |
+| ``OMGW_AUTH_LOCKOUT_SECONDS`` | ``900`` | how long a lock or a throttle lasts |
 | ``OMGW_BACKGROUND_INTERVAL_SECONDS`` | ``2`` | how often staged orders/responses are processed |
 | ``OMGW_DEFAULT_FULFILLMENT_SYSTEM`` | (none) | fulfillment system new lines are assigned to |
 | ``OMGW_LOG_PAYLOADS`` | ``1`` | keep each inbound message's (redacted) payload |
@@ -100,6 +105,11 @@ class Settings:
     max_lines_per_order: int = 10_000
     max_lines_per_request: int = 10_000
     replay_window_seconds: int = 300
+    clock_skew_seconds: int = 60
+    auth_max_failures: int = 10
+    auth_address_max_failures: int = 50
+    auth_failure_window_seconds: int = 900
+    auth_lockout_seconds: int = 900
     background_interval_seconds: float = 2.0
     default_fulfillment_system: str | None = None
     log_payloads: bool = True
@@ -151,6 +161,13 @@ class Settings:
             max_lines_per_order=_count(env, "OMGW_MAX_LINES_PER_ORDER", 10_000),
             max_lines_per_request=_count(env, "OMGW_MAX_LINES_PER_REQUEST", 10_000),
             replay_window_seconds=int(env.get("OMGW_REPLAY_WINDOW_SECONDS", 300)),
+            clock_skew_seconds=max(0, int(env.get("OMGW_CLOCK_SKEW_SECONDS", 60))),
+            auth_max_failures=max(0, int(env.get("OMGW_AUTH_MAX_FAILURES", 10))),
+            auth_address_max_failures=max(0, int(env.get("OMGW_AUTH_ADDRESS_MAX_FAILURES", 50))),
+            auth_failure_window_seconds=max(
+                1, int(env.get("OMGW_AUTH_FAILURE_WINDOW_SECONDS", 900))
+            ),
+            auth_lockout_seconds=max(1, int(env.get("OMGW_AUTH_LOCKOUT_SECONDS", 900))),
             background_interval_seconds=float(env.get("OMGW_BACKGROUND_INTERVAL_SECONDS", 2)),
             default_fulfillment_system=env.get("OMGW_DEFAULT_FULFILLMENT_SYSTEM") or None,
             log_payloads=_flag(env.get("OMGW_LOG_PAYLOADS", "1")),
@@ -189,6 +206,11 @@ class Settings:
             "OMGW_MAX_LINES_PER_ORDER": str(self.max_lines_per_order),
             "OMGW_MAX_LINES_PER_REQUEST": str(self.max_lines_per_request),
             "OMGW_REPLAY_WINDOW_SECONDS": str(self.replay_window_seconds),
+            "OMGW_CLOCK_SKEW_SECONDS": str(self.clock_skew_seconds),
+            "OMGW_AUTH_MAX_FAILURES": str(self.auth_max_failures),
+            "OMGW_AUTH_ADDRESS_MAX_FAILURES": str(self.auth_address_max_failures),
+            "OMGW_AUTH_FAILURE_WINDOW_SECONDS": str(self.auth_failure_window_seconds),
+            "OMGW_AUTH_LOCKOUT_SECONDS": str(self.auth_lockout_seconds),
             "OMGW_BACKGROUND_INTERVAL_SECONDS": str(self.background_interval_seconds),
             "OMGW_LOG_PAYLOADS": "1" if self.log_payloads else "0",
             "OMGW_MESSAGE_LOG_RETENTION_DAYS": str(self.message_log_retention_days),

@@ -11,7 +11,8 @@
     │   │  SOAP_BODY_EMPTY, SOAP_BODY_INVALID, UNKNOWN_OPERATION, SCHEMA_INVALID)
     │   └── MustUnderstandError       SOAP_MUST_UNDERSTAND (faultcode MustUnderstand)
     ├── AuthError                     AUTH_REQUIRED, AUTH_FAILED, AUTH_EXPIRED,
-    │                                 AUTH_REPLAY, AUTH_FORBIDDEN
+    │                                 AUTH_TIMESTAMP_INVALID, AUTH_REPLAY, AUTH_FORBIDDEN,
+    │                                 AUTH_LOCKED, AUTH_THROTTLED
     ├── ValidationError               a well-formed request with bad values
     │   (MISSING_KEY, INVALID_VALUE, DUPLICATE_LINE, QUANTITY_INVALID,
     │    TOO_MANY_ORDERS, ORDER_TOO_LARGE, REQUEST_TOO_MANY_LINES,

@@ -7,6 +7,7 @@ import logging
 import os
 import subprocess
 import sys
+from datetime import timedelta
 from typing import Any
 
 import spyne.const
@@ -26,6 +27,7 @@ from gateway.persistence.db import (
 from gateway.persistence.files import ensure_private_dir, tighten
 from gateway.runtime import Runtime, limit_malloc_retention
 from gateway.security.authenticator import Authenticator
+from gateway.security.lockout import LockoutPolicy
 from gateway.security.roles import SERVICE_ROLES
 from gateway.services import fulfillment_response, order_import, order_information
 from gateway.soap.asgi import BufferingFront
@@ -108,6 +110,13 @@ def build_authenticator(runtime: Runtime) -> Authenticator:
         runtime.read_sessions,
         lambda: runtime.secret_box,
         replay_window_seconds=runtime.settings.replay_window_seconds,
+        clock_skew_seconds=runtime.settings.clock_skew_seconds,
+        lockout=LockoutPolicy(
+            max_failures=runtime.settings.auth_max_failures,
+            address_max_failures=runtime.settings.auth_address_max_failures,
+            window=timedelta(seconds=runtime.settings.auth_failure_window_seconds),
+            lockout=timedelta(seconds=runtime.settings.auth_lockout_seconds),
+        ),
     )
 
 

@@ -121,6 +121,11 @@ def make_settings(home: Path, database_url: str, **overrides: object) -> Setting
         wallet_key_b64=MasterKey.generate().to_b64(),
         background_interval_seconds=0.2,
         max_body_bytes=256 * 1024,
+        # Every test calls from 127.0.0.1, many as the same user, into one shared gateway:
+        # one test's wrong passwords must not lock the next one out. The limits are
+        # tested at their defaults by tests/functional/test_sign_in.py.
+        auth_max_failures=1000,
+        auth_address_max_failures=1000,
     )
     return Settings(**{**base.__dict__, **overrides})
 

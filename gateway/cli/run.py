@@ -218,7 +218,7 @@ def background(ctx: Context, no_worker: bool) -> None:
         )
         sender.start()
     try:
-        run_loop(runtime, stop, auth.purge_nonces)
+        run_loop(runtime, stop, auth.purge)
     finally:
         stop.set()
         if sender is not None:

@@ -30,6 +30,7 @@ from gateway.persistence.decimals import ScaledDecimal
 
 __all__ = [
     "AuditEntry",
+    "AuthFailure",
     "Base",
     "Connector",
     "ConnectorHealth",
@@ -554,6 +555,18 @@ class UsedNonce(Base):
 
     nonce_key: Mapped[str] = mapped_column(String(64), primary_key=True)
     seen_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+class AuthFailure(Base):
+    """Failed sign-ins counted against a user name or a client address (shared by every
+    gateway process); ``key`` is a hash of which (``gateway.security.lockout``)."""
+
+    __tablename__ = "auth_failures"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer)
+    window_start: Mapped[datetime]
+    locked_until: Mapped[datetime | None]
 
 
 class OutboxMessage(Base):

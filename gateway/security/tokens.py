@@ -12,7 +12,7 @@ import binascii
 import hashlib
 import hmac
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from lxml import etree
 
@@ -26,6 +26,8 @@ __all__ = [
     "BasicCredentials",
     "Timestamp",
     "UsernameToken",
+    "check_created",
+    "check_timestamp",
     "digest_matches",
     "is_secret_name",
     "parse_basic",
@@ -79,6 +81,58 @@ def parse_time(value: str | None, what: str) -> datetime | None:
     if parsed.tzinfo is None:
         raise AuthError("AUTH_FAILED", f"{what} must carry a time zone (e.g. Z)")
     return parsed
+
+
+def check_timestamp(
+    stamp: Timestamp | None, now: datetime, skew: timedelta, window: timedelta
+) -> None:
+    """Refuse a ``wsu:Timestamp`` that has expired, is not yet valid, or lives too long.
+
+    A caller's clock may differ from ours by ``skew`` either way. An ``Expires`` later
+    than the replay window (plus the skew) would let a captured message be replayed
+    after its nonce is forgotten, so it is refused as well as one before ``Created``.
+    """
+    if stamp is None:
+        return
+    if stamp.expires is not None and stamp.expires < now - skew:
+        raise AuthError("AUTH_EXPIRED", "the wsu:Timestamp has expired; send a fresh one")
+    if stamp.created is not None and stamp.created > now + skew:
+        raise AuthError(
+            "AUTH_TIMESTAMP_INVALID",
+            f"the wsu:Timestamp Created {stamp.created:%Y-%m-%dT%H:%M:%SZ} is in the future "
+            f"by more than the {_seconds(skew)} s clock skew; check the caller's clock",
+        )
+    if stamp.expires is None:
+        return
+    if stamp.created is not None and stamp.expires < stamp.created:
+        raise AuthError("AUTH_TIMESTAMP_INVALID", "the wsu:Timestamp Expires is before its Created")
+    if stamp.expires > now + window + skew:
+        raise AuthError(
+            "AUTH_TIMESTAMP_INVALID",
+            f"the wsu:Timestamp Expires {stamp.expires:%Y-%m-%dT%H:%M:%SZ} is more than the "
+            f"{_seconds(window)} s replay window ahead; send one that expires sooner",
+        )
+
+
+def check_created(
+    created: datetime, text: str, now: datetime, skew: timedelta, window: timedelta
+) -> None:
+    """Refuse a UsernameToken ``Created`` older than the replay window or in the future."""
+    if created > now + skew:
+        raise AuthError(
+            "AUTH_TIMESTAMP_INVALID",
+            f"UsernameToken Created {text} is in the future by more than the "
+            f"{_seconds(skew)} s clock skew; check the caller's clock",
+        )
+    if now - created > window:
+        raise AuthError(
+            "AUTH_EXPIRED",
+            f"UsernameToken Created {text} is outside the {_seconds(window)} s replay window",
+        )
+
+
+def _seconds(delta: timedelta) -> int:
+    return int(delta.total_seconds())
 
 
 def parse_security_header(

@@ -204,7 +204,9 @@ class SoapFront:
         if _is_basic(authorization):
             # A caller who sends Basic is that user: a WS-Security token in the body
             # cannot make a wrong Basic header right, so there is no need to read it.
-            self._auth.authenticate(None, authorization, endpoint.role)
+            self._auth.authenticate(
+                None, authorization, endpoint.role, address=environ.get("REMOTE_ADDR")
+            )
 
     def _post(
         self, endpoint: Endpoint, environ: dict[str, Any], start_response: StartResponse
@@ -228,7 +230,10 @@ class SoapFront:
             info.message_id = envelope.message_id
             self._check_operation(endpoint, envelope)
             principal = self._auth.authenticate(
-                envelope.header, environ.get("HTTP_AUTHORIZATION"), endpoint.role
+                envelope.header,
+                environ.get("HTTP_AUTHORIZATION"),
+                endpoint.role,
+                address=environ.get("REMOTE_ADDR"),
             )
             info.principal = principal.username
             info.grant = principal.grant
