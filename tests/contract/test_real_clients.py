@@ -8,6 +8,7 @@ Every answer must validate against the WSDL we publish (``check_answer``).
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -27,9 +28,13 @@ MODEL = "http://xmlns.oracle.com/apps/scm/doo/processOrder/model/"
 
 
 def wsse(user: str = "all") -> str:
+    # a current Timestamp, five minutes long, in the form Java clients write it
+    now = datetime.now(UTC)
+    created = now.strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    expires = (now + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
     return f"""<soapenv:Header><wsse:Security xmlns:wsse="{WSSE}" xmlns:wsu="{WSU}"
- soapenv:mustUnderstand="1"><wsu:Timestamp><wsu:Created>2030-01-01T00:00:00.000Z</wsu:Created>
- <wsu:Expires>2030-01-01T00:05:00.000Z</wsu:Expires></wsu:Timestamp>
+ soapenv:mustUnderstand="1"><wsu:Timestamp><wsu:Created>{created}</wsu:Created>
+ <wsu:Expires>{expires}</wsu:Expires></wsu:Timestamp>
  <wsse:UsernameToken><wsse:Username>{user}</wsse:Username>
  <wsse:Password Type="{PASSWORD_TEXT}">{PASSWORD}</wsse:Password></wsse:UsernameToken>
  </wsse:Security></soapenv:Header>"""

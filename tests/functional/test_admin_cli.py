@@ -428,7 +428,8 @@ def test_key_problems_are_clear_errors_not_tracebacks(tmp_path):
     key = home / "wallet.key"
     key.chmod(0o644)
     loose = omgw(home, "wallet", "verify")
-    assert loose.returncode == 0 and "readable by others (mode 644)" in loose.stderr
+    assert loose.returncode == 0 and "open to other users (mode 644)" in loose.stderr
+    assert key.stat().st_mode & 0o777 == 0o600  # made private, not only warned about
     key.chmod(0o600)
     key.write_text(MasterKey.generate().to_text())  # someone replaced the key
     wrong = omgw(home, "wallet", "verify")

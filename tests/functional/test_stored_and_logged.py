@@ -36,7 +36,8 @@ def _padded(header: str, size: int, marker: str) -> bytes:
 
 def _rows_after(gateway, first_id: int) -> list[MessageLog]:
     with gateway.runtime.sessions() as s:
-        return list(s.scalars(select(MessageLog).where(MessageLog.id > first_id)))
+        stmt = select(MessageLog).where(MessageLog.id > first_id).order_by(MessageLog.id)
+        return list(s.scalars(stmt))
 
 
 def _last_id(gateway) -> int:
