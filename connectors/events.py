@@ -38,6 +38,8 @@ from typing import Any
 
 from lxml import etree
 
+from connectors.schemas import load_schema
+
 __all__ = [
     "CONNECTOR_NS",
     "EVENTS_DIR",
@@ -459,10 +461,9 @@ def push_envelope(header: EventHeader, *, message_id: str, to: str) -> bytes:
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
 
 
-@functools.cache
 def results_schema() -> etree.XMLSchema:
     """BusinessEventsConnectorPayload.xsd, loaded once."""
-    return etree.XMLSchema(etree.parse(str(SCHEMA_PATH), _PARSER))
+    return load_schema(SCHEMA_PATH)
 
 
 # a schema's error log is per schema object: concurrent validations would mix their logs

@@ -19,6 +19,8 @@ from typing import Any
 
 from lxml import etree
 
+from connectors.schemas import load_schema
+
 __all__ = [
     "OPERATIONS",
     "OUTBOUND_DIR",
@@ -267,9 +269,8 @@ class Answer:
     lines: tuple[AnswerLine, ...]
 
 
-@functools.cache
 def _tr_schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(OUTBOUND_DIR / "HeaderTR.xsd")))
+    return load_schema(OUTBOUND_DIR / "HeaderTR.xsd")
 
 
 class AnswerInvalidError(ValueError):

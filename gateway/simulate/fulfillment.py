@@ -51,6 +51,7 @@ import requests
 from lxml import etree
 
 from connectors.outbound import OUTBOUND_DIR, SOAP_ENV_NS, TL_NS, TR_NS, WSA_NS
+from connectors.schemas import load_schema
 from gateway.simulate.serving import Served, serve_in_thread
 
 __all__ = [
@@ -291,9 +292,8 @@ class _RefusedError(Exception):
 # -- XML helpers ----------------------------------------------------------------------------
 
 
-@functools.cache
 def _tl_schema() -> etree.XMLSchema:
-    return etree.XMLSchema(etree.parse(str(OUTBOUND_DIR / "HeaderTL.xsd")))
+    return load_schema(OUTBOUND_DIR / "HeaderTL.xsd")
 
 
 @functools.cache
