@@ -13,6 +13,7 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_MAX_XMLNS`` | ``100000`` | namespace declarations in a request |
 | ``OMGW_MAX_XMLNS_IN_SCOPE`` | ``256`` | namespace declarations in scope at any element |
 | ``OMGW_MAX_ATTRIBUTES`` | ``64`` | attributes on any one element of a request |
+| ``OMGW_MAX_ATTRIBUTES_TOTAL`` | ``300000`` | attributes in a whole request |
 | ``OMGW_MAX_HEADER_ELEMENTS`` | ``1000`` | elements in a request's SOAP Header |
 | ``OMGW_MAX_ORDERS_PER_REQUEST`` | ``1000`` | orders in one request (import or inquiry) |
 | ``OMGW_MAX_LINES_PER_ORDER`` | ``10000`` | lines of one order in a createOrders or stageOrders |
@@ -100,6 +101,7 @@ class Settings:
     max_xmlns: int = 100_000
     max_xmlns_in_scope: int = 256
     max_attributes: int = 64
+    max_attributes_total: int = 300_000
     max_header_elements: int = 1_000
     max_orders_per_request: int = 1_000
     max_lines_per_order: int = 10_000
@@ -156,6 +158,7 @@ class Settings:
             max_xmlns=_count(env, "OMGW_MAX_XMLNS", 100_000),
             max_xmlns_in_scope=_count(env, "OMGW_MAX_XMLNS_IN_SCOPE", 256),
             max_attributes=_count(env, "OMGW_MAX_ATTRIBUTES", 64),
+            max_attributes_total=_count(env, "OMGW_MAX_ATTRIBUTES_TOTAL", 300_000),
             max_header_elements=_count(env, "OMGW_MAX_HEADER_ELEMENTS", 1_000),
             max_orders_per_request=_count(env, "OMGW_MAX_ORDERS_PER_REQUEST", 1_000),
             max_lines_per_order=_count(env, "OMGW_MAX_LINES_PER_ORDER", 10_000),
@@ -201,6 +204,7 @@ class Settings:
             "OMGW_MAX_XMLNS": str(self.max_xmlns),
             "OMGW_MAX_XMLNS_IN_SCOPE": str(self.max_xmlns_in_scope),
             "OMGW_MAX_ATTRIBUTES": str(self.max_attributes),
+            "OMGW_MAX_ATTRIBUTES_TOTAL": str(self.max_attributes_total),
             "OMGW_MAX_HEADER_ELEMENTS": str(self.max_header_elements),
             "OMGW_MAX_ORDERS_PER_REQUEST": str(self.max_orders_per_request),
             "OMGW_MAX_LINES_PER_ORDER": str(self.max_lines_per_order),

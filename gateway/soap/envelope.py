@@ -3,14 +3,15 @@
 No DTDs at all (so no external entities and no entity-expansion bombs: a DOCTYPE is
 refused before any entity is expanded), no network access, bounded size and depth.
 
-Every count that a later step could turn into quadratic work, or into long Python
-loops, is bounded here, before anything else reads the tree: elements (each is visited
-by Python code: normalising, reading, redacting), namespace declarations (schema
-validation of an element costs in proportion to the declarations in scope, times those
-declarations), attributes per element (each undeclared one is a schema error), and the
-elements of the Header. Declarations are counted while the bytes are parsed, so a body
-that declares too many is refused as soon as the parser reaches the one too many; the
-other counts are single passes in C over the parsed tree.
+Every count that a later step could turn into quadratic work, into long Python loops or
+into a large tree is bounded here, before anything else reads the tree: elements (each
+is visited by Python code: normalising, reading, redacting), namespace declarations
+(schema validation of an element costs in proportion to the declarations in scope,
+times those declarations), attributes (in all: each costs ~250 bytes of tree; and per
+element: each undeclared one is a schema error), and the elements of the Header.
+Declarations, elements and attributes are counted while the bytes are parsed, so a body
+holding too many is refused soon after the parser reaches the one too many; the other
+counts are single passes in C over the parsed tree.
 
 The envelope's shape is SOAP 1.1's (§4): an optional Header, then one Body, and nothing
 else (WS-I Basic Profile R1011); a header entry marked ``mustUnderstand`` that omgw does
@@ -61,6 +62,8 @@ class XmlLimits:
     namespaces_in_scope: int = 256
     #: attributes on any one element (namespace declarations are not attributes)
     attributes: int = 64
+    #: attributes in the whole document
+    attributes_total: int = 300_000
     #: elements inside the SOAP Header, at any depth
     header_elements: int = 1_000
 
@@ -84,11 +87,14 @@ class Envelope:
 _CHUNK = 64 * 1024
 #: tags parsed between two counts of the elements, past the limit's number of tags
 _RECOUNT = 256 * 1024
+#: ``=`` signs parsed between two counts of the attributes, past the limit's number
+_ATTRIBUTE_RECOUNT = 64 * 1024
 
 # An element MAX_DEPTH + 1 levels down exists iff this path matches (evaluated in C).
 _TOO_DEEP = etree.XPath("boolean(/*" + "/*" * MAX_DEPTH + ")")
 _DESCENDANTS = etree.XPath("count(descendant::*)")
 _ELEMENTS = etree.XPath("count(//*)")
+_ATTRIBUTES = etree.XPath("count(//@*)")
 
 
 @lru_cache(maxsize=8)
@@ -153,15 +159,29 @@ def _root_tag(data: bytes) -> str:
     return ""
 
 
+def _too_many_attributes(limits: XmlLimits) -> EnvelopeError:
+    return EnvelopeError(
+        "XML_TOO_MANY_ATTRIBUTES",
+        f"the request holds more than {limits.attributes_total} attributes; send its "
+        "orders or lines in several requests",
+    )
+
+
 def _parse(data: bytes, limits: XmlLimits) -> etree._Element:
     """The parsed document, counted as the parser goes: its namespace declarations (a
     ``start-ns`` event per declaration, an ``end-ns`` as it goes out of scope), and, once
     the body holds more tags than the limit has elements, the elements parsed so far
-    (counted in C on the tree being built, every ``_RECOUNT`` tags)."""
+    (counted in C on the tree being built, every ``_RECOUNT`` tags); likewise the
+    attributes, once it holds more ``=`` signs than the limit has attributes.
+
+    Attributes are what a tree is made of most cheaply per byte and most dearly per
+    node (an attribute and its text node, ~250 bytes of memory for 6 bytes of body):
+    a body of nothing else would take 1.25 million of them, some 300 MB to build."""
     parser = _parser(("start", "start-ns", "end-ns"), tag=_ENV + "Envelope")
     envelope: etree._Element | None = None
-    total = in_scope = tags = 0
+    total = in_scope = tags = signs = 0
     recount = limits.elements
+    attribute_recount = limits.attributes_total
     try:
         for start in range(0, len(data), _CHUNK):
             chunk = data[start : start + _CHUNK]
@@ -184,11 +204,18 @@ def _parse(data: bytes, limits: XmlLimits) -> etree._Element:
                 if float(_ELEMENTS(envelope)) > limits.elements:  # type: ignore[arg-type]
                     raise _too_many_elements(limits)
                 recount = tags + _RECOUNT
+            signs += chunk.count(b"=")
+            if envelope is not None and signs > attribute_recount:
+                if float(_ATTRIBUTES(envelope)) > limits.attributes_total:  # type: ignore[arg-type]
+                    raise _too_many_attributes(limits)
+                attribute_recount = signs + _ATTRIBUTE_RECOUNT
         root: etree._Element = parser.close()
     except etree.XMLSyntaxError as exc:
         raise EnvelopeError("XML_MALFORMED", f"the request is not well-formed XML: {exc}") from None
     if float(_ELEMENTS(root)) > limits.elements:  # type: ignore[arg-type]
         raise _too_many_elements(limits)
+    if signs > limits.attributes_total and float(_ATTRIBUTES(root)) > limits.attributes_total:  # type: ignore[arg-type]
+        raise _too_many_attributes(limits)
     return root
 
 

@@ -104,6 +104,7 @@ class SoapFront:
             namespaces=settings.max_xmlns,
             namespaces_in_scope=settings.max_xmlns_in_scope,
             attributes=settings.max_attributes,
+            attributes_total=settings.max_attributes_total,
             header_elements=settings.max_header_elements,
         )
         self._size_limits = SizeLimits(

@@ -136,15 +136,23 @@ SHAPES: dict[str, tuple[str, Builder]] = {
             )
         ),
     ),
-    "64 attributes on each of 10,000 lines": (
+    "64 attributes on each of 4,687 lines (299,968 attributes)": (
         "OrderFulfillmentResponseService",
         lambda n: envelope(
             response(
                 f"<typ:fulfillLineList {attributes(64)}>"
                 "<com:FulfillLineIdentifier>1</com:FulfillLineIdentifier></typ:fulfillLineList>"
-                * min(n, 10_000)
+                * min(n, 300_000 // 64)
             )
         ),
+    ),
+    "exactly 300,000 attributes, two per element": (
+        "OrderFulfillmentResponseService",
+        lambda n: envelope(response(line("<a b='' c=''/>" * min(n, 150_000)))),
+    ),
+    "300,001 attributes, two per element": (
+        "OrderFulfillmentResponseService",
+        lambda n: envelope(response(line("<a b='' c=''/>" * min(n, 150_000) + "<a b=''/>"))),
     ),
     "nesting 60 deep in flexfields, as many as the element limit allows": (
         "OrderFulfillmentResponseService",

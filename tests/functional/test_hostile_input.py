@@ -246,8 +246,10 @@ SHAPE_CODES = {
     "xmlns on the operation": "XML_TOO_MANY_NAMESPACES",
     "xmlns one per element": "XML_TOO_MANY_NAMESPACES",
     "attributes on one element": "XML_TOO_MANY_ATTRIBUTES",
-    "64 attributes on each line": "REQUEST_TOO_MANY_LINES",
-    "64 attributes on each of 10,000 lines": "SCHEMA_INVALID",
+    "64 attributes on each line": "XML_TOO_MANY_ATTRIBUTES",
+    "64 attributes on each of 4,687 lines (299,968 attributes)": "SCHEMA_INVALID",
+    "exactly 300,000 attributes, two per element": "SCHEMA_INVALID",
+    "300,001 attributes, two per element": "XML_TOO_MANY_ATTRIBUTES",
     "nesting 60 deep in flexfields, as many as the element limit allows": "LINE_NOT_FOUND",
     "nesting 60 deep in flexfields": "XML_TOO_MANY_ELEMENTS",
     "elements in the Header": "XML_TOO_MANY_ELEMENTS",
@@ -418,6 +420,7 @@ def test_the_limits_are_settings(tmp_path: Path) -> None:
         "OMGW_MAX_XMLNS": "50",
         "OMGW_MAX_XMLNS_IN_SCOPE": "20",
         "OMGW_MAX_ATTRIBUTES": "8",
+        "OMGW_MAX_ATTRIBUTES_TOTAL": "40",
         "OMGW_MAX_HEADER_ELEMENTS": "30",
         "OMGW_MAX_ORDERS_PER_REQUEST": "2",
         "OMGW_MAX_LINES_PER_ORDER": "7",
@@ -429,14 +432,19 @@ def test_the_limits_are_settings(tmp_path: Path) -> None:
         settings.max_xmlns,
         settings.max_xmlns_in_scope,
         settings.max_attributes,
+        settings.max_attributes_total,
         settings.max_header_elements,
         settings.max_orders_per_request,
         settings.max_lines_per_order,
         settings.max_lines_per_request,
-    ) == (1000, 50, 20, 8, 30, 2, 7, 9)
+    ) == (1000, 50, 20, 8, 40, 30, 2, 7, 9)
     assert Settings.from_env(settings.to_env()) == settings
     defaults = Settings.from_env({"OMGW_HOME": str(tmp_path)})
-    assert (defaults.max_xmlns_in_scope, defaults.max_lines_per_order) == (256, 10_000)
+    assert (
+        defaults.max_xmlns_in_scope,
+        defaults.max_attributes_total,
+        defaults.max_lines_per_order,
+    ) == (256, 300_000, 10_000)
     for bad in ("0", "-1", "many"):
         with pytest.raises(ValidationError) as exc:
             Settings.from_env({**env, "OMGW_MAX_LINES_PER_ORDER": bad})

@@ -359,7 +359,9 @@ def test_a_removed_user_is_refused_at_once_in_every_process(tmp_path, fresh_data
             assert call(base, "leaver")[0] == "OMGW-AUTH_FAILED"
 
 
-def test_a_changed_password_role_or_binding_applies_at_once_in_every_process(tmp_path, fresh_database_url):
+def test_a_changed_password_role_or_binding_applies_at_once_in_every_process(
+    tmp_path, fresh_database_url
+):
     with guarded(tmp_path, fresh_database_url) as gw, another_process(gw.runtime) as other:
         admin = _admin(gw)
         new_password = "an0ther-Pa55word"

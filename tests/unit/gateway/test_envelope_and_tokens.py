@@ -15,7 +15,7 @@ from gateway.security.tokens import (
     parse_security_header,
     redact,
 )
-from gateway.soap.envelope import parse_envelope
+from gateway.soap.envelope import XmlLimits, parse_envelope
 from gateway.soap.faults import fault_envelope, read_fault_code
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -34,6 +34,37 @@ def test_doctype_is_refused_before_parsing_even_without_entities():
     with pytest.raises(EnvelopeError) as exc:
         parse_envelope(b'<!DOCTYPE x><e:Envelope xmlns:e="' + ENV.encode() + b'"/>')
     assert exc.value.code == "XML_DTD_FORBIDDEN"
+
+
+def _with_attributes(count: int, text: str = "") -> bytes:
+    items = "".join(f"<i a='{i}'/>" for i in range(count))
+    return (
+        f'<e:Envelope xmlns:e="{ENV}"><e:Body><op>{items}<t>{text}</t></op></e:Body></e:Envelope>'
+    ).encode()
+
+
+@pytest.mark.parametrize("chunks", [1, 40])
+def test_attributes_in_the_whole_request_are_counted_at_their_limit_and_one_above(chunks):
+    """Counted on the tree as it is built, whether the attributes arrive in the first
+    chunk the parser is fed or spread over many; ``=`` in text is not an attribute."""
+    limit = 2_000
+    limits = XmlLimits(attributes_total=limit)
+    filler = "x" * (64 * 1024 * chunks)  # pushes the closing tags into later chunks
+    at_limit = _with_attributes(limit, text="=" * 5_000 + filler)
+    assert parse_envelope(at_limit, limits).operation.localname == "op"
+    with pytest.raises(EnvelopeError) as exc:
+        parse_envelope(_with_attributes(limit + 1, text=filler), limits)
+    assert exc.value.code == "XML_TOO_MANY_ATTRIBUTES"
+    assert f"more than {limit} attributes" in exc.value.message
+
+
+def test_too_many_attributes_are_refused_before_the_whole_body_is_parsed():
+    """The count runs as the parser goes: a body whose first 64 KiB already hold too
+    many attributes is refused though the rest of it is not even well-formed."""
+    body = _with_attributes(5_000).replace(b"</e:Envelope>", b"<" * 200_000)
+    with pytest.raises(EnvelopeError) as exc:
+        parse_envelope(body, XmlLimits(attributes_total=1_000))
+    assert exc.value.code == "XML_TOO_MANY_ATTRIBUTES"
 
 
 def test_comments_before_the_envelope_are_fine():
