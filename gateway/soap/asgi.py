@@ -30,7 +30,7 @@ from typing import Any
 from a2wsgi.wsgi import build_environ
 
 from gateway.errors import EnvelopeError, GatewayError
-from gateway.soap.front import SCREENED_KEY, Answer, SoapFront
+from gateway.soap.front import SCREENED_KEY, Answer, SoapFront, drained
 
 __all__ = ["BufferingFront"]
 
@@ -104,13 +104,7 @@ class BufferingFront:
             started[:] = [status, headers]
 
         try:
-            chunks = self._front(environ, start_response)
-            try:
-                out = b"".join(chunks)
-            finally:
-                close = getattr(chunks, "close", None)
-                if close is not None:
-                    close()
+            out = drained(self._front(environ, start_response))
         except Exception:
             log.exception("the front failed on %s", environ.get("PATH_INFO"))
             return 500, [(b"content-type", b"text/plain")], b"internal error\n"
