@@ -1,42 +1,132 @@
 """The ``omgw`` command line: a thin click group over the services.
 
-Settings are read once, lazily, when a command runs (STYLE §2.7, §2.18).
+Settings are read once, lazily, when a command runs (STYLE §2.7, §2.18). So are the
+commands: each lives in a module of this package, imported only when it runs (or when
+its own help is asked for), so ``omgw --help`` and a command's start import no more
+than that command needs; the summaries ``omgw --help`` lists are in :data:`COMMANDS`
+(a test holds them equal to the commands' own help).
 """
 
 from __future__ import annotations
 
+import importlib
 import logging
+from typing import TYPE_CHECKING
 
 import click
-from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
-from connectors.registry import is_plain
-from connectors.wallet import WalletError
-from gateway.cli import (
-    audit,
-    connector,
-    demo,
-    hold,
-    jeopardy,
-    jeopardy_check,
-    messages,
-    orders,
-    process,
-    rule,
-    run,
-    setup,
-    simulate,
-    source_system,
-    task_type,
-    trigger,
-    users,
-    wallet,
-    xref,
-)
-from gateway.cli.context import Context
-from gateway.errors import GatewayError
+if TYPE_CHECKING:
+    from sqlalchemy.exc import DBAPIError
 
-__all__ = ["cli", "main"]
+__all__ = ["COMMANDS", "cli", "main"]
+
+#: name -> (module of this package, attribute, the summary ``omgw --help`` lists)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "apply": (
+        "setup",
+        "apply",
+        ("Create or update everything a setup file declares, all or nothing."),
+    ),
+    "audit": ("audit", "audit", "Who changed the setup, what, when, before and after."),
+    "background": (
+        "run",
+        "background",
+        (
+            "Run the background loop (staged orders and responses) and an outbox worker until"
+            " stopped."
+        ),
+    ),
+    "connector": (
+        "connector",
+        "connector",
+        ("Endpoints of target systems: URL, credentials, invocation mode, retries."),
+    ),
+    "demo": (
+        "demo",
+        "demo",
+        (
+            "Set up the embedded default in OMGW_HOME, start the gateway, two simulated "
+            "warehouses (one asynchronous, one synchronous), a business-event subscriber and "
+            "a worker, import a batch of orders and follow each one until it closes; then "
+            "print a summary with the events received."
+        ),
+    ),
+    "export": (
+        "setup",
+        "export",
+        ("Write the current setup in the apply format (secrets by reference only)."),
+    ),
+    "hold": ("hold", "hold", "Holds on orders and order lines (a held line does not progress)."),
+    "import-staged": (
+        "run",
+        "import_staged",
+        ("Import the orders staged by stageOrders, then exit."),
+    ),
+    "init": ("run", "init", "Create the home directory, the database and the wallet key file."),
+    "jeopardy": (
+        "jeopardy",
+        "jeopardy",
+        ("Jeopardy: lines running late against their planned completion."),
+    ),
+    "messages": (
+        "messages",
+        "messages",
+        ("Outbound messages: what was sent, what is parked, and replay."),
+    ),
+    "orders": (
+        "orders",
+        "orders",
+        ("Orders: their lines, fulfillment, status history and messages."),
+    ),
+    "process": (
+        "process",
+        "process",
+        ("Orchestration process definitions (each change is a new version)."),
+    ),
+    "process-responses": (
+        "run",
+        "process_responses",
+        ("Process responses staged by stageFulfillmentResponse, then exit."),
+    ),
+    "rule": ("rule", "rule", "Routing rules: which connector each fulfillment request goes to."),
+    "serve": ("run", "serve", "Serve the SOAP services (gunicorn) with the background loop."),
+    "simulate": ("simulate", "simulate", "Simulated external systems, for demos and tests."),
+    "source-system": (
+        "source_system",
+        "source_system",
+        ("Systems known to the hub (order capture, fulfillment)."),
+    ),
+    "task-type": (
+        "task_type",
+        "task_type",
+        ("Kinds of fulfillment work, with their tasks and services."),
+    ),
+    "trigger": (
+        "trigger",
+        "trigger",
+        (
+            "Trigger points: which order changes raise business events (pushPayload to "
+            "BUSINESS_EVENT connectors) or e-mail."
+        ),
+    ),
+    "user": ("users", "user", "API users, their roles and the systems they may act for."),
+    "wallet": (
+        "wallet",
+        "wallet",
+        ("Encrypted credentials that connectors name by (credential map, key)."),
+    ),
+    "worker": (
+        "run",
+        "worker",
+        ("Deliver the outbox: claim due messages with a lease, send them, retry or park."),
+    ),
+    "wsdl": ("run", "wsdl", "Write the published WSDLs to a directory (default ./wsdl)."),
+    "xref": (
+        "xref",
+        "xref",
+        ("Data cross-references: a system's values (items, UOMs, statuses) ↔ ours."),
+    ),
+}
 
 
 def _first_line(exc: DBAPIError) -> str:
@@ -45,9 +135,34 @@ def _first_line(exc: DBAPIError) -> str:
 
 
 class _Group(click.Group):
-    """Turns the errors a user can fix (wallet key, bad values) into one clear line."""
+    """Loads each command when it is used, and turns the errors a user can fix (wallet
+    key, bad values) into one clear line."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute, _summary = COMMANDS[cmd_name]
+        command: click.Command = getattr(
+            importlib.import_module(f"gateway.cli.{module}"), attribute
+        )
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        names = self.list_commands(ctx)
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(n, click.Command(n, help=COMMANDS[n][2]).get_short_help_str(limit)) for n in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> object:
+        from sqlalchemy.exc import DataError, IntegrityError, OperationalError
+
+        from connectors.wallet import WalletError
+        from gateway.errors import GatewayError
+
         try:
             return super().invoke(ctx)
         except (WalletError, GatewayError) as exc:
@@ -75,6 +190,9 @@ class _Group(click.Group):
 )
 @click.pass_context
 def cli(ctx: click.Context, actor: str | None) -> None:
+    from connectors.registry import is_plain
+    from gateway.cli.context import Context
+
     context = ctx.ensure_object(Context)
     if actor is not None:
         if not is_plain(actor, 100):
@@ -82,37 +200,6 @@ def cli(ctx: click.Context, actor: str | None) -> None:
                 "1 to 100 characters, no control characters", param_hint="--actor"
             )
         context.actor = actor.strip()
-
-
-for command in (
-    run.init,
-    run.serve,
-    run.background,
-    run.worker,
-    demo.demo,
-    run.import_staged,
-    run.process_responses,
-    run.wsdl,
-    setup.apply,
-    setup.export,
-    source_system.source_system,
-    xref.xref,
-    connector.connector,
-    wallet.wallet,
-    task_type.task_type,
-    process.process,
-    rule.rule,
-    trigger.trigger,
-    hold.hold,
-    jeopardy.jeopardy,
-    audit.audit,
-    users.user,
-    simulate.simulate,
-    orders.orders,
-    messages.messages,
-):
-    cli.add_command(command)
-jeopardy.jeopardy.add_command(jeopardy_check.check)
 
 
 def main() -> None:

@@ -10,6 +10,7 @@ import click
 from connectors.registry import Problem, SpecInvalid
 from connectors.triggers import JEOPARDY_PRIORITIES, JeopardyThresholdSpec, check_thresholds
 from gateway.cli.context import Context, pass_context
+from gateway.cli.jeopardy_check import check
 from gateway.cli.output import emit_changes, emit_table, json_option
 from gateway.errors import ValidationError
 from gateway.registry.triggers import TriggerStore
@@ -26,6 +27,9 @@ _RANGE_HELP = (
 @click.group(help="Jeopardy: lines running late against their planned completion.")
 def jeopardy() -> None:
     pass
+
+
+jeopardy.add_command(check)
 
 
 def _rows(specs: list[JeopardyThresholdSpec]) -> list[dict[str, Any]]:
