@@ -5,7 +5,12 @@ from __future__ import annotations
 
 import random
 
+import pytest
+
 from tests.contract import roundtrip as rt
+
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
 
 
 def test_every_documented_attribute_in_oracles_order_comes_back(gateway, unique):

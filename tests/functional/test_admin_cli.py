@@ -19,6 +19,7 @@ SAMPLE = ROOT / "setup" / "sample.toml"
 SECRET = "Adm1n-Secret-7c2d"
 
 
+@pytest.mark.both_databases
 def test_apply_is_idempotent_and_a_dry_run_writes_nothing(admin, tmp_path):
     admin.ok("init", "--sample")
     plan = admin.ok("apply", "--dry-run", "-f", str(SAMPLE))
@@ -141,6 +142,7 @@ def test_apply_reads_wallet_secrets_from_the_environment_and_changes_nothing_twi
     assert admin.ok("apply", "-f", str(path)).startswith("~ wallet oracle.wsm.security/ENV_KEY")
 
 
+@pytest.mark.both_databases
 def test_a_failure_while_applying_rolls_everything_back(admin, tmp_path):
     admin.ok("init", "--sample")
     admin.ok("apply", "-f", str(SAMPLE))
@@ -166,6 +168,7 @@ services = ["Something_Else"]
     assert "NEW1" not in [s["code"] for s in admin.json("source-system", "list")]
 
 
+@pytest.mark.both_databases
 def test_crud_with_referrers_named_and_exit_codes(admin):
     admin.ok("source-system", "add", "WMS02", "--fulfillment", "--type", "PURCHASED")
     admin.ok(
@@ -312,6 +315,7 @@ def test_xref_cli(admin):
     assert admin("xref", "remove", "CSS01", "ITEM", "WEB-1").exit_code == 1
 
 
+@pytest.mark.both_databases
 def test_rotate_key_from_the_cli(admin):
     admin.ok(
         "wallet",
@@ -338,6 +342,7 @@ def test_rotate_key_from_the_cli(admin):
     assert [e["key_version"] for e in admin.json("wallet", "list")] == [2]
 
 
+@pytest.mark.both_databases
 def test_rotate_key_with_an_environment_key(admin):
     old = MasterKey.generate()
     admin.env["OMGW_WALLET_KEY"] = old.to_b64()
@@ -495,6 +500,7 @@ def test_line_numbers_survive_strings_dotted_keys_arrays_and_duplicates(admin, t
     ]
 
 
+@pytest.mark.both_databases
 def test_export_applies_back_with_dormant_value_maps(admin, tmp_path):
     admin.ok("source-system", "add", "S1", "--order-capture")
     admin.ok("xref", "add", "S1", "ITEM", "OLD-1", "AS54888")  # cross-reference is off
@@ -567,6 +573,7 @@ def test_hostile_cli_values_get_one_sentence(admin, tmp_path):
         assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.mark.both_databases
 def test_hosts_sharing_a_database_never_seal_with_a_foreign_or_stale_key(admin, tmp_path):
     """DESIGN §9: several hosts, one database, one key file each."""
     admin.ok("wallet", "set", "m", "A_KEY", "--username", "u", "--password-stdin", input=SECRET)
@@ -589,6 +596,7 @@ def test_hosts_sharing_a_database_never_seal_with_a_foreign_or_stale_key(admin, 
     assert "all 2 secrets open" in admin.ok("wallet", "verify")
 
 
+@pytest.mark.both_databases
 def test_rotate_key_refuses_a_new_key_that_is_not_the_newest(admin):
     old = MasterKey.generate()
     admin.env["OMGW_WALLET_KEY"] = old.to_b64()
@@ -598,6 +606,7 @@ def test_rotate_key_refuses_a_new_key_that_is_not_the_newest(admin):
     assert wrong_order.exit_code == 1 and "must come first" in wrong_order.stderr
 
 
+@pytest.mark.both_databases
 def test_a_failed_rotation_says_what_is_pending(admin):
     admin.ok("wallet", "set", "m", "K", "--username", "u", "--password-stdin", input=SECRET)
     admin.ok("user", "add", "bob", "--role", "ORDER_IMPORT", "--password-stdin", input=SECRET)
@@ -624,12 +633,13 @@ def text_select_sealed():
     return select(WalletEntry.sealed).limit(1)
 
 
-def test_processes_starting_together_on_a_new_database_all_come_up(fresh_database_url, tmp_path):
+@pytest.mark.both_databases
+def test_processes_starting_together_on_a_new_database_all_come_up(empty_database_url, tmp_path):
     import subprocess
     import sys
 
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
-    env.update(OMGW_HOME=str(tmp_path / "h"), OMGW_DATABASE_URL=fresh_database_url)
+    env.update(OMGW_HOME=str(tmp_path / "h"), OMGW_DATABASE_URL=empty_database_url)
     procs = [
         subprocess.Popen(
             [sys.executable, "-m", "gateway.cli", "task-type", "list", "--json"],
@@ -646,6 +656,7 @@ def test_processes_starting_together_on_a_new_database_all_come_up(fresh_databas
         assert len(json.loads(out)) == 6  # the built-ins, once each
 
 
+@pytest.mark.both_databases
 def test_value_maps_with_odd_characters_round_trip(admin, tmp_path):
     admin.ok("source-system", "add", "S1", "--order-capture", "--cross-reference")
     for external, internal in ((" lead", "trail "), ("a.b", 'q"uote'), ("x\u2028y", "ünï")):
@@ -677,6 +688,7 @@ def test_a_ca_bundle_is_found_beside_the_setup_file(admin, tmp_path, monkeypatch
     assert admin.ok("apply", "-f", str(sub / "setup.toml")).strip().startswith("~ connector C1")
 
 
+@pytest.mark.both_databases
 def test_audit_times_are_utc(admin):
     admin.ok("source-system", "add", "S1", "--order-capture")
     entries = admin.json("audit", "list")

@@ -31,6 +31,9 @@ from tests.common.soap import PASSWORD, client, zeep_fault_code
 from tests.common.state import snapshot
 from tests.conftest import Admin, Gateway, _pg_database, make_settings, serving
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 CAPTURE, WAREHOUSES = ("CAPA", "CAPB"), ("WMSA", "WMSB")
 
 SETUP = """
@@ -340,10 +343,10 @@ def test_the_sample_binds_its_user(admin):
     assert _binding(admin, "omgw-demo") == (["CSS01", "LEGACY", "WMS01"], False)
 
 
-def test_users_from_before_bindings_are_bound_to_nothing(fresh_database_url):
+def test_users_from_before_bindings_are_bound_to_nothing(empty_database_url):
     """Upgrading keeps every user and binds none: an admin binds them (fail closed)."""
-    command.upgrade(alembic_config(fresh_database_url), "0006")
-    engine = create_engine(fresh_database_url)
+    command.upgrade(alembic_config(empty_database_url), "0006")
+    engine = create_engine(empty_database_url)
     try:
         with engine.begin() as conn:
             conn.execute(

@@ -49,6 +49,9 @@ from tests.common.edges import (
 from tests.common.soap import Http, basic, fault_code, post
 from tests.conftest import make_settings, seed
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 ORDER = ("OrderImportService", {"request": "OrderImportRequest"})
 RESPONSE = (
     "OrderFulfillmentResponseService",

@@ -19,6 +19,9 @@ from tests.common.orders import order
 from tests.common.soap import client
 from tests.functional.test_cli import free_port
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 
 def start_server(settings, port: int) -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}

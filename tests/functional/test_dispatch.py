@@ -42,6 +42,9 @@ from tests.common.orders import order
 from tests.common.soap import PASSWORD, client
 from tests.conftest import Gateway, make_settings, serving
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 SIM_USER, SIM_PASSWORD = "omgw", "wms-Pa55word-9"
 
 

@@ -49,6 +49,9 @@ from gateway.runtime import Runtime
 from gateway.server import prepare
 from tests.conftest import make_settings
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 USER, PASSWORD = "wms", "wms-Pa55word-7"
 _MESSAGE_ID = re.compile(rb"MessageID[^>]*>([^<]+)<")
 

@@ -33,6 +33,9 @@ from tests.common.orders import order, response, shipped
 from tests.common.soap import client
 from tests.functional.test_dispatch import Flow, flow, run_until
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 SUB_USER, SUB_PASSWORD = "events", "sub-Pa55word-3"
 
 

@@ -39,6 +39,9 @@ from gateway.runtime import Runtime
 from tests.functional.test_dispatch import run_until, wait_for
 from tests.functional.test_events import Events, events_flow
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 SENDER = "omgw@example.com"
 OPS, CS = "ops@example.com", "cs@example.com"
 STATUS = "OrderHeaderStatusUpdate"

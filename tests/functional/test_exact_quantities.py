@@ -31,6 +31,9 @@ from tests.common.orders import fline_ids, response, shipped
 from tests.common.soap import zeep_fault_code
 from tests.common.state import snapshot
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 LARGEST = Decimal("99999999999999.9999")
 SMALLEST = Decimal("0.0001")
 #: the values the hostile-client test saw rounded on SQLite (to 1E+14 and …5684)
@@ -419,10 +422,10 @@ def _downgrade(engine: sa.Engine, revision: str) -> None:
                 conn.connection.dbapi_connection.execute("PRAGMA foreign_keys=ON")  # type: ignore[union-attr]
 
 
-def test_the_migration_keeps_quantities_written_by_the_old_type(fresh_database_url):
-    sqlite = fresh_database_url.startswith("sqlite")
-    engine = create_engine_for(fresh_database_url)
-    cfg = alembic_config(fresh_database_url)
+def test_the_migration_keeps_quantities_written_by_the_old_type(empty_database_url):
+    sqlite = empty_database_url.startswith("sqlite")
+    engine = create_engine_for(empty_database_url)
+    cfg = alembic_config(empty_database_url)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0006")
@@ -454,8 +457,8 @@ def test_the_migration_keeps_quantities_written_by_the_old_type(fresh_database_u
     engine.dispose()
 
 
-def test_the_columns_are_integers_on_sqlite_and_numeric_on_postgresql(fresh_database_url):
-    engine = create_engine_for(fresh_database_url)
+def test_the_columns_are_integers_on_sqlite_and_numeric_on_postgresql(empty_database_url):
+    engine = create_engine_for(empty_database_url)
     migrate(engine)
     columns = {
         (table, c["name"]): c["type"]
@@ -471,5 +474,5 @@ def test_the_columns_are_integers_on_sqlite_and_numeric_on_postgresql(fresh_data
             ("fulfill_lines", "shipped_quantity"),
         ]
     }
-    want = "BIGINT" if fresh_database_url.startswith("sqlite") else "NUMERIC"
+    want = "BIGINT" if empty_database_url.startswith("sqlite") else "NUMERIC"
     assert set(kinds.values()) == {want}, kinds

@@ -46,6 +46,9 @@ from tests.common.state import snapshot
 from tests.conftest import Gateway, make_settings, seed, serving
 from tests.functional.test_bad_input import RAW_CASES
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 BODY_LIMIT = next(f.default for f in fields(Settings) if f.name == "max_body_bytes")
 CPU_BUDGET = 1.0
 OFRS = "OrderFulfillmentResponseService"

@@ -10,6 +10,9 @@ from zeep.exceptions import Fault
 from tests.common.orders import fline_ids, order, response, shipped
 from tests.common.soap import client, zeep_fault_code
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 
 def details(info, **query):
     orders = info.service.GetOrderDetails(Order=[query])

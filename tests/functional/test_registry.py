@@ -32,6 +32,9 @@ from gateway.runtime import Runtime
 from gateway.server import prepare
 from tests.conftest import make_settings
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 SECRET = "Wallet-Pa55-9f3e"
 MAP = "oracle.wsm.security"
 
@@ -295,13 +298,13 @@ def test_an_unknown_source_system_is_a_clear_not_found(runtime):
         Registry(s).source_system("X")
 
 
-def test_upgrading_a_0001_database_with_orders_keeps_everything(fresh_database_url):
+def test_upgrading_a_0001_database_with_orders_keeps_everything(empty_database_url):
     from alembic import command
 
     from gateway.persistence.db import alembic_config, create_engine_for, migrate
 
-    engine = create_engine_for(fresh_database_url)
-    cfg = alembic_config(fresh_database_url)
+    engine = create_engine_for(empty_database_url)
+    cfg = alembic_config(empty_database_url)
     with engine.begin() as conn:
         cfg.attributes["connection"] = conn
         command.upgrade(cfg, "0001")
@@ -339,7 +342,7 @@ def test_upgrading_a_0001_database_with_orders_keeps_everything(fresh_database_u
             ("WMSX_MIGRATED", "REJECT_ERROR_GROUPS", False)
         ]
         assert Registry(s).connectors_for("OLD1") == []  # the default needs no placeholder
-        if fresh_database_url.startswith("sqlite"):
+        if empty_database_url.startswith("sqlite"):
             assert s.execute(text("PRAGMA foreign_keys")).scalar() == 1  # on again after
     engine.dispose()
 

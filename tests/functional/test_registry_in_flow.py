@@ -15,6 +15,9 @@ from gateway.registry.store import Registry
 from tests.common.orders import first_fline, order, response, shipped
 from tests.common.soap import zeep_fault_code, zeep_fault_details
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 
 def setup(gateway, work) -> None:
     with gateway.runtime.sessions() as s, s.begin():

@@ -30,6 +30,9 @@ from gateway.runtime import Runtime
 from gateway.server import prepare
 from tests.conftest import Admin, make_settings, seed
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def runtime(fresh_database_url: str, tmp_path: Path) -> Iterator[Runtime]:

@@ -17,6 +17,9 @@ from tests.common.soap import PASSWORD, basic, client, fault_code, post, zeep_fa
 from tests.common.state import snapshot
 from tests.functional.test_bad_input import envelope
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 OIS_TYPES = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/orderInformationService/types/"
 OIS = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/orderInformationService/"
 

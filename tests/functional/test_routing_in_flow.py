@@ -28,6 +28,9 @@ from tests.common.orders import order, response, shipped
 from tests.common.soap import client, zeep_fault_code
 from tests.conftest import Gateway, make_settings, serving
 
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
 
 @pytest.fixture
 def routed(fresh_database_url: str, tmp_path: Path) -> Iterator[Gateway]:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import pytest
 from sqlalchemy import select
 
 from gateway.config import Settings
@@ -31,6 +32,9 @@ from gateway.security.passwords import hash_password
 from gateway.server import build_app, build_authenticator
 from tests.common.soap import PASSWORD, basic, fault_code
 from tests.conftest import Admin, Gateway, _QuietHandler, _ThreadingServer, make_settings, serving
+
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
 
 OIS_TYPES = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/orderInformationService/types/"
 OIS = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/orderInformationService/"

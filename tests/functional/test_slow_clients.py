@@ -31,7 +31,7 @@ from gateway.runtime import Runtime
 from gateway.server import prepare
 from tests.common.orders import order
 from tests.common.soap import PASSWORD, client, fault_code
-from tests.conftest import Gateway, _pg_database, make_settings, seed, serving
+from tests.conftest import Gateway, make_settings, seed, serving
 
 ROOT = Path(__file__).resolve().parents[2]
 IMPORT = "/fscmService/OrderImportService"
@@ -112,26 +112,14 @@ def orders_with(runtime: Runtime, key: str) -> int:
 # -- the front's own checks, under the tests' wsgiref server ---------------------------------
 
 
-@contextmanager
-def _database(kind: str, home: Path) -> Iterator[str]:
-    if kind == "sqlite":
-        yield f"sqlite:///{home / 'omgw.db'}"
-    else:
-        yield from _pg_database()
-
-
-@pytest.fixture(
-    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
-)
-def quick_deadline(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Gateway]:
-    """A gateway of its own whose callers have 1 s to send a body."""
+@pytest.fixture(scope="module")
+def quick_deadline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """A gateway of its own whose callers have 1 s to send a body (on SQLite: the
+    deadlines are the HTTP front's, before any database is reached)."""
     home = tmp_path_factory.mktemp("deadline")
-    with (
-        _database(request.param, home) as url,
-        serving(make_settings(home, url, read_timeout_seconds=1.0)) as running,
-    ):
+    with serving(
+        make_settings(home, f"sqlite:///{home / 'omgw.db'}", read_timeout_seconds=1.0)
+    ) as running:
         yield running
 
 

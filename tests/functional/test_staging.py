@@ -5,12 +5,16 @@ from __future__ import annotations
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import pytest
 from sqlalchemy import func, select
 
 from gateway.background import import_staged_orders, process_staged_responses, run_loop
 from gateway.persistence.models import OrderHeader, StagedOrder
 from tests.common.orders import fline_ids, order, response, shipped
 from tests.common.soap import client
+
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
 
 
 def test_staged_orders_are_imported_later(gateway, unique):

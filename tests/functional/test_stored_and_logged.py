@@ -12,6 +12,7 @@ import sqlite3
 import stat
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 from sqlalchemy import func, select, text
 
@@ -21,6 +22,9 @@ from gateway.persistence.models import MessageLog
 from gateway.runtime import Runtime
 from tests.common.soap import PASSWORD, basic, digest_header, fault_code, post
 from tests.functional.test_security import OIS_TYPES, inquiry, ois, oracle_text_header
+
+# about database behaviour: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
 
 WSSE_2002 = "http://schemas.xmlsoap.org/ws/2002/07/secext"
 #: what the README promises a refused request keeps at most
