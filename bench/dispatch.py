@@ -71,7 +71,7 @@ def setup(url: str) -> Runtime:
     from gateway.registry.rules import RuleStore
     from gateway.registry.store import Registry
     from gateway.registry.wallet import Wallet
-    from gateway.server import prepare
+    from gateway.startup import prepare
 
     home = Path(tempfile.mkdtemp(prefix="omgw-bench-dispatch-"))
     settings = Settings(

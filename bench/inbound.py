@@ -65,7 +65,8 @@ def main() -> None:
     from gateway.persistence.models import SourceSystem, User
     from gateway.runtime import Runtime
     from gateway.security.passwords import hash_password
-    from gateway.server import build_app, prepare
+    from gateway.server import build_app
+    from gateway.startup import prepare
 
     home = Path(tempfile.mkdtemp(prefix="omgw-bench-"))
     settings = Settings(

@@ -18,13 +18,6 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn_worker import UvicornWorker
 
 from gateway.config import Settings
-from gateway.persistence.db import (
-    create_engine_for,
-    make_session_factory,
-    migrate,
-    serialize_setup,
-)
-from gateway.persistence.files import ensure_private_dir, tighten
 from gateway.runtime import Runtime, limit_malloc_retention
 from gateway.security.authenticator import Authenticator
 from gateway.security.lockout import LockoutPolicy
@@ -33,6 +26,7 @@ from gateway.services import fulfillment_response, order_import, order_informati
 from gateway.soap.asgi import BufferingFront
 from gateway.soap.front import Endpoint, SoapFront
 from gateway.soap.operations import operations_of
+from gateway.startup import prepare
 
 __all__ = [
     "SERVICE_MODULES",
@@ -118,23 +112,6 @@ def build_authenticator(runtime: Runtime) -> Authenticator:
             lockout=timedelta(seconds=runtime.settings.auth_lockout_seconds),
         ),
     )
-
-
-def prepare(settings: Settings) -> None:
-    """Create the home directory, bring the schema up to date and write the built-in
-    task types and default process where they are missing."""
-    from gateway.registry.store import ensure_builtins
-
-    ensure_private_dir(settings.home)
-    tighten(settings.key_file)
-    engine = create_engine_for(settings.database_url)
-    try:
-        migrate(engine)
-        with make_session_factory(engine)() as session, session.begin():
-            serialize_setup(session)
-            ensure_builtins(session)
-    finally:
-        engine.dispose()
 
 
 #: threads per worker process that run the WSGI front (scrypt takes 16 MiB in each)

@@ -33,8 +33,9 @@ from gateway.registry.store import Registry
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
-from gateway.server import build_app, prepare
+from gateway.server import build_app
 from gateway.soap.front import SOCKET_KEY
+from gateway.startup import prepare
 from tests.common.soap import PASSWORD, client
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"

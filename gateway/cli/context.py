@@ -44,7 +44,7 @@ class Context:
 
     @contextmanager
     def runtime(self) -> Iterator[Runtime]:
-        from gateway.server import prepare
+        from gateway.startup import prepare
 
         if self.settings.database_url not in _PREPARED:
             prepare(self.settings)  # a fresh home works without a separate 'omgw init'

@@ -37,7 +37,7 @@ SAMPLE_SYSTEMS = ("CSS01", "LEGACY", "WMS01")
 @click.option("--sample", is_flag=True, help="Also add a demo user and the sample wallet entry.")
 @pass_context
 def init(ctx: Context, sample: bool) -> None:
-    from gateway.server import prepare
+    from gateway.startup import prepare
 
     settings = ctx.settings
     prepare(settings)

@@ -31,9 +31,10 @@ from gateway.persistence.models import (
     StagedOrder,
 )
 from gateway.runtime import Runtime
-from gateway.server import build_app, prepare
+from gateway.server import build_app
 from gateway.services.fulfillment_response import LINE_COLUMNS as RESPONSE_COLUMNS
 from gateway.services.order_import import HEADER_COLUMNS, LINE_COLUMNS
+from gateway.startup import prepare
 from tests.common.edges import (
     EDGES,
     acknowledgement,

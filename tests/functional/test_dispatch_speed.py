@@ -46,7 +46,7 @@ from gateway.persistence.models import (
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 from gateway.runtime import Runtime
-from gateway.server import prepare
+from gateway.startup import prepare
 from tests.conftest import make_settings
 
 # about database behaviour: runs on SQLite and on PostgreSQL

@@ -28,7 +28,8 @@ from zeep.exceptions import Fault
 from gateway.config import Settings
 from gateway.errors import ValidationError
 from gateway.runtime import Runtime
-from gateway.server import build_app, prepare
+from gateway.server import build_app
+from gateway.startup import prepare
 from tests.common.hostile import (
     DECLARED,
     ENV,

@@ -34,8 +34,8 @@ from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 from gateway.runtime import Runtime
-from gateway.server import prepare
 from gateway.simulate.fulfillment import SimulatorOptions, running
+from gateway.startup import prepare
 from tests.common.soap import PASSWORD, basic, client, digest_header, fault_code, post
 from tests.conftest import make_settings, seed, serving
 from tests.functional.test_cli import free_port

@@ -29,7 +29,7 @@ from gateway.persistence.models import AuditEntry, User, WalletEntry
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 from gateway.runtime import Runtime
-from gateway.server import prepare
+from gateway.startup import prepare
 from tests.conftest import make_settings
 
 # about database behaviour: runs on SQLite and on PostgreSQL

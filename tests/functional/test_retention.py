@@ -27,7 +27,7 @@ from gateway.persistence.models import (
 )
 from gateway.persistence.retention import prune, prune_message_log
 from gateway.runtime import Runtime
-from gateway.server import prepare
+from gateway.startup import prepare
 from tests.conftest import Admin, make_settings, seed
 
 # about database behaviour: runs on SQLite and on PostgreSQL

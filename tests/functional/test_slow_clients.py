@@ -28,7 +28,7 @@ from sqlalchemy import select as sql_select
 
 from gateway.persistence.models import MessageLog, OrderHeader
 from gateway.runtime import Runtime
-from gateway.server import prepare
+from gateway.startup import prepare
 from tests.common.orders import order
 from tests.common.soap import PASSWORD, client, fault_code
 from tests.conftest import Gateway, make_settings, seed, serving

@@ -23,7 +23,8 @@ from zeep import Client
 
 from gateway.persistence.models import MessageLog
 from gateway.runtime import Runtime
-from gateway.server import build_app, prepare
+from gateway.server import build_app
+from gateway.startup import prepare
 from tests.common.orders import order, response, shipped
 from tests.common.soap import PASSWORD, fault_code
 from tests.conftest import make_settings, seed

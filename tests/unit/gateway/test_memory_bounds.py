@@ -15,7 +15,7 @@ from connectors.registry import RetryPolicy
 from gateway.outbox.worker import Claimed, OutboxWorker, _Sent
 from gateway.persistence.models import utcnow
 from gateway.runtime import Runtime, limit_malloc_retention
-from gateway.server import prepare
+from gateway.startup import prepare
 from tests.conftest import make_settings
 
 ROOT = Path(__file__).resolve().parents[3]
