@@ -27,9 +27,12 @@ ORDERS ?= 20
 demo: $(STAMP)
 	OMGW_HOME=$${OMGW_HOME:-.omgw-demo} $(BIN)/omgw demo --orders $(ORDERS)
 
-## Set up and run the whole test suite (lint, types, import contracts, tests).
+## Set up and run the whole test suite (lint, types, import contracts, tests), in
+## TEST_WORKERS processes: most tests wait on servers, subprocesses and timeouts, so
+## more processes than cores pays; TEST_WORKERS=0 runs them all in this one.
+TEST_WORKERS ?= 4
 test: $(STAMP) lint
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n $(TEST_WORKERS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
