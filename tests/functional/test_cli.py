@@ -1,4 +1,5 @@
-"""The omgw command line, run as a user would run it (subprocesses, real gunicorn)."""
+"""The omgw command line: run as a user would run it (subprocesses, real gunicorn), and
+in this process where only what a command prints and stores is tested."""
 
 from __future__ import annotations
 
@@ -38,6 +39,17 @@ def omgw(home: Path, *args: str, stdin: str | None = None) -> subprocess.Complet
     )
 
 
+def omgw_here(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
+    """As :func:`omgw`, in this process (click's runner): for what the commands print and
+    store, where the process itself is not what is tested."""
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
+    env["OMGW_HOME"] = str(home)
+    result = CliRunner().invoke(cli, list(args), env=env, input=stdin)
+    return subprocess.CompletedProcess(
+        ["omgw", *args], result.exit_code, result.stdout, result.stderr
+    )
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -59,8 +71,8 @@ def test_init_creates_database_and_private_key_file(tmp_path):
 
 def test_users_and_source_systems(tmp_path):
     home = tmp_path / "home"
-    omgw(home, "init")
-    added = omgw(
+    omgw_here(home, "init")
+    added = omgw_here(
         home,
         "user",
         "add",
@@ -73,8 +85,8 @@ def test_users_and_source_systems(tmp_path):
         stdin=SECRET + "\n",
     )
     assert added.returncode == 0, added.stderr
-    listed = omgw(home, "user", "list")
-    assert json.loads(omgw(home, "user", "list", "--json").stdout) == [
+    listed = omgw_here(home, "user", "list")
+    assert json.loads(omgw_here(home, "user", "list", "--json").stdout) == [
         {
             "username": "mw",
             "roles": "ORDER_IMPORT ORDER_INQUIRY",
@@ -85,25 +97,27 @@ def test_users_and_source_systems(tmp_path):
     assert "(none)" in listed.stdout  # added without --system: bound to no system yet
     assert SECRET not in listed.stdout + listed.stderr + added.stdout + added.stderr
     assert SECRET.encode() not in (home / "omgw.db").read_bytes()
-    short = omgw(
+    short = omgw_here(
         home, "user", "add", "x", "--role", "ORDER_IMPORT", "--password-stdin", stdin="a\n"
     )
     assert short.returncode != 0 and "8 characters" in short.stderr
-    bad_role = omgw(home, "user", "add", "x", "--role", "ROOT", "--password-stdin", stdin=SECRET)
+    bad_role = omgw_here(
+        home, "user", "add", "x", "--role", "ROOT", "--password-stdin", stdin=SECRET
+    )
     assert bad_role.returncode != 0
-    assert omgw(home, "user", "remove", "mw").returncode == 0
-    assert "mw" not in omgw(home, "user", "list").stdout
-    again = omgw(home, "user", "remove", "mw")
+    assert omgw_here(home, "user", "remove", "mw").returncode == 0
+    assert "mw" not in omgw_here(home, "user", "list").stdout
+    again = omgw_here(home, "user", "remove", "mw")
     assert again.returncode == 1 and "no user 'mw'" in again.stderr
 
-    ss = omgw(home, "source-system", "add", "WMS9", "--fulfillment", "--type", "PURCHASED")
+    ss = omgw_here(home, "source-system", "add", "WMS9", "--fulfillment", "--type", "PURCHASED")
     assert ss.returncode == 0, ss.stderr
     assert ss.stdout.strip() == "+ source_system WMS9"
-    listed = json.loads(omgw(home, "source-system", "list", "--json").stdout)
+    listed = json.loads(omgw_here(home, "source-system", "list", "--json").stdout)
     assert [(r["code"], r["type"], r["fulfillment"], r["order_capture"]) for r in listed] == [
         ("WMS9", "PURCHASED", True, False)
     ]
-    neither = omgw(home, "source-system", "add", "X1")
+    neither = omgw_here(home, "source-system", "add", "X1")
     assert neither.returncode == 1 and "enable order_capture, fulfillment" in neither.stderr
 
 
