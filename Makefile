@@ -38,7 +38,7 @@ $(STAMP): setup.cfg pyproject.toml
 ## serve with an outbox worker, and run the simulated warehouse (WMS01) beside it.
 run: $(STAMP)
 	$(BIN)/omgw init --sample
-	$(BIN)/omgw apply -f setup/sample.toml
+	$(BIN)/omgw apply -f gateway/setup/sample.toml
 	$(BIN)/omgw serve --host $(HOST) --port $(PORT) --simulate
 
 ## The whole flow on this machine: orders in, two simulated warehouses, every order closed.
