@@ -1,5 +1,15 @@
 # The two commands of the README: `make run` and `make test`.
-PYTHON ?= $(shell command -v python3.11 || command -v python3)
+
+# omgw runs on Python 3.11, 3.12 and 3.13. Unless PYTHON is given, .venv is made with the
+# newest of them found on PATH: python3.13, python3.12, python3.11, then python3 if it is one
+# of those versions. A name that is there but does not run (a pyenv shim for a version not
+# selected) is passed over.
+PYTHONS   := python3.13 python3.12 python3.11 python3
+SUPPORTED := import sys; sys.exit(not (3, 11) <= sys.version_info[:2] <= (3, 13))
+VERSION   := import sys; print("%d.%d" % sys.version_info[:2])
+ifeq ($(origin PYTHON),undefined)
+PYTHON := $(shell for p in $(PYTHONS); do $$p -c '$(SUPPORTED)' >/dev/null 2>&1 && { echo $$p; break; }; done)
+endif
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
@@ -9,7 +19,16 @@ PORT   ?= 8080
 .PHONY: run demo test lint bench wsdl clean
 
 $(STAMP): setup.cfg pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "omgw needs Python 3.11 (spyne 2.14 does not import on 3.12+); set PYTHON=/path/to/python3.11")'
+	@if [ -z '$(PYTHON)' ]; then \
+	  echo 'omgw needs Python 3.11, 3.12 or 3.13: looked on PATH for $(PYTHONS), and none' \
+	    'runs as one of them. Install one, or set PYTHON=/path/to/python3.13.' >&2; exit 1; fi
+	@$(PYTHON) -c '$(SUPPORTED)' 2>/dev/null || { \
+	  echo "omgw needs Python 3.11, 3.12 or 3.13; PYTHON=$(PYTHON) is" \
+	    "$$($(PYTHON) -c '$(VERSION)' 2>/dev/null || echo 'not a Python that runs here')." >&2; \
+	  exit 1; }
+	@if [ -x $(BIN)/python ] && [ "$$($(BIN)/python -c '$(VERSION)')" != "$$($(PYTHON) -c '$(VERSION)')" ]; \
+	  then echo "$(VENV) has Python $$($(BIN)/python -c '$(VERSION)'): made anew"; rm -rf $(VENV); fi
+	@echo "$(VENV) with $(PYTHON), Python $$($(PYTHON) -c '$(VERSION)')"
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[postgres,test]'
@@ -19,7 +38,7 @@ $(STAMP): setup.cfg pyproject.toml
 ## serve with an outbox worker, and run the simulated warehouse (WMS01) beside it.
 run: $(STAMP)
 	$(BIN)/omgw init --sample
-	$(BIN)/omgw apply -f setup/sample.toml
+	$(BIN)/omgw apply -f gateway/setup/sample.toml
 	$(BIN)/omgw serve --host $(HOST) --port $(PORT) --simulate
 
 ## The whole flow on this machine: orders in, two simulated warehouses, every order closed.

@@ -33,6 +33,9 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import gateway  # noqa: F401  (first: gateway.compat lets spyne import on Python 3.12+)
+
+# isort: split
 from spyne import Application, ServiceBase, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication

@@ -1,6 +1,6 @@
 """A fast local fulfillment system for the outbound benchmark (bench/dispatch.py).
 
-It serves the FulfillmentRequest contract (wsdl/outbound/FulfillmentRequest.wsdl) on
+It serves the FulfillmentRequest contract (connectors/wsdl/outbound/FulfillmentRequest.wsdl) on
 127.0.0.1 in a process of its own, with as little work per request as a socket server
 can do: HTTP/1.1 with keep-alive and ``Content-Length``, a thread per connection, and
 canned answers:

@@ -1,11 +1,12 @@
 """Business-event payloads: the ``results`` document OM pushes to a connector's
-``pushPayload`` (wsdl/events, contract §5.2–5.4), as data and as XML.
+``pushPayload`` (connectors/wsdl/events, contract §5.2–5.4), as data and as XML.
 
 Why it is shaped this way:
 
 * The wire format is Oracle's ``BusinessEventsConnectorPayload.xsd`` (contract §5.3),
-  published by omgw under wsdl/events so subscribers can implement ``pushPayload``. Element
-  order is the schema's sequence order; every leaf is optional and nillable.
+  published by omgw under connectors/wsdl/events so subscribers can implement
+  ``pushPayload``. Element order is the schema's sequence order; every leaf is optional and
+  nillable.
 * Each EventCode fills a fixed set of fields at each level (OrderHeader, OrderLine,
   OrderFulfillmentLine): contract §5.4, held in :data:`FILLS`. Oracle's mapping XSLs copy
   ``xsi:nil`` through, so a field the code fills but that has no value is written as an
@@ -81,7 +82,7 @@ EVENT_CODES = (
     "JEOPARDY",
     "SPLIT",
 )
-EVENTS_DIR = Path(__file__).resolve().parent.parent / "wsdl" / "events"
+EVENTS_DIR = Path(__file__).resolve().parent / "wsdl" / "events"
 SCHEMA_PATH = EVENTS_DIR / "BusinessEventsConnectorPayload.xsd"
 WSDL_PATH = EVENTS_DIR / "BusinessEventsConnector.wsdl"
 

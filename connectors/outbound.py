@@ -1,4 +1,4 @@
-"""The outbound FulfillmentRequest contract (wsdl/outbound): the envelopes omgw sends.
+"""The outbound FulfillmentRequest contract (connectors/wsdl/outbound): the envelopes omgw sends.
 
 An envelope is built once, when its outbox row is written, as zeep would render it from
 the published WSDL (written directly with lxml; tests hold it equal to zeep's), and
@@ -38,7 +38,7 @@ __all__ = [
     "parse_answer",
 ]
 
-OUTBOUND_DIR = Path(__file__).resolve().parent.parent / "wsdl" / "outbound"
+OUTBOUND_DIR = Path(__file__).resolve().parent / "wsdl" / "outbound"
 TL_NS = "http://xmlns.oracle.com/apps/scm/doo/processOrder/service/"
 TR_NS = "http://xmlns.oracle.com/apps/scm/doo/taskLayer/model/"
 WSA_NS = "http://www.w3.org/2005/08/addressing"

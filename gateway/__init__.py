@@ -7,8 +7,15 @@ Importing it makes every log record of the process redacted as it is made
 (:mod:`gateway.security.log_redaction`): every omgw process (the CLI, gunicorn's master
 and its forked workers, a WSGI server loading :func:`gateway.server.build_app`) imports
 this package before it logs anything of its own, so no record escapes, at any level.
+
+It also makes spyne importable on Python 3.12 and 3.13 (:mod:`gateway.compat`), first,
+before any module of the package can import spyne.
 """
 
-from gateway.security import log_redaction
+from gateway import compat
+
+compat.install()
+
+from gateway.security import log_redaction  # noqa: E402  (after compat.install())
 
 log_redaction.install()

@@ -1,7 +1,7 @@
 """``omgw demo``: the whole flow on this machine, watched live.
 
 Sets up the embedded default in ``OMGW_HOME`` (SQLite, a local key file), applies the
-bundled ``setup/demo.toml`` (one capture system, an asynchronous and a synchronous
+bundled ``gateway/setup/demo.toml`` (one capture system, an asynchronous and a synchronous
 simulated warehouse, wallet entries with random passwords, rules that route by item),
 starts the gateway, both simulators, a simulated business-event subscriber (a CRM) and
 an outbox worker in this process on free 127.0.0.1 ports, imports a batch of orders
@@ -52,7 +52,7 @@ from gateway.simulate.subscriber import SubscriberOptions, serve_subscriber
 
 __all__ = ["DEMO_SETUP", "DemoSummary", "run_demo"]
 
-DEMO_SETUP = Path(__file__).resolve().parent.parent / "setup" / "demo.toml"
+DEMO_SETUP = Path(__file__).resolve().parent / "setup" / "demo.toml"
 DEMO_USER = "omgw-demo-callback"
 ITEMS = ("AS54888", "AS92888", "CM5008", "CM9100")
 _WALLET_MAP = "oracle.wsm.security"

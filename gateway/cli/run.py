@@ -28,7 +28,7 @@ __all__ = ["background", "import_staged", "init", "process_responses", "serve", 
 
 SAMPLE_USER = "omgw-demo"
 SAMPLE_WALLET_KEY = "WMS01_KEY"
-#: the systems of setup/sample.toml the sample user acts for: it imports for LEGACY and
+#: the systems of gateway/setup/sample.toml the sample user acts for: it imports for LEGACY and
 #: CSS01, and the simulated warehouse answers as WMS01 with its credentials
 SAMPLE_SYSTEMS = ("CSS01", "LEGACY", "WMS01")
 
@@ -75,7 +75,7 @@ def _sample(ctx: Context) -> None:
     """A demo API user, bound to the sample setup's systems, and the wallet entry the
     sample setup's connector names.
 
-    The source systems, connectors and process come from ``setup/sample.toml``
+    The source systems, connectors and process come from ``gateway/setup/sample.toml``
     (``omgw apply``), so that what ``make run`` sets up is the commented sample file.
     """
     runtime = Runtime(ctx.settings)

@@ -90,10 +90,10 @@ def _secret(env_name: str | None, path: Path | None, what: str) -> str | None:
 @simulate.command(
     "fulfillment",
     help=(
-        "Serve a simulated fulfillment system (wsdl/outbound/FulfillmentRequest.wsdl) that "
-        "ships and bills what omgw asks for and calls the gateway back; it can inject "
-        "outages, faults, partial shipments, backorders, slow answers and duplicate "
-        "callbacks. State: GET /simulator/state; change rates at run time: "
+        "Serve a simulated fulfillment system (connectors/wsdl/outbound/"
+        "FulfillmentRequest.wsdl) that ships and bills what omgw asks for and calls the "
+        "gateway back; it can inject outages, faults, partial shipments, backorders, slow "
+        "answers and duplicate callbacks. State: GET /simulator/state; change rates at run time: "
         "POST /simulator/control with JSON. Stops on SIGTERM or Ctrl-C."
     ),
 )
@@ -205,11 +205,11 @@ def fulfillment(
 @simulate.command(
     "subscriber",
     help=(
-        "Serve a simulated business-event subscriber (wsdl/events/BusinessEventsConnector.wsdl, "
-        "one-way pushPayload) that validates and records every event pushed to it, once per "
-        "wsa:MessageID; it can be down, slow, or answer 503s and SOAP faults at given rates. "
-        "State: GET /state (?xml=1 adds the payloads); change rates at run time: "
-        "POST /control with JSON. Stops on SIGTERM or Ctrl-C."
+        "Serve a simulated business-event subscriber (connectors/wsdl/events/"
+        "BusinessEventsConnector.wsdl, one-way pushPayload) that validates and records every "
+        "event pushed to it, once per wsa:MessageID; it can be down, slow, or answer 503s and "
+        "SOAP faults at given rates. State: GET /state (?xml=1 adds the payloads); change "
+        "rates at run time: POST /control with JSON. Stops on SIGTERM or Ctrl-C."
     ),
 )
 @click.option("--host", default="127.0.0.1", show_default=True)

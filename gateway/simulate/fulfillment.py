@@ -1,8 +1,8 @@
 """A simulated external fulfillment system (warehouse and billing) for demos and tests.
 
-It implements omgw's outbound contract, ``wsdl/outbound/FulfillmentRequest.wsdl``, the way a
-real warehouse would, and it is the fault injector of the functional tests, so everything it
-does is deterministic for a given seed:
+It implements omgw's outbound contract, ``connectors/wsdl/outbound/FulfillmentRequest.wsdl``,
+the way a real warehouse would, and it is the fault injector of the functional tests, so
+everything it does is deterministic for a given seed:
 
 * ``processFulfillmentRequestSync`` (SOAPAction ``processSync``) answers a ``headerTR``;
 * ``processFulfillmentRequest`` (SOAPAction ``process``, the default) answers HTTP 202 at

@@ -1,7 +1,7 @@
 """A simulated business-event subscriber, for demos and tests of omgw's event pushes.
 
 It serves Oracle's one-way ``BusinessEventsConnector.pushPayload``
-(``wsdl/events/BusinessEventsConnector.wsdl``, contract §5.2–5.6) the way a customer's
+(``connectors/wsdl/events/BusinessEventsConnector.wsdl``, contract §5.2–5.6) the way a customer's
 connector endpoint would: every push is checked (credentials, then the payload against
 ``BusinessEventsConnectorPayload.xsd`` through :func:`connectors.events.parse_push`),
 recorded once per ``wsa:MessageID``, and answered HTTP 202 with an empty body.
@@ -521,7 +521,7 @@ class SubscriberSimulator:
 
 @functools.cache
 def _schema_names() -> frozenset[str]:
-    """The schemas served beside the WSDL: those in ``wsdl/events``, by name only."""
+    """The schemas served beside the WSDL: those in ``connectors/wsdl/events``, by name only."""
     return frozenset(p.name for p in EVENTS_DIR.glob("*.xsd"))
 
 

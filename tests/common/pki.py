@@ -1,5 +1,10 @@
 """A small PKI for TLS tests: CAs, server and client certificates (``cryptography``), and
-an HTTPS server on 127.0.0.1 that may require a client certificate."""
+an HTTPS server on 127.0.0.1 that may require a client certificate.
+
+The certificates carry the key identifiers RFC 5280 asks for (a CA's subject key
+identifier, an issued certificate's authority key identifier): from Python 3.13, ssl's
+and urllib3's default contexts verify with ``VERIFY_X509_STRICT`` and refuse a
+certificate without them ("Missing Authority Key Identifier")."""
 
 from __future__ import annotations
 
@@ -70,6 +75,10 @@ class Authority:
             .not_valid_before(valid[0])
             .not_valid_after(valid[1])
             .add_extension(x509.ExtendedKeyUsage([usage]), critical=False)
+            .add_extension(
+                x509.AuthorityKeyIdentifier.from_issuer_public_key(self.key.public_key()),
+                critical=False,
+            )
         )
         names: list[x509.GeneralName] = [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
         names += [x509.DNSName(d) for d in dns]
@@ -105,6 +114,7 @@ def authority(name: str) -> Authority:
         .not_valid_after(now + dt.timedelta(days=2))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .add_extension(usage, critical=True)
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
         .sign(key, hashes.SHA256())
     )
     return Authority(name, cert, key)

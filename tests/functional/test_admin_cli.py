@@ -15,7 +15,7 @@ from tests.conftest import Admin
 from tests.functional.test_cli import omgw
 
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "setup" / "sample.toml"
+SAMPLE = ROOT / "gateway" / "setup" / "sample.toml"
 SECRET = "Adm1n-Secret-7c2d"
 
 

@@ -338,7 +338,7 @@ def test_user_bindings_in_a_setup_file(admin, tmp_path):
 
 def test_the_sample_binds_its_user(admin):
     admin.ok("init", "--sample")
-    sample = Path(__file__).resolve().parents[2] / "setup" / "sample.toml"
+    sample = Path(__file__).resolve().parents[2] / "gateway" / "setup" / "sample.toml"
     admin.ok("apply", "-f", str(sample))
     assert _binding(admin, "omgw-demo") == (["CSS01", "LEGACY", "WMS01"], False)
 

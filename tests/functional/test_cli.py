@@ -159,7 +159,7 @@ def test_missing_key_is_a_clear_error(tmp_path):
 def test_serve_runs_gunicorn_and_the_background_loop(tmp_path):
     home = tmp_path / "home"
     assert omgw(home, "init", "--sample").returncode == 0
-    sample = Path(__file__).resolve().parents[2] / "setup" / "sample.toml"
+    sample = Path(__file__).resolve().parents[2] / "gateway" / "setup" / "sample.toml"
     applied = omgw(home, "apply", "-f", str(sample))
     assert applied.returncode == 0, applied.stderr
     user, password = (home / "demo-user.txt").read_text().strip().split(":", 1)

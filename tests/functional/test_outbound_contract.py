@@ -1,4 +1,4 @@
-"""The outbound contract fulfillment systems implement (wsdl/outbound): Oracle's names,
+"""The outbound contract fulfillment systems implement (connectors/wsdl/outbound): Oracle's names,
 namespaces, operations and parts (contract §4), and schemas that accept a well-formed
 request and answer and refuse bad ones. zeep builds the messages, lxml validates them."""
 
@@ -11,7 +11,7 @@ import pytest
 import zeep
 from lxml import etree
 
-OUTBOUND = Path(__file__).resolve().parents[2] / "wsdl" / "outbound"
+OUTBOUND = Path(__file__).resolve().parents[2] / "connectors" / "wsdl" / "outbound"
 CLIENT = (
     "http://xmlns.oracle.com/apps/scm/doo/taskLayer/externalInterfaceLayer/"
     "DooTaskExternalInterfaceVirtualPartnersComposite/FulfillmentRequest"

@@ -38,7 +38,7 @@ from tests.common.orders import order
 from tests.common.soap import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
-OUTBOUND = ROOT / "wsdl" / "outbound"
+OUTBOUND = ROOT / "connectors" / "wsdl" / "outbound"
 TL = "http://xmlns.oracle.com/apps/scm/doo/processOrder/service/"
 TR = "http://xmlns.oracle.com/apps/scm/doo/taskLayer/model/"
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"

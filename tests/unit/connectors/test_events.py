@@ -1,4 +1,4 @@
-"""Business-event payloads (connectors/events.py, wsdl/events): the published schema is
+"""Business-event payloads (connectors/events.py, connectors/wsdl/events): the published schema is
 contract §5.3 to the letter, each EventCode fills exactly contract §5.4's fields (nil where
 no value), pushes round-trip, and a subscriber refuses anything malformed."""
 
