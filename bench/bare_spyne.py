@@ -36,6 +36,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import gateway  # noqa: F401  (first: gateway.compat lets spyne import on Python 3.12+)
 
 # isort: split
+from gunicorn import version_info as gunicorn_version
 from spyne import Application, ServiceBase, rpc
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -232,6 +233,8 @@ def serve(port: int, workers: int = 2, threads: int = 4) -> subprocess.Popen:
         "--log-level", "warning",
         "bare_spyne:wsgi_app()",
     ]  # fmt: skip
+    if gunicorn_version >= (25, 1):  # no shared control socket in $HOME (see gateway.server)
+        cmd.insert(-1, "--no-control-socket")
     proc = subprocess.Popen(cmd, cwd=ROOT, stdin=subprocess.DEVNULL)
     atexit.register(stop, proc)
     deadline = time.monotonic() + 30

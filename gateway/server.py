@@ -203,6 +203,11 @@ def serve(settings: Settings, host: str, port: int, workers: int, background: bo
             self.cfg.set("graceful_timeout", 20)
             self.cfg.set("accesslog", None)
             self.cfg.set("loglevel", settings.log_level.lower())
+            if "control_socket_disable" in self.cfg.settings:
+                # gunicorn 25+ opens a control socket at one path per user
+                # ($HOME/.gunicorn/gunicorn.ctl): every gateway on the host would share
+                # it, and the last to stop would remove the one of another still running.
+                self.cfg.set("control_socket_disable", True)
 
         def load(self) -> Any:
             # Runs in each worker after fork: every process gets its own engine.
