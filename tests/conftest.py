@@ -179,7 +179,6 @@ def fresh_database_url(
     if request.param == "sqlite":
         yield _templates.sqlite(tmp_path / "fresh.db")
     else:
-        _require_pg()
         yield from _pg_database(template=_templates.postgres())
 
 

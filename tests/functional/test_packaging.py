@@ -14,7 +14,6 @@ import contextlib
 import os
 import shutil
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -28,6 +27,7 @@ import pytest
 from lxml import etree
 
 from gateway.wsdl import CANONICAL_BASE
+from tests.functional.test_cli import free_port
 
 pytestmark = pytest.mark.packaging
 
@@ -86,19 +86,13 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return bin_dir
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def serving(installed: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """``omgw init`` then ``omgw serve`` from the installed environment, in ``tmp_path``;
     the services' base URL and the home."""
     home = tmp_path / "home"
     _run([installed / "omgw", "init"], tmp_path, 120, OMGW_HOME=str(home))
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [installed / "omgw", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
         cwd=tmp_path,
