@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -273,22 +274,40 @@ def seed_orders(home: Home, prefix: str, count: int, lines: int) -> list[list[in
 
 @contextmanager
 def gateway(home: Home, workers: int = 2, background: bool = False) -> Iterator[tuple[int, int]]:
-    """``omgw serve`` on a free port (no background loop unless asked); yields the port
-    and the pid of gunicorn's master (its workers are its children)."""
-    port = free_port()
-    args = ["serve", "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers)]
+    """``omgw serve`` on a port the system picks (no background loop unless asked); yields
+    the port and the pid of gunicorn's master (its workers are its children)."""
+    args = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", str(workers)]
     if not background:
         args.append("--no-background")
-    env = {**home.env, "OMGW_PUBLIC_URL": f"http://127.0.0.1:{port}"}
-    with open(home.path / "serve.log", "ab") as log:
+    log_path = home.path / "serve.log"
+    with open(log_path, "ab") as log:
+        start = log.tell()
         proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", *args], env=env, cwd=ROOT, stdout=log, stderr=log
-        )
+            [sys.executable, "-m", "gateway.cli", *args],
+            env=home.env, cwd=ROOT, stdout=log, stderr=log,
+        )  # fmt: skip
     try:
+        port = _served_port(log_path, start, proc)
         wait_http(f"http://127.0.0.1:{port}/healthz", proc=proc)
         yield port, proc.pid
     finally:
         stop(proc)
+
+
+def _served_port(log: Path, start: int, proc: subprocess.Popen[bytes], timeout: float = 60) -> int:
+    """The port ``omgw serve`` says it listens on (its first ``WSDL: http://host:port/``
+    line, printed once the port listens)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        with open(log, "rb") as f:
+            f.seek(start)
+            found = re.search(rb"WSDL: http://[^/:]+:(\d+)/", f.read())
+        if found:
+            return int(found.group(1))
+        if proc.poll() is not None:
+            raise RuntimeError(f"omgw serve exited with {proc.returncode}: see {log}")
+        time.sleep(0.05)
+    raise RuntimeError(f"omgw serve printed no address within {timeout:.0f} s: see {log}")
 
 
 def process_tree_rss_kib(pid: int) -> int:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import socket
 import subprocess
 import sys
 from datetime import timedelta
@@ -37,6 +38,7 @@ __all__ = [
     "build_app",
     "build_authenticator",
     "build_spyne_app",
+    "listen",
     "serve",
     "worker_class",
 ]
@@ -186,17 +188,33 @@ def worker_class(settings: Settings) -> type[GatewayWorker]:
     )
 
 
-def serve(settings: Settings, host: str, port: int, workers: int, background: bool = True) -> None:
-    """Run gunicorn with ``workers`` processes, and the background loop beside it."""
+def listen(host: str, port: int) -> socket.socket:
+    """The server's listening socket on ``host``:``port``; port 0 takes one the system picks.
+
+    Bound here rather than by gunicorn so the address is known (and printed) before any
+    worker starts: a caller connecting at once is queued by the kernel until a worker
+    accepts, and with port 0 the port printed is the port served, never released between.
+    The backlog is gunicorn's default.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    return socket.create_server((host, port), family=family, backlog=2048)
+
+
+def serve(
+    settings: Settings, listener: socket.socket, workers: int, background: bool = True
+) -> None:
+    """Run gunicorn on ``listener`` (gunicorn owns it from here and closes it) with
+    ``workers`` processes, and the background loop beside it."""
     from gunicorn.app.base import BaseApplication
 
     # Before gunicorn forks: its workers inherit the setting (scrypt's 16 MiB per thread).
     limit_malloc_retention()
     prepare(settings)
+    fd = listener.detach()
 
     class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("bind", f"fd://{fd}")
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", worker_class(settings))
             self.cfg.set("timeout", 60)

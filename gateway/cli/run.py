@@ -118,7 +118,13 @@ def _sample(ctx: Context) -> None:
 
 @click.command(help="Serve the SOAP services (gunicorn) with the background loop.")
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8080, show_default=True, type=int)
+@click.option(
+    "--port",
+    default=8080,
+    show_default=True,
+    type=click.IntRange(0, 65535),
+    help="0 takes a free port; the WSDL lines printed at start say which.",
+)
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
 @click.option("--no-background", is_flag=True, help="Do not start the background loop.")
 @click.option(
@@ -132,18 +138,28 @@ def _sample(ctx: Context) -> None:
 def serve(
     ctx: Context, host: str, port: int, workers: int, no_background: bool, simulate: bool
 ) -> None:
-    from gateway.server import SERVICE_MODULES
+    from gateway.server import SERVICE_MODULES, listen
     from gateway.server import serve as run_server
 
+    try:
+        listener = listen(host, port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot listen on {host}:{port}: {os.strerror(exc.errno) if exc.errno else exc}; "
+            "stop what holds the port, or choose another with --port (0 takes a free one)"
+        ) from None
+    port = listener.getsockname()[1]
     settings = ctx.settings
     if settings.public_url is None:
         reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         settings = dataclasses.replace(settings, public_url=f"http://{reachable}:{port}")
+    # The process's readiness signal: printed once the port listens (a call made now waits
+    # in the kernel's queue until a worker takes it).
     for name in SERVICE_MODULES:
         click.echo(f"WSDL: http://{host}:{port}/fscmService/{name}?WSDL")
     children = [_start_simulator(settings, host, port), _start_subscriber()] if simulate else []
     try:
-        run_server(settings, host, port, workers, background=not no_background)
+        run_server(settings, listener, workers, background=not no_background)
     finally:
         for child in children:
             child.terminate()

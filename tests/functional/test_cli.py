@@ -145,6 +145,15 @@ def test_init_never_prints_the_database_password(tmp_path):
         databases.close()
 
 
+def test_serve_on_a_port_in_use_says_so_and_how_to_choose_another(tmp_path):
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        out = omgw(tmp_path / "home", "serve", "--port", str(port), "--no-background")
+    assert out.returncode == 1
+    assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in out.stderr
+    assert "--port (0 takes a free one)" in out.stderr and "Traceback" not in out.stderr
+
+
 def test_missing_key_is_a_clear_error(tmp_path):
     home = tmp_path / "home"
     omgw(home, "init")
