@@ -115,6 +115,7 @@ _COUNTERS = (
     "async",
     "faults",
     "failures",
+    "callbacks_scheduled",
     "callbacks_sent",
     "callback_errors",
 )
@@ -742,6 +743,7 @@ class FulfillmentSimulator:
                     self._by_message[message_id] = record
                 self._counters["applied"] += 1
                 schedule = mode == ASYNC
+                self._counters["callbacks_scheduled"] += schedule
                 log.info(
                     "simulator: %s request %s (%s), %d line(s)",
                     mode,

@@ -3,6 +3,7 @@ in this process where only what a command prints and stores is tested."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
@@ -11,15 +12,16 @@ import socket
 import stat
 import subprocess
 import sys
-import time
-import urllib.request
+import traceback
 from pathlib import Path
 
 import pytest
+import zeep
 from click.testing import CliRunner
 
 from gateway.cli import cli
 from tests.common.orders import order
+from tests.common.processes import started, until
 from tests.common.soap import client
 
 SECRET = "cli-Pa55word-xyz"
@@ -40,20 +42,32 @@ def omgw(home: Path, *args: str, stdin: str | None = None) -> subprocess.Complet
 
 
 def omgw_here(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """As :func:`omgw`, in this process (click's runner): for what the commands print and
-    store, where the process itself is not what is tested."""
+    """As :func:`omgw`, in this process (click's runner): for what the commands print, log
+    and store, where the process itself is not what is tested. Logging is set up as
+    ``main()`` sets it up, to stderr; an exception the command lets out is on stderr as
+    the traceback Python would print."""
     env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
     env["OMGW_HOME"] = str(home)
-    result = CliRunner().invoke(cli, list(args), env=env, input=stdin)
-    return subprocess.CompletedProcess(
-        ["omgw", *args], result.exit_code, result.stdout, result.stderr
-    )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    logs = io.StringIO()
+    handler = logging.StreamHandler(logs)
+    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger()
+    level = root.level
+    alembic = logging.getLogger("alembic")
+    alembic_level = alembic.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    alembic.setLevel(logging.WARNING)
+    try:
+        result = CliRunner().invoke(cli, list(args), env=env, input=stdin)
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(level)
+        alembic.setLevel(alembic_level)
+    stderr = result.stderr + logs.getvalue()
+    if result.exception is not None and not isinstance(result.exception, SystemExit):
+        stderr += "".join(traceback.format_exception(result.exception))
+    return subprocess.CompletedProcess(["omgw", *args], result.exit_code, result.stdout, stderr)
 
 
 def test_init_creates_database_and_private_key_file(tmp_path):
@@ -172,39 +186,23 @@ def test_serve_runs_gunicorn_and_the_background_loop(tmp_path):
     applied = omgw(home, "apply", "-f", str(sample))
     assert applied.returncode == 0, applied.stderr
     user, password = (home / "demo-user.txt").read_text().strip().split(":", 1)
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
     env.update(OMGW_HOME=str(home), OMGW_BACKGROUND_INTERVAL_SECONDS="0.2")
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "2"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(150):
-            try:
-                with urllib.request.urlopen(base + "/healthz", timeout=2) as resp:
-                    if resp.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.1)
-        else:
-            pytest.fail("omgw serve did not come up")
+    serve = [sys.executable, "-m", "gateway.cli", "serve", "--port", "0", "--workers", "2"]
+    with started(serve, env) as server:
+        base = server.url
         imports = client(base, "OrderImportService", user=user, password=password)
         info = client(base, "OrderInformationService", user=user, password=password)
         res = imports.service.stageOrders(request={"Order": [order("CLI-1")]})
         assert res.NumberOfOrdersStaged == 1
-        for _ in range(100):
+
+        def imported() -> object:
             try:
-                got = info.service.GetOrderDetails(Order=[{"SourceTransactionNumber": "SO-CLI-1"}])
-                break
-            except Exception:
-                time.sleep(0.1)
-        else:
-            pytest.fail("the staged order was never imported by the background loop")
+                return info.service.GetOrderDetails(Order=[{"SourceTransactionNumber": "SO-CLI-1"}])
+            except zeep.exceptions.Fault:
+                return None  # not imported yet: ORDER_NOT_FOUND
+
+        got = until(imported, "the background loop to import the staged order")
         assert got[0].StatusCode == "OPEN"
 
         # The README's example, run as written against this server.
@@ -219,11 +217,10 @@ def test_serve_runs_gunicorn_and_the_background_loop(tmp_path):
             (4, "AWAIT_BILLING"),
             (6, "AWAIT_SHIP"),
         ]
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        output, _ = proc.communicate(timeout=30)
-    assert proc.returncode == 0, output
-    assert f"http://127.0.0.1:{port}/fscmService/OrderInformationService?WSDL" in output
+        server.proc.send_signal(signal.SIGTERM)
+        assert server.proc.wait(timeout=30) == 0
+    output = server.output.finish()
+    assert f"{base}/fscmService/OrderInformationService?WSDL" in output
     assert password not in output
 
 

@@ -11,7 +11,6 @@ and the final outbox rows; replay re-sends the stored message with its MessageID
 from __future__ import annotations
 
 import email
-import socket
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -22,7 +21,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
@@ -36,6 +34,8 @@ from gateway.persistence.models import (
     OutboxMessage,
 )
 from gateway.runtime import Runtime
+from tests.common.processes import refused_port
+from tests.common.smtp import BoundController
 from tests.functional.test_dispatch import run_until, wait_for
 from tests.functional.test_events import Events, events_flow
 
@@ -126,12 +126,6 @@ def pushed_ids(ev: Events, name: str) -> list[str]:
     return [e["message_id"] for e in ev.subs[name].state()["events"]]
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class Mailbox:
     """An SMTP server's handler: keeps every message, or refuses every recipient."""
@@ -165,9 +159,7 @@ class Mailbox:
 
 @contextmanager
 def smtp_server(box: Mailbox) -> Iterator[int]:
-    controller = Controller(
-        box, hostname="127.0.0.1", port=free_port(), server_hostname="mail.test", ready_timeout=5
-    )
+    controller = BoundController(box, server_hostname="mail.test", ready_timeout=5)
     controller.start()
     try:
         yield int(controller.port)
@@ -492,8 +484,7 @@ def test_mail_without_smtp_or_refused_is_parked_and_delivered_on_replay_and_unre
 
         # nothing listening on the port: tried again later
         ev.submit(f"UR{unique}", [("AS54888", 1)])
-        dead = free_port()
-        with mail_worker(ev, dead) as worker:
+        with refused_port() as dead, mail_worker(ev, dead) as worker:
             drive(worker, lambda: rows(ev, "EMAIL")[-1].attempts > 0)
         *_, unreachable = rows(ev, "EMAIL")
         assert (unreachable.status, unreachable.attempts, unreachable.uncertain) == (

@@ -12,10 +12,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
-import signal
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,9 +33,9 @@ from gateway.registry.wallet import Wallet
 from gateway.runtime import Runtime
 from gateway.simulate.fulfillment import SimulatorOptions, running
 from gateway.startup import prepare
+from tests.common.processes import started
 from tests.common.soap import PASSWORD, basic, client, digest_header, fault_code, post
 from tests.conftest import make_settings, seed, serving
-from tests.functional.test_cli import free_port
 from tests.functional.test_dispatch import Flow, run_until
 from tests.functional.test_security import inquiry, oracle_text_header
 
@@ -203,38 +200,17 @@ def test_omgw_serve_at_debug_writes_no_credential_from_any_process(tmp_path: Pat
         seed(runtime)
     finally:
         runtime.close()
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
     env.update(settings.to_env())
-    log_file = tmp_path / "serve.log"
-    with log_file.open("wb") as sink:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", "serve", "--port", str(port), "--workers", "1"],
-            env=env,
-            stdout=sink,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
-    try:
-        base = f"http://127.0.0.1:{port}"
-        end = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/healthz", timeout=1)
-                break
-            except requests.RequestException:
-                assert time.monotonic() < end, log_file.read_text()[-2000:]
-                time.sleep(0.1)
-        ois = f"{base}/fscmService/OrderInformationService"
+    serve = [sys.executable, "-m", "gateway.cli", "serve", "--port", "0", "--workers", "1"]
+    with started(serve, env, new_session=True) as server:
+        ois = f"{server.url}/fscmService/OrderInformationService"
         got = requests.get(ois + "?WSDL", headers=basic("all"), timeout=30)
         assert got.status_code == 200
         assert fault_code(post(ois, inquiry(), basic("inquirer")).body) == "OMGW-ORDER_NOT_FOUND"
         body = inquiry(oracle_text_header("inquirer", PASSWORD))
         assert fault_code(post(ois, body).body) == "OMGW-ORDER_NOT_FOUND"
-    finally:
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait(timeout=30)
-    written = log_file.read_text()
+    written = server.output.finish()
     assert "Add http header 'authorization'" in written, written[-2000:]  # spyne, in a worker
     for what, secret in {**SECRETS, "inquirer's": _basic_value("inquirer", PASSWORD)}.items():
         assert secret not in written, f"{what} reached the server log"

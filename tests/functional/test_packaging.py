@@ -13,11 +13,9 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
-import signal
 import sqlite3
 import subprocess
 import sys
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -27,7 +25,7 @@ import pytest
 from lxml import etree
 
 from gateway.wsdl import CANONICAL_BASE
-from tests.functional.test_cli import free_port
+from tests.common.processes import started
 
 pytestmark = pytest.mark.packaging
 
@@ -92,40 +90,11 @@ def serving(installed: Path, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     the services' base URL and the home."""
     home = tmp_path / "home"
     _run([installed / "omgw", "init"], tmp_path, 120, OMGW_HOME=str(home))
-    port = free_port()
-    server = subprocess.Popen(
-        [installed / "omgw", "serve", "--host", "127.0.0.1", "--port", str(port), "--workers", "1"],
-        cwd=tmp_path,
-        env=_env(OMGW_HOME=str(home)),
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        start_new_session=True,  # its own process group: gunicorn's workers and the loop
-    )
-    try:
-        yield f"http://127.0.0.1:{port}/fscmService/", home
-    finally:
-        if server.poll() is None:
-            os.killpg(server.pid, signal.SIGTERM)
-            try:
-                server.wait(30)
-            except subprocess.TimeoutExpired:
-                os.killpg(server.pid, signal.SIGKILL)
-                server.wait(10)
-        assert server.stderr is not None
-        server.stderr.close()
-
-
-def _fetch(url: str, deadline: float) -> bytes:
-    """The body at ``url``, once the server answers."""
-    while True:
-        try:
-            with urllib.request.urlopen(url, timeout=10) as resp:
-                assert resp.status == 200
-                return bytes(resp.read())
-        except (urllib.error.URLError, ConnectionError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.25)
+    serve = [installed / "omgw", "serve", "--host", "127.0.0.1", "--port", "0", "--workers", "1"]
+    env = _env(OMGW_HOME=str(home))
+    # its own process group: gunicorn's workers and the loop
+    with started([str(a) for a in serve], env, cwd=tmp_path, new_session=True) as server:
+        yield f"{server.url}/fscmService/", home
 
 
 #: run by the installed Python: reads every data file the packages read at run time, the
@@ -163,7 +132,9 @@ def test_the_installed_omgw_initialises_and_serves_its_wsdl(serving):
     with contextlib.closing(sqlite3.connect(home / "omgw.db")) as db:
         assert db.execute("SELECT version_num FROM alembic_version").fetchall() == [(newest,)]
     url = base + SERVICE
-    served = _fetch(url + "?WSDL", time.monotonic() + 90)
+    with urllib.request.urlopen(url + "?WSDL", timeout=60) as resp:
+        assert resp.status == 200
+        served = resp.read()
     root = etree.fromstring(served)
     assert root.tag == W + "definitions"
     (service,) = root.iter(W + "service")

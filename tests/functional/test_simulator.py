@@ -11,17 +11,13 @@ import base64
 import hashlib
 import os
 import signal
-import socket
-import subprocess
 import sys
-import time
 import urllib.request
 import uuid
-from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 import requests
@@ -35,6 +31,7 @@ from gateway.cli import cli
 from gateway.persistence.models import FulfillmentRequest, FulfillmentResponseRecord
 from gateway.simulate import SimulatorOptions, running
 from tests.common.orders import order
+from tests.common.processes import refused_port, started, until
 from tests.common.soap import PASSWORD
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -47,8 +44,6 @@ WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 OFRS = "OrderFulfillmentResponseService"
 SIM_SECRET = "sim-Pa55word-4711"
 WRONG_SECRET = "not-the-Pa55word-0815"
-
-T = TypeVar("T")
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -129,23 +124,6 @@ def fault(resp: requests.Response) -> tuple[str, str]:
     el = root.find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
     assert el is not None
     return el.findtext("faultcode") or "", el.findtext("faultstring") or ""
-
-
-def until(check: Callable[[], T], what: str, timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def synthetic(request_id: int = 300100, task: str = "Shipment", **line: Any) -> dict[str, Any]:
@@ -380,8 +358,10 @@ def test_async_acknowledges_ships_and_bills_through_the_gateway(
     rid = payload["FulfillmentRequestIdentifier"]
     (fline,) = (ln.FulfillLineIdentifier for ln in got.OrderLine)
     # gateway_url leads nowhere: the callbacks must follow wsa:ReplyTo
-    options = gateway_options(gateway, gateway_url=f"http://127.0.0.1:{free_port()}")
-    with running(options) as sim:
+    with (
+        refused_port() as nowhere,
+        running(gateway_options(gateway, gateway_url=f"http://127.0.0.1:{nowhere}")) as sim,
+    ):
         # When the shipment request is sent one-way, with a ReplyTo
         body = envelope(
             outbound, payload, message_id=f"urn:uuid:{uuid.uuid4()}", reply_to=gateway.url(OFRS)
@@ -449,8 +429,9 @@ def test_a_repeated_message_is_applied_once(gateway, imports, info, unique, outb
         assert send(sim.url, other).status_code == 202
 
         rec = until(lambda: callbacks_done(sim, rid), "the callbacks")
-        time.sleep(0.3)  # time enough for any second round of callbacks (delay is 0.05 s)
         state = sim.state()
+        # one round of callbacks, scheduled once: the repeats were answered from the record
+        assert state["counters"]["callbacks_scheduled"] == 1
         rec = record(sim, rid)
         assert (rec["times_received"], rec["applied"], rec["message_id"]) == (3, True, message_id)
         assert [c["operation"] for c in rec["callbacks"]] == [
@@ -522,16 +503,17 @@ def test_a_fault_from_the_gateway_is_recorded_and_not_retried(gateway, outbound)
 
 
 def test_an_unreachable_gateway_is_retried_then_recorded(outbound):
-    options = SimulatorOptions(
-        gateway_url=f"http://127.0.0.1:{free_port()}",
-        delay=0,
-        callback_retries=2,
-        callback_backoff=0.01,
-        callback_timeout=2,
-    )
-    with running(options) as sim:
-        assert send(sim.url, envelope(outbound, synthetic(4242))).status_code == 202
-        rec = until(lambda: callbacks_done(sim, 4242), "the callbacks")
+    with refused_port() as nowhere:
+        options = SimulatorOptions(
+            gateway_url=f"http://127.0.0.1:{nowhere}",
+            delay=0,
+            callback_retries=2,
+            callback_backoff=0.01,
+            callback_timeout=2,
+        )
+        with running(options) as sim:
+            assert send(sim.url, envelope(outbound, synthetic(4242))).status_code == 202
+            rec = until(lambda: callbacks_done(sim, 4242), "the callbacks")
     assert rec["callback_status"] == "error"
     assert [(c["outcome"], c["attempts"]) for c in rec["callbacks"]] == [("error", 3)] * 2
     assert "ConnectionError" in rec["callbacks"][0]["detail"]
@@ -810,69 +792,35 @@ def test_cli_help_and_option_checks():
 
 
 def test_cli_serves_until_sigterm(tmp_path, outbound):
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
     env["SIM_INBOUND_PASSWORD"] = SIM_SECRET
     gateway_password = tmp_path / "gw-password"
     gateway_password.write_text(WRONG_SECRET + "\n")
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "simulate",
-            "fulfillment",
-            "--port",
-            str(port),
-            "--user",
-            "wms",
-            "--password-env",
-            "SIM_INBOUND_PASSWORD",
-            "--gateway-user",
-            "omgw",
-            "--gateway-password-file",
-            str(gateway_password),
-            "--seed",
-            "3",
+    with refused_port() as nowhere:
+        args = [
+            sys.executable, "-m", "gateway.cli", "simulate", "fulfillment", "--port", "0",
+            "--user", "wms", "--password-env", "SIM_INBOUND_PASSWORD",
+            "--gateway-user", "omgw", "--gateway-password-file", str(gateway_password),
+            "--seed", "3",
             # a pending callback (to a port nobody serves) must not hold up the shutdown
-            "--delay",
-            "60",
-            "--gateway-url",
-            f"http://127.0.0.1:{free_port()}",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/simulator/FulfillmentService"
+            "--delay", "60", "--gateway-url", f"http://127.0.0.1:{nowhere}",
+        ]  # fmt: skip
+        ready = r"fulfillment system WMS01: (http://\S+)"
+        with started(args, env, ready=ready, cwd=ROOT) as sim:
+            url = sim.url
+            with urllib.request.urlopen(url + "?wsdl", timeout=10) as resp:
+                doc = etree.fromstring(resp.read())
+            assert {a.get("location") for a in doc.iter(f"{{{WSDL_SOAP}}}address")} == {url}
+            # it checks the inbound password it was given through the environment
+            code, _ = fault(send(url, envelope(outbound, synthetic())))
+            assert code == "soap:Client"
+            token = UsernameToken("wms", SIM_SECRET)
+            body = envelope(outbound, synthetic(), wsse=token)
+            assert send(url, body, timeout=5).status_code == 202
 
-        def wsdl() -> bytes | None:
-            if proc.poll() is not None:
-                pytest.fail(f"the simulator exited early: {proc.stdout.read().decode()}")
-            try:
-                with urllib.request.urlopen(url + "?wsdl", timeout=2) as resp:
-                    return bytes(resp.read())
-            except OSError:
-                return None
-
-        doc = etree.fromstring(until(wsdl, "the simulator to serve its WSDL", timeout=30))
-        assert {a.get("location") for a in doc.iter(f"{{{WSDL_SOAP}}}address")} == {url}
-        # it checks the inbound password it was given through the environment
-        code, _ = fault(send(url, envelope(outbound, synthetic())))
-        assert code == "soap:Client"
-        token = UsernameToken("wms", SIM_SECRET)
-        assert send(url, envelope(outbound, synthetic(), wsse=token), timeout=5).status_code == 202
-
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-    output = proc.stdout.read().decode()
-    proc.stdout.close()
+            sim.proc.send_signal(signal.SIGTERM)
+            assert sim.proc.wait(timeout=10) == 0
+    output = sim.output.finish()
     assert f"WSDL: {url}?WSDL" in output
     assert SIM_SECRET not in output and WRONG_SECRET not in output
     assert "stopping" in output

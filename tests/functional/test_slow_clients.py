@@ -11,10 +11,8 @@ import base64
 import http.client
 import os
 import select
-import signal
 import socket
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -30,6 +28,7 @@ from gateway.persistence.models import MessageLog, OrderHeader
 from gateway.runtime import Runtime
 from gateway.startup import prepare
 from tests.common.orders import order
+from tests.common.processes import started, until
 from tests.common.soap import PASSWORD, client, fault_code
 from tests.conftest import Gateway, make_settings, seed, serving
 
@@ -128,10 +127,10 @@ def quick_deadline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway
 def test_wrong_basic_is_refused_before_the_body(quick_deadline):
     """A wrong Basic header is answered at once; the 200 KB announced are never read."""
     with connect(quick_deadline.base) as sock:
-        started = time.monotonic()
+        began = time.monotonic()
         sock.sendall(request_head(INFO, 200_000, basic("all", "wrong")))
         data = answer(sock, wait=5)
-        took = time.monotonic() - started
+        took = time.monotonic() - began
     assert code_of(data) == "OMGW-AUTH_FAILED"
     assert took < 0.9  # before the 1 s read deadline could have run out
     with connect(quick_deadline.base) as sock:
@@ -170,7 +169,7 @@ def test_body_not_in_within_the_deadline(quick_deadline, unique, how):
     """The deadline is for the whole body: a byte every 0.2 s does not extend it."""
     body = create_body(quick_deadline.base, unique)
     with connect(quick_deadline.base) as sock:
-        started = time.monotonic()
+        began = time.monotonic()
         sock.sendall(request_head(IMPORT, len(body), basic("all")) + body[:100])
         if how == "trickles":
             for byte in body[100:125]:
@@ -179,7 +178,7 @@ def test_body_not_in_within_the_deadline(quick_deadline, unique, how):
                     break
                 sock.sendall(bytes([byte]))
         data = answer(sock, wait=6)
-        took = time.monotonic() - started
+        took = time.monotonic() - began
     assert code_of(data) == "OMGW-REQUEST_TIMEOUT"
     assert 0.9 < took < 3.0
     assert orders_with(quick_deadline.runtime, unique) == 0
@@ -195,12 +194,6 @@ class Served:
     runtime: Runtime
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @contextmanager
 def _omgw_serve(home: Path, read_timeout: float) -> Iterator[Served]:
     """``omgw serve --workers 2`` on a fresh SQLite home, with the tests' users."""
@@ -210,32 +203,15 @@ def _omgw_serve(home: Path, read_timeout: float) -> Iterator[Served]:
     prepare(settings)
     runtime = Runtime(settings)
     seed(runtime)
-    port = _free_port()
     env = {**os.environ, **settings.to_env(), "OMGW_LOG_LEVEL": "WARNING", "PYTHONPATH": str(ROOT)}
-    args = [
-        "serve",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        "2",
-        "--no-background",
-    ]
-    with open(home / "serve.log", "wb") as log:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "gateway.cli", *args], env=env, cwd=ROOT, stdout=log, stderr=log
-        )
+    args = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", "2", "--no-background"]
     try:
-        _wait_ready(port, proc)
-        yield Served(f"http://127.0.0.1:{port}", port, runtime)
+        with started([sys.executable, "-m", "gateway.cli", *args], env, cwd=ROOT) as server:
+            port = int(server.url.rsplit(":", 1)[1])
+            # the tests time deadlines and latencies: a worker answers before the first
+            _wait_ready(port)
+            yield Served(server.url, port, runtime)
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
         runtime.close()
 
 
@@ -253,19 +229,18 @@ def served_quick(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         yield running
 
 
-def _wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, f"omgw serve exited with {proc.returncode}"
+def _wait_ready(port: int) -> None:
+    def answers() -> bool:
         try:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
             conn.request("GET", "/healthz")
-            if conn.getresponse().status == 200:
-                conn.close()
-                return
+            ok = conn.getresponse().status == 200
+            conn.close()
+            return ok
         except OSError:
-            time.sleep(0.2)
-    raise AssertionError("omgw serve did not start within 60 s")
+            return False
+
+    until(answers, "omgw serve to answer /healthz", timeout=60, step=0.1)
 
 
 def _inquiry(key: str) -> bytes:
@@ -290,11 +265,11 @@ def normal_calls(port: int, body: bytes, connections: int = 4, each: int = 40) -
         headers = {"Content-Type": "text/xml; charset=utf-8", "Authorization": basic("all")}
         try:
             for _ in range(each):
-                started = time.perf_counter()
+                began = time.perf_counter()
                 conn.request("POST", INFO, body=body, headers=headers)
                 resp = conn.getresponse()
                 resp.read()
-                took = time.perf_counter() - started
+                took = time.perf_counter() - began
                 with lock:
                     if resp.status != 200:
                         failures.append(f"HTTP {resp.status}")
@@ -384,7 +359,7 @@ def test_served_deadlines(served_quick, unique, how):
     outcomes = []
     for first, more in zip(sent, trickle, strict=True):
         with connect(served_quick.base) as sock:
-            started = time.monotonic()
+            began = time.monotonic()
             sock.sendall(first)
             if how == "trickles":
                 for byte in more:
@@ -392,7 +367,7 @@ def test_served_deadlines(served_quick, unique, how):
                         break
                     sock.sendall(bytes([byte]))
             data = answer(sock, wait=8)
-            outcomes.append((data, time.monotonic() - started))
+            outcomes.append((data, time.monotonic() - began))
     (body_data, body_took), (head_data, head_took) = outcomes
     assert code_of(body_data) == "OMGW-REQUEST_TIMEOUT"
     assert head_data == b""  # closed, with no answer

@@ -9,15 +9,11 @@ from __future__ import annotations
 import base64
 import os
 import signal
-import socket
-import subprocess
 import sys
 import time
 import urllib.request
 import uuid
-from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 import requests
@@ -36,14 +32,13 @@ from connectors.events import (
 )
 from gateway.cli import cli
 from gateway.simulate.subscriber import SubscriberOptions, running_subscriber
+from tests.common.processes import started
 
 ROOT = Path(__file__).resolve().parents[2]
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
 WSDL_SOAP = "http://schemas.xmlsoap.org/wsdl/soap/"
 SECRET = "sub-Pa55word-4711"
 WRONG = "not-the-Pa55word-0815"
-
-T = TypeVar("T")
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -110,23 +105,6 @@ def fault(resp: requests.Response) -> tuple[str, str]:
     el = root.find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
     assert el is not None
     return el.findtext("faultcode") or "", el.findtext("faultstring") or ""
-
-
-def until(check: Callable[[], T], what: str, timeout: float = 10.0) -> T:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            pytest.fail(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(0.05)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 # -- recording --------------------------------------------------------------------------------
@@ -305,9 +283,9 @@ def test_a_subscriber_that_is_down_answers_503_until_it_is_up():
 
 def test_a_slow_subscriber_answers_after_its_delay():
     with running_subscriber(delay=0.3) as sub:
-        started = time.monotonic()
+        began = time.monotonic()
         assert push(sub.url, envelope(status_update(), sub.url)).status_code == 202
-        assert time.monotonic() - started >= 0.3
+        assert time.monotonic() - began >= 0.3
 
 
 # -- record_dir, control, WSDL ------------------------------------------------------------------
@@ -431,45 +409,17 @@ def test_cli_help_and_option_checks():
 
 
 def test_cli_serves_until_sigterm(tmp_path):
-    port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
     env["SUB_PASSWORD"] = SECRET
     record = tmp_path / "pushed"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "gateway.cli",
-            "simulate",
-            "subscriber",
-            "--port",
-            str(port),
-            "--username",
-            "om",
-            "--password-env",
-            "SUB_PASSWORD",
-            "--record-events",
-            str(record),
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    try:
-        url = f"http://127.0.0.1:{port}/events"
-
-        def wsdl() -> bytes | None:
-            if proc.poll() is not None:
-                assert proc.stdout is not None
-                pytest.fail(f"the subscriber exited early: {proc.stdout.read().decode()}")
-            try:
-                with urllib.request.urlopen(url + "?wsdl", timeout=2) as resp:
-                    return bytes(resp.read())
-            except OSError:
-                return None
-
-        until(wsdl, "the subscriber to serve its WSDL", timeout=30)
+    args = [
+        sys.executable, "-m", "gateway.cli", "simulate", "subscriber", "--port", "0",
+        "--username", "om", "--password-env", "SUB_PASSWORD", "--record-events", str(record),
+    ]  # fmt: skip
+    with started(args, env, ready=r"event subscriber: (http://\S+)", cwd=ROOT) as sub:
+        url = sub.url
+        with urllib.request.urlopen(url + "?wsdl", timeout=10) as resp:
+            assert resp.status == 200
         assert fault(push(url, envelope(status_update(), url)))[1].startswith(
             "FailedAuthentication"
         )
@@ -477,15 +427,9 @@ def test_cli_serves_until_sigterm(tmp_path):
         assert push(url, envelope(status_update("42"), url, wsse=token)).status_code == 202
         assert [p.name for p in record.iterdir()] == ["00001-OrderHeaderStatusUpdate-42.xml"]
 
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(timeout=10) == 0
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait(timeout=10)
-    assert proc.stdout is not None
-    output = proc.stdout.read().decode()
-    proc.stdout.close()
+        sub.proc.send_signal(signal.SIGTERM)
+        assert sub.proc.wait(timeout=10) == 0
+    output = sub.output.finish()
     assert f"event subscriber: {url}" in output
     assert f"WSDL: {url}?WSDL" in output
     assert "stopping" in output

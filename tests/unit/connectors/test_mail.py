@@ -37,16 +37,12 @@ from connectors.mail import (
     check_address,
 )
 from connectors.wallet import Credential
+from tests.common.processes import refused_port
+from tests.common.smtp import BoundController
 
 SENDER = "omgw@example.com"
 OPS = "ops@example.com"
 USER, PASSWORD = "mailer", "s3cret-Pa55"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def message(recipients: list[str] | None = None, subject: str = "Order 100001 shipped") -> bytes:
@@ -117,10 +113,8 @@ def smtp_server() -> Iterator[Callable[..., tuple[Controller, SmtpEndpoint]]]:
     started: list[Controller] = []
 
     def start(handler: Recorder, **kwargs: Any) -> tuple[Controller, SmtpEndpoint]:
-        controller = Controller(
+        controller = BoundController(
             handler,
-            hostname="127.0.0.1",
-            port=free_port(),
             server_hostname="mail.test",
             ready_timeout=5,
             **kwargs,
@@ -370,10 +364,11 @@ def test_starttls_not_offered_is_parked_not_sent_in_clear(smtp_server: Any) -> N
 
 
 def test_a_missing_ca_bundle_is_parked_before_connecting(tmp_path: Path) -> None:
-    endpoint = SmtpEndpoint(
-        "127.0.0.1", free_port(), starttls=True, tls_ca_bundle=str(tmp_path / "none.pem")
-    )
-    result = MailSender().send(message(), SENDER, [OPS], endpoint, None)
+    with refused_port() as port:
+        endpoint = SmtpEndpoint(
+            "127.0.0.1", port, starttls=True, tls_ca_bundle=str(tmp_path / "none.pem")
+        )
+        result = MailSender().send(message(), SENDER, [OPS], endpoint, None)
     assert (result.outcome, result.local) == (PARK, True)
     assert result.reason is not None and "none.pem" in result.reason
 
@@ -450,8 +445,9 @@ def test_a_credential_for_a_server_without_auth_is_parked(smtp_server: Any) -> N
 
 
 def test_nothing_listening_is_retried() -> None:
-    endpoint = SmtpEndpoint("127.0.0.1", free_port(), timeout=2)
-    result = MailSender().send(message(), SENDER, [OPS], endpoint, None)
+    with refused_port() as port:
+        endpoint = SmtpEndpoint("127.0.0.1", port, timeout=2)
+        result = MailSender().send(message(), SENDER, [OPS], endpoint, None)
     assert (result.outcome, result.uncertain) == (RETRY, False)
     assert result.reason is not None and "refused" in result.reason
 
@@ -500,10 +496,12 @@ def test_unresolvable_host_is_retried(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_invalid_addresses_are_parked_without_connecting() -> None:
-    endpoint = SmtpEndpoint("127.0.0.1", free_port())
-    for sender, recipients in [("bad", [OPS]), (SENDER, ["x@y\r\nRCPT TO:<z@y>"]), (SENDER, [])]:
-        result = MailSender().send(message(), sender, recipients, endpoint, None)
-        assert (result.outcome, result.local) == (PARK, True), (sender, recipients)
+    cases = [("bad", [OPS]), (SENDER, ["x@y\r\nRCPT TO:<z@y>"]), (SENDER, [])]
+    with refused_port() as port:
+        endpoint = SmtpEndpoint("127.0.0.1", port)
+        for sender, recipients in cases:
+            result = MailSender().send(message(), sender, recipients, endpoint, None)
+            assert (result.outcome, result.local) == (PARK, True), (sender, recipients)
 
 
 # --- building messages and checking addresses ---------------------------------------------
