@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import os
 import socket
@@ -38,6 +39,7 @@ __all__ = [
     "build_app",
     "build_authenticator",
     "build_spyne_app",
+    "endpoints",
     "listen",
     "serve",
     "worker_class",
@@ -79,13 +81,21 @@ def build_app(runtime: Runtime, *, spyne_mapping: bool = False) -> SoapFront:
     """The whole WSGI application for one process.
 
     Calls go through the compiled lxml codec (``soap.operations``); ``spyne_mapping``
-    sends them through spyne's own object mapping instead, as before issue 7 (kept for
-    the benchmark's comparison and the codec's equivalence tests).
+    sends them through spyne's own object mapping instead (kept for the benchmark's
+    comparison and the codec's equivalence tests).
     """
-    endpoints = []
+    return SoapFront(runtime, endpoints(spyne_mapping), build_authenticator(runtime))
+
+
+@functools.cache
+def endpoints(spyne_mapping: bool = False) -> tuple[Endpoint, ...]:
+    """The three services, built once per process: spyne's applications and the compiled
+    codecs hold nothing of a runtime (each call brings its own in the WSGI environ), so
+    every front of the process can share them."""
+    built = []
     for name in SERVICE_MODULES:
         app = build_spyne_app(name)
-        endpoints.append(
+        built.append(
             Endpoint(
                 name=name,
                 path=f"/fscmService/{name}",
@@ -97,7 +107,7 @@ def build_app(runtime: Runtime, *, spyne_mapping: bool = False) -> SoapFront:
                 spyne_mapping=spyne_mapping,
             )
         )
-    return SoapFront(runtime, endpoints, build_authenticator(runtime))
+    return tuple(built)
 
 
 def build_authenticator(runtime: Runtime) -> Authenticator:
