@@ -7,6 +7,7 @@ skipped, unless ``OMGW_REQUIRE_PG=1`` (as in CI), where they fail.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
@@ -213,6 +214,13 @@ def make_settings(home: Path, database_url: str, **overrides: object) -> Setting
     return Settings(**{**base.__dict__, **overrides})
 
 
+@functools.cache
+def _password_hash() -> str:
+    """One scrypt hash of the tests' password for every user a test process seeds: scrypt
+    is slow by design, and a salt shared between the tests' users hides nothing."""
+    return hash_password(PASSWORD)
+
+
 def seed(runtime: Runtime) -> None:
     with runtime.sessions() as s, s.begin():
         registry = Registry(s, actor="tests")
@@ -233,7 +241,7 @@ def seed(runtime: Runtime) -> None:
             s.add(
                 User(
                     username=name,
-                    password_hash=hash_password(PASSWORD),
+                    password_hash=_password_hash(),
                     digest_secret=runtime.secret_box.seal(PASSWORD.encode(), f"user:{name}"),
                     roles=" ".join(roles),
                     systems=" ".join(USER_SYSTEMS.get(name, ())),

@@ -12,7 +12,7 @@ import pytest
 
 from connectors.wallet import MasterKey
 from tests.conftest import Admin
-from tests.functional.test_cli import omgw
+from tests.functional.test_cli import omgw, omgw_here
 
 ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "gateway" / "setup" / "sample.toml"
@@ -383,9 +383,9 @@ def test_rotate_key_with_an_environment_key(admin):
 
 def test_no_secret_in_the_database_file_logs_or_output(tmp_path):
     home = tmp_path / "home"
-    outputs = [omgw(home, "init", "--sample"), omgw(home, "apply", "-f", str(SAMPLE))]
+    outputs = [omgw_here(home, "init", "--sample"), omgw_here(home, "apply", "-f", str(SAMPLE))]
     outputs.append(
-        omgw(
+        omgw_here(
             home,
             "wallet",
             "set",
@@ -402,7 +402,7 @@ def test_no_secret_in_the_database_file_logs_or_output(tmp_path):
         ("connector", "show", "WMS01_Fulfillment"), ("connector", "show", "WMS01_Fulfillment", "--json"),
         ("audit", "list", "--json"), ("export",), ("wallet", "verify"), ("wallet", "rotate-key"),
     ):  # fmt: skip
-        outputs.append(omgw(home, *args))
+        outputs.append(omgw_here(home, *args))
     for out in outputs:
         assert out.returncode == 0, out.stderr
         assert SECRET not in out.stdout + out.stderr
@@ -417,6 +417,7 @@ def test_no_secret_in_the_database_file_logs_or_output(tmp_path):
 
 
 def test_key_problems_are_clear_errors_not_tracebacks(tmp_path):
+    # each command a process of its own: every omgw process checks the key file at start
     home = tmp_path / "home"
     omgw(home, "init")
     omgw(

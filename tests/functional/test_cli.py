@@ -181,9 +181,10 @@ def test_missing_key_is_a_clear_error(tmp_path):
 
 def test_serve_runs_gunicorn_and_the_background_loop(tmp_path):
     home = tmp_path / "home"
-    assert omgw(home, "init", "--sample").returncode == 0
+    # the home as make run leaves it (here: only serve's processes are under test)
+    assert omgw_here(home, "init", "--sample").returncode == 0
     sample = Path(__file__).resolve().parents[2] / "gateway" / "setup" / "sample.toml"
-    applied = omgw(home, "apply", "-f", str(sample))
+    applied = omgw_here(home, "apply", "-f", str(sample))
     assert applied.returncode == 0, applied.stderr
     user, password = (home / "demo-user.txt").read_text().strip().split(":", 1)
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}

@@ -27,7 +27,8 @@ from lxml import etree
 from gateway.wsdl import CANONICAL_BASE
 from tests.common.processes import started
 
-pytestmark = pytest.mark.packaging
+# one worker builds and installs once for the module's tests
+pytestmark = [pytest.mark.packaging, pytest.mark.xdist_group("packaging")]
 
 ROOT = Path(__file__).resolve().parents[2]
 SERVICE = "OrderImportService"
@@ -78,9 +79,11 @@ def installed(tmp_path_factory: pytest.TempPathFactory) -> Path:
     _run([sys.executable, "-m", "pip", "wheel", "--no-deps", source, "-w", wheels], where, 600)
     (wheel,) = wheels.glob("omgw-*.whl")
     venv = where / "venv"
-    _run([sys.executable, "-m", "venv", venv], where, 120)
+    # without a pip of its own (ensurepip costs seconds): this process's pip installs into it
+    _run([sys.executable, "-m", "venv", "--without-pip", venv], where, 120)
     bin_dir = venv / "bin"
-    _run([bin_dir / "python", "-m", "pip", "install", "--quiet", wheel], where, 900)
+    pip = [sys.executable, "-m", "pip", "--python", bin_dir / "python"]
+    _run([*pip, "install", "--quiet", wheel], where, 900)
     return bin_dir
 
 

@@ -32,6 +32,9 @@ from tests.common.processes import started, until
 from tests.common.soap import PASSWORD, client, fault_code
 from tests.conftest import Gateway, make_settings, seed, serving
 
+# one test worker runs the whole module, so each of its module-wide servers starts once
+pytestmark = pytest.mark.xdist_group("slow_clients")
+
 ROOT = Path(__file__).resolve().parents[2]
 IMPORT = "/fscmService/OrderImportService"
 INFO = "/fscmService/OrderInformationService"
