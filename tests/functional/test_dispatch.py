@@ -39,6 +39,7 @@ from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 from gateway.simulate.fulfillment import RunningSimulator, SimulatorOptions, running
 from tests.common.orders import order
+from tests.common.processes import until
 from tests.common.soap import PASSWORD, client
 from tests.conftest import Gateway, make_settings, serving
 
@@ -93,15 +94,6 @@ class Flow:
                     .order_by(FulfillLine.id)
                 )
             )
-
-
-def wait_for(check: Callable[[], bool], seconds: float = 20.0, step: float = 0.05) -> None:
-    end = time.monotonic() + seconds
-    while time.monotonic() < end:
-        if check():
-            return
-        time.sleep(step)
-    assert check(), "timed out"
 
 
 def run_until(flow: Flow, done: Callable[[], bool], seconds: float = 30.0) -> OutboxWorker:
@@ -283,7 +275,7 @@ def test_duplicate_callbacks_are_applied_once(fresh_database_url, home, unique):
     with flow(fresh_database_url, home, duplicate_callbacks=True) as f:
         number = f.submit(f"C{unique}", [("AS54888", 5)])
         run_until(f, lambda: f.status(number) == "CLOSED")
-        wait_for(lambda: f.sim.state()["counters"]["callbacks_sent"] >= 8)
+        until(lambda: f.sim.state()["counters"]["callbacks_sent"] >= 8, "8 callbacks sent", 20)
         (fline,) = f.flines(number)
         assert (fline.status, fline.shipped_quantity) == ("CLOSED", 5)
         with f.gw.runtime.read_sessions() as s:
@@ -317,7 +309,7 @@ def test_a_worker_killed_mid_send_leaves_the_message_to_another_which_sends_it_a
             stderr=subprocess.DEVNULL,
         )
         try:
-            wait_for(lambda: f.sim.state()["counters"]["received"] >= 1, seconds=30)
+            until(lambda: f.sim.state()["counters"]["received"] >= 1, "a request received", 30)
             proc.send_signal(signal.SIGKILL)
             proc.wait(timeout=10)
         finally:
@@ -352,7 +344,7 @@ def test_two_workers_share_one_queue_on_postgres_and_send_each_message_once(home
         for t in threads:
             t.start()
         try:
-            wait_for(lambda: all(f.status(n) == "CLOSED" for n in numbers), seconds=60)
+            until(lambda: all(f.status(n) == "CLOSED" for n in numbers), "every order closed", 60)
         finally:
             stop.set()
             for t in threads:
@@ -386,7 +378,7 @@ def test_sigterm_lets_the_worker_finish_its_send_and_release_nothing_half_done(
             text=True,
         )
         try:
-            wait_for(lambda: f.sim.state()["counters"]["received"] >= 1, seconds=30)
+            until(lambda: f.sim.state()["counters"]["received"] >= 1, "a request received", 30)
             proc.send_signal(signal.SIGTERM)
             out, err = proc.communicate(timeout=30)
         finally:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -47,6 +47,7 @@ from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 from gateway.runtime import Runtime
 from gateway.startup import prepare
+from tests.common.processes import until
 from tests.conftest import make_settings
 
 # about database behaviour: runs on SQLite and on PostgreSQL
@@ -213,13 +214,6 @@ def breaker_state(rt: Runtime) -> str | None:
         return s.scalar(select(ConnectorHealth.state))
 
 
-def wait_for(check: Callable[[], bool], seconds: float = 30.0) -> None:
-    end = time.monotonic() + seconds
-    while not check():
-        assert time.monotonic() < end, "timed out"
-        time.sleep(0.02)
-
-
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
     return tmp_path / "home"
@@ -230,7 +224,11 @@ def test_the_loop_delivers_a_large_queue_exactly_once(fresh_database_url, home):
         sent = enqueue(rt, 300)
         worker = OutboxWorker(rt, concurrency=4)
         with running(worker):
-            wait_for(lambda: all(m.status == "DELIVERED" for m in rows(rt)))
+            until(
+                lambda: all(m.status == "DELIVERED" for m in rows(rt)),
+                "every message delivered",
+                30,
+            )
         assert sorted(wms.received) == sorted(sent)  # each once
         assert all(wms.secured)  # a UsernameToken on every send
         final = rows(rt)
@@ -256,7 +254,7 @@ def test_a_failing_endpoint_gets_no_more_sends_than_the_breaker_allows(fresh_dat
             breaker=BreakerSettings(failure_threshold=threshold, cool_down=60),
         )
         with running(worker):
-            wait_for(lambda: breaker_state(rt) == "OPEN")
+            until(lambda: breaker_state(rt) == "OPEN", "the breaker recorded open", 30)
             # a window in which a breaker that did not hold would let more sends through
             time.sleep(0.5)
         # each failure pauses the connector until it is recorded: one-by-one recording
@@ -280,7 +278,7 @@ def test_stop_finishes_the_sends_under_way_and_gives_back_the_rest(fresh_databas
         enqueue(rt, 40)
         worker = OutboxWorker(rt, concurrency=2)
         with running(worker):
-            wait_for(lambda: len(wms.received) >= 2)
+            until(lambda: len(wms.received) >= 2, "two requests received", 30)
         final = rows(rt)
         delivered = [m for m in final if m.status == "DELIVERED"]
         assert len(delivered) == len(wms.received) >= 2
@@ -300,7 +298,11 @@ def test_a_row_that_waited_too_long_for_a_sender_is_not_sent_on_a_short_lease(
         sent = enqueue(rt, 4)
         worker = OutboxWorker(rt, concurrency=1)
         with running(worker, poll=0.02):
-            wait_for(lambda: all(m.status == "DELIVERED" for m in rows(rt)))
+            until(
+                lambda: all(m.status == "DELIVERED" for m in rows(rt)),
+                "every message delivered",
+                30,
+            )
         assert sorted(wms.received) == sorted(sent)  # released rows were sent later, once
         assert {m.attempts for m in rows(rt)} == {1}  # a release gives the attempt back
         assert len(attempts(rt)) == 4
@@ -337,7 +339,11 @@ def test_business_events_go_one_at_a_time_per_connector_and_order(fresh_database
         orders = {o: enqueue(rt, 5, EVENT_KIND, o) for o in ("A1", "B2", "C3")}
         worker = OutboxWorker(rt, concurrency=4)
         with running(worker):
-            wait_for(lambda: all(m.status == "DELIVERED" for m in rows(rt)))
+            until(
+                lambda: all(m.status == "DELIVERED" for m in rows(rt)),
+                "every message delivered",
+                30,
+            )
         for ids in orders.values():
             assert [m for m in wms.received if m in ids] == ids
 

@@ -34,9 +34,9 @@ from gateway.persistence.models import (
     OutboxMessage,
 )
 from gateway.runtime import Runtime
-from tests.common.processes import refused_port
+from tests.common.processes import refused_port, until
 from tests.common.smtp import BoundController
-from tests.functional.test_dispatch import run_until, wait_for
+from tests.functional.test_dispatch import run_until
 from tests.functional.test_events import Events, events_flow
 
 # about database behaviour: runs on SQLite and on PostgreSQL
@@ -200,7 +200,9 @@ def test_a_subscriber_down_for_a_while_loses_nothing_and_gets_its_events_in_orde
         worker = ev.f.worker()
         # one pass: the shipment request goes out, the first event fails (503)
         assert worker.run_once().total == 2
-        wait_for(lambda: len(rows(ev)) == 3)  # the shipment came back: both lines SHIPPED
+        until(
+            lambda: len(rows(ev)) == 3, "three events", 20
+        )  # the shipment came back: both lines SHIPPED
         first, *later = rows(ev)
         assert first.id == opened.id
         assert (first.status, first.attempts, first.last_error) == ("READY", 1, "HTTP 503")
