@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import func, select
+from sqlalchemy import func, insert, select
 from sqlalchemy.orm import Session
+from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.errors import NotFoundError, StateError, ValidationError
 from gateway.orders.commands import OrderInput
@@ -314,39 +315,48 @@ class OrderIntake:
             header.order_number = str(_ORDER_NUMBER_BASE + header.id)
         self._status.new_header(header, "order imported")
 
-        lines: list[OrderLine] = []
-        for number, li in enumerate(order.lines, start=1):
-            line = OrderLine(
-                header_id=header.id,
-                line_number=number,
-                source_line_id=str(li.source_line_id).strip(),
-                source_line_number=(li.source_line_number or str(number)).strip(),
-                product_number=str(li.product_number).strip(),
-                product_description=li.product_description,
-                ordered_quantity=li.quantity,
-                uom_code=(li.uom_code or DEFAULT_UOM).strip(),
-                ship_set_name=li.ship_set_name,
-                requested_fulfillment_org=li.requested_fulfillment_org,
-                requested_ship_date=li.requested_ship_date or order.requested_ship_date,
-                status="CREATED",
-                attributes_json=to_column(li.attributes),
-                fulfill_lines=[],  # known empty: appending must not load it (a SELECT a line)
-            )
-            header.lines.append(line)
-            lines.append(line)
-        self._s.flush()
+        # Each kind of row in one INSERT … RETURNING (insertmanyvalues), not one a row. The
+        # rows come back in no promised order: each is put back in place by its own key.
+        line_rows = [
+            {
+                "header_id": header.id,
+                "line_number": number,
+                "source_line_id": str(li.source_line_id).strip(),
+                "source_line_number": (li.source_line_number or str(number)).strip(),
+                "product_number": str(li.product_number).strip(),
+                "product_description": li.product_description,
+                "ordered_quantity": li.quantity,
+                "uom_code": (li.uom_code or DEFAULT_UOM).strip(),
+                "ship_set_name": li.ship_set_name,
+                "requested_fulfillment_org": li.requested_fulfillment_org,
+                "requested_ship_date": li.requested_ship_date or order.requested_ship_date,
+                "status": "CREATED",
+                "attributes_json": to_column(li.attributes),
+            }
+            for number, li in enumerate(order.lines, start=1)
+        ]
+        inserted = self._s.scalars(insert(OrderLine).returning(OrderLine), line_rows).all()
+        lines = sorted(inserted, key=lambda line: line.line_number)
+        set_committed_value(header, "lines", lines)
+        fline_rows = [
+            {
+                "header_id": header.id,
+                "order_line_id": line.id,
+                "fulfill_line_number": 1,
+                "quantity": line.ordered_quantity,
+                "status": "CREATED",
+                "task_type": "Shipment",
+                "scheduled_ship_date": line.requested_ship_date,
+            }
+            for line in lines
+        ]
+        flines = self._s.scalars(insert(FulfillLine).returning(FulfillLine), fline_rows).all()
+        by_line = {fline.order_line_id: fline for fline in flines}
         for line in lines:
-            fline = FulfillLine(
-                header_id=header.id,
-                order_line_id=line.id,
-                fulfill_line_number=1,
-                quantity=line.ordered_quantity,
-                status="CREATED",
-                task_type="Shipment",
-                scheduled_ship_date=line.requested_ship_date,
-            )
-            line.fulfill_lines.append(fline)
-        self._s.flush()
+            fline = by_line[line.id]
+            set_committed_value(line, "header", header)
+            set_committed_value(line, "fulfill_lines", [fline])
+            set_committed_value(fline, "order_line", line)
         for line in lines:
             for fline in line.fulfill_lines:
                 self._status.new_fline(fline, "fulfillment line created")
