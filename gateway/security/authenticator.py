@@ -131,6 +131,7 @@ class Authenticator:
         role: str,
         *,
         address: str | None,
+        screened: Principal | None = None,
     ) -> Principal:
         """The caller's principal, or an :class:`AuthError`.
 
@@ -138,8 +139,13 @@ class Authenticator:
         :param authorization: the HTTP ``Authorization`` header, if any.
         :param role: the role the service requires.
         :param address: the client's address (``REMOTE_ADDR``), counted for throttling.
+        :param screened: the principal this request's HTTP Basic header was authenticated
+            as (for ``role``) before its body was read: it stands when the body carries no
+            WS-Security header, which would otherwise take precedence.
         """
         token, stamp = parse_security_header(header)
+        if screened is not None and token is None and stamp is None:
+            return screened
         now = self._now()
         check_timestamp(stamp, now, self._skew, self._window)
         basic = None if token is not None else parse_basic(authorization)

@@ -88,8 +88,9 @@ class BufferingFront:
         if body is None:  # nobody to answer, nothing to process
             return
         environ: dict[str, Any] = dict(build_environ(scope, io.BytesIO(body)))  # type: ignore[arg-type]
-        # Every request that gets here was screened before its body was read.
-        environ[SCREENED_KEY] = True
+        # Every request that gets here was screened before its body was read; what the
+        # screening established (a Basic header's principal) goes with it.
+        environ[SCREENED_KEY] = headers_only.get(SCREENED_KEY, True)
         status, headers, out = await loop.run_in_executor(self._threads, self._call, environ)
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": out, "more_body": False})

@@ -31,7 +31,7 @@ from gateway.errors import EnvelopeError, GatewayError, InternalError
 from gateway.orders.limits import SizeLimits
 from gateway.persistence.message_log import logged_payload, write_log
 from gateway.runtime import Runtime
-from gateway.security.authenticator import Authenticator
+from gateway.security.authenticator import Authenticator, Principal
 from gateway.security.tokens import redact
 from gateway.soap.context import REQUEST_KEY, RUNTIME_KEY, RequestInfo
 from gateway.soap.envelope import Envelope, XmlLimits, parse_envelope
@@ -49,7 +49,8 @@ WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
 #: an HTTP answer: status line, headers, body
 Answer = tuple[str, list[tuple[str, str]], bytes]
 
-#: set by a server that ran :meth:`SoapFront.screen` before handing the request over
+#: set by :meth:`SoapFront.screen` before a server hands the request over: the principal
+#: its HTTP Basic header was authenticated as, else True
 SCREENED_KEY = "omgw.screened"
 #: the connection's socket, where the server offers it (gunicorn's key, or ours): the
 #: read deadline is then held to the second rather than to the server's own timeout
@@ -210,14 +211,18 @@ class SoapFront:
         return status, [*_XML, ("Content-Length", str(len(out)))], out
 
     def _screen(self, endpoint: Endpoint, environ: dict[str, Any]) -> None:
+        """Refuse on the headers alone, or record in ``environ[SCREENED_KEY]`` what they
+        established: the principal of an HTTP Basic header, else True."""
         _content_length(environ, self._max)
         authorization = environ.get("HTTP_AUTHORIZATION")
+        screened: Principal | bool = True
         if _is_basic(authorization):
             # A caller who sends Basic is that user: a WS-Security token in the body
             # cannot make a wrong Basic header right, so there is no need to read it.
-            self._auth.authenticate(
+            screened = self._auth.authenticate(
                 None, authorization, endpoint.role, address=environ.get("REMOTE_ADDR")
             )
+        environ[SCREENED_KEY] = screened
 
     def _post(
         self, endpoint: Endpoint, environ: dict[str, Any], start_response: StartResponse
@@ -240,11 +245,13 @@ class SoapFront:
             info.operation = envelope.operation.localname
             info.message_id = envelope.message_id
             self._check_operation(endpoint, envelope)
+            screened = environ.get(SCREENED_KEY)
             principal = self._auth.authenticate(
                 envelope.header,
                 environ.get("HTTP_AUTHORIZATION"),
                 endpoint.role,
                 address=environ.get("REMOTE_ADDR"),
+                screened=screened if isinstance(screened, Principal) else None,
             )
             info.principal = principal.username
             info.grant = principal.grant

@@ -70,6 +70,21 @@ def test_wrong_password_basic_and_token(gateway):
     assert fault_code(resp.body) == "OMGW-AUTH_FAILED"
 
 
+def test_a_ws_security_header_in_the_body_is_checked_even_after_a_good_basic_header(gateway):
+    """The Basic header is authenticated before the body is read; the body's WS-Security
+    header still takes precedence, and is checked, when there is one."""
+    good = basic("inquirer")
+    assert fault_code(post(ois(gateway), inquiry(), good).body) == "OMGW-ORDER_NOT_FOUND"
+    wrong = inquiry(oracle_text_header("inquirer", "wrong"))
+    assert fault_code(post(ois(gateway), wrong, good).body) == "OMGW-AUTH_FAILED"
+    old = datetime.now(UTC) - timedelta(hours=1)
+    expired = inquiry(oracle_text_header("inquirer", PASSWORD, expires=old))
+    assert fault_code(post(ois(gateway), expired, good).body) == "OMGW-AUTH_EXPIRED"
+    # the token's user, not Basic's, is the caller: a warehouse may not read orders
+    other = inquiry(oracle_text_header("warehouse", PASSWORD))
+    assert fault_code(post(ois(gateway), other, good).body) == "OMGW-AUTH_FORBIDDEN"
+
+
 def test_each_service_requires_its_role(gateway):
     # inquirer may read orders, not send fulfillment responses
     assert (

@@ -34,8 +34,8 @@ AUTH = "Basic " + base64.b64encode(f"all:{PASSWORD}".encode()).decode()
 
 #: statements of one call, by kind: at 1 line and at 50
 PINNED = {
-    "createOrders": {"BEGIN": 3, "SELECT": 17, "INSERT": 6, "UPDATE": 4},
-    "processFulfillmentResponse": {"BEGIN": 3, "SELECT": 18, "INSERT": 4, "UPDATE": 2},
+    "createOrders": {"BEGIN": 2, "SELECT": 15, "INSERT": 6, "UPDATE": 4},
+    "processFulfillmentResponse": {"BEGIN": 2, "SELECT": 16, "INSERT": 4, "UPDATE": 2},
 }
 
 Call = Callable[[str, bytes], tuple[Counter[str], bytes]]
