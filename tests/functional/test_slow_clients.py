@@ -298,32 +298,38 @@ def p99(latencies: list[float]) -> float:
 
 def test_stalled_connections_do_not_hold_up_other_callers(served, unique):
     """50 connections stalled mid-body and 10 mid-headers: the other calls still answer
-    within their usual p99, measured in the same run without them first."""
+    within their usual p99. Rounds without and with the stalled connections alternate, so
+    both are measured across the same stretch of time (other tests share the machine),
+    and the medians of their p99s are compared."""
     client(served.base, "OrderImportService").service.createOrders(
         request={"Order": [order(unique)]}
     )
     body = _inquiry(unique)
     normal_calls(served.port, body)  # every worker and thread warm
-    without = p99(normal_calls(served.port, body))
     head = request_head(INFO, len(body), basic("all"))
-    stalled = []
-    for _ in range(50):
-        sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
-        sock.sendall(head + body[: len(body) // 2])
-        stalled.append(sock)
-    for _ in range(10):
-        sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
-        sock.sendall(f"POST {INFO} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
-        stalled.append(sock)
-    try:
-        time.sleep(0.5)
-        with_stalled = p99(normal_calls(served.port, body))
-        # they were stalled all along: neither answered nor closed
-        assert not select.select(stalled, [], [], 0)[0]
-    finally:
-        for sock in stalled:
-            sock.close()
-    assert with_stalled < max(3 * without, without + 0.5), (without, with_stalled)
+    without: list[float] = []
+    with_stalled: list[float] = []
+    for _ in range(3):
+        without.append(p99(normal_calls(served.port, body)))
+        stalled = []
+        for _ in range(50):
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+            sock.sendall(head + body[: len(body) // 2])
+            stalled.append(sock)
+        for _ in range(10):
+            sock = socket.create_connection(("127.0.0.1", served.port), timeout=10)
+            sock.sendall(f"POST {INFO} HTTP/1.1\r\nHost: 127.0.0.1\r\n".encode())
+            stalled.append(sock)
+        try:
+            time.sleep(0.5)  # time for the server to take them and read what they sent
+            with_stalled.append(p99(normal_calls(served.port, body)))
+            # they were stalled all along: neither answered nor closed
+            assert not select.select(stalled, [], [], 0)[0]
+        finally:
+            for sock in stalled:
+                sock.close()
+    usual, held = statistics.median(without), statistics.median(with_stalled)
+    assert held < max(3 * usual, usual + 0.5), (without, with_stalled)
 
 
 def test_served_refusals_before_and_while_reading(served, unique):
