@@ -138,6 +138,7 @@ class OrderIntake:
         self._s = session
         self._status = StatusWriter(session)
         self._flow = Orchestrator(session, default_fulfillment_system, reply_to)
+        self._systems: dict[str, SourceSystem | None] = {}
 
     def reroute(
         self, order_number: str
@@ -174,8 +175,16 @@ class OrderIntake:
             self._status.rollup(header, "re-routed")
         return header, [f for _, f in pairs], unrouted
 
+    def _find_system(self, code: str) -> SourceSystem | None:
+        """The source system ``code``, read once per intake (one transaction)."""
+        if code not in self._systems:
+            self._systems[code] = self._s.scalar(
+                select(SourceSystem).where(SourceSystem.code == code)
+            )
+        return self._systems[code]
+
     def source_system(self, code: str) -> SourceSystem:
-        ss = self._s.scalar(select(SourceSystem).where(SourceSystem.code == code))
+        ss = self._find_system(code)
         if ss is None:
             raise NotFoundError(
                 "SOURCE_SYSTEM_UNKNOWN",
@@ -190,7 +199,7 @@ class OrderIntake:
         Mapping comes first: an external value may not fit our field until it is mapped.
         """
         code = _require(order.source_system, "SourceTransactionSystem", "the order")
-        ss = self._s.scalar(select(SourceSystem).where(SourceSystem.code == code))
+        ss = self._find_system(code)
         if ss is not None and ss.cross_reference:
             order = map_order(order, Registry(self._s).value_maps(ss.code), ss.code)
         validate_order(order)
@@ -292,6 +301,7 @@ class OrderIntake:
         header = OrderHeader(
             order_number=current.order_number if current is not None else "",
             source_system_id=ss.id,
+            source_system=ss,  # known: reading header.source_system must not load it
             source_order_id=str(order.source_order_id).strip(),
             source_order_number=str(order.source_order_number).strip(),
             revision=revision,
