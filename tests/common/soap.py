@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import io
 import os
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
 from lxml import etree
@@ -37,6 +39,30 @@ def post(url: str, body: bytes, headers: dict[str, str] | None = None) -> Http:
             return Http(resp.status, resp.read())
     except urllib.error.HTTPError as exc:
         return Http(exc.code, exc.read())
+
+
+def call_front(
+    app: Any, service: str, body: bytes, authorization: str | None = None
+) -> tuple[str, bytes]:
+    """POST ``body`` to ``service`` of a WSGI ``app`` (the gateway's front) in this thread,
+    as a server would hand it over; the status line and the answer."""
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": f"/fscmService/{service}",
+        "QUERY_STRING": "",
+        "SERVER_NAME": "test",
+        "SERVER_PORT": "80",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "CONTENT_LENGTH": str(len(body)),
+        "CONTENT_TYPE": "text/xml; charset=utf-8",
+    }
+    if authorization is not None:
+        environ["HTTP_AUTHORIZATION"] = authorization
+    status: list[str] = []
+    out = b"".join(app(environ, lambda s, _headers, _exc_info=None: status.append(s)))
+    return status[0], out
 
 
 def basic(user: str, password: str = PASSWORD) -> dict[str, str]:

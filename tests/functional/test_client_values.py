@@ -12,7 +12,6 @@ text is stored longer than its column or cut short.
 
 from __future__ import annotations
 
-import io
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -47,7 +46,7 @@ from tests.common.edges import (
 from tests.common.edges import (
     Path as FieldPath,
 )
-from tests.common.soap import Http, basic, fault_code, post
+from tests.common.soap import Http, basic, call_front, fault_code, post
 from tests.conftest import make_settings, seed
 
 # about database behaviour: runs on SQLite and on PostgreSQL
@@ -332,21 +331,8 @@ def test_batch_name_longer_than_its_column(gateway, operation):
 
 
 def _call(app: Any, service: str, body: bytes) -> Http:
-    environ = {
-        "REQUEST_METHOD": "POST",
-        "PATH_INFO": f"/fscmService/{service}",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "test",
-        "SERVER_PORT": "80",
-        "wsgi.url_scheme": "http",
-        "wsgi.input": io.BytesIO(body),
-        "CONTENT_LENGTH": str(len(body)),
-        "CONTENT_TYPE": "text/xml; charset=utf-8",
-        "HTTP_AUTHORIZATION": basic("all")["Authorization"],
-    }
-    status: dict[str, str] = {}
-    out = b"".join(app(environ, lambda s, h, e=None: status.setdefault("s", s)))
-    return Http(int(status["s"].split()[0]), out)
+    status, out = call_front(app, service, body, basic("all")["Authorization"])
+    return Http(int(status.split()[0]), out)
 
 
 def test_spyne_mapping_refuses_the_same_values(tmp_path: Path):

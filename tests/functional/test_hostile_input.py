@@ -14,7 +14,6 @@ store nothing.
 from __future__ import annotations
 
 import contextlib
-import io
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, fields
@@ -42,7 +41,7 @@ from tests.common.hostile import (
 )
 from tests.common.orders import order, shipped
 from tests.common.orders import response as fr
-from tests.common.soap import basic, client, fault_code, post, zeep_fault_code
+from tests.common.soap import basic, call_front, client, fault_code, post, zeep_fault_code
 from tests.common.state import snapshot
 from tests.conftest import Gateway, make_settings, seed, serving
 from tests.functional.test_bad_input import RAW_CASES
@@ -83,17 +82,9 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Call]:
     authorization = basic("all")["Authorization"]
 
     def call(service: str, body: bytes) -> Answer:
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": f"/fscmService/{service}",
-            "CONTENT_LENGTH": str(len(body)),
-            "wsgi.input": io.BytesIO(body),
-            "HTTP_AUTHORIZATION": authorization,
-        }
-        status: list[str] = []
         started = time.thread_time()
-        out = b"".join(app(environ, lambda s, headers, exc_info=None: status.append(s)))
-        return Answer(status[0], out, time.thread_time() - started)
+        status, out = call_front(app, service, body, authorization)
+        return Answer(status, out, time.thread_time() - started)
 
     call(OIS, b"-")  # the first check of a password runs scrypt; later ones are cached
     try:

@@ -9,7 +9,6 @@ a change that removes one lowers the pin.
 from __future__ import annotations
 
 import base64
-import io
 from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -24,12 +23,12 @@ from gateway.runtime import Runtime
 from gateway.server import build_app
 from gateway.startup import prepare
 from tests.common.orders import order, response, shipped
-from tests.common.soap import PASSWORD
+from tests.common.soap import PASSWORD, call_front
 from tests.conftest import make_settings, seed
 
 ROOT = Path(__file__).resolve().parents[2]
-IMPORT = "/fscmService/OrderImportService"
-OFRS = "/fscmService/OrderFulfillmentResponseService"
+IMPORT = "OrderImportService"
+OFRS = "OrderFulfillmentResponseService"
 AUTH = "Basic " + base64.b64encode(f"all:{PASSWORD}".encode()).decode()
 
 #: statements of one call, by kind: at 1 line and at 50
@@ -56,23 +55,10 @@ def front(fresh_database_url: str, tmp_path: Path) -> Iterator[Call]:
 
     event.listen(runtime.engine, "before_cursor_execute", count)
 
-    def call(path: str, body: bytes) -> tuple[Counter[str], bytes]:
-        environ = {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": path,
-            "SERVER_NAME": "tests",
-            "SERVER_PORT": "80",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "CONTENT_LENGTH": str(len(body)),
-            "CONTENT_TYPE": "text/xml; charset=utf-8",
-            "HTTP_AUTHORIZATION": AUTH,
-            "REMOTE_ADDR": "127.0.0.1",
-        }
+    def call(service: str, body: bytes) -> tuple[Counter[str], bytes]:
         statements.clear()
-        status: list[str] = []
-        out = b"".join(app(environ, lambda s, _h, _e=None: status.append(s)))
-        assert status == ["200 OK"], out[:2000]
+        status, out = call_front(app, service, body, AUTH)
+        assert status == "200 OK", out[:2000]
         return Counter(statements), out
 
     try:

@@ -10,7 +10,6 @@ the same XML (prefixes aside; timestamps masked), and their fault codes the same
 from __future__ import annotations
 
 import base64
-import io
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -26,7 +25,7 @@ from gateway.runtime import Runtime
 from gateway.server import build_app
 from gateway.startup import prepare
 from tests.common.orders import order, response, shipped
-from tests.common.soap import PASSWORD, fault_code
+from tests.common.soap import PASSWORD, call_front, fault_code
 from tests.conftest import make_settings, seed
 
 WSDL = Path(__file__).resolve().parents[3] / "wsdl"
@@ -38,24 +37,7 @@ Call = Callable[[str, bytes], tuple[str, bytes]]
 
 
 def _caller(app: Any) -> Call:
-    def call(service: str, body: bytes) -> tuple[str, bytes]:
-        environ = {
-            "REQUEST_METHOD": "POST",
-            "PATH_INFO": f"/fscmService/{service}",
-            "QUERY_STRING": "",
-            "SERVER_NAME": "test",
-            "SERVER_PORT": "80",
-            "wsgi.url_scheme": "http",
-            "wsgi.input": io.BytesIO(body),
-            "CONTENT_LENGTH": str(len(body)),
-            "CONTENT_TYPE": "text/xml; charset=utf-8",
-            "HTTP_AUTHORIZATION": AUTH,
-        }
-        status: dict[str, str] = {}
-        out = b"".join(app(environ, lambda s, h, e=None: status.setdefault("s", s)))
-        return status["s"], out
-
-    return call
+    return lambda service, body: call_front(app, service, body, AUTH)
 
 
 def _shape(el: etree._Element) -> tuple[Any, ...]:
