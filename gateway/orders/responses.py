@@ -225,7 +225,8 @@ class ResponseProcessor:
                 return previous
         option = self._processing_option(ss, resp.lines)
         maps = Registry(self._s).value_maps(ss.code) if ss.cross_reference else ValueMaps()
-        plans, errors, found = self._check_lines(
+        # the orders the lines belong to, each read whole once, for the checks and the writes
+        plans, errors, found, orders = self._check_lines(
             resp.lines, ss.code, task, option, maps, resp.may_answer_unassigned
         )
 
@@ -238,7 +239,7 @@ class ResponseProcessor:
 
         for err in errors:
             outcomes.append(self._error_outcome(err))
-        outcomes.extend(self._apply(plans, ss.code, task))
+        outcomes.extend(self._apply(plans, orders, ss.code, task))
         ordered = sorted(
             outcomes, key=lambda o: (o.fulfill_line_id or 0, o.split_reference_id or 0)
         )
@@ -348,7 +349,7 @@ class ResponseProcessor:
         option: str,
         maps: ValueMaps,
         may_answer_unassigned: bool,
-    ) -> tuple[list[_Plan], list[LineError], dict[int, FulfillLine]]:
+    ) -> tuple[list[_Plan], list[LineError], dict[int, FulfillLine], dict[int, OrderHeader]]:
         ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
         found = {
             f.id: f
@@ -399,7 +400,7 @@ class ResponseProcessor:
                 errors.append(LineError.from_error(err, line.fulfill_line_id))
                 if option == "REJECT_ALL_ON_FIRST_ERROR":
                     break
-        return plans, errors, found
+        return plans, errors, found, headers
 
     def _check_line(
         self,
@@ -543,13 +544,17 @@ class ResponseProcessor:
             errors=(err,),
         )
 
-    def _apply(self, plans: list[_Plan], fs: str, task: str) -> list[LineOutcome]:
+    def _apply(
+        self, plans: list[_Plan], orders: dict[int, OrderHeader], fs: str, task: str
+    ) -> list[LineOutcome]:
+        """Apply ``plans`` to their lines, of ``orders`` as :meth:`_check_lines` read them
+        (held here: the session's identity map keeps its objects only weakly)."""
         outcomes: list[LineOutcome] = []
         touched: dict[int, OrderHeader] = {}
         shipped: dict[int, list[tuple[OrderLine, FulfillLine]]] = {}
         for plan in plans:
             fline = plan.fline
-            header = fline.order_line.header  # loaded with the order by _check_lines
+            header = orders[fline.header_id]
             touched[header.id] = header
             reason = f"{task} response from {fs}"
             if plan.response.attributes:
@@ -575,7 +580,7 @@ class ResponseProcessor:
         for header_id, pairs in shipped.items():
             self._flow.shipped(touched[header_id], pairs, fs)
         for plan in plans:
-            outcomes.append(self._ok_outcome(plan.fline, plan.fline.order_line.header))
+            outcomes.append(self._ok_outcome(plan.fline, orders[plan.fline.header_id]))
         for header in touched.values():
             self._status.rollup(header, f"{task} response from {fs}")
         return outcomes
