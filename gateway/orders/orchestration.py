@@ -389,19 +389,17 @@ class Orchestrator:
     ) -> FulfillmentRequest:
         # Inserted on its own, not flushed with the session: its id goes into the lines
         # and the envelope, and the lines' pending changes then wait for the commit, so
-        # each line is written once.
-        inserted = self._s.connection().execute(
-            insert(FulfillmentRequest.__table__),  # type: ignore[arg-type]
-            {
-                "header_id": header.id,
-                "task_type": task_type,
-                "fulfillment_system": system,
-                "connector_id": connector.id if connector is not None else None,
-                "operation": operation,
-                "interface_type": interface_type,
-                "status": "SENT",
-            },
-        )
-        (request_id,) = inserted.inserted_primary_key or (None,)
+        # each line is written once. RETURNING gives the row as the session will hold it.
+        row = {
+            "header_id": header.id,
+            "task_type": task_type,
+            "fulfillment_system": system,
+            "connector_id": connector.id if connector is not None else None,
+            "operation": operation,
+            "interface_type": interface_type,
+            "status": "SENT",
+        }
         with self._s.no_autoflush:
-            return self._s.get_one(FulfillmentRequest, request_id)
+            return self._s.scalars(
+                insert(FulfillmentRequest).returning(FulfillmentRequest), [row]
+            ).one()
