@@ -204,10 +204,17 @@ def listen(host: str, port: int) -> socket.socket:
     Bound here rather than by gunicorn so the address is known (and printed) before any
     worker starts: a caller connecting at once is queued by the kernel until a worker
     accepts, and with port 0 the port printed is the port served, never released between.
-    The backlog is gunicorn's default.
+    The backlog is gunicorn's default; an IPv6 address also takes IPv4 where the system
+    allows it, as gunicorn's own bind does (Python's default would be IPv6 only).
     """
-    family = socket.AF_INET6 if ":" in host else socket.AF_INET
-    return socket.create_server((host, port), family=family, backlog=2048)
+    if ":" in host:
+        return socket.create_server(
+            (host, port),
+            family=socket.AF_INET6,
+            backlog=2048,
+            dualstack_ipv6=socket.has_dualstack_ipv6(),
+        )
+    return socket.create_server((host, port), backlog=2048)
 
 
 def serve(

@@ -155,8 +155,9 @@ def serve(
         settings = dataclasses.replace(settings, public_url=f"http://{reachable}:{port}")
     # The process's readiness signal: printed once the port listens (a call made now waits
     # in the kernel's queue until a worker takes it).
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
     for name in SERVICE_MODULES:
-        click.echo(f"WSDL: http://{host}:{port}/fscmService/{name}?WSDL")
+        click.echo(f"WSDL: http://{shown}:{port}/fscmService/{name}?WSDL")
     children = [_start_simulator(settings, host, port), _start_subscriber()] if simulate else []
     try:
         run_server(settings, listener, workers, background=not no_background)

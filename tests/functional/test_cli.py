@@ -13,6 +13,7 @@ import stat
 import subprocess
 import sys
 import traceback
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -166,6 +167,21 @@ def test_serve_on_a_port_in_use_says_so_and_how_to_choose_another(tmp_path):
     assert out.returncode == 1
     assert f"cannot listen on 127.0.0.1:{port}: Address already in use" in out.stderr
     assert "--port (0 takes a free one)" in out.stderr and "Traceback" not in out.stderr
+
+
+@pytest.mark.skipif(not socket.has_dualstack_ipv6(), reason="no dual-stack IPv6 here")
+def test_serve_on_the_ipv6_wildcard_takes_ipv4_callers_too(tmp_path):
+    home = tmp_path / "home"
+    assert omgw_here(home, "init").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
+    env["OMGW_HOME"] = str(home)
+    serve = [sys.executable, "-m", "gateway.cli", "serve", "--host", "::", "--port", "0"]
+    with started([*serve, "--workers", "1", "--no-background"], env) as server:
+        assert server.url.startswith("http://[::]:")
+        port = server.url.rsplit(":", 1)[1]
+        for host in ("127.0.0.1", "[::1]"):
+            with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=30) as resp:
+                assert resp.read() == b"ok\n"
 
 
 def test_missing_key_is_a_clear_error(tmp_path):
