@@ -250,6 +250,19 @@ def seed(runtime: Runtime) -> None:
             )
 
 
+@contextmanager
+def seeded(settings: Settings) -> Iterator[Runtime]:
+    """A runtime on ``settings``'s database, migrated and seeded with the tests' source
+    systems, connectors and users; closed when the block ends."""
+    prepare(settings)
+    runtime = Runtime(settings)
+    try:
+        seed(runtime)
+        yield runtime
+    finally:
+        runtime.close()
+
+
 class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
     daemon_threads = True
 

@@ -33,7 +33,6 @@ from gateway.runtime import Runtime
 from gateway.server import build_app
 from gateway.services.fulfillment_response import LINE_COLUMNS as RESPONSE_COLUMNS
 from gateway.services.order_import import HEADER_COLUMNS, LINE_COLUMNS
-from gateway.startup import prepare
 from tests.common.edges import (
     EDGES,
     acknowledgement,
@@ -47,7 +46,7 @@ from tests.common.edges import (
     Path as FieldPath,
 )
 from tests.common.soap import Http, basic, call_front, fault_code, post
-from tests.conftest import make_settings, seed
+from tests.conftest import make_settings, seeded
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases
@@ -339,10 +338,7 @@ def test_spyne_mapping_refuses_the_same_values(tmp_path: Path):
     """Served through spyne's own object mapping (the benchmark's comparison), a value
     Python cannot hold is the same Client fault as on the compiled path."""
     settings = make_settings(tmp_path, f"sqlite:///{tmp_path / 'spyne.db'}")
-    prepare(settings)
-    runtime = Runtime(settings)
-    try:
-        seed(runtime)
+    with seeded(settings) as runtime:
         app = build_app(runtime, spyne_mapping=True)
         (shipped,) = [
             p
@@ -355,5 +351,3 @@ def test_spyne_mapping_refuses_the_same_values(tmp_path: Path):
             assert _verdict(resp) == "OMGW-INVALID_VALUE", resp.body[:600]
             assert b"RequestedShipDate" in resp.body
             assert not _order_exists(runtime, key)
-    finally:
-        runtime.close()

@@ -26,9 +26,7 @@ from zeep.exceptions import Fault
 
 from gateway.config import Settings
 from gateway.errors import ValidationError
-from gateway.runtime import Runtime
 from gateway.server import build_app
-from gateway.startup import prepare
 from tests.common.hostile import (
     DECLARED,
     ENV,
@@ -43,7 +41,7 @@ from tests.common.orders import order, shipped
 from tests.common.orders import response as fr
 from tests.common.soap import basic, call_front, client, fault_code, post, zeep_fault_code
 from tests.common.state import snapshot
-from tests.conftest import Gateway, make_settings, seed, serving
+from tests.conftest import Gateway, make_settings, seeded, serving
 from tests.functional.test_bad_input import RAW_CASES
 
 # about database behaviour: runs on SQLite and on PostgreSQL
@@ -75,22 +73,17 @@ def front(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Call]:
     home = tmp_path_factory.mktemp("hostile")
     settings = make_settings(home, f"sqlite:///{home / 'omgw.db'}", max_body_bytes=BODY_LIMIT)
     assert settings.max_body_bytes == 10 * 1024 * 1024
-    prepare(settings)
-    runtime = Runtime(settings)
-    seed(runtime)
-    app = build_app(runtime)
-    authorization = basic("all")["Authorization"]
+    with seeded(settings) as runtime:
+        app = build_app(runtime)
+        authorization = basic("all")["Authorization"]
 
-    def call(service: str, body: bytes) -> Answer:
-        started = time.thread_time()
-        status, out = call_front(app, service, body, authorization)
-        return Answer(status, out, time.thread_time() - started)
+        def call(service: str, body: bytes) -> Answer:
+            started = time.thread_time()
+            status, out = call_front(app, service, body, authorization)
+            return Answer(status, out, time.thread_time() - started)
 
-    call(OIS, b"-")  # the first check of a password runs scrypt; later ones are cached
-    try:
+        call(OIS, b"-")  # the first check of a password runs scrypt; later ones are cached
         yield call
-    finally:
-        runtime.close()
 
 
 @pytest.fixture(scope="module")

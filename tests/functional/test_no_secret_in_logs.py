@@ -30,12 +30,10 @@ from gateway.persistence.models import User
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
-from gateway.runtime import Runtime
 from gateway.simulate.fulfillment import SimulatorOptions, running
-from gateway.startup import prepare
 from tests.common.processes import started
 from tests.common.soap import PASSWORD, basic, client, digest_header, fault_code, post
-from tests.conftest import make_settings, seed, serving
+from tests.conftest import make_settings, seeded, serving
 from tests.functional.test_dispatch import Flow, run_until
 from tests.functional.test_security import inquiry, oracle_text_header
 
@@ -194,12 +192,8 @@ def test_omgw_serve_at_debug_writes_no_credential_from_any_process(tmp_path: Pat
     settings = make_settings(
         tmp_path / "home", f"sqlite:///{tmp_path / 'omgw.db'}", log_level="DEBUG"
     )
-    prepare(settings)
-    runtime = Runtime(settings)
-    try:
-        seed(runtime)
-    finally:
-        runtime.close()
+    with seeded(settings):
+        pass  # the database ready and the users there, for omgw serve to read
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
     env.update(settings.to_env())
     serve = [sys.executable, "-m", "gateway.cli", "serve", "--port", "0", "--workers", "1"]

@@ -27,8 +27,7 @@ from gateway.persistence.models import (
 )
 from gateway.persistence.retention import prune, prune_message_log
 from gateway.runtime import Runtime
-from gateway.startup import prepare
-from tests.conftest import Admin, make_settings, seed
+from tests.conftest import Admin, make_settings, seeded
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases
@@ -36,12 +35,8 @@ pytestmark = pytest.mark.both_databases
 
 @pytest.fixture
 def runtime(fresh_database_url: str, tmp_path: Path) -> Iterator[Runtime]:
-    settings = make_settings(tmp_path / "home", fresh_database_url)
-    prepare(settings)
-    running = Runtime(settings)
-    seed(running)
-    yield running
-    running.close()
+    with seeded(make_settings(tmp_path / "home", fresh_database_url)) as running:
+        yield running
 
 
 def _log_rows(runtime: Runtime, ages_days: list[float], tag: str, size: int = 4) -> None:

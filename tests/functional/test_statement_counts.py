@@ -19,12 +19,10 @@ from lxml import etree
 from sqlalchemy import event
 from zeep import Client
 
-from gateway.runtime import Runtime
 from gateway.server import build_app
-from gateway.startup import prepare
 from tests.common.orders import order, response, shipped
 from tests.common.soap import PASSWORD, call_front
-from tests.conftest import make_settings, seed
+from tests.conftest import make_settings, seeded
 
 ROOT = Path(__file__).resolve().parents[2]
 IMPORT = "OrderImportService"
@@ -43,28 +41,22 @@ Call = Callable[[str, bytes], tuple[Counter[str], bytes]]
 @pytest.fixture
 def front(fresh_database_url: str, tmp_path: Path) -> Iterator[Call]:
     """The gateway's WSGI front, called in this thread; each call's statements by kind."""
-    settings = make_settings(tmp_path / "home", fresh_database_url)
-    prepare(settings)
-    runtime = Runtime(settings)
-    seed(runtime)
-    app = build_app(runtime)
-    statements: list[str] = []
+    with seeded(make_settings(tmp_path / "home", fresh_database_url)) as runtime:
+        app = build_app(runtime)
+        statements: list[str] = []
 
-    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
-        statements.append(statement.split(None, 1)[0].upper())
+        def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+            statements.append(statement.split(None, 1)[0].upper())
 
-    event.listen(runtime.engine, "before_cursor_execute", count)
+        event.listen(runtime.engine, "before_cursor_execute", count)
 
-    def call(service: str, body: bytes) -> tuple[Counter[str], bytes]:
-        statements.clear()
-        status, out = call_front(app, service, body, AUTH)
-        assert status == "200 OK", out[:2000]
-        return Counter(statements), out
+        def call(service: str, body: bytes) -> tuple[Counter[str], bytes]:
+            statements.clear()
+            status, out = call_front(app, service, body, AUTH)
+            assert status == "200 OK", out[:2000]
+            return Counter(statements), out
 
-    try:
         yield call
-    finally:
-        runtime.close()
 
 
 def _body(service: str, operation: str, **kwargs: Any) -> bytes:
