@@ -165,7 +165,7 @@ def enqueue(runtime: Runtime, size: int, count: int, tag: str) -> list[RequestDo
             assert len(pairs) == size
             header = s.get(OrderHeader, row.header_id)
             assert header is not None
-            docs.append(request_document(request, header, pairs))
+            docs.append(request_document(request, header, header.source_system.code, pairs))
     return docs
 
 

@@ -262,7 +262,7 @@ def _order_attributes(
     process, step = shipment_step()
     fline = line.fulfill_lines[0] if line.fulfill_lines else None
     recorded = fline.rule_set_version if fline is not None else None
-    return line_attributes(header, line, fline, process, step), recorded
+    return line_attributes(header, header.source_system.code, line, fline, process, step), recorded
 
 
 @rule.command(

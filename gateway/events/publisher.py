@@ -16,7 +16,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import partial
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.events import PUSH_ACTION, PUSH_OPERATION, EventHeader, push_envelope
@@ -37,8 +36,8 @@ from gateway.persistence.models import (
     OrderHeader,
     OrderLine,
     OutboxMessage,
-    TriggerPoint,
 )
+from gateway.registry.snapshot import current
 
 __all__ = ["EMAIL_KIND", "EVENT_KIND", "publish"]
 
@@ -181,12 +180,11 @@ def publish(session: Session) -> int:
     changes = take(session)
     if not changes:
         return 0
-    with session.no_autoflush:  # the commit flushes once, after the outbox rows are added
-        points = {
-            (tp.event, tp.criterion): tp
-            for tp in session.scalars(select(TriggerPoint))
-            if tp.raise_event or tp.send_email
-        }
+    points = {
+        (tp.event, tp.criterion): tp
+        for tp in current(session).triggers
+        if tp.raise_event or tp.send_email
+    }
     if not points:
         return 0
     written = 0

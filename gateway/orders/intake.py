@@ -20,7 +20,6 @@ from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.orders.lifecycle import SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.limits import MAX_REVISION, check_length, check_quantity
 from gateway.orders.orchestration import Orchestrator
-from gateway.orders.routing import Router
 from gateway.orders.state import StatusWriter
 from gateway.persistence.kept import to_column
 from gateway.persistence.models import (
@@ -30,7 +29,7 @@ from gateway.persistence.models import (
     OrderLine,
     SourceSystem,
 )
-from gateway.registry.store import Registry
+from gateway.registry.snapshot import System
 from gateway.registry.xref import map_order
 
 __all__ = ["ImportOutcome", "OrderIntake", "revision_seq", "validate_order"]
@@ -45,6 +44,8 @@ class ImportOutcome:
     header: OrderHeader
     #: CREATED (new order), REVISED (new revision of an order), EXISTING (duplicate)
     status: str
+    #: the code of the source system that sent it
+    system: str
 
 
 def revision_seq(revision: str) -> int:
@@ -138,7 +139,6 @@ class OrderIntake:
         self._s = session
         self._status = StatusWriter(session)
         self._flow = Orchestrator(session, default_fulfillment_system, reply_to)
-        self._systems: dict[str, SourceSystem | None] = {}
 
     def reroute(
         self, order_number: str
@@ -166,7 +166,7 @@ class OrderIntake:
             for fline in line.fulfill_lines
             if fline.id in wanted
         ]
-        if pairs and not Router(self._s).active:
+        if pairs and self._flow.registry.routing is None:
             raise StateError(
                 "ILLEGAL_TRANSITION", "no routing version is published; publish one first"
             )
@@ -175,16 +175,8 @@ class OrderIntake:
             self._status.rollup(header, "re-routed")
         return header, [f for _, f in pairs], unrouted
 
-    def _find_system(self, code: str) -> SourceSystem | None:
-        """The source system ``code``, read once per intake (one transaction)."""
-        if code not in self._systems:
-            self._systems[code] = self._s.scalar(
-                select(SourceSystem).where(SourceSystem.code == code)
-            )
-        return self._systems[code]
-
-    def source_system(self, code: str) -> SourceSystem:
-        ss = self._find_system(code)
+    def source_system(self, code: str) -> System:
+        ss = self._flow.registry.systems.get(code)
         if ss is None:
             raise NotFoundError(
                 "SOURCE_SYSTEM_UNKNOWN",
@@ -199,9 +191,9 @@ class OrderIntake:
         Mapping comes first: an external value may not fit our field until it is mapped.
         """
         code = _require(order.source_system, "SourceTransactionSystem", "the order")
-        ss = self._find_system(code)
+        ss = self._flow.registry.systems.get(code)
         if ss is not None and ss.cross_reference:
-            order = map_order(order, Registry(self._s).value_maps(ss.code), ss.code)
+            order = map_order(order, ss.maps, ss.code)
         validate_order(order)
         return order
 
@@ -225,7 +217,7 @@ class OrderIntake:
             )
         )
         if same is not None:
-            return ImportOutcome(same, "EXISTING")
+            return ImportOutcome(same, "EXISTING", ss.code)
 
         current = self._s.scalar(
             select(OrderHeader)
@@ -252,7 +244,7 @@ class OrderIntake:
                 )
             ):
                 req.status = "SUPERSEDED"
-        return ImportOutcome(header, "REVISED" if current is not None else "CREATED")
+        return ImportOutcome(header, "REVISED" if current is not None else "CREATED", ss.code)
 
     def _serialize(self, source_system_id: int, source_order_id: str) -> None:
         """One intake at a time per source order (PostgreSQL; SQLite writers are serial).
@@ -292,7 +284,7 @@ class OrderIntake:
     def _new_header(
         self,
         order: OrderInput,
-        ss: SourceSystem,
+        ss: System,
         revision: str,
         seq: int,
         batch_name: str | None,
@@ -301,7 +293,6 @@ class OrderIntake:
         header = OrderHeader(
             order_number=current.order_number if current is not None else "",
             source_system_id=ss.id,
-            source_system=ss,  # known: reading header.source_system must not load it
             source_order_id=str(order.source_order_id).strip(),
             source_order_number=str(order.source_order_number).strip(),
             revision=revision,

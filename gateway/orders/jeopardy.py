@@ -32,8 +32,8 @@ from connectors.registry import DEFAULT_PROCESS, StepSpec
 from connectors.triggers import JeopardyThresholdSpec, priority_rank
 from gateway.events import recorder
 from gateway.orders.lifecycle import TERMINAL
-from gateway.orders.orchestration import step_spec
-from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, Process, utcnow
+from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, utcnow
+from gateway.registry.snapshot import Snapshot, current
 from gateway.registry.triggers import TriggerStore
 
 __all__ = [
@@ -125,17 +125,13 @@ class JeopardyCheck:
 
     def __init__(self, session: Session) -> None:
         self._s = session
-        self._steps: dict[int | None, tuple[StepSpec, ...]] = {None: DEFAULT_PROCESS.steps}
+        self._registry: Snapshot | None = None
 
     def _process_steps(self, process_id: int | None) -> tuple[StepSpec, ...]:
-        if process_id not in self._steps:
-            process = self._s.get(Process, process_id)
-            self._steps[process_id] = (
-                tuple(step_spec(s) for s in process.steps)
-                if process is not None
-                else DEFAULT_PROCESS.steps
-            )
-        return self._steps[process_id]
+        if self._registry is None:
+            self._registry = current(self._s)
+        process = self._registry.processes.get(process_id) if process_id is not None else None
+        return process.steps if process is not None else DEFAULT_PROCESS.steps
 
     def run(
         self,

@@ -17,10 +17,10 @@ none, the request is only recorded, as before routing existed).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
@@ -30,19 +30,15 @@ from gateway.orders.routing import Route, Router, line_attributes
 from gateway.orders.state import StatusWriter
 from gateway.outbox.writer import OutboxWriter
 from gateway.persistence.models import (
-    Connector,
     FulfillLine,
     FulfillmentRequest,
     OrderHeader,
     OrderLine,
-    Process,
-    ProcessStep,
-    SourceSystem,
     utcnow,
 )
-from gateway.persistence.quiet import unless_changed
+from gateway.registry.snapshot import ConnectorInfo, ProcessVersion, Snapshot, current
 
-__all__ = ["DEFAULT_WAREHOUSE", "Orchestrator", "Stage", "step_spec"]
+__all__ = ["DEFAULT_WAREHOUSE", "Orchestrator", "Stage"]
 
 #: the organization a reservation picks when the line names none
 DEFAULT_WAREHOUSE = "M1"
@@ -61,156 +57,71 @@ class Stage:
     step: StepSpec
 
 
-def step_spec(step: ProcessStep) -> StepSpec:
-    """A stored process step as the registry model's value."""
-    return StepSpec(
-        step.name,
-        step.task_type.code,
-        step.task_name,
-        step.service_name,
-        step.kind,
-        step.planned_minutes,
-    )
+def _steps(process: ProcessVersion | None) -> tuple[str, tuple[StepSpec, ...]]:
+    """A process's name and steps; the built-in definition's for a line without one."""
+    if process is None:
+        return DEFAULT_PROCESS.name, DEFAULT_PROCESS.steps
+    return process.name, process.steps
 
 
-#: (process id, (name, version, created), task type) -> the next external stage, per OS
-#: process: process versions are immutable, so this never goes stale.
-_VERSION_STAGES: dict[tuple[int, tuple[object, ...] | None, str], Stage | None] = {}
-#: the same key -> the first stage of that task type (what a request of it routes for)
-_VERSION_FIRST_STAGES: dict[tuple[int, tuple[object, ...] | None, str], Stage | None] = {}
-_VERSION_CACHE_SIZE = 1000
+def first_stage(process: ProcessVersion | None, task_type: str) -> Stage | None:
+    """The first step of ``task_type`` in ``process``."""
+    name, steps = _steps(process)
+    for spec in steps:
+        if spec.task_type == task_type:
+            return Stage(name, spec)
+    return None
 
 
-def _remember(
-    cache: dict[tuple[int, tuple[object, ...] | None, str], Stage | None],
-    key: tuple[int, tuple[object, ...] | None, str],
-    find: Callable[[], Stage | None],
-) -> Stage | None:
-    try:  # one lookup: another thread may clear the cache between a test and a read
-        return cache[key]
-    except KeyError:
-        pass
-    if len(cache) > _VERSION_CACHE_SIZE:
-        cache.clear()
-    found = cache[key] = find()
-    return found
+def next_external(process: ProcessVersion | None, after: str) -> Stage | None:
+    """The external step that follows the first step of task type ``after``."""
+    name, steps = _steps(process)
+    seen = False
+    for spec in steps:
+        if seen and spec.kind == "EXTERNAL":
+            return Stage(name, spec)
+        seen = seen or spec.task_type == after
+    return None
 
 
 class Orchestrator:
-    """Moves lines through their process inside the caller's transaction."""
+    """Moves lines through their process inside the caller's transaction (one: the
+    registry is read once, at the first step that needs it)."""
 
     def __init__(
         self,
         session: Session,
         default_fulfillment_system: str | None = None,
         reply_to: str | None = None,
+        registry: Snapshot | None = None,
     ) -> None:
         self._s = session
         self._status = StatusWriter(session)
         self._default_fs = default_fulfillment_system
-        self._outbox = OutboxWriter(session, reply_to)
-        self._router: Router | None = None
-        self._processes: dict[int | None, Process | None] = {}
-        self._versions: dict[int, tuple[object, ...] | None] = {}
-        self._next: dict[tuple[int | None, str], Stage | None] = {}
+        self._reply_to = reply_to
+        self._registry = registry
+
+    @property
+    def registry(self) -> Snapshot:
+        if self._registry is None:
+            self._registry = current(self._s)
+        return self._registry
 
     # -- processes ------------------------------------------------------------------
 
-    def _newest(self) -> Process | None:
-        if None not in self._processes:
-            self._processes[None] = self._s.scalar(
-                select(Process)
-                .where(Process.name == DEFAULT_PROCESS.name)
-                .order_by(Process.version.desc())
-                .limit(1)
-            )
-        return self._processes[None]
-
-    def _process_of(self, fline: FulfillLine) -> Process | None:
+    def _process_of(self, fline: FulfillLine) -> ProcessVersion | None:
+        """The line's process version; the newest default one for a line without one (or
+        whose version is gone: the built-in definition then)."""
         if fline.process_id is None:
-            return self._newest()
-        if fline.process_id not in self._processes:
-            with unless_changed(self._s, Process, ProcessStep):
-                self._processes[fline.process_id] = self._s.get(Process, fline.process_id)
-        return self._processes[fline.process_id]
-
-    def _stage(self, process: Process | None, task_type: str) -> Stage | None:
-        """The first step of ``task_type`` in ``process`` (the built-in definition's when
-        the line has no stored process)."""
-        if process is None:
-            for spec in DEFAULT_PROCESS.steps:
-                if spec.task_type == task_type:
-                    return Stage(DEFAULT_PROCESS.name, spec)
-            return None
-        for step in process.steps:
-            if step.task_type.code == task_type:
-                return Stage(process.name, step_spec(step))
-        return None
-
-    def _version(self, process_id: int) -> tuple[object, ...] | None:
-        """What identifies a process version for good: its name, version and creation time
-        (an id alone could be reused after a delete)."""
-        if process_id not in self._versions:
-            with unless_changed(self._s, Process):
-                row = self._s.execute(
-                    select(Process.name, Process.version, Process.created_at).where(
-                        Process.id == process_id
-                    )
-                ).one_or_none()
-            self._versions[process_id] = tuple(row) if row else None
-        return self._versions[process_id]
-
-    def _stage_of(self, fline: FulfillLine, task_type: str) -> Stage | None:
-        """``_stage`` of the line's process, without loading the process's steps when this
-        OS process has seen that version (four statements less per request)."""
-        if fline.process_id is None:
-            return self._stage(self._newest(), task_type)
-        key = (fline.process_id, self._version(fline.process_id), task_type)
-        return _remember(
-            _VERSION_FIRST_STAGES, key, lambda: self._stage(self._process_of(fline), task_type)
-        )
-
-    def _next_external(self, process: Process | None, after: str) -> Stage | None:
-        """The external step that follows the first step of task type ``after``."""
-        key = (process.id if process is not None else None, after)
-        if key not in self._next:  # asked once per line of a response: once is enough
-            self._next[key] = self._find_next_external(process, after)
-        return self._next[key]
-
-    def _next_external_of(self, fline: FulfillLine, after: str) -> Stage | None:
-        """``_next_external`` of the line's process, without loading the process's steps
-        when this OS process has seen that version: a version never changes."""
-        if fline.process_id is None:
-            return self._next_external(self._newest(), after)
-        key = (fline.process_id, after)
-        if key not in self._next:
-            known = (fline.process_id, self._version(fline.process_id), after)
-            self._next[key] = _remember(
-                _VERSION_STAGES,
-                known,
-                lambda: self._find_next_external(self._process_of(fline), after),
-            )
-        return self._next[key]
-
-    @staticmethod
-    def _find_next_external(process: Process | None, after: str) -> Stage | None:
-        steps = (
-            [step_spec(s) for s in process.steps] if process is not None else DEFAULT_PROCESS.steps
-        )
-        name = process.name if process is not None else DEFAULT_PROCESS.name
-        seen = False
-        for spec in steps:
-            if seen and spec.kind == "EXTERNAL":
-                return Stage(name, spec)
-            seen = seen or spec.task_type == after
-        return None
+            return self.registry.newest.get(DEFAULT_PROCESS.name)
+        return self.registry.processes.get(fline.process_id)
 
     # -- new lines --------------------------------------------------------------------
 
     def start(self, header: OrderHeader, pairs: Sequence[Pair]) -> list[FulfillLine]:
         """Run new lines through the internal steps up to their first external step and
         request it; returns the lines routing could not place (``ROUTING_ERROR``)."""
-        process = self._newest()
+        process = self.registry.newest.get(DEFAULT_PROCESS.name)
         now = utcnow()
         for line, fline in pairs:
             fline.process_id = process.id if process is not None else None
@@ -218,7 +129,7 @@ class Orchestrator:
             for step in steps:
                 if step.kind == "EXTERNAL":
                     break
-                code = step.task_type.code
+                code = step.task_type
                 if code == "Schedule":
                     fline.scheduled_ship_date = (
                         fline.scheduled_ship_date or line.requested_ship_date or now
@@ -245,27 +156,28 @@ class Orchestrator:
             pairs = [p for p in pairs if hold_on(holds, p[0].id) is None]
         if not pairs:
             return []
-        router = self._routing()
+        router = Router(self.registry)
         waiting = _AWAITING[task_type]
         if not router.active:
             connector = self._default_connector()
             request = self._new_request(header, task_type, self._default_fs, connector)
             for _line, fline in pairs:
                 self._assign(fline, request, task_type, waiting, f"{task_type} requested")
-            self._outbox.request(request, header, pairs)
+            self._outbox().request(request, header, pairs)
             return []
         requests: dict[tuple[int, str | None, str | None], FulfillmentRequest] = {}
         unrouted: list[FulfillLine] = []
+        system = self.registry.systems_by_id[header.source_system_id].code
         for line, fline in pairs:
-            stage = self._stage_of(fline, task_type)
+            stage = first_stage(self._process_of(fline), task_type)
             if stage is None:  # a process without the step: route as the built-in one
-                stage = self._stage(None, task_type)
+                stage = first_stage(None, task_type)
             assert stage is not None
             earlier = routed.get(fline.id) if routed else None
             if earlier is not None and earlier[0] == stage:
                 route = earlier[1]
             else:
-                values = line_attributes(header, line, fline, stage.process, stage.step)
+                values = line_attributes(header, system, line, fline, stage.process, stage.step)
                 route = router.route(values)
             fline.rule_set_version = route.decision.version
             fline.routing_rule_id = route.decision.rule_id
@@ -280,13 +192,13 @@ class Orchestrator:
             key = (connector.id, *actions)
             if key not in requests:
                 requests[key] = self._new_request(
-                    header, task_type, connector.target_system.code, connector, *actions
+                    header, task_type, connector.system.code, connector, *actions
                 )
             how = f"rule {route.decision.rule_id}" if route.decision.rule_id else "default"
             reason = f"{task_type} requested via {connector.name} ({how})"
             self._assign(fline, requests[key], task_type, waiting, reason)
         for request in requests.values():
-            self._outbox.request(request, header, [p for p in pairs if p[1].request is request])
+            self._outbox().request(request, header, [p for p in pairs if p[1].request is request])
         return unrouted
 
     # -- after a shipment ---------------------------------------------------------------
@@ -298,7 +210,8 @@ class Orchestrator:
         no Invoice default), it goes where the shipment went, as Oracle's default
         process bills through the fulfillment system that shipped.
         """
-        closing = [p for p in pairs if self._next_external_of(p[1], "Shipment") is None]
+        after = {p[1].id: next_external(self._process_of(p[1]), "Shipment") for p in pairs}
+        closing = [p for p in pairs if after[p[1].id] is None]
         for _line, fline in closing:
             self._status.fline(fline, "CLOSED", "process complete: no step after shipment")
             fline.task_type = None
@@ -308,13 +221,14 @@ class Orchestrator:
         routed: list[Pair] = []
         routes: dict[int, tuple[Stage, Route]] = {}
         fallback: dict[int | None, list[Pair]] = {}
-        router = self._routing()
+        router = Router(self.registry)
+        system = self.registry.systems_by_id[header.source_system_id].code
         for line, fline in billing:
-            stage = self._next_external_of(fline, "Shipment")
+            stage = after[fline.id]
             assert stage is not None
             if router.active:
                 route = router.route(
-                    line_attributes(header, line, fline, stage.process, stage.step)
+                    line_attributes(header, system, line, fline, stage.process, stage.step)
                 )
                 if route.connector is not None:
                     routed.append((line, fline))
@@ -331,36 +245,25 @@ class Orchestrator:
         if routed:
             self.request(header, routed, "Invoice", routes)
         for connector_id, group in fallback.items():
-            connector = self._s.get(Connector, connector_id) if connector_id else None
+            connector = self.registry.connectors_by_id.get(connector_id) if connector_id else None
             request = self._new_request(header, "Invoice", fulfillment_system, connector)
             for _line, fline in group:
                 self._assign(fline, request, "Invoice", "AWAIT_BILLING", "billing requested")
-            self._outbox.request(request, header, group)
+            self._outbox().request(request, header, group)
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _routing(self) -> Router:
-        """The router, built once (it loads the published engine) and only when needed."""
-        if self._router is None:
-            self._router = Router(self._s)
-        return self._router
-
-    def _default_connector(self) -> Connector | None:
+    def _default_connector(self) -> ConnectorInfo | None:
         """Before routing is published: the default system's first enabled service
         connector by name (none: the request is recorded and nothing is sent)."""
-        if self._default_fs is None:
+        system = self.registry.systems.get(self._default_fs) if self._default_fs else None
+        if system is None:
             return None
-        return self._s.scalar(
-            select(Connector)
-            .join(Connector.target_system)
-            .where(
-                SourceSystem.code == self._default_fs,
-                Connector.enabled.is_(True),
-                Connector.invocation_mode != "BUSINESS_EVENT",
-            )
-            .order_by(Connector.name)
-            .limit(1)
-        )
+        enabled = [c for c in self.registry.service_connectors(system.id) if c.enabled]
+        return enabled[0] if enabled else None
+
+    def _outbox(self) -> OutboxWriter:
+        return OutboxWriter(self._s, self.registry, self._reply_to)
 
     def _assign(
         self,
@@ -383,7 +286,7 @@ class Orchestrator:
         header: OrderHeader,
         task_type: str,
         system: str | None,
-        connector: Connector | None,
+        connector: ConnectorInfo | None,
         operation: str | None = None,
         interface_type: str | None = None,
     ) -> FulfillmentRequest:

@@ -45,18 +45,16 @@ from gateway.orders.state import StatusWriter
 from gateway.persistence.bulk import write_changes
 from gateway.persistence.kept import merged
 from gateway.persistence.models import (
-    Connector,
     FulfillLine,
     FulfillmentRequest,
     FulfillmentResponseRecord,
     Hold,
     OrderHeader,
     OrderLine,
-    SourceSystem,
     StagedResponse,
     utcnow,
 )
-from gateway.registry.store import Registry
+from gateway.registry.snapshot import System
 from gateway.registry.xref import translate
 
 __all__ = [
@@ -120,10 +118,10 @@ class ResponseProcessor:
 
     # -- shared checks ---------------------------------------------------------------
 
-    def _fulfillment_system(self, code: str | None) -> SourceSystem:
+    def _fulfillment_system(self, code: str | None) -> System:
         if not code or not code.strip():
             raise ValidationError("MISSING_KEY", "FulfillmentSystem is required")
-        ss = self._s.scalar(select(SourceSystem).where(SourceSystem.code == code.strip()))
+        ss = self._flow.registry.systems.get(code.strip())
         if ss is None:
             raise NotFoundError(
                 "SOURCE_SYSTEM_UNKNOWN",
@@ -137,7 +135,7 @@ class ResponseProcessor:
             )
         return ss
 
-    def _check_header(self, resp: FulfillmentResponse) -> tuple[SourceSystem, str, str]:
+    def _check_header(self, resp: FulfillmentResponse) -> tuple[System, str, str]:
         ss = self._fulfillment_system(resp.fulfillment_system)
         rid = (resp.response_identifier or "").strip()
         if not rid:
@@ -224,7 +222,7 @@ class ResponseProcessor:
             if previous is not None:
                 return previous
         option = self._processing_option(ss, resp.lines)
-        maps = Registry(self._s).value_maps(ss.code) if ss.cross_reference else ValueMaps()
+        maps = ss.maps
         # the orders the lines belong to, each read whole once, for the checks and the writes
         plans, errors, found, orders = self._check_lines(
             resp.lines, ss.code, task, option, maps, resp.may_answer_unassigned
@@ -306,21 +304,14 @@ class ResponseProcessor:
         ).all()
         return True
 
-    def _processing_option(self, ss: SourceSystem, lines: Sequence[FulfillLineResponse]) -> str:
+    def _processing_option(self, ss: System, lines: Sequence[FulfillLineResponse]) -> str:
         """The option of the system's connector that carried the lines' request; else of
         its first service connector by name, enabled ones first; else the default.
 
-        One query in the common case: the carried connector is looked up only when the
+        No query in the common case: the carried connector is looked up only when the
         system's connectors disagree.
         """
-        candidates = self._s.execute(
-            select(
-                Connector.id, Connector.enabled, Connector.name, Connector.response_processing
-            ).where(
-                Connector.target_system_id == ss.id,
-                Connector.invocation_mode != "BUSINESS_EVENT",
-            )
-        ).all()
+        candidates = self._flow.registry.service_connectors(ss.id)
         options = {c.response_processing for c in candidates}
         if len(options) <= 1:
             return options.pop() if options else PROCESSING_OPTIONS[0]

@@ -13,19 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.orm import Session, joinedload
-
 from connectors.registry import DEFAULT_PROCESS, StepSpec
-from gateway.persistence.models import (
-    Connector,
-    FulfillLine,
-    OrderHeader,
-    OrderLine,
-    SourceSystem,
-)
-from gateway.persistence.quiet import unless_changed
-from gateway.registry.rules import RuleStore
+from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
+from gateway.registry.snapshot import ConnectorInfo, Snapshot
 from routing.engine import Decision, Engine
 from routing.rules import typed_values
 
@@ -40,15 +30,17 @@ def shipment_step() -> tuple[str, StepSpec]:
 
 def line_attributes(
     header: OrderHeader,
+    system: str,
     line: OrderLine,
     fline: FulfillLine | None,
     process: str,
     step: StepSpec,
 ) -> dict[str, Any]:
-    """The typed attribute values rules see for one fulfillment line at one step."""
+    """The typed attribute values rules see for one fulfillment line at one step of an
+    order sent by source system ``system``."""
     return typed_values(
         {
-            "SourceTransactionSystem": header.source_system.code,
+            "SourceTransactionSystem": system,
             "SourceTransactionNumber": header.source_order_number,
             "OrderNumber": header.order_number,
             "BuyingPartyNumber": header.buying_party_number,
@@ -76,20 +68,19 @@ def line_attributes(
 
 @dataclass(frozen=True)
 class Route:
-    """A decision made usable: the connector row, or the reason there is none."""
+    """A decision made usable: the connector, or the reason there is none."""
 
     decision: Decision
-    connector: Connector | None
+    connector: ConnectorInfo | None
     error: str | None
 
 
 class Router:
-    """Routes lines with the newest published version, inside the caller's session."""
+    """Routes lines with the routing version and connectors of a registry snapshot."""
 
-    def __init__(self, session: Session) -> None:
-        self._s = session
-        self._engine: Engine | None = RuleStore(session).engine()
-        self._connectors: dict[str, Connector | None] = {}
+    def __init__(self, registry: Snapshot) -> None:
+        self._engine: Engine | None = registry.routing
+        self._connectors = registry.connectors
 
     @property
     def active(self) -> bool:
@@ -101,7 +92,7 @@ class Router:
         decision = self._engine.decide(values, at or datetime.now(UTC))
         if decision.connector is None:
             return Route(decision, None, decision.reason)
-        connector = self._connector(decision.connector)
+        connector = self._connectors.get(decision.connector)
         via = (
             f"rule {decision.rule_id}"
             if decision.rule_id
@@ -113,18 +104,8 @@ class Router:
         if not connector.enabled:
             return Route(decision, None, f"{via} routes to connector {connector.name}, which is "
                                          "disabled")  # fmt: skip
-        system = connector.target_system
+        system = connector.system
         if not system.fulfillment:
             return Route(decision, None, f"{via} routes to connector {connector.name}, whose "
                          f"system {system.code} is not enabled for fulfillment")  # fmt: skip
         return Route(decision, connector, None)
-
-    def _connector(self, name: str) -> Connector | None:
-        if name not in self._connectors:
-            with unless_changed(self._s, Connector, SourceSystem):
-                self._connectors[name] = self._s.scalar(
-                    select(Connector)
-                    .where(Connector.name == name)
-                    .options(joinedload(Connector.target_system))
-                )
-        return self._connectors[name]

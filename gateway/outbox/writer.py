@@ -21,13 +21,13 @@ from connectors.outbound import (
     build_envelope,
 )
 from gateway.persistence.models import (
-    Connector,
     FulfillLine,
     FulfillmentRequest,
     OrderHeader,
     OrderLine,
     OutboxMessage,
 )
+from gateway.registry.snapshot import Snapshot
 
 __all__ = ["DEFAULT_OPERATION", "OutboxWriter", "request_document"]
 
@@ -38,9 +38,11 @@ DEFAULT_OPERATION = "Create"
 def request_document(
     request: FulfillmentRequest,
     header: OrderHeader,
+    system: str,
     pairs: Sequence[tuple[OrderLine, FulfillLine]],
 ) -> RequestDocument:
-    """The ``headerTL`` of ``request`` for the fulfillment lines in ``pairs``."""
+    """The ``headerTL`` of ``request`` for the fulfillment lines in ``pairs`` of an order
+    sent by source system ``system``."""
     return RequestDocument(
         request_id=request.id,
         task_type=request.task_type,
@@ -48,7 +50,7 @@ def request_document(
         interface_type=request.interface_type,
         header_id=header.id,
         order_number=header.order_number,
-        source_order_system=header.source_system.code,
+        source_order_system=system,
         source_order_id=header.source_order_id,
         source_order_number=header.source_order_number,
         source_order_revision=header.revision,
@@ -84,8 +86,9 @@ def request_document(
 class OutboxWriter:
     """Adds outbox rows to the caller's session."""
 
-    def __init__(self, session: Session, reply_to: str | None = None) -> None:
+    def __init__(self, session: Session, registry: Snapshot, reply_to: str | None = None) -> None:
         self._s = session
+        self._registry = registry
         self._reply_to = reply_to
 
     def request(
@@ -99,13 +102,15 @@ class OutboxWriter:
         requests)."""
         if request.connector_id is None or not pairs:
             return None
-        connector = self._s.get(Connector, request.connector_id)
+        connector = self._registry.connectors_by_id.get(request.connector_id)
         if connector is None or connector.invocation_mode not in OPERATIONS:
             return None
         operation = OPERATIONS[connector.invocation_mode]
         message_id = f"urn:uuid:{uuid.uuid4()}"
         payload = build_envelope(
-            request_document(request, header, pairs),
+            request_document(
+                request, header, self._registry.systems_by_id[header.source_system_id].code, pairs
+            ),
             operation,
             message_id=message_id,
             to=connector.url,

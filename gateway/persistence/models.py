@@ -46,6 +46,7 @@ __all__ = [
     "OutboxMessage",
     "Process",
     "ProcessStep",
+    "RegistryStamp",
     "RoutingDefault",
     "RoutingRule",
     "RuleSetVersion",
@@ -292,6 +293,21 @@ class RuleSetVersion(Base):
     rule_count: Mapped[int] = mapped_column(Integer)
     #: ``routing.rules.RuleSet.to_json``
     content_json: Mapped[str] = mapped_column(Text)
+
+
+class RegistryStamp(Base):
+    """The one row whose ``n`` moves with every change to the registry's tables.
+
+    Database triggers (migration 0010) bump it inside the changing transaction, so a
+    process caching the registry (:mod:`gateway.registry.snapshot`) reads it once per
+    transaction to know whether its copy is current. A migration that rebuilds a watched
+    table on SQLite drops that table's triggers with it, and must create them again.
+    """
+
+    __tablename__ = "registry_stamp"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    n: Mapped[int] = mapped_column(BigInteger)
 
 
 class AuditEntry(Base):

@@ -154,7 +154,7 @@ def _flow(session: Session, outcome: ImportOutcome) -> str:
 def _result(session: Session, outcome: ImportOutcome, order: OrderInput) -> Any:
     """Oracle's ``OrderImportResponse`` for one imported order."""
     h = outcome.header
-    system = h.source_system.code
+    system = outcome.system
     sent = {li.source_line_id: li.attributes for li in order.lines}
     repeat = outcome.status == "EXISTING"
     return make(
