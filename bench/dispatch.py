@@ -112,7 +112,7 @@ def enqueue(runtime: Runtime, size: int, count: int, tag: str) -> list[RequestDo
     request each. Returns each request's ``headerTL`` content (for the zeep baseline)."""
     from gateway.orders.commands import LineInput, OrderInput
     from gateway.orders.intake import OrderIntake
-    from gateway.outbox.writer import request_document
+    from gateway.orders.outgoing import request_document
     from gateway.persistence.models import (
         FulfillLine,
         FulfillmentRequest,

@@ -29,6 +29,7 @@ from gateway.soap.asgi import BufferingFront
 from gateway.soap.front import Endpoint, SoapFront
 from gateway.soap.operations import operations_of
 from gateway.startup import prepare
+from gateway.wsdl import CANONICAL_BASE, HTTP_TRANSPORT, shape_wsdl
 
 __all__ = [
     "SERVICE_MODULES",
@@ -41,6 +42,7 @@ __all__ = [
     "build_spyne_app",
     "endpoints",
     "listen",
+    "render_wsdl",
     "serve",
     "worker_class",
 ]
@@ -71,6 +73,17 @@ def build_spyne_app(name: str) -> Application:
         in_protocol=Soap11(validator="lxml"),
         out_protocol=Soap11(),
     )
+
+
+def render_wsdl(name: str) -> bytes:
+    """The WSDL of service ``name`` as stored under ``wsdl/``."""
+    from spyne.interface.wsdl import Wsdl11
+
+    app = build_spyne_app(name)
+    app.transport = HTTP_TRANSPORT
+    doc = Wsdl11(app.interface)
+    doc.build_interface_document(CANONICAL_BASE + name)
+    return shape_wsdl(doc.get_interface_document(), name, CANONICAL_BASE + name)
 
 
 def _operations(app: Application) -> frozenset[str]:

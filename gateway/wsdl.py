@@ -22,7 +22,7 @@ from lxml import etree
 
 from gateway import namespaces as ns
 
-__all__ = ["CANONICAL_BASE", "SERVICE_NAMES", "render_wsdl", "shape_wsdl"]
+__all__ = ["CANONICAL_BASE", "HTTP_TRANSPORT", "SERVICE_NAMES", "shape_wsdl"]
 
 #: The address written into the stored files; a served WSDL carries its own host.
 CANONICAL_BASE = "https://servername/fscmService/"
@@ -205,16 +205,3 @@ def shape_wsdl(document: bytes, name: str, location: str) -> bytes:
     )
     etree.SubElement(port, _SOAP + "address", location=location)
     return etree.tostring(root, pretty_print=True, xml_declaration=True, encoding="UTF-8")
-
-
-def render_wsdl(name: str) -> bytes:
-    """The WSDL of service ``name`` as stored under ``wsdl/``."""
-    from spyne.interface.wsdl import Wsdl11
-
-    from gateway.server import build_spyne_app
-
-    app = build_spyne_app(name)
-    app.transport = HTTP_TRANSPORT
-    doc = Wsdl11(app.interface)
-    doc.build_interface_document(CANONICAL_BASE + name)
-    return shape_wsdl(doc.get_interface_document(), name, CANONICAL_BASE + name)

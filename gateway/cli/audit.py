@@ -9,7 +9,7 @@ import click
 
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_table, json_option
-from gateway.registry import audit as audit_log
+from gateway.persistence import audit as audit_log
 
 __all__ = ["audit"]
 

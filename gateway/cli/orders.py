@@ -8,8 +8,8 @@ import click
 
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_record, emit_table, json_option, shorten
-from gateway.orders.history import list_orders, order_history
-from gateway.orders.lifecycle import HEADER_TRANSITIONS
+from gateway.lifecycle import HEADER_TRANSITIONS
+from gateway.views.order_history import list_orders, order_history
 
 __all__ = ["orders"]
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from gateway.registry.audit import Change
+from gateway.persistence.audit import Change
 
 __all__ = ["MASK", "emit_changes", "emit_record", "emit_table", "json_option", "shorten"]
 

@@ -304,7 +304,8 @@ def process_responses(ctx: Context) -> None:
 @click.command(help="Write the published WSDLs to a directory (default ./wsdl).")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=Path("wsdl"))
 def wsdl(out: Path) -> None:
-    from gateway.wsdl import SERVICE_NAMES, render_wsdl
+    from gateway.server import render_wsdl
+    from gateway.wsdl import SERVICE_NAMES
 
     out.mkdir(parents=True, exist_ok=True)
     for name in SERVICE_NAMES:

@@ -13,9 +13,9 @@ from connectors.registry import is_plain
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_changes, emit_table, json_option
 from gateway.errors import NotFoundError, ValidationError
+from gateway.persistence import audit
+from gateway.persistence.audit import Change
 from gateway.persistence.models import User
-from gateway.registry import audit
-from gateway.registry.audit import Change
 from gateway.registry.bindings import binding_of, check_systems, set_binding, stored_systems
 from gateway.registry.wallet import seal_user_secret
 from gateway.security.passwords import hash_password

@@ -29,7 +29,7 @@ from gateway.events.recorder import (
     StatusChange,
     take,
 )
-from gateway.orders.lifecycle import TERMINAL
+from gateway.lifecycle import TERMINAL
 from gateway.persistence.models import (
     FulfillLine,
     Hold,

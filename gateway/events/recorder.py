@@ -2,7 +2,8 @@
 
 Producers (the status writer, holds, splits, the jeopardy check) call the functions
 here as they change things; each change is noted in ``session.info``. Just before the
-transaction commits, :func:`gateway.events.publisher.publish` turns the noted changes
+transaction commits, :func:`gateway.events.publisher.publish` (registered with
+:func:`publish_with` when the package is imported) turns the noted changes
 into outbox rows in that same transaction, so an event commits with its change or not
 at all. A savepoint's release writes nothing: its notes wait for the commit of the
 whole transaction.
@@ -21,6 +22,7 @@ changes a status can forget to write its history or to publish.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -41,6 +43,7 @@ __all__ = [
     "install",
     "jeopardy_raised",
     "line_split",
+    "publish_with",
     "status_changed",
     "take",
 ]
@@ -189,6 +192,17 @@ def _write_history(session: Session, pending: _Pending) -> None:
     )
 
 
+#: what turns the noted changes into outbox rows, just before the commit
+#: (:func:`gateway.events.publisher.publish`, registered by the package)
+_PUBLISHERS: list[Callable[[Session], object]] = []
+
+
+def publish_with(publish: Callable[[Session], object]) -> None:
+    """Have ``publish`` called with the session before each commit with noted changes."""
+    if publish not in _PUBLISHERS:
+        _PUBLISHERS.append(publish)
+
+
 def _before_commit(session: Session) -> None:
     if session.in_nested_transaction():
         # A released savepoint waits for the commit: written inside it, rows noted
@@ -200,9 +214,8 @@ def _before_commit(session: Session) -> None:
     if pending.unwritten:
         _write_history(session, pending)
     if pending.changes:
-        from gateway.events.publisher import publish  # the publisher imports the order model
-
-        publish(session)
+        for publish in _PUBLISHERS:
+            publish(session)
 
 
 def _after_transaction_create(session: Session, transaction: SessionTransaction) -> None:

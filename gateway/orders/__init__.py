@@ -1,1 +1,2 @@
-"""Orders: intake, lifecycle, inquiry and fulfillment responses (spyne-free domain code)."""
+"""Orders: intake, orchestration, fulfillment responses and inquiry, and the outbox rows
+their fulfillment requests become (spyne-free domain code)."""

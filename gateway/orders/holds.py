@@ -19,8 +19,8 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import ConflictError, NotFoundError, StateError, ValidationError
 from gateway.events import recorder
+from gateway.lifecycle import TERMINAL
 from gateway.orders.held import active_holds, hold_on
-from gateway.orders.lifecycle import TERMINAL
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.state import StatusWriter
 from gateway.persistence.models import FulfillLine, Hold, OrderHeader, OrderLine, utcnow

@@ -14,13 +14,14 @@ from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.errors import NotFoundError, StateError, ValidationError
+from gateway.lifecycle import SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.commands import OrderInput
 from gateway.orders.holds import record_holds
 from gateway.orders.inquiry import OrderQuery, find_orders
-from gateway.orders.lifecycle import SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.limits import MAX_REVISION, check_length, check_quantity
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.state import StatusWriter
+from gateway.orders.xref import map_order
 from gateway.persistence.kept import to_column
 from gateway.persistence.models import (
     FulfillLine,
@@ -30,7 +31,6 @@ from gateway.persistence.models import (
     SourceSystem,
 )
 from gateway.registry.snapshot import System
-from gateway.registry.xref import map_order
 
 __all__ = ["ImportOutcome", "OrderIntake", "revision_seq", "validate_order"]
 

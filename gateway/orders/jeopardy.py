@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session
 from connectors.registry import DEFAULT_PROCESS, StepSpec
 from connectors.triggers import JeopardyThresholdSpec, priority_rank
 from gateway.events import recorder
-from gateway.orders.lifecycle import TERMINAL
+from gateway.lifecycle import TERMINAL
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, utcnow
 from gateway.registry.snapshot import Snapshot, current
 from gateway.registry.triggers import TriggerStore

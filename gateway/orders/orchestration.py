@@ -7,7 +7,7 @@ else now) and the line becomes ``SCHEDULED``; Reservation picks the warehouse (t
 requested organization, else :data:`DEFAULT_WAREHOUSE`). An external step is routed
 (rules → connector), the lines of one order bound for one connector (and the same rule
 actions) share one fulfillment request, and the request goes to the outbox in the same
-transaction (:mod:`gateway.outbox.writer`). A shipment moves a line to the next external
+transaction (:mod:`gateway.orders.outgoing`). A shipment moves a line to the next external
 step (Invoice in the default process); a line whose process has no next step closes.
 
 Until a routing version is published, a new line's request goes to the configured
@@ -26,9 +26,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.registry import DEFAULT_PROCESS, StepSpec
 from gateway.orders.held import active_holds, hold_on
+from gateway.orders.outgoing import OutboxWriter
 from gateway.orders.routing import Route, Router, line_attributes
 from gateway.orders.state import StatusWriter
-from gateway.outbox.writer import OutboxWriter
 from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,

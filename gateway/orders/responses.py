@@ -30,6 +30,7 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.events import recorder
+from gateway.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.commands import (
     Acknowledgement,
     FulfillLineResponse,
@@ -38,10 +39,10 @@ from gateway.orders.commands import (
     ResponseResult,
 )
 from gateway.orders.held import hold_on
-from gateway.orders.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.limits import check_length, check_quantity
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.state import StatusWriter
+from gateway.orders.xref import translate
 from gateway.persistence.bulk import write_changes
 from gateway.persistence.kept import merged
 from gateway.persistence.models import (
@@ -55,7 +56,6 @@ from gateway.persistence.models import (
     utcnow,
 )
 from gateway.registry.snapshot import System
-from gateway.registry.xref import translate
 
 __all__ = [
     "TASK_STATUSES",

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy.orm import Session
 
+from gateway import lifecycle
 from gateway.events import recorder
-from gateway.orders import lifecycle
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 
 __all__ = ["StatusWriter"]

@@ -1,2 +1,3 @@
-"""The transactional outbox: outbound messages written with the change that causes them
-(:mod:`writer`), and the workers that deliver them (:mod:`worker`)."""
+"""Delivery from the transactional outbox: the workers that send the rows orders and
+events wrote with the change that caused them (:mod:`gateway.orders.outgoing`,
+:mod:`gateway.events.publisher`), retries, the breaker, parking and replay."""

@@ -37,6 +37,8 @@ from sqlalchemy.orm import Session
 
 from connectors.wallet import SecretBox, WalletError
 from gateway.errors import GatewayError, NotFoundError, ValidationError
+from gateway.persistence import audit
+from gateway.persistence.audit import Change
 from gateway.persistence.models import (
     Connector,
     ConnectorHealth,
@@ -46,8 +48,6 @@ from gateway.persistence.models import (
     OutboxMessage,
     utcnow,
 )
-from gateway.registry import audit
-from gateway.registry.audit import Change
 from gateway.registry.wallet import Wallet
 from gateway.security.tokens import redact
 

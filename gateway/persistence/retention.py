@@ -48,7 +48,7 @@ BATCH_SIZE = 200
 #: payload bytes deleted per transaction at most (a larger row goes alone): on SQLite the
 #: time a delete holds the writer grows with the pages it frees, ~25 ms per MB here
 BATCH_BYTES = 4 * 1024 * 1024
-#: header statuses after which an order changes no more (gateway.orders.lifecycle)
+#: header statuses after which an order changes no more (gateway.lifecycle)
 _FINISHED = ("CLOSED", "CANCELED", "DOO_REFERENCE")
 
 #: deletes the rows of these ids and what hangs on them; returns (rows, dependants) deleted,

@@ -1,5 +1,6 @@
 """The registry as stored: source systems, value maps, connectors, wallet entries, task
-types and processes, every change audited (DESIGN §2, §7; issue 3).
+types and processes, every change audited (DESIGN §2, §7), and the copy each process
+holds of them (:mod:`snapshot`).
 
 The model lives in :mod:`connectors.registry`; this package persists it and is the one
 place that checks references between its parts.

@@ -14,9 +14,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.errors import NotFoundError
+from gateway.persistence import audit
+from gateway.persistence.audit import Change
 from gateway.persistence.models import SourceSystem, User
-from gateway.registry import audit
-from gateway.registry.audit import Change
 from gateway.security.systems import SystemGrant
 
 __all__ = ["binding_of", "check_systems", "set_binding", "stored_systems"]

@@ -22,6 +22,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import ConflictError, NotFoundError, ValidationError
+from gateway.persistence import audit
+from gateway.persistence.audit import Change
 from gateway.persistence.models import (
     Connector,
     RoutingDefault,
@@ -31,8 +33,6 @@ from gateway.persistence.models import (
     TaskType,
 )
 from gateway.persistence.quiet import unless_changed
-from gateway.registry import audit
-from gateway.registry.audit import Change
 from routing.engine import Engine, compile_rule_set
 from routing.rules import Problem, Rule, RuleSet, RuleSetInvalid, check, rule_from_mapping
 

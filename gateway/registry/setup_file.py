@@ -53,8 +53,8 @@ from connectors.registry import (
 from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec
 from connectors.wallet import Credential, SecretBox, WalletError
 from gateway.errors import GatewayError, NotFoundError, ValidationError
+from gateway.persistence.audit import Change
 from gateway.persistence.models import User
-from gateway.registry.audit import Change
 from gateway.registry.bindings import set_binding
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry

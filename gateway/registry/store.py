@@ -32,6 +32,8 @@ from connectors.registry import (
     is_plain,
 )
 from gateway.errors import ConflictError, NotFoundError, ValidationError
+from gateway.persistence import audit
+from gateway.persistence.audit import Change
 from gateway.persistence.models import (
     Connector,
     FulfillmentRequest,
@@ -48,8 +50,6 @@ from gateway.persistence.models import (
     ValueMap,
     WalletEntry,
 )
-from gateway.registry import audit
-from gateway.registry.audit import Change
 from gateway.registry.rules import RuleStore
 from gateway.registry.triggers import trigger_referrers
 

@@ -15,10 +15,10 @@ from sqlalchemy.orm import Session
 from connectors.registry import SpecInvalid
 from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec, check_thresholds
 from gateway.errors import NotFoundError, ValidationError
-from gateway.orders.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
+from gateway.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
+from gateway.persistence import audit
+from gateway.persistence.audit import Change
 from gateway.persistence.models import Connector, JeopardyThreshold, TaskType, TriggerPoint
-from gateway.registry import audit
-from gateway.registry.audit import Change
 
 __all__ = ["TriggerStore", "criterion_problem", "trigger_referrers"]
 

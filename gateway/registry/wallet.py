@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 from connectors.registry import CredentialSource, is_plain
 from connectors.wallet import Credential, MasterKey, SecretBox, WalletError, check_client_pair
 from gateway.errors import ConflictError, NotFoundError, ValidationError
+from gateway.persistence import audit
+from gateway.persistence.audit import Change
 from gateway.persistence.models import User, WalletEntry, WalletState
-from gateway.registry import audit
-from gateway.registry.audit import Change
 from gateway.registry.store import Registry, wallet_entry
 
 __all__ = [

@@ -27,9 +27,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.errors import AuthError
+from gateway.persistence import audit
+from gateway.persistence.audit import Change
 from gateway.persistence.models import AuthFailure
-from gateway.registry import audit
-from gateway.registry.audit import Change
 
 __all__ = [
     "LockoutPolicy",

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import StateError
-from gateway.orders.lifecycle import (
+from gateway.lifecycle import (
     FLINE_TRANSITIONS,
     check_fline,
     check_header,

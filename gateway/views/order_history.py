@@ -22,7 +22,7 @@ from sqlalchemy import case, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.errors import NotFoundError
-from gateway.orders.lifecycle import TERMINAL
+from gateway.lifecycle import TERMINAL
 from gateway.outbox.replay import Keys, iso, scrubber_for
 from gateway.persistence.kept import from_column
 from gateway.persistence.models import (
