@@ -205,8 +205,12 @@ class Home:
 
 
 def make_home(
-    connector_url: str, mode: str = "ASYNC_SERVICE", events_url: str = "http://127.0.0.1:9/events"
+    connector_url: str,
+    mode: str = "ASYNC_SERVICE",
+    events_url: str = "http://127.0.0.1:9/events",
+    database_url: str | None = None,
 ) -> Home:
+    """A fresh home; on ``database_url`` (an empty database) instead of its own SQLite file."""
     path = Path(tempfile.mkdtemp(prefix="omgw-bench-"))
     env = {
         **os.environ,
@@ -214,6 +218,9 @@ def make_home(
         "OMGW_LOG_LEVEL": "WARNING",
         "PYTHONPATH": str(ROOT),
     }
+    env.pop("OMGW_DATABASE_URL", None)
+    if database_url:
+        env["OMGW_DATABASE_URL"] = database_url
     home = Home(path, env)
     home.omgw("init")
     setup = path / "bench.toml"
@@ -273,10 +280,14 @@ def seed_orders(home: Home, prefix: str, count: int, lines: int) -> list[list[in
 
 
 @contextmanager
-def gateway(home: Home, workers: int = 2, background: bool = False) -> Iterator[tuple[int, int]]:
+def gateway(
+    home: Home, workers: int = 2, background: bool = False, threads: int | None = None
+) -> Iterator[tuple[int, int]]:
     """``omgw serve`` on a port the system picks (no background loop unless asked); yields
     the port and the pid of gunicorn's master (its workers are its children)."""
     args = ["serve", "--host", "127.0.0.1", "--port", "0", "--workers", str(workers)]
+    if threads is not None:
+        args += ["--threads", str(threads)]
     if not background:
         args.append("--no-background")
     log_path = home.path / "serve.log"

@@ -63,7 +63,7 @@ def _flag(value: str) -> bool:
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
-    """A limit on how many of something a request may hold: a whole number, at least 1."""
+    """A count (a limit on what a request may hold, threads): a whole number, at least 1."""
     value = env.get(name)
     if value is None or not value.strip():
         return default
@@ -122,6 +122,8 @@ class Settings:
     #: our base URL as fulfillment systems reach it; ``serve`` defaults it to its address
     public_url: str | None = None
     worker_concurrency: int = 4
+    #: threads per ``serve`` worker process that run requests (scrypt takes 16 MiB in each)
+    threads: int = 2
     lease_seconds: float = 60.0
     breaker_failures: int = 5
     breaker_cool_down: float = 30.0
@@ -179,6 +181,7 @@ class Settings:
             log_level=_log_level(env.get("OMGW_LOG_LEVEL", "INFO")),
             public_url=env.get("OMGW_PUBLIC_URL") or None,
             worker_concurrency=max(1, int(env.get("OMGW_WORKER_CONCURRENCY", 4))),
+            threads=_count(env, "OMGW_THREADS", 2),
             lease_seconds=max(5.0, float(env.get("OMGW_LEASE_SECONDS", 60))),
             breaker_failures=max(1, int(env.get("OMGW_BREAKER_FAILURES", 5))),
             breaker_cool_down=max(0.0, float(env.get("OMGW_BREAKER_COOL_DOWN", 30))),
@@ -221,6 +224,7 @@ class Settings:
             "OMGW_OUTBOX_RETENTION_DAYS": str(self.outbox_retention_days),
             "OMGW_LOG_LEVEL": self.log_level,
             "OMGW_WORKER_CONCURRENCY": str(self.worker_concurrency),
+            "OMGW_THREADS": str(self.threads),
             "OMGW_LEASE_SECONDS": str(self.lease_seconds),
             "OMGW_BREAKER_FAILURES": str(self.breaker_failures),
             "OMGW_BREAKER_COOL_DOWN": str(self.breaker_cool_down),

@@ -33,7 +33,6 @@ from gateway.wsdl import CANONICAL_BASE, HTTP_TRANSPORT, shape_wsdl
 
 __all__ = [
     "SERVICE_MODULES",
-    "THREADS",
     "GatewayWorker",
     "HeadersWithin",
     "asgi_app",
@@ -139,10 +138,6 @@ def build_authenticator(runtime: Runtime) -> Authenticator:
     )
 
 
-#: threads per worker process that run the WSGI front (scrypt takes 16 MiB in each)
-THREADS = 4
-
-
 class HeadersWithin(H11Protocol):
     """uvicorn's HTTP/1.1 protocol, closing a connection whose request headers are not
     all in within ``header_timeout`` seconds of connecting or of the previous answer.
@@ -183,7 +178,8 @@ class HeadersWithin(H11Protocol):
 
 class GatewayWorker(UvicornWorker):
     """gunicorn's worker for the gateway: an event loop reads every request whole
-    (:class:`~gateway.soap.asgi.BufferingFront`) and ``THREADS`` threads run them."""
+    (:class:`~gateway.soap.asgi.BufferingFront`) and ``Settings.threads`` threads run
+    them."""
 
     CONFIG_KWARGS = {"loop": "asyncio", "http": HeadersWithin, "lifespan": "off"}
 
@@ -193,7 +189,7 @@ def asgi_app(runtime: Runtime) -> BufferingFront:
     settings = runtime.settings
     return BufferingFront(
         build_app(runtime),
-        threads=THREADS,
+        threads=settings.threads,
         read_timeout=settings.read_timeout_seconds,
         max_body=settings.max_body_bytes,
     )

@@ -126,6 +126,11 @@ def _sample(ctx: Context) -> None:
     help="0 takes a free port; the WSDL lines printed at start say which.",
 )
 @click.option("--workers", default=2, show_default=True, type=click.IntRange(1, 64))
+@click.option(
+    "--threads",
+    type=click.IntRange(1, 64),
+    help="Threads per worker that run requests (default OMGW_THREADS, else 2).",
+)
 @click.option("--no-background", is_flag=True, help="Do not start the background loop.")
 @click.option(
     "--simulate",
@@ -136,7 +141,13 @@ def _sample(ctx: Context) -> None:
 )
 @pass_context
 def serve(
-    ctx: Context, host: str, port: int, workers: int, no_background: bool, simulate: bool
+    ctx: Context,
+    host: str,
+    port: int,
+    workers: int,
+    threads: int | None,
+    no_background: bool,
+    simulate: bool,
 ) -> None:
     from gateway.server import SERVICE_MODULES, listen
     from gateway.server import serve as run_server
@@ -153,6 +164,8 @@ def serve(
     if settings.public_url is None:
         reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         settings = dataclasses.replace(settings, public_url=f"http://{reachable}:{port}")
+    if threads is not None:
+        settings = dataclasses.replace(settings, threads=threads)
     # The process's readiness signal: printed once the port listens (a call made now waits
     # in the kernel's queue until a worker takes it).
     shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL

@@ -21,6 +21,8 @@ import zeep
 from click.testing import CliRunner
 
 from gateway.cli import cli
+from gateway.config import Settings
+from gateway.errors import ValidationError
 from tests.common.orders import order
 from tests.common.processes import started, until
 from tests.common.soap import client
@@ -182,6 +184,23 @@ def test_serve_on_the_ipv6_wildcard_takes_ipv4_callers_too(tmp_path):
         for host in ("127.0.0.1", "[::1]"):
             with urllib.request.urlopen(f"http://{host}:{port}/healthz", timeout=30) as resp:
                 assert resp.read() == b"ok\n"
+
+
+def test_serve_takes_its_threads_per_worker_from_the_option_or_the_setting(tmp_path):
+    home = tmp_path / "home"
+    assert omgw_here(home, "init").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
+    env["OMGW_HOME"] = str(home)
+    serve = [sys.executable, "-m", "gateway.cli", "serve", "--port", "0", "--no-background"]
+    with started([*serve, "--workers", "1", "--threads", "1"], env) as server:
+        wsdl = f"{server.url}/fscmService/OrderImportService?WSDL"
+        with urllib.request.urlopen(wsdl, timeout=30) as resp:
+            assert b"createOrders" in resp.read()
+    refused = omgw(home, "serve", "--threads", "0", "--no-background")
+    assert refused.returncode == 2 and "--threads" in refused.stderr
+    assert Settings.from_env({"OMGW_HOME": str(home), "OMGW_THREADS": "2"}).threads == 2
+    with pytest.raises(ValidationError, match="OMGW_THREADS 'some' must be a whole number"):
+        Settings.from_env({"OMGW_HOME": str(home), "OMGW_THREADS": "some"})
 
 
 def test_missing_key_is_a_clear_error(tmp_path):
