@@ -29,9 +29,9 @@ from gateway.registry.store import Registry
 from gateway.registry.triggers import TriggerStore
 from gateway.registry.wallet import Wallet
 from gateway.simulate.subscriber import RunningSubscriber, SubscriberOptions, serve_subscriber
+from tests.common.flow import Flow, flow, run_until
 from tests.common.orders import order, response, shipped
 from tests.common.soap import client
-from tests.functional.test_dispatch import Flow, flow, run_until
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases

@@ -34,9 +34,9 @@ from gateway.persistence.models import (
     OutboxMessage,
 )
 from gateway.runtime import Runtime
+from tests.common.flow import run_until
 from tests.common.processes import refused_port, until
 from tests.common.smtp import BoundController
-from tests.functional.test_dispatch import run_until
 from tests.functional.test_events import Events, events_flow
 
 # about database behaviour: runs on SQLite and on PostgreSQL

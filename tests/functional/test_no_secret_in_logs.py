@@ -31,10 +31,10 @@ from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 from gateway.simulate.fulfillment import SimulatorOptions, running
+from tests.common.flow import Flow, run_until
 from tests.common.processes import started
 from tests.common.soap import PASSWORD, basic, client, digest_header, fault_code, post
 from tests.conftest import make_settings, seeded, serving
-from tests.functional.test_dispatch import Flow, run_until
 from tests.functional.test_security import inquiry, oracle_text_header
 
 SIM_USER, SIM_PASSWORD = "omgw", "wms-Pa55word-9"

@@ -37,10 +37,10 @@ from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 from gateway.simulate.fulfillment import ENDPOINT_PATH, FulfillmentSimulator, SimulatorOptions
+from tests.common.flow import Flow, run_until
 from tests.common.pki import Authority, authority, https_serving, server_context
 from tests.common.soap import PASSWORD
 from tests.conftest import Admin, Gateway, make_settings, serving
-from tests.functional.test_dispatch import Flow, run_until
 
 SIM_USER, SIM_PASSWORD = "omgw", "wms-Pa55word-9"
 MAP = "oracle.wsm.security"

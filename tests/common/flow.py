@@ -1,0 +1,131 @@
+"""A dispatch flow for tests: a gateway on 127.0.0.1, the simulated fulfillment system,
+a connector to it in the wallet and the registry, and routing that sends every shipment
+there; with helpers to drive an outbox worker and read what happened."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from connectors.registry import ConnectorSpec, RetryPolicy
+from connectors.resilience import BreakerSettings
+from connectors.wallet import Credential
+from gateway.outbox.worker import OutboxWorker
+from gateway.persistence.models import FulfillLine, OrderHeader, OutboxMessage
+from gateway.registry.rules import RuleStore
+from gateway.registry.store import Registry
+from gateway.registry.wallet import Wallet
+from gateway.simulate.fulfillment import RunningSimulator, SimulatorOptions, running
+from tests.common.orders import order
+from tests.common.soap import PASSWORD, client
+from tests.conftest import Gateway, make_settings, serving
+
+__all__ = ["SIM_PASSWORD", "SIM_USER", "Flow", "flow", "run_until"]
+
+SIM_USER, SIM_PASSWORD = "omgw", "wms-Pa55word-9"
+
+
+@dataclass
+class Flow:
+    gw: Gateway
+    sim: RunningSimulator
+    connector: str
+
+    def submit(self, key: str, lines: list[tuple[str, int]]) -> str:
+        imports = client(self.gw.base, "OrderImportService")
+        created = imports.service.createOrders(request={"Order": [order(key, lines)]})
+        return str(created[0].OrderNumber)
+
+    cool_down: float = 0.3
+
+    def worker(self, **kw: Any) -> OutboxWorker:
+        kw.setdefault("breaker", BreakerSettings(failure_threshold=3, cool_down=self.cool_down))
+        return OutboxWorker(self.gw.runtime, **kw)
+
+    def status(self, number: str) -> str:
+        with self.gw.runtime.read_sessions() as s:
+            return str(
+                s.scalar(
+                    select(OrderHeader.status).where(
+                        OrderHeader.order_number == number, OrderHeader.status != "DOO_REFERENCE"
+                    )
+                )
+            )
+
+    def outbox(self) -> list[OutboxMessage]:
+        with self.gw.runtime.read_sessions() as s:
+            return list(s.scalars(select(OutboxMessage).order_by(OutboxMessage.id)))
+
+    def settled(self) -> bool:
+        """Whether every outbox row is finished (none queued or in flight)."""
+        return all(m.status != "READY" for m in self.outbox())
+
+    def flines(self, number: str) -> list[FulfillLine]:
+        with self.gw.runtime.read_sessions() as s:
+            return list(
+                s.scalars(
+                    select(FulfillLine)
+                    .join(OrderHeader, OrderHeader.id == FulfillLine.header_id)
+                    .where(OrderHeader.order_number == number)
+                    .order_by(FulfillLine.id)
+                )
+            )
+
+
+def run_until(flow: Flow, done: Callable[[], bool], seconds: float = 30.0) -> OutboxWorker:
+    """Drive a worker (in this thread) until ``done``; callbacks arrive meanwhile."""
+    worker = flow.worker()
+    end = time.monotonic() + seconds
+    while not done():
+        assert time.monotonic() < end, "the flow did not finish in time"
+        if not worker.run_once().total:
+            time.sleep(0.05)
+    return worker
+
+
+@contextmanager
+def flow(
+    database_url: str,
+    home: Path,
+    mode: str = "ASYNC_SERVICE",
+    timeout: float = 5.0,
+    retry: RetryPolicy | None = None,
+    **sim_options: Any,
+) -> Iterator[Flow]:
+    options = SimulatorOptions(
+        delay=0.02,
+        username=SIM_USER,
+        password=SIM_PASSWORD,
+        gateway_user="all",
+        gateway_password=PASSWORD,
+        callback_backoff=0.05,
+        **sim_options,
+    )
+    with running(options) as sim, serving(make_settings(home, database_url)) as gw:
+        name = f"SIM_{mode}"
+        with gw.runtime.sessions() as s, s.begin():
+            Wallet(s, lambda: gw.runtime.secret_box, "tests").set(
+                "oracle.wsm.security", "SIM_KEY", Credential(SIM_USER, SIM_PASSWORD)
+            )
+            Registry(s, "tests").put_connector(
+                ConnectorSpec(
+                    name,
+                    "WMS01",
+                    sim.url,
+                    credential_key="SIM_KEY",
+                    invocation_mode=mode,
+                    timeout=timeout,
+                    retry=retry or RetryPolicy(max_attempts=4, base_delay=0.01, max_delay=0.05),
+                )
+            )
+        with gw.runtime.sessions() as s, s.begin():
+            store = RuleStore(s, "tests")
+            store.set_default("Shipment", name)
+            assert store.publish() is not None
+        yield Flow(gw, sim, name)
