@@ -410,6 +410,12 @@ def test_async_acknowledges_ships_and_bills_through_the_gateway(
             None,
             f"INV-{invoice['FulfillmentRequestIdentifier']}-{fline}",
         ]
+        # the order closes when the gateway commits the last callback, which the
+        # simulator counts only once it has read the answer
+        until(
+            lambda: callbacks_done(sim, invoice["FulfillmentRequestIdentifier"]),
+            "the invoice's callbacks",
+        )
         counters = sim.state()["counters"]
         assert counters["callbacks_sent"] == 4
         assert counters["callback_errors"] == 0
