@@ -1,4 +1,5 @@
-"""Inbound cost per request: the whole gateway beside a bare spyne service, same run.
+"""Inbound cost per request: the whole gateway beside a bare spyne service, same run
+(``processFulfillmentResponse`` and ``createOrders``, of 1 and of 50 lines).
 
 Both are called in-process through WSGI (no sockets), so the figure is the gateway's
 own work: the hardened front, authentication, spyne mapping and schema validation,
@@ -27,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import bare_spyne
-from stack import response_body
+from stack import create_bodies, response_body
 
 PASSWORD = "bench-Pa55word"
 
@@ -128,6 +129,30 @@ def main() -> None:
             b_rounds.append((time.perf_counter() - t0) / args.calls * 1000)
         g, b = statistics.median(g_rounds), statistics.median(b_rounds)
         results[f"processFulfillmentResponse_{size}"] = {
+            "gateway_ms": round(g, 3),
+            "bare_spyne_ms": round(b, 3),
+            "ratio": round(g / b, 2),
+            "gateway_spread_ms": round(max(g_rounds) - min(g_rounds), 3),
+        }
+    create_path = "/fscmService/OrderImportService"
+    for size in (1, 50):
+        bodies = create_bodies(f"CW{size}-", 1, size)
+        call(gateway, create_path, bodies[0], auth)  # warm caches
+        g_rounds, b_rounds = [], []
+        for r in range(args.rounds):
+            batch = create_bodies(f"C{size}-{r}-", args.calls, size)
+            t0 = time.perf_counter()
+            for body in batch:
+                status, _ = call(gateway, create_path, body, auth)
+                assert status.startswith("200"), status
+            g_rounds.append((time.perf_counter() - t0) / args.calls * 1000)
+            t0 = time.perf_counter()
+            for body in batch:
+                status, _ = call(bare, create_path, body, None)
+                assert status.startswith("200"), status
+            b_rounds.append((time.perf_counter() - t0) / args.calls * 1000)
+        g, b = statistics.median(g_rounds), statistics.median(b_rounds)
+        results[f"createOrders_{size}"] = {
             "gateway_ms": round(g, 3),
             "bare_spyne_ms": round(b, 3),
             "ratio": round(g / b, 2),
