@@ -171,12 +171,15 @@ def take(session: Session) -> list[Change]:
     return [c for c in changes if _alive(session, c.witness)]
 
 
+_HISTORY = insert(StatusHistory.__table__)  # type: ignore[arg-type]
+
+
 def _write_history(session: Session, pending: _Pending) -> None:
     rows, pending.unwritten = pending.unwritten, []
     # On the connection: every row names ids that are flushed already, and the ORM's
     # bulk path would autoflush and inspect each dict first.
     session.connection().execute(
-        insert(StatusHistory.__table__),  # type: ignore[arg-type]
+        _HISTORY,
         [
             {
                 "header_id": r.header_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
 from gateway.persistence.models import Hold
@@ -13,15 +13,16 @@ from gateway.persistence.quiet import unless_changed
 __all__ = ["active_holds", "hold_on"]
 
 
+_ACTIVE = (
+    select(Hold)
+    .where(Hold.header_id == bindparam("header_id"), Hold.released_at.is_(None))
+    .order_by(Hold.id)
+)
+
+
 def active_holds(session: Session, header_id: int) -> list[Hold]:
     with unless_changed(session, Hold):
-        return list(
-            session.scalars(
-                select(Hold)
-                .where(Hold.header_id == header_id, Hold.released_at.is_(None))
-                .order_by(Hold.id)
-            )
-        )
+        return list(session.scalars(_ACTIVE, {"header_id": header_id}))
 
 
 def hold_on(holds: Sequence[Hold], line_id: int) -> Hold | None:

@@ -48,6 +48,8 @@ _AWAITING = {"Shipment": "AWAIT_SHIP", "Invoice": "AWAIT_BILLING"}
 
 Pair = tuple[OrderLine, FulfillLine]
 
+_NEW_REQUEST = insert(FulfillmentRequest).returning(FulfillmentRequest)
+
 
 @dataclass(frozen=True)
 class Stage:
@@ -303,6 +305,4 @@ class Orchestrator:
             "status": "SENT",
         }
         with self._s.no_autoflush:
-            return self._s.scalars(
-                insert(FulfillmentRequest).returning(FulfillmentRequest), [row]
-            ).one()
+            return self._s.scalars(_NEW_REQUEST, [row]).one()

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session, joinedload, selectinload
 
 from connectors.registry import PROCESSING_OPTIONS, ValueMaps
@@ -72,6 +72,28 @@ TASK_STATUSES: dict[str, tuple[str, ...]] = {
 }
 _ACK_ACCEPTED = frozenset({"SUCCESS", "ACCEPTED", "ACCEPT"})
 _ACK_REJECTED = frozenset({"ERROR", "FAILURE", "REJECTED", "REJECT"})
+
+
+# Built once: a statement built per call costs more CPU than SQLite spends running it.
+_FLINES = (
+    select(FulfillLine)
+    .where(FulfillLine.id.in_(bindparam("ids", expanding=True)))
+    .options(joinedload(FulfillLine.order_line), joinedload(FulfillLine.request))
+)
+_ORDERS = (
+    select(OrderHeader)
+    .where(OrderHeader.id.in_(bindparam("ids", expanding=True)))
+    .options(selectinload(OrderHeader.lines).selectinload(OrderLine.fulfill_lines))
+)
+_APPLIED = select(FulfillmentResponseRecord.result_json).where(
+    FulfillmentResponseRecord.fulfillment_system == bindparam("fs"),
+    FulfillmentResponseRecord.response_identifier == bindparam("rid"),
+)
+_HOLDS = (
+    select(Hold)
+    .where(Hold.header_id.in_(bindparam("ids", expanding=True)), Hold.released_at.is_(None))
+    .order_by(Hold.id)
+)
 
 
 @dataclass
@@ -161,13 +183,8 @@ class ResponseProcessor:
         return ss, rid, task
 
     def _previous(self, fs: str, rid: str) -> ResponseResult | None:
-        rec = self._s.scalar(
-            select(FulfillmentResponseRecord).where(
-                FulfillmentResponseRecord.fulfillment_system == fs,
-                FulfillmentResponseRecord.response_identifier == rid,
-            )
-        )
-        return None if rec is None else ResponseResult.from_json(rec.result_json, replayed=True)
+        kept = self._s.scalar(_APPLIED, {"fs": fs, "rid": rid})
+        return None if kept is None else ResponseResult.from_json(kept, replayed=True)
 
     # -- acknowledgement -------------------------------------------------------------
 
@@ -342,29 +359,12 @@ class ResponseProcessor:
         may_answer_unassigned: bool,
     ) -> tuple[list[_Plan], list[LineError], dict[int, FulfillLine], dict[int, OrderHeader]]:
         ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
-        found = {
-            f.id: f
-            for f in self._s.scalars(
-                select(FulfillLine)
-                .where(FulfillLine.id.in_(ids))
-                .options(joinedload(FulfillLine.order_line), joinedload(FulfillLine.request))
-            )
-        }
+        found = {f.id: f for f in self._s.scalars(_FLINES, {"ids": ids})}
         # Each touched order whole, in two queries: checks and roll-up then never lazy-load.
-        headers = {
-            h.id: h
-            for h in self._s.scalars(
-                select(OrderHeader)
-                .where(OrderHeader.id.in_({f.header_id for f in found.values()}))
-                .options(selectinload(OrderHeader.lines).selectinload(OrderLine.fulfill_lines))
-            )
-        }
+        header_ids = sorted({f.header_id for f in found.values()})
+        headers = {h.id: h for h in self._s.scalars(_ORDERS, {"ids": header_ids})}
         holds: dict[int, list[Hold]] = {}
-        for h in self._s.scalars(
-            select(Hold)
-            .where(Hold.header_id.in_(headers), Hold.released_at.is_(None))
-            .order_by(Hold.id)
-        ):
+        for h in self._s.scalars(_HOLDS, {"ids": header_ids}):
             holds.setdefault(h.header_id, []).append(h)
         plans: list[_Plan] = []
         errors: list[LineError] = []

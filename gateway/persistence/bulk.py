@@ -24,6 +24,20 @@ __all__ = ["write_changes"]
 _Key = tuple[type, tuple[str, ...]]
 
 
+_UPDATES: dict[tuple[Table, tuple[str, ...]], Any] = {}
+
+
+def _update(table: Table, pk: Any, columns: dict[str, Any]) -> Any:
+    """The UPDATE of ``columns`` (attribute key: column) by primary key, built once per
+    column set: a statement built per call costs more CPU than running it."""
+    key = (table, tuple(columns))
+    statement = _UPDATES.get(key)
+    if statement is None:
+        values: dict[Any, Any] = {col: bindparam(f"v_{name}") for name, col in columns.items()}
+        statement = _UPDATES[key] = update(table).where(pk == bindparam("v__pk")).values(values)
+    return statement
+
+
 def write_changes(session: Session, *models: type) -> int:
     """UPDATE the changed columns of ``models``' objects in ``session`` now, and mark
     them unchanged; returns how many objects were written."""
@@ -61,13 +75,16 @@ def write_changes(session: Session, *models: type) -> int:
                 arg: Callable[[Any], Any] = getattr(column.onupdate, "arg", None)  # type: ignore[assignment]
                 if callable(arg):
                     stamps[attr.key] = arg(None)
-        values: dict[Any, Any] = {col: bindparam(f"v_{key}") for key, col in columns.items()}
-        values.update({mapper.column_attrs[key].columns[0]: v for key, v in stamps.items()})
-        statement = update(table).where(pk == bindparam("v__pk")).values(values)
+        stamped = {key: mapper.column_attrs[key].columns[0] for key in stamps}
+        statement = _update(table, pk, {**columns, **stamped})
         session.connection().execute(
             statement,
             [
-                {"v__pk": _pk(state), **{f"v_{key}": state.dict[key] for key in keys}}
+                {
+                    "v__pk": _pk(state),
+                    **{f"v_{key}": state.dict[key] for key in keys},
+                    **{f"v_{key}": value for key, value in stamps.items()},
+                }
                 for state in states
             ],
         )

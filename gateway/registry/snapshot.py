@@ -131,6 +131,7 @@ class Snapshot:
 
 
 _HELD: dict[str, Snapshot] = {}
+_STAMP = select(RegistryStamp.n).where(RegistryStamp.id == 1)
 _LOCK = threading.Lock()
 
 
@@ -139,7 +140,7 @@ def current(session: Session) -> Snapshot:
     if any(isinstance(o, WATCHED) for o in (*session.new, *session.dirty, *session.deleted)):
         session.flush()  # the triggers move the stamp for what this transaction changed
     connection = session.connection()
-    stamp = connection.execute(select(RegistryStamp.n).where(RegistryStamp.id == 1)).scalar_one()
+    stamp = connection.execute(_STAMP).scalar_one()
     key = connection.engine.url.render_as_string(hide_password=True)
     held = _HELD.get(key)
     if held is not None and held.stamp == stamp:
