@@ -18,7 +18,8 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload, selectinload
+from sqlalchemy.orm import Session, joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from connectors.registry import PROCESSING_OPTIONS, ValueMaps
 from gateway.errors import (
@@ -75,15 +76,23 @@ _ACK_REJECTED = frozenset({"ERROR", "FAILURE", "REJECTED", "REJECT"})
 
 
 # Built once: a statement built per call costs more CPU than SQLite spends running it.
-_FLINES = (
-    select(FulfillLine)
+#: the orders the fulfillment lines ``ids`` belong to
+_TOUCHED = (
+    select(FulfillLine.header_id)
     .where(FulfillLine.id.in_(bindparam("ids", expanding=True)))
-    .options(joinedload(FulfillLine.order_line), joinedload(FulfillLine.request))
+    .scalar_subquery()
 )
-_ORDERS = (
-    select(OrderHeader)
-    .where(OrderHeader.id.in_(bindparam("ids", expanding=True)))
-    .options(selectinload(OrderHeader.lines).selectinload(OrderLine.fulfill_lines))
+_ORDERS = select(OrderHeader).where(OrderHeader.id.in_(_TOUCHED))
+_ORDER_LINES = (
+    select(OrderLine)
+    .where(OrderLine.header_id.in_(_TOUCHED))
+    .order_by(OrderLine.header_id, OrderLine.line_number)
+)
+_ORDER_FLINES = (
+    select(FulfillLine)
+    .where(FulfillLine.header_id.in_(_TOUCHED))
+    .options(joinedload(FulfillLine.request))
+    .order_by(FulfillLine.order_line_id, FulfillLine.fulfill_line_number)
 )
 _APPLIED = select(FulfillmentResponseRecord.result_json).where(
     FulfillmentResponseRecord.fulfillment_system == bindparam("fs"),
@@ -359,12 +368,9 @@ class ResponseProcessor:
         may_answer_unassigned: bool,
     ) -> tuple[list[_Plan], list[LineError], dict[int, FulfillLine], dict[int, OrderHeader]]:
         ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
-        found = {f.id: f for f in self._s.scalars(_FLINES, {"ids": ids})}
-        # Each touched order whole, in two queries: checks and roll-up then never lazy-load.
-        header_ids = sorted({f.header_id for f in found.values()})
-        headers = {h.id: h for h in self._s.scalars(_ORDERS, {"ids": header_ids})}
+        headers, found = self._read_orders(ids)
         holds: dict[int, list[Hold]] = {}
-        for h in self._s.scalars(_HOLDS, {"ids": header_ids}):
+        for h in self._s.scalars(_HOLDS, {"ids": list(headers)}):
             holds.setdefault(h.header_id, []).append(h)
         plans: list[_Plan] = []
         errors: list[LineError] = []
@@ -392,6 +398,32 @@ class ResponseProcessor:
                 if option == "REJECT_ALL_ON_FIRST_ERROR":
                     break
         return plans, errors, found, headers
+
+    def _read_orders(self, ids: list[int]) -> tuple[dict[int, OrderHeader], dict[int, FulfillLine]]:
+        """Every order a fulfillment line of ``ids`` belongs to, whole (its lines, their
+        fulfillment lines and the requests those were sent in), and the lines ``ids``
+        name that exist. Three reads, the relationships filled here as they were read:
+        checks and roll-up then never load lazily, and no loader strategy runs per call.
+        """
+        params = {"ids": ids}
+        headers = {h.id: h for h in self._s.scalars(_ORDERS, params)}
+        lines: dict[int, OrderLine] = {}
+        of_header: dict[int, list[OrderLine]] = {h: [] for h in headers}
+        for line in self._s.scalars(_ORDER_LINES, params):
+            lines[line.id] = line
+            of_header[line.header_id].append(line)
+        flines: dict[int, FulfillLine] = {}
+        of_line: dict[int, list[FulfillLine]] = {line_id: [] for line_id in lines}
+        for fline in self._s.scalars(_ORDER_FLINES, params).unique():
+            flines[fline.id] = fline
+            of_line[fline.order_line_id].append(fline)
+            set_committed_value(fline, "order_line", lines[fline.order_line_id])
+        for header_id, header in headers.items():
+            set_committed_value(header, "lines", of_header[header_id])
+        for line_id, line in lines.items():
+            set_committed_value(line, "header", headers[line.header_id])
+            set_committed_value(line, "fulfill_lines", of_line[line_id])
+        return headers, {i: flines[i] for i in ids if i in flines}
 
     def _check_line(
         self,
