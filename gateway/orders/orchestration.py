@@ -95,13 +95,12 @@ class Orchestrator:
         session: Session,
         default_fulfillment_system: str | None = None,
         reply_to: str | None = None,
-        registry: Snapshot | None = None,
     ) -> None:
         self._s = session
         self._status = StatusWriter(session)
         self._default_fs = default_fulfillment_system
         self._reply_to = reply_to
-        self._registry = registry
+        self._registry: Snapshot | None = None
 
     @property
     def registry(self) -> Snapshot:
