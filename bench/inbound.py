@@ -52,6 +52,27 @@ def call(app: Callable, path: str, body: bytes, auth: str | None) -> tuple[str, 
     return out["status"], data
 
 
+def side_by_side(
+    gateway: Callable, bare: Callable, path: str, batches: list[list[bytes]], auth: str
+) -> dict[str, float]:
+    """Each round's bodies through the gateway, then through bare spyne: ms per call."""
+    g_rounds, b_rounds = [], []
+    for batch in batches:
+        for app, who, rounds in ((gateway, auth, g_rounds), (bare, None, b_rounds)):
+            t0 = time.perf_counter()
+            for body in batch:
+                status, _ = call(app, path, body, who)
+                assert status.startswith("200"), status
+            rounds.append((time.perf_counter() - t0) / len(batch) * 1000)
+    g, b = statistics.median(g_rounds), statistics.median(b_rounds)
+    return {
+        "gateway_ms": round(g, 3),
+        "bare_spyne_ms": round(b, 3),
+        "ratio": round(g / b, 2),
+        "gateway_spread_ms": round(max(g_rounds) - min(g_rounds), 3),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--rounds", type=int, default=3)
@@ -114,50 +135,18 @@ def main() -> None:
                 h = intake.create(o).header
                 orders.append([f.id for ln in h.lines for f in ln.fulfill_lines])
         call(gateway, path, response_body("warm", orders.pop()), auth)  # warm caches
-        g_rounds, b_rounds = [], []
-        for r in range(args.rounds):
-            batch = [orders.pop() for _ in range(args.calls)]
-            t0 = time.perf_counter()
-            for i, ids in enumerate(batch):
-                status, _ = call(gateway, path, response_body(f"R{size}-{r}-{i}", ids), auth)
-                assert status.startswith("200"), status
-            g_rounds.append((time.perf_counter() - t0) / args.calls * 1000)
-            t0 = time.perf_counter()
-            for i, ids in enumerate(batch):
-                status, _ = call(bare, path, response_body(f"R{size}-{r}-{i}", ids), None)
-                assert status.startswith("200"), status
-            b_rounds.append((time.perf_counter() - t0) / args.calls * 1000)
-        g, b = statistics.median(g_rounds), statistics.median(b_rounds)
-        results[f"processFulfillmentResponse_{size}"] = {
-            "gateway_ms": round(g, 3),
-            "bare_spyne_ms": round(b, 3),
-            "ratio": round(g / b, 2),
-            "gateway_spread_ms": round(max(g_rounds) - min(g_rounds), 3),
-        }
+        batches = [
+            [response_body(f"R{size}-{r}-{i}", orders.pop()) for i in range(args.calls)]
+            for r in range(args.rounds)
+        ]
+        results[f"processFulfillmentResponse_{size}"] = side_by_side(
+            gateway, bare, path, batches, auth
+        )
     create_path = "/fscmService/OrderImportService"
     for size in (1, 50):
-        bodies = create_bodies(f"CW{size}-", 1, size)
-        call(gateway, create_path, bodies[0], auth)  # warm caches
-        g_rounds, b_rounds = [], []
-        for r in range(args.rounds):
-            batch = create_bodies(f"C{size}-{r}-", args.calls, size)
-            t0 = time.perf_counter()
-            for body in batch:
-                status, _ = call(gateway, create_path, body, auth)
-                assert status.startswith("200"), status
-            g_rounds.append((time.perf_counter() - t0) / args.calls * 1000)
-            t0 = time.perf_counter()
-            for body in batch:
-                status, _ = call(bare, create_path, body, None)
-                assert status.startswith("200"), status
-            b_rounds.append((time.perf_counter() - t0) / args.calls * 1000)
-        g, b = statistics.median(g_rounds), statistics.median(b_rounds)
-        results[f"createOrders_{size}"] = {
-            "gateway_ms": round(g, 3),
-            "bare_spyne_ms": round(b, 3),
-            "ratio": round(g / b, 2),
-            "gateway_spread_ms": round(max(g_rounds) - min(g_rounds), 3),
-        }
+        call(gateway, create_path, create_bodies(f"CW{size}-", 1, size)[0], auth)  # warm caches
+        batches = [create_bodies(f"C{size}-{r}-", args.calls, size) for r in range(args.rounds)]
+        results[f"createOrders_{size}"] = side_by_side(gateway, bare, create_path, batches, auth)
     runtime.close()
     if args.json:
         print(json.dumps(results))
