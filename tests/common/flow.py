@@ -26,7 +26,7 @@ from tests.common.orders import order
 from tests.common.soap import PASSWORD, client
 from tests.conftest import Gateway, make_settings, serving
 
-__all__ = ["SIM_PASSWORD", "SIM_USER", "Flow", "flow", "run_until"]
+__all__ = ["SIM_PASSWORD", "SIM_USER", "Flow", "flow", "run_until", "simulator_options"]
 
 SIM_USER, SIM_PASSWORD = "omgw", "wms-Pa55word-9"
 
@@ -89,6 +89,22 @@ def run_until(flow: Flow, done: Callable[[], bool], seconds: float = 30.0) -> Ou
     return worker
 
 
+def simulator_options(**overrides: Any) -> SimulatorOptions:
+    """The simulated warehouse the tests use: it answers as the wallet entry ``flow``
+    writes expects, calls back as the tests' user bound to every system, and is quick."""
+    return SimulatorOptions(
+        **{
+            "delay": 0.02,
+            "username": SIM_USER,
+            "password": SIM_PASSWORD,
+            "gateway_user": "all",
+            "gateway_password": PASSWORD,
+            "callback_backoff": 0.05,
+            **overrides,
+        }
+    )
+
+
 @contextmanager
 def flow(
     database_url: str,
@@ -98,16 +114,10 @@ def flow(
     retry: RetryPolicy | None = None,
     **sim_options: Any,
 ) -> Iterator[Flow]:
-    options = SimulatorOptions(
-        delay=0.02,
-        username=SIM_USER,
-        password=SIM_PASSWORD,
-        gateway_user="all",
-        gateway_password=PASSWORD,
-        callback_backoff=0.05,
-        **sim_options,
-    )
-    with running(options) as sim, serving(make_settings(home, database_url)) as gw:
+    with (
+        running(simulator_options(**sim_options)) as sim,
+        serving(make_settings(home, database_url)) as gw,
+    ):
         name = f"SIM_{mode}"
         with gw.runtime.sessions() as s, s.begin():
             Wallet(s, lambda: gw.runtime.secret_box, "tests").set(

@@ -30,8 +30,8 @@ from gateway.persistence.models import User
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
-from gateway.simulate.fulfillment import SimulatorOptions, running
-from tests.common.flow import Flow, run_until
+from gateway.simulate.fulfillment import running
+from tests.common.flow import Flow, run_until, simulator_options
 from tests.common.processes import started
 from tests.common.soap import PASSWORD, basic, client, digest_header, fault_code, post
 from tests.conftest import make_settings, seeded, serving
@@ -105,14 +105,7 @@ def test_no_secret_reaches_any_log_at_debug(
     tmp_path: Path, unique: str, outbound_auth: str, everything_at_debug
 ):
     caplog = everything_at_debug
-    options = SimulatorOptions(
-        delay=0.02,
-        username=SIM_USER,
-        password=SIM_PASSWORD,
-        gateway_user="all",
-        gateway_password=PASSWORD,
-        callback_backoff=0.05,
-    )
+    options = simulator_options()
     settings = make_settings(tmp_path / "home", f"sqlite:///{tmp_path / 'omgw.db'}")
     with running(options) as sim, serving(settings) as gw:
         with gw.runtime.sessions() as s, s.begin():

@@ -36,10 +36,9 @@ from gateway.persistence.models import (
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
-from gateway.simulate.fulfillment import ENDPOINT_PATH, FulfillmentSimulator, SimulatorOptions
-from tests.common.flow import Flow, run_until
+from gateway.simulate.fulfillment import ENDPOINT_PATH, FulfillmentSimulator
+from tests.common.flow import Flow, run_until, simulator_options
 from tests.common.pki import Authority, authority, https_serving, server_context
-from tests.common.soap import PASSWORD
 from tests.conftest import Admin, Gateway, make_settings, serving
 
 SIM_USER, SIM_PASSWORD = "omgw", "wms-Pa55word-9"
@@ -95,14 +94,7 @@ class Hub:
 @contextmanager
 def partner_over_mtls(files: Path, gw: Gateway) -> Iterator[Partner]:
     ca = authority("Partner CA")
-    options = SimulatorOptions(
-        delay=0.02,
-        username=SIM_USER,
-        password=SIM_PASSWORD,
-        gateway_user="all",
-        gateway_password=PASSWORD,
-        callback_backoff=0.05,
-    )
+    options = simulator_options()
     server = ca.issue("wms", server=True, ips=("127.0.0.1",))
     sim = FulfillmentSimulator(options)
     try:
