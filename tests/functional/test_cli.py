@@ -186,7 +186,7 @@ def test_serve_on_the_ipv6_wildcard_takes_ipv4_callers_too(tmp_path):
                 assert resp.read() == b"ok\n"
 
 
-def test_serve_takes_its_threads_per_worker_from_the_option_or_the_setting(tmp_path):
+def test_threads_per_worker_is_a_serve_option_and_a_checked_setting(tmp_path):
     home = tmp_path / "home"
     assert omgw_here(home, "init").returncode == 0
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
