@@ -147,9 +147,12 @@ def _hold_event(batch: _Batch, c: HoldChange) -> _Event:
 
 
 def _split_event(batch: _Batch, c: SplitChange) -> _Event:
-    header = batch.header(c.original.header_id)
-    line = c.original.order_line
-    flines = [c.original, c.rest]
+    original = batch.s.get(FulfillLine, c.original_id)
+    rest = batch.s.get(FulfillLine, c.rest_id)
+    assert original is not None and rest is not None
+    header = batch.header(original.header_id)
+    line = original.order_line
+    flines = [original, rest]
     return _Event("SPLIT", "", header, partial(payloads.split, header, line, c.pre_split, flines))
 
 

@@ -10,11 +10,11 @@ whole transaction.
 
 A status change is noted with its history row (:class:`StatusRecord`), which is not an
 ORM object: the rows noted since the last commit are written with one multi-row
-``INSERT`` just before it (a 50-line shipment writes ~150 of them, and the unit of work
-spent ~40 µs on each). Nothing reads ``status_history`` inside the transaction that
-writes it. When a savepoint rolls back, what was noted inside it is forgotten, rows and
-events alike. The other changes keep an ORM object they wrote as *witness*: one that is
-no longer in the session (its savepoint rolled back) raises nothing.
+``INSERT`` just before it. Nothing reads ``status_history`` inside the transaction that
+writes it. A split is noted by the ids of its two lines. When a savepoint rolls back,
+what was noted inside it is forgotten, rows and events alike. Hold and jeopardy changes
+also keep the ORM object they wrote as *witness*: one that is no longer in the session
+(its savepoint rolled back) raises nothing.
 
 The hooks are SQLAlchemy session listeners on every ``Session``: no code path that
 changes a status can forget to write its history or to publish.
@@ -85,15 +85,16 @@ class HoldChange:
 
 @dataclass(frozen=True)
 class SplitChange:
-    """``original`` kept ``shipped`` of ``pre_split`` and ``rest`` took the remainder."""
+    """Fulfillment line ``original_id`` kept part of ``pre_split``; ``rest_id`` took the
+    remainder."""
 
-    original: FulfillLine
-    rest: FulfillLine
+    original_id: int
+    rest_id: int
     pre_split: Decimal
 
     @property
     def witness(self) -> object:
-        return self.rest
+        return None  # forgotten with its savepoint instead (see _Pending.marks)
 
 
 @dataclass(frozen=True)
@@ -145,8 +146,8 @@ def hold_changed(session: Session, hold: Hold, released: bool) -> None:
     _pending(session).changes.append(HoldChange(hold, released))
 
 
-def line_split(session: Session, original: FulfillLine, rest: FulfillLine, pre: Decimal) -> None:
-    _pending(session).changes.append(SplitChange(original, rest, pre))
+def line_split(session: Session, original_id: int, rest_id: int, pre: Decimal) -> None:
+    _pending(session).changes.append(SplitChange(original_id, rest_id, pre))
 
 
 def jeopardy_raised(

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TypeVar
 
 from sqlalchemy import bindparam, select
 from sqlalchemy.orm import Session
 
+from gateway.orders.rows import HoldRow
 from gateway.persistence.models import Hold
 from gateway.persistence.quiet import unless_changed
 
@@ -25,6 +27,10 @@ def active_holds(session: Session, header_id: int) -> list[Hold]:
         return list(session.scalars(_ACTIVE, {"header_id": header_id}))
 
 
-def hold_on(holds: Sequence[Hold], line_id: int) -> Hold | None:
+#: an active hold as the ORM holds it or as a plain row
+H = TypeVar("H", Hold, HoldRow)
+
+
+def hold_on(holds: Sequence[H], line_id: int) -> H | None:
     """The first active hold that stops order line ``line_id`` (an order hold stops all)."""
     return next((h for h in holds if h.order_line_id in (None, line_id)), None)

@@ -7,8 +7,9 @@ else now) and the line becomes ``SCHEDULED``; Reservation picks the warehouse (t
 requested organization, else :data:`DEFAULT_WAREHOUSE`). An external step is routed
 (rules → connector), the lines of one order bound for one connector (and the same rule
 actions) share one fulfillment request, and the request goes to the outbox in the same
-transaction (:mod:`gateway.orders.outgoing`). A shipment moves a line to the next external
-step (Invoice in the default process); a line whose process has no next step closes.
+transaction (:mod:`gateway.orders.outgoing`). What a shipment moves a line on to (the next
+external step, Invoice in the default process, or closing) is decided with the response
+(:mod:`gateway.orders.response_decision`).
 
 Until a routing version is published, a new line's request goes to the configured
 default fulfillment system, through its first enabled service connector by name (with
@@ -18,17 +19,17 @@ none, the request is only recorded, as before routing existed).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from connectors.registry import DEFAULT_PROCESS, StepSpec
+from connectors.registry import DEFAULT_PROCESS
 from gateway.orders.held import active_holds, hold_on
 from gateway.orders.outgoing import OutboxWriter
-from gateway.orders.routing import Route, Router, line_attributes
+from gateway.orders.routing import Router, line_attributes
 from gateway.orders.state import StatusWriter
+from gateway.orders.steps import first_stage, process_of
 from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,
@@ -36,9 +37,9 @@ from gateway.persistence.models import (
     OrderLine,
     utcnow,
 )
-from gateway.registry.snapshot import ConnectorInfo, ProcessVersion, Snapshot, current
+from gateway.registry.snapshot import ConnectorInfo, Snapshot, current
 
-__all__ = ["DEFAULT_WAREHOUSE", "Orchestrator", "Stage"]
+__all__ = ["DEFAULT_WAREHOUSE", "Orchestrator"]
 
 #: the organization a reservation picks when the line names none
 DEFAULT_WAREHOUSE = "M1"
@@ -49,41 +50,6 @@ _AWAITING = {"Shipment": "AWAIT_SHIP", "Invoice": "AWAIT_BILLING"}
 Pair = tuple[OrderLine, FulfillLine]
 
 _NEW_REQUEST = insert(FulfillmentRequest).returning(FulfillmentRequest)
-
-
-@dataclass(frozen=True)
-class Stage:
-    """A process and one of its steps, as routing sees it."""
-
-    process: str
-    step: StepSpec
-
-
-def _steps(process: ProcessVersion | None) -> tuple[str, tuple[StepSpec, ...]]:
-    """A process's name and steps; the built-in definition's for a line without one."""
-    if process is None:
-        return DEFAULT_PROCESS.name, DEFAULT_PROCESS.steps
-    return process.name, process.steps
-
-
-def first_stage(process: ProcessVersion | None, task_type: str) -> Stage | None:
-    """The first step of ``task_type`` in ``process``."""
-    name, steps = _steps(process)
-    for spec in steps:
-        if spec.task_type == task_type:
-            return Stage(name, spec)
-    return None
-
-
-def next_external(process: ProcessVersion | None, after: str) -> Stage | None:
-    """The external step that follows the first step of task type ``after``."""
-    name, steps = _steps(process)
-    seen = False
-    for spec in steps:
-        if seen and spec.kind == "EXTERNAL":
-            return Stage(name, spec)
-        seen = seen or spec.task_type == after
-    return None
 
 
 class Orchestrator:
@@ -107,15 +73,6 @@ class Orchestrator:
         if self._registry is None:
             self._registry = current(self._s)
         return self._registry
-
-    # -- processes ------------------------------------------------------------------
-
-    def _process_of(self, fline: FulfillLine) -> ProcessVersion | None:
-        """The line's process version; the newest default one for a line without one (or
-        whose version is gone: the built-in definition then)."""
-        if fline.process_id is None:
-            return self.registry.newest.get(DEFAULT_PROCESS.name)
-        return self.registry.processes.get(fline.process_id)
 
     # -- new lines --------------------------------------------------------------------
 
@@ -145,12 +102,9 @@ class Orchestrator:
         header: OrderHeader,
         pairs: Sequence[Pair],
         task_type: str,
-        routed: dict[int, tuple[Stage, Route]] | None = None,
     ) -> list[FulfillLine]:
         """Route ``pairs`` for their process's ``task_type`` step and request it.
 
-        ``routed`` holds lines the caller has just routed, by fulfillment line id, with
-        the stage they were routed for: those are not routed again for the same stage.
         Returns the lines nothing routes (they go to ``ROUTING_ERROR`` with the reason)."""
         holds = active_holds(self._s, header.id)
         if holds:  # a held line waits here; releasing the hold requests it
@@ -170,16 +124,12 @@ class Orchestrator:
         unrouted: list[FulfillLine] = []
         system = self.registry.systems_by_id[header.source_system_id].code
         for line, fline in pairs:
-            stage = first_stage(self._process_of(fline), task_type)
+            stage = first_stage(process_of(self.registry, fline.process_id), task_type)
             if stage is None:  # a process without the step: route as the built-in one
                 stage = first_stage(None, task_type)
             assert stage is not None
-            earlier = routed.get(fline.id) if routed else None
-            if earlier is not None and earlier[0] == stage:
-                route = earlier[1]
-            else:
-                values = line_attributes(header, system, line, fline, stage.process, stage.step)
-                route = router.route(values)
+            values = line_attributes(header, system, line, fline, stage.process, stage.step)
+            route = router.route(values)
             fline.rule_set_version = route.decision.version
             fline.routing_rule_id = route.decision.rule_id
             fline.routing_error = route.error
@@ -201,56 +151,6 @@ class Orchestrator:
         for request in requests.values():
             self._outbox().request(request, header, [p for p in pairs if p[1].request is request])
         return unrouted
-
-    # -- after a shipment ---------------------------------------------------------------
-
-    def shipped(self, header: OrderHeader, pairs: Sequence[Pair], fulfillment_system: str) -> None:
-        """Move shipped lines to their next external step (billing), or close them.
-
-        Billing is routed like any step; when routing has nothing for it (no rule and
-        no Invoice default), it goes where the shipment went, as Oracle's default
-        process bills through the fulfillment system that shipped.
-        """
-        after = {p[1].id: next_external(self._process_of(p[1]), "Shipment") for p in pairs}
-        closing = [p for p in pairs if after[p[1].id] is None]
-        for _line, fline in closing:
-            self._status.fline(fline, "CLOSED", "process complete: no step after shipment")
-            fline.task_type = None
-        billing = [p for p in pairs if p not in closing]
-        if not billing:
-            return
-        routed: list[Pair] = []
-        routes: dict[int, tuple[Stage, Route]] = {}
-        fallback: dict[int | None, list[Pair]] = {}
-        router = Router(self.registry)
-        system = self.registry.systems_by_id[header.source_system_id].code
-        for line, fline in billing:
-            stage = after[fline.id]
-            assert stage is not None
-            if router.active:
-                route = router.route(
-                    line_attributes(header, system, line, fline, stage.process, stage.step)
-                )
-                if route.connector is not None:
-                    routed.append((line, fline))
-                    routes[fline.id] = (stage, route)
-                    continue
-                if route.decision.connector is not None:
-                    # a rule chose a connector that cannot take it (disabled, say): the
-                    # bill still goes out, where the shipment went, and the line says why
-                    fline.routing_error = route.error
-            shipment = fline.request
-            fallback.setdefault(shipment.connector_id if shipment else None, []).append(
-                (line, fline)
-            )
-        if routed:
-            self.request(header, routed, "Invoice", routes)
-        for connector_id, group in fallback.items():
-            connector = self.registry.connectors_by_id.get(connector_id) if connector_id else None
-            request = self._new_request(header, "Invoice", fulfillment_system, connector)
-            for _line, fline in group:
-                self._assign(fline, request, "Invoice", "AWAIT_BILLING", "billing requested")
-            self._outbox().request(request, header, group)
 
     # -- helpers ------------------------------------------------------------------------
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -20,9 +21,9 @@ from connectors.outbound import (
     RequestLine,
     build_envelope,
 )
+from gateway.orders.rows import FlineRow, HeaderRow, LineRow
 from gateway.persistence.models import (
     FulfillLine,
-    FulfillmentRequest,
     OrderHeader,
     OrderLine,
     OutboxMessage,
@@ -31,15 +32,34 @@ from gateway.registry.snapshot import Snapshot
 
 __all__ = ["DEFAULT_OPERATION", "OutboxWriter", "request_document"]
 
+
+class Request(Protocol):
+    """A fulfillment request as the ORM holds it or as a response's decision makes it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def task_type(self) -> str: ...
+    @property
+    def connector_id(self) -> int | None: ...
+    @property
+    def operation(self) -> str | None: ...
+    @property
+    def interface_type(self) -> str | None: ...
+
+
+#: an order line with one of its fulfillment lines, as ORM objects or plain rows
+Pair = tuple[OrderLine, FulfillLine] | tuple[LineRow, FlineRow]
+
 #: what a request asks for when no routing rule overrides the operation
 DEFAULT_OPERATION = "Create"
 
 
 def request_document(
-    request: FulfillmentRequest,
-    header: OrderHeader,
+    request: Request,
+    header: OrderHeader | HeaderRow,
     system: str,
-    pairs: Sequence[tuple[OrderLine, FulfillLine]],
+    pairs: Sequence[Pair],
 ) -> RequestDocument:
     """The ``headerTL`` of ``request`` for the fulfillment lines in ``pairs`` of an order
     sent by source system ``system``."""
@@ -93,9 +113,9 @@ class OutboxWriter:
 
     def request(
         self,
-        request: FulfillmentRequest,
-        header: OrderHeader,
-        pairs: Sequence[tuple[OrderLine, FulfillLine]],
+        request: Request,
+        header: OrderHeader | HeaderRow,
+        pairs: Sequence[Pair],
     ) -> OutboxMessage | None:
         """The outbox row that sends ``request``; ``None`` when it has no connector or its
         connector is not a service (business-event connectors receive events, not

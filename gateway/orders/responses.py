@@ -1,9 +1,10 @@
-"""Fulfillment acknowledgements and responses, under the three processing options.
+"""Fulfillment acknowledgements and responses: the write path of one message.
 
-``REJECT_ALL_ON_FIRST_ERROR`` stops at the first bad line and applies nothing;
-``REJECT_ALL_ON_ANY_ERROR`` checks every line and applies nothing if any is bad,
-reporting every error; ``REJECT_ERROR_GROUPS`` applies the good groups and rejects
-each group holding a bad line, a group being a ship set (else the line alone).
+A response is checked at its header here, then the orders its lines belong to are
+read whole as plain rows (:mod:`gateway.orders.response_store`), the outcome is decided
+over them with no database access (:mod:`gateway.orders.response_decision`, where the
+three processing options are), and the decision is written set-based in the caller's
+transaction.
 
 A response is applied at most once per (``FulfillmentSystem``,
 ``FulfillmentSystemResponseIdentifier``): a repeat gets the first result back and
@@ -14,129 +15,43 @@ and is not recorded, so a corrected response may reuse its identifier.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from decimal import Decimal
+from dataclasses import replace
 
 from sqlalchemy import bindparam, select
-from sqlalchemy.orm import Session, joinedload
-from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.orm import Session
 
-from connectors.registry import PROCESSING_OPTIONS, ValueMaps
-from gateway.errors import (
-    GatewayError,
-    LineError,
-    NotFoundError,
-    ResponseRejected,
-    StateError,
-    ValidationError,
-)
-from gateway.events import recorder
-from gateway.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMINAL
+from connectors.registry import PROCESSING_OPTIONS
+from gateway.errors import NotFoundError, StateError, ValidationError
 from gateway.orders.commands import (
     Acknowledgement,
     FulfillLineResponse,
     FulfillmentResponse,
-    LineOutcome,
     ResponseResult,
 )
-from gateway.orders.held import hold_on
-from gateway.orders.limits import check_length, check_quantity
-from gateway.orders.orchestration import Orchestrator
-from gateway.orders.state import StatusWriter
-from gateway.orders.xref import translate
-from gateway.persistence.bulk import write_changes
-from gateway.persistence.kept import merged
+from gateway.orders.limits import check_length
+from gateway.orders.response_decision import TASK_STATUSES, decide, not_assigned
+from gateway.orders.response_store import read_orders, write_decision
 from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,
     FulfillmentResponseRecord,
-    Hold,
     OrderHeader,
-    OrderLine,
     StagedResponse,
     utcnow,
 )
-from gateway.registry.snapshot import System
+from gateway.registry.snapshot import Snapshot, System, current
 
-__all__ = [
-    "TASK_STATUSES",
-    "ResponseProcessor",
-    "group_key",
-    "not_assigned",
-]
+__all__ = ["ResponseProcessor"]
 
-#: Per task type (``IntegrationContextCode``): the line statuses a response may report,
-#: the first being the default when ``StatusCode`` is omitted.
-TASK_STATUSES: dict[str, tuple[str, ...]] = {
-    "Shipment": ("SHIPPED", "BACKORDERED"),
-    "Invoice": ("BILLED",),
-}
 _ACK_ACCEPTED = frozenset({"SUCCESS", "ACCEPTED", "ACCEPT"})
 _ACK_REJECTED = frozenset({"ERROR", "FAILURE", "REJECTED", "REJECT"})
 
 
 # Built once: a statement built per call costs more CPU than SQLite spends running it.
-#: the orders the fulfillment lines ``ids`` belong to
-_TOUCHED = (
-    select(FulfillLine.header_id)
-    .where(FulfillLine.id.in_(bindparam("ids", expanding=True)))
-    .scalar_subquery()
-)
-_ORDERS = select(OrderHeader).where(OrderHeader.id.in_(_TOUCHED))
-_ORDER_LINES = (
-    select(OrderLine)
-    .where(OrderLine.header_id.in_(_TOUCHED))
-    .order_by(OrderLine.header_id, OrderLine.line_number)
-)
-_ORDER_FLINES = (
-    select(FulfillLine)
-    .where(FulfillLine.header_id.in_(_TOUCHED))
-    .options(joinedload(FulfillLine.request))
-    .order_by(FulfillLine.order_line_id, FulfillLine.fulfill_line_number)
-)
 _APPLIED = select(FulfillmentResponseRecord.result_json).where(
     FulfillmentResponseRecord.fulfillment_system == bindparam("fs"),
     FulfillmentResponseRecord.response_identifier == bindparam("rid"),
 )
-_HOLDS = (
-    select(Hold)
-    .where(Hold.header_id.in_(bindparam("ids", expanding=True)), Hold.released_at.is_(None))
-    .order_by(Hold.id)
-)
-
-
-@dataclass
-class _Plan:
-    """A checked line of a response, ready to apply."""
-
-    response: FulfillLineResponse
-    fline: FulfillLine
-    status: str
-    quantity: Decimal
-
-
-def not_assigned(sent_to: str | None, fs: str, may_answer_unassigned: bool) -> str | None:
-    """Why fulfillment system ``fs`` may not answer a request sent to ``sent_to``, or
-    None. A request sent to no system (routing had nowhere to send it) is answered only
-    by a caller bound to every system: no fulfillment system was asked for it."""
-    if sent_to is None:
-        if may_answer_unassigned:
-            return None
-        return (
-            f"was sent to no fulfillment system, not {fs}; only a user bound to every "
-            "system may answer it"
-        )
-    if sent_to != fs:
-        return f"was sent to {sent_to}, not {fs}"
-    return None
-
-
-def group_key(fline: FulfillLine) -> tuple[object, ...]:
-    """The error group of a line: its ship set within its order, else the line itself."""
-    ship_set = fline.order_line.ship_set_name
-    if ship_set:
-        return ("ship-set", fline.header_id, ship_set)
-    return ("line", fline.id)
 
 
 class ResponseProcessor:
@@ -144,15 +59,22 @@ class ResponseProcessor:
 
     def __init__(self, session: Session, reply_to: str | None = None) -> None:
         self._s = session
-        self._status = StatusWriter(session)
-        self._flow = Orchestrator(session, reply_to=reply_to)
+        self._reply_to = reply_to
+        self._registry: Snapshot | None = None
+
+    @property
+    def registry(self) -> Snapshot:
+        """The registry as this transaction sees it, read at first use."""
+        if self._registry is None:
+            self._registry = current(self._s)
+        return self._registry
 
     # -- shared checks ---------------------------------------------------------------
 
     def _fulfillment_system(self, code: str | None) -> System:
         if not code or not code.strip():
             raise ValidationError("MISSING_KEY", "FulfillmentSystem is required")
-        ss = self._flow.registry.systems.get(code.strip())
+        ss = self.registry.systems.get(code.strip())
         if ss is None:
             raise NotFoundError(
                 "SOURCE_SYSTEM_UNKNOWN",
@@ -247,30 +169,32 @@ class ResponseProcessor:
             previous = self._previous(ss.code, rid)
             if previous is not None:
                 return previous
+        registry = self.registry
         option = self._processing_option(ss, resp.lines)
-        maps = ss.maps
-        # the orders the lines belong to, each read whole once, for the checks and the writes
-        plans, errors, found, orders = self._check_lines(
-            resp.lines, ss.code, task, option, maps, resp.may_answer_unassigned
+        ids = [ln.fulfill_line_id for ln in resp.lines if ln.fulfill_line_id is not None]
+        orders = read_orders(self._s, ids)
+        decision = decide(
+            resp.lines,
+            system=ss,
+            task=task,
+            option=option,
+            orders=orders,
+            registry=registry,
+            may_answer_unassigned=resp.may_answer_unassigned,
+            now=utcnow(),
         )
-
-        outcomes: list[LineOutcome] = []
-        if option == "REJECT_ERROR_GROUPS" and errors:
-            plans, rejected = self._reject_groups(plans, errors, found)
-            errors = errors + rejected
-        if errors and (option != "REJECT_ERROR_GROUPS" or not plans):
-            raise ResponseRejected(errors, option)
-
-        for err in errors:
-            outcomes.append(self._error_outcome(err))
-        outcomes.extend(self._apply(plans, orders, ss.code, task))
-        ordered = sorted(
-            outcomes, key=lambda o: (o.fulfill_line_id or 0, o.split_reference_id or 0)
-        )
+        written = write_decision(self._s, decision, orders, registry, self._reply_to)
+        outcomes = [
+            replace(o, fulfill_line_id=written[o.fulfill_line_id])
+            if o.fulfill_line_id is not None and o.fulfill_line_id < 0
+            else o
+            for o in decision.outcomes
+        ]
+        outcomes.sort(key=lambda o: (o.fulfill_line_id or 0, o.split_reference_id or 0))
         result = ResponseResult(
             response_identifier=rid,
-            overall_status="WARNING" if errors else "SUCCESS",
-            lines=tuple(ordered),
+            overall_status="WARNING" if decision.errors else "SUCCESS",
+            lines=tuple(outcomes),
         )
         self._s.add(
             FulfillmentResponseRecord(
@@ -280,8 +204,6 @@ class ResponseProcessor:
                 result_json=result.to_json(),
             )
         )
-        # the lines' changes in one executemany per column set, not the unit of work's
-        write_changes(self._s, FulfillLine, OrderLine)
         return result
 
     def stage(self, resp: FulfillmentResponse) -> ResponseResult:
@@ -337,7 +259,7 @@ class ResponseProcessor:
         No query in the common case: the carried connector is looked up only when the
         system's connectors disagree.
         """
-        candidates = self._flow.registry.service_connectors(ss.id)
+        candidates = self.registry.service_connectors(ss.id)
         options = {c.response_processing for c in candidates}
         if len(options) <= 1:
             return options.pop() if options else PROCESSING_OPTIONS[0]
@@ -357,302 +279,3 @@ class ResponseProcessor:
         # Sorted here, byte-wise: database collations order names differently.
         ranked = sorted(candidates, key=lambda c: (not c.enabled, c.name))
         return str(ranked[0].response_processing)
-
-    def _check_lines(
-        self,
-        lines: Sequence[FulfillLineResponse],
-        fs: str,
-        task: str,
-        option: str,
-        maps: ValueMaps,
-        may_answer_unassigned: bool,
-    ) -> tuple[list[_Plan], list[LineError], dict[int, FulfillLine], dict[int, OrderHeader]]:
-        ids = [ln.fulfill_line_id for ln in lines if ln.fulfill_line_id is not None]
-        headers, found = self._read_orders(ids)
-        holds: dict[int, list[Hold]] = {}
-        for h in self._s.scalars(_HOLDS, {"ids": list(headers)}):
-            holds.setdefault(h.header_id, []).append(h)
-        plans: list[_Plan] = []
-        errors: list[LineError] = []
-        seen: set[int] = set()
-        for line in lines:
-            try:
-                fline = found.get(line.fulfill_line_id) if line.fulfill_line_id else None
-                hold = (
-                    hold_on(holds.get(fline.header_id, []), fline.order_line_id) if fline else None
-                )
-                if hold is not None and fline is not None:
-                    scope = "its order" if hold.order_line_id is None else "its line"
-                    raise StateError(
-                        "LINE_ON_HOLD",
-                        f"fulfillment line {fline.id} cannot progress: {scope} is on hold "
-                        f"{hold.hold_code}; send the response again after the hold is released",
-                    )
-                plans.append(
-                    self._check_line(
-                        line, found, headers, seen, fs, task, maps, may_answer_unassigned
-                    )
-                )
-            except GatewayError as err:
-                errors.append(LineError.from_error(err, line.fulfill_line_id))
-                if option == "REJECT_ALL_ON_FIRST_ERROR":
-                    break
-        return plans, errors, found, headers
-
-    def _read_orders(self, ids: list[int]) -> tuple[dict[int, OrderHeader], dict[int, FulfillLine]]:
-        """Every order a fulfillment line of ``ids`` belongs to, whole (its lines, their
-        fulfillment lines and the requests those were sent in), and the lines ``ids``
-        name that exist. Three reads, the relationships filled here as they were read:
-        checks and roll-up then never load lazily, and no loader strategy runs per call.
-        """
-        params = {"ids": ids}
-        headers = {h.id: h for h in self._s.scalars(_ORDERS, params)}
-        lines: dict[int, OrderLine] = {}
-        of_header: dict[int, list[OrderLine]] = {h: [] for h in headers}
-        for line in self._s.scalars(_ORDER_LINES, params):
-            lines[line.id] = line
-            of_header[line.header_id].append(line)
-        flines: dict[int, FulfillLine] = {}
-        of_line: dict[int, list[FulfillLine]] = {line_id: [] for line_id in lines}
-        for fline in self._s.scalars(_ORDER_FLINES, params).unique():
-            flines[fline.id] = fline
-            of_line[fline.order_line_id].append(fline)
-            set_committed_value(fline, "order_line", lines[fline.order_line_id])
-        for header_id, header in headers.items():
-            set_committed_value(header, "lines", of_header[header_id])
-        for line_id, line in lines.items():
-            set_committed_value(line, "header", headers[line.header_id])
-            set_committed_value(line, "fulfill_lines", of_line[line_id])
-        return headers, {i: flines[i] for i in ids if i in flines}
-
-    def _check_line(
-        self,
-        line: FulfillLineResponse,
-        found: dict[int, FulfillLine],
-        headers: dict[int, OrderHeader],
-        seen: set[int],
-        fs: str,
-        task: str,
-        maps: ValueMaps,
-        may_answer_unassigned: bool,
-    ) -> _Plan:
-        fid = line.fulfill_line_id
-        if fid is None:
-            raise ValidationError("MISSING_KEY", "FulfillLineIdentifier is required on every line")
-        if fid in seen:
-            raise ValidationError(
-                "DUPLICATE_LINE", f"fulfillment line {fid} appears twice in one response"
-            )
-        seen.add(fid)
-        fline = found.get(fid)
-        if fline is None:
-            raise NotFoundError("LINE_NOT_FOUND", f"fulfillment line {fid} does not exist")
-        header = headers[fline.header_id]
-        if header.status == "DOO_REFERENCE":
-            raise StateError(
-                "ORDER_SUPERSEDED",
-                f"fulfillment line {fid} belongs to revision {header.revision} of order "
-                f"{header.order_number}, which a newer revision replaced",
-            )
-        self._check_task_state(fline, task)
-        sent_to = fline.request.fulfillment_system if fline.request else None
-        why = not_assigned(sent_to, fs, may_answer_unassigned)
-        if why is not None:
-            raise StateError("LINE_NOT_ASSIGNED", f"fulfillment line {fid} {why}")
-        if maps:
-            where = f"fulfillment line {fid}"
-            line = replace(
-                line,
-                status_code=translate(maps, "STATUS", line.status_code, fs, where),
-                quantity_uom=translate(maps, "UOM", line.quantity_uom, fs, where),
-            )
-        allowed = TASK_STATUSES[task]
-        status = (line.status_code or allowed[0]).strip().upper()
-        if status not in allowed:
-            raise ValidationError(
-                "INVALID_VALUE",
-                f"StatusCode {line.status_code!r} is not valid for a {task} response "
-                f"(use {' or '.join(allowed)})",
-            )
-        where = f"fulfillment line {fid}"
-        check_length(line.tracking_number, "TrackingNumber", FulfillLine.tracking_number, where)
-        check_length(
-            line.billing_number, "BillingTransactionNumber", FulfillLine.billing_number, where
-        )
-        quantity = fline.quantity
-        if status == "SHIPPED" and line.shipped_quantity is not None:
-            quantity = self._check_shipped_quantity(line, fline)
-        return _Plan(line, fline, status, quantity)
-
-    @staticmethod
-    def _check_task_state(fline: FulfillLine, task: str) -> None:
-        fid, status = fline.id, fline.status
-        if status in TERMINAL:
-            raise StateError("RESPONSE_AFTER_CLOSE", f"fulfillment line {fid} is already {status}")
-        if task == "Shipment" and status not in OPEN_FOR_SHIPMENT:
-            if status in SHIPPED_OR_LATER or status == "CANCEL_PENDING":
-                raise StateError(
-                    "LINE_NOT_AWAITING_TASK",
-                    f"fulfillment line {fid} is {status}, not awaiting a shipment",
-                )
-            raise StateError(
-                "RESPONSE_BEFORE_REQUEST",
-                f"fulfillment line {fid} is {status}: no shipment was requested yet",
-            )
-        if task == "Invoice" and status != "AWAIT_BILLING":
-            if status in OPEN_FOR_SHIPMENT or status in ("CREATED", "SCHEDULED"):
-                raise StateError(
-                    "RESPONSE_BEFORE_REQUEST",
-                    f"fulfillment line {fid} is {status}: it has not shipped, so no invoice "
-                    "was requested yet",
-                )
-            raise StateError(
-                "LINE_NOT_AWAITING_TASK",
-                f"fulfillment line {fid} is {status}, not awaiting billing",
-            )
-
-    @staticmethod
-    def _check_shipped_quantity(line: FulfillLineResponse, fline: FulfillLine) -> Decimal:
-        qty = line.shipped_quantity
-        assert qty is not None
-        check_quantity(qty, f"shipped quantity on fulfillment line {fline.id}")
-        if qty > fline.quantity:
-            raise ValidationError(
-                "QUANTITY_EXCEEDS_OPEN",
-                f"shipped quantity {qty} on fulfillment line {fline.id} is more than its "
-                f"open quantity {fline.quantity.normalize()}",
-            )
-        uom = fline.order_line.uom_code
-        if line.quantity_uom and line.quantity_uom.strip() != uom:
-            raise ValidationError(
-                "UOM_MISMATCH",
-                f"shipped quantity on fulfillment line {fline.id} is in {line.quantity_uom!r}; "
-                f"the line is ordered in {uom!r}",
-            )
-        return qty
-
-    @staticmethod
-    def _reject_groups(
-        plans: list[_Plan], errors: list[LineError], found: dict[int, FulfillLine]
-    ) -> tuple[list[_Plan], list[LineError]]:
-        """Drop every plan whose group holds a failed line; say why for each."""
-        bad_groups = {
-            group_key(found[e.fulfill_line_id])
-            for e in errors
-            if e.fulfill_line_id is not None and e.fulfill_line_id in found
-        }
-        keep: list[_Plan] = []
-        rejected: list[LineError] = []
-        for plan in plans:
-            if group_key(plan.fline) in bad_groups:
-                rejected.append(
-                    LineError(
-                        "GROUP_REJECTED",
-                        f"fulfillment line {plan.fline.id} was not applied: another line of "
-                        f"ship set {plan.fline.order_line.ship_set_name} has an error",
-                        plan.fline.id,
-                    )
-                )
-            else:
-                keep.append(plan)
-        return keep, rejected
-
-    def _error_outcome(self, err: LineError) -> LineOutcome:
-        fline = self._s.get(FulfillLine, err.fulfill_line_id) if err.fulfill_line_id else None
-        return LineOutcome(
-            fulfill_line_id=err.fulfill_line_id,
-            status="ERROR",
-            fulfill_line_number=fline.fulfill_line_number if fline else None,
-            task_instance_status=fline.status if fline else None,
-            errors=(err,),
-        )
-
-    def _apply(
-        self, plans: list[_Plan], orders: dict[int, OrderHeader], fs: str, task: str
-    ) -> list[LineOutcome]:
-        """Apply ``plans`` to their lines, of ``orders`` as :meth:`_check_lines` read them
-        (held here: the session's identity map keeps its objects only weakly)."""
-        outcomes: list[LineOutcome] = []
-        touched: dict[int, OrderHeader] = {}
-        shipped: dict[int, list[tuple[OrderLine, FulfillLine]]] = {}
-        for plan in plans:
-            fline = plan.fline
-            header = orders[fline.header_id]
-            touched[header.id] = header
-            reason = f"{task} response from {fs}"
-            if plan.response.attributes:
-                # what each response said of the line, response after response
-                fline.attributes_json = merged(fline.attributes_json, plan.response.attributes)
-            if plan.status == "SHIPPED":
-                if plan.quantity < fline.quantity:
-                    outcomes.append(self._split(fline, plan.quantity, header, reason))
-                fline.shipped_quantity = plan.quantity
-                fline.actual_ship_date = plan.response.actual_ship_date or utcnow()
-                fline.tracking_number = plan.response.tracking_number
-                self._status.fline(fline, "SHIPPED", reason)
-                shipped.setdefault(header.id, []).append((fline.order_line, fline))
-            elif plan.status == "BACKORDERED":
-                if fline.status != "BACKORDERED":
-                    self._status.fline(fline, "BACKORDERED", reason)
-            elif plan.status == "BILLED":
-                fline.billing_number = plan.response.billing_number
-                self._status.fline(fline, "BILLED", reason)
-                self._status.fline(fline, "CLOSED", "fulfillment complete")
-                fline.task_type = None
-        # the next step of the shipped lines, one request per order and connector
-        for header_id, pairs in shipped.items():
-            self._flow.shipped(touched[header_id], pairs, fs)
-        for plan in plans:
-            outcomes.append(self._ok_outcome(plan.fline, orders[plan.fline.header_id]))
-        for header in touched.values():
-            self._status.rollup(header, f"{task} response from {fs}")
-        return outcomes
-
-    def _split(
-        self, fline: FulfillLine, shipped: Decimal, header: OrderHeader, reason: str
-    ) -> LineOutcome:
-        """Split off the unshipped remainder of ``fline`` as a new line awaiting shipment."""
-        line: OrderLine = fline.order_line
-        number = max(f.fulfill_line_number for f in line.fulfill_lines) + 1
-        rest = FulfillLine(
-            header_id=fline.header_id,
-            order_line_id=fline.order_line_id,
-            fulfill_line_number=number,
-            quantity=fline.quantity - shipped,
-            status="AWAIT_SHIP",
-            task_type="Shipment",
-            request_id=fline.request_id,
-            split_from_id=fline.id,
-            scheduled_ship_date=fline.scheduled_ship_date,
-            # the remainder stays on the same request, routed by the same rule
-            rule_set_version=fline.rule_set_version,
-            routing_rule_id=fline.routing_rule_id,
-            process_id=fline.process_id,
-            warehouse=fline.warehouse,
-        )
-        line.fulfill_lines.append(rest)
-        pre_split = fline.quantity
-        fline.quantity = shipped
-        self._s.flush()
-        self._status.new_fline(rest, f"split from fulfillment line {fline.id}: {reason}")
-        recorder.line_split(self._s, fline, rest, pre_split)
-        return LineOutcome(
-            fulfill_line_id=rest.id,
-            status="SUCCESS",
-            fulfill_line_number=rest.fulfill_line_number,
-            order_number=header.order_number,
-            line_number=line.line_number,
-            task_instance_status=rest.status,
-            split_reference_id=fline.id,
-        )
-
-    @staticmethod
-    def _ok_outcome(fline: FulfillLine, header: OrderHeader) -> LineOutcome:
-        return LineOutcome(
-            fulfill_line_id=fline.id,
-            status="SUCCESS",
-            fulfill_line_number=fline.fulfill_line_number,
-            order_number=header.order_number,
-            line_number=fline.order_line.line_number,
-            task_instance_status=fline.status,
-        )

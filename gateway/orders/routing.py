@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from connectors.registry import DEFAULT_PROCESS, StepSpec
+from gateway.orders.rows import FlineRow, HeaderRow, LineRow
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.registry.snapshot import ConnectorInfo, Snapshot
 from routing.engine import Decision, Engine
@@ -29,10 +30,10 @@ def shipment_step() -> tuple[str, StepSpec]:
 
 
 def line_attributes(
-    header: OrderHeader,
+    header: OrderHeader | HeaderRow,
     system: str,
-    line: OrderLine,
-    fline: FulfillLine | None,
+    line: OrderLine | LineRow,
+    fline: FulfillLine | FlineRow | None,
     process: str,
     step: StepSpec,
 ) -> dict[str, Any]:
