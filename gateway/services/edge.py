@@ -15,7 +15,7 @@ from gateway.errors import GatewayError, InternalError
 from gateway.persistence.message_log import write_log
 from gateway.runtime import Runtime
 from gateway.security.systems import require
-from gateway.soap.context import REQUEST_KEY, RUNTIME_KEY, RequestInfo
+from gateway.soap.context import RequestInfo, call_of
 from gateway.soap.faults import service_error_message
 from gateway.soap.operations import ERROR_ATTRIBUTE
 
@@ -34,7 +34,7 @@ def to_fault(err: GatewayError) -> Fault:
 
 
 def request_info(ctx: Any) -> RequestInfo:
-    return ctx.transport.req_env[REQUEST_KEY]
+    return call_of(ctx).info
 
 
 def authorise(ctx: Any, codes: Iterable[str | None], verb: str, kind: str) -> None:
@@ -51,16 +51,17 @@ def transaction(ctx: Any, work: Callable[[Session, Runtime], T], *, readonly: bo
     copies of one order, one response): the work runs once more, and now finds the
     committed row and answers as for a duplicate.
     """
-    runtime: Runtime = ctx.transport.req_env[RUNTIME_KEY]
-    info = request_info(ctx)
+    call = call_of(ctx)
+    runtime, info = call.runtime, call.info
     sessions = runtime.read_sessions if readonly else runtime.sessions
+    logs = not readonly and call.payload is not None
     for attempt in (1, 2):
         try:
             with sessions() as session, session.begin():
                 result = work(session, runtime)
-                if info.log_row is not None and not readonly:
-                    write_log(session, info.log_row())
-            info.logged = not readonly and info.log_row is not None
+                if logs:
+                    write_log(session, call.log_row("200 OK"))
+            call.logged = logs
             return result
         except IntegrityError:
             if attempt == 1:

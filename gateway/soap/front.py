@@ -29,11 +29,11 @@ from lxml import etree
 
 from gateway.errors import EnvelopeError, GatewayError, InternalError
 from gateway.orders.limits import SizeLimits
-from gateway.persistence.message_log import logged_payload, write_log
+from gateway.persistence.message_log import write_log
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator, Principal
 from gateway.security.tokens import redact
-from gateway.soap.context import REQUEST_KEY, RUNTIME_KEY, RequestInfo
+from gateway.soap.context import CALL_KEY, Call, RequestInfo
 from gateway.soap.envelope import Envelope, XmlLimits, parse_envelope
 from gateway.soap.faults import fault_envelope, read_fault_code
 from gateway.soap.operations import Operation
@@ -207,7 +207,7 @@ class SoapFront:
         status, out = "500 Internal Server Error", fault_envelope(err)
         if endpoint is not None:
             info = RequestInfo(service=endpoint.name, fault_code=err.code)
-            self._log(info, status, started, None)
+            self._log(Call(self._runtime, info, started), status)
         return status, [*_XML, ("Content-Length", str(len(out)))], out
 
     def _screen(self, endpoint: Endpoint, environ: dict[str, Any]) -> None:
@@ -227,16 +227,15 @@ class SoapFront:
     def _post(
         self, endpoint: Endpoint, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
-        started = time.perf_counter()
-        info = RequestInfo(service=endpoint.name)
+        call = Call(self._runtime, RequestInfo(service=endpoint.name))
+        info = call.info
         envelope: Envelope | None = None
-        payload: bytes | None = None
         if not environ.get(SCREENED_KEY):
             try:
                 self._screen(endpoint, environ)
             except GatewayError as err:
                 self._drain(environ)
-                status, headers, out = self._refusal(endpoint, err, started)
+                status, headers, out = self._refusal(endpoint, err, call.started)
                 start_response(status, headers)
                 return [out]
         try:
@@ -260,13 +259,11 @@ class SoapFront:
             check_size(info.operation, envelope.operation_element, self._size_limits)
             # spyne gets the redacted UTF-8 re-serialisation, never the caller's bytes: it
             # logs raw requests it cannot parse, and it trusts the HTTP charset blindly.
-            payload = _redacted(envelope)
-            logged = payload  # the request as the caller sent it, secrets blanked
             # A call that commits writes its log row in its own transaction (services.edge).
-            info.log_row = lambda: self._log_row(info, "200 OK", started, logged)
+            call.payload = _redacted(envelope)
             operation = endpoint.compiled.get(info.operation)
             if operation is not None and not endpoint.spyne_mapping:
-                status, headers, out = self._call_compiled(operation, envelope, info)
+                status, headers, out = self._call_compiled(operation, envelope, call)
             else:
                 if operation is not None:
                     # spyne reads only the published form; and a value the schema allows
@@ -275,7 +272,7 @@ class SoapFront:
                     operation.validate(envelope.operation_element)
                     operation.read(envelope.operation_element)
                 normalized = _redacted(envelope)
-                status, headers, out = self._call_spyne(endpoint, environ, normalized, info)
+                status, headers, out = self._call_spyne(endpoint, environ, normalized, call)
         except GatewayError as err:
             info.fault_code = err.code
             status, headers, out = "500 Internal Server Error", list(_XML), fault_envelope(err)
@@ -284,11 +281,11 @@ class SoapFront:
             failure = InternalError("INTERNAL_ERROR", "internal error; nothing was applied")
             info.fault_code = failure.code
             status, headers, out = "500 Internal Server Error", list(_XML), fault_envelope(failure)
-        if payload is None and envelope is not None:
+        if call.payload is None and envelope is not None:
             # Refused after parsing (operation, credentials): logged too, never with a secret.
-            payload = _redacted(envelope)
-        if not info.logged:
-            self._log(info, status, started, payload)
+            call.payload = _redacted(envelope)
+        if not call.logged:
+            self._log(call, status)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(out))))
         start_response(status, headers)
@@ -341,23 +338,21 @@ class SoapFront:
         )
 
     def _call_compiled(
-        self, operation: Operation, envelope: Envelope, info: RequestInfo
+        self, operation: Operation, envelope: Envelope, call: Call
     ) -> tuple[str, list[tuple[str, str]], bytes]:
         body = envelope.operation_element
         operation.validate(body)
-        environ = {RUNTIME_KEY: self._runtime, REQUEST_KEY: info}
-        out = operation.call(body, environ, envelope.message_id)
+        out = operation.call(body, call, envelope.message_id)
         return "200 OK", list(_XML), out
 
     def _call_spyne(
-        self, endpoint: Endpoint, environ: dict[str, Any], body: bytes, info: RequestInfo
+        self, endpoint: Endpoint, environ: dict[str, Any], body: bytes, call: Call
     ) -> tuple[str, list[tuple[str, str]], bytes]:
         inner = dict(environ)
         inner["wsgi.input"] = io.BytesIO(body)
         inner["CONTENT_LENGTH"] = str(len(body))
         inner["CONTENT_TYPE"] = "text/xml; charset=utf-8"
-        inner[RUNTIME_KEY] = self._runtime
-        inner[REQUEST_KEY] = info
+        inner[CALL_KEY] = call
         captured: dict[str, Any] = {}
 
         def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
@@ -377,37 +372,15 @@ class SoapFront:
         else:
             log.error("unrecognised spyne failure %s: %s", status, faultstring)
             err = InternalError("INTERNAL_ERROR", "internal error; nothing was applied")
-        info.fault_code = err.code
+        call.info.fault_code = err.code
         return "500 Internal Server Error", list(_XML), fault_envelope(err)
 
-    def _log_row(
-        self, info: RequestInfo, status: str, started: float, payload: bytes | None
-    ) -> dict[str, Any]:
-        """The message-log row's values, for :func:`write_log`."""
-        code = info.fault_code
-        return dict(
-            service=info.service,
-            operation=(info.operation or None) and info.operation[:80],
-            principal=info.principal,
-            message_id=(info.message_id or None) and info.message_id[:200],
-            correlation_key=info.correlation_key(),
-            order_number=",".join(info.order_numbers)[:50] or None,
-            outcome="OK" if code is None else "FAULT",
-            fault_code=code,
-            http_status=int(status.split()[0]),
-            duration_ms=int((time.perf_counter() - started) * 1000),
-            payload=logged_payload(
-                payload,
-                authenticated=info.principal is not None,
-                keep=self._runtime.settings.log_payloads,
-            ),
-        )
-
-    def _log(self, info: RequestInfo, status: str, started: float, payload: bytes | None) -> None:
+    def _log(self, call: Call, status: str) -> None:
         try:
             with self._runtime.sessions() as s, s.begin():
-                write_log(s, self._log_row(info, status, started, payload))
+                write_log(s, call.log_row(status))
         except Exception:
+            info = call.info
             log.exception("could not write the message log for %s.%s", info.service, info.operation)
 
 

@@ -3,8 +3,8 @@
 The front hands each POST's body element to the ``Operation`` of its name: the element is
 checked against the validation schema spyne built from the same types (so a body spyne
 would refuse is refused here, with the same ``SCHEMA_INVALID`` code), read into
-arguments by a compiled ``Reader``, passed to the service's own function with a context
-that carries what the services use (``ctx.transport.req_env``), and the function's result
+arguments by a compiled ``Reader``, passed to the service's own function with the
+:class:`~gateway.soap.context.Call` as its context, and the function's result
 is written by a compiled ``Writer`` into the response envelope spyne would have sent.
 spyne still publishes the WSDL; the service functions are the ones it publishes.
 """
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import logging
 import uuid
-from types import SimpleNamespace
 from typing import Any
 
 from lxml import etree
@@ -22,6 +21,7 @@ from spyne import Application, Fault
 from gateway import namespaces as ns
 from gateway.errors import EnvelopeError, GatewayError
 from gateway.soap.codec import XSI, XSI_NIL, XSI_TYPE, Reader, Writer, is_many, scalar_text
+from gateway.soap.context import Call
 from gateway.soap.normalize import Normalizer
 
 __all__ = ["ERROR_ATTRIBUTE", "Operation", "operations_of"]
@@ -102,16 +102,13 @@ class Operation:
             message = " ".join(str(first.message if first else "invalid request").split())
             raise EnvelopeError("SCHEMA_INVALID", message[:1000]) from None
 
-    def call(
-        self, body: etree._Element, environ: dict[str, Any], relates_to: str | None = None
-    ) -> bytes:
+    def call(self, body: etree._Element, call: Call, relates_to: str | None = None) -> bytes:
         """The response envelope for ``body`` (normalised and validated), or raise a
         ``GatewayError``; ``relates_to`` is the request's WS-Addressing MessageID."""
         args = self.read(body)
         values = [getattr(args, name) for name in self._arg_names] if args is not None else []
-        ctx = SimpleNamespace(transport=SimpleNamespace(req_env=environ))
         try:
-            result = self._function(ctx, *values)
+            result = self._function(call, *values)
         except Fault as fault:
             error: GatewayError | None = getattr(fault, ERROR_ATTRIBUTE, None)
             if error is None:
