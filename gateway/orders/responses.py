@@ -17,7 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import replace
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from connectors.registry import PROCESSING_OPTIONS
@@ -48,6 +48,7 @@ _ACK_REJECTED = frozenset({"ERROR", "FAILURE", "REJECTED", "REJECT"})
 
 
 # Built once: a statement built per call costs more CPU than SQLite spends running it.
+_RECORD = insert(FulfillmentResponseRecord.__table__)  # type: ignore[arg-type]
 _APPLIED = select(FulfillmentResponseRecord.result_json).where(
     FulfillmentResponseRecord.fulfillment_system == bindparam("fs"),
     FulfillmentResponseRecord.response_identifier == bindparam("rid"),
@@ -196,13 +197,14 @@ class ResponseProcessor:
             overall_status="WARNING" if decision.errors else "SUCCESS",
             lines=tuple(outcomes),
         )
-        self._s.add(
-            FulfillmentResponseRecord(
-                fulfillment_system=ss.code,
-                response_identifier=rid,
-                task_type=task,
-                result_json=result.to_json(),
-            )
+        self._s.connection().execute(
+            _RECORD,
+            {
+                "fulfillment_system": ss.code,
+                "response_identifier": rid,
+                "task_type": task,
+                "result_json": result.to_json(),
+            },
         )
         return result
 
