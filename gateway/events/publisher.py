@@ -84,8 +84,8 @@ class _Batch:
 
 def _status_events(batch: _Batch, c: StatusChange) -> Iterable[_Event]:
     h = c.history
-    if h.old_status == h.new_status:
-        return
+    if h.old_status == h.new_status or h.entity == "LINE":
+        return  # order lines are reported inside their fulfillment lines' events
     if h.entity == "HEADER":
         if ("ORDER_STATUS_UPDATE", h.new_status) not in batch.wanted:
             return
@@ -102,8 +102,6 @@ def _status_events(batch: _Batch, c: StatusChange) -> Iterable[_Event]:
             partial(payloads.header_status, header, h.old_status, h.new_status),
         )
         return
-    if h.entity != "FULFILL_LINE":
-        return  # order lines are reported inside their fulfillment lines' events
     fline = batch.s.get(FulfillLine, h.entity_id)
     assert fline is not None
     line = fline.order_line
