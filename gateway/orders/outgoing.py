@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Sequence
 from typing import Protocol
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from connectors.outbound import (
@@ -103,8 +104,12 @@ def request_document(
     )
 
 
+_NEW_MESSAGE = insert(OutboxMessage.__table__)  # type: ignore[arg-type]
+
+
 class OutboxWriter:
-    """Adds outbox rows to the caller's session."""
+    """Writes outbox rows in the caller's transaction, each with one INSERT on the
+    session's connection (the rows it names are written already)."""
 
     def __init__(self, session: Session, registry: Snapshot, reply_to: str | None = None) -> None:
         self._s = session
@@ -116,10 +121,10 @@ class OutboxWriter:
         request: Request,
         header: OrderHeader | HeaderRow,
         pairs: Sequence[Pair],
-    ) -> OutboxMessage | None:
-        """The outbox row that sends ``request``; ``None`` when it has no connector or its
-        connector is not a service (business-event connectors receive events, not
-        requests)."""
+    ) -> str | None:
+        """Write the outbox row that sends ``request``; its ``MessageID``, or ``None``
+        when the request has no connector or its connector is not a service
+        (business-event connectors receive events, not requests)."""
         if request.connector_id is None or not pairs:
             return None
         connector = self._registry.connectors_by_id.get(request.connector_id)
@@ -137,22 +142,24 @@ class OutboxWriter:
             # a synchronous answer comes back on the same connection
             reply_to=self._reply_to if connector.invocation_mode == "ASYNC_SERVICE" else None,
         )
-        row = OutboxMessage(
-            message_id=message_id,
-            kind="FULFILLMENT_REQUEST",
-            connector_id=connector.id,
-            request_id=request.id,
-            header_id=header.id,
-            order_number=header.order_number,
-            task_type=request.task_type,
-            invocation_mode=connector.invocation_mode,
-            operation=operation,
-            soap_action=SOAP_ACTIONS[operation],
-            payload=payload,
-            status="READY",
-            attempts=0,
-            uncertain=False,
-            replays=0,
+        self._s.connection().execute(
+            _NEW_MESSAGE,
+            {
+                "message_id": message_id,
+                "kind": "FULFILLMENT_REQUEST",
+                "connector_id": connector.id,
+                "request_id": request.id,
+                "header_id": header.id,
+                "order_number": header.order_number,
+                "task_type": request.task_type,
+                "invocation_mode": connector.invocation_mode,
+                "operation": operation,
+                "soap_action": SOAP_ACTIONS[operation],
+                "payload": payload,
+                "status": "READY",
+                "attempts": 0,
+                "uncertain": False,
+                "replays": 0,
+            },
         )
-        self._s.add(row)
-        return row
+        return message_id
