@@ -25,25 +25,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import loadgen
 import stack
 
-PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-PG_BENCH_DB = "omgw_bench_process_model"
-
-
-def _postgres() -> str | None:
-    """A fresh, empty PostgreSQL database for the run, or None where none answers."""
-    try:
-        import sqlalchemy as sa
-
-        engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
-        with engine.connect() as c:
-            c.execute(sa.text(f"DROP DATABASE IF EXISTS {PG_BENCH_DB} WITH (FORCE)"))
-            c.execute(sa.text(f"CREATE DATABASE {PG_BENCH_DB}"))
-        engine.dispose()
-    except Exception as exc:  # any failure means: measure SQLite only
-        print(f"PostgreSQL skipped: {exc.__class__.__name__}: {exc}", file=sys.stderr)
-        return None
-    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + PG_BENCH_DB
-
 
 def _rate(port: int, path: str, bodies: list[bytes], expect: bytes) -> tuple[float, float]:
     requests = [loadgen.http_request(path, b, stack.AUTH) for b in bodies]
@@ -108,7 +89,7 @@ def main() -> None:
     if args.only != "postgresql":
         rows += measure("sqlite", None, pairs, args.rounds)  # type: ignore[arg-type]
     if args.only != "sqlite":
-        url = _postgres()
+        url = stack.fresh_postgres("omgw_bench_process_model")
         if url is not None:
             rows += measure("postgresql", url, pairs, args.rounds)  # type: ignore[arg-type]
     print(f"\n{'database':<12}{'W x T':>7}{'pfr 1':>9}{'p99':>8}{'pfr 50':>9}{'p99':>8}"

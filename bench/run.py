@@ -8,7 +8,8 @@ figures drift with whatever else the machine is doing. Servers and the load gene
     python bench/run.py [--quick] [--only SECTION ...] [--rounds 3] [--out bench/results.json]
 
 Sections: inbound (processFulfillmentResponse 1/50 lines against bare spyne and
-node-soap), orders (createOrders 1/50, GetOrderDetails against bare spyne), dispatch
+node-soap), orders (createOrders 1/50, GetOrderDetails against bare spyne), inbound_pg and
+orders_pg (the same two on PostgreSQL at 127.0.0.1:5432, where it answers), dispatch
 (the outbox worker against a naive zeep loop), routing (indexed rules against a naive
 evaluator), e2e (createOrders to CLOSED, sync and async connectors, against bare spyne's
 createOrders), memory (gateway and worker RSS after 100,000 messages against 10,000).
@@ -39,10 +40,16 @@ import node_soap  # noqa: E402
 import receiver  # noqa: E402
 import stack  # noqa: E402
 
-SECTIONS = ("inbound", "orders", "dispatch", "routing", "e2e", "memory")
+SECTIONS = (
+    "inbound", "orders", "inbound_pg", "orders_pg", "dispatch", "routing", "e2e", "memory"
+)  # fmt: skip
 TARGETS = {  # key: (threshold, "min" = at least, "max" = at most)
-    "inbound_vs_node_soap_50": (1.0, "min"),
+    "inbound_pfr_1_vs_spyne": (1.0, "min"),
     "inbound_vs_spyne_50": (2.0, "min"),
+    "inbound_vs_node_soap_50": (1.0, "min"),
+    "inbound_create_1_vs_spyne": (1.0, "min"),
+    "inbound_pfr_1_p99_ms": (20.0, "max"),
+    "e2e_sync_vs_spyne_create": (0.15, "min"),
     "dispatch_vs_naive_zeep_50": (5.0, "min"),
     "memory_100k_over_10k": (1.10, "max"),
 }
@@ -135,19 +142,22 @@ def _summary(name: str, unit: str, median: float, spread: float) -> Side:
 # -- inbound: processFulfillmentResponse -------------------------------------------------------
 
 
-def inbound(opt: Options) -> list[Figure]:
+def inbound(opt: Options, database_url: str | None = None, key: str = "") -> list[Figure]:
     """The whole gateway (auth, validation, persistence, state machine, event outbox)
     against a bare spyne service with the same types and a node-soap server with the same
-    WSDL, each answering the same bodies (the gateway's ship seeded orders, once each)."""
-    home = stack.make_home("http://127.0.0.1:9/unused")
-    note = node_soap.available()
+    WSDL, each answering the same bodies (the gateway's ship seeded orders, once each).
+    On ``database_url`` (PostgreSQL) the figures' keys start with ``key``, and node-soap,
+    which has no database, is measured with SQLite only."""
+    home = stack.make_home("http://127.0.0.1:9/unused", database_url=database_url)
+    on = " on PostgreSQL" if database_url else ""
+    note = node_soap.available() if database_url is None else "measured with SQLite"
     node_proc = None
     if note is None:
         try:
             node_soap.install()
         except RuntimeError as exc:
             note = f"node-soap could not be installed: {exc}"
-    if note:
+    if note and database_url is None:
         opt.notes.append(f"node-soap skipped: {note}")
     figures: list[Figure] = []
     spyne_port, node_port = stack.free_port(), stack.free_port()
@@ -184,8 +194,8 @@ def inbound(opt: Options) -> list[Figure]:
             spyne = _rounds(
                 "bare spyne", opt.rounds, lambda r: _load(spyne_port, stack.OFRS, bodies(r))
             )
-            what = f"inbound processFulfillmentResponse, {size} line{'s' if size > 1 else ''}"
-            figures.append(Figure(f"inbound_pfr_{size}_vs_spyne", what, ours, spyne))
+            what = f"inbound processFulfillmentResponse, {size} line{'s' if size > 1 else ''}{on}"
+            figures.append(Figure(f"{key}inbound_pfr_{size}_vs_spyne", what, ours, spyne))
             if node_proc is not None:
                 # V8 compiles node-soap's hot code only after some thousands of calls: the
                 # first 2,000 one-line calls run at a quarter of its settled rate
@@ -205,8 +215,9 @@ def inbound(opt: Options) -> list[Figure]:
 # -- inbound: createOrders and GetOrderDetails ---------------------------------------------------
 
 
-def orders(opt: Options) -> list[Figure]:
-    home = stack.make_home("http://127.0.0.1:9/unused")
+def orders(opt: Options, database_url: str | None = None, key: str = "") -> list[Figure]:
+    home = stack.make_home("http://127.0.0.1:9/unused", database_url=database_url)
+    on = " on PostgreSQL" if database_url else ""
     figures: list[Figure] = []
     spyne_port = stack.free_port()
     spyne_proc = bare_spyne.serve(spyne_port)
@@ -231,8 +242,9 @@ def orders(opt: Options) -> list[Figure]:
                     opt.rounds,
                     lambda r: _load(spyne_port, stack.IMPORT, bodies(r, "s")),
                 )
-                what = f"inbound createOrders, 1 order of {size} line{'s' if size > 1 else ''}"
-                figures.append(Figure(f"inbound_create_{size}_vs_spyne", what, ours, spyne))
+                lines = f"{size} line{'s' if size > 1 else ''}"
+                what = f"inbound createOrders, 1 order of {lines}{on}"
+                figures.append(Figure(f"{key}inbound_create_{size}_vs_spyne", what, ours, spyne))
             count = opt.n(600, 40)
             details = stack.details_bodies([keys[i % len(keys)] for i in range(count)])
             ours = _rounds(
@@ -242,11 +254,30 @@ def orders(opt: Options) -> list[Figure]:
             )
         spyne = _rounds("bare spyne", opt.rounds, lambda r: _load(spyne_port, stack.INFO, details))
         figures.append(
-            Figure("inbound_details_1_vs_spyne", "inbound GetOrderDetails, 1 line", ours, spyne)
-        )
+            Figure(
+                f"{key}inbound_details_1_vs_spyne", f"inbound GetOrderDetails, 1 line{on}", ours,
+                spyne,
+            )
+        )  # fmt: skip
     finally:
         bare_spyne.stop(spyne_proc)
     return figures
+
+
+def _on_postgres(
+    section: Callable[[Options, str | None, str], list[Figure]], name: str
+) -> Callable[[Options], list[Figure]]:
+    """``section`` on a fresh PostgreSQL database, its keys prefixed ``pg_``; nothing
+    (with a note) where no PostgreSQL answers at 127.0.0.1:5432."""
+
+    def run(opt: Options) -> list[Figure]:
+        url = stack.fresh_postgres(f"omgw_bench_{name}")
+        if url is None:
+            opt.notes.append(f"{name}: no PostgreSQL at 127.0.0.1:5432, not measured")
+            return []
+        return section(opt, url, "pg_")
+
+    return run
 
 
 # -- outbound dispatch ---------------------------------------------------------------------------
@@ -443,6 +474,8 @@ def memory(opt: Options) -> list[Figure]:
 RUNNERS: dict[str, Callable[[Options], list[Figure]]] = {
     "inbound": inbound,
     "orders": orders,
+    "inbound_pg": _on_postgres(inbound, "inbound_pg"),
+    "orders_pg": _on_postgres(orders, "orders_pg"),
     "dispatch": dispatch_section,
     "routing": routing_section,
     "e2e": e2e,
@@ -458,9 +491,14 @@ def targets(figures: list[Figure]) -> dict[str, float | None]:
         return f.ratio if f else None
 
     mem = [f.ratio for f in figures if f.key.startswith("memory_") and f.ratio is not None]
+    one = by_key.get("inbound_pfr_1_vs_spyne")
     return {
-        "inbound_vs_node_soap_50": ratio("inbound_pfr_50_vs_node_soap"),
+        "inbound_pfr_1_vs_spyne": ratio("inbound_pfr_1_vs_spyne"),
         "inbound_vs_spyne_50": ratio("inbound_pfr_50_vs_spyne"),
+        "inbound_vs_node_soap_50": ratio("inbound_pfr_50_vs_node_soap"),
+        "inbound_create_1_vs_spyne": ratio("inbound_create_1_vs_spyne"),
+        "inbound_pfr_1_p99_ms": one.ours.p99_ms if one else None,
+        "e2e_sync_vs_spyne_create": ratio("e2e_sync_vs_spyne_create"),
         "dispatch_vs_naive_zeep_50": ratio("dispatch_50_vs_naive_zeep"),
         "memory_100k_over_10k": max(mem) if mem else None,
     }

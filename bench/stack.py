@@ -204,6 +204,26 @@ class Home:
         return Settings.from_env(self.env)
 
 
+PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+
+
+def fresh_postgres(name: str) -> str | None:
+    """The URL of a fresh, empty PostgreSQL database ``name`` (dropped first if it
+    exists), or None where no PostgreSQL answers at 127.0.0.1:5432."""
+    try:
+        import sqlalchemy as sa
+
+        engine = sa.create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with engine.connect() as c:
+            c.execute(sa.text(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            c.execute(sa.text(f"CREATE DATABASE {name}"))
+        engine.dispose()
+    except Exception as exc:  # any failure means: measure SQLite only
+        print(f"PostgreSQL skipped: {exc.__class__.__name__}: {exc}", file=sys.stderr)
+        return None
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
 def make_home(
     connector_url: str,
     mode: str = "ASYNC_SERVICE",

@@ -73,7 +73,7 @@ def pg_available() -> bool:
         return False
 
 
-def _require_pg() -> None:
+def require_pg() -> None:
     if not pg_available():
         if os.environ.get("OMGW_REQUIRE_PG") == "1":
             pytest.fail("PostgreSQL on 127.0.0.1:5432 is required (OMGW_REQUIRE_PG=1)")
@@ -83,7 +83,7 @@ def _require_pg() -> None:
 def _pg_database(template: str | None = None) -> Iterator[str]:
     """A PostgreSQL database of its own, dropped afterwards: empty, or a copy of
     ``template`` (which no one may be connected to)."""
-    _require_pg()
+    require_pg()
     name = f"omgw_test_{uuid.uuid4().hex[:10]}"
     copy = f' TEMPLATE "{template}"' if template else ""
     admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_pg
+
 ROOT = Path(__file__).resolve().parents[2]
 SECTIONS = {
     "inbound": {"inbound_pfr_1_vs_spyne", "inbound_pfr_50_vs_spyne"},
@@ -22,6 +24,8 @@ SECTIONS = {
         "inbound_create_50_vs_spyne",
         "inbound_details_1_vs_spyne",
     },
+    "inbound_pg": {"pg_inbound_pfr_1_vs_spyne", "pg_inbound_pfr_50_vs_spyne"},
+    "orders_pg": {"pg_inbound_create_1_vs_spyne", "pg_inbound_details_1_vs_spyne"},
     "dispatch": {"dispatch_1_vs_naive_zeep", "dispatch_50_vs_naive_zeep"},
     "routing": {"routing_10_rules_vs_naive", "routing_1000_rules_vs_naive"},
     "e2e": {"e2e_sync_vs_spyne_create", "e2e_async_vs_spyne_create"},
@@ -31,6 +35,8 @@ SECTIONS = {
 
 @pytest.mark.parametrize("section", list(SECTIONS))
 def test_each_benchmark_runs(section: str, tmp_path: Path) -> None:
+    if section.endswith("_pg"):
+        require_pg()
     out = tmp_path / "results.json"
     run = subprocess.run(
         [sys.executable, "bench/run.py", "--quick", "--rounds", "1", "--only", section,
@@ -46,8 +52,12 @@ def test_each_benchmark_runs(section: str, tmp_path: Path) -> None:
         assert ours["median"] > 0 and base["median"] > 0, f
         assert f["ratio"] == pytest.approx(ours["median"] / base["median"], rel=0.01)
     assert set(report["targets"]) == {
-        "inbound_vs_node_soap_50",
+        "inbound_pfr_1_vs_spyne",
         "inbound_vs_spyne_50",
+        "inbound_vs_node_soap_50",
+        "inbound_create_1_vs_spyne",
+        "inbound_pfr_1_p99_ms",
+        "e2e_sync_vs_spyne_create",
         "dispatch_vs_naive_zeep_50",
         "memory_100k_over_10k",
     }
