@@ -27,9 +27,9 @@ from sqlalchemy.orm.attributes import set_committed_value
 from connectors.registry import DEFAULT_PROCESS
 from gateway.orders.held import active_holds, hold_on
 from gateway.orders.outgoing import OutboxWriter
-from gateway.orders.routing import Router, line_attributes
+from gateway.orders.placement import AWAITING, place
+from gateway.orders.routing import Router
 from gateway.orders.state import StatusWriter
-from gateway.orders.steps import first_stage, process_of
 from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,
@@ -44,8 +44,6 @@ __all__ = ["DEFAULT_WAREHOUSE", "Orchestrator"]
 #: the organization a reservation picks when the line names none
 DEFAULT_WAREHOUSE = "M1"
 
-#: the status a line waits in while an external step of each task type is out
-_AWAITING = {"Shipment": "AWAIT_SHIP", "Invoice": "AWAIT_BILLING"}
 
 Pair = tuple[OrderLine, FulfillLine]
 
@@ -112,56 +110,31 @@ class Orchestrator:
         if not pairs:
             return []
         router = Router(self.registry)
-        waiting = _AWAITING[task_type]
-        if not router.active:
-            connector = self._default_connector()
-            request = self._new_request(header, task_type, self._default_fs, connector)
-            for _line, fline in pairs:
-                self._assign(fline, request, task_type, waiting, f"{task_type} requested")
-            self._outbox().request(request, header, pairs)
-            return []
-        requests: dict[tuple[int, str | None, str | None], FulfillmentRequest] = {}
+        waiting = AWAITING[task_type]
+        requests: dict[tuple[int | None, str | None, str | None, str | None], FulfillmentRequest]
+        requests = {}
         unrouted: list[FulfillLine] = []
-        system = self.registry.systems_by_id[header.source_system_id].code
         for line, fline in pairs:
-            stage = first_stage(process_of(self.registry, fline.process_id), task_type)
-            if stage is None:  # a process without the step: route as the built-in one
-                stage = first_stage(None, task_type)
-            assert stage is not None
-            values = line_attributes(header, system, line, fline, stage.process, stage.step)
-            route = router.route(values)
-            fline.rule_set_version = route.decision.version
-            fline.routing_rule_id = route.decision.rule_id
-            fline.routing_error = route.error
-            if route.connector is None:
+            p = place(self.registry, router, header, line, fline, task_type, self._default_fs)
+            if p.routed:
+                fline.rule_set_version = p.version
+                fline.routing_rule_id = p.rule_id
+                fline.routing_error = p.error
+            if not p.placed:
                 unrouted.append(fline)
                 if fline.status != "ROUTING_ERROR":
-                    self._status.fline(fline, "ROUTING_ERROR", f"not routed: {route.error}")
+                    self._status.fline(fline, "ROUTING_ERROR", p.reason)
                 continue
-            connector, rule = route.connector, route.decision.rule
-            actions = (rule.operation, rule.interface_type) if rule else (None, None)
-            key = (connector.id, *actions)
-            if key not in requests:
-                requests[key] = self._new_request(
-                    header, task_type, connector.system.code, connector, *actions
+            if p.key not in requests:
+                requests[p.key] = self._new_request(
+                    header, task_type, p.system, p.connector, p.operation, p.interface_type
                 )
-            how = f"rule {route.decision.rule_id}" if route.decision.rule_id else "default"
-            reason = f"{task_type} requested via {connector.name} ({how})"
-            self._assign(fline, requests[key], task_type, waiting, reason)
+            self._assign(fline, requests[p.key], task_type, waiting, p.reason)
         for request in requests.values():
             self._outbox().request(request, header, [p for p in pairs if p[1].request is request])
         return unrouted
 
     # -- helpers ------------------------------------------------------------------------
-
-    def _default_connector(self) -> ConnectorInfo | None:
-        """Before routing is published: the default system's first enabled service
-        connector by name (none: the request is recorded and nothing is sent)."""
-        system = self.registry.systems.get(self._default_fs) if self._default_fs else None
-        if system is None:
-            return None
-        enabled = [c for c in self.registry.service_connectors(system.id) if c.enabled]
-        return enabled[0] if enabled else None
 
     def _outbox(self) -> OutboxWriter:
         return OutboxWriter(self._s, self.registry, self._reply_to)

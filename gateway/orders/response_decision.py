@@ -38,9 +38,10 @@ from gateway.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.commands import FulfillLineResponse, LineOutcome
 from gateway.orders.held import hold_on
 from gateway.orders.limits import check_length, check_quantity
-from gateway.orders.routing import Route, Router, line_attributes
+from gateway.orders.placement import Placement, place
+from gateway.orders.routing import Router
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow, OrderSet
-from gateway.orders.steps import first_stage, next_external, process_of
+from gateway.orders.steps import next_external, process_of
 from gateway.orders.xref import translate
 from gateway.persistence.kept import merged
 from gateway.persistence.models import FulfillLine
@@ -506,8 +507,7 @@ def _after_shipment(
     so none of them waits for a hold here.
     """
     router = Router(registry)
-    system = registry.systems_by_id[header.source_system_id].code
-    routed: dict[tuple[int, str | None, str | None], NewRequest] = {}
+    routed: dict[Any, NewRequest] = {}
     fallback: dict[int | None, list[int]] = {}
     for fid in fline_ids:
         fline = draft.row(fid)
@@ -517,25 +517,16 @@ def _after_shipment(
             draft.status(fid, "CLOSED", "process complete: no step after shipment")
             draft.set(fid, task_type=None)
             continue
-        line = draft.orders.lines[fline.order_line_id]
         if router.active:
-            route = router.route(
-                line_attributes(header, system, line, fline, stage.process, stage.step)
-            )
-            if route.connector is not None:
-                invoice = first_stage(process, "Invoice") or first_stage(None, "Invoice")
-                assert invoice is not None
-                if invoice != stage:
-                    route = router.route(
-                        line_attributes(header, system, line, fline, invoice.process, invoice.step)
-                    )
-                if route.connector is not None:
-                    _route_billing(draft, header, fid, route, routed)
-                    continue
-            if route.decision.connector is not None:
+            line = draft.orders.lines[fline.order_line_id]
+            placement = place(registry, router, header, line, fline, "Invoice", None)
+            if placement.connector is not None:
+                _route_billing(draft, header, fid, placement, routed)
+                continue
+            if placement.chosen is not None:
                 # a rule chose a connector that cannot take it (disabled, say): the bill
                 # still goes out, where the shipment went, and the line says why
-                draft.set(fid, routing_error=route.error)
+                draft.set(fid, routing_error=placement.error)
         fallback.setdefault(fline.sent_via, []).append(fid)
     for connector_id, group in fallback.items():
         connector = registry.connectors_by_id.get(connector_id) if connector_id else None
@@ -551,28 +542,25 @@ def _route_billing(
     draft: _Draft,
     header: HeaderRow,
     fid: int,
-    route: Route,
-    requests: dict[tuple[int, str | None, str | None], NewRequest],
+    placement: Placement,
+    requests: dict[Any, NewRequest],
 ) -> None:
-    """Send ``fid``'s bill where ``route`` says: one request per connector and actions."""
-    connector, rule = route.connector, route.decision.rule
-    assert connector is not None
+    """Send ``fid``'s bill where routing placed it: one request per connector and actions."""
+    assert placement.connector is not None
     draft.set(
         fid,
-        rule_set_version=route.decision.version,
-        routing_rule_id=route.decision.rule_id,
+        rule_set_version=placement.version,
+        routing_rule_id=placement.rule_id,
         routing_error=None,
     )
-    actions = (rule.operation, rule.interface_type) if rule else (None, None)
-    key = (connector.id, *actions)
-    request = requests.get(key)
+    request = requests.get(placement.key)
     if request is None:
-        request = requests[key] = NewRequest(
-            draft.key(), header.id, "Invoice", connector.system.code, connector.id, *actions
-        )
+        request = requests[placement.key] = NewRequest(
+            draft.key(), header.id, "Invoice", placement.system, placement.connector.id,
+            placement.operation, placement.interface_type,
+        )  # fmt: skip
         draft.decision.requests.append(request)
-    how = f"rule {route.decision.rule_id}" if route.decision.rule_id else "default"
-    _assign(draft, fid, request, f"Invoice requested via {connector.name} ({how})")
+    _assign(draft, fid, request, placement.reason)
 
 
 def _assign(draft: _Draft, fid: int, request: NewRequest, reason: str) -> None:
