@@ -22,6 +22,7 @@ from gateway.events import recorder
 from gateway.lifecycle import TERMINAL
 from gateway.orders.held import active_holds, hold_on
 from gateway.orders.orchestration import Orchestrator
+from gateway.orders.rows import HeaderRow, LineRow
 from gateway.orders.state import StatusWriter
 from gateway.persistence.models import FulfillLine, Hold, OrderHeader, OrderLine, utcnow
 
@@ -56,8 +57,8 @@ def _check_comments(comments: str | None, where: str) -> str | None:
 
 def record_holds(
     session: Session,
-    header: OrderHeader,
-    holds: Sequence[tuple[OrderLine | None, str | None, str | None]],
+    header: OrderHeader | HeaderRow,
+    holds: Sequence[tuple[OrderLine | LineRow | None, str | None, str | None]],
     actor: str,
 ) -> list[Hold]:
     """Apply holds given with a new order (before its lines are orchestrated)."""

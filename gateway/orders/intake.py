@@ -3,45 +3,48 @@
 Idempotent on (source system, source order id, revision): the same key returns the
 order already created. A higher revision supersedes the current one, which becomes
 ``DOO_REFERENCE``; a lower or equal one that does not exist is refused as stale.
+
+A new order is checked here, its header inserted, the rest planned with no database
+access (:mod:`gateway.orders.order_plan`) and written set-based
+(:mod:`gateway.orders.order_store`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import bindparam, func, insert, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
-from sqlalchemy.orm.attributes import set_committed_value
 
 from gateway.errors import NotFoundError, StateError, ValidationError
 from gateway.lifecycle import SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.commands import OrderInput
-from gateway.orders.holds import record_holds
 from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.orders.limits import MAX_REVISION, check_length, check_quantity
 from gateway.orders.orchestration import Orchestrator
+from gateway.orders.order_plan import header_values, plan_order
+from gateway.orders.order_store import PlacedOrder, insert_header, write_order
 from gateway.orders.state import StatusWriter
 from gateway.orders.xref import map_order
-from gateway.persistence.kept import to_column
 from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,
     OrderHeader,
     OrderLine,
     SourceSystem,
+    utcnow,
 )
 from gateway.registry.snapshot import System
 
 __all__ = ["ImportOutcome", "OrderIntake", "revision_seq", "validate_order"]
 
 DEFAULT_REVISION = "1"
-DEFAULT_UOM = "Ea"
-_ORDER_NUMBER_BASE = 100000
 
 
 @dataclass(frozen=True)
 class ImportOutcome:
-    header: OrderHeader
+    #: the order as stored (EXISTING) or as just written
+    header: OrderHeader | PlacedOrder
     #: CREATED (new order), REVISED (new revision of an order), EXISTING (duplicate)
     status: str
     #: the code of the source system that sent it
@@ -144,8 +147,6 @@ _CURRENT_REVISION = (
     .limit(1)
     .with_for_update(of=OrderHeader)  # a shipment response for it waits, and vice versa
 )
-_NEW_LINES = insert(OrderLine).returning(OrderLine)
-_NEW_FLINES = insert(FulfillLine).returning(FulfillLine)
 
 
 class OrderIntake:
@@ -160,6 +161,8 @@ class OrderIntake:
         self._s = session
         self._status = StatusWriter(session)
         self._flow = Orchestrator(session, default_fulfillment_system, reply_to)
+        self._default_fs = default_fulfillment_system
+        self._reply_to = reply_to
 
     def reroute(
         self, order_number: str
@@ -239,7 +242,19 @@ class OrderIntake:
         if current is not None:
             self._check_revisable(current, seq)
 
-        header = self._new_header(order, ss, revision, seq, batch_name, current)
+        values = header_values(
+            order, ss, revision, seq, batch_name, current.order_number if current else None
+        )
+        plan = plan_order(
+            order,
+            insert_header(self._s, values),
+            registry=self._flow.registry,
+            default_fs=self._default_fs,
+            now=utcnow(),
+        )
+        header = write_order(
+            self._s, plan, self._flow.registry, self._reply_to, f"import:{ss.code}"
+        )
         if current is not None:
             current.superseded_by_id = header.id
             self._status.header(current, "DOO_REFERENCE", f"superseded by revision {revision}")
@@ -286,97 +301,3 @@ class OrderIntake:
                 f"order {current.order_number} has shipped lines; a revision can only "
                 "replace an order before anything has shipped",
             )
-
-    def _new_header(
-        self,
-        order: OrderInput,
-        ss: System,
-        revision: str,
-        seq: int,
-        batch_name: str | None,
-        current: OrderHeader | None,
-    ) -> OrderHeader:
-        header = OrderHeader(
-            order_number=current.order_number if current is not None else "",
-            source_system_id=ss.id,
-            source_order_id=str(order.source_order_id).strip(),
-            source_order_number=str(order.source_order_number).strip(),
-            revision=revision,
-            revision_seq=seq,
-            status="DOO_DRAFT",
-            batch_name=batch_name,
-            buying_party_name=order.buying_party_name,
-            buying_party_number=order.buying_party_number,
-            transaction_type_code=order.transaction_type_code,
-            currency_code=order.currency_code,
-            customer_po_number=order.customer_po_number,
-            business_unit_name=order.business_unit_name,
-            transaction_on=order.transaction_on,
-            requested_ship_date=order.requested_ship_date,
-            attributes_json=to_column(order.attributes),
-            lines=[],  # known empty: appending must not load it (one SELECT)
-        )
-        self._s.add(header)
-        self._s.flush()
-        if current is None:
-            header.order_number = str(_ORDER_NUMBER_BASE + header.id)
-        self._status.new_header(header, "order imported")
-
-        # Each kind of row in one INSERT … RETURNING (insertmanyvalues), not one a row. The
-        # rows come back in no promised order: each is put back in place by its own key.
-        line_rows = [
-            {
-                "header_id": header.id,
-                "line_number": number,
-                "source_line_id": str(li.source_line_id).strip(),
-                "source_line_number": (li.source_line_number or str(number)).strip(),
-                "product_number": str(li.product_number).strip(),
-                "product_description": li.product_description,
-                "ordered_quantity": li.quantity,
-                "uom_code": (li.uom_code or DEFAULT_UOM).strip(),
-                "ship_set_name": li.ship_set_name,
-                "requested_fulfillment_org": li.requested_fulfillment_org,
-                "requested_ship_date": li.requested_ship_date or order.requested_ship_date,
-                "status": "CREATED",
-                "attributes_json": to_column(li.attributes),
-            }
-            for number, li in enumerate(order.lines, start=1)
-        ]
-        inserted = self._s.scalars(_NEW_LINES, line_rows).all()
-        lines = sorted(inserted, key=lambda line: line.line_number)
-        set_committed_value(header, "lines", lines)
-        fline_rows = [
-            {
-                "header_id": header.id,
-                "order_line_id": line.id,
-                "fulfill_line_number": 1,
-                "quantity": line.ordered_quantity,
-                "status": "CREATED",
-                "task_type": "Shipment",
-                "scheduled_ship_date": line.requested_ship_date,
-            }
-            for line in lines
-        ]
-        flines = self._s.scalars(_NEW_FLINES, fline_rows).all()
-        by_line = {fline.order_line_id: fline for fline in flines}
-        for line in lines:
-            fline = by_line[line.id]
-            set_committed_value(line, "header", header)
-            set_committed_value(line, "fulfill_lines", [fline])
-            set_committed_value(fline, "order_line", line)
-        for line in lines:
-            for fline in line.fulfill_lines:
-                self._status.new_fline(fline, "fulfillment line created")
-        given: list[tuple[OrderLine | None, str | None, str | None]] = [
-            (None, h.hold_code, h.comments) for h in order.holds
-        ] + [
-            (line, h.hold_code, h.comments)
-            for line, li in zip(lines, order.lines, strict=True)
-            for h in li.holds
-        ]
-        if given:  # before orchestration, so a held line waits for its release
-            record_holds(self._s, header, given, f"import:{ss.code}")
-        self._flow.start(header, [(line, f) for line in lines for f in line.fulfill_lines])
-        self._status.header(header, "OPEN", "order submitted")
-        self._status.rollup(header, "order submitted")
-        return header

@@ -1,19 +1,11 @@
-"""Orchestration: each fulfillment line walks the steps of its process.
+"""Orchestration of lines already stored: requesting their next external step.
 
-A new line takes the newest version of the default process
-(``DOO_OrderFulfillmentGenericProcess``) and keeps it. Internal steps complete at once
-and record what they decide: Schedule sets the scheduled ship date (the requested one,
-else now) and the line becomes ``SCHEDULED``; Reservation picks the warehouse (the
-requested organization, else :data:`DEFAULT_WAREHOUSE`). An external step is routed
-(rules → connector), the lines of one order bound for one connector (and the same rule
-actions) share one fulfillment request, and the request goes to the outbox in the same
-transaction (:mod:`gateway.orders.outgoing`). What a shipment moves a line on to (the next
-external step, Invoice in the default process, or closing) is decided with the response
-(:mod:`gateway.orders.response_decision`).
-
-Until a routing version is published, a new line's request goes to the configured
-default fulfillment system, through its first enabled service connector by name (with
-none, the request is only recorded, as before routing existed).
+A new order's lines are planned whole (:mod:`gateway.orders.order_plan`) and a
+response's next steps are decided with it (:mod:`gateway.orders.response_decision`).
+What is left here acts on stored ORM rows: a line released from a hold, or re-routed
+after a routing fix, is placed (:mod:`gateway.orders.placement`), the lines of one order
+with the same placement share one fulfillment request, and the request goes to the
+outbox in the same transaction (:mod:`gateway.orders.outgoing`).
 """
 
 from __future__ import annotations
@@ -24,7 +16,6 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from connectors.registry import DEFAULT_PROCESS
 from gateway.orders.held import active_holds, hold_on
 from gateway.orders.outgoing import OutboxWriter
 from gateway.orders.placement import AWAITING, place
@@ -35,14 +26,10 @@ from gateway.persistence.models import (
     FulfillmentRequest,
     OrderHeader,
     OrderLine,
-    utcnow,
 )
 from gateway.registry.snapshot import ConnectorInfo, Snapshot, current
 
-__all__ = ["DEFAULT_WAREHOUSE", "Orchestrator"]
-
-#: the organization a reservation picks when the line names none
-DEFAULT_WAREHOUSE = "M1"
+__all__ = ["Orchestrator"]
 
 
 Pair = tuple[OrderLine, FulfillLine]
@@ -73,27 +60,6 @@ class Orchestrator:
         return self._registry
 
     # -- new lines --------------------------------------------------------------------
-
-    def start(self, header: OrderHeader, pairs: Sequence[Pair]) -> list[FulfillLine]:
-        """Run new lines through the internal steps up to their first external step and
-        request it; returns the lines routing could not place (``ROUTING_ERROR``)."""
-        process = self.registry.newest.get(DEFAULT_PROCESS.name)
-        now = utcnow()
-        for line, fline in pairs:
-            fline.process_id = process.id if process is not None else None
-            steps = process.steps if process is not None else ()
-            for step in steps:
-                if step.kind == "EXTERNAL":
-                    break
-                code = step.task_type
-                if code == "Schedule":
-                    fline.scheduled_ship_date = (
-                        fline.scheduled_ship_date or line.requested_ship_date or now
-                    )
-                    self._status.fline(fline, "SCHEDULED", f"scheduled by step {step.name}")
-                elif code == "Reservation":
-                    fline.warehouse = line.requested_fulfillment_org or DEFAULT_WAREHOUSE
-        return self.request(header, pairs, "Shipment")
 
     def request(
         self,

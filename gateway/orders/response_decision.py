@@ -40,7 +40,7 @@ from gateway.orders.held import hold_on
 from gateway.orders.limits import check_length, check_quantity
 from gateway.orders.placement import Placement, place
 from gateway.orders.routing import Router
-from gateway.orders.rows import FlineRow, HeaderRow, LineRow, OrderSet
+from gateway.orders.rows import FlineRow, HeaderRow, LineRow, NewRequest, OrderSet
 from gateway.orders.steps import next_external, process_of
 from gateway.orders.xref import translate
 from gateway.persistence.kept import merged
@@ -50,7 +50,6 @@ from gateway.registry.snapshot import Snapshot, System
 __all__ = [
     "TASK_STATUSES",
     "Decision",
-    "NewRequest",
     "Split",
     "decide",
     "group_key",
@@ -63,20 +62,6 @@ TASK_STATUSES: dict[str, tuple[str, ...]] = {
     "Shipment": ("SHIPPED", "BACKORDERED"),
     "Invoice": ("BILLED",),
 }
-
-
-@dataclass
-class NewRequest:
-    """A fulfillment request to insert (``id`` negative until then) for ``fline_ids``."""
-
-    id: int
-    header_id: int
-    task_type: str
-    fulfillment_system: str | None
-    connector_id: int | None
-    operation: str | None = None
-    interface_type: str | None = None
-    fline_ids: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True)

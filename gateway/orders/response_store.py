@@ -20,15 +20,18 @@ from sqlalchemy.orm import Session
 
 from gateway.events import recorder
 from gateway.orders.outgoing import OutboxWriter
-from gateway.orders.response_decision import Decision, NewRequest
+from gateway.orders.response_decision import Decision
 from gateway.orders.rows import (
     FlineRow,
     HeaderRow,
     HoldRow,
     LineRow,
+    NewRequest,
     OrderSet,
     column_names,
+    request_values,
 )
+from gateway.persistence.keyed import insert_keyed
 from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,
@@ -74,8 +77,7 @@ _HOLDS = (
     .where(_HOLD.c.released_at.is_(None))
     .order_by(_HOLD.c.id)
 )
-_NEW_REQUESTS = insert(_R).returning(_R.c.id, sort_by_parameter_order=True)
-_NEW_FLINES = insert(_F).returning(_F.c.id, sort_by_parameter_order=True)
+_NEW_REQUEST = insert(_R).returning(_R.c.id)
 _LINE_STATUS = update(_L).where(_L.c.id == bindparam("v_id")).values(status=bindparam("v_status"))
 _HEADER_STATUS = update(_H).where(_H.c.id == bindparam("v_id")).values(status=bindparam("v_status"))
 _FLINE_UPDATES: dict[tuple[str, ...], Any] = {}
@@ -124,10 +126,9 @@ def write_decision(
     by the negative ids the decision gave them."""
     conn = session.connection()
     ids: dict[int, int] = {}
-    if decision.requests:
-        rows = [_request_values(r) for r in decision.requests]
-        got = conn.execute(_NEW_REQUESTS, rows).scalars().all()
-        ids.update(zip((r.id for r in decision.requests), got, strict=True))
+    # a response's requests are few (one per connector): one INSERT each
+    for r in decision.requests:
+        ids[r.id] = conn.execute(_NEW_REQUEST, request_values(r)).scalar_one()
 
     def real(key: int | None) -> int | None:
         return ids.get(key, key) if key is not None else None
@@ -135,7 +136,7 @@ def write_decision(
     new = [f for f in decision.flines.values() if f.id < 0]
     if new:
         rows = [_fline_values(f, real) for f in new]
-        got = conn.execute(_NEW_FLINES, rows).scalars().all()
+        got = insert_keyed(conn, _F, rows, ("order_line_id", "fulfill_line_number"))
         ids.update(zip((f.id for f in new), got, strict=True))
     _update_flines(session, decision, orders, real)
     if decision.lines:
@@ -154,18 +155,6 @@ def write_decision(
         recorder.line_split(session, split.original_id, ids[split.rest_id], split.pre_split)
     _send_requests(session, decision.requests, decision, orders, registry, reply_to, ids)
     return ids
-
-
-def _request_values(request: NewRequest) -> dict[str, Any]:
-    return {
-        "header_id": request.header_id,
-        "task_type": request.task_type,
-        "fulfillment_system": request.fulfillment_system,
-        "connector_id": request.connector_id,
-        "operation": request.operation,
-        "interface_type": request.interface_type,
-        "status": "SENT",
-    }
 
 
 def _fline_values(fline: FlineRow, real: Any) -> dict[str, Any]:

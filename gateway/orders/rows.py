@@ -9,11 +9,21 @@ names). Rows are frozen: the deciding code makes new ones with
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-__all__ = ["FlineRow", "HeaderRow", "HoldRow", "LineRow", "OrderSet", "column_names"]
+__all__ = [
+    "FlineRow",
+    "HeaderRow",
+    "HoldRow",
+    "LineRow",
+    "NewRequest",
+    "OrderSet",
+    "column_names",
+    "request_values",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +110,33 @@ class OrderSet:
 
     def flines_of(self, line_id: int) -> list[FlineRow]:
         return [f for f in self.flines.values() if f.order_line_id == line_id]
+
+
+@dataclass
+class NewRequest:
+    """A fulfillment request to insert (``id`` negative until then) for ``fline_ids``."""
+
+    id: int
+    header_id: int
+    task_type: str
+    fulfillment_system: str | None
+    connector_id: int | None
+    operation: str | None = None
+    interface_type: str | None = None
+    fline_ids: list[int] = field(default_factory=list)
+
+
+def request_values(request: NewRequest) -> dict[str, Any]:
+    """The ``fulfillment_requests`` columns of a new request, as sent."""
+    return {
+        "header_id": request.header_id,
+        "task_type": request.task_type,
+        "fulfillment_system": request.fulfillment_system,
+        "connector_id": request.connector_id,
+        "operation": request.operation,
+        "interface_type": request.interface_type,
+        "status": "SENT",
+    }
 
 
 def column_names(row_type: type, *, without: tuple[str, ...] = ()) -> list[str]:

@@ -31,7 +31,7 @@ AUTH = "Basic " + base64.b64encode(f"all:{PASSWORD}".encode()).decode()
 
 #: statements of one call, by kind: at 1 line and at 50
 PINNED = {
-    "createOrders": {"BEGIN": 2, "SELECT": 7, "INSERT": 6, "UPDATE": 4},
+    "createOrders": {"BEGIN": 2, "SELECT": 6, "INSERT": 6, "UPDATE": 1},
     "processFulfillmentResponse": {"BEGIN": 2, "SELECT": 9, "INSERT": 4, "UPDATE": 2},
 }
 
