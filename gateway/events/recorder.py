@@ -30,7 +30,14 @@ from decimal import Decimal
 from sqlalchemy import event, insert, inspect
 from sqlalchemy.orm import Session, SessionTransaction
 
-from gateway.persistence.models import FulfillLine, Hold, OrderHeader, StatusHistory, utcnow
+from gateway.persistence.models import (
+    FulfillLine,
+    Hold,
+    OrderHeader,
+    StatusHistory,
+    table_of,
+    utcnow,
+)
 
 __all__ = [
     "Change",
@@ -172,7 +179,7 @@ def take(session: Session) -> list[Change]:
     return [c for c in changes if _alive(session, c.witness)]
 
 
-_HISTORY = insert(StatusHistory.__table__)  # type: ignore[arg-type]
+_HISTORY = insert(table_of(StatusHistory))
 
 
 def _write_history(session: Session, pending: _Pending) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from gateway.events import recorder
@@ -23,7 +23,13 @@ from gateway.orders.order_plan import PlannedOrder
 from gateway.orders.outgoing import OutboxWriter
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow, column_names, request_values
 from gateway.persistence.keyed import insert_keyed
-from gateway.persistence.models import FulfillLine, FulfillmentRequest, OrderHeader, OrderLine
+from gateway.persistence.models import (
+    FulfillLine,
+    FulfillmentRequest,
+    OrderHeader,
+    OrderLine,
+    table_of,
+)
 from gateway.registry.snapshot import Snapshot
 
 __all__ = ["PlacedLine", "PlacedOrder", "insert_header", "write_order"]
@@ -31,13 +37,7 @@ __all__ = ["PlacedLine", "PlacedOrder", "insert_header", "write_order"]
 _ORDER_NUMBER_BASE = 100000
 
 
-def _table(model: type) -> Table:
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
-
-
-_H, _L, _F, _R = (_table(m) for m in (OrderHeader, OrderLine, FulfillLine, FulfillmentRequest))
+_H, _L, _F, _R = (table_of(m) for m in (OrderHeader, OrderLine, FulfillLine, FulfillmentRequest))
 _FLINE_COLUMNS = column_names(FlineRow, without=("id", "sent_to", "sent_via"))
 _NEW_HEADER = insert(_H).returning(_H.c.id)
 _NEW_REQUEST = insert(_R).returning(_R.c.id)

@@ -28,6 +28,7 @@ from gateway.persistence.models import (
     OrderHeader,
     OrderLine,
     OutboxMessage,
+    table_of,
 )
 from gateway.registry.snapshot import Snapshot
 
@@ -104,7 +105,7 @@ def request_document(
     )
 
 
-_NEW_MESSAGE = insert(OutboxMessage.__table__)  # type: ignore[arg-type]
+_NEW_MESSAGE = insert(table_of(OutboxMessage))
 
 
 class OutboxWriter:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.events import recorder
@@ -38,20 +38,15 @@ from gateway.persistence.models import (
     Hold,
     OrderHeader,
     OrderLine,
+    table_of,
 )
 from gateway.registry.snapshot import Snapshot
 
 __all__ = ["read_orders", "write_decision"]
 
 
-def _table(model: type) -> Table:
-    table = model.__table__  # type: ignore[attr-defined]
-    assert isinstance(table, Table)
-    return table
-
-
-_H, _L, _F = _table(OrderHeader), _table(OrderLine), _table(FulfillLine)
-_R, _HOLD = _table(FulfillmentRequest), _table(Hold)
+_H, _L, _F = table_of(OrderHeader), table_of(OrderLine), table_of(FulfillLine)
+_R, _HOLD = table_of(FulfillmentRequest), table_of(Hold)
 _FLINE_COLUMNS = column_names(FlineRow, without=("sent_to", "sent_via"))
 
 # Built once: a statement built per call costs more CPU than SQLite spends running it.

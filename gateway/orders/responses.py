@@ -37,6 +37,7 @@ from gateway.persistence.models import (
     FulfillmentResponseRecord,
     OrderHeader,
     StagedResponse,
+    table_of,
     utcnow,
 )
 from gateway.registry.snapshot import Snapshot, System, current
@@ -48,7 +49,7 @@ _ACK_REJECTED = frozenset({"ERROR", "FAILURE", "REJECTED", "REJECT"})
 
 
 # Built once: a statement built per call costs more CPU than SQLite spends running it.
-_RECORD = insert(FulfillmentResponseRecord.__table__)  # type: ignore[arg-type]
+_RECORD = insert(table_of(FulfillmentResponseRecord))
 _APPLIED = select(FulfillmentResponseRecord.result_json).where(
     FulfillmentResponseRecord.fulfillment_system == bindparam("fs"),
     FulfillmentResponseRecord.response_identifier == bindparam("rid"),

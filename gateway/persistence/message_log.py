@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
-from gateway.persistence.models import MessageLog
+from gateway.persistence.models import MessageLog, table_of
 
 __all__ = ["EXCERPT_BYTES", "logged_payload", "write_log"]
 
@@ -18,7 +18,7 @@ EXCERPT_BYTES = 2048
 
 #: Core, not the unit of work: every message writes one, and an ORM object cost a flush's
 #: bookkeeping for a row nothing reads back (a repeated acknowledgement: 1.81 -> 0.99 ms CPU).
-_INSERT = insert(cast(Table, MessageLog.__table__))
+_INSERT = insert(table_of(MessageLog))
 
 
 def write_log(session: Session, values: Mapping[str, Any]) -> None:

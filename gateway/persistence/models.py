@@ -21,6 +21,7 @@ from sqlalchemy import (
     LargeBinary,
     MetaData,
     String,
+    Table,
     Text,
     UniqueConstraint,
 )
@@ -64,6 +65,7 @@ __all__ = [
     "ValueMap",
     "WalletEntry",
     "WalletState",
+    "table_of",
     "utcnow",
 ]
 
@@ -88,6 +90,13 @@ class Base(DeclarativeBase):
         }
     )
     type_annotation_map = {datetime: DateTime(timezone=True)}
+
+
+def table_of(model: type[Base]) -> Table:
+    """The Core table of a mapped class, for statements run on the session's connection."""
+    table = model.__table__
+    assert isinstance(table, Table)
+    return table
 
 
 class SourceSystem(Base):
