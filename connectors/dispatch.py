@@ -258,6 +258,10 @@ def _basic(credential: Credential) -> str:
 _TlsKey = tuple[bool, str | None, tuple[int, int] | None, str | None]
 
 
+#: the pool key of a plain ``http://`` endpoint sent to directly: no TLS setting applies
+_PLAIN: _TlsKey = (False, None, None, None)
+
+
 def _tls_key(endpoint: Endpoint, identity: ClientIdentity | None) -> _TlsKey:
     """What a TLS context is built from. A CA bundle rewritten in place makes a new key
     (one ``stat`` per send), so the next connection trusts what the file says now."""
@@ -322,7 +326,8 @@ class Sender:
 
     def _pool(self, endpoint: Endpoint, identity: ClientIdentity | None) -> urllib3.PoolManager:
         cache: dict[_TlsKey, urllib3.PoolManager] = self._local.__dict__.setdefault("pools", {})
-        key = _tls_key(endpoint, identity)
+        plain = endpoint.url[:5].lower() == "http:"
+        key = _PLAIN if plain else _tls_key(endpoint, identity)
         pool = cache.get(key)
         if pool is None:
             if len(cache) >= _MAX_POOLS:
