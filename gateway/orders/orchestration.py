@@ -11,6 +11,7 @@ outbox in the same transaction (:mod:`gateway.orders.outgoing`).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import cached_property
 
 from sqlalchemy import insert
 from sqlalchemy.orm import Session
@@ -51,13 +52,11 @@ class Orchestrator:
         self._status = StatusWriter(session)
         self._default_fs = default_fulfillment_system
         self._reply_to = reply_to
-        self._registry: Snapshot | None = None
 
-    @property
+    @cached_property
     def registry(self) -> Snapshot:
-        if self._registry is None:
-            self._registry = current(self._s)
-        return self._registry
+        """The registry as this transaction sees it, read at first use."""
+        return current(self._s)
 
     # -- new lines --------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import cached_property
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
@@ -62,14 +63,11 @@ class ResponseProcessor:
     def __init__(self, session: Session, reply_to: str | None = None) -> None:
         self._s = session
         self._reply_to = reply_to
-        self._registry: Snapshot | None = None
 
-    @property
+    @cached_property
     def registry(self) -> Snapshot:
         """The registry as this transaction sees it, read at first use."""
-        if self._registry is None:
-            self._registry = current(self._s)
-        return self._registry
+        return current(self._s)
 
     # -- shared checks ---------------------------------------------------------------
 
