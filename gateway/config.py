@@ -50,6 +50,7 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from gateway.errors import ValidationError
 
@@ -58,8 +59,20 @@ __all__ = ["Settings"]
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
-def _flag(value: str) -> bool:
-    return value.strip().lower() in {"1", "true", "yes", "on"}
+_YES, _NO = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
+
+
+def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+    """An on/off setting: a word outside the two sets is refused, not read as off."""
+    value = env.get(name)
+    if value is None or not value.strip():
+        return default
+    word = value.strip().lower()
+    if word not in _YES | _NO:
+        raise ValidationError(
+            "INVALID_VALUE", f"{name} {value!r} must be 1 or 0 (true/false, yes/no, on/off)"
+        )
+    return word in _YES
 
 
 def _count(env: Mapping[str, str], name: str, default: int) -> int:
@@ -74,6 +87,30 @@ def _count(env: Mapping[str, str], name: str, default: int) -> int:
     if count < 1:
         raise ValidationError("INVALID_VALUE", f"{name} {value!r} must be a whole number above 0")
     return count
+
+
+def _number(env: Mapping[str, str], name: str, default: float, kind: type, what: str) -> Any:
+    value = env.get(name)
+    if value is None or not value.strip():
+        return kind(default)
+    try:
+        return kind(value.strip())
+    except ValueError:
+        raise ValidationError("INVALID_VALUE", f"{name} {value!r} must be {what}") from None
+
+
+def _whole(env: Mapping[str, str], name: str, default: int, least: int | None = None) -> int:
+    """A whole-number setting (raised to ``least`` where given)."""
+    value: int = _number(env, name, default, int, "a whole number")
+    return value if least is None else max(least, value)
+
+
+def _seconds(
+    env: Mapping[str, str], name: str, default: float, least: float | None = None
+) -> float:
+    """A number of seconds (raised to ``least`` where given)."""
+    value: float = _number(env, name, default, float, "a number of seconds")
+    return value if least is None else max(least, value)
 
 
 def _log_level(value: str) -> str:
@@ -154,8 +191,8 @@ class Settings:
             home=home,
             database_url=url,
             wallet_key_b64=env.get("OMGW_WALLET_KEY") or None,
-            max_body_bytes=int(env.get("OMGW_MAX_BODY_BYTES", 10 * 1024 * 1024)),
-            read_timeout_seconds=max(0.1, float(env.get("OMGW_READ_TIMEOUT_SECONDS", 30))),
+            max_body_bytes=_whole(env, "OMGW_MAX_BODY_BYTES", 10 * 1024 * 1024),
+            read_timeout_seconds=_seconds(env, "OMGW_READ_TIMEOUT_SECONDS", 30, 0.1),
             max_elements=_count(env, "OMGW_MAX_ELEMENTS", 300_000),
             max_xmlns=_count(env, "OMGW_MAX_XMLNS", 100_000),
             max_xmlns_in_scope=_count(env, "OMGW_MAX_XMLNS_IN_SCOPE", 256),
@@ -165,35 +202,33 @@ class Settings:
             max_orders_per_request=_count(env, "OMGW_MAX_ORDERS_PER_REQUEST", 1_000),
             max_lines_per_order=_count(env, "OMGW_MAX_LINES_PER_ORDER", 10_000),
             max_lines_per_request=_count(env, "OMGW_MAX_LINES_PER_REQUEST", 10_000),
-            replay_window_seconds=int(env.get("OMGW_REPLAY_WINDOW_SECONDS", 300)),
-            clock_skew_seconds=max(0, int(env.get("OMGW_CLOCK_SKEW_SECONDS", 60))),
-            auth_max_failures=max(0, int(env.get("OMGW_AUTH_MAX_FAILURES", 10))),
-            auth_address_max_failures=max(0, int(env.get("OMGW_AUTH_ADDRESS_MAX_FAILURES", 50))),
+            replay_window_seconds=_whole(env, "OMGW_REPLAY_WINDOW_SECONDS", 300),
+            clock_skew_seconds=_whole(env, "OMGW_CLOCK_SKEW_SECONDS", 60, 0),
+            auth_max_failures=_whole(env, "OMGW_AUTH_MAX_FAILURES", 10, 0),
+            auth_address_max_failures=_whole(env, "OMGW_AUTH_ADDRESS_MAX_FAILURES", 50, 0),
             auth_failure_window_seconds=max(
-                1, int(env.get("OMGW_AUTH_FAILURE_WINDOW_SECONDS", 900))
+                1, _whole(env, "OMGW_AUTH_FAILURE_WINDOW_SECONDS", 900)
             ),
-            auth_lockout_seconds=max(1, int(env.get("OMGW_AUTH_LOCKOUT_SECONDS", 900))),
-            background_interval_seconds=float(env.get("OMGW_BACKGROUND_INTERVAL_SECONDS", 2)),
+            auth_lockout_seconds=_whole(env, "OMGW_AUTH_LOCKOUT_SECONDS", 900, 1),
+            background_interval_seconds=_seconds(env, "OMGW_BACKGROUND_INTERVAL_SECONDS", 2),
             default_fulfillment_system=env.get("OMGW_DEFAULT_FULFILLMENT_SYSTEM") or None,
-            log_payloads=_flag(env.get("OMGW_LOG_PAYLOADS", "1")),
-            message_log_retention_days=max(0, int(env.get("OMGW_MESSAGE_LOG_RETENTION_DAYS", 30))),
-            outbox_retention_days=max(0, int(env.get("OMGW_OUTBOX_RETENTION_DAYS", 90))),
+            log_payloads=_flag(env, "OMGW_LOG_PAYLOADS", True),
+            message_log_retention_days=_whole(env, "OMGW_MESSAGE_LOG_RETENTION_DAYS", 30, 0),
+            outbox_retention_days=_whole(env, "OMGW_OUTBOX_RETENTION_DAYS", 90, 0),
             log_level=_log_level(env.get("OMGW_LOG_LEVEL", "INFO")),
             public_url=env.get("OMGW_PUBLIC_URL") or None,
-            worker_concurrency=max(1, int(env.get("OMGW_WORKER_CONCURRENCY", 4))),
+            worker_concurrency=_whole(env, "OMGW_WORKER_CONCURRENCY", 4, 1),
             threads=_count(env, "OMGW_THREADS", 2),
-            lease_seconds=max(5.0, float(env.get("OMGW_LEASE_SECONDS", 60))),
-            breaker_failures=max(1, int(env.get("OMGW_BREAKER_FAILURES", 5))),
-            breaker_cool_down=max(0.0, float(env.get("OMGW_BREAKER_COOL_DOWN", 30))),
-            jeopardy_interval_seconds=max(
-                1.0, float(env.get("OMGW_JEOPARDY_INTERVAL_SECONDS", 60))
-            ),
+            lease_seconds=_seconds(env, "OMGW_LEASE_SECONDS", 60, 5.0),
+            breaker_failures=_whole(env, "OMGW_BREAKER_FAILURES", 5, 1),
+            breaker_cool_down=_seconds(env, "OMGW_BREAKER_COOL_DOWN", 30, 0.0),
+            jeopardy_interval_seconds=max(1.0, _seconds(env, "OMGW_JEOPARDY_INTERVAL_SECONDS", 60)),
             smtp_host=env.get("OMGW_SMTP_HOST") or None,
-            smtp_port=int(env.get("OMGW_SMTP_PORT", 25)),
-            smtp_starttls=_flag(env.get("OMGW_SMTP_STARTTLS", "0")),
+            smtp_port=_whole(env, "OMGW_SMTP_PORT", 25),
+            smtp_starttls=_flag(env, "OMGW_SMTP_STARTTLS", False),
             smtp_sender=env.get("OMGW_SMTP_SENDER") or "omgw@localhost",
             smtp_credential_key=env.get("OMGW_SMTP_CREDENTIAL_KEY") or None,
-            smtp_timeout=max(0.1, float(env.get("OMGW_SMTP_TIMEOUT", 10))),
+            smtp_timeout=_seconds(env, "OMGW_SMTP_TIMEOUT", 10, 0.1),
         )
 
     def to_env(self) -> dict[str, str]:

@@ -203,6 +203,20 @@ def test_threads_per_worker_is_a_serve_option_and_a_checked_setting(tmp_path):
         Settings.from_env({"OMGW_HOME": str(home), "OMGW_THREADS": "some"})
 
 
+def test_a_setting_that_is_not_a_number_is_a_clear_error(tmp_path):
+    home = tmp_path / "home"
+    assert omgw(home, "init").returncode == 0
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
+    env |= {"OMGW_HOME": str(home), "OMGW_WORKER_CONCURRENCY": "many"}
+    out = subprocess.run(
+        [sys.executable, "-m", "gateway.cli", "user", "list"],
+        env=env, capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert out.returncode != 0
+    assert "OMGW_WORKER_CONCURRENCY 'many' must be a whole number" in out.stderr
+    assert "Traceback" not in out.stderr
+
+
 def test_missing_key_is_a_clear_error(tmp_path):
     home = tmp_path / "home"
     omgw(home, "init")
