@@ -183,6 +183,7 @@ class _Group(click.Group):
 
 
 @click.group(cls=_Group, help="omgw: the Order Management SOAP gateway.")
+@click.version_option(package_name="omgw", prog_name="omgw", message="%(prog)s %(version)s")
 @click.option(
     "--actor",
     envvar="OMGW_ACTOR",

@@ -203,6 +203,15 @@ def test_threads_per_worker_is_a_serve_option_and_a_checked_setting(tmp_path):
         Settings.from_env({"OMGW_HOME": str(home), "OMGW_THREADS": "some"})
 
 
+def test_version_is_the_installed_packages(tmp_path):
+    from importlib.metadata import version
+
+    out = omgw(tmp_path / "no-home", "--version")
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["omgw", version("omgw")]
+    assert not (tmp_path / "no-home").exists()  # asking the version touches no home
+
+
 def test_a_setting_that_is_not_a_number_is_a_clear_error(tmp_path):
     home = tmp_path / "home"
     assert omgw(home, "init").returncode == 0
