@@ -43,8 +43,11 @@ run: $(STAMP)
 
 ## The whole flow on this machine: orders in, two simulated warehouses, every order closed.
 ORDERS ?= 20
+## the demo's own home: an exported OMGW_HOME (an operator's real one) is not used
+DEMO_HOME ?= .omgw-demo
 demo: $(STAMP)
-	OMGW_HOME=$${OMGW_HOME:-.omgw-demo} $(BIN)/omgw demo --orders $(ORDERS)
+	env -u OMGW_DATABASE_URL -u OMGW_WALLET_KEY OMGW_HOME=$(DEMO_HOME) \
+	  $(BIN)/omgw demo --orders $(ORDERS)
 
 ## Set up and run the whole test suite (lint, types, import contracts, tests), in
 ## TEST_WORKERS processes: many tests wait on servers, subprocesses and timeouts, so more

@@ -30,6 +30,7 @@ from sqlalchemy import func, select
 
 from connectors.wallet import Credential, KeyFile, MasterKey
 from gateway.config import Settings
+from gateway.errors import ValidationError
 from gateway.orders.holds import HoldService
 from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import (
@@ -100,6 +101,27 @@ class DemoSummary:
             ),
             f"time:              {self.seconds:.1f} s ({rate:.1f} orders/s closed)",
         ]
+
+
+#: the file the demo leaves in a home it set up: only such a home is set up again
+DEMO_MARK = "demo-home"
+
+
+def check_demo_home(settings: Settings) -> None:
+    """Refuse a home holding a setup the demo did not make: the demo adds its connectors
+    and publishes its routing over whatever is there."""
+    if (settings.home / DEMO_MARK).exists():
+        return
+    own_file = settings.database_url == f"sqlite:///{settings.home / 'omgw.db'}"
+    if own_file and not (settings.home / "omgw.db").exists():
+        return  # a new home
+    where = "its database" if own_file else "the database OMGW_DATABASE_URL names"
+    raise ValidationError(
+        "INVALID_VALUE",
+        f"OMGW_HOME {settings.home} holds a setup the demo did not make ({where}); the demo "
+        "adds its connectors and publishes its routing over it. Run it in a home of its own "
+        "(make demo uses .omgw-demo, or DEMO_HOME=<dir>), with OMGW_DATABASE_URL unset",
+    )
 
 
 def _ensure_key(settings: Settings) -> None:
@@ -235,8 +257,10 @@ def run_demo(
     callback_password = secrets.token_urlsafe(18)
     passwords = {key: secrets.token_urlsafe(18) for key, *_ in (*_WAREHOUSES, _SUBSCRIBER)}
     started = time.monotonic()
+    check_demo_home(settings)
     with ExitStack() as stack:
         runtime, base = stack.enter_context(_gateway(settings))
+        (settings.home / DEMO_MARK).write_text("set up by omgw demo\n")
         _ensure_user(runtime, callback_password)
         sims: dict[str, RunningSimulator] = {}
         for key, name, system, user in _WAREHOUSES:

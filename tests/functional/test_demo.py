@@ -41,3 +41,32 @@ def test_the_demo_closes_every_order_and_can_run_again(tmp_path):
     assert again.returncode == 0, again.stdout + again.stderr
     assert "orders:            2 imported, 2 closed" in again.stdout
     assert set(re.findall(r"order (\d+): CLOSED", again.stdout)).isdisjoint(closed)
+
+
+def test_the_demo_refuses_a_home_it_did_not_set_up(tmp_path):
+    home = tmp_path / "real-home"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
+    env["OMGW_HOME"] = str(home)
+    init = subprocess.run([sys.executable, "-m", "gateway.cli", "init"], env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    before = sorted(p.name for p in home.iterdir())
+    refused = demo(home, "--orders", "1")
+    assert refused.returncode != 0
+    assert "holds a setup the demo did not make" in refused.stderr
+    assert "Traceback" not in refused.stderr
+    listed = subprocess.run([sys.executable, "-m", "gateway.cli", "connector", "list"], env=env,
+                            capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert "DEMO" not in listed.stdout.upper(), listed.stdout  # nothing of the demo's added
+    assert sorted(p.name for p in home.iterdir()) == before
+
+
+def test_make_demo_uses_its_own_home_whatever_is_exported():
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "OMGW_HOME": "/srv/omgw-real", "OMGW_DATABASE_URL": "postgresql://x/y"}
+    dry = subprocess.run(["make", "-n", "demo"], cwd=root, env=env, capture_output=True,
+                         text=True, timeout=60)  # fmt: skip
+    assert dry.returncode == 0, dry.stderr
+    command = dry.stdout[dry.stdout.rindex("env -u") :]  # the demo's recipe, after set-up's
+    assert "OMGW_HOME=.omgw-demo" in command and "-u OMGW_DATABASE_URL" in command
+    assert "/srv/omgw-real" not in command
