@@ -155,13 +155,7 @@ def _set_fline(plan: PlannedOrder, index: int, new: str, reason: str, now: datet
     fline = plan.flines[index]
     lifecycle.check_fline(fline.status, new)
     _note(plan, "FULFILL_LINE", fline.id, fline.status, new, reason, now)
-    plan.flines[index] = _replace(fline, status=new)
-
-
-def _replace(fline: FlineRow, **changes: Any) -> FlineRow:
-    values = {name: getattr(fline, name) for name in fline.__dataclass_fields__}
-    values.update(changes)
-    return FlineRow(**values)
+    plan.flines[index] = replace(fline, status=new)
 
 
 def _set_header(plan: PlannedOrder, new: str, reason: str, now: datetime) -> None:
@@ -188,11 +182,11 @@ def _start(plan: PlannedOrder, registry: Snapshot, default_fs: str | None, now: 
                 changes["scheduled_ship_date"] = (
                     fline.scheduled_ship_date or line.requested_ship_date or now
                 )
-                plan.flines[i] = _replace(plan.flines[i], **changes)
+                plan.flines[i] = replace(plan.flines[i], **changes)
                 _set_fline(plan, i, "SCHEDULED", f"scheduled by step {step.name}", now)
             elif step.task_type == "Reservation":
                 changes["warehouse"] = line.requested_fulfillment_org or DEFAULT_WAREHOUSE
-        plan.flines[i] = _replace(plan.flines[i], **changes)
+        plan.flines[i] = replace(plan.flines[i], **changes)
     held = {line_id for line_id, _, _ in plan.holds}
     if None in held:  # an order hold stops every line; releasing it requests them
         return
@@ -205,7 +199,7 @@ def _start(plan: PlannedOrder, registry: Snapshot, default_fs: str | None, now: 
             continue
         p = place(registry, router, plan.header, line, fline, "Shipment", default_fs)
         if p.routed:
-            fline = plan.flines[i] = _replace(
+            fline = plan.flines[i] = replace(
                 fline, rule_set_version=p.version, routing_rule_id=p.rule_id, routing_error=p.error
             )
         if not p.placed:
@@ -221,7 +215,7 @@ def _start(plan: PlannedOrder, registry: Snapshot, default_fs: str | None, now: 
             )  # fmt: skip
             plan.requests.append(request)
         request.fline_ids.append(fline.id)
-        plan.flines[i] = _replace(
+        plan.flines[i] = replace(
             fline,
             request_id=request.id,
             task_type="Shipment",

@@ -26,7 +26,6 @@ from gateway.orders.rows import (
     HeaderRow,
     HoldRow,
     LineRow,
-    NewRequest,
     OrderSet,
     column_names,
     request_values,
@@ -148,7 +147,7 @@ def write_decision(
         recorder.status_changed(session, record)
     for split in decision.splits:
         recorder.line_split(session, split.original_id, ids[split.rest_id], split.pre_split)
-    _send_requests(session, decision.requests, decision, orders, registry, reply_to, ids)
+    _send_requests(session, decision, orders, registry, reply_to, ids)
     return ids
 
 
@@ -196,7 +195,6 @@ def _expire(session: Session, model: type, row_ids: Any) -> None:
 
 def _send_requests(
     session: Session,
-    requests: list[NewRequest],
     decision: Decision,
     orders: OrderSet,
     registry: Snapshot,
@@ -204,6 +202,7 @@ def _send_requests(
     ids: dict[int, int],
 ) -> None:
     """The outbox row of each new request, its lines as the decision leaves them."""
+    requests = decision.requests
     if not requests:
         return
     outbox = OutboxWriter(session, registry, reply_to)

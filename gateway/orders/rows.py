@@ -108,9 +108,6 @@ class OrderSet:
     flines: Mapping[int, FlineRow]
     holds: Mapping[int, tuple[HoldRow, ...]]
 
-    def flines_of(self, line_id: int) -> list[FlineRow]:
-        return [f for f in self.flines.values() if f.order_line_id == line_id]
-
 
 @dataclass
 class NewRequest:
