@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from functools import cached_property
 
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
@@ -64,10 +63,19 @@ class ResponseProcessor:
         self._s = session
         self._reply_to = reply_to
 
-    @cached_property
+    _registry: Snapshot | None = None
+
+    @property
     def registry(self) -> Snapshot:
-        """The registry as this transaction sees it, read at first use."""
-        return current(self._s)
+        """The registry as this transaction sees it, read at first use.
+
+        Not a ``cached_property``: on Python 3.11 that holds one lock per class, shared
+        by every instance, while the first read waits for the database's write turn; a
+        thread holding the turn and wanting the lock would wait for ever on a thread
+        holding the lock and wanting the turn."""
+        if self._registry is None:
+            self._registry = current(self._s)
+        return self._registry
 
     # -- shared checks ---------------------------------------------------------------
 

@@ -9,6 +9,8 @@ no change behind it reads one row.
 from __future__ import annotations
 
 import base64
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,6 +20,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from zeep import Client
 
 from connectors.registry import ConnectorSpec
+from gateway.orders.responses import ResponseProcessor
 from gateway.persistence.models import SourceSystem
 from gateway.registry.snapshot import WATCHED, current
 from gateway.registry.store import Registry
@@ -167,3 +170,25 @@ def test_a_source_system_disabled_elsewhere_refuses_the_next_order(runtime, else
         c.execute(text("UPDATE source_systems SET order_capture = true WHERE code = 'LEGACY'"))
     again = _create(app, "SNAP-3")
     assert again.startswith(b"200"), again[:2000]
+
+
+def test_a_transaction_holding_the_write_turn_reads_the_registry_while_another_waits(
+    runtime: Runtime,
+) -> None:
+    """A thread in its first read of the registry, waiting for the write turn, must not
+    keep the thread that holds the turn from reading the registry too."""
+
+    def read_registry() -> None:
+        with runtime.sessions() as b, b.begin():
+            assert ResponseProcessor(b).registry is not None
+
+    with runtime.sessions() as a, a.begin():
+        a.execute(text("SELECT 1"))  # the write turn is this transaction's from here
+        waiting = threading.Thread(target=read_registry, daemon=True)
+        waiting.start()
+        time.sleep(0.3)  # it starts its first read and waits for the turn
+        started = time.monotonic()
+        assert ResponseProcessor(a).registry is not None
+        assert time.monotonic() - started < 5
+    waiting.join(timeout=40)
+    assert not waiting.is_alive()
