@@ -1,5 +1,6 @@
 """Background processing: staged orders, staged fulfillment responses, nonce purging,
-pruning what has outlived its retention (gateway.persistence.retention).
+pruning what has outlived its retention (gateway.persistence.retention), and the
+monitor that raises alerts (gateway.observe.alerts).
 
 Each staged row is claimed and processed in its own transaction, so several
 processes can share the work: PostgreSQL claims with ``FOR UPDATE SKIP LOCKED``;
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.errors import GatewayError
+from gateway.observe.alerts import run_monitor
 from gateway.orders.commands import FulfillmentResponse, OrderInput
 from gateway.orders.intake import OrderIntake
 from gateway.orders.responses import ResponseProcessor
@@ -139,7 +141,7 @@ def prune_expired(runtime: Runtime, max_batches: int | None = _PRUNE_BATCHES) ->
 def run_loop(runtime: Runtime, stop: threading.Event, purge: Callable[[], int]) -> None:
     """Work until ``stop`` is set, sleeping between passes that found nothing."""
     interval = runtime.settings.background_interval_seconds
-    next_prune = 0.0
+    next_prune = next_monitor = 0.0
     while not stop.is_set():
         try:
             orders = import_staged_orders(runtime)
@@ -148,6 +150,9 @@ def run_loop(runtime: Runtime, stop: threading.Event, purge: Callable[[], int]) 
             if time.monotonic() >= next_prune:
                 more = prune_expired(runtime).more
                 next_prune = time.monotonic() + (0.0 if more else PRUNE_INTERVAL_SECONDS)
+            if time.monotonic() >= next_monitor:
+                next_monitor = time.monotonic() + runtime.settings.monitor_interval_seconds
+                run_monitor(runtime)
             if orders.done or orders.failed or responses.done or responses.failed:
                 log.info(
                     "background: orders %d imported / %d failed; responses %d / %d",

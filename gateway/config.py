@@ -42,6 +42,16 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_SMTP_SENDER`` | ``omgw@localhost`` | the notifications' From address |
 | ``OMGW_SMTP_CREDENTIAL_KEY`` | (none) | wallet key of the SMTP login |
 | ``OMGW_SMTP_TIMEOUT`` | ``10`` | seconds for each SMTP exchange |
+| ``OMGW_LOG_FORMAT`` | ``text`` | ``text`` lines, or ``json``: one JSON object per line |
+| ``OMGW_METRICS`` | ``1`` | serve Prometheus metrics at ``/metrics`` |
+| ``OMGW_ALERT_EMAIL`` | (none: alerts are logged only) | who gets alert e-mails (comma-separated) |
+| ``OMGW_ALERT_REPEAT_SECONDS`` | ``3600`` | least time between two e-mails for one alert |
+| ``OMGW_MONITOR_INTERVAL_SECONDS`` | ``30`` | how often the background loop looks for alerts |
+| ``OMGW_UNACKNOWLEDGED_SECONDS`` | ``900`` | a delivered request unacknowledged this long |
+| ``OMGW_NO_RESPONSE_SECONDS`` | ``86400`` | an acknowledged request with no shipment this long |
+| ``OMGW_EVENT_LATE_SECONDS`` | ``900`` | a business event undelivered this long |
+| ``OMGW_STUCK_SECONDS`` | ``300`` | a line not yet routed this long |
+| ``OMGW_WORKER_SILENT_SECONDS`` | ``60`` | no outbox worker seen this long: not ready |
 """
 
 from __future__ import annotations
@@ -57,6 +67,7 @@ from gateway.errors import ValidationError
 __all__ = ["Settings"]
 
 _LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+_LOG_FORMATS = ("text", "json")
 
 
 _YES, _NO = {"1", "true", "yes", "on"}, {"0", "false", "no", "off"}
@@ -123,6 +134,15 @@ def _log_level(value: str) -> str:
     return level
 
 
+def _log_format(value: str) -> str:
+    word = value.strip().lower()
+    if word not in _LOG_FORMATS:
+        raise ValidationError(
+            "INVALID_VALUE", f"OMGW_LOG_FORMAT {value!r} must be one of {', '.join(_LOG_FORMATS)}"
+        )
+    return word
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything configurable, as one immutable value."""
@@ -171,6 +191,18 @@ class Settings:
     smtp_sender: str = "omgw@localhost"
     smtp_credential_key: str | None = None
     smtp_timeout: float = 10.0
+    log_format: str = "text"
+    metrics: bool = True
+    #: alert e-mail recipients, comma-separated (None: alerts are logged, not mailed)
+    alert_email: str | None = None
+    alert_repeat_seconds: float = 3600.0
+    monitor_interval_seconds: float = 30.0
+    #: thresholds of the questions ``omgw status`` asks (gateway.observe.findings)
+    unacknowledged_seconds: float = 900.0
+    no_response_seconds: float = 86400.0
+    event_late_seconds: float = 900.0
+    stuck_seconds: float = 300.0
+    worker_silent_seconds: float = 60.0
 
     @property
     def reply_to(self) -> str:
@@ -229,6 +261,16 @@ class Settings:
             smtp_sender=env.get("OMGW_SMTP_SENDER") or "omgw@localhost",
             smtp_credential_key=env.get("OMGW_SMTP_CREDENTIAL_KEY") or None,
             smtp_timeout=_seconds(env, "OMGW_SMTP_TIMEOUT", 10, 0.1),
+            log_format=_log_format(env.get("OMGW_LOG_FORMAT", "text")),
+            metrics=_flag(env, "OMGW_METRICS", True),
+            alert_email=env.get("OMGW_ALERT_EMAIL") or None,
+            alert_repeat_seconds=_seconds(env, "OMGW_ALERT_REPEAT_SECONDS", 3600, 0.0),
+            monitor_interval_seconds=_seconds(env, "OMGW_MONITOR_INTERVAL_SECONDS", 30, 0.1),
+            unacknowledged_seconds=_seconds(env, "OMGW_UNACKNOWLEDGED_SECONDS", 900, 0.0),
+            no_response_seconds=_seconds(env, "OMGW_NO_RESPONSE_SECONDS", 86400, 0.0),
+            event_late_seconds=_seconds(env, "OMGW_EVENT_LATE_SECONDS", 900, 0.0),
+            stuck_seconds=_seconds(env, "OMGW_STUCK_SECONDS", 300, 0.0),
+            worker_silent_seconds=_seconds(env, "OMGW_WORKER_SILENT_SECONDS", 60, 1.0),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -268,7 +310,18 @@ class Settings:
             "OMGW_SMTP_STARTTLS": "1" if self.smtp_starttls else "0",
             "OMGW_SMTP_SENDER": self.smtp_sender,
             "OMGW_SMTP_TIMEOUT": str(self.smtp_timeout),
+            "OMGW_LOG_FORMAT": self.log_format,
+            "OMGW_METRICS": "1" if self.metrics else "0",
+            "OMGW_ALERT_REPEAT_SECONDS": str(self.alert_repeat_seconds),
+            "OMGW_MONITOR_INTERVAL_SECONDS": str(self.monitor_interval_seconds),
+            "OMGW_UNACKNOWLEDGED_SECONDS": str(self.unacknowledged_seconds),
+            "OMGW_NO_RESPONSE_SECONDS": str(self.no_response_seconds),
+            "OMGW_EVENT_LATE_SECONDS": str(self.event_late_seconds),
+            "OMGW_STUCK_SECONDS": str(self.stuck_seconds),
+            "OMGW_WORKER_SILENT_SECONDS": str(self.worker_silent_seconds),
         }
+        if self.alert_email:
+            env["OMGW_ALERT_EMAIL"] = self.alert_email
         if self.smtp_host:
             env["OMGW_SMTP_HOST"] = self.smtp_host
         if self.smtp_credential_key:

@@ -6,6 +6,7 @@ import asyncio
 import functools
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -13,6 +14,7 @@ from datetime import timedelta
 from typing import Any
 
 import spyne.const
+from gunicorn import glogging
 from spyne import Application
 from spyne.protocol.soap import Soap11
 from spyne.server.wsgi import WsgiApplication
@@ -20,6 +22,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn_worker import UvicornWorker
 
 from gateway.config import Settings
+from gateway.observe import metrics
+from gateway.observe.logs import use_format
 from gateway.runtime import Runtime, limit_malloc_retention
 from gateway.security.authenticator import Authenticator
 from gateway.security.lockout import LockoutPolicy
@@ -207,6 +211,17 @@ def worker_class(settings: Settings) -> type[GatewayWorker]:
     )
 
 
+def _logger_class(fmt: str) -> type[glogging.Logger]:
+    """gunicorn's logger, its lines in the format of every other line (OMGW_LOG_FORMAT)."""
+
+    class Logger(glogging.Logger):
+        def setup(self, cfg: Any) -> None:
+            super().setup(cfg)
+            use_format(fmt, [self.error_log, self.access_log])
+
+    return Logger
+
+
 def listen(host: str, port: int) -> socket.socket:
     """The server's listening socket on ``host``:``port``; port 0 takes one the system picks.
 
@@ -236,6 +251,9 @@ def serve(
     # Before gunicorn forks: its workers inherit the setting (scrypt's 16 MiB per thread).
     limit_malloc_retention()
     prepare(settings)
+    # every worker and the background process count into one directory of this server's
+    counters = settings.home / "run" / f"metrics-{os.getpid()}"
+    metrics.share_between_processes(counters)
     fd = listener.detach()
 
     class _Gunicorn(BaseApplication):
@@ -253,6 +271,8 @@ def serve(
                 # it, and the last to stop would remove the one of another still running.
                 self.cfg.set("control_socket_disable", True)
 
+            self.cfg.set("logger_class", _logger_class(settings.log_format))
+
         def load(self) -> Any:
             # Runs in each worker after fork: every process gets its own engine.
             return asgi_app(Runtime(settings))
@@ -267,3 +287,4 @@ def serve(
         if child is not None:
             child.terminate()
             child.wait(timeout=10)
+        shutil.rmtree(counters, ignore_errors=True)

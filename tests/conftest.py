@@ -296,17 +296,32 @@ def _not_ready(environ: dict[str, Any], start_response: Any) -> list[bytes]:
     return [b"starting"]
 
 
+def _server() -> WSGIServer:
+    return make_server(
+        "127.0.0.1", 0, _not_ready, server_class=_ThreadingServer, handler_class=_QuietHandler
+    )
+
+
+@contextmanager
+def served(runtime: Runtime) -> Iterator[str]:
+    """The gateway's front on ``runtime`` as it is (not migrated or seeded here: it may
+    be broken on purpose) on a free 127.0.0.1 port, in a thread; yields its base URL."""
+    server = _server()
+    server.set_app(build_app(runtime))
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
 @contextmanager
 def serving(settings: Settings) -> Iterator[Gateway]:
     """A migrated, seeded gateway on a free 127.0.0.1 port, in a thread."""
     prepare(settings)
-    server = make_server(
-        "127.0.0.1",
-        0,
-        _not_ready,
-        server_class=_ThreadingServer,
-        handler_class=_QuietHandler,
-    )
+    server = _server()
     # the port is known only now; asynchronous answers are addressed to it (ReplyTo)
     settings = replace(settings, public_url=f"http://127.0.0.1:{server.server_port}")
     runtime = Runtime(settings)

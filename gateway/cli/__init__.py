@@ -96,6 +96,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "source_system",
         ("Systems known to the hub (order capture, fulfillment)."),
     ),
+    "status": (
+        "status",
+        "status",
+        ("What is waiting, what is broken, and what needs a person, on one screen."),
+    ),
     "task-type": (
         "task_type",
         "task_type",
@@ -204,8 +209,8 @@ def cli(ctx: click.Context, actor: str | None) -> None:
 
 
 def main() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
+    from gateway.observe.logs import TEXT_FORMAT
+
+    logging.basicConfig(level=logging.INFO, format=TEXT_FORMAT)
     logging.getLogger("alembic").setLevel(logging.WARNING)  # every command checks the schema
     cli()

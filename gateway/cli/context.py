@@ -12,6 +12,7 @@ import click
 from sqlalchemy.orm import Session
 
 from gateway.config import Settings
+from gateway.observe.logs import use_format
 from gateway.runtime import Runtime
 
 __all__ = ["Context", "default_actor", "pass_context"]
@@ -40,6 +41,7 @@ class Context:
             self._settings = Settings.from_env()
             # main() starts at INFO, before any setting is read; from here the setting rules
             logging.getLogger().setLevel(self._settings.log_level)
+            use_format(self._settings.log_format)
         return self._settings
 
     @contextmanager

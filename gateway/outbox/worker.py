@@ -77,6 +77,9 @@ from connectors.tls import ClientIdentity
 from connectors.wallet import Credential, WalletError
 from gateway.errors import GatewayError, ResponseRejected
 from gateway.events.publisher import EMAIL_KIND, EVENT_KIND
+from gateway.observe import metrics
+from gateway.observe.beats import BEAT_SECONDS, record_beat, record_job
+from gateway.observe.snapshot import EMAIL, JOB_JEOPARDY
 from gateway.orders.commands import Acknowledgement, FulfillLineResponse, FulfillmentResponse
 from gateway.orders.jeopardy import check_in_batches
 from gateway.orders.responses import ResponseProcessor
@@ -128,6 +131,54 @@ def _epoch(at: datetime | None) -> float | None:
 
 def _instant(epoch: float | None) -> datetime | None:
     return None if epoch is None else datetime.fromtimestamp(epoch, UTC)
+
+
+def _breaker_changed(connector: str, old: str, new: str) -> None:
+    """A breaker left or entered CLOSED: operators hear of it at WARNING."""
+    metrics.BREAKER_CHANGES.labels(connector, new).inc()
+    if new == "OPEN":
+        what = "opened: its queue is held until a probe succeeds"
+    elif new == "CLOSED":
+        what = "closed again: its queue flows"
+    else:
+        what = f"is {new}"
+    # a failed probe reopens it every cool-down: said once, when it first opens
+    level = logging.INFO if old == "HALF_OPEN" and new == "OPEN" else logging.WARNING
+    log.log(
+        level,
+        "connector %s: circuit breaker %s (was %s)",
+        connector,
+        what,
+        old,
+        extra={"connector": connector, "breaker": new, "previous": old},
+    )
+
+
+def _delivery_outcome(item: Claimed, verdict: str, result: SendResult) -> None:
+    """One send's line (a park at WARNING: nothing sends it again without a person)."""
+    outcome = _OUTCOMES[verdict]
+    connector = item.connector_name if item.connector_id is not None else EMAIL
+    metrics.DELIVERIES.labels(connector, item.kind, outcome.lower()).inc()
+    log.log(
+        logging.WARNING if verdict == PARK else logging.INFO,
+        "outbox %s (%s) %s attempt %d to %s: %s%s",
+        item.id,
+        item.message_id,
+        item.kind,
+        item.attempt,
+        item.connector_name,
+        outcome,
+        f" ({result.reason})" if result.reason else "",
+        extra={
+            "outbox_id": item.id,
+            "message_id": item.message_id,
+            "kind": item.kind,
+            "attempt": item.attempt,
+            "connector": item.connector_name,
+            "outcome": outcome,
+            "http_status": result.http_status,
+        },
+    )
 
 
 def _breaker(row: ConnectorHealth | None) -> BreakerState:
@@ -586,6 +637,7 @@ class OutboxWorker:
             for cid in sorted({b.item.connector_id for b in batch if b.item.connector_id}):
                 row = _health(s, cid)
                 health[cid] = (row, _breaker(row))
+            before = {cid: state.state for cid, (_row, state) in health.items()}
             for sent in batch:
                 item, result = sent.item, sent.result
                 verdict = result.outcome
@@ -642,16 +694,12 @@ class OutboxWorker:
             for values, ids in changes.items():
                 s.execute(update(_OUTBOX).where(_OUTBOX.c.id.in_(ids)).values(dict(values)))
             s.execute(core_insert(_ATTEMPTS), attempts)
+        names = {b.item.connector_id: b.item.connector_name for b in batch}
+        for cid, (_row, state) in health.items():
+            if state.state != before[cid]:
+                _breaker_changed(names[cid], before[cid], state.state)
         for sent, verdict, result in logged:
-            log.info(
-                "outbox %s (%s) attempt %d to %s: %s%s",
-                sent.item.id,
-                sent.item.message_id,
-                sent.item.attempt,
-                sent.item.connector_name,
-                verdict,
-                f" ({result.reason})" if result.reason else "",
-            )
+            _delivery_outcome(sent.item, verdict, result)
         return verdicts, {cid for cid, (_row, st) in health.items() if st.state != "CLOSED"}
 
     def _owners(self, s: Session, batch: Sequence[_Sent]) -> dict[int, int]:
@@ -786,12 +834,16 @@ class OutboxWorker:
         the sends under way (each bounded by its connector's timeout), record them,
         release the claimed rows not sent yet, and return."""
         loop = _Loop(self, poll_seconds)
-        jeopardy_due = time.monotonic()
+        jeopardy_due = beat_due = time.monotonic()
+        started = utcnow()
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="omgw-send") as pool:
             for _ in range(self.concurrency):
                 pool.submit(loop.sender)
             try:
                 while not stop.is_set():
+                    if time.monotonic() >= beat_due:
+                        beat_due = time.monotonic() + BEAT_SECONDS
+                        self.beat(started)
                     if time.monotonic() >= jeopardy_due:
                         jeopardy_due = (
                             time.monotonic() + self.runtime.settings.jeopardy_interval_seconds
@@ -850,12 +902,23 @@ class OutboxWorker:
         tried again at the next interval (the batches already committed stay)."""
         try:
             report = check_in_batches(self._jeopardy_transaction)
+            with self.runtime.sessions() as s, s.begin():
+                record_job(s, JOB_JEOPARDY, utcnow(), f"{len(report.raised)} line(s) raised")
         except Exception:
             log.exception("jeopardy check failed; it runs again at the next interval")
             return 0
         if report.raised:
             log.info("jeopardy: %d line(s) rose in priority", len(report.raised))
         return len(report.raised)
+
+    def beat(self, started: datetime) -> None:
+        """Say this worker is alive (``/readyz``, ``omgw status``); a failure is logged
+        and the next beat tries again."""
+        try:
+            with self.runtime.sessions() as s, s.begin():
+                record_beat(s, self.name, utcnow(), started)
+        except Exception:
+            log.exception("could not record that worker %s is alive", self.name)
 
     @contextmanager
     def _jeopardy_transaction(self) -> Iterator[Session]:

@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from gateway.persistence.decimals import ScaledDecimal
 
 __all__ = [
+    "Alert",
     "AuditEntry",
     "AuthFailure",
     "Base",
@@ -41,6 +42,7 @@ __all__ = [
     "FulfillmentResponseRecord",
     "Hold",
     "JeopardyThreshold",
+    "JobRun",
     "MessageLog",
     "OrderHeader",
     "OrderLine",
@@ -65,6 +67,8 @@ __all__ = [
     "ValueMap",
     "WalletEntry",
     "WalletState",
+    "WorkerBeat",
+    "as_utc",
     "table_of",
     "utcnow",
 ]
@@ -77,6 +81,14 @@ Qty = ScaledDecimal(18, 4)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def as_utc(at: datetime | None) -> datetime | None:
+    """A time read back from the database, in UTC: SQLite keeps no offset, and every
+    time omgw stores is UTC."""
+    if at is None:
+        return None
+    return at.replace(tzinfo=UTC) if at.tzinfo is None else at.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -553,6 +565,8 @@ class MessageLog(Base):
     http_status: Mapped[int] = mapped_column(Integer)
     duration_ms: Mapped[int] = mapped_column(Integer)
     payload: Mapped[str | None] = mapped_column(Text)
+    #: the caller's address as the server saw it (a proxy's, behind one)
+    client_address: Mapped[str | None] = mapped_column(String(64))
 
 
 class User(Base):
@@ -592,6 +606,42 @@ class AuthFailure(Base):
     failures: Mapped[int] = mapped_column(Integer)
     window_start: Mapped[datetime]
     locked_until: Mapped[datetime | None]
+
+
+class WorkerBeat(Base):
+    """When each outbox worker was last seen working (``/readyz``, ``omgw status``)."""
+
+    __tablename__ = "worker_beats"
+
+    worker: Mapped[str] = mapped_column(String(100), primary_key=True)
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class JobRun(Base):
+    """The last run of a periodic job (the jeopardy check, the monitor) and what it did."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(40), primary_key=True)
+    ran_at: Mapped[datetime] = mapped_column(default=utcnow)
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+class Alert(Base):
+    """An alert the monitor raised: active until ``cleared_at``; ``last_sent_at`` limits
+    how often it is mailed (``gateway.observe.alerts``)."""
+
+    __tablename__ = "alerts"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    severity: Mapped[str] = mapped_column(String(10))
+    summary: Mapped[str] = mapped_column(Text)
+    runbook: Mapped[str] = mapped_column(String(100))
+    raised_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_sent_at: Mapped[datetime | None]
+    cleared_at: Mapped[datetime | None]
+    emails: Mapped[int] = mapped_column(Integer, default=0)
 
 
 class OutboxMessage(Base):

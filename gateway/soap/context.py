@@ -37,6 +37,8 @@ class RequestInfo:
     correlation: dict[str, str] = field(default_factory=dict)
     order_numbers: list[str] = field(default_factory=list)
     fault_code: str | None = None
+    #: the caller's address as the server saw it
+    address: str | None = None
 
     def correlation_key(self) -> str | None:
         if not self.correlation:
@@ -57,6 +59,9 @@ class Call:
     #: whether the service's transaction wrote the call's log row
     logged: bool = False
 
+    def elapsed_ms(self) -> int:
+        return int((time.perf_counter() - self.started) * 1000)
+
     def log_row(self, status: str) -> dict[str, Any]:
         """The message-log row's values, answered with HTTP ``status``."""
         info = self.info
@@ -71,7 +76,8 @@ class Call:
             outcome="OK" if code is None else "FAULT",
             fault_code=code,
             http_status=int(status.split()[0]),
-            duration_ms=int((time.perf_counter() - self.started) * 1000),
+            duration_ms=self.elapsed_ms(),
+            client_address=(info.address or None) and info.address[:64],
             payload=logged_payload(
                 self.payload,
                 authenticated=info.principal is not None,

@@ -28,8 +28,13 @@ from typing import Any
 from lxml import etree
 
 from gateway.errors import EnvelopeError, GatewayError, InternalError
+from gateway.observe import metrics
+from gateway.observe.logs import CallLine, log_call
+from gateway.observe.readiness import readiness_answer
+from gateway.observe.snapshot import OpsSnapshot, read_snapshot, thresholds
 from gateway.orders.limits import SizeLimits
 from gateway.persistence.message_log import write_log
+from gateway.persistence.models import utcnow
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator, Principal
 from gateway.security.tokens import redact
@@ -62,6 +67,7 @@ _DRAIN_BYTES = 64 * 1024
 _CHUNK = 64 * 1024
 
 _XML = [("Content-Type", "text/xml; charset=utf-8")]
+_OPERATOR_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # spyne's own faults, translated to our codes.
 _SPYNE_FAULTS = {
     "Client.SchemaValidationError": "SCHEMA_INVALID",
@@ -127,9 +133,10 @@ class SoapFront:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "").rstrip("/")
-        if path == "/healthz":
-            start_response("200 OK", [("Content-Type", "text/plain")])
-            return [b"ok\n"]
+        if path in _OPERATOR_PATHS:
+            status, headers, body = self._operator(path)
+            start_response(status, headers)
+            return [body]
         endpoint = self._endpoints.get(path)
         if endpoint is None:
             start_response("404 Not Found", [("Content-Type", "text/plain")])
@@ -142,6 +149,27 @@ class SoapFront:
             start_response("405 Method Not Allowed", [("Allow", "GET, POST")])
             return [b"POST a SOAP 1.1 envelope, or GET ?WSDL\n"]
         return self._post(endpoint, environ, start_response)
+
+    def _operator(self, path: str) -> Answer:
+        """``/healthz`` (the process answers), ``/readyz`` (it can work), ``/metrics``."""
+        if path == "/healthz":
+            return "200 OK", [("Content-Type", "text/plain")], b"ok\n"
+        if path == "/readyz":
+            status, body = readiness_answer(self._runtime)
+            return status, [("Content-Type", "application/json")], body
+        if not self._runtime.settings.metrics:
+            return (
+                "404 Not Found",
+                [("Content-Type", "text/plain")],
+                b"metrics are off (OMGW_METRICS=0)\n",
+            )
+        body = metrics.exposition(self._snapshot)
+        return "200 OK", [("Content-Type", metrics.CONTENT_TYPE)], body
+
+    def _snapshot(self) -> OpsSnapshot:
+        settings = self._runtime.settings
+        with self._runtime.read_sessions() as s:
+            return read_snapshot(s, utcnow(), thresholds(settings))
 
     def _wsdl(
         self, endpoint: Endpoint, environ: dict[str, Any], start_response: StartResponse
@@ -183,7 +211,7 @@ class SoapFront:
         try:
             self._screen(endpoint, environ)
         except GatewayError as err:
-            return self._refusal(endpoint, err, started)
+            return self._refusal(endpoint, err, started, environ.get("REMOTE_ADDR"))
         return None
 
     def needs_screening(self, environ: dict[str, Any]) -> bool:
@@ -201,13 +229,17 @@ class SoapFront:
         """The fault for a request its server refused while reading the body (the read
         deadline, the size limit), logged like any fault, with no payload."""
         endpoint = self._endpoints.get(environ.get("PATH_INFO", "").rstrip("/"))
-        return self._refusal(endpoint, err, time.perf_counter())
+        return self._refusal(endpoint, err, time.perf_counter(), environ.get("REMOTE_ADDR"))
 
-    def _refusal(self, endpoint: Endpoint | None, err: GatewayError, started: float) -> Answer:
+    def _refusal(
+        self, endpoint: Endpoint | None, err: GatewayError, started: float, address: str | None
+    ) -> Answer:
         status, out = "500 Internal Server Error", fault_envelope(err)
         if endpoint is not None:
-            info = RequestInfo(service=endpoint.name, fault_code=err.code)
-            self._log(Call(self._runtime, info, started), status)
+            info = RequestInfo(service=endpoint.name, fault_code=err.code, address=address)
+            call = Call(self._runtime, info, started)
+            self._log(call, status)
+            self._observe(endpoint, call, status)
         return status, [*_XML, ("Content-Length", str(len(out)))], out
 
     def _screen(self, endpoint: Endpoint, environ: dict[str, Any]) -> None:
@@ -227,7 +259,8 @@ class SoapFront:
     def _post(
         self, endpoint: Endpoint, environ: dict[str, Any], start_response: StartResponse
     ) -> Iterable[bytes]:
-        call = Call(self._runtime, RequestInfo(service=endpoint.name))
+        address = environ.get("REMOTE_ADDR")
+        call = Call(self._runtime, RequestInfo(service=endpoint.name, address=address))
         info = call.info
         envelope: Envelope | None = None
         if not environ.get(SCREENED_KEY):
@@ -235,7 +268,7 @@ class SoapFront:
                 self._screen(endpoint, environ)
             except GatewayError as err:
                 self._drain(environ)
-                status, headers, out = self._refusal(endpoint, err, call.started)
+                status, headers, out = self._refusal(endpoint, err, call.started, address)
                 start_response(status, headers)
                 return [out]
         try:
@@ -286,6 +319,7 @@ class SoapFront:
             call.payload = _redacted(envelope)
         if not call.logged:
             self._log(call, status)
+        self._observe(endpoint, call, status)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(out))))
         start_response(status, headers)
@@ -374,6 +408,36 @@ class SoapFront:
             err = InternalError("INTERNAL_ERROR", "internal error; nothing was applied")
         call.info.fault_code = err.code
         return "500 Internal Server Error", list(_XML), fault_envelope(err)
+
+    @staticmethod
+    def _observe(endpoint: Endpoint, call: Call, status: str) -> None:
+        """Count the call and write its access line (never with a payload)."""
+        info = call.info
+        # a label per operation the service has: a caller's made-up name is not one
+        operation = info.operation if info.operation in endpoint.operations else "-"
+        code = info.fault_code
+        ms = call.elapsed_ms()
+        metrics.INBOUND_CALLS.labels(
+            endpoint.name, operation, "OK" if code is None else "FAULT"
+        ).inc()
+        metrics.INBOUND_SECONDS.labels(endpoint.name, operation).observe(
+            time.perf_counter() - call.started
+        )
+        if code is not None:
+            metrics.INBOUND_FAULTS.labels(endpoint.name, code).inc()
+        log_call(
+            CallLine(
+                address=info.address,
+                user=info.principal,
+                service=endpoint.name,
+                operation=info.operation,
+                status=int(status.split()[0]),
+                fault_code=code,
+                message_id=info.message_id,
+                orders=info.order_numbers,
+                ms=ms,
+            )
+        )
 
     def _log(self, call: Call, status: str) -> None:
         try:

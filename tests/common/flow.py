@@ -112,11 +112,13 @@ def flow(
     mode: str = "ASYNC_SERVICE",
     timeout: float = 5.0,
     retry: RetryPolicy | None = None,
+    settings: dict[str, Any] | None = None,
     **sim_options: Any,
 ) -> Iterator[Flow]:
+    """The flow; ``settings`` overrides the gateway's (``make_settings``)."""
     with (
         running(simulator_options(**sim_options)) as sim,
-        serving(make_settings(home, database_url)) as gw,
+        serving(make_settings(home, database_url, **(settings or {}))) as gw,
     ):
         name = f"SIM_{mode}"
         with gw.runtime.sessions() as s, s.begin():

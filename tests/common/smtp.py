@@ -1,36 +1,58 @@
-"""An aiosmtpd server on a port the system picks, held from bind to stop.
-
-aiosmtpd's ``Controller`` binds the port it is given (and checks readiness by connecting
-to it), so a port 0 cannot be used with it as is; a port found free and released first can
-be taken by another process meanwhile. This one binds its socket first and serves on it.
-"""
+"""An aiosmtpd server on a port the system picks (the simulated mail server's
+controller), and a mailbox that keeps what it is sent or refuses it."""
 
 from __future__ import annotations
 
-import socket
-from typing import Any
+import email
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import default as default_policy
 
-from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import SMTP, Envelope, Session
 
-__all__ = ["BoundController"]
+from gateway.simulate.mailbox import BoundController
+
+__all__ = ["BoundController", "Mailbox", "smtp_server"]
 
 
-class BoundController(Controller):
-    """A ``Controller`` on 127.0.0.1 and a port of its own; ``port`` says which."""
+@dataclass
+class Mailbox:
+    """An SMTP server's handler: keeps every message, or refuses every recipient."""
 
-    def __init__(self, handler: Any, **kwargs: Any) -> None:
-        self._socket = socket.create_server(("127.0.0.1", 0))
-        port = int(self._socket.getsockname()[1])
-        super().__init__(handler, hostname="127.0.0.1", port=port, **kwargs)
+    refuse: str | None = None
+    envelopes: list[Envelope] = field(default_factory=list)
 
-    def _create_server(self) -> Any:
-        server: Any = self.loop.create_server(
-            self._factory_invoker, sock=self._socket, ssl=self.ssl_context
-        )
-        return server
+    async def handle_RCPT(
+        self, server: SMTP, session: Session, envelope: Envelope, address: str,
+        rcpt_options: list[str],
+    ) -> str:  # fmt: skip
+        if self.refuse:
+            return self.refuse
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
-    def stop(self, no_assert: bool = False) -> None:
-        try:
-            super().stop(no_assert=no_assert)
-        finally:
-            self._socket.close()
+    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
+        self.envelopes.append(envelope)
+        return "250 2.0.0 OK queued"
+
+    def messages(self) -> list[EmailMessage]:
+        out = []
+        for e in self.envelopes:
+            raw = e.original_content or e.content
+            assert isinstance(raw, bytes)
+            msg = email.message_from_bytes(raw, policy=default_policy)
+            assert isinstance(msg, EmailMessage)
+            out.append(msg)
+        return out
+
+
+@contextmanager
+def smtp_server(box: Mailbox) -> Iterator[int]:
+    controller = BoundController(box, server_hostname="mail.test", ready_timeout=5)
+    controller.start()
+    try:
+        yield int(controller.port)
+    finally:
+        controller.stop()

@@ -10,18 +10,14 @@ and the final outbox rows; replay re-sends the stored message with its MessageID
 
 from __future__ import annotations
 
-import email
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from email.message import EmailMessage
-from email.policy import default as default_policy
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from sqlalchemy import select
 
 from connectors.resilience import BreakerSettings
@@ -36,7 +32,7 @@ from gateway.persistence.models import (
 from gateway.runtime import Runtime
 from tests.common.flow import run_until
 from tests.common.processes import refused_port, until
-from tests.common.smtp import BoundController
+from tests.common.smtp import Mailbox, smtp_server
 from tests.functional.test_events import Events, events_flow
 
 # about database behaviour: runs on SQLite and on PostgreSQL
@@ -124,47 +120,6 @@ def drive(worker: OutboxWorker, done: Callable[[], bool], seconds: float = 30.0)
 
 def pushed_ids(ev: Events, name: str) -> list[str]:
     return [e["message_id"] for e in ev.subs[name].state()["events"]]
-
-
-@dataclass
-class Mailbox:
-    """An SMTP server's handler: keeps every message, or refuses every recipient."""
-
-    refuse: str | None = None
-    envelopes: list[Envelope] = field(default_factory=list)
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str,
-        rcpt_options: list[str],
-    ) -> str:  # fmt: skip
-        if self.refuse:
-            return self.refuse
-        envelope.rcpt_tos.append(address)
-        return "250 OK"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.envelopes.append(envelope)
-        return "250 2.0.0 OK queued"
-
-    def messages(self) -> list[EmailMessage]:
-        out = []
-        for e in self.envelopes:
-            raw = e.original_content or e.content
-            assert isinstance(raw, bytes)
-            msg = email.message_from_bytes(raw, policy=default_policy)
-            assert isinstance(msg, EmailMessage)
-            out.append(msg)
-        return out
-
-
-@contextmanager
-def smtp_server(box: Mailbox) -> Iterator[int]:
-    controller = BoundController(box, server_hostname="mail.test", ready_timeout=5)
-    controller.start()
-    try:
-        yield int(controller.port)
-    finally:
-        controller.stop()
 
 
 @contextmanager

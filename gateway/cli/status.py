@@ -1,0 +1,159 @@
+"""``omgw status``: one screen of what is waiting, what is broken, and what needs a person."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+import click
+
+from gateway.cli.context import Context, pass_context
+from gateway.cli.output import emit_table, json_option, shorten
+from gateway.observe.findings import Finding, exit_code, findings
+from gateway.observe.snapshot import OpsSnapshot, read_snapshot, thresholds
+from gateway.persistence.models import utcnow
+
+__all__ = ["status"]
+
+_COLUMNS = [
+    ("connector", "CONNECTOR"),
+    ("mode", "MODE"),
+    ("ready", "READY"),
+    ("oldest_ready", "OLDEST"),
+    ("parked", "PARKED"),
+    ("breaker", "BREAKER"),
+    ("breaker_for", "SINCE"),
+    ("unacknowledged", "UNACKED"),
+    ("no_response", "NO-RESP"),
+    ("late_events", "LATE-EV"),
+]
+
+
+def _age(now: datetime, at: datetime | None) -> str | None:
+    if at is None:
+        return None
+    seconds = max(0, int((now - at).total_seconds()))
+    if seconds < 120:
+        return f"{seconds}s"
+    if seconds < 7200:
+        return f"{seconds // 60}m"
+    return f"{seconds // 3600}h"
+
+
+def _iso(at: datetime | None) -> str | None:
+    return None if at is None else at.isoformat(timespec="seconds")
+
+
+def _connectors(snap: OpsSnapshot, as_json: bool) -> list[dict[str, Any]]:
+    rows = []
+    for name, v in sorted(snap.connectors.items()):
+        rows.append(
+            {
+                "connector": name,
+                "mode": v.mode,
+                "enabled": v.enabled,
+                "ready": v.ready,
+                "oldest_ready": _iso(v.oldest_ready_at)
+                if as_json
+                else _age(snap.now, v.oldest_ready_at),
+                "parked": v.parked,
+                "breaker": v.breaker,
+                "breaker_for": _iso(v.breaker_since)
+                if as_json
+                else _age(snap.now, v.breaker_since),
+                "last_error": v.last_error if as_json else None,
+                "unacknowledged": v.unacknowledged,
+                "no_response": v.no_response,
+                "late_events": v.late_events,
+            }
+        )
+    return rows
+
+
+def _finding(f: Finding) -> dict[str, Any]:
+    return {
+        "key": f.key,
+        "severity": f.severity,
+        "summary": f.summary,
+        "runbook": f"docs/runbooks/{f.runbook}.md",
+    }
+
+
+def _record(snap: OpsSnapshot, found: list[Finding]) -> dict[str, Any]:
+    return {
+        "at": _iso(snap.now),
+        "exit_code": exit_code(found),
+        "needs_a_person": [_finding(f) for f in found],
+        "connectors": _connectors(snap, as_json=True),
+        "workers": {w: _iso(at) for w, at in sorted(snap.workers.items())},
+        "jobs": {j: {"ran_at": _iso(at), "did": d} for j, (at, d) in sorted(snap.jobs.items())},
+        "lines_routing_error": snap.routing_errors,
+        "lines_not_routed": snap.stuck_before_routing,
+        "staged_errors": {
+            "orders": snap.staged_order_errors,
+            "responses": snap.staged_response_errors,
+        },
+        "alert_emails_parked": snap.alert_emails_parked,
+        "orders_by_status": snap.orders_by_status,
+        "lines_by_status": snap.lines_by_status,
+    }
+
+
+def _print(snap: OpsSnapshot, found: list[Finding]) -> None:
+    now = snap.now
+    critical = sum(1 for f in found if f.severity == "critical")
+    head = "nothing needs a person" if not found else f"{len(found)} need a person"
+    if critical:
+        head += f" ({critical} critical)"
+    click.echo(f"omgw status at {_iso(now)}: {head}")
+    click.echo()
+    emit_table(_connectors(snap, as_json=False), _COLUMNS, as_json=False)
+    click.echo()
+    latest = snap.latest_worker()
+    workers = ", ".join(
+        f"{w} ({_age(now, at)} ago)"
+        for w, at in sorted(snap.workers.items(), key=lambda x: x[1])[-3:]
+    )
+    click.echo(f"outbox workers:   {workers if latest else 'none seen'}")
+    for job in ("jeopardy", "monitor"):
+        ran = snap.jobs.get(job)
+        shown = f"{_age(now, ran[0])} ago: {ran[1] or '-'}" if ran else "never"
+        click.echo(f"last {job + ':':<13}{shown}")
+    click.echo(
+        f"lines:            {snap.routing_errors} in ROUTING_ERROR, "
+        f"{snap.stuck_before_routing} not routed past {int(snap.thresholds.stuck)} s"
+    )
+    click.echo(
+        f"staged in error:  {snap.staged_order_errors} order(s), "
+        f"{snap.staged_response_errors} response(s)"
+    )
+    orders = ", ".join(f"{k} {v}" for k, v in sorted(snap.orders_by_status.items())) or "none"
+    click.echo(f"orders:           {orders}")
+    if found:
+        click.echo()
+        click.echo("NEEDS A PERSON")
+        for f in found:
+            click.echo(f"  {f.severity.upper():<8}  {shorten(f.summary, 200)}")
+            click.echo(f"            runbook: docs/runbooks/{f.runbook}.md")
+
+
+@click.command(
+    help="What is waiting, what is broken, and what needs a person, on one screen. "
+    "Exit code 0: nothing needs a person; 1: warnings; 2: something critical (for cron "
+    "or a monitor)."
+)
+@json_option
+@pass_context
+def status(ctx: Context, as_json: bool) -> None:
+    settings = ctx.settings
+    with ctx.reading() as (_runtime, s):
+        snap = read_snapshot(s, utcnow(), thresholds(settings))
+    found = findings(snap)
+    if as_json:
+        click.echo(json.dumps(_record(snap, found), indent=2, default=str))
+    else:
+        _print(snap, found)
+    ctx_exit = exit_code(found)
+    if ctx_exit:
+        raise SystemExit(ctx_exit)

@@ -1,0 +1,210 @@
+"""The monitor: findings become alerts, alerts become e-mails, at most one per interval.
+
+Each pass (the background loop, every ``OMGW_MONITOR_INTERVAL_SECONDS``) reads the
+snapshot, decides what needs a person (:mod:`gateway.observe.findings`), and compares it
+with the alerts already raised (table ``alerts``). :func:`plan` decides, without I/O,
+which alerts are new, which still hold and which cleared, and which of them to mail: an
+alert is mailed when raised and again every ``OMGW_ALERT_REPEAT_SECONDS`` while it holds,
+never more often; its clearing is mailed when its raising was. E-mails go through the
+outbox like any notification (retried, parked, replayable), to ``OMGW_ALERT_EMAIL``.
+Passes in several processes take turns (one transaction each, under a lock), so one
+alert is mailed once whoever finds it.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+
+from sqlalchemy import select, text
+from sqlalchemy.orm import Session
+
+from gateway.observe import metrics
+from gateway.observe.beats import record_job
+from gateway.observe.findings import Finding, findings
+from gateway.observe.snapshot import ALERT_EVENT, JOB_MONITOR, read_snapshot, thresholds
+from gateway.persistence.models import Alert, OutboxMessage, as_utc, utcnow
+from gateway.runtime import Runtime
+
+__all__ = ["AlertPlan", "AlertRow", "Mail", "plan", "run_monitor"]
+
+log = logging.getLogger(__name__)
+#: the advisory lock monitor passes take turns with on PostgreSQL
+_MONITOR_LOCK = 0x6F6D6761
+
+
+@dataclass(frozen=True)
+class AlertRow:
+    key: str
+    severity: str
+    summary: str
+    runbook: str
+    raised_at: datetime
+    last_sent_at: datetime | None = None
+    cleared_at: datetime | None = None
+    emails: int = 0
+
+    @property
+    def active(self) -> bool:
+        return self.cleared_at is None
+
+
+@dataclass(frozen=True)
+class Mail:
+    key: str
+    subject: str
+    body: str
+
+
+@dataclass(frozen=True)
+class AlertPlan:
+    """What a pass changes: rows to write, e-mails to queue, what it raised and cleared."""
+
+    rows: list[AlertRow] = field(default_factory=list)
+    mails: list[Mail] = field(default_factory=list)
+    raised: list[AlertRow] = field(default_factory=list)
+    cleared: list[AlertRow] = field(default_factory=list)
+
+
+def _raised_mail(row: AlertRow, repeat_seconds: float, reminder: bool) -> Mail:
+    again = " (still)" if reminder else ""
+    body = (
+        f"{row.summary}\n\n"
+        f"severity: {row.severity}\n"
+        f"since: {row.raised_at.isoformat(timespec='seconds')}\n"
+        f"what to do: docs/runbooks/{row.runbook}.md in the omgw repository; "
+        "'omgw status' shows the whole picture.\n\n"
+        f"This alert ({row.key}) is mailed at most once every {int(repeat_seconds)} s while "
+        "it lasts, and once more when it clears.\n"
+    )
+    return Mail(row.key, f"[omgw] {row.severity.upper()}{again}: {row.summary[:150]}", body)
+
+
+def _cleared_mail(row: AlertRow, now: datetime) -> Mail:
+    body = (
+        f"Cleared: {row.summary}\n\n"
+        f"raised: {row.raised_at.isoformat(timespec='seconds')}\n"
+        f"cleared: {now.isoformat(timespec='seconds')}\n"
+    )
+    return Mail(row.key, f"[omgw] cleared: {row.summary[:150]}", body)
+
+
+def plan(
+    found: Sequence[Finding],
+    rows: Mapping[str, AlertRow],
+    now: datetime,
+    repeat_seconds: float,
+    mail: bool,
+) -> AlertPlan:
+    """The alerts after a pass that found ``found``, given the ``rows`` before it."""
+    out = AlertPlan()
+    seen: set[str] = set()
+    for f in found:
+        seen.add(f.key)
+        old = rows.get(f.key)
+        new_episode = old is None or not old.active
+        row = AlertRow(
+            f.key,
+            f.severity,
+            f.summary,
+            f.runbook,
+            raised_at=now if new_episode or old is None else old.raised_at,
+            last_sent_at=None if old is None else old.last_sent_at,
+            emails=0 if old is None else old.emails,
+        )
+        due = row.last_sent_at is None or (now - row.last_sent_at).total_seconds() >= repeat_seconds
+        if mail and f.mailable and due:
+            out.mails.append(_raised_mail(row, repeat_seconds, reminder=not new_episode))
+            row = replace(row, last_sent_at=now, emails=row.emails + 1)
+        if new_episode:
+            out.raised.append(row)
+        out.rows.append(row)
+    for key, old in rows.items():
+        if key in seen or not old.active:
+            continue
+        row = replace(old, cleared_at=now)
+        told = old.last_sent_at is not None and old.last_sent_at >= old.raised_at
+        if mail and told:
+            out.mails.append(_cleared_mail(row, now))
+            row = replace(row, emails=row.emails + 1)
+        out.cleared.append(row)
+        out.rows.append(row)
+    return out
+
+
+def _rows(session: Session) -> dict[str, AlertRow]:
+    found: dict[str, AlertRow] = {}
+    for a in session.scalars(select(Alert)):
+        raised = as_utc(a.raised_at)
+        assert raised is not None
+        found[a.key] = AlertRow(
+            a.key,
+            a.severity,
+            a.summary,
+            a.runbook,
+            raised,
+            as_utc(a.last_sent_at),
+            as_utc(a.cleared_at),
+            a.emails,
+        )
+    return found
+
+
+def _write(session: Session, rows: Iterable[AlertRow]) -> None:
+    for row in rows:
+        alert = session.get(Alert, row.key) or Alert(key=row.key)
+        alert.severity, alert.summary, alert.runbook = row.severity, row.summary, row.runbook
+        alert.raised_at, alert.last_sent_at = row.raised_at, row.last_sent_at
+        alert.cleared_at, alert.emails = row.cleared_at, row.emails
+        session.add(alert)
+
+
+def _queue(session: Session, mails: Iterable[Mail], recipients: str) -> None:
+    for m in mails:
+        session.add(
+            OutboxMessage(
+                message_id=f"urn:uuid:{uuid.uuid4()}",
+                kind="EMAIL",
+                connector_id=None,
+                event_code=ALERT_EVENT,
+                recipients=recipients,
+                invocation_mode="EMAIL",
+                operation="sendmail",
+                soap_action="",
+                payload=json.dumps({"subject": m.subject, "body": m.body}).encode(),
+            )
+        )
+
+
+def run_monitor(runtime: Runtime) -> AlertPlan:
+    """One monitor pass, in one transaction: read, decide, record, queue the e-mails."""
+    settings = runtime.settings
+    recipients = settings.alert_email
+    now = utcnow()
+    with runtime.sessions() as s, s.begin():
+        if s.get_bind().dialect.name == "postgresql":
+            s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MONITOR_LOCK})
+        found = findings(read_snapshot(s, now, thresholds(settings)))
+        decided = plan(found, _rows(s), now, settings.alert_repeat_seconds, bool(recipients))
+        _write(s, decided.rows)
+        if recipients:
+            _queue(s, decided.mails, recipients)
+        record_job(s, JOB_MONITOR, now, f"{len(found)} finding(s), {len(decided.mails)} e-mail(s)")
+    for row in decided.raised:
+        metrics.ALERTS.labels(row.key.split(":")[0], "raised").inc()
+        log.warning(
+            "alert raised: %s (runbook docs/runbooks/%s.md)",
+            row.summary,
+            row.runbook,
+            extra={"alert": row.key, "severity": row.severity},
+        )
+    for row in decided.cleared:
+        metrics.ALERTS.labels(row.key.split(":")[0], "cleared").inc()
+        log.warning("alert cleared: %s", row.summary, extra={"alert": row.key})
+    for m in decided.mails:
+        metrics.ALERTS.labels(m.key.split(":")[0], "mailed").inc()
+    return decided

@@ -1,0 +1,298 @@
+"""Operating omgw: a connector that breaks is seen in ``omgw status``, in ``/metrics``, in a
+WARNING line and in an e-mail, and so is its recovery; ``/readyz`` says what is broken."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import re
+import sys
+import urllib.error
+import urllib.request
+from dataclasses import replace
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import select, text
+
+from connectors.registry import RetryPolicy
+from connectors.wallet import Credential, MasterKey
+from gateway.cli import cli
+from gateway.observe.alerts import run_monitor
+from gateway.observe.beats import record_beat
+from gateway.outbox.worker import OutboxWorker
+from gateway.persistence.models import Connector, ConnectorHealth, utcnow
+from gateway.registry.rules import RuleStore
+from gateway.registry.store import Registry
+from gateway.registry.wallet import Wallet
+from gateway.runtime import Runtime
+from tests.common.flow import Flow, flow, run_until
+from tests.common.orders import order
+from tests.common.processes import refused_port, started, until
+from tests.common.smtp import Mailbox, smtp_server
+from tests.common.soap import basic, client, fault_code, post
+from tests.conftest import make_settings, seeded, served
+
+ADMIN = "ops@example.com"
+
+
+def _get(url: str) -> tuple[int, str]:
+    try:
+        with urllib.request.urlopen(url, timeout=10) as resp:
+            return resp.status, resp.read().decode()
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode()
+
+
+def _metric(body: str, name: str, **labels: str) -> float:
+    """The value of one series in a scrape (0 when it is not there)."""
+    for line in body.splitlines():
+        if line.startswith("#") or not line.startswith(name + "{"):
+            continue
+        found = dict(re.findall(r'(\w+)="([^"]*)"', line.split("}", 1)[0]))
+        if all(found.get(k) == v for k, v in labels.items()):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
+def _breaker(f: Flow) -> str:
+    with f.gw.runtime.read_sessions() as s:
+        state = s.scalar(
+            select(ConnectorHealth.state)
+            .join(Connector, Connector.id == ConnectorHealth.connector_id)
+            .where(Connector.name == f.connector)
+        )
+    return state or "CLOSED"
+
+
+def _point(f: Flow, url: str) -> None:
+    with f.gw.runtime.sessions() as s, s.begin():
+        registry = Registry(s, "tests")
+        spec = registry.require_connector(f.connector)
+        registry.put_connector(replace(spec, url=url))
+
+
+def _status(f: Flow, *args: str) -> tuple[int, str]:
+    env = f.gw.runtime.settings.to_env()
+    result = CliRunner().invoke(cli, ["status", *args], env=env)
+    return result.exit_code, result.output
+
+
+def _deliver(worker: OutboxWorker, box: Mailbox, count: int) -> None:
+    until(lambda: worker.run_once().total >= 0 and len(box.envelopes) >= count, "alert e-mail")
+
+
+def test_a_broken_connector_is_seen_in_status_metrics_logs_and_mail_and_so_is_its_recovery(
+    fresh_database_url: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    box = Mailbox()
+    with smtp_server(box) as port, refused_port() as dead:
+        settings = {
+            "alert_email": ADMIN,
+            "smtp_host": "127.0.0.1",
+            "smtp_port": port,
+            "smtp_timeout": 5.0,
+        }
+        with flow(
+            fresh_database_url,
+            tmp_path,
+            retry=RetryPolicy(max_attempts=100, base_delay=0.01, max_delay=0.02),
+            settings=settings,
+        ) as f:
+            runtime = f.gw.runtime
+            before = _get(f"{f.gw.base}/metrics")[1]
+            working = f.sim.url
+            _point(f, f"http://127.0.0.1:{dead}/wms")
+            number = f.submit("OPS-1", [("AS54888", 5)])
+            worker = f.worker()
+            started = utcnow()
+            caplog.set_level(logging.INFO)
+
+            # it breaks: three refused sends open the breaker, said at WARNING
+            until(lambda: worker.run_once() and _breaker(f) == "OPEN", "the breaker to open")
+            opened = [
+                r for r in caplog.records
+                if r.levelno == logging.WARNING and "circuit breaker opened" in r.getMessage()
+            ]  # fmt: skip
+            assert opened and f.connector in opened[0].getMessage()
+            worker.beat(started)
+
+            # omgw status: critical, names the connector and its runbook
+            code, out = _status(f)
+            assert code == 2, out
+            assert re.search(rf"{f.connector}\s+ASYNC_SERVICE\s+1\s+\S+\s+0\s+OPEN", out), out
+            assert "docs/runbooks/breaker-open.md" in out
+            code, out = _status(f, "--json")
+            assert code == 2
+            keys = [n["key"] for n in json.loads(out)["needs_a_person"]]
+            assert keys == [f"breaker:{f.connector}"]
+
+            # /metrics: the breaker's state, the queue and the retries counted
+            status, scrape = _get(f"{f.gw.base}/metrics")
+            assert status == 200
+            assert _metric(scrape, "omgw_breaker_state", connector=f.connector, state="OPEN") == 1
+            assert _metric(scrape, "omgw_outbox_ready", connector=f.connector) == 1
+            retries = {"connector": f.connector, "outcome": "retry"}
+            assert (
+                _metric(scrape, "omgw_outbox_deliveries_total", **retries)
+                - _metric(before, "omgw_outbox_deliveries_total", **retries)
+                >= 3
+            )
+            assert _metric(scrape, "omgw_findings", severity="critical") == 1
+
+            # the monitor raises the alert once, and its e-mail goes out through the outbox
+            raised = run_monitor(runtime)
+            assert [r.key for r in raised.raised] == [f"breaker:{f.connector}"]
+            assert len(raised.mails) == 1
+            _deliver(worker, box, 1)
+            mail = box.messages()[0]
+            assert mail["To"] == ADMIN
+            assert "CRITICAL" in mail["Subject"] and f.connector in mail["Subject"]
+            assert "docs/runbooks/breaker-open.md" in mail.get_content()
+            assert run_monitor(runtime).mails == []  # rate-limited: nothing new to say
+
+            # it recovers: the probe goes through, the order closes, the alert clears
+            _point(f, working)
+            run_until(f, lambda: f.status(number) == "CLOSED")
+            closed = [r for r in caplog.records if "closed again" in r.getMessage()]
+            assert closed and closed[0].levelno == logging.WARNING
+            worker.beat(started)
+            cleared = run_monitor(runtime)
+            assert [r.key for r in cleared.cleared] == [f"breaker:{f.connector}"]
+            _deliver(worker, box, 2)
+            assert box.messages()[1]["Subject"].startswith("[omgw] cleared:")
+            code, out = _status(f)
+            assert code == 0, out
+            assert "nothing needs a person" in out
+            scrape = _get(f"{f.gw.base}/metrics")[1]
+            assert _metric(scrape, "omgw_breaker_state", connector=f.connector, state="CLOSED") == 1
+            assert _metric(scrape, "omgw_orders", status="CLOSED") == 1
+
+
+def test_healthz_answers_and_readyz_checks_database_schema_wallet_and_worker(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "home", fresh_database_url)
+    with seeded(settings) as runtime, served(runtime) as base:
+        assert _get(f"{base}/healthz") == (200, "ok\n")
+        with runtime.sessions() as s, s.begin():  # a secret sealed: the key is checked
+            Wallet(s, lambda: runtime.secret_box, "tests").set(
+                "oracle.wsm.security", "K", Credential("u", "p")
+            )
+
+        # no worker has ever been seen
+        code, body = _get(f"{base}/readyz")
+        answer = json.loads(body)
+        assert code == 503 and answer["status"] == "not ready"
+        assert not answer["checks"]["worker"]["ok"]
+        assert all(answer["checks"][c]["ok"] for c in ("database", "migrations", "wallet"))
+
+        # a worker seen now: ready; seen too long ago: not
+        with runtime.sessions() as s, s.begin():
+            record_beat(s, "w1", utcnow(), utcnow())
+        code, body = _get(f"{base}/readyz")
+        assert code == 200, body
+        with runtime.sessions() as s, s.begin():
+            record_beat(s, "w1", utcnow() - timedelta(seconds=300), utcnow())
+        code, body = _get(f"{base}/readyz")
+        assert (
+            code == 503 and "last seen 300 s ago" in json.loads(body)["checks"]["worker"]["detail"]
+        )
+        with runtime.sessions() as s, s.begin():
+            record_beat(s, "w1", utcnow(), utcnow())
+
+        # the schema behind the code
+        with runtime.sessions() as s, s.begin():
+            s.execute(text("UPDATE alembic_version SET version_num = '0010'"))
+        code, body = _get(f"{base}/readyz")
+        check = json.loads(body)["checks"]["migrations"]
+        assert code == 503 and not check["ok"] and "omgw init" in check["detail"]
+        with runtime.sessions() as s, s.begin():
+            s.execute(text("UPDATE alembic_version SET version_num = '0011'"))
+        assert _get(f"{base}/readyz")[0] == 200
+
+    # another wallet key than the one this database's secrets are sealed with
+    foreign = replace(settings, wallet_key_b64=MasterKey.generate().to_b64())
+    other = Runtime(foreign)
+    try:
+        with served(other) as base:
+            code, body = _get(f"{base}/readyz")
+            check = json.loads(body)["checks"]["wallet"]
+            assert code == 503 and not check["ok"] and "wallet key" in check["detail"]
+    finally:
+        other.close()
+
+    # a database that does not answer
+    with refused_port() as dead:
+        gone = replace(settings, database_url=f"postgresql+psycopg://postgres@127.0.0.1:{dead}/x")
+        down = Runtime(gone)
+        try:
+            with served(down) as base:
+                code, body = _get(f"{base}/readyz")
+                check = json.loads(body)["checks"]["database"]
+                assert code == 503 and not check["ok"] and "unreachable" in check["detail"]
+                assert _get(f"{base}/healthz")[0] == 200  # the process itself is up
+        finally:
+            down.close()
+
+
+def test_omgw_serve_adds_up_every_process_in_one_scrape_and_writes_json_lines(
+    tmp_path: Path, unique: str
+) -> None:
+    settings = make_settings(
+        tmp_path / "home", f"sqlite:///{tmp_path / 'omgw.db'}", log_format="json"
+    )
+    with seeded(settings) as runtime, runtime.sessions() as s, s.begin():
+        # shipments go to WMS01, whose seeded connector points where nothing listens
+        store = RuleStore(s, "tests")
+        store.set_default("Shipment", "WMS01_Fulfillment")
+        assert store.publish() is not None
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
+    env.update(settings.to_env())
+    serve = [sys.executable, "-m", "gateway.cli", "serve", "--port", "0", "--workers", "2"]
+    with started(serve, env, new_session=True) as server:
+        imports = client(server.url, "OrderImportService")
+        for i in range(6):
+            created = imports.service.createOrders(
+                request={"Order": [order(f"{unique}-{i}", [("A", 1)])]}
+            )
+            assert created[0].ReturnStatus == "SUCCESS"
+        refused = post(
+            f"{server.url}/fscmService/OrderImportService", b"<x/>", basic("all", "wrong")
+        )
+        assert fault_code(refused.body) == "OMGW-AUTH_FAILED"
+        # the background process's worker says it is alive, and its sends are counted
+        until(lambda: _get(f"{server.url}/readyz")[0] == 200, "ready", timeout=30)
+        retried = {"connector": "WMS01_Fulfillment", "outcome": "retry"}
+        scrape = until(
+            lambda: (
+                (b := _get(f"{server.url}/metrics")[1])
+                and _metric(b, "omgw_outbox_deliveries_total", **retried) >= 1
+                and b
+            ),
+            "the background process's retries in the scrape",
+            timeout=30,
+        )
+        calls = {"service": "OrderImportService", "operation": "createOrders", "outcome": "OK"}
+        assert _metric(scrape, "omgw_inbound_calls_total", **calls) == 6
+        assert _metric(scrape, "omgw_inbound_faults_total", code="AUTH_FAILED") == 1
+        assert _metric(scrape, "omgw_orders", status="OPEN") == 6
+        shared = list((settings.home / "run").glob("metrics-*"))
+        assert len(shared) == 1 and oct(shared[0].stat().st_mode & 0o777) == "0o700"
+        counting = {p.name for p in shared[0].glob("counter_*.db")}
+        assert len(counting) >= 2, counting  # a gunicorn worker and the background process
+    assert not shared[0].exists()  # a stopped server leaves no counters behind
+    lines = [ln for ln in server.output.text.splitlines() if ln.startswith("{")]
+    records = [json.loads(ln) for ln in lines]
+    access = [r for r in records if r.get("logger") == "omgw.access"]
+    created_lines = [r for r in access if r["operation"] == "createOrders"]
+    assert len(created_lines) == 6
+    assert {r["client"] for r in created_lines} == {"127.0.0.1"}
+    assert {r["user"] for r in created_lines} == {"all"}
+    assert all(r["level"] == "INFO" and r["orders"] != "-" and r["ms"] >= 0 for r in created_lines)
+    failed = [r for r in access if r["fault_code"] == "AUTH_FAILED"]
+    assert len(failed) == 1 and failed[0]["level"] == "WARNING" and failed[0]["status"] == 500
+    assert any(r.get("logger", "").startswith("gunicorn") for r in records)  # its lines too
