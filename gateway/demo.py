@@ -31,9 +31,12 @@ from sqlalchemy import func, select
 from connectors.wallet import Credential, KeyFile, MasterKey
 from gateway.config import Settings
 from gateway.errors import ValidationError
+from gateway.observe.alerts import run_monitor
 from gateway.orders.holds import HoldService
+from gateway.outbox.replay import MessageFilter, Replayer
 from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import (
+    Connector,
     DeliveryAttempt,
     FulfillLine,
     OrderHeader,
@@ -48,6 +51,7 @@ from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 from gateway.simulate.fulfillment import RunningSimulator, SimulatorOptions, serve_simulator
+from gateway.simulate.mailbox import serve_mailbox
 from gateway.simulate.serving import QuietHandler
 from gateway.simulate.subscriber import SubscriberOptions, serve_subscriber
 
@@ -65,6 +69,8 @@ _WAREHOUSES = (
 #: the event subscriber's (wallet key, connector, user)
 _SUBSCRIBER = ("DEMO_CRM_KEY", "CRM_Events", "crm")
 DEMO_HOLD = "DEMO_REVIEW"
+#: where the demo's alerts are mailed (to its simulated mail server)
+DEMO_ALERTS = "ops@example.com"
 
 
 @dataclass(frozen=True)
@@ -80,6 +86,10 @@ class DemoSummary:
     seconds: float
     events: dict[str, int]
     event_messages: int = 0
+    #: messages the simulated mail server received (notifications and alerts)
+    mails: int = 0
+    #: requests parked by a refusal and replayed by the demo, as an operator would
+    replayed: int = 0
 
     @property
     def events_received(self) -> int:
@@ -99,6 +109,8 @@ class DemoSummary:
                 if self.events
                 else ""
             ),
+            f"replayed:          {self.replayed} parked request(s), as an operator would",
+            f"e-mails received:  {self.mails} by the simulated mail server",
             f"time:              {self.seconds:.1f} s ({rate:.1f} orders/s closed)",
         ]
 
@@ -246,12 +258,13 @@ def run_demo(
 ) -> DemoSummary:
     """Run the demo; returns the summary (it is also printed through ``echo``)."""
     from zeep import Client
+    from zeep.exceptions import Fault
     from zeep.transports import Transport
 
-    if quiet:  # the live view is the output; per-message logs would drown it
-        for name in ("gateway", "zeep", "urllib3"):
+    if quiet:  # the live view is the output (parks and alerts too); logs would drown it
+        for name in ("gateway", "omgw", "zeep", "urllib3"):
             stack_level = logging.getLogger(name)
-            stack_level.setLevel(max(stack_level.getEffectiveLevel(), logging.WARNING))
+            stack_level.setLevel(max(stack_level.getEffectiveLevel(), logging.ERROR))
     rng = random.Random(seed)
     run = secrets.token_hex(3).upper()
     callback_password = secrets.token_urlsafe(18)
@@ -259,15 +272,24 @@ def run_demo(
     started = time.monotonic()
     check_demo_home(settings)
     with ExitStack() as stack:
+        mailbox = serve_mailbox()
+        stack.callback(mailbox.close)
+        settings = replace(
+            settings, smtp_host="127.0.0.1", smtp_port=mailbox.port, alert_email=DEMO_ALERTS
+        )
         runtime, base = stack.enter_context(_gateway(settings))
         (settings.home / DEMO_MARK).write_text("set up by omgw demo\n")
         _ensure_user(runtime, callback_password)
         sims: dict[str, RunningSimulator] = {}
         for key, name, system, user in _WAREHOUSES:
+            # the asynchronous warehouse is down for its first requests, then refuses one
+            trouble = system == "WMS01"
             sim = serve_simulator(
                 SimulatorOptions(
                     system=system,
                     delay=0.05,
+                    fail_first=2 if trouble else 0,
+                    fault_first=1 if trouble else 0,
                     username=user,
                     password=passwords[key],
                     gateway_url=base,
@@ -293,6 +315,9 @@ def run_demo(
         for name, sim in sims.items():
             echo(f"simulator:  {name} at {sim.url}")
         echo(f"subscriber: {_SUBSCRIBER[1]} at {subscriber.url}")
+        echo(f"mail:       127.0.0.1:{mailbox.port} (alerts to {DEMO_ALERTS})")
+        echo(f"metrics:    {base}/metrics   health: {base}/readyz")
+        echo(f"status:     OMGW_HOME={settings.home} omgw status")
         if record_events is not None:
             echo(f"recording every event payload to {record_events}")
 
@@ -317,13 +342,33 @@ def run_demo(
             created = imports.service.createOrders(request={"Order": batch[i : i + 10]})
             numbers.extend(str(o.OrderNumber) for o in created)
         echo(f"imported {len(numbers)} orders; following each one until it closes")
+        info = Client(
+            f"{base}/fscmService/OrderInformationService?WSDL",
+            transport=Transport(session=session, timeout=30, operation_timeout=30),
+        )
+        try:
+            info.service.GetOrderDetails(Order=[{"OrderNumber": "NO-SUCH-ORDER"}])
+        except Fault as fault:
+            echo(f"  an inquiry for an order that does not exist: {_fault_code(fault)}")
         echo(f"  order {numbers[0]} is held ({DEMO_HOLD}) at intake; released in a moment")
         release_at: float | None = time.monotonic() + 1.5
 
         seen: dict[str, tuple[str, str]] = {}
         deadline = time.monotonic() + (timeout if timeout is not None else 60 + orders)
         shown_progress = -1
+        replayed: set[int] = set()
+        next_monitor = 0.0
         while True:
+            parked = _parked(runtime, numbers) - replayed
+            if parked or time.monotonic() >= next_monitor:
+                next_monitor = time.monotonic() + 1.0
+                _monitor(runtime, echo)
+            for row_id, connector, reason in sorted(_parked_rows(runtime, parked)):
+                echo(f"  message {row_id} to {connector} parked ({reason})")
+                with runtime.sessions() as s, s.begin():
+                    Replayer(s, "omgw-demo").replay(MessageFilter(ids=(row_id,)))
+                echo(f"  message {row_id} replayed, as 'omgw messages replay --id {row_id}' does")
+                replayed.add(row_id)
             now = _snapshot(runtime, numbers)
             for number in numbers:
                 if number in now and now[number] != seen.get(number):
@@ -346,12 +391,53 @@ def run_demo(
             ):
                 break
             time.sleep(0.2)
+        _monitor(runtime, echo)  # what cleared meanwhile
         callbacks = sum(int(sim.state()["counters"]["callbacks_sent"]) for sim in sims.values())
         received = subscriber.state()["counts"]
         summary = _summary(runtime, numbers, callbacks, time.monotonic() - started, dict(received))
+        summary = replace(summary, mails=sum(mailbox.counts().values()), replayed=len(replayed))
     for line in summary.lines():
         echo(line)
     return summary
+
+
+def _fault_code(fault: Any) -> str:
+    """The fault code of a zeep ``Fault`` (its ServiceErrorMessage's code)."""
+    detail = fault.detail
+    code = None if detail is None else detail.findtext(".//{*}code")
+    return f"fault {code or fault.message}"
+
+
+def _parked(runtime: Runtime, numbers: list[str]) -> set[int]:
+    with runtime.read_sessions() as s:
+        return set(
+            s.scalars(
+                select(OutboxMessage.id).where(
+                    OutboxMessage.order_number.in_(numbers), OutboxMessage.status == "PARKED"
+                )
+            )
+        )
+
+
+def _parked_rows(runtime: Runtime, ids: set[int]) -> list[tuple[int, str, str]]:
+    if not ids:
+        return []
+    with runtime.read_sessions() as s:
+        rows = s.execute(
+            select(OutboxMessage.id, Connector.name, OutboxMessage.last_error)
+            .join(Connector, Connector.id == OutboxMessage.connector_id)
+            .where(OutboxMessage.id.in_(ids))
+        )
+        return [(i, name, " ".join((error or "").split())[:120]) for i, name, error in rows]
+
+
+def _monitor(runtime: Runtime, echo: Callable[[str], None]) -> None:
+    """A monitor pass, as the background loop of ``omgw serve`` runs them."""
+    decided = run_monitor(runtime)
+    for row in decided.raised:
+        echo(f"  alert raised: {row.summary} (mailed to {DEMO_ALERTS})")
+    for row in decided.cleared:
+        echo(f"  alert cleared: {row.summary}")
 
 
 def _events_settled(runtime: Runtime, numbers: list[str]) -> bool:

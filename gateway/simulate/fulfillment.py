@@ -150,6 +150,10 @@ class SimulatorOptions:
     :param gateway_url: the gateway's base URL, for requests without ``wsa:ReplyTo``
     :param gateway_user: the user to call the gateway back as (HTTP Basic)
     :param gateway_password: that user's password
+    :param fail_first: the first this many requests are answered HTTP 503 (an outage at
+        start-up: the gateway retries them)
+    :param fault_first: the next this many requests are answered with a SOAP ``Client``
+        fault (the gateway parks them, for an operator to replay)
     :param seed: seeds every random draw, so a run can be repeated exactly
     :param callback_timeout: seconds each callback may take
     :param callback_retries: retries of a callback that failed in transport or with a 5xx
@@ -164,6 +168,8 @@ class SimulatorOptions:
     backorder_rate: float = 0.0
     slow: float = 0.0
     duplicate_callbacks: bool = False
+    fail_first: int = 0
+    fault_first: int = 0
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     gateway_url: str = "http://127.0.0.1:8080"
@@ -189,6 +195,10 @@ class SimulatorOptions:
                 raise ValueError(f"{name}: a number of seconds")
             if not 0.0 <= float(value) <= MAX_SECONDS:
                 raise ValueError(f"{name}: 0 to {MAX_SECONDS:g} seconds, not {value}")
+        for name in ("fail_first", "fault_first"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise ValueError(f"{name}: a whole number of requests, 0 or more")
         if not isinstance(self.duplicate_callbacks, bool):
             raise ValueError("duplicate_callbacks: true or false")
         if (self.username is None) != (self.password is None):
@@ -553,8 +563,10 @@ class FulfillmentSimulator:
         with self._lock:
             self._counters["received"] += 1
             options = self._options
-            failed = self._draw(options.failure_rate)
-            faulted = not failed and self._draw(options.fault_rate)
+            n = self._counters["received"]
+            failed = n <= options.fail_first or self._draw(options.failure_rate)
+            first_faults = options.fail_first < n <= options.fail_first + options.fault_first
+            faulted = not failed and (first_faults or self._draw(options.fault_rate))
             if failed:
                 self._counters["failures"] += 1
         if failed:

@@ -7,7 +7,11 @@ import os
 import re
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
+
+from tests.common.processes import started
 
 
 def demo(home: Path, *args: str) -> subprocess.CompletedProcess[str]:
@@ -70,3 +74,52 @@ def test_make_demo_uses_its_own_home_whatever_is_exported():
     command = dry.stdout[dry.stdout.rindex("env -u") :]  # the demo's recipe, after set-up's
     assert "OMGW_HOME=.omgw-demo" in command and "-u OMGW_DATABASE_URL" in command
     assert "/srv/omgw-real" not in command
+
+
+def test_the_demos_metrics_show_every_family_at_work(tmp_path):
+    """Scraped while the demo runs: calls and faults, latencies, queues, deliveries,
+    retries and parks, events and e-mails, breakers, orders, alerts."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
+    env["OMGW_HOME"] = str(tmp_path / "demo-home")
+    args = [sys.executable, "-m", "gateway.cli", "demo", "--orders", "8", "--seed", "3"]
+    seen: dict[tuple[str, str], float] = {}
+    with started(args, env, ready=r"metrics:\s+(http://\S+)/metrics") as demo_run:
+        while demo_run.proc.poll() is None:
+            try:
+                with urllib.request.urlopen(f"{demo_run.url}/metrics", timeout=5) as resp:
+                    scrape = resp.read().decode()
+            except OSError:
+                break  # the demo is done and its server gone
+            for line in scrape.splitlines():
+                if line and not line.startswith("#"):
+                    series, value = line.rsplit(" ", 1)
+                    seen[(series.split("{")[0], series)] = max(
+                        float(value), seen.get((series.split("{")[0], series), 0.0)
+                    )
+            time.sleep(0.05)
+        assert demo_run.proc.wait(timeout=240) == 0, demo_run.output.text[-3000:]
+
+    def positive(family: str, *parts: str) -> bool:
+        return any(
+            v > 0 and all(p in series for p in parts)
+            for (name, series), v in seen.items()
+            if name == family
+        )
+
+    assert positive("omgw_inbound_calls_total", 'operation="createOrders"', 'outcome="OK"')
+    assert positive("omgw_inbound_faults_total", 'code="ORDER_NOT_FOUND"')
+    assert positive("omgw_inbound_duration_seconds_count", 'operation="processFulfillmentResponse"')
+    assert positive("omgw_outbox_ready")
+    assert positive("omgw_outbox_oldest_ready_age_seconds")
+    assert positive("omgw_outbox_parked", 'connector="WMS01_Async"')
+    for outcome in ("delivered", "retry", "parked"):
+        assert positive("omgw_outbox_deliveries_total", 'connector="WMS01_Async"', outcome)
+    assert positive("omgw_outbox_deliveries_total", 'kind="BUSINESS_EVENT"', "delivered")
+    assert positive("omgw_outbox_deliveries_total", 'kind="EMAIL"', "delivered")
+    assert positive("omgw_breaker_state", 'connector="WMS02_Sync"', 'state="CLOSED"')
+    assert positive("omgw_orders", 'status="CLOSED"')
+    assert positive("omgw_fulfill_lines", 'status="CLOSED"')
+    assert positive("omgw_alerts_total", 'alert="parked"', 'action="raised"')
+    assert positive("omgw_alerts_total", 'alert="parked"', 'action="mailed"')
+    monitor = 'omgw_job_last_run_age_seconds{job="monitor"}'
+    assert ("omgw_job_last_run_age_seconds", monitor) in seen  # the monitor ran
