@@ -10,6 +10,7 @@ from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_record, emit_table, json_option, shorten
 from gateway.lifecycle import HEADER_TRANSITIONS
 from gateway.views.order_history import list_orders, order_history
+from gateway.views.order_lookup import OrderKey, find_order_number
 
 __all__ = ["orders"]
 
@@ -26,6 +27,10 @@ def orders() -> None:
     help="Only orders in this status.",
 )
 @click.option("--source-system", help="Only orders captured from this source system.")
+@click.option(
+    "--source-number", help="Only orders with this source number (SourceTransactionNumber)."
+)
+@click.option("--po", "po_number", help="Only orders with this customer PO (CustomerPONumber).")
 @click.option("--all-revisions", is_flag=True, help="Include revisions a newer one superseded.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @json_option
@@ -34,15 +39,18 @@ def list_(
     ctx: Context,
     status: str | None,
     source_system: str | None,
+    source_number: str | None,
+    po_number: str | None,
     all_revisions: bool,
     limit: int,
     as_json: bool,
 ) -> None:
+    key = OrderKey(source_number=source_number, source_system=source_system, po_number=po_number)
     with ctx.reading() as (_rt, s):
         rows = list_orders(
             s,
             status=status,
-            source_system=source_system,
+            key=key,
             limit=limit,
             all_revisions=all_revisions,
         )
@@ -89,13 +97,39 @@ def _kept(record: dict[str, Any]) -> str | None:
     return f"{count} attributes (see --json)" if count else None
 
 
-@orders.command("show", help="Show an order: lines, fulfillment, history and messages.")
-@click.argument("order_number")
+@orders.command(
+    "show",
+    help="Show an order: lines, fulfillment, history and messages. Name it by its order "
+    "number, or by its source number (with --source-system when several systems use it) "
+    "or customer PO.",
+)
+@click.argument("order_number", required=False)
+@click.option("--source-number", help="The source system's number (SourceTransactionNumber).")
+@click.option("--source-system", help="The source system of --source-number or --po.")
+@click.option("--po", "po_number", help="The customer's PO number (CustomerPONumber).")
 @json_option
 @pass_context
-def show(ctx: Context, order_number: str, as_json: bool) -> None:
+def show(
+    ctx: Context,
+    order_number: str | None,
+    source_number: str | None,
+    source_system: str | None,
+    po_number: str | None,
+    as_json: bool,
+) -> None:
+    key = OrderKey(source_number=source_number, source_system=source_system, po_number=po_number)
+    if order_number is not None and key.given:
+        raise click.UsageError(
+            "name the order by ORDER_NUMBER or by --source-number/--po, not both"
+        )
+    if order_number is None and not (source_number or po_number):
+        raise click.UsageError(
+            "say which order: ORDER_NUMBER, --source-number or --po"
+            + (" (--source-system only narrows those)" if source_system else "")
+        )
     with ctx.reading() as (runtime, s):
-        record = order_history(s, order_number, keys=lambda: runtime.secret_box)
+        number = order_number if order_number is not None else find_order_number(s, key)
+        record = order_history(s, number, keys=lambda: runtime.secret_box)
     if as_json:
         emit_record(record, True)
         return

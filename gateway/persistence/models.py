@@ -354,6 +354,8 @@ class OrderHeader(Base):
         UniqueConstraint("source_system_id", "source_order_id", "revision", name="uq_order_rev"),
         Index("ix_order_headers_number", "order_number"),
         Index("ix_order_headers_source_number", "source_order_number"),
+        # ``omgw orders show --po`` finds an order by it
+        Index("ix_order_headers_customer_po", "customer_po_number"),
     )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)

@@ -37,6 +37,7 @@ from gateway.persistence.models import (
     SourceSystem,
     StatusHistory,
 )
+from gateway.views.order_lookup import OrderKey
 
 __all__ = ["list_orders", "order_history", "shown_request_status"]
 
@@ -73,13 +74,16 @@ def list_orders(
     session: Session,
     *,
     status: str | None = None,
-    source_system: str | None = None,
+    key: OrderKey | None = None,
     limit: int = 50,
     all_revisions: bool = False,
 ) -> list[dict[str, Any]]:
     """Orders newest first, with their line counts; a revision that a newer one
     superseded (``DOO_REFERENCE``) only with ``all_revisions`` or when asked for by
-    status."""
+    status.
+
+    ``key`` narrows by source system, source number and PO number (each revision by
+    its own values)."""
     lines = (
         select(OrderLine.header_id, func.count().label("n"))
         .group_by(OrderLine.header_id)
@@ -108,13 +112,8 @@ def list_orders(
         .order_by(OrderHeader.created_at.desc(), OrderHeader.id.desc())
         .limit(limit)
     )
-    if source_system:
-        if (
-            session.scalar(select(SourceSystem.id).where(SourceSystem.code == source_system))
-            is None
-        ):
-            raise NotFoundError("SOURCE_SYSTEM_UNKNOWN", f"no source system {source_system}")
-        stmt = stmt.where(SourceSystem.code == source_system)
+    if key is not None:
+        stmt = stmt.where(*key.conditions(session))
     if status:
         stmt = stmt.where(OrderHeader.status == status.upper())
     if not all_revisions and (status or "").upper() != "DOO_REFERENCE":

@@ -667,7 +667,7 @@ def test_orders_list_and_show(hub, unique):
         ("list", "--source-system", "NOPE"): (1, "no source system NOPE"),
         ("list", "--limit", "0"): (2, "Invalid value for '--limit'"),
         ("show", "424242"): (1, "no order 424242 (omgw orders list shows the numbers)"),
-        ("show",): (2, "Missing argument 'ORDER_NUMBER'"),
+        ("show",): (2, "say which order: ORDER_NUMBER, --source-number or --po"),
     }
     for args, (code, message) in bad.items():
         assert message in fails(admin, code, "orders", *args), args
