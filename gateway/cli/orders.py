@@ -8,7 +8,7 @@ import click
 
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_record, emit_table, json_option, shorten
-from gateway.lifecycle import HEADER_TRANSITIONS
+from gateway.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
 from gateway.views.order_history import list_orders, order_history
 from gateway.views.order_lookup import OrderKey, find_order_number
 
@@ -24,7 +24,12 @@ def orders() -> None:
 @click.option(
     "--status",
     type=click.Choice(sorted(HEADER_TRANSITIONS), case_sensitive=False),
-    help="Only orders in this status.",
+    help="Only orders in this status (the order's own; see --line-status).",
+)
+@click.option(
+    "--line-status",
+    type=click.Choice(sorted(FLINE_TRANSITIONS), case_sensitive=False),
+    help="Only orders with an order line or fulfillment line in this status.",
 )
 @click.option("--source-system", help="Only orders captured from this source system.")
 @click.option(
@@ -38,6 +43,7 @@ def orders() -> None:
 def list_(
     ctx: Context,
     status: str | None,
+    line_status: str | None,
     source_system: str | None,
     source_number: str | None,
     po_number: str | None,
@@ -51,6 +57,7 @@ def list_(
             s,
             status=status,
             key=key,
+            line_status=line_status,
             limit=limit,
             all_revisions=all_revisions,
         )

@@ -18,7 +18,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
+from sqlalchemy import case, exists, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.errors import NotFoundError
@@ -75,6 +75,7 @@ def list_orders(
     *,
     status: str | None = None,
     key: OrderKey | None = None,
+    line_status: str | None = None,
     limit: int = 50,
     all_revisions: bool = False,
 ) -> list[dict[str, Any]]:
@@ -82,8 +83,10 @@ def list_orders(
     superseded (``DOO_REFERENCE``) only with ``all_revisions`` or when asked for by
     status.
 
-    ``key`` narrows by source system, source number and PO number (each revision by
-    its own values)."""
+    ``status`` is the order's own (header) status; ``key`` narrows by source system,
+    source number and PO number (each revision by its own values); ``line_status``
+    keeps orders with an order line or a fulfillment line in that status, so a
+    ``ROUTING_ERROR`` line under an ``OPEN`` order is found."""
     lines = (
         select(OrderLine.header_id, func.count().label("n"))
         .group_by(OrderLine.header_id)
@@ -116,6 +119,16 @@ def list_orders(
         stmt = stmt.where(*key.conditions(session))
     if status:
         stmt = stmt.where(OrderHeader.status == status.upper())
+    if line_status:
+        wanted = line_status.upper()
+        stmt = stmt.where(
+            or_(
+                exists().where(OrderLine.header_id == OrderHeader.id, OrderLine.status == wanted),
+                exists().where(
+                    FulfillLine.header_id == OrderHeader.id, FulfillLine.status == wanted
+                ),
+            )
+        )
     if not all_revisions and (status or "").upper() != "DOO_REFERENCE":
         stmt = stmt.where(OrderHeader.status != "DOO_REFERENCE")
     return [

@@ -1,5 +1,5 @@
 """Finding orders by the ids operators are given: ``omgw orders list|show`` by source
-number, source system and customer PO.
+number, source system and customer PO, and by the status of their lines.
 
 Orders are taken over SOAP by a real gateway.
 """
@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import pytest
 
+from gateway.registry.rules import RuleStore
+from routing.rules import Rule
 from tests.common.orders import order
 from tests.common.soap import client
 from tests.conftest import Gateway
@@ -121,3 +123,27 @@ def test_a_source_number_two_systems_use_is_ambiguous_until_the_system_is_named(
         f"{second} (LEGACY SO-{unique}P2); show one by its order number"
     ) in out
     assert numbers(hub, "--po", f"PO-{unique}") == [second, first]
+
+
+def test_line_status_finds_an_open_order_by_its_routing_error_line(hub, unique):
+    with hub.gw.runtime.sessions() as s, s.begin():  # a rule for AS54888 only, no default
+        store = RuleStore(s, "tests")
+        store.put_rule(Rule("ITEM", 'Item = "AS54888"', "WMS01_Fulfillment"))
+        assert store.publish() is not None
+    stuck = take(hub.gw, f"{unique}E", items=("AS54888", "CM5008"))
+    routed = take(hub.gw, f"{unique}R")
+    story = hub.admin.json("orders", "show", stuck)
+    assert isinstance(story, dict)
+    assert story["status"] == "OPEN"
+    assert [(ln["status"], ln["fulfill_lines"][0]["status"]) for ln in story["lines"]] == [
+        ("AWAIT_SHIP", "AWAIT_SHIP"), ("ROUTING_ERROR", "ROUTING_ERROR")
+    ]  # fmt: skip
+
+    assert numbers(hub, "--status", "OPEN") == [routed, stuck]
+    assert numbers(hub, "--line-status", "ROUTING_ERROR") == [stuck]
+    assert numbers(hub, "--line-status", "routing_error", "--status", "open") == [stuck]
+    assert numbers(hub, "--line-status", "AWAIT_SHIP") == [routed, stuck]
+    assert numbers(hub, "--line-status", "AWAIT_SHIP", "--po", "PO-NONE") == []
+    assert numbers(hub, "--line-status", "SHIPPED") == []
+    out = fails(hub.admin, 2, "orders", "list", "--line-status", "LOST")
+    assert "Invalid value for '--line-status'" in out
