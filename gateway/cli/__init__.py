@@ -71,7 +71,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "messages": (
         "messages",
         "messages",
-        ("Outbound messages: what was sent, what is parked, and replay."),
+        ("Messages in and out: the inbound log, the outbox, parked messages, replay."),
     ),
     "orders": (
         "orders",

@@ -1,5 +1,6 @@
 """``omgw messages list|show|replay|prune``: the outbox, its parking lot, selective replay,
-and pruning what has outlived its retention.
+and pruning what has outlived its retention; ``list|show --inbound``: the inbound message
+log (every SOAP call omgw answered, refusals included).
 
 The outbox holds fulfillment requests (``--kind REQUEST``), business events
 (``EVENT``: pushPayload to a BUSINESS_EVENT connector) and e-mails (``EMAIL``: no
@@ -31,6 +32,7 @@ from gateway.outbox.replay import (
 )
 from gateway.persistence.models import utcnow
 from gateway.persistence.retention import BATCH_SIZE, prune
+from gateway.views.message_log import InboundFilter, inbound_detail, list_inbound
 
 __all__ = ["messages"]
 
@@ -86,19 +88,39 @@ def _task(row: dict[str, Any]) -> str | None:
     return "/".join(parts) or None
 
 
-@click.group(help="Outbound messages: what was sent, what is parked, and replay.")
+@click.group(help="Messages in and out: the inbound log, the outbox, parked messages, replay.")
 def messages() -> None:
     pass
 
 
-@messages.command("list", help="List outbound messages, newest first.")
+def _refuse(given: dict[str, object], why: str) -> None:
+    """A usage error naming each option of ``given`` that was used, and ``why`` it does
+    not apply (an outbound option with --inbound, or an inbound one without it)."""
+    named = [name for name, value in given.items() if value]
+    if named:
+        raise click.UsageError(f"{', '.join(named)}: {why}")
+
+
+@messages.command(
+    "list",
+    help="List outbound messages, newest first; with --inbound, the inbound message log "
+    "(every call answered, refusals included).",
+)
+@click.option("--inbound", is_flag=True, help="List the inbound message log instead.")
 @click.option("--status", type=click.Choice(STATUSES, case_sensitive=False))
 @_filters
+@click.option("--operation", help="Inbound: only calls of this operation (e.g. createOrders).")
+@click.option("--user", help="Inbound: only calls this API user made.")
+@click.option(
+    "--fault-code", help="Inbound: only calls answered with this fault (e.g. AUTH_FAILED)."
+)
+@click.option("--faults", is_flag=True, help="Inbound: only calls answered with a fault.")
 @click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 100_000))
 @json_option
 @pass_context
 def list_(
     ctx: Context,
+    inbound: bool,
     status: str | None,
     kind: str | None,
     connector: str | None,
@@ -106,9 +128,34 @@ def list_(
     message_ids: tuple[str, ...],
     since: datetime | None,
     until: datetime | None,
+    operation: str | None,
+    user: str | None,
+    fault_code: str | None,
+    faults: bool,
     limit: int,
     as_json: bool,
 ) -> None:
+    if inbound:
+        _refuse(
+            {"--status": status, "--kind": kind, "--connector": connector},
+            "these are for outbound messages; drop --inbound",
+        )
+        inbound_filter = InboundFilter(
+            operation=operation,
+            user=user,
+            fault_code=fault_code,
+            faults=faults,
+            order_number=order_number,
+            message_ids=message_ids,
+            since=since,
+            until=until,
+        )
+        _list_inbound(ctx, inbound_filter, limit, as_json)
+        return
+    _refuse(
+        {"--operation": operation, "--user": user, "--fault-code": fault_code, "--faults": faults},
+        "these are for the inbound message log; add --inbound",
+    )
     f = MessageFilter(
         message_ids=message_ids,
         status=status,
@@ -141,8 +188,40 @@ def list_(
     )
 
 
-@messages.command("show", help="Show a message (by id or MessageID) and its delivery attempts.")
+def _list_inbound(ctx: Context, f: InboundFilter, limit: int, as_json: bool) -> None:
+    with ctx.reading() as (_rt, s):
+        entries = list_inbound(s, f, limit=limit)
+    rows = [e.to_json() for e in entries]
+    if not as_json:
+        rows = [{**r, "order_numbers": ",".join(r["order_numbers"]) or None} for r in rows]
+    emit_table(
+        rows,
+        [
+            ("id", "ID"),
+            ("received", "RECEIVED"),
+            ("service", "SERVICE"),
+            ("operation", "OPERATION"),
+            ("user", "USER"),
+            ("message_id", "MESSAGE ID"),
+            ("order_numbers", "ORDER"),
+            ("outcome", "OUTCOME"),
+            ("fault_code", "FAULT"),
+            ("http_status", "HTTP"),
+            ("duration_ms", "MS"),
+        ],
+        as_json,
+    )
+
+
+@messages.command(
+    "show",
+    help="Show an outbound message (by id or MessageID) and its delivery attempts; with "
+    "--inbound, a message-log entry (by id) and its payload as logged.",
+)
 @click.argument("key", metavar="ID_OR_MESSAGE_ID")
+@click.option(
+    "--inbound", is_flag=True, help="Show the inbound message-log entry of this id instead."
+)
 @click.option(
     "--payload",
     is_flag=True,
@@ -150,7 +229,10 @@ def list_(
 )
 @json_option
 @pass_context
-def show(ctx: Context, key: str, payload: bool, as_json: bool) -> None:
+def show(ctx: Context, key: str, inbound: bool, payload: bool, as_json: bool) -> None:
+    if inbound:
+        _show_inbound(ctx, key, as_json)
+        return
     with ctx.reading() as (runtime, s):
         record = message_detail(s, key, payload=payload, keys=lambda: runtime.secret_box)
     if record is None:
@@ -185,6 +267,32 @@ def show(ctx: Context, key: str, payload: bool, as_json: bool) -> None:
             else "payload (as stored; WS-Security is added at each send):"
         )
         click.echo(envelope.rstrip("\n"))
+
+
+def _show_inbound(ctx: Context, key: str, as_json: bool) -> None:
+    if not key.strip().isdigit():
+        raise click.UsageError(
+            f"an inbound entry is shown by its id, not {key!r} "
+            "(messages list --inbound --message-id finds it)"
+        )
+    with ctx.reading() as (_rt, s):
+        detail = inbound_detail(s, int(key))
+    if detail is None:
+        raise click.ClickException(f"no inbound message with id {key.strip()}")
+    record = detail.to_json()
+    if as_json:
+        emit_record(record, True)
+        return
+    payload = record.pop("payload")
+    record["order_numbers"] = ", ".join(record["order_numbers"]) or None
+    emit_record(record, False)
+    click.echo("")
+    if payload is None:
+        # OMGW_LOG_PAYLOADS=0, or refused before its body was read (wrong Basic credentials)
+        click.echo("payload: none logged")
+        return
+    click.echo("payload (as logged; secrets blanked):")
+    click.echo(payload.rstrip("\n"))
 
 
 @messages.command(

@@ -37,6 +37,7 @@ from gateway.persistence.models import (
     SourceSystem,
     StatusHistory,
 )
+from gateway.views.message_log import names_order
 from gateway.views.order_lookup import OrderKey
 
 __all__ = ["list_orders", "order_history", "shown_request_status"]
@@ -177,19 +178,8 @@ def _fline(fl: FulfillLine, connectors: dict[int, str]) -> dict[str, Any]:
 
 def _inbound(session: Session, order_number: str) -> list[tuple[datetime, dict[str, Any]]]:
     """Message-log rows that name the order (one message may name several orders)."""
-    escaped = order_number.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-    col = MessageLog.order_number
     rows = session.scalars(
-        select(MessageLog)
-        .where(
-            or_(
-                col == order_number,
-                col.like(f"{escaped},%", escape="\\"),
-                col.like(f"%,{escaped}", escape="\\"),
-                col.like(f"%,{escaped},%", escape="\\"),
-            )
-        )
-        .order_by(MessageLog.id)
+        select(MessageLog).where(names_order(order_number)).order_by(MessageLog.id)
     )
     out = []
     for m in rows:

@@ -1,20 +1,30 @@
-"""Finding orders by the ids operators are given: ``omgw orders list|show`` by source
-number, source system and customer PO, and by the status of their lines.
+"""Finding orders and calls by the ids operators are given: ``omgw orders list|show`` by
+source number, source system and customer PO, and by the status of their lines;
+``omgw messages list|show --inbound``, the inbound message log with its refusals.
 
-Orders are taken over SOAP by a real gateway.
+Orders are taken over SOAP by a real gateway; refused calls are real calls to it.
 """
 
 from __future__ import annotations
 
-import pytest
+import uuid
+from datetime import UTC, datetime
+from typing import Any
 
+import pytest
+from sqlalchemy import update
+
+from gateway.persistence.models import MessageLog
 from gateway.registry.rules import RuleStore
 from routing.rules import Rule
 from tests.common.orders import order
-from tests.common.soap import client
+from tests.common.soap import PASSWORD, basic, client, fault_code, post
 from tests.conftest import Gateway
 from tests.functional import test_orders_messages_cli as cli_tests
 from tests.functional.test_orders_messages_cli import Hub, fails, publish
+from tests.functional.test_security import inquiry, ois, oracle_text_header
+
+WSA = "http://www.w3.org/2005/08/addressing"
 
 hub = cli_tests.hub  # a gateway of its own, its CLI and a receiver
 
@@ -147,3 +157,150 @@ def test_line_status_finds_an_open_order_by_its_routing_error_line(hub, unique):
     assert numbers(hub, "--line-status", "SHIPPED") == []
     out = fails(hub.admin, 2, "orders", "list", "--line-status", "LOST")
     assert "Invalid value for '--line-status'" in out
+
+
+# -- the inbound message log ----------------------------------------------------------------
+
+
+def inbound(hub: Hub, *args: str) -> list[dict[str, Any]]:
+    rows = hub.admin.json("messages", "list", "--inbound", *args)
+    assert isinstance(rows, list)
+    return rows
+
+
+@pytest.mark.both_databases  # LIKE escapes and time zones on both
+def test_the_inbound_log_lists_calls_and_refusals_and_each_filter_narrows_it(hub, unique):
+    gw, admin = hub.gw, hub.admin
+    publish(gw)
+    mine = take(gw, f"{unique}A", user="importer")
+    theirs = take(gw, f"{unique}B")
+    # refused before anyone was signed in: no user, no order
+    wrong = f"wrong-{unique}"
+    resp = post(ois(gw), inquiry(oracle_text_header("all", wrong)))
+    assert fault_code(resp.body) == "OMGW-AUTH_FAILED"
+    resp = post(ois(gw), b"<soapenv:Envelope", basic("all"))
+    assert fault_code(resp.body) == "OMGW-XML_MALFORMED"
+
+    def ids(*args: str) -> list[tuple[str | None, str | None, list[str]]]:
+        return [(r["operation"], r["fault_code"], r["order_numbers"]) for r in inbound(hub, *args)]
+
+    everything = inbound(hub)
+    assert [(r["service"], r["operation"], r["user"], r["outcome"], r["fault_code"],
+             r["order_numbers"], r["http_status"]) for r in everything] == [
+        ("OrderInformationService", None, None, "FAULT", "XML_MALFORMED", [], 500),
+        ("OrderInformationService", "GetOrderDetails", None, "FAULT", "AUTH_FAILED", [], 500),
+        ("OrderImportService", "createOrders", "all", "OK", None, [theirs], 200),
+        ("OrderImportService", "createOrders", "importer", "OK", None, [mine], 200),
+    ]  # fmt: skip
+    assert set(everything[0]) == {
+        "id", "received", "service", "operation", "user", "message_id", "order_numbers",
+        "outcome", "fault_code", "http_status", "duration_ms",
+    }  # fmt: skip
+    assert [r["id"] for r in everything] == sorted((r["id"] for r in everything), reverse=True)
+
+    assert ids("--faults") == [(None, "XML_MALFORMED", []), ("GetOrderDetails", "AUTH_FAILED", [])]
+    assert ids("--fault-code", "OMGW-AUTH_FAILED") == [("GetOrderDetails", "AUTH_FAILED", [])]
+    assert ids("--fault-code", "auth_failed") == ids("--fault-code", "AUTH_FAILED")
+    assert ids("--fault-code", "AUTH_LOCKED") == []
+    assert ids("--order", mine) == [("createOrders", None, [mine])]
+    assert ids("--order", mine[:-1]) == []  # whole numbers only
+    assert ids("--faults", "--order", mine) == []
+    assert ids("--user", "importer") == [("createOrders", None, [mine])]
+    assert ids("--operation", "CREATEORDERS") == [
+        ("createOrders", None, [theirs]), ("createOrders", None, [mine])
+    ]  # fmt: skip
+    assert ids("--limit", "1") == [(None, "XML_MALFORMED", [])]
+
+    # times: one call logged long ago
+    with gw.runtime.sessions() as s, s.begin():
+        s.execute(
+            update(MessageLog)
+            .where(MessageLog.id == everything[3]["id"])
+            .values(received_at=datetime(2020, 1, 10, 12, tzinfo=UTC))
+        )
+    assert ids("--until", "2020-01-11") == [("createOrders", None, [mine])]
+    assert ids("--since", "2020-01-10T13:00:00+01:00", "--until", "2020-01-11") == ids(
+        "--until", "2020-01-11"
+    )
+    assert ids("--since", "2020-01-10T13:00:01+01:00", "--until", "2020-01-11") == []
+    assert len(ids("--since", "2020-01-11")) == 3
+
+    table = admin.ok("messages", "list", "--inbound", "--faults").splitlines()
+    heading = "ID RECEIVED SERVICE OPERATION USER MESSAGE ID ORDER OUTCOME FAULT HTTP MS"
+    assert table[0].split() == heading.split()
+    assert table[2].split()[2:5] == ["OrderInformationService", "GetOrderDetails", "-"]
+    assert " AUTH_FAILED " in table[2] and len(table) == 3
+    assert admin.ok("messages", "list", "--inbound", "--user", "nobody").strip() == "(none)"
+
+    # the refused call's excerpt is shown as logged: the user name, never the password
+    refused = everything[1]["id"]
+    text = admin.ok("messages", "show", "--inbound", str(refused))
+    assert "payload (as logged; secrets blanked):" in text
+    assert "<wsse:Username>all</wsse:Username>" in text and wrong not in text
+    detail = admin.json("messages", "show", "--inbound", str(refused))
+    assert isinstance(detail, dict)
+    assert (detail["fault_code"], detail["user"], detail["order_numbers"]) == (
+        "AUTH_FAILED", None, []
+    )  # fmt: skip
+    assert "GetOrderDetails" in detail["payload"] and wrong not in detail["payload"]
+    # a body that is not XML keeps nothing, and says so
+    malformed = str(everything[0]["id"])
+    assert admin.json("messages", "show", "--inbound", malformed)["payload"] is None
+    text = admin.ok("messages", "show", "--inbound", malformed)
+    assert text.rstrip().endswith("\n\npayload: none logged") and "XML_MALFORMED" in text
+
+
+def test_an_inbound_entry_shows_its_payload_with_the_token_password_blanked(hub, unique):
+    publish(hub.gw)
+    number = take(hub.gw, unique, wsse=True)
+    (row,) = inbound(hub, "--order", number)
+    detail = hub.admin.json("messages", "show", "--inbound", str(row["id"]))
+    assert isinstance(detail, dict)
+    payload = detail["payload"]
+    assert f"SO-{unique}" in payload and "createOrders" in payload
+    assert "Username>all</" in payload and PASSWORD not in payload
+    assert detail["order_numbers"] == [number] and detail["user"] == "all"
+    text = hub.admin.ok("messages", "show", "--inbound", str(row["id"]))
+    assert f"SO-{unique}" in text and PASSWORD not in text
+    assert text.splitlines()[0].split() == ["id", str(row["id"])]
+
+
+def test_a_call_is_found_by_each_order_it_named_and_by_its_message_id(hub, unique):
+    publish(hub.gw)
+    imports = client(hub.gw.base, "OrderImportService")
+    both = [order(f"{unique}A"), order(f"{unique}B")]
+    first, second = (
+        str(r.OrderNumber) for r in imports.service.createOrders(request={"Order": both})
+    )
+    (row,) = inbound(hub, "--order", second)
+    assert row["order_numbers"] == [first, second]
+    assert inbound(hub, "--order", first) == [row]
+
+    mid = f"urn:uuid:{uuid.uuid4()}"
+    header = (
+        f'<soapenv:Header><wsa:MessageID xmlns:wsa="{WSA}">{mid}</wsa:MessageID></soapenv:Header>'
+    )
+    resp = post(ois(hub.gw), inquiry(header, number=f"SO-{unique}-NONE"), basic("inquirer"))
+    assert fault_code(resp.body) == "OMGW-ORDER_NOT_FOUND"
+    (asked,) = inbound(hub, "--message-id", mid)
+    assert (asked["operation"], asked["user"], asked["fault_code"], asked["message_id"]) == (
+        "GetOrderDetails", "inquirer", "ORDER_NOT_FOUND", mid
+    )  # fmt: skip
+    assert inbound(hub, "--message-id", f"urn:uuid:{uuid.uuid4()}") == []
+
+
+def test_inbound_and_outbound_options_are_not_mixed(hub):
+    admin = hub.admin
+    out = fails(admin, 2, "messages", "list", "--inbound", "--status", "PARKED", "--kind", "EMAIL")
+    assert "--status, --kind: these are for outbound messages; drop --inbound" in out
+    out = fails(admin, 2, "messages", "list", "--faults", "--user", "all")
+    assert "--user, --faults: these are for the inbound message log; add --inbound" in out
+    assert "no inbound message with id 424242" in fails(
+        admin, 1, "messages", "show", "--inbound", "424242"
+    )
+    assert "an inbound entry is shown by its id, not 'urn:uuid:x'" in fails(
+        admin, 2, "messages", "show", "--inbound", "urn:uuid:x"
+    )
+    assert "Invalid value for '--until'" in fails(
+        admin, 2, "messages", "list", "--inbound", "--until", "2020-01-01T00:00"
+    )
