@@ -201,6 +201,7 @@ def _list_inbound(ctx: Context, f: InboundFilter, limit: int, as_json: bool) -> 
             ("received", "RECEIVED"),
             ("service", "SERVICE"),
             ("operation", "OPERATION"),
+            ("client", "CLIENT"),
             ("user", "USER"),
             ("message_id", "MESSAGE ID"),
             ("order_numbers", "ORDER"),

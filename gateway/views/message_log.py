@@ -115,6 +115,8 @@ class InboundEntry:
     fault_code: str | None
     http_status: int
     duration_ms: int
+    #: the caller's address as the server saw it
+    client: str | None = None
 
     @classmethod
     def of(cls, row: MessageLog) -> InboundEntry:
@@ -130,6 +132,7 @@ class InboundEntry:
             fault_code=row.fault_code,
             http_status=row.http_status,
             duration_ms=row.duration_ms,
+            client=row.client_address,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -145,6 +148,7 @@ class InboundEntry:
             "fault_code": self.fault_code,
             "http_status": self.http_status,
             "duration_ms": self.duration_ms,
+            "client": self.client,
         }
 
 

@@ -194,8 +194,10 @@ def test_the_inbound_log_lists_calls_and_refusals_and_each_filter_narrows_it(hub
     ]  # fmt: skip
     assert set(everything[0]) == {
         "id", "received", "service", "operation", "user", "message_id", "order_numbers",
-        "outcome", "fault_code", "http_status", "duration_ms",
+        "outcome", "fault_code", "http_status", "duration_ms", "client",
     }  # fmt: skip
+    # the caller's address is kept, refused calls' too
+    assert {r["client"] for r in everything} == {"127.0.0.1"}
     assert [r["id"] for r in everything] == sorted((r["id"] for r in everything), reverse=True)
 
     assert ids("--faults") == [(None, "XML_MALFORMED", []), ("GetOrderDetails", "AUTH_FAILED", [])]
@@ -226,9 +228,9 @@ def test_the_inbound_log_lists_calls_and_refusals_and_each_filter_narrows_it(hub
     assert len(ids("--since", "2020-01-11")) == 3
 
     table = admin.ok("messages", "list", "--inbound", "--faults").splitlines()
-    heading = "ID RECEIVED SERVICE OPERATION USER MESSAGE ID ORDER OUTCOME FAULT HTTP MS"
+    heading = "ID RECEIVED SERVICE OPERATION CLIENT USER MESSAGE ID ORDER OUTCOME FAULT HTTP MS"
     assert table[0].split() == heading.split()
-    assert table[2].split()[2:5] == ["OrderInformationService", "GetOrderDetails", "-"]
+    assert table[2].split()[2:6] == ["OrderInformationService", "GetOrderDetails", "127.0.0.1", "-"]
     assert " AUTH_FAILED " in table[2] and len(table) == 3
     assert admin.ok("messages", "list", "--inbound", "--user", "nobody").strip() == "(none)"
 

@@ -1,8 +1,8 @@
 """an index on the customer's PO number, to find orders by it
 
-Revision ID: 0013
-Revises: 0010
-Create Date: 2026-12-10 10:00:00
+Revision ID: 0012
+Revises: 0011
+Create Date: 2026-12-04 22:30:00
 
 ``omgw orders show --po`` and ``orders list --po`` find orders by ``CustomerPONumber``.
 The source number (``SourceTransactionNumber``) has had its index since 0001.
@@ -10,8 +10,8 @@ The source number (``SourceTransactionNumber``) has had its index since 0001.
 from alembic import op
 
 
-revision = '0013'
-down_revision = '0010'
+revision = '0012'
+down_revision = '0011'
 branch_labels = None
 depends_on = None
 
