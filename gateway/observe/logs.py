@@ -57,6 +57,9 @@ class CallLine:
 
 def log_call(line: CallLine) -> None:
     """The call's access line: INFO when answered, WARNING for a fault."""
+    level = logging.INFO if line.fault_code is None else logging.WARNING
+    if not ACCESS.isEnabledFor(level):
+        return
     fields = {
         "client": line.address or "-",
         "user": line.user or "-",
@@ -73,5 +76,4 @@ def log_call(line: CallLine) -> None:
         k: " ".join(str(v).split())[:200] if isinstance(v, str) else v for k, v in fields.items()
     }
     text = " ".join(f"{k}={v}" for k, v in fields.items())
-    level = logging.INFO if line.fault_code is None else logging.WARNING
     ACCESS.log(level, "call %s", text, extra=fields)
