@@ -16,15 +16,25 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 
-from connectors.registry import RetryPolicy
+from connectors.registry import ConnectorSpec, RetryPolicy
 from connectors.wallet import Credential, MasterKey
 from gateway.cli import cli
+from gateway.config import Settings
 from gateway.observe.alerts import run_monitor
 from gateway.observe.beats import record_beat
 from gateway.outbox.worker import OutboxWorker
-from gateway.persistence.models import Connector, ConnectorHealth, utcnow
+from gateway.persistence.models import (
+    Connector,
+    ConnectorHealth,
+    FulfillLine,
+    FulfillmentRequest,
+    OrderHeader,
+    OutboxMessage,
+    StagedOrder,
+    utcnow,
+)
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
@@ -34,7 +44,7 @@ from tests.common.orders import order
 from tests.common.processes import refused_port, started, until
 from tests.common.smtp import Mailbox, smtp_server
 from tests.common.soap import basic, client, fault_code, post
-from tests.conftest import make_settings, seeded, served
+from tests.conftest import make_settings, seeded, served, serving
 
 ADMIN = "ops@example.com"
 
@@ -297,3 +307,88 @@ def test_omgw_serve_adds_up_every_process_in_one_scrape_and_writes_json_lines(
     failed = [r for r in access if r["fault_code"] == "AUTH_FAILED"]
     assert len(failed) == 1 and failed[0]["level"] == "WARNING" and failed[0]["status"] == 500
     assert any(r.get("logger", "").startswith("gunicorn") for r in records)  # its lines too
+
+
+@pytest.mark.both_databases
+def test_status_answers_each_business_question_from_the_database(
+    fresh_database_url: str, tmp_path: Path, unique: str
+) -> None:
+    settings = make_settings(tmp_path / "home", fresh_database_url)
+    hour_ago, days_ago = utcnow() - timedelta(hours=1), utcnow() - timedelta(days=2)
+    with serving(settings) as gw:
+        runtime = gw.runtime
+        with runtime.sessions() as s, s.begin():
+            store = RuleStore(s, "tests")
+            store.set_default("Shipment", "WMS01_Fulfillment")
+            assert store.publish() is not None
+            Registry(s, "tests").put_connector(
+                ConnectorSpec(
+                    "EV", "LEGACY", "http://127.0.0.1:9/ev", invocation_mode="BUSINESS_EVENT"
+                )
+            )
+        imports = client(gw.base, "OrderImportService")
+        numbers = [
+            imports.service.createOrders(request={"Order": [order(f"{unique}-{k}", [("A", 1)])]})[
+                0
+            ].OrderNumber
+            for k in ("unacked", "unanswered", "unrouted")
+        ]
+        unacked, unanswered, unrouted = (_request_of(runtime, n) for n in numbers)
+        with runtime.sessions() as s, s.begin():
+            # delivered an hour ago, never acknowledged
+            s.execute(update(OutboxMessage).where(OutboxMessage.request_id == unacked)
+                      .values(status="DELIVERED", delivered_at=hour_ago))  # fmt: skip
+            # acknowledged two days ago, its line still waiting for a shipment
+            s.execute(update(OutboxMessage).where(OutboxMessage.request_id == unanswered)
+                      .values(status="DELIVERED", delivered_at=days_ago))  # fmt: skip
+            s.execute(update(FulfillmentRequest).where(FulfillmentRequest.id == unanswered)
+                      .values(status="ACCEPTED", acknowledged_at=days_ago))  # fmt: skip
+            # a line no rule took
+            s.execute(update(FulfillLine).where(FulfillLine.request_id == unrouted)
+                      .values(status="ROUTING_ERROR"))  # fmt: skip
+            # an event written an hour ago, not delivered yet
+            ev = s.scalar(select(Connector.id).where(Connector.name == "EV"))
+            s.add(OutboxMessage(
+                message_id=f"urn:uuid:{unique}", kind="BUSINESS_EVENT", connector_id=ev,
+                invocation_mode="BUSINESS_EVENT", operation="pushPayload", soap_action="",
+                payload=b"<x/>", created_at=hour_ago, next_attempt_at=utcnow() + timedelta(hours=1),
+            ))  # fmt: skip
+            s.add(StagedOrder(source_system="LEGACY", source_order_id="S1", revision="1",
+                              payload_json="{}", status="ERROR", error_code="X"))  # fmt: skip
+            record_beat(s, "w1", utcnow(), utcnow())
+        code, out = _status_of(settings)
+        report = json.loads(out)
+        assert code == 2
+        assert {n["key"] for n in report["needs_a_person"]} == {
+            "unacknowledged:WMS01_Fulfillment",
+            "no-response:WMS01_Fulfillment",
+            "event-late:EV",
+            "routing-error",
+            "staged-error",
+        }
+        wms = next(c for c in report["connectors"] if c["connector"] == "WMS01_Fulfillment")
+        assert (wms["unacknowledged"], wms["no_response"], wms["ready"]) == (1, 1, 1)
+        assert report["lines_routing_error"] == 1
+        assert report["staged_errors"] == {"orders": 1, "responses": 0}
+        scrape = _get(f"{gw.base}/metrics")[1]
+        assert _metric(scrape, "omgw_requests_unacknowledged", connector="WMS01_Fulfillment") == 1
+        assert _metric(scrape, "omgw_requests_without_response", connector="WMS01_Fulfillment") == 1
+        assert _metric(scrape, "omgw_events_late", connector="EV") == 1
+        assert _metric(scrape, "omgw_lines_not_routed", reason="routing_error") == 1
+        assert _metric(scrape, "omgw_findings", severity="warning") == 4
+
+
+def _request_of(runtime: Runtime, number: str) -> int:
+    with runtime.read_sessions() as s:
+        found = s.scalar(
+            select(FulfillmentRequest.id)
+            .join(OrderHeader, OrderHeader.id == FulfillmentRequest.header_id)
+            .where(OrderHeader.order_number == number)
+        )
+    assert found is not None
+    return int(found)
+
+
+def _status_of(settings: Settings) -> tuple[int, str]:
+    result = CliRunner().invoke(cli, ["status", "--json"], env=settings.to_env())
+    return result.exit_code, result.output
