@@ -254,6 +254,10 @@ def serve(
     # every worker and the background process count into one directory of this server's
     counters = settings.home / "run" / f"metrics-{os.getpid()}"
     metrics.share_between_processes(counters)
+    if settings.log_level != "DEBUG":
+        # spyne logs "Initializing application" for each service as each worker builds it:
+        # three lines per worker that say nothing the WSDL lines printed at start do not.
+        logging.getLogger("spyne").setLevel(logging.WARNING)
     fd = listener.detach()
 
     class _Gunicorn(BaseApplication):

@@ -281,6 +281,10 @@ def test_serve_runs_gunicorn_and_the_background_loop(tmp_path):
     output = server.output.finish()
     assert f"{base}/fscmService/OrderInformationService?WSDL" in output
     assert password not in output
+    # both workers built the three services (the calls above went to them), and neither
+    # announced it; gunicorn announced no control socket either
+    assert "Booting worker" in output and "spyne" not in output
+    assert "control socket" not in output.lower() and "gunicorn.ctl" not in output
 
 
 @pytest.fixture
