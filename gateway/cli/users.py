@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from connectors.registry import is_plain
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_changes, emit_table, json_option
-from gateway.errors import NotFoundError, ValidationError
+from gateway.errors import ConflictError, NotFoundError, ValidationError
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
 from gateway.persistence.models import User
@@ -29,7 +29,11 @@ def user() -> None:
     pass
 
 
-@user.command("add", help="Add a user (or replace its password and roles).")
+@user.command(
+    "add",
+    help="Add a user. An existing user is refused unless --replace is given, which sets its "
+    "password and roles anew (the way to change a password).",
+)
 @click.argument("name")
 @click.option(
     "--role",
@@ -49,6 +53,11 @@ def user() -> None:
 )
 @click.option("--all-systems", is_flag=True, help="Let the user act for every system (admins).")
 @click.option("--password-stdin", is_flag=True, help="Read the password from standard input.")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="Replace an existing user's password and roles (its systems are kept unless given).",
+)
 @json_option
 @pass_context
 def user_add(
@@ -58,8 +67,12 @@ def user_add(
     systems: tuple[str, ...],
     all_systems: bool,
     password_stdin: bool,
+    replace: bool,
     as_json: bool,
 ) -> None:
+    if not replace:  # before the password prompt: say so before one is typed
+        with ctx.reading() as (_rt, s):
+            _refuse_existing(s, name)
     if password_stdin:
         password = sys.stdin.readline().rstrip("\r\n")
     else:
@@ -75,6 +88,8 @@ def user_add(
     with ctx.transaction() as (runtime, s):
         check_systems(s, systems)
         sealed = seal_user_secret(s, lambda: runtime.secret_box, name, password)
+        if not replace:
+            _refuse_existing(s, name)  # again: another admin may have added it meanwhile
         row = s.scalar(select(User).where(User.username == name))
         before = None if row is None else {"roles": row.roles, **binding_of(row)}
         if row is None:
@@ -95,6 +110,15 @@ def user_add(
         )
         audit.record(s, ctx.actor, change)
     emit_changes([change], as_json)
+
+
+def _refuse_existing(s: Session, name: str) -> None:
+    if s.scalar(select(User.id).where(User.username == name)) is not None:
+        raise ConflictError(
+            "ALREADY_EXISTS",
+            f"user {name} already exists; to change its password or roles, run "
+            f"'omgw user add {name} --replace --role ROLE...' (its systems: omgw user bind)",
+        )
 
 
 def _one_kind(systems: tuple[str, ...], all_systems: bool) -> None:

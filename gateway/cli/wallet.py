@@ -175,8 +175,8 @@ def rotate_key(ctx: Context) -> None:
                 pending = (
                     f" A rotation to key version {new.version} is pending in "
                     f"{key_file.next_path}: keep that file (it seals new secrets from now on), "
-                    "fix what is named above (omgw wallet set/remove, omgw user add) and run "
-                    "rotate-key again."
+                    "fix what is named above (omgw wallet set/remove, "
+                    "omgw user add --replace) and run rotate-key again."
                 )
             raise click.ClickException(
                 f"rotation stopped, nothing was re-encrypted: {exc}.{pending}"

@@ -324,7 +324,8 @@ class Wallet:
                 plain = self._box.open(sealed, aad)
             except WalletError as exc:
                 raise WalletError(
-                    f"user {user.username}: {exc}; reset it with 'omgw user add {user.username}'"
+                    f"user {user.username}: {exc}; reset it with "
+                    f"'omgw user add {user.username} --replace'"
                 ) from None
             user.digest_secret = self._box.seal(plain, aad, new.version)
             count += 1

@@ -342,6 +342,40 @@ def test_rotate_key_from_the_cli(admin):
     assert [e["key_version"] for e in admin.json("wallet", "list")] == [2]
 
 
+def _password_hash(admin: Admin, name: str) -> str:
+    from sqlalchemy import create_engine, select
+
+    from gateway.persistence.models import User
+
+    engine = create_engine(str(admin.env["OMGW_DATABASE_URL"]))
+    try:
+        with engine.connect() as conn:
+            return conn.execute(select(User.password_hash).where(User.username == name)).one()[0]
+    finally:
+        engine.dispose()
+
+
+def test_adding_a_user_that_exists_is_refused_unless_replace_is_given(admin):
+    from gateway.security.passwords import verify_password
+
+    admin.ok("user", "add", "mw", "--role", "ORDER_IMPORT", "--password-stdin", input=SECRET)
+    again = admin(
+        "user", "add", "mw", "--role", "ORDER_INQUIRY", "--password-stdin", input="0ther-Secret"
+    )
+    assert again.exit_code == 1
+    assert "user mw already exists" in again.stderr and "--replace" in again.stderr
+    assert [u["roles"] for u in admin.json("user", "list")] == ["ORDER_IMPORT"]
+    assert verify_password(SECRET, _password_hash(admin, "mw"))  # the password was kept
+
+    replaced = admin.ok(
+        "user", "add", "mw", "--replace", "--role", "ORDER_INQUIRY", "--password-stdin",
+        input="0ther-Secret",
+    )  # fmt: skip
+    assert replaced.startswith("~ user mw")
+    assert [u["roles"] for u in admin.json("user", "list")] == ["ORDER_INQUIRY"]
+    assert verify_password("0ther-Secret", _password_hash(admin, "mw"))
+
+
 @pytest.mark.both_databases
 def test_rotate_key_with_an_environment_key(admin):
     old = MasterKey.generate()

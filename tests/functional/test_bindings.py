@@ -290,7 +290,7 @@ def test_user_bindings_through_the_cli(admin, tmp_path):
     assert "(none)" in admin.ok("user", "list")
     # a new password and roles keep the binding unless --system is given
     admin.ok("user", "bind", "u", "--system", "WMS01")
-    admin.ok(*add, input=PASSWORD)
+    admin.ok(*add, "--replace", input=PASSWORD)
     assert _binding(admin, "u") == (["WMS01"], False)
     missing = admin("user", "bind", "ghost", "--system", "WMS01")
     assert missing.exit_code != 0 and "ghost" in missing.output

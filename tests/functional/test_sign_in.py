@@ -373,7 +373,7 @@ def test_a_changed_password_role_or_binding_applies_at_once_in_every_process(
                  "--password-stdin", input=PASSWORD + "\n")  # fmt: skip
         for base in (gw.base, other):
             assert signed_in(call(base, "mover"))
-        admin.ok("user", "add", "mover", "--role", "ORDER_INQUIRY", "--password-stdin",
+        admin.ok("user", "add", "mover", "--replace", "--role", "ORDER_INQUIRY", "--password-stdin",
                  input=new_password + "\n")  # fmt: skip
         for base in (gw.base, other):
             assert call(base, "mover")[0] == "OMGW-AUTH_FAILED"
@@ -384,7 +384,7 @@ def test_a_changed_password_role_or_binding_applies_at_once_in_every_process(
         admin.ok("user", "bind", "mover", "--system", "LEGACY")
         for base in (gw.base, other):
             assert signed_in(call(base, "mover", new_password))
-        admin.ok("user", "add", "mover", "--role", "ORDER_IMPORT", "--password-stdin",
+        admin.ok("user", "add", "mover", "--replace", "--role", "ORDER_IMPORT", "--password-stdin",
                  input=new_password + "\n")  # fmt: skip
         for base in (gw.base, other):
             assert call(base, "mover", new_password)[0] == "OMGW-AUTH_FORBIDDEN"
