@@ -23,7 +23,7 @@ def _row(info: EntryInfo) -> dict[str, object]:
     return {
         "credential_map": info.credential_map,
         "key": info.key,
-        "username": MASK,
+        "username": info.username,
         "password": MASK,
         "client_certificate": info.has_client_certificate,
         "key_version": info.key_version,
@@ -80,13 +80,18 @@ def set_(
     emit_changes([change], as_json)
 
 
-@wallet.command("list", help="List entries; secrets are masked.")
+@wallet.command(
+    "list",
+    help="List entries with their usernames; passwords are masked. USERNAME is '-' where "
+    "an entry does not open with this key ('omgw wallet verify' says why).",
+)
 @click.option("--map", "credential_map", help="Only this credential map.")
 @json_option
 @pass_context
 def list_(ctx: Context, credential_map: str | None, as_json: bool) -> None:
-    with ctx.reading() as (_rt, s):
-        infos = Wallet(s, actor=ctx.actor).entries(credential_map)
+    with ctx.reading() as (runtime, s):
+        wallet = Wallet(s, lambda: runtime.secret_box, ctx.actor)
+        infos = wallet.entries(credential_map, username=True)
     emit_table(
         [_row(i) for i in infos],
         [
@@ -102,7 +107,7 @@ def list_(ctx: Context, credential_map: str | None, as_json: bool) -> None:
     )
 
 
-@wallet.command("show", help="Show an entry and who uses it; secrets are masked.")
+@wallet.command("show", help="Show an entry, its username and who uses it; the password is masked.")
 @click.argument("credential_map", metavar="MAP")
 @click.argument("key")
 @json_option
@@ -110,8 +115,9 @@ def list_(ctx: Context, credential_map: str | None, as_json: bool) -> None:
 def show(ctx: Context, credential_map: str, key: str, as_json: bool) -> None:
     from gateway.registry.store import Registry
 
-    with ctx.reading() as (_rt, s):
-        record = _row(Wallet(s, actor=ctx.actor).info(credential_map, key))
+    with ctx.reading() as (runtime, s):
+        wallet = Wallet(s, lambda: runtime.secret_box, ctx.actor)
+        record = _row(wallet.info(credential_map, key, username=True))
         record["used_by"] = Registry(s).wallet_referrers(credential_map, key)
     emit_record(record, as_json)
 

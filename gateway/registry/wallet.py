@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -128,13 +129,17 @@ def _check_address(credential_map: str, key: str) -> None:
 
 @dataclass(frozen=True)
 class EntryInfo:
-    """What may be shown about an entry: never the username or the password."""
+    """What may be shown about an entry: never the password. The username is not secret
+    (it travels in every request's header); it is read only where asked for, since it is
+    sealed with the password and opening it takes the key, and it is None where the entry
+    does not open."""
 
     credential_map: str
     key: str
     key_version: int
     has_client_certificate: bool
     updated_at: datetime
+    username: str | None = None
 
 
 class Wallet:
@@ -166,10 +171,19 @@ class Wallet:
             )
         return row
 
-    @staticmethod
-    def _info(row: WalletEntry) -> EntryInfo:
+    def _info(self, row: WalletEntry, username: bool) -> EntryInfo:
+        name = None
+        if username:
+            # an entry that does not open shows no username; 'omgw wallet verify' says why
+            with suppress(WalletError):
+                name = self._open(row).username
         return EntryInfo(
-            row.credential_map, row.key, row.key_version, row.has_client_certificate, row.updated_at
+            row.credential_map,
+            row.key,
+            row.key_version,
+            row.has_client_certificate,
+            row.updated_at,
+            name,
         )
 
     @staticmethod
@@ -181,14 +195,17 @@ class Wallet:
             "client_certificate": row.has_client_certificate,
         }
 
-    def entries(self, credential_map: str | None = None) -> list[EntryInfo]:
+    def entries(
+        self, credential_map: str | None = None, *, username: bool = False
+    ) -> list[EntryInfo]:
+        """Every entry (of one map); ``username`` opens each to read its username."""
         stmt = select(WalletEntry).order_by(WalletEntry.credential_map, WalletEntry.key)
         if credential_map:
             stmt = stmt.where(WalletEntry.credential_map == credential_map)
-        return [self._info(r) for r in self._s.scalars(stmt)]
+        return [self._info(r, username) for r in self._s.scalars(stmt)]
 
-    def info(self, credential_map: str, key: str) -> EntryInfo:
-        return self._info(self._require(credential_map, key))
+    def info(self, credential_map: str, key: str, *, username: bool = False) -> EntryInfo:
+        return self._info(self._require(credential_map, key), username)
 
     def exists(self, credential_map: str, key: str) -> bool:
         return self._row(credential_map, key) is not None

@@ -233,6 +233,21 @@ def test_crud_with_referrers_named_and_exit_codes(admin):
     assert admin.json("connector", "list") == [] and admin.json("wallet", "list") == []
 
 
+def test_wallet_listings_show_the_username_and_never_the_password(admin):
+    admin.ok("wallet", "set", "oracle.wsm.security", "K1", "--username", "svc-k1",
+             "--password-stdin", input=SECRET)  # fmt: skip
+    (entry,) = admin.json("wallet", "list")
+    assert entry["username"] == "svc-k1" and entry["password"] == "********"
+    table = admin.ok("wallet", "list")
+    assert "svc-k1" in table and SECRET not in table
+    shown = admin.json("wallet", "show", "oracle.wsm.security", "K1")
+    assert shown["username"] == "svc-k1" and shown["password"] == "********"
+    # an entry this key cannot open is still listed, its username unknown
+    admin.env["OMGW_WALLET_KEY"] = MasterKey.generate().to_b64()
+    (entry,) = admin.json("wallet", "list")
+    assert entry["key"] == "K1" and entry["username"] is None
+
+
 def test_task_types_and_processes_from_the_cli(admin):
     admin.ok(
         "task-type",
@@ -431,16 +446,26 @@ def test_no_secret_in_the_database_file_logs_or_output(tmp_path):
             stdin=SECRET + "\n",
         )
     )
+    # the wallet's own listings show the username (not a secret: every request carries
+    # it); nothing else shows even that
+    listings = [
+        omgw_here(home, *args)
+        for args in (
+            ("wallet", "list"), ("wallet", "list", "--json"),
+            ("wallet", "show", "oracle.wsm.security", "WMS01_KEY"),
+        )
+    ]  # fmt: skip
     for args in (
-        ("wallet", "list"), ("wallet", "list", "--json"), ("wallet", "show", "oracle.wsm.security", "WMS01_KEY"),
         ("connector", "show", "WMS01_Fulfillment"), ("connector", "show", "WMS01_Fulfillment", "--json"),
         ("audit", "list", "--json"), ("export",), ("wallet", "verify"), ("wallet", "rotate-key"),
     ):  # fmt: skip
         outputs.append(omgw_here(home, *args))
-    for out in outputs:
+    for out in outputs + listings:
         assert out.returncode == 0, out.stderr
         assert SECRET not in out.stdout + out.stderr
+    for out in outputs:
         assert "svc-user" not in out.stdout + out.stderr
+    assert all("svc-user" in out.stdout for out in listings)
     db = home / "omgw.db"
     con = sqlite3.connect(db)
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
