@@ -138,14 +138,17 @@ class JeopardyCheck:
         now: datetime | None = None,
         after: tuple[int, int] | None = None,
         limit: int | None = None,
+        *,
+        dry_run: bool = False,
     ) -> JeopardyReport:
         """Check every open line, or the first ``limit`` after the (order id, line id)
         ``after``. Rows are read and written with Core: this runs while holding SQLite's
         write lock, and loading every open line as ORM objects and flushing each one
         took ~6 s at 45,000 lines, nothing sent meanwhile. Only the lines whose priority
-        rose are loaded as objects, for their events."""
+        rose are loaded as objects, for their events. ``dry_run`` only reports: nothing
+        is stored and no event is raised (a line's ``rose`` says it would be)."""
         now = _aware(now or utcnow())
-        if self._s.get_bind().dialect.name == "postgresql":
+        if not dry_run and self._s.get_bind().dialect.name == "postgresql":
             self._s.execute(select(func.pg_advisory_xact_lock(_LOCK)))
         thresholds = TriggerStore(self._s).thresholds()
         f = FulfillLine
@@ -204,6 +207,8 @@ class JeopardyCheck:
                     "priority": priority,
                 }
             )
+        if dry_run:
+            return JeopardyReport(len(rows), tuple(out))
         self._write(changes, now)
         for result in out:
             if result.rose and result.priority is not None:

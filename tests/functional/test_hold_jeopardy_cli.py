@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from gateway.config import Settings
 from gateway.orders.commands import LineInput, OrderInput
@@ -109,6 +109,37 @@ def test_hold_apply_list_release_round_trip_with_events(admin: Admin) -> None:
     assert [(h["hold"], h["line"]) for h in shown["holds"]] == [("CREDIT", None), ("QA", 2)]
 
 
+def _lines_and_outbox(admin: Admin) -> tuple[list[tuple[object, ...]], int]:
+    """Every fulfillment line's jeopardy columns, and the number of outbox rows."""
+    runtime = _runtime(admin)
+    try:
+        with runtime.read_sessions() as s:
+            f = FulfillLine
+            lines = s.execute(
+                select(
+                    f.id,
+                    f.planned_completion_at,
+                    f.jeopardy_delay_minutes,
+                    f.jeopardy_priority,
+                    f.jeopardy_checked_at,
+                ).order_by(f.id)
+            ).all()
+            outbox = s.scalar(select(func.count()).select_from(OutboxMessage)) or 0
+            return [tuple(row) for row in lines], outbox
+    finally:
+        runtime.close()
+
+
+def _backdate(admin: Admin, number: str, by: timedelta) -> None:
+    runtime = _runtime(admin)
+    try:
+        with runtime.sessions() as s, s.begin():
+            header = s.scalars(select(OrderHeader).where(OrderHeader.order_number == number)).one()
+            header.created_at -= by
+    finally:
+        runtime.close()
+
+
 def test_jeopardy_check_lists_lines_in_jeopardy_and_raises_enabled_rises(admin: Admin) -> None:
     _subscriber(admin)
     admin.ok("trigger", "set", "JEOPARDY", "MEDIUM", "--connector", "CRM_Events")
@@ -126,13 +157,21 @@ def test_jeopardy_check_lists_lines_in_jeopardy_and_raises_enabled_rises(admin: 
 
     now = admin.json("jeopardy", "check")
     assert now == []  # submitted just now: the Ship step is due in 50 hours
-    later = (created + timedelta(minutes=3000 + 90)).strftime("%Y-%m-%dT%H:%M:%S")
-    rows = admin.json("jeopardy", "check", "--at", later)
+    late = timedelta(minutes=3000 + 90)
+    # --at reports what a check then will find, and changes nothing
+    before = _lines_and_outbox(admin)
+    rows = admin.json("jeopardy", "check", "--at", (created + late).strftime("%Y-%m-%dT%H:%M:%S"))
     assert [(r["order"], r["priority"], r["raised"], r["task_type"]) for r in rows] == [
         (number, "MEDIUM", True, "Shipment")
     ]
     assert 89 <= rows[0]["delay_minutes"] <= 90
-    again = admin.json("jeopardy", "check", "--at", later)
+    assert _lines_and_outbox(admin) == before
+    assert _events(admin) == []
+
+    _backdate(admin, number, late)  # the order was submitted 51.5 hours ago
+    rows = admin.json("jeopardy", "check")
+    assert [(r["order"], r["priority"], r["raised"]) for r in rows] == [(number, "MEDIUM", True)]
+    again = admin.json("jeopardy", "check")
     assert [r["raised"] for r in again] == [False]  # no rise, no second event
     assert _events(admin) == [("JEOPARDY", "READY")]
     runtime = _runtime(admin)
