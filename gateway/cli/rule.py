@@ -18,7 +18,9 @@ from gateway.cli.values import with_options
 from gateway.errors import NotFoundError, ValidationError
 from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.orders.intake import OrderIntake
+from gateway.orders.placement import BILLED_WHERE_SHIPPED
 from gateway.orders.routing import line_attributes, shipment_step
+from gateway.persistence.models import Connector, FulfillLine
 from gateway.registry.rules import RuleStore, rules_error
 from routing.engine import Engine, Explanation, compile_rule_set
 from routing.rules import (
@@ -252,8 +254,9 @@ def _pairs(items: tuple[str, ...]) -> dict[str, str]:
 
 def _order_attributes(
     s: Session, order: str, line_number: int
-) -> tuple[dict[str, Any], int | None]:
-    """The line's attributes, and the routing version that routed it (if one did)."""
+) -> tuple[dict[str, Any], int | None, str | None]:
+    """The line's attributes, the routing version that routed it (if one did), and the
+    connector of its shipment request (if it has one)."""
     (header,) = find_orders(s, OrderQuery(order_number=order))
     lines = [li for li in header.lines if li.line_number == line_number]
     if not lines:
@@ -262,7 +265,16 @@ def _order_attributes(
     process, step = shipment_step()
     fline = line.fulfill_lines[0] if line.fulfill_lines else None
     recorded = fline.rule_set_version if fline is not None else None
-    return line_attributes(header, header.source_system.code, line, fline, process, step), recorded
+    attributes = line_attributes(header, header.source_system.code, line, fline, process, step)
+    return attributes, recorded, _shipment_connector(s, fline)
+
+
+def _shipment_connector(s: Session, fline: FulfillLine | None) -> str | None:
+    request = fline.request if fline is not None else None
+    if request is None or request.task_type != "Shipment" or request.connector_id is None:
+        return None
+    connector = s.get(Connector, request.connector_id)
+    return connector.name if connector is not None else None
 
 
 @rule.command(
@@ -304,8 +316,9 @@ def explain(
     with ctx.reading() as (_rt, s):
         store = RuleStore(s)
         values: dict[str, Any] = {}
+        shipped_via = None
         if order is not None:
-            values, recorded = _order_attributes(s, order, line_number)
+            values, recorded, shipped_via = _order_attributes(s, order, line_number)
             if version is None and not draft:
                 version = recorded  # why it went where it went (or nowhere)
         engine = _engine(store, version, draft)
@@ -315,7 +328,9 @@ def explain(
         raise ValidationError("INVALID_VALUE", str(exc)) from None
     values.update(given)
     explanation = engine.explain(values, at)
-    _emit_explanation(engine, explanation, values, at, "draft" if draft else None, as_json)
+    _emit_explanation(
+        engine, explanation, values, at, "draft" if draft else None, shipped_via, as_json
+    )
 
 
 def _engine(store: RuleStore, version: int | None, draft: bool) -> Engine:
@@ -341,13 +356,25 @@ def _emit_explanation(
     values: dict[str, Any],
     at: datetime,
     label: str | None,
+    shipped_via: str | None,
     as_json: bool,
 ) -> None:
+    """``shipped_via``: the connector of the line's shipment request, where a bill that
+    routing has nothing for goes (as the runtime sends it; see BILLED_WHERE_SHIPPED)."""
     decision = explanation.decision
+    connector = decision.connector
+    fallback = connector is None and values.get("TaskType") == BILLED_WHERE_SHIPPED
     if decision.rule is not None:
         outcome = f"connector {decision.connector} (rule {decision.rule_id})"
     elif decision.by_default:
         outcome = f"connector {decision.connector} (default for task type {values['TaskType']})"
+    elif fallback:
+        connector = shipped_via
+        where = f"connector {shipped_via}" if shipped_via else "its connector"
+        outcome = (
+            f"where the line's shipment went ({where}), since routing has no connector for "
+            f"{BILLED_WHERE_SHIPPED}: {decision.reason}"
+        )
     else:
         outcome = f"no connector: {decision.reason}"
     rows = [
@@ -366,10 +393,11 @@ def _emit_explanation(
             "attributes": {k: str(v) for k, v in values.items() if v is not None},
             "rules": rows,
             "decision": {
-                "connector": decision.connector,
+                "connector": connector,
                 "rule": decision.rule_id,
                 "by_default": decision.by_default,
                 "reason": decision.reason,
+                "where_shipped": fallback,
             },
         }
         click.echo(json.dumps(record, indent=2))

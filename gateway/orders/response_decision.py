@@ -38,7 +38,7 @@ from gateway.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.commands import FulfillLineResponse, LineOutcome
 from gateway.orders.held import hold_on
 from gateway.orders.limits import check_length, check_quantity
-from gateway.orders.placement import Placement, place
+from gateway.orders.placement import BILLED_WHERE_SHIPPED, Placement, place
 from gateway.orders.routing import Router
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow, NewRequest, OrderSet
 from gateway.orders.steps import next_external, process_of
@@ -504,7 +504,7 @@ def _after_shipment(
             continue
         if router.active:
             line = draft.orders.lines[fline.order_line_id]
-            placement = place(registry, router, header, line, fline, "Invoice", None)
+            placement = place(registry, router, header, line, fline, BILLED_WHERE_SHIPPED, None)
             if placement.connector is not None:
                 _route_billing(draft, header, fid, placement, routed)
                 continue

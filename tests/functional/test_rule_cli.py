@@ -38,6 +38,7 @@ def test_rules_are_written_published_explained_and_rolled_back(admin):
         "rule": None,
         "by_default": True,
         "reason": None,
+        "where_shipped": False,
     }
     draft = admin.json(
         "rule", "explain", "--draft", "--set", "Item=CM5008", "--set", "TaskType=Shipment"
@@ -338,6 +339,41 @@ def test_explain_and_reroute_an_order_from_the_terminal(admin):
         row = c.execute(text("select rule_set_version, routing_rule_id from fulfill_lines")).one()
     engine.dispose()
     assert tuple(row) == (3, "CM")
+
+
+def test_explain_says_a_bill_routing_has_nothing_for_goes_where_the_line_shipped(admin):
+    admin.ok("init", "--sample")
+    admin.ok("apply", "-f", str(SAMPLE))  # routing: a default for Shipment, none for Invoice
+    from gateway.config import Settings
+    from gateway.orders.commands import LineInput, OrderInput
+    from gateway.orders.intake import OrderIntake
+    from gateway.runtime import Runtime
+
+    settings = Settings.from_env({k: v for k, v in admin.env.items() if v is not None})
+    runtime = Runtime(settings)
+    try:
+        with runtime.sessions() as s, s.begin():
+            line = LineInput("1", "1", "CM5008", Decimal(5))
+            outcome = OrderIntake(s).create(OrderInput("LEGACY", "T-2", "SO-T-2", "1", (line,)))
+            number = outcome.header.order_number
+    finally:
+        runtime.close()
+
+    loose = admin.json("rule", "explain", "--set", "TaskType=Invoice")
+    assert loose["decision"]["where_shipped"] is True and loose["decision"]["connector"] is None
+    text = admin.ok("rule", "explain", "--set", "TaskType=Invoice").splitlines()[-1]
+    assert text.startswith("decision: where the line's shipment went (its connector)"), text
+    assert "no connector:" not in text
+
+    of_line = admin.json("rule", "explain", "--order", number, "--set", "TaskType=Invoice")
+    assert of_line["decision"]["where_shipped"] is True
+    assert of_line["decision"]["connector"] == "WMS01_Fulfillment"  # its shipment's
+    text = admin.ok("rule", "explain", "--order", number, "--set", "TaskType=Invoice")
+    assert "decision: where the line's shipment went (connector WMS01_Fulfillment)" in text
+    # a task type with no such fallback still has no connector
+    other = admin.json("rule", "explain", "--set", "TaskType=Return")
+    assert other["decision"]["where_shipped"] is False
+    assert other["decision"]["connector"] is None
 
 
 def test_attributes_are_listed_with_types(admin):
