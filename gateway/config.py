@@ -214,6 +214,13 @@ class Settings:
     def key_file(self) -> Path:
         return self.home / "wallet.key"
 
+    @property
+    def home_database(self) -> Path | None:
+        """The database file in the home when the database is the default one there; None
+        when ``OMGW_DATABASE_URL`` names another (a server has no file to look for)."""
+        own = self.home / "omgw.db"
+        return own if self.database_url == f"sqlite:///{own}" else None
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environ is None else environ

@@ -8,7 +8,26 @@ from gateway.config import Settings
 from gateway.persistence.db import create_engine_for, make_session_factory, migrate, serialize_setup
 from gateway.persistence.files import ensure_private_dir, tighten
 
-__all__ = ["prepare"]
+__all__ = ["missing_home", "prepare"]
+
+
+def missing_home(settings: Settings) -> str | None:
+    """Why ``settings`` name no home ``omgw init`` made, or None.
+
+    Only the default database, the SQLite file in the home, is looked for: a mistyped
+    ``OMGW_HOME`` would otherwise get a new, empty database and a new wallet key. A
+    database named by ``OMGW_DATABASE_URL`` is the operator's to make (``omgw init``
+    migrates it, as every command does).
+    """
+    database = settings.home_database
+    if database is None or database.exists():
+        return None
+    if not settings.home.is_dir():
+        return f"no omgw home at {settings.home}: run 'omgw init', or check OMGW_HOME"
+    return (
+        f"no omgw database in {settings.home} ({database.name}): run 'omgw init', or check "
+        "OMGW_HOME"
+    )
 
 
 def prepare(settings: Settings) -> None:

@@ -34,14 +34,23 @@ class Context:
     def __init__(self) -> None:
         self._settings: Settings | None = None
         self.actor = default_actor()
+        #: set by the commands that make a home (init, demo) before they read the settings;
+        #: every other command refuses a home that does not exist
+        self.makes_home = False
 
     @property
     def settings(self) -> Settings:
         if self._settings is None:
-            self._settings = Settings.from_env()
+            settings = Settings.from_env()
             # main() starts at INFO, before any setting is read; from here the setting rules
-            logging.getLogger().setLevel(self._settings.log_level)
-            use_format(self._settings.log_format)
+            logging.getLogger().setLevel(settings.log_level)
+            use_format(settings.log_format)
+            if not self.makes_home:
+                from gateway.startup import missing_home
+
+                if (why := missing_home(settings)) is not None:
+                    raise click.ClickException(why)
+            self._settings = settings
         return self._settings
 
     @contextmanager
@@ -49,7 +58,7 @@ class Context:
         from gateway.startup import prepare
 
         if self.settings.database_url not in _PREPARED:
-            prepare(self.settings)  # a fresh home works without a separate 'omgw init'
+            prepare(self.settings)  # migrates a database an upgrade left behind
             _PREPARED.add(self.settings.database_url)
         runtime = Runtime(self.settings)
         try:

@@ -41,6 +41,7 @@ def demo(
 ) -> None:
     from gateway.demo import run_demo
 
+    ctx.makes_home = True
     summary = run_demo(
         ctx.settings,
         orders,

@@ -39,6 +39,7 @@ SAMPLE_SYSTEMS = ("CSS01", "LEGACY", "WMS01")
 def init(ctx: Context, sample: bool) -> None:
     from gateway.startup import prepare
 
+    ctx.makes_home = True
     settings = ctx.settings
     prepare(settings)
     shown = make_url(settings.database_url).render_as_string(hide_password=True)

@@ -162,6 +162,30 @@ def test_init_never_prints_the_database_password(tmp_path):
         databases.close()
 
 
+def test_a_home_that_does_not_exist_is_refused_not_made(tmp_path):
+    home = tmp_path / "hoem"  # mistyped
+    for args in (("user", "list"), ("connector", "list", "--json"), ("worker", "--once")):
+        out = omgw(home, *args)
+        assert out.returncode == 1, out.stderr
+        assert f"no omgw home at {home}: run 'omgw init', or check OMGW_HOME" in out.stderr
+        assert "Traceback" not in out.stderr
+    assert not home.exists()  # nothing was made
+    home.mkdir()  # a directory, but no database in it
+    out = omgw(home, "user", "list")
+    assert out.returncode == 1 and f"no omgw database in {home} (omgw.db)" in out.stderr
+    assert list(home.iterdir()) == []
+    # init makes it; from then on the commands work
+    assert omgw(home, "init").returncode == 0
+    assert omgw(home, "user", "list").stdout.strip() == "(none)"
+
+
+def test_a_database_named_by_url_needs_no_home(tmp_path, fresh_database_url):
+    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
+    env |= {"OMGW_HOME": str(tmp_path / "elsewhere"), "OMGW_DATABASE_URL": fresh_database_url}
+    result = CliRunner().invoke(cli, ["user", "list"], env=env)
+    assert result.exit_code == 0, result.output
+
+
 def test_serve_on_a_port_in_use_says_so_and_how_to_choose_another(tmp_path):
     with socket.create_server(("127.0.0.1", 0)) as taken:
         port = taken.getsockname()[1]
@@ -300,6 +324,8 @@ def test_the_log_level_setting_rules_once_a_command_reads_settings(tmp_path, roo
     """``omgw worker`` used to log every delivery at INFO whatever OMGW_LOG_LEVEL said
     (main() set INFO, and nothing applied the setting): 11 MB per 100,000 deliveries."""
     env = {"OMGW_HOME": str(tmp_path / "home"), "OMGW_LOG_LEVEL": "warning"}
+    assert CliRunner().invoke(cli, ["init"], env=env).exit_code == 0
+    root_level.setLevel(logging.INFO)  # as main() leaves it before the next command
     result = CliRunner().invoke(cli, ["jeopardy", "check"], env=env)
     assert result.exit_code == 0, result.output
     assert root_level.level == logging.WARNING
