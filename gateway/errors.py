@@ -43,7 +43,8 @@ in the README. They never change meaning once released.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import difflib
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -58,8 +59,17 @@ __all__ = [
     "ResponseRejected",
     "StateError",
     "ValidationError",
+    "did_you_mean",
     "wire_code",
 ]
+
+
+def did_you_mean(name: str, known: Iterable[str]) -> str:
+    """``; did you mean 'X'?`` naming the known name closest to a mistyped ``name`` (case
+    aside), for a NOT_FOUND message to end with; empty when none is close."""
+    by_folded = {k.casefold(): k for k in known}
+    close = difflib.get_close_matches(name.casefold(), list(by_folded), n=1, cutoff=0.6)
+    return f"; did you mean {by_folded[close[0]]!r}?" if close else ""
 
 
 def wire_code(code: str) -> str:

@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from connectors.registry import is_plain
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_changes, emit_table, json_option
-from gateway.errors import ConflictError, NotFoundError, ValidationError
+from gateway.errors import ConflictError, NotFoundError, ValidationError, did_you_mean
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
 from gateway.persistence.models import User
@@ -153,7 +153,8 @@ def user_list(ctx: Context, as_json: bool) -> None:
 def _bound_user(s: Session, name: str) -> User:
     row = s.scalar(select(User).where(User.username == name))
     if row is None:
-        raise NotFoundError("USER_UNKNOWN", f"there is no user {name!r}")
+        like = did_you_mean(name, s.scalars(select(User.username)))
+        raise NotFoundError("USER_UNKNOWN", f"there is no user {name!r}{like}")
     return row
 
 
@@ -205,9 +206,7 @@ def user_unbind(
 @pass_context
 def user_remove(ctx: Context, name: str, as_json: bool) -> None:
     with ctx.transaction() as (_rt, s):
-        row = s.scalar(select(User).where(User.username == name))
-        if row is None:
-            raise NotFoundError("USER_UNKNOWN", f"there is no user {name!r}")
+        row = _bound_user(s, name)
         change = Change("delete", "user", name, {"roles": row.roles, **binding_of(row)}, None)
         s.delete(row)
         audit.record(s, ctx.actor, change)

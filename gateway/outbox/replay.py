@@ -36,7 +36,7 @@ from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
 from connectors.wallet import SecretBox, WalletError
-from gateway.errors import GatewayError, NotFoundError, ValidationError
+from gateway.errors import GatewayError, NotFoundError, ValidationError, did_you_mean
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
 from gateway.persistence.models import (
@@ -284,7 +284,8 @@ def _statement(session: Session, f: MessageFilter) -> Select[OutboxMessage]:
     if f.connector:
         connector_id = session.scalar(select(Connector.id).where(Connector.name == f.connector))
         if connector_id is None:
-            raise NotFoundError("CONNECTOR_UNKNOWN", f"no connector named {f.connector}")
+            like = did_you_mean(f.connector, session.scalars(select(Connector.name)))
+            raise NotFoundError("CONNECTOR_UNKNOWN", f"no connector named {f.connector}{like}")
         stmt = stmt.where(OutboxMessage.connector_id == connector_id)
     if f.order_number:
         known = session.scalar(

@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from gateway.errors import NotFoundError
+from gateway.errors import NotFoundError, did_you_mean
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
 from gateway.persistence.models import SourceSystem, User
@@ -42,9 +42,12 @@ def check_systems(session: Session, codes: Iterable[str]) -> None:
     unknown = wanted - known
     if unknown:
         names = ", ".join(sorted(unknown))
+        like = ""
+        if len(unknown) == 1:
+            like = did_you_mean(names, session.scalars(select(SourceSystem.code)))
         raise NotFoundError(
             "SOURCE_SYSTEM_UNKNOWN",
-            f"there is no source system {names}: register it first "
+            f"there is no source system {names}{like}: register it first "
             "('omgw source-system add') or check the code",
         )
 

@@ -52,7 +52,7 @@ from connectors.registry import (
 )
 from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec
 from connectors.wallet import Credential, SecretBox, WalletError
-from gateway.errors import GatewayError, NotFoundError, ValidationError
+from gateway.errors import GatewayError, NotFoundError, ValidationError, did_you_mean
 from gateway.persistence.audit import Change
 from gateway.persistence.models import User
 from gateway.registry.bindings import set_binding
@@ -337,7 +337,11 @@ def load_setup(
         for code in codes if isinstance(codes, list) else []:
             if isinstance(code, str) and code.strip() and code.strip() not in systems:
                 problems.append(
-                    (("user", index, "systems"), f"source system {code.strip()!r} does not exist")
+                    (
+                        ("user", index, "systems"),
+                        f"source system {code.strip()!r} does not exist"
+                        f"{did_you_mean(code.strip(), systems)}",
+                    )
                 )
     # References are checked on the raw tables, so an item with a bad value elsewhere
     # still gets its missing references reported in the same run.
@@ -348,7 +352,11 @@ def load_setup(
         target = raw.get("target_system")
         if isinstance(target, str) and target.strip() not in systems:
             problems.append(
-                (("connector", index, "target_system"), f"source system {target!r} does not exist")
+                (
+                    ("connector", index, "target_system"),
+                    f"source system {target!r} does not exist"
+                    f"{did_you_mean(target.strip(), systems)}",
+                )
             )
         if not isinstance(raw.get("credential_map", ""), str):
             continue  # reported by the connector's own checks
@@ -416,7 +424,9 @@ def _check_trigger_points(
             name = name.strip()
             where = ("trigger_point", index, "connectors")
             if name not in connectors:
-                problems.append((where, f"connector {name!r} does not exist"))
+                problems.append(
+                    (where, f"connector {name!r} does not exist{did_you_mean(name, connectors)}")
+                )
             elif name in modes and modes[name] != "BUSINESS_EVENT":
                 problems.append(
                     (
@@ -445,7 +455,8 @@ def _check_thresholds(
             problems.append(
                 (
                     ("jeopardy_threshold", index, "task_type"),
-                    f"task type {task_type.strip()!r} does not exist",
+                    f"task type {task_type.strip()!r} does not exist"
+                    f"{did_you_mean(task_type.strip(), task_types)}",
                 )
             )
     by_task: dict[str, list[tuple[int, JeopardyThresholdSpec]]] = {}

@@ -31,7 +31,7 @@ from connectors.registry import (
     check_process,
     is_plain,
 )
-from gateway.errors import ConflictError, NotFoundError, ValidationError
+from gateway.errors import ConflictError, NotFoundError, ValidationError, did_you_mean
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
 from gateway.persistence.models import (
@@ -91,7 +91,10 @@ class Registry:
     def _require_system(self, code: str) -> SourceSystem:
         row = self._system_row(code)
         if row is None:
-            raise NotFoundError("SOURCE_SYSTEM_UNKNOWN", f"there is no source system {code!r}")
+            raise NotFoundError(
+                "SOURCE_SYSTEM_UNKNOWN",
+                f"there is no source system {code!r}{self._like(SourceSystem.code, code)}",
+            )
         return row
 
     @staticmethod
@@ -293,7 +296,10 @@ class Registry:
     def require_connector(self, name: str) -> ConnectorSpec:
         spec = self.connector(name)
         if spec is None:
-            raise NotFoundError("CONNECTOR_UNKNOWN", f"there is no connector {name!r}")
+            raise NotFoundError(
+                "CONNECTOR_UNKNOWN",
+                f"there is no connector {name!r}{self._like(Connector.name, name)}",
+            )
         return spec
 
     def connectors_for(self, target_system: str) -> list[ConnectorSpec]:
@@ -316,8 +322,9 @@ class Registry:
         if target is None:
             raise NotFoundError(
                 "SOURCE_SYSTEM_UNKNOWN",
-                f"connector {spec.name}: target system {spec.target_system!r} does not exist; "
-                f"add it with 'omgw source-system add {spec.target_system}'",
+                f"connector {spec.name}: target system {spec.target_system!r} does not exist"
+                f"{self._like(SourceSystem.code, spec.target_system)}; add it with "
+                f"'omgw source-system add {spec.target_system}'",
             )
         for what, key in (
             ("credential_key", spec.credential_key),
@@ -376,7 +383,10 @@ class Registry:
     def remove_connector(self, name: str) -> Change:
         row = self._connector_row(name)
         if row is None:
-            raise NotFoundError("CONNECTOR_UNKNOWN", f"there is no connector {name!r}")
+            raise NotFoundError(
+                "CONNECTOR_UNKNOWN",
+                f"there is no connector {name!r}{self._like(Connector.name, name)}",
+            )
         requests = self._s.scalar(
             select(func.count())
             .select_from(FulfillmentRequest)
@@ -448,7 +458,10 @@ class Registry:
     def task_type(self, code: str) -> TaskTypeSpec:
         row = self._task_type_row(code)
         if row is None:
-            raise NotFoundError("TASK_TYPE_UNKNOWN", f"there is no task type {code!r}")
+            raise NotFoundError(
+                "TASK_TYPE_UNKNOWN",
+                f"there is no task type {code!r}{self._like(TaskType.code, code)}",
+            )
         return self._task_type_spec(row)
 
     def task_types(self) -> list[TaskTypeSpec]:
@@ -506,7 +519,10 @@ class Registry:
     def remove_task_type(self, code: str) -> Change:
         row = self._task_type_row(code)
         if row is None:
-            raise NotFoundError("TASK_TYPE_UNKNOWN", f"there is no task type {code!r}")
+            raise NotFoundError(
+                "TASK_TYPE_UNKNOWN",
+                f"there is no task type {code!r}{self._like(TaskType.code, code)}",
+            )
         if row.system:
             raise ConflictError("BUILT_IN", f"task type {code} is built in; it cannot be removed")
         users = sorted(
@@ -553,7 +569,8 @@ class Registry:
             rows = [r for r in rows if r.version == version]
         if not rows:
             which = f" version {version}" if version is not None else ""
-            raise NotFoundError("PROCESS_UNKNOWN", f"there is no process {name!r}{which}")
+            like = self._like(Process.name, name) if version is None else ""
+            raise NotFoundError("PROCESS_UNKNOWN", f"there is no process {name!r}{which}{like}")
         return rows[-1].version, self._process_spec(rows[-1])
 
     def is_builtin_process(self, name: str) -> bool:
@@ -613,7 +630,9 @@ class Registry:
     def remove_process(self, name: str) -> Change:
         rows = self._process_rows(name)
         if not rows:
-            raise NotFoundError("PROCESS_UNKNOWN", f"there is no process {name!r}")
+            raise NotFoundError(
+                "PROCESS_UNKNOWN", f"there is no process {name!r}{self._like(Process.name, name)}"
+            )
         if any(r.system for r in rows):
             raise ConflictError("BUILT_IN", f"process {name} is built in; it cannot be removed")
         before = {**self._process_spec(rows[-1]).to_mapping(), "versions": len(rows)}
@@ -624,20 +643,23 @@ class Registry:
 
     # -- shared ----------------------------------------------------------------------
 
-    @staticmethod
-    def _check_mode(mode: str, what: str, key: str, exists: bool) -> None:
+    def _like(self, column: Any, name: str) -> str:
+        """:func:`did_you_mean` over every value of ``column`` (registry tables are small)."""
+        return did_you_mean(name, self._s.scalars(select(column).distinct()))
+
+    def _check_mode(self, mode: str, what: str, key: str, exists: bool) -> None:
         if mode == "create" and exists:
             raise ConflictError(
                 "ALREADY_EXISTS", f"{what} {key} already exists; use 'update' to change it"
             )
         if mode == "update" and not exists:
-            code = {
-                "source system": "SOURCE_SYSTEM_UNKNOWN",
-                "connector": "CONNECTOR_UNKNOWN",
-                "task type": "TASK_TYPE_UNKNOWN",
-                "process": "PROCESS_UNKNOWN",
+            code, column = {
+                "source system": ("SOURCE_SYSTEM_UNKNOWN", SourceSystem.code),
+                "connector": ("CONNECTOR_UNKNOWN", Connector.name),
+                "task type": ("TASK_TYPE_UNKNOWN", TaskType.code),
+                "process": ("PROCESS_UNKNOWN", Process.name),
             }[what]
-            raise NotFoundError(code, f"there is no {what} {key!r}")
+            raise NotFoundError(code, f"there is no {what} {key!r}{self._like(column, key)}")
 
 
 def wallet_entry(session: Session, credential_map: str, key: str) -> WalletEntry | None:

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from connectors.registry import SpecInvalid
 from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec, check_thresholds
-from gateway.errors import NotFoundError, ValidationError
+from gateway.errors import NotFoundError, ValidationError, did_you_mean
 from gateway.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
@@ -80,9 +80,11 @@ class TriggerStore:
     def trigger_point(self, event: str, criterion: str = "") -> TriggerPointSpec:
         row = self._row(event, criterion)
         if row is None:
+            key = f"{event}/{criterion}" if criterion else event
+            known = [_spec(r).key for r in self._s.scalars(select(TriggerPoint))]
             raise NotFoundError(
                 "TRIGGER_POINT_UNKNOWN",
-                f"there is no trigger point {event}{'/' + criterion if criterion else ''}",
+                f"there is no trigger point {key}{did_you_mean(key, known)}",
             )
         return _spec(row)
 
@@ -95,9 +97,10 @@ class TriggerStore:
         for name in spec.connectors:
             row = rows.get(name)
             if row is None:
+                like = did_you_mean(name, self._s.scalars(select(Connector.name)))
                 raise NotFoundError(
                     "CONNECTOR_UNKNOWN",
-                    f"trigger point {spec.key}: there is no connector {name!r}",
+                    f"trigger point {spec.key}: there is no connector {name!r}{like}",
                 )
             if row.invocation_mode != "BUSINESS_EVENT":
                 raise ValidationError(
@@ -162,8 +165,10 @@ class TriggerStore:
         task_types = {t.task_type for t in specs if t.task_type}
         known = set(self._s.scalars(select(TaskType.code).where(TaskType.code.in_(task_types))))
         for missing in sorted(task_types - known):
+            like = did_you_mean(missing, self._s.scalars(select(TaskType.code)))
             raise NotFoundError(
-                "TASK_TYPE_UNKNOWN", f"jeopardy threshold: there is no task type {missing!r}"
+                "TASK_TYPE_UNKNOWN",
+                f"jeopardy threshold: there is no task type {missing!r}{like}",
             )
         before = self.thresholds()
         after = sorted(specs, key=lambda t: (t.task_type, t.from_minutes))

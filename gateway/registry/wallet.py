@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session
 
 from connectors.registry import CredentialSource, is_plain
 from connectors.wallet import Credential, MasterKey, SecretBox, WalletError, check_client_pair
-from gateway.errors import ConflictError, NotFoundError, ValidationError
+from gateway.errors import ConflictError, NotFoundError, ValidationError, did_you_mean
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
 from gateway.persistence.models import User, WalletEntry, WalletState
@@ -166,8 +166,11 @@ class Wallet:
     def _require(self, credential_map: str, key: str) -> WalletEntry:
         row = self._row(credential_map, key)
         if row is None:
+            keys = select(WalletEntry.key).where(WalletEntry.credential_map == credential_map)
             raise NotFoundError(
-                "WALLET_ENTRY_UNKNOWN", f"the wallet has no entry ({credential_map}, {key})"
+                "WALLET_ENTRY_UNKNOWN",
+                f"the wallet has no entry ({credential_map}, {key})"
+                f"{did_you_mean(key, self._s.scalars(keys))}",
             )
         return row
 

@@ -248,6 +248,30 @@ def test_wallet_listings_show_the_username_and_never_the_password(admin):
     assert entry["key"] == "K1" and entry["username"] is None
 
 
+def test_a_misspelled_name_gets_the_closest_one_suggested(admin):
+    admin.ok("init", "--sample")
+    admin.ok("apply", "-f", str(SAMPLE))
+    for args, message in (
+        (("connector", "show", "WMS01_Fulfilment"), "did you mean 'WMS01_Fulfillment'?"),
+        (("connector", "remove", "legacy_events"), "did you mean 'LEGACY_Events'?"),
+        (("source-system", "show", "LEGASY"), "did you mean 'LEGACY'?"),
+        (("task-type", "show", "Shipmnet"), "did you mean 'Shipment'?"),
+        (("process", "show", "RaviPickAndShp"), "did you mean 'RaviPickAndShip'?"),
+        (("user", "remove", "omgw-dmeo"), "did you mean 'omgw-demo'?"),
+        (("user", "bind", "omgw-demo", "--system", "WMS1"), "did you mean 'WMS01'?"),
+        (("trigger", "remove", "HOLDS"), "did you mean 'HOLD'?"),
+        (("wallet", "show", "oracle.wsm.security", "WMS01_KYE"), "did you mean 'WMS01_KEY'?"),
+        (("messages", "list", "--connector", "WMS01_Fulfilment"), "'WMS01_Fulfillment'?"),
+        (("connector", "add", "C9", "--target-system", "WMS10", "--url", "http://x/"),
+         "target system 'WMS10' does not exist; did you mean 'WMS01'?"),
+    ):  # fmt: skip
+        result = admin(*args)
+        assert result.exit_code == 1, (args, result.output)
+        assert message in result.stderr, (args, result.stderr)
+    nothing_close = admin("connector", "show", "Teleport")
+    assert nothing_close.exit_code == 1 and "did you mean" not in nothing_close.stderr
+
+
 def test_task_types_and_processes_from_the_cli(admin):
     admin.ok(
         "task-type",
