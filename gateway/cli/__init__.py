@@ -10,6 +10,7 @@ than that command needs; the summaries ``omgw --help`` lists are in :data:`COMMA
 from __future__ import annotations
 
 import importlib
+import json
 import logging
 from typing import TYPE_CHECKING
 
@@ -163,6 +164,28 @@ class _Group(click.Group):
             formatter.write_dl(rows)
 
     def invoke(self, ctx: click.Context) -> object:
+        """Runs the command. The failure of one given ``--json`` is printed as
+        ``{"error": {"code", "message"}}`` on standard output (where its JSON goes), with
+        the same exit code: a usage mistake is ``USAGE_ERROR`` (exit 2), a failure with no
+        code of its own ``COMMAND_FAILED``."""
+        from gateway.cli.output import JSON_ERRORS
+
+        try:
+            return self._invoke(ctx)
+        except click.ClickException as exc:
+            if not ctx.meta.get(JSON_ERRORS):
+                raise
+            if isinstance(exc, _Failed):
+                code = exc.code
+            elif isinstance(exc, click.UsageError):
+                code = "USAGE_ERROR"
+            else:
+                code = "COMMAND_FAILED"
+            error = {"code": code, "message": exc.format_message()}
+            click.echo(json.dumps({"error": error}, indent=2))
+            ctx.exit(exc.exit_code)
+
+    def _invoke(self, ctx: click.Context) -> object:
         from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
         from connectors.wallet import WalletError
@@ -170,21 +193,33 @@ class _Group(click.Group):
 
         try:
             return super().invoke(ctx)
-        except (WalletError, GatewayError) as exc:
-            raise click.ClickException(str(exc)) from None
+        except GatewayError as exc:
+            raise _Failed(exc.code, str(exc)) from None
+        except WalletError as exc:
+            raise _Failed("WALLET_ERROR", str(exc)) from None
         except IntegrityError as exc:
-            raise click.ClickException(
+            raise _Failed(
+                "DATABASE_REFUSED",
                 f"the database refused the change ({_first_line(exc)}); nothing was written. "
-                "If another admin changed the same thing at that moment, run it again"
+                "If another admin changed the same thing at that moment, run it again",
             ) from None
         except DataError as exc:
-            raise click.ClickException(
-                f"the database refused a value ({_first_line(exc)}); nothing was written"
+            raise _Failed(
+                "DATABASE_REFUSED",
+                f"the database refused a value ({_first_line(exc)}); nothing was written",
             ) from None
         except OperationalError as exc:
-            raise click.ClickException(
-                f"the database is unreachable or busy: {_first_line(exc)}"
+            raise _Failed(
+                "DATABASE_UNAVAILABLE", f"the database is unreachable or busy: {_first_line(exc)}"
             ) from None
+
+
+class _Failed(click.ClickException):
+    """A command's failure with the code ``--json`` reports it under."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @click.group(cls=_Group, help="omgw: the Order Management SOAP gateway.")

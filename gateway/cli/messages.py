@@ -351,15 +351,19 @@ def replay(
         )
     with ctx.transaction() as (_rt, s):
         result = Replayer(s, ctx.actor).replay(f, force=force, dry_run=dry_run)
-    _emit_result(result, f, as_json)
     problem = _problem(result)
+    _emit_result(result, f, as_json, problem)
     if problem:
+        if as_json:  # the report holds the error: one JSON document, then exit 1
+            click.get_current_context().exit(1)
         raise click.ClickException(problem)
 
 
-def _emit_result(result: ReplayResult, f: MessageFilter, as_json: bool) -> None:
+def _emit_result(
+    result: ReplayResult, f: MessageFilter, as_json: bool, problem: str | None
+) -> None:
     if as_json:
-        out = {
+        out: dict[str, object] = {
             "dry_run": result.dry_run,
             "force": result.force,
             "replayed": len(result.replayed),
@@ -367,6 +371,8 @@ def _emit_result(result: ReplayResult, f: MessageFilter, as_json: bool) -> None:
             "skipped": len(result.skipped),
             "messages": [i.to_json() for i in result.items],
         }
+        if problem:
+            out["error"] = {"code": "REPLAY_INCOMPLETE", "message": problem}
         click.echo(json.dumps(out, indent=2))
         return
     if not result.items:

@@ -10,14 +10,40 @@ import click
 
 from gateway.persistence.audit import Change
 
-__all__ = ["MASK", "emit_changes", "emit_record", "emit_table", "json_option", "shorten"]
+__all__ = [
+    "JSON_ERRORS",
+    "MASK",
+    "emit_changes",
+    "emit_record",
+    "emit_table",
+    "json_option",
+    "shorten",
+]
 
 MASK = "********"
+#: the key in click's ``ctx.meta`` (shared by every context of one invocation) that says
+#: the command was given --json, so its error is printed as JSON too (cli._Group.invoke)
+JSON_ERRORS = "omgw.json_errors"
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+def _note_json(ctx: click.Context, _param: click.Parameter, value: bool) -> bool:
+    if value:
+        ctx.meta[JSON_ERRORS] = True
+    return value
+
+
 def json_option(func: F) -> F:
-    return click.option("--json", "as_json", is_flag=True, help="Print JSON for scripts.")(func)
+    # eager: noted before the other options are read, so their errors are JSON too
+    return click.option(
+        "--json",
+        "as_json",
+        is_flag=True,
+        is_eager=True,
+        expose_value=True,
+        callback=_note_json,
+        help="Print JSON for scripts (an error too, on standard output).",
+    )(func)
 
 
 def shorten(text: str | None, width: int = 60) -> str | None:

@@ -272,6 +272,29 @@ def test_a_misspelled_name_gets_the_closest_one_suggested(admin):
     assert nothing_close.exit_code == 1 and "did you mean" not in nothing_close.stderr
 
 
+def test_a_command_given_json_reports_its_error_as_json_with_the_same_exit_code(admin):
+    missing = admin("connector", "show", "NOPE", "--json")
+    assert missing.exit_code == 1 and missing.stderr == ""
+    assert json.loads(missing.stdout) == {
+        "error": {"code": "CONNECTOR_UNKNOWN", "message": "there is no connector 'NOPE'"}
+    }
+    usage = admin("connector", "add", "C9", "--invocation-mode", "SOMETIMES", "--json")
+    assert usage.exit_code == 2
+    error = json.loads(usage.stdout)["error"]
+    assert error["code"] == "USAGE_ERROR" and "SOMETIMES" in error["message"]
+    short = admin("user", "add", "u", "--role", "ORDER_IMPORT", "--password-stdin", "--json",
+                  input="short")  # fmt: skip
+    assert short.exit_code == 1
+    assert json.loads(short.stdout)["error"] == {
+        "code": "COMMAND_FAILED",
+        "message": "the password must have at least 8 characters",
+    }
+    # without --json: one sentence on standard error, as before
+    plain = admin("connector", "show", "NOPE")
+    assert plain.exit_code == 1 and plain.stdout == ""
+    assert plain.stderr == "Error: there is no connector 'NOPE'\n"
+
+
 def test_task_types_and_processes_from_the_cli(admin):
     admin.ok(
         "task-type",

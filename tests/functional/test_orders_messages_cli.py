@@ -401,7 +401,8 @@ def test_replay_refuses_what_may_act_twice_and_skips_what_cannot_be_sent(hub):
 
     result = admin(*["messages", "replay", *args, "--id", "999999", "--json"])
     assert result.exit_code == 1, result.output
-    report = json.loads(result.stdout)
+    report = json.loads(result.stdout)  # one document: the report, with the error in it
+    assert report["error"]["code"] == "REPLAY_INCOMPLETE" and result.stderr == ""
     verdicts = {m["id"] or m["message_id"]: (m["verdict"], m["reason"]) for m in report["messages"]}
     assert verdicts == {
         ship_uncertain[0]: ("REFUSED", "an earlier attempt may have reached the receiver "
@@ -422,7 +423,7 @@ def test_replay_refuses_what_may_act_twice_and_skips_what_cannot_be_sent(hub):
     assert (report["replayed"], report["refused"], report["skipped"]) == (2, 3, 3)
     refused = ", ".join(f"{i} ({m})" for i, m in (ship_uncertain, bill_uncertain, delivered))
     assert f"refused without --force: {refused}: sending them again may create a second " \
-           "shipment or invoice" in result.stderr  # fmt: skip
+           "shipment or invoice" in report["error"]["message"]  # fmt: skip
     for id_, _m in (schedule_uncertain, parked):
         row = outbox(gw, id_)
         assert (row.status, row.attempts, row.replays) == ("READY", 0, 1)
@@ -434,7 +435,8 @@ def test_replay_refuses_what_may_act_twice_and_skips_what_cannot_be_sent(hub):
     # --force lets the risky ones through; READY and DISCARDED still are not replayable
     forced = admin(*["messages", "replay", *args, "--force", "--json"])
     assert forced.exit_code == 1, forced.output
-    got = {m["id"]: m["verdict"] for m in json.loads(forced.stdout)["messages"]}
+    forced_report = json.loads(forced.stdout)
+    got = {m["id"]: m["verdict"] for m in forced_report["messages"]}
     assert got == {
         ship_uncertain[0]: "REPLAYED", bill_uncertain[0]: "REPLAYED",
         schedule_uncertain[0]: "SKIPPED", delivered[0]: "REPLAYED", parked[0]: "SKIPPED",
@@ -445,7 +447,8 @@ def test_replay_refuses_what_may_act_twice_and_skips_what_cannot_be_sent(hub):
         assert (row.status, row.attempts, row.replays, row.uncertain) == (
             "READY", 0, 1, id_ != delivered[0]
         )  # fmt: skip
-    assert "not replayable" in forced.stderr and "refused" not in forced.stderr
+    message = forced_report["error"]["message"]
+    assert "not replayable" in message and "refused" not in message
     assert len(audit_keys(gw)) == 5  # one per row actually replayed
 
     # a replayed row that cannot go out at once says why
