@@ -15,6 +15,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 HOST   ?= 127.0.0.1
 PORT   ?= 8080
+## the simulated warehouse and event subscriber of make run, beside the gateway
+SIMULATOR_PORT  ?= $(shell expr $(PORT) + 1)
+SUBSCRIBER_PORT ?= $(shell expr $(PORT) + 2)
 
 .PHONY: run demo test lint bench bench-smoke wsdl clean
 
@@ -35,11 +38,13 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 ## Set up, initialise the embedded default (SQLite, local key file), apply the sample setup,
-## serve with an outbox worker, and run the simulated warehouse (WMS01) beside it.
+## serve with an outbox worker, and run the simulated warehouse (WMS01) and event subscriber
+## beside it, on PORT + 1 and PORT + 2 (serve points the sample's connectors at them).
 run: $(STAMP)
 	$(BIN)/omgw init --sample
 	$(BIN)/omgw apply -f gateway/setup/sample.toml
-	$(BIN)/omgw serve --host $(HOST) --port $(PORT) --simulate
+	$(BIN)/omgw serve --host $(HOST) --port $(PORT) --simulate \
+	  --simulator-port $(SIMULATOR_PORT) --subscriber-port $(SUBSCRIBER_PORT)
 
 ## The whole flow on this machine: orders in, two simulated warehouses, every order closed.
 ORDERS ?= 20

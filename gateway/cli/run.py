@@ -31,6 +31,9 @@ SAMPLE_WALLET_KEY = "WMS01_KEY"
 #: the systems of gateway/setup/sample.toml the sample user acts for: it imports for LEGACY and
 #: CSS01, and the simulated warehouse answers as WMS01 with its credentials
 SAMPLE_SYSTEMS = ("CSS01", "LEGACY", "WMS01")
+#: the sample's connectors to what ``serve --simulate`` runs, and the path each calls
+SAMPLE_SIMULATOR_CONNECTOR = ("WMS01_Fulfillment", "/simulator/FulfillmentService")
+SAMPLE_SUBSCRIBER_CONNECTOR = ("LEGACY_Events", "/events/OrderEventService")
 
 
 @click.command(help="Create the home directory, the database and the wallet key file.")
@@ -136,9 +139,20 @@ def _sample(ctx: Context) -> None:
 @click.option(
     "--simulate",
     is_flag=True,
-    help="Also run the simulated warehouse of the sample setup (WMS01) on port 8081, "
+    help="Also run the simulated warehouse of the sample setup (WMS01) on --simulator-port, "
     "answering as the sample wallet entry and calling back as the sample user, and a "
-    "simulated event subscriber on port 8082 (the sample's LEGACY_Events).",
+    "simulated event subscriber on --subscriber-port; the sample's connectors "
+    "WMS01_Fulfillment and LEGACY_Events are pointed at them.",
+)
+@click.option(
+    "--simulator-port",
+    type=click.IntRange(1, 65535),
+    help="With --simulate: the simulated warehouse's port (default: the gateway's + 1).",
+)
+@click.option(
+    "--subscriber-port",
+    type=click.IntRange(1, 65535),
+    help="With --simulate: the simulated subscriber's port (default: the gateway's + 2).",
 )
 @pass_context
 def serve(
@@ -149,6 +163,8 @@ def serve(
     threads: int | None,
     no_background: bool,
     simulate: bool,
+    simulator_port: int | None,
+    subscriber_port: int | None,
 ) -> None:
     from gateway.server import SERVICE_MODULES, listen
     from gateway.server import serve as run_server
@@ -167,12 +183,20 @@ def serve(
         settings = dataclasses.replace(settings, public_url=f"http://{reachable}:{port}")
     if threads is not None:
         settings = dataclasses.replace(settings, threads=threads)
+    sim_port, sub_port = simulator_port or port + 1, subscriber_port or port + 2
+    if simulate:  # before the readiness signal: no request goes out to the old ports
+        _point_sample_connectors(ctx, sim_port, sub_port)
     # The process's readiness signal: printed once the port listens (a call made now waits
     # in the kernel's queue until a worker takes it).
     shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
     for name in SERVICE_MODULES:
         click.echo(f"WSDL: http://{shown}:{port}/fscmService/{name}?WSDL")
-    children = [_start_simulator(settings, host, port), _start_subscriber()] if simulate else []
+    children = []
+    if simulate:
+        children = [
+            _start_simulator(settings, host, port, sim_port),
+            _start_subscriber(sub_port),
+        ]
     try:
         run_server(settings, listener, workers, background=not no_background)
     finally:
@@ -182,7 +206,31 @@ def serve(
             child.wait(timeout=10)
 
 
-def _start_simulator(settings: Settings, host: str, port: int) -> subprocess.Popen[bytes]:
+def _point_sample_connectors(ctx: Context, simulator_port: int, subscriber_port: int) -> None:
+    """Point the sample's connectors at the simulators' ports (each keeps its path), so
+    a gateway on another port gets its own simulators rather than those of one on the
+    default ports. Each change is printed and audited; a connector the home does not
+    have is left alone."""
+    from gateway.registry.store import Registry
+
+    wanted = (
+        (SAMPLE_SIMULATOR_CONNECTOR, simulator_port),
+        (SAMPLE_SUBSCRIBER_CONNECTOR, subscriber_port),
+    )
+    with ctx.transaction() as (_rt, s):
+        registry = Registry(s, ctx.actor)
+        for (name, path), sim_port in wanted:
+            spec = registry.connector(name)
+            if spec is None:
+                continue
+            url = f"http://127.0.0.1:{sim_port}{path}"
+            if registry.put_connector(dataclasses.replace(spec, url=url)) is not None:
+                click.echo(f"simulate: connector {name} now points at {url}")
+
+
+def _start_simulator(
+    settings: Settings, host: str, port: int, simulator_port: int
+) -> subprocess.Popen[bytes]:
     """``omgw simulate fulfillment`` for the sample setup, its passwords passed through
     the child's environment only (never on its command line)."""
     runtime = Runtime(settings)
@@ -207,7 +255,7 @@ def _start_simulator(settings: Settings, host: str, port: int) -> subprocess.Pop
     }
     args = [
         sys.executable, "-m", "gateway.cli", "simulate", "fulfillment",
-        "--host", "127.0.0.1", "--port", "8081", "--system", "WMS01",
+        "--host", "127.0.0.1", "--port", str(simulator_port), "--system", "WMS01",
         "--user", credential.username, "--password-env", "OMGW_SIM_INBOUND_PASSWORD",
         "--gateway-url", f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}",
         "--gateway-user", user, "--gateway-password-env", "OMGW_SIM_GATEWAY_PASSWORD",
@@ -215,9 +263,9 @@ def _start_simulator(settings: Settings, host: str, port: int) -> subprocess.Pop
     return subprocess.Popen(args, env=env)
 
 
-def _start_subscriber() -> subprocess.Popen[bytes]:
+def _start_subscriber(port: int) -> subprocess.Popen[bytes]:
     """``omgw simulate subscriber`` where the sample's ``LEGACY_Events`` pushes."""
-    args = [sys.executable, "-m", "gateway.cli", "simulate", "subscriber", "--port", "8082"]
+    args = [sys.executable, "-m", "gateway.cli", "simulate", "subscriber", "--port", str(port)]
     return subprocess.Popen(args)
 
 

@@ -311,6 +311,63 @@ def test_serve_runs_gunicorn_and_the_background_loop(tmp_path):
     assert "control socket" not in output.lower() and "gunicorn.ctl" not in output
 
 
+def _free_ports(count: int) -> list[int]:
+    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
+    try:
+        return [s.getsockname()[1] for s in sockets]
+    finally:
+        for s in sockets:
+            s.close()
+
+
+def _served_with_simulators(home: Path, *extra: str) -> list[str]:
+    """``serve --simulate`` arguments for a home as make run leaves it."""
+    assert omgw_here(home, "init", "--sample").returncode == 0
+    sample = Path(__file__).resolve().parents[2] / "gateway" / "setup" / "sample.toml"
+    applied = omgw_here(home, "apply", "-f", str(sample))
+    assert applied.returncode == 0, applied.stderr
+    return [sys.executable, "-m", "gateway.cli", "serve", "--port", "0", "--workers", "1",
+            "--simulate", *extra]  # fmt: skip
+
+
+def test_serve_simulate_runs_the_simulators_where_its_sample_connectors_point(tmp_path):
+    home = tmp_path / "home"
+    simulator, subscriber = _free_ports(2)
+    serve = _served_with_simulators(
+        home, "--simulator-port", str(simulator), "--subscriber-port", str(subscriber)
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
+    env.update(OMGW_HOME=str(home), OMGW_BACKGROUND_INTERVAL_SECONDS="0.2")
+    user, password = (home / "demo-user.txt").read_text().strip().split(":", 1)
+    with started(serve, env) as server:
+        printed = server.output.text
+        for name, url in (
+            ("WMS01_Fulfillment", f"http://127.0.0.1:{simulator}/simulator/FulfillmentService"),
+            ("LEGACY_Events", f"http://127.0.0.1:{subscriber}/events/OrderEventService"),
+        ):
+            assert f"simulate: connector {name} now points at {url}" in printed, printed
+        imports = client(server.url, "OrderImportService", user=user, password=password)
+        info = client(server.url, "OrderInformationService", user=user, password=password)
+        (created,) = imports.service.createOrders(request={"Order": [order("SIM-1")]})
+        assert created.ReturnStatus == "SUCCESS"
+
+        def closed() -> bool:
+            got = info.service.GetOrderDetails(Order=[{"OrderNumber": created.OrderNumber}])
+            return bool(got[0].StatusCode == "CLOSED")
+
+        until(closed, "the simulated warehouse to ship and bill the order", timeout=60)
+
+        def pushed() -> dict[str, object] | None:
+            with urllib.request.urlopen(f"http://127.0.0.1:{subscriber}/state", timeout=10) as r:
+                state = json.loads(r.read())
+            return state if state["counts"].get("OrderHeaderStatusUpdate") else None
+
+        until(pushed, "the simulated subscriber to receive the CLOSED event", timeout=60)
+    listed = {c["name"]: c["url"] for c in json.loads(omgw_here(home, "connector", "list",
+                                                                 "--json").stdout)}  # fmt: skip
+    assert listed["WMS01_Fulfillment"].startswith(f"http://127.0.0.1:{simulator}/")
+
+
 @pytest.fixture
 def root_level():
     root = logging.getLogger()
