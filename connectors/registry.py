@@ -277,20 +277,39 @@ class SourceSystemSpec:
             time_zone=r.text("time_zone", default="UTC", max_len=64) or "UTC",
             collections_allowed=r.flag("collections_allowed", False),
         )
+        events_only = r.flag("events_only", False)
         try:
             ZoneInfo(spec.time_zone)
         except (ZoneInfoNotFoundError, ValueError):
             r.problem(
                 "time_zone", f"{spec.time_zone!r} is not an IANA time zone such as Europe/Paris"
             )
-        if code and not (spec.order_capture or spec.fulfillment):
-            r.problem(None, "enable order_capture, fulfillment, or both")
+        if events_only and (spec.order_capture or spec.fulfillment):
+            r.problem(
+                "events_only",
+                "a system that only receives business events neither captures orders nor "
+                "fulfills them: drop order_capture and fulfillment, or events_only",
+            )
+        elif code and not (events_only or spec.order_capture or spec.fulfillment):
+            r.problem(
+                None,
+                "enable order_capture, fulfillment, or both; or events_only for a system "
+                "that only receives business events",
+            )
         r.finish()
         return spec
+
+    @property
+    def events_only(self) -> bool:
+        """Receives business events only (a subscriber): stored as neither order capture
+        nor fulfillment, which no other kind of system may be."""
+        return not (self.order_capture or self.fulfillment)
 
     def to_mapping(self) -> dict[str, Any]:
         out = asdict(self)
         out["type"] = out.pop("system_type")
+        if self.events_only:
+            out["events_only"] = True
         return out
 
 

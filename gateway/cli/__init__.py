@@ -95,7 +95,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "source-system": (
         "source_system",
         "source_system",
-        ("Systems known to the hub (order capture, fulfillment)."),
+        ("Systems known to the hub (order capture, fulfillment, business events only)."),
     ),
     "status": (
         "status",

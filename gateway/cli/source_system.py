@@ -25,6 +25,12 @@ _options = with_options(
         help="Receives fulfillment requests and sends responses.",
     ),
     click.option(
+        "--events-only/--no-events-only",
+        default=None,
+        help="Only receives business events (a subscriber): neither captures orders nor "
+        "fulfills them.",
+    ),
+    click.option(
         "--cross-reference/--no-cross-reference",
         default=None,
         help="Apply this system's value maps (omgw xref) to its messages.",
@@ -38,7 +44,10 @@ def _given(**values: Any) -> dict[str, Any]:
     return given({"system_type": "type"}, **values)
 
 
-@click.group("source-system", help="Systems known to the hub (order capture, fulfillment).")
+@click.group(
+    "source-system",
+    help="Systems known to the hub (order capture, fulfillment, business events only).",
+)
 def source_system() -> None:
     pass
 
@@ -65,7 +74,12 @@ def add(ctx: Context, code: str, as_json: bool, **values: Any) -> None:
 def update(ctx: Context, code: str, as_json: bool, **values: Any) -> None:
     with ctx.transaction() as (_rt, s):
         registry = Registry(s, ctx.actor)
-        data = {**registry.source_system(code).to_mapping(), **_given(**values)}
+        changes = _given(**values)
+        data = {**registry.source_system(code).to_mapping(), **changes}
+        if changes.get("order_capture") or changes.get("fulfillment"):
+            data.pop("events_only", None)  # given a role, it is no longer events only
+        elif changes.get("events_only"):
+            data.update(order_capture=False, fulfillment=False)
         spec = build_spec("source system", data, SourceSystemSpec.from_mapping)
         change = registry.put_source_system(spec, mode="update")
     emit_changes([change], as_json)
@@ -76,7 +90,10 @@ def update(ctx: Context, code: str, as_json: bool, **values: Any) -> None:
 @pass_context
 def list_(ctx: Context, as_json: bool) -> None:
     with ctx.reading() as (_rt, s):
-        rows = [spec.to_mapping() for spec in Registry(s).source_systems()]
+        rows = [
+            {**spec.to_mapping(), "events_only": spec.events_only}
+            for spec in Registry(s).source_systems()
+        ]
     emit_table(
         rows,
         [
@@ -85,6 +102,7 @@ def list_(ctx: Context, as_json: bool) -> None:
             ("type", "TYPE"),
             ("order_capture", "CAPTURE"),
             ("fulfillment", "FULFILLMENT"),
+            ("events_only", "EVENTS ONLY"),
             ("cross_reference", "XREF"),
             ("time_zone", "TIME ZONE"),
         ],

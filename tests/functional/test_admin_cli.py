@@ -295,6 +295,32 @@ def test_a_command_given_json_reports_its_error_as_json_with_the_same_exit_code(
     assert plain.stderr == "Error: there is no connector 'NOPE'\n"
 
 
+def test_an_event_subscriber_is_a_source_system_of_its_own_kind(admin, tmp_path):
+    admin.ok("source-system", "add", "CRM", "--events-only", "--type", "PURCHASED")
+    (crm,) = admin.json("source-system", "list")
+    assert (crm["order_capture"], crm["fulfillment"], crm["events_only"]) == (False, False, True)
+    assert "EVENTS ONLY" in admin.ok("source-system", "list")
+    admin.ok("connector", "add", "CRM_Events", "--target-system", "CRM",
+             "--url", "http://127.0.0.1:9/events", "--invocation-mode", "BUSINESS_EVENT")  # fmt: skip
+    admin.ok("trigger", "set", "HOLD", "--connector", "CRM_Events")
+
+    both = admin("source-system", "add", "X1", "--events-only", "--fulfillment")
+    assert both.exit_code == 1 and "drop order_capture and fulfillment" in both.stderr
+    neither = admin("source-system", "add", "X2")
+    assert neither.exit_code == 1 and "or events_only for a system" in neither.stderr
+
+    exported = tmp_path / "exported.toml"
+    admin.ok("export", "-o", str(exported))
+    assert "events_only = true" in exported.read_text()
+    assert admin.ok("apply", "-f", str(exported)).strip() == "no changes"
+
+    admin.ok("source-system", "update", "CRM", "--fulfillment")  # it took up a role
+    shown = admin.json("source-system", "show", "CRM")
+    assert shown["fulfillment"] is True and "events_only" not in shown
+    admin.ok("source-system", "update", "CRM", "--events-only")
+    assert admin.json("source-system", "show", "CRM")["events_only"] is True
+
+
 def test_task_types_and_processes_from_the_cli(admin):
     admin.ok(
         "task-type",

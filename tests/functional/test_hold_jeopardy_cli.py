@@ -61,7 +61,7 @@ def _events(admin: Admin) -> list[tuple[str | None, str]]:
 
 
 def _subscriber(admin: Admin) -> None:
-    admin.ok("source-system", "add", "CRM", "--fulfillment")
+    admin.ok("source-system", "add", "CRM", "--events-only")
     admin.ok(
         "connector", "add", "CRM_Events", "--target-system", "CRM",
         "--url", "http://127.0.0.1:9/events", "--invocation-mode", "BUSINESS_EVENT",
