@@ -90,12 +90,27 @@ def share_between_processes(directory: Path) -> None:
     global _shared
     shutil.rmtree(directory, ignore_errors=True)
     ensure_private_dir(directory.parent)
+    _forget_the_dead(directory.parent)
     directory.mkdir(mode=0o700)
     os.environ[MULTIPROCESS_ENV] = str(directory)
     _shared = directory
     # chosen at import from the environment; this process imported it before the
     # directory existed, and its forks inherit that choice
     values.ValueClass = values.MultiProcessValue()
+
+
+def _forget_the_dead(parent: Path) -> None:
+    """Remove the counting directories of servers that died without removing theirs
+    (``metrics-<pid>``, the pid gone): a kill -9 leaves one behind."""
+    for found in parent.glob("metrics-*"):
+        try:
+            os.kill(int(found.name.removeprefix("metrics-")), 0)
+        except ValueError:
+            continue  # not one of ours
+        except ProcessLookupError:
+            shutil.rmtree(found, ignore_errors=True)
+        except PermissionError:
+            continue  # alive, another user's
 
 
 class _Process(Collector):

@@ -22,6 +22,7 @@ from gateway.persistence.db import alembic_config
 from gateway.persistence.models import WorkerBeat, as_utc, utcnow
 from gateway.registry.wallet import key_problem
 from gateway.runtime import Runtime
+from gateway.security.log_redaction import redact_text
 
 __all__ = ["Check", "readiness", "readiness_answer"]
 
@@ -39,7 +40,8 @@ def _head(url: str) -> str | None:
 
 
 def _first_line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+    """The error's first line, with anything that looks like a credential masked."""
+    return redact_text((str(exc).strip().splitlines() or [type(exc).__name__])[0][:200])
 
 
 def readiness(runtime: Runtime) -> list[Check]:

@@ -7,6 +7,7 @@ import json
 import logging
 import os
 import re
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -263,6 +264,11 @@ def test_omgw_serve_adds_up_every_process_in_one_scrape_and_writes_json_lines(
         assert store.publish() is not None
     env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
     env.update(settings.to_env())
+    # what a server killed with -9 left behind: removed by the next one
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    stale = settings.home / "run" / f"metrics-{gone.pid}"
+    stale.mkdir(mode=0o700, parents=True)
     serve = [sys.executable, "-m", "gateway.cli", "serve", "--port", "0", "--workers", "2"]
     with started(serve, env, new_session=True) as server:
         imports = client(server.url, "OrderImportService")
@@ -277,6 +283,7 @@ def test_omgw_serve_adds_up_every_process_in_one_scrape_and_writes_json_lines(
         assert fault_code(refused.body) == "OMGW-AUTH_FAILED"
         # the background process's worker says it is alive, and its sends are counted
         until(lambda: _get(f"{server.url}/readyz")[0] == 200, "ready", timeout=30)
+        assert not stale.exists()
         retried = {"connector": "WMS01_Fulfillment", "outcome": "retry"}
         scrape = until(
             lambda: (
