@@ -27,7 +27,7 @@ from gateway.persistence.models import (
     OrderHeader,
     OrderLine,
 )
-from gateway.registry.snapshot import ConnectorInfo, Snapshot, current
+from gateway.registry.snapshot import ConnectorInfo, InTransaction
 
 __all__ = ["Orchestrator"]
 
@@ -37,7 +37,7 @@ Pair = tuple[OrderLine, FulfillLine]
 _NEW_REQUEST = insert(FulfillmentRequest).returning(FulfillmentRequest)
 
 
-class Orchestrator:
+class Orchestrator(InTransaction):
     """Moves lines through their process inside the caller's transaction (one: the
     registry is read once, at the first step that needs it)."""
 
@@ -51,20 +51,6 @@ class Orchestrator:
         self._status = StatusWriter(session)
         self._default_fs = default_fulfillment_system
         self._reply_to = reply_to
-
-    _registry: Snapshot | None = None
-
-    @property
-    def registry(self) -> Snapshot:
-        """The registry as this transaction sees it, read at first use.
-
-        Not a ``cached_property``: on Python 3.11 that holds one lock per class, shared
-        by every instance, while the first read waits for the database's write turn; a
-        thread holding the turn and wanting the lock would wait for ever on a thread
-        holding the lock and wanting the turn."""
-        if self._registry is None:
-            self._registry = current(self._s)
-        return self._registry
 
     # -- new lines --------------------------------------------------------------------
 

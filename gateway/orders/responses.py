@@ -40,7 +40,7 @@ from gateway.persistence.models import (
     table_of,
     utcnow,
 )
-from gateway.registry.snapshot import Snapshot, System, current
+from gateway.registry.snapshot import InTransaction, System
 
 __all__ = ["ResponseProcessor"]
 
@@ -56,26 +56,12 @@ _APPLIED = select(FulfillmentResponseRecord.result_json).where(
 )
 
 
-class ResponseProcessor:
+class ResponseProcessor(InTransaction):
     """Applies fulfillment-system messages inside the caller's transaction."""
 
     def __init__(self, session: Session, reply_to: str | None = None) -> None:
         self._s = session
         self._reply_to = reply_to
-
-    _registry: Snapshot | None = None
-
-    @property
-    def registry(self) -> Snapshot:
-        """The registry as this transaction sees it, read at first use.
-
-        Not a ``cached_property``: on Python 3.11 that holds one lock per class, shared
-        by every instance, while the first read waits for the database's write turn; a
-        thread holding the turn and wanting the lock would wait for ever on a thread
-        holding the lock and wanting the turn."""
-        if self._registry is None:
-            self._registry = current(self._s)
-        return self._registry
 
     # -- shared checks ---------------------------------------------------------------
 

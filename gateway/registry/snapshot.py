@@ -39,7 +39,15 @@ from gateway.persistence.models import (
 from gateway.registry.rules import RuleStore
 from routing.engine import Engine
 
-__all__ = ["ConnectorInfo", "ProcessVersion", "Snapshot", "System", "Trigger", "current"]
+__all__ = [
+    "ConnectorInfo",
+    "InTransaction",
+    "ProcessVersion",
+    "Snapshot",
+    "System",
+    "Trigger",
+    "current",
+]
 
 #: models whose rows the snapshot holds: pending changes to them are flushed (and so
 #: move the stamp) before the stamp is read
@@ -133,6 +141,25 @@ class Snapshot:
 _HELD: dict[str, Snapshot] = {}
 _STAMP = select(RegistryStamp.n).where(RegistryStamp.id == 1)
 _LOCK = threading.Lock()
+
+
+class InTransaction:
+    """For a class whose instances work inside one transaction (``self._s``): the
+    registry as that transaction sees it, read at first use.
+
+    Not a ``cached_property``: on Python 3.11 that holds one lock per class, shared by
+    every instance, while the first read waits for the database's write turn; a thread
+    holding the turn and wanting the lock would wait for ever on a thread holding the
+    lock and wanting the turn."""
+
+    _s: Session
+    _registry: Snapshot | None = None
+
+    @property
+    def registry(self) -> Snapshot:
+        if self._registry is None:
+            self._registry = current(self._s)
+        return self._registry
 
 
 def current(session: Session) -> Snapshot:
