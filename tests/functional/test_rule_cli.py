@@ -307,20 +307,7 @@ def test_explain_and_reroute_an_order_from_the_terminal(admin):
     admin.ok("rule", "default", "Shipment", "--clear")
     admin.ok("rule", "publish")
     # take an order in through the domain (the SOAP path is covered elsewhere)
-    from gateway.config import Settings
-    from gateway.orders.commands import LineInput, OrderInput
-    from gateway.orders.intake import OrderIntake
-    from gateway.runtime import Runtime
-
-    settings = Settings.from_env({k: v for k, v in admin.env.items() if v is not None})
-    runtime = Runtime(settings)
-    try:
-        with runtime.sessions() as s, s.begin():
-            line = LineInput("1", "1", "CM5008", Decimal(5))
-            outcome = OrderIntake(s).create(OrderInput("LEGACY", "T-1", "SO-T-1", "1", (line,)))
-            number = outcome.header.order_number
-    finally:
-        runtime.close()
+    number = _take_order(admin, "T-1")
     explained = admin.json("rule", "explain", "--order", number, "--line", "1")
     assert explained["version"] == 2  # the version that routed (here: failed) the line
     assert explained["attributes"]["Item"] == "CM5008"
@@ -344,20 +331,7 @@ def test_explain_and_reroute_an_order_from_the_terminal(admin):
 def test_explain_says_a_bill_routing_has_nothing_for_goes_where_the_line_shipped(admin):
     admin.ok("init", "--sample")
     admin.ok("apply", "-f", str(SAMPLE))  # routing: a default for Shipment, none for Invoice
-    from gateway.config import Settings
-    from gateway.orders.commands import LineInput, OrderInput
-    from gateway.orders.intake import OrderIntake
-    from gateway.runtime import Runtime
-
-    settings = Settings.from_env({k: v for k, v in admin.env.items() if v is not None})
-    runtime = Runtime(settings)
-    try:
-        with runtime.sessions() as s, s.begin():
-            line = LineInput("1", "1", "CM5008", Decimal(5))
-            outcome = OrderIntake(s).create(OrderInput("LEGACY", "T-2", "SO-T-2", "1", (line,)))
-            number = outcome.header.order_number
-    finally:
-        runtime.close()
+    number = _take_order(admin, "T-2")
 
     loose = admin.json("rule", "explain", "--set", "TaskType=Invoice")
     assert loose["decision"]["where_shipped"] is True and loose["decision"]["connector"] is None
@@ -405,3 +379,21 @@ def test_odd_rule_ids_in_a_setup_file_get_a_line_not_a_traceback(admin, tmp_path
     assert result.exit_code == 1 and "Traceback" not in result.output
     assert "line 2: id: required: 1-50 letters" in result.output
     assert "line 7: id: required: 1-50 letters" in result.output
+
+
+def _take_order(admin, key: str) -> str:
+    """An order of one CM5008 line taken in through the domain, in the admin's home."""
+    from gateway.config import Settings
+    from gateway.orders.commands import LineInput, OrderInput
+    from gateway.orders.intake import OrderIntake
+    from gateway.runtime import Runtime
+
+    settings = Settings.from_env({k: v for k, v in admin.env.items() if v is not None})
+    runtime = Runtime(settings)
+    try:
+        with runtime.sessions() as s, s.begin():
+            line = LineInput("1", "1", "CM5008", Decimal(5))
+            order = OrderInput("LEGACY", key, f"SO-{key}", "1", (line,))
+            return str(OrderIntake(s).create(order).header.order_number)
+    finally:
+        runtime.close()

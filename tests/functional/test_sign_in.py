@@ -29,9 +29,9 @@ from gateway.config import Settings
 from gateway.persistence.models import AuditEntry, AuthFailure, User
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
-from gateway.server import build_app, build_authenticator
+from gateway.server import build_authenticator
 from tests.common.soap import PASSWORD, basic, fault_code
-from tests.conftest import Admin, Gateway, _QuietHandler, _ThreadingServer, make_settings, serving
+from tests.conftest import Admin, Gateway, make_settings, served, serving
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases
@@ -133,23 +133,11 @@ def guarded(tmp_path: Path, url: str, **limits: Any) -> Iterator[Gateway]:
 def another_process(runtime: Runtime) -> Iterator[str]:
     """A second gateway front on the same database and settings, as a second gunicorn
     worker would be: its own runtime, authenticator and cache."""
-    from wsgiref.simple_server import make_server
-
     second = Runtime(runtime.settings)
-    server = make_server(
-        "127.0.0.1",
-        0,
-        build_app(second),
-        server_class=_ThreadingServer,
-        handler_class=_QuietHandler,
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_port}"
+        with served(second) as base:
+            yield base
     finally:
-        server.shutdown()
-        server.server_close()
         second.close()
 
 
