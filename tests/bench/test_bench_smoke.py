@@ -8,6 +8,7 @@ were measured (positive), with the ratio that is their quotient.
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -65,3 +66,17 @@ def test_each_benchmark_runs(section: str, tmp_path: Path) -> None:
     assert "benchmark" in run.stdout
     for f in figures.values():
         assert f["what"] in run.stdout
+
+
+def test_the_observe_benchmark_runs() -> None:
+    """bench/observe.py (what counting and logging add to a call) prints both levels."""
+    run = subprocess.run(
+        [sys.executable, "bench/observe.py", "--calls", "500"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 0, run.stderr[-3000:]
+    rows = [line for line in run.stdout.splitlines() if line.startswith("log level")]
+    assert [row.split()[2] for row in rows] == ["WARNING", "INFO"]
+    for row in rows:
+        observed, base = (float(x) for x in re.findall(r"([\d.]+) us", row)[:2])
+        assert observed > base > 0, row
