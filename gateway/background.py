@@ -143,6 +143,13 @@ def run_loop(runtime: Runtime, stop: threading.Event, purge: Callable[[], int]) 
     interval = runtime.settings.background_interval_seconds
     next_prune = next_monitor = 0.0
     while not stop.is_set():
+        if time.monotonic() >= next_monitor:
+            # first and on its own: whatever fails below, alerts are still looked for
+            next_monitor = time.monotonic() + runtime.settings.monitor_interval_seconds
+            try:
+                run_monitor(runtime)
+            except Exception:
+                log.exception("the monitor pass failed; it runs again in %s s", interval)
         try:
             orders = import_staged_orders(runtime)
             responses = process_staged_responses(runtime)
@@ -150,9 +157,6 @@ def run_loop(runtime: Runtime, stop: threading.Event, purge: Callable[[], int]) 
             if time.monotonic() >= next_prune:
                 more = prune_expired(runtime).more
                 next_prune = time.monotonic() + (0.0 if more else PRUNE_INTERVAL_SECONDS)
-            if time.monotonic() >= next_monitor:
-                next_monitor = time.monotonic() + runtime.settings.monitor_interval_seconds
-                run_monitor(runtime)
             if orders.done or orders.failed or responses.done or responses.failed:
                 log.info(
                     "background: orders %d imported / %d failed; responses %d / %d",

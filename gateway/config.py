@@ -44,6 +44,7 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_SMTP_TIMEOUT`` | ``10`` | seconds for each SMTP exchange |
 | ``OMGW_LOG_FORMAT`` | ``text`` | ``text`` lines, or ``json``: one JSON object per line |
 | ``OMGW_METRICS`` | ``1`` | serve Prometheus metrics at ``/metrics`` |
+| ``OMGW_METRICS_CACHE_SECONDS`` | ``10`` | how long ``/metrics`` reuses its database read |
 | ``OMGW_ALERT_EMAIL`` | (none: alerts are logged only) | who gets alert e-mails (comma-separated) |
 | ``OMGW_ALERT_REPEAT_SECONDS`` | ``3600`` | least time between two e-mails for one alert |
 | ``OMGW_MONITOR_INTERVAL_SECONDS`` | ``30`` | how often the background loop looks for alerts |
@@ -193,6 +194,7 @@ class Settings:
     smtp_timeout: float = 10.0
     log_format: str = "text"
     metrics: bool = True
+    metrics_cache_seconds: float = 10.0
     #: alert e-mail recipients, comma-separated (None: alerts are logged, not mailed)
     alert_email: str | None = None
     alert_repeat_seconds: float = 3600.0
@@ -270,6 +272,7 @@ class Settings:
             smtp_timeout=_seconds(env, "OMGW_SMTP_TIMEOUT", 10, 0.1),
             log_format=_log_format(env.get("OMGW_LOG_FORMAT", "text")),
             metrics=_flag(env, "OMGW_METRICS", True),
+            metrics_cache_seconds=_seconds(env, "OMGW_METRICS_CACHE_SECONDS", 10, 0.0),
             alert_email=env.get("OMGW_ALERT_EMAIL") or None,
             alert_repeat_seconds=_seconds(env, "OMGW_ALERT_REPEAT_SECONDS", 3600, 0.0),
             monitor_interval_seconds=_seconds(env, "OMGW_MONITOR_INTERVAL_SECONDS", 30, 0.1),
@@ -319,6 +322,7 @@ class Settings:
             "OMGW_SMTP_TIMEOUT": str(self.smtp_timeout),
             "OMGW_LOG_FORMAT": self.log_format,
             "OMGW_METRICS": "1" if self.metrics else "0",
+            "OMGW_METRICS_CACHE_SECONDS": str(self.metrics_cache_seconds),
             "OMGW_ALERT_REPEAT_SECONDS": str(self.alert_repeat_seconds),
             "OMGW_MONITOR_INTERVAL_SECONDS": str(self.monitor_interval_seconds),
             "OMGW_UNACKNOWLEDGED_SECONDS": str(self.unacknowledged_seconds),

@@ -288,7 +288,13 @@ def serve(
     try:
         _Gunicorn().run()
     finally:
-        if child is not None:
-            child.terminate()
-            child.wait(timeout=10)
-        shutil.rmtree(counters, ignore_errors=True)
+        try:
+            if child is not None:
+                child.terminate()
+                try:
+                    child.wait(timeout=10)
+                except subprocess.TimeoutExpired:
+                    child.kill()
+                    child.wait()
+        finally:
+            shutil.rmtree(counters, ignore_errors=True)

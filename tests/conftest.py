@@ -210,6 +210,8 @@ def make_settings(home: Path, database_url: str, **overrides: object) -> Setting
         # tested at their defaults by tests/functional/test_sign_in.py.
         auth_max_failures=1000,
         auth_address_max_failures=1000,
+        # tests read /metrics right after a change; the cache has a test of its own
+        metrics_cache_seconds=0.0,
     )
     return Settings(**{**base.__dict__, **overrides})
 

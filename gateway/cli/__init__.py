@@ -175,8 +175,8 @@ class _Group(click.Group):
         except click.ClickException as exc:
             if not ctx.meta.get(JSON_ERRORS):
                 raise
-            if isinstance(exc, _Failed):
-                code = exc.code
+            if isinstance(getattr(exc, "code", None), str):  # _Failed, or a command's own
+                code = exc.code  # type: ignore[attr-defined]
             elif isinstance(exc, click.UsageError):
                 code = "USAGE_ERROR"
             else:

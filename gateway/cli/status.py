@@ -138,17 +138,34 @@ def _print(snap: OpsSnapshot, found: list[Finding]) -> None:
             click.echo(f"            runbook: docs/runbooks/{f.runbook}.md")
 
 
+class _Unknown(click.ClickException):
+    """The status could not be read: exit 3, as monitoring plugins say UNKNOWN."""
+
+    exit_code = 3
+    code = "STATUS_UNKNOWN"
+
+
+def _line(exc: BaseException) -> str:
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+
+
 @click.command(
     help="What is waiting, what is broken, and what needs a person, on one screen. "
-    "Exit code 0: nothing needs a person; 1: warnings; 2: something critical (for cron "
-    "or a monitor)."
+    "Exit code 0: nothing needs a person; 1: warnings; 2: something critical; 3: the "
+    "status could not be read (for cron or a monitor)."
 )
 @json_option
 @pass_context
 def status(ctx: Context, as_json: bool) -> None:
-    settings = ctx.settings
-    with ctx.reading() as (_runtime, s):
-        snap = read_snapshot(s, utcnow(), thresholds(settings))
+    try:
+        settings = ctx.settings
+        with ctx.reading() as (_runtime, s):
+            snap = read_snapshot(s, utcnow(), thresholds(settings))
+    except Exception as exc:
+        # a status that cannot be read is UNKNOWN to a monitor, never a mere warning
+        failure = exc if isinstance(exc, click.ClickException) else None
+        text = failure.message if failure else f"cannot read the status: {_line(exc)}"
+        raise _Unknown(text) from None
     found = findings(snap)
     if as_json:
         click.echo(json.dumps(_record(snap, found), indent=2, default=str))

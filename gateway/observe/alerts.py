@@ -1,14 +1,22 @@
-"""The monitor: findings become alerts, alerts become e-mails, at most one per interval.
+"""The monitor: findings become alerts, alerts become e-mails.
 
 Each pass (the background loop, every ``OMGW_MONITOR_INTERVAL_SECONDS``) reads the
 snapshot, decides what needs a person (:mod:`gateway.observe.findings`), and compares it
 with the alerts already raised (table ``alerts``). :func:`plan` decides, without I/O,
-which alerts are new, which still hold and which cleared, and which of them to mail: an
-alert is mailed when raised and again every ``OMGW_ALERT_REPEAT_SECONDS`` while it holds,
-never more often; its clearing is mailed when its raising was. E-mails go through the
-outbox like any notification (retried, parked, replayable), to ``OMGW_ALERT_EMAIL``.
-Passes in several processes take turns (one transaction each, under a lock), so one
-alert is mailed once whoever finds it.
+which alerts are new, which still hold and which cleared, and what to mail to
+``OMGW_ALERT_EMAIL``, so that the recipients' last e-mail about an alert is always true:
+
+- an alert is mailed when it is raised, and again every ``OMGW_ALERT_REPEAT_SECONDS``
+  while it holds;
+- its clearing is mailed once it has stayed clear for a whole pass; an alert back before
+  that is the same alert, still raised as far as anyone was told, and is not mailed
+  again, so one that flaps every pass sends nothing new;
+- an alert back after its clearing was mailed is mailed at once.
+
+E-mails go through the outbox like any notification (retried, parked, replayable).
+The snapshot is read before the pass takes its turn to write (reading it takes time in
+a large database, and on SQLite the turn holds every writer); passes in several
+processes then take turns, so one alert is mailed once whoever finds it.
 """
 
 from __future__ import annotations
@@ -30,7 +38,9 @@ from gateway.observe.snapshot import ALERT_EVENT, JOB_MONITOR, read_snapshot, th
 from gateway.persistence.models import Alert, OutboxMessage, as_utc, utcnow
 from gateway.runtime import Runtime
 
-__all__ = ["AlertPlan", "AlertRow", "Mail", "plan", "run_monitor"]
+__all__ = ["CLEARED", "RAISED", "AlertPlan", "AlertRow", "Mail", "plan", "run_monitor"]
+
+RAISED, CLEARED = "RAISED", "CLEARED"
 
 log = logging.getLogger(__name__)
 #: the advisory lock monitor passes take turns with on PostgreSQL
@@ -47,6 +57,8 @@ class AlertRow:
     last_sent_at: datetime | None = None
     cleared_at: datetime | None = None
     emails: int = 0
+    #: what the recipients were last mailed: RAISED, CLEARED, or None
+    told: str | None = None
 
     @property
     def active(self) -> bool:
@@ -106,33 +118,39 @@ def plan(
     for f in found:
         seen.add(f.key)
         old = rows.get(f.key)
-        new_episode = old is None or not old.active
+        back = old is not None and not old.active
+        # back before its clearing was mailed: the same alert to whoever was told
+        resumed = back and old is not None and old.told == RAISED
         row = AlertRow(
             f.key,
             f.severity,
             f.summary,
             f.runbook,
-            raised_at=now if new_episode or old is None else old.raised_at,
+            raised_at=old.raised_at if old is not None and (resumed or not back) else now,
             last_sent_at=None if old is None else old.last_sent_at,
             emails=0 if old is None else old.emails,
+            told=None if old is None else old.told,
         )
-        due = row.last_sent_at is None or (now - row.last_sent_at).total_seconds() >= repeat_seconds
-        if mail and f.mailable and due:
-            out.mails.append(_raised_mail(row, repeat_seconds, reminder=not new_episode))
-            row = replace(row, last_sent_at=now, emails=row.emails + 1)
-        if new_episode:
+        if mail and f.mailable:
+            since = None if row.last_sent_at is None else now - row.last_sent_at
+            due = since is None or since.total_seconds() >= repeat_seconds
+            if row.told != RAISED or due:
+                reminder = row.told == RAISED
+                out.mails.append(_raised_mail(row, repeat_seconds, reminder=reminder))
+                row = replace(row, last_sent_at=now, emails=row.emails + 1, told=RAISED)
+        if old is None or back:
             out.raised.append(row)
         out.rows.append(row)
     for key, old in rows.items():
-        if key in seen or not old.active:
+        if key in seen:
             continue
-        row = replace(old, cleared_at=now)
-        told = old.last_sent_at is not None and old.last_sent_at >= old.raised_at
-        if mail and told:
-            out.mails.append(_cleared_mail(row, now))
-            row = replace(row, emails=row.emails + 1)
-        out.cleared.append(row)
-        out.rows.append(row)
+        if old.active:  # clear from this pass on; mailed if it stays clear a pass
+            row = replace(old, cleared_at=now)
+            out.cleared.append(row)
+            out.rows.append(row)
+        elif mail and old.told == RAISED:
+            out.mails.append(_cleared_mail(old, now))
+            out.rows.append(replace(old, emails=old.emails + 1, told=CLEARED))
     return out
 
 
@@ -150,6 +168,7 @@ def _rows(session: Session) -> dict[str, AlertRow]:
             as_utc(a.last_sent_at),
             as_utc(a.cleared_at),
             a.emails,
+            a.told,
         )
     return found
 
@@ -159,7 +178,7 @@ def _write(session: Session, rows: Iterable[AlertRow]) -> None:
         alert = session.get(Alert, row.key) or Alert(key=row.key)
         alert.severity, alert.summary, alert.runbook = row.severity, row.summary, row.runbook
         alert.raised_at, alert.last_sent_at = row.raised_at, row.last_sent_at
-        alert.cleared_at, alert.emails = row.cleared_at, row.emails
+        alert.cleared_at, alert.emails, alert.told = row.cleared_at, row.emails, row.told
         session.add(alert)
 
 
@@ -184,12 +203,14 @@ def run_monitor(runtime: Runtime) -> AlertPlan:
     """One monitor pass, in one transaction: read, decide, record, queue the e-mails."""
     settings = runtime.settings
     recipients = settings.alert_email
-    now = utcnow()
+    with runtime.read_sessions() as s:
+        found = findings(read_snapshot(s, utcnow(), thresholds(settings)))
     with runtime.sessions() as s, s.begin():
         if s.get_bind().dialect.name == "postgresql":
             s.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MONITOR_LOCK})
-        found = findings(read_snapshot(s, now, thresholds(settings)))
-        decided = plan(found, _rows(s), now, settings.alert_repeat_seconds, bool(recipients))
+        rows = _rows(s)  # on SQLite the first statement takes the turn
+        now = utcnow()  # after the turn: a pass that waited writes no older time
+        decided = plan(found, rows, now, settings.alert_repeat_seconds, bool(recipients))
         _write(s, decided.rows)
         if recipients:
             _queue(s, decided.mails, recipients)

@@ -172,6 +172,8 @@ def findings(snap: OpsSnapshot) -> list[Finding]:
                 CRITICAL,
                 f"no outbox worker is running ({seen}): nothing is delivered",
                 "worker-silent",
+                # its e-mail would wait for a worker: /readyz and omgw status say it
+                mailable=False,
             )
         )
     if snap.alert_emails_parked:

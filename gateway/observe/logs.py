@@ -15,6 +15,8 @@ from dataclasses import dataclass
 
 from pythonjsonlogger.json import JsonFormatter
 
+from gateway.security.log_redaction import redact_text
+
 __all__ = ["ACCESS", "TEXT_FORMAT", "CallLine", "formatter", "log_call", "use_format"]
 
 TEXT_FORMAT = "%(asctime)s %(levelname)s %(name)s: %(message)s"
@@ -71,9 +73,11 @@ def log_call(line: CallLine) -> None:
         "orders": ",".join(line.orders)[:200] or "-",
         "ms": line.ms,
     }
-    # a caller's MessageID is its own text: one line, whatever it holds
+    # a caller's MessageID is its own text: one line, whatever it holds, and redacted
+    # here because a JSON formatter prints these fields beside the (redacted) message
     fields = {
-        k: " ".join(str(v).split())[:200] if isinstance(v, str) else v for k, v in fields.items()
+        k: redact_text(" ".join(v.split())[:200]) if isinstance(v, str) else v
+        for k, v in fields.items()
     }
     text = " ".join(f"{k}={v}" for k, v in fields.items())
     ACCESS.log(level, "call %s", text, extra=fields)

@@ -35,8 +35,30 @@ class Check:
 
 
 @functools.cache
-def _head(url: str) -> str | None:
-    return ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+def _scripts(url: str) -> ScriptDirectory:
+    return ScriptDirectory.from_config(alembic_config(url))
+
+
+def _schema(url: str, current: str | None) -> Check:
+    """Whether the schema is what this code needs: the newest migration it knows, or
+    one it does not know (another host, upgraded first, migrated ahead of it: during a
+    rolling upgrade the old instances keep serving)."""
+    scripts = _scripts(url)
+    head = scripts.get_current_head()
+    if current == head:
+        return Check("migrations", True, f"at {current}")
+    if current is not None and _unknown(scripts, current):
+        return Check("migrations", True, f"at {current}, newer than this code's {head}")
+    return Check(
+        "migrations", False, f"at {current}, this code needs {head}: run 'omgw init' (it migrates)"
+    )
+
+
+def _unknown(scripts: ScriptDirectory, revision: str) -> bool:
+    try:
+        return scripts.get_revision(revision) is None
+    except Exception:  # alembic: "Can't locate revision"
+        return True
 
 
 def _first_line(exc: BaseException) -> str:
@@ -52,16 +74,7 @@ def readiness(runtime: Runtime) -> list[Check]:
             s.execute(text("SELECT 1"))
             checks.append(Check("database", True, "answers"))
             current = MigrationContext.configure(s.connection()).get_current_revision()
-            head = _head(runtime.settings.database_url)
-            checks.append(
-                Check(
-                    "migrations",
-                    current == head,
-                    f"at {current}"
-                    if current == head
-                    else f"at {current}, newest is {head}: run 'omgw init' (it migrates)",
-                )
-            )
+            checks.append(_schema(runtime.settings.database_url, current))
             try:
                 problem = key_problem(s, runtime.secret_box)
             except Exception as exc:

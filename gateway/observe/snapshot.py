@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, case, func, select
+from sqlalchemy import and_, case, exists, func, or_, select
 from sqlalchemy.orm import Session
 from sqlalchemy.sql import Select
 
@@ -24,6 +24,7 @@ from gateway.persistence.models import (
     ConnectorHealth,
     FulfillLine,
     FulfillmentRequest,
+    Hold,
     JobRun,
     OrderHeader,
     OutboxMessage,
@@ -220,15 +221,15 @@ def _earliest(a: datetime | None, b: datetime | None) -> datetime | None:
 
 def _read_breakers(session: Session, snap: OpsSnapshot, names: Mapping[int, str]) -> None:
     h = table_of(ConnectorHealth).c
-    for cid, state, opened, probing, error in session.execute(
-        select(h.connector_id, h.state, h.opened_at, h.probing_since, h.last_error)
+    for cid, state, broken, error in session.execute(
+        select(h.connector_id, h.state, h.broken_since, h.last_error)
     ):
         view = snap.connectors.get(names.get(cid, ""))
         if view is None:
             continue
         view.breaker = state
         view.last_error = error
-        view.breaker_since = None if state == "CLOSED" else as_utc(opened or probing)
+        view.breaker_since = None if state == "CLOSED" else as_utc(broken)
 
 
 def _read_requests(session: Session, snap: OpsSnapshot, names: Mapping[int, str]) -> None:
@@ -272,9 +273,18 @@ def _read_lines(session: Session, snap: OpsSnapshot) -> None:
     snap.lines_by_status = _grouped(session, select(f.status, func.count()).group_by(f.status))
     snap.routing_errors = snap.lines_by_status.get("ROUTING_ERROR", 0)
     stuck_before = snap.now - timedelta(seconds=snap.thresholds.stuck)
+    h = table_of(Hold).c
+    # a line under a hold waits on purpose (orders.holds): that is not being stuck
+    held = exists().where(
+        h.header_id == f.header_id,
+        h.released_at.is_(None),
+        or_(h.order_line_id.is_(None), h.order_line_id == f.order_line_id),
+    )
     snap.stuck_before_routing = int(
         session.scalar(
-            select(func.count()).where(f.status.in_(_BEFORE_ROUTING), f.created_at < stuck_before)
+            select(func.count()).where(
+                f.status.in_(_BEFORE_ROUTING), f.created_at < stuck_before, ~held
+            )
         )
         or 0
     )

@@ -134,7 +134,15 @@ def _instant(epoch: float | None) -> datetime | None:
 
 
 def _breaker_changed(connector: str, old: str, new: str) -> None:
-    """A breaker left or entered CLOSED: operators hear of it at WARNING."""
+    """A breaker changed state: counted, and said at WARNING when it leaves or enters
+    CLOSED. Observing never fails the recording it follows."""
+    try:
+        _say_breaker(connector, old, new)
+    except Exception:
+        log.exception("could not count or log a breaker change of %s", connector)
+
+
+def _say_breaker(connector: str, old: str, new: str) -> None:
     metrics.BREAKER_CHANGES.labels(connector, new).inc()
     if new == "OPEN":
         what = "opened: its queue is held until a probe succeeds"
@@ -142,8 +150,8 @@ def _breaker_changed(connector: str, old: str, new: str) -> None:
         what = "closed again: its queue flows"
     else:
         what = f"is {new}"
-    # a failed probe reopens it every cool-down: said once, when it first opens
-    level = logging.INFO if old == "HALF_OPEN" and new == "OPEN" else logging.WARNING
+    # a probe goes, and a failed one reopens it, every cool-down: said at INFO
+    level = logging.WARNING if "CLOSED" in (old, new) else logging.INFO
     log.log(
         level,
         "connector %s: circuit breaker %s (was %s)",
@@ -155,7 +163,16 @@ def _breaker_changed(connector: str, old: str, new: str) -> None:
 
 
 def _delivery_outcome(item: Claimed, verdict: str, result: SendResult) -> None:
-    """One send's line (a park at WARNING: nothing sends it again without a person)."""
+    """One send's line (a park at WARNING: nothing sends it again without a person) and
+    its count. Observing never fails the recording it follows: a failure here after the
+    commit would have the batch recorded again."""
+    try:
+        _say_delivery(item, verdict, result)
+    except Exception:
+        log.exception("could not count or log the outcome of outbox %s", item.id)
+
+
+def _say_delivery(item: Claimed, verdict: str, result: SendResult) -> None:
     outcome = _OUTCOMES[verdict]
     connector = item.connector_name if item.connector_id is not None else EMAIL
     metrics.DELIVERIES.labels(connector, item.kind, outcome.lower()).inc()
@@ -188,6 +205,10 @@ def _breaker(row: ConnectorHealth | None) -> BreakerState:
 
 
 def _store_breaker(row: ConnectorHealth, state: BreakerState, error: str | None = None) -> None:
+    if state.state == "CLOSED":
+        row.broken_since = None
+    elif row.broken_since is None:
+        row.broken_since = utcnow()
     row.state = state.state
     row.failures = state.failures
     row.opened_at = _instant(state.opened_at)
@@ -408,6 +429,7 @@ class OutboxWorker:
                         continue  # a half-open breaker lets one probe through
                     probed.add(row.connector_id)
                     _store_breaker(probes[row.connector_id][0], probes[row.connector_id][1])
+                    _breaker_changed(row.name, "OPEN", "HALF_OPEN")
                 timeout = (
                     row.timeout_seconds
                     if row.connector_id is not None

@@ -644,6 +644,8 @@ class Alert(Base):
     last_sent_at: Mapped[datetime | None]
     cleared_at: Mapped[datetime | None]
     emails: Mapped[int] = mapped_column(Integer, default=0)
+    #: what the recipients were last mailed: RAISED, CLEARED, or nothing yet
+    told: Mapped[str | None] = mapped_column(String(10))
 
 
 class OutboxMessage(Base):
@@ -729,6 +731,8 @@ class ConnectorHealth(Base):
     opened_at: Mapped[datetime | None]
     probing_since: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)
+    #: when it left CLOSED (``opened_at`` moves with every failed probe)
+    broken_since: Mapped[datetime | None]
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 

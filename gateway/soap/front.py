@@ -19,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import threading
 import time
 import wsgiref.util
 from collections.abc import Callable, Iterable, Mapping
@@ -130,6 +131,8 @@ class SoapFront:
             lines_per_request=settings.max_lines_per_request,
         )
         self._wsdl_cache: dict[str, bytes] = {}
+        self._snapshot_lock = threading.Lock()
+        self._snapshot_held: tuple[float, OpsSnapshot] | None = None
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "").rstrip("/")
@@ -167,9 +170,17 @@ class SoapFront:
         return "200 OK", [("Content-Type", metrics.CONTENT_TYPE)], body
 
     def _snapshot(self) -> OpsSnapshot:
-        settings = self._runtime.settings
-        with self._runtime.read_sessions() as s:
-            return read_snapshot(s, utcnow(), thresholds(settings))
+        """The snapshot of at most ``OMGW_METRICS_CACHE_SECONDS`` ago: scrapes share one
+        read (in a large database it takes a second, and holds a request thread)."""
+        with self._snapshot_lock:
+            held = self._snapshot_held
+            fresh_for = self._runtime.settings.metrics_cache_seconds
+            if held is not None and time.monotonic() - held[0] < fresh_for:
+                return held[1]
+            with self._runtime.read_sessions() as s:
+                snap = read_snapshot(s, utcnow(), thresholds(self._runtime.settings))
+            self._snapshot_held = (time.monotonic(), snap)
+            return snap
 
     def _wsdl(
         self, endpoint: Endpoint, environ: dict[str, Any], start_response: StartResponse
@@ -411,7 +422,15 @@ class SoapFront:
 
     @staticmethod
     def _observe(endpoint: Endpoint, call: Call, status: str) -> None:
-        """Count the call and write its access line (never with a payload)."""
+        """Count the call and write its access line (never with a payload). The call is
+        done and maybe committed: a failure here must not turn its answer into a 500."""
+        try:
+            SoapFront._count_and_log(endpoint, call, status)
+        except Exception:
+            log.exception("could not count or log a call to %s", endpoint.name)
+
+    @staticmethod
+    def _count_and_log(endpoint: Endpoint, call: Call, status: str) -> None:
         info = call.info
         # a label per operation the service has: a caller's made-up name is not one
         operation = info.operation if info.operation in endpoint.operations else "-"

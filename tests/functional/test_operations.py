@@ -9,6 +9,7 @@ import os
 import re
 import subprocess
 import sys
+import time
 import urllib.error
 import urllib.request
 from dataclasses import replace
@@ -29,8 +30,10 @@ from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import (
     Connector,
     ConnectorHealth,
+    DeliveryAttempt,
     FulfillLine,
     FulfillmentRequest,
+    Hold,
     OrderHeader,
     OutboxMessage,
     StagedOrder,
@@ -67,6 +70,17 @@ def _metric(body: str, name: str, **labels: str) -> float:
         if all(found.get(k) == v for k, v in labels.items()):
             return float(line.rsplit(" ", 1)[1])
     return 0.0
+
+
+def _health(f: Flow) -> ConnectorHealth:
+    with f.gw.runtime.read_sessions() as s:
+        row = s.scalar(
+            select(ConnectorHealth)
+            .join(Connector, Connector.id == ConnectorHealth.connector_id)
+            .where(Connector.name == f.connector)
+        )
+    assert row is not None
+    return row
 
 
 def _breaker(f: Flow) -> str:
@@ -129,6 +143,12 @@ def test_a_broken_connector_is_seen_in_status_metrics_logs_and_mail_and_so_is_it
                 if r.levelno == logging.WARNING and "circuit breaker opened" in r.getMessage()
             ]  # fmt: skip
             assert opened and f.connector in opened[0].getMessage()
+            down_since = _health(f).broken_since
+            time.sleep(f.cool_down + 0.1)
+            until(lambda: worker.run_once().total, "a probe that fails")
+            probed = _health(f)
+            assert probed.state == "OPEN" and probed.broken_since == down_since
+            assert probed.opened_at != down_since  # the cool-down starts again; the outage not
             worker.beat(started)
 
             # omgw status: critical, names the connector and its runbook
@@ -173,6 +193,8 @@ def test_a_broken_connector_is_seen_in_status_metrics_logs_and_mail_and_so_is_it
             worker.beat(started)
             cleared = run_monitor(runtime)
             assert [r.key for r in cleared.cleared] == [f"breaker:{f.connector}"]
+            assert cleared.mails == []  # mailed once it has stayed clear a whole pass
+            assert len(run_monitor(runtime).mails) == 1
             _deliver(worker, box, 2)
             assert box.messages()[1]["Subject"].startswith("[omgw] cleared:")
             code, out = _status(f)
@@ -222,6 +244,11 @@ def test_healthz_answers_and_readyz_checks_database_schema_wallet_and_worker(
         code, body = _get(f"{base}/readyz")
         check = json.loads(body)["checks"]["migrations"]
         assert code == 503 and not check["ok"] and "omgw init" in check["detail"]
+        # a schema a newer version migrated (a rolling upgrade): still ready
+        with runtime.sessions() as s, s.begin():
+            s.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+        code, body = _get(f"{base}/readyz")
+        assert code == 200 and "newer than this code" in body
         with runtime.sessions() as s, s.begin():
             s.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": newest})
         assert _get(f"{base}/readyz")[0] == 200
@@ -338,9 +365,9 @@ def test_status_answers_each_business_question_from_the_database(
             imports.service.createOrders(request={"Order": [order(f"{unique}-{k}", [("A", 1)])]})[
                 0
             ].OrderNumber
-            for k in ("unacked", "unanswered", "unrouted")
+            for k in ("unacked", "unanswered", "unrouted", "stalled", "held")
         ]
-        unacked, unanswered, unrouted = (_request_of(runtime, n) for n in numbers)
+        unacked, unanswered, unrouted, stalled, held = (_request_of(runtime, n) for n in numbers)
         with runtime.sessions() as s, s.begin():
             # delivered an hour ago, never acknowledged
             s.execute(update(OutboxMessage).where(OutboxMessage.request_id == unacked)
@@ -353,6 +380,14 @@ def test_status_answers_each_business_question_from_the_database(
             # a line no rule took
             s.execute(update(FulfillLine).where(FulfillLine.request_id == unrouted)
                       .values(status="ROUTING_ERROR"))  # fmt: skip
+            # two lines not routed after an hour: one stalled, one held on purpose
+            for request in (stalled, held):
+                s.execute(update(FulfillLine).where(FulfillLine.request_id == request)
+                          .values(status="SCHEDULED", created_at=hour_ago))  # fmt: skip
+            header = s.scalar(
+                select(FulfillmentRequest.header_id).where(FulfillmentRequest.id == held)
+            )
+            s.add(Hold(header_id=header, hold_code="CREDIT", applied_by="tests"))
             # an event written an hour ago, not delivered yet
             ev = s.scalar(select(Connector.id).where(Connector.name == "EV"))
             s.add(OutboxMessage(
@@ -371,18 +406,20 @@ def test_status_answers_each_business_question_from_the_database(
             "no-response:WMS01_Fulfillment",
             "event-late:EV",
             "routing-error",
+            "not-routed",
             "staged-error",
         }
         wms = next(c for c in report["connectors"] if c["connector"] == "WMS01_Fulfillment")
-        assert (wms["unacknowledged"], wms["no_response"], wms["ready"]) == (1, 1, 1)
+        assert (wms["unacknowledged"], wms["no_response"], wms["ready"]) == (1, 1, 3)
         assert report["lines_routing_error"] == 1
+        assert report["lines_not_routed"] == 1  # the held line waits on purpose
         assert report["staged_errors"] == {"orders": 1, "responses": 0}
         scrape = _get(f"{gw.base}/metrics")[1]
         assert _metric(scrape, "omgw_requests_unacknowledged", connector="WMS01_Fulfillment") == 1
         assert _metric(scrape, "omgw_requests_without_response", connector="WMS01_Fulfillment") == 1
         assert _metric(scrape, "omgw_events_late", connector="EV") == 1
         assert _metric(scrape, "omgw_lines_not_routed", reason="routing_error") == 1
-        assert _metric(scrape, "omgw_findings", severity="warning") == 4
+        assert _metric(scrape, "omgw_findings", severity="warning") == 5
 
 
 def _request_of(runtime: Runtime, number: str) -> int:
@@ -399,3 +436,59 @@ def _request_of(runtime: Runtime, number: str) -> int:
 def _status_of(settings: Settings) -> tuple[int, str]:
     result = CliRunner().invoke(cli, ["status", "--json"], env=settings.to_env())
     return result.exit_code, result.output
+
+
+def test_status_that_cannot_be_read_exits_3_for_unknown(tmp_path: Path) -> None:
+    with refused_port() as dead:
+        env = {
+            "OMGW_HOME": str(tmp_path),
+            "OMGW_DATABASE_URL": f"postgresql+psycopg://postgres@127.0.0.1:{dead}/x",
+        }
+        result = CliRunner().invoke(cli, ["status", "--json"], env=env)
+    assert result.exit_code == 3, result.output
+    assert json.loads(result.output)["error"]["code"] == "STATUS_UNKNOWN"
+    missing = CliRunner().invoke(cli, ["status"], env={"OMGW_HOME": str(tmp_path / "typo")})
+    assert missing.exit_code == 3 and "no omgw home" in missing.output
+
+
+def test_metrics_that_fail_to_count_do_not_record_a_send_twice(
+    fresh_database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting runs after the recording committed: if it raised there, the batch would
+    be recorded again, each send as a lost lease, and the breaker fed twice."""
+
+    class Broken:
+        def labels(self, *args: str) -> None:
+            raise OSError("the counting directory is gone")
+
+    with refused_port() as dead, flow(fresh_database_url, tmp_path) as f:
+        _point(f, f"http://127.0.0.1:{dead}/wms")
+        f.submit("OPS-2", [("AS54888", 1)])
+        monkeypatch.setattr("gateway.observe.metrics.DELIVERIES", Broken())
+        monkeypatch.setattr("gateway.observe.metrics.BREAKER_CHANGES", Broken())
+        worker = f.worker()
+        assert worker.run_once().retried == 1
+        with f.gw.runtime.read_sessions() as s:
+            attempts = s.execute(select(DeliveryAttempt.outcome, DeliveryAttempt.error)).all()
+        assert len(attempts) == 1 and "lease lost" not in (attempts[0].error or "")
+        assert _health(f).failures == 1
+
+
+def test_metrics_reuse_one_database_read_for_the_cache_time(
+    fresh_database_url: str, tmp_path: Path
+) -> None:
+    settings = make_settings(tmp_path / "home", fresh_database_url, metrics_cache_seconds=60.0)
+    with seeded(settings) as runtime, served(runtime) as base:
+        first = _get(f"{base}/metrics")[1]
+        with runtime.sessions() as s, s.begin():
+            s.add(StagedOrder(source_system="LEGACY", source_order_id="S9", revision="1",
+                              payload_json="{}", status="ERROR", error_code="X"))  # fmt: skip
+        again = _get(f"{base}/metrics")[1]
+        assert _metric(first, "omgw_staged_errors", kind="order") == 0
+        assert _metric(again, "omgw_staged_errors", kind="order") == 0  # the same read
+    fresh = Runtime(replace(settings, metrics_cache_seconds=0.0))
+    try:
+        with served(fresh) as base:  # a cache of no time reads again
+            assert _metric(_get(f"{base}/metrics")[1], "omgw_staged_errors", kind="order") == 1
+    finally:
+        fresh.close()

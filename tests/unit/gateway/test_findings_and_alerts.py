@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from gateway.observe.alerts import AlertRow, plan
+from gateway.observe.alerts import CLEARED, RAISED, AlertRow, plan
 from gateway.observe.findings import CRITICAL, WARNING, Finding, exit_code, findings
 from gateway.observe.snapshot import ConnectorView, OpsSnapshot, Thresholds
 
@@ -110,7 +110,9 @@ def test_a_new_alert_is_raised_and_mailed_once():
 
 
 def test_an_alert_that_holds_is_mailed_again_only_after_the_repeat_interval():
-    sent = AlertRow("breaker:WMS", CRITICAL, "s", "breaker-open", NOW, last_sent_at=NOW, emails=1)
+    sent = AlertRow(
+        "breaker:WMS", CRITICAL, "s", "breaker-open", NOW, last_sent_at=NOW, emails=1, told=RAISED
+    )
     soon = plan([BREAKER], rows(sent), NOW + timedelta(minutes=59), HOUR, mail=True)
     assert soon.mails == [] and soon.raised == []
     later = plan([BREAKER], rows(sent), NOW + timedelta(minutes=60), HOUR, mail=True)
@@ -119,23 +121,39 @@ def test_an_alert_that_holds_is_mailed_again_only_after_the_repeat_interval():
     assert later.rows[0].raised_at == NOW  # the same episode
 
 
-def test_a_cleared_alert_is_mailed_as_cleared_when_its_raising_was():
-    sent = AlertRow("breaker:WMS", CRITICAL, "s", "breaker-open", NOW, last_sent_at=NOW)
-    out = plan([], rows(sent), NOW + timedelta(minutes=5), HOUR, mail=True)
-    assert [r.key for r in out.cleared] == ["breaker:WMS"]
-    assert out.mails[0].subject.startswith("[omgw] cleared:")
-    assert out.rows[0].cleared_at == NOW + timedelta(minutes=5)
+def test_a_clearing_is_mailed_once_it_has_lasted_a_pass():
+    sent = AlertRow("breaker:WMS", CRITICAL, "s", "breaker-open", NOW, NOW, told=RAISED)
+    first = plan([], rows(sent), NOW + timedelta(minutes=5), HOUR, mail=True)
+    assert [r.key for r in first.cleared] == ["breaker:WMS"] and first.mails == []
+    cleared = first.rows[0]
+    assert cleared.cleared_at == NOW + timedelta(minutes=5) and cleared.told == RAISED
+    second = plan([], rows(cleared), NOW + timedelta(minutes=6), HOUR, mail=True)
+    (mail,) = second.mails
+    assert mail.subject.startswith("[omgw] cleared:") and second.cleared == []
+    assert second.rows[0].told == CLEARED
+    assert plan([], rows(second.rows[0]), NOW + timedelta(minutes=7), HOUR, mail=True).rows == []
 
 
-def test_a_flapping_alert_is_not_mailed_more_often_than_the_interval():
-    sent = AlertRow("breaker:WMS", CRITICAL, "s", "breaker-open", NOW, last_sent_at=NOW)
-    cleared = plan([], rows(sent), NOW + timedelta(minutes=1), HOUR, mail=True).rows[0]
-    again = plan([BREAKER], rows(cleared), NOW + timedelta(minutes=2), HOUR, mail=True)
-    assert [r.key for r in again.raised] == ["breaker:WMS"] and again.mails == []
-    row = again.rows[0]
-    assert row.raised_at == NOW + timedelta(minutes=2) and row.cleared_at is None
-    # its clearing is not mailed either: no one was told it was back
-    assert plan([], rows(row), NOW + timedelta(minutes=3), HOUR, mail=True).mails == []
+def test_an_alert_that_flaps_every_pass_sends_nothing_new():
+    sent = AlertRow("breaker:WMS", CRITICAL, "s", "breaker-open", NOW, NOW, told=RAISED)
+    state = sent
+    for minute in range(1, 20):
+        found = [BREAKER] if minute % 2 == 0 else []
+        out = plan(found, rows(state), NOW + timedelta(minutes=minute), HOUR, mail=True)
+        assert out.mails == [], minute
+        state = out.rows[0]
+        assert state.raised_at == NOW  # the same alert throughout, to whoever was told
+
+
+def test_an_alert_back_after_its_clearing_was_mailed_is_mailed_at_once():
+    told_clear = AlertRow(
+        "breaker:WMS", CRITICAL, "s", "breaker-open", NOW, NOW,
+        cleared_at=NOW + timedelta(minutes=1), told=CLEARED,
+    )  # fmt: skip
+    out = plan([BREAKER], rows(told_clear), NOW + timedelta(minutes=3), HOUR, mail=True)
+    (mail,) = out.mails
+    assert "(still)" not in mail.subject and [r.key for r in out.raised] == ["breaker:WMS"]
+    assert out.rows[0].raised_at == NOW + timedelta(minutes=3) and out.rows[0].told == RAISED
 
 
 def test_without_recipients_or_for_an_unmailable_finding_alerts_are_kept_not_mailed():
@@ -143,3 +161,5 @@ def test_without_recipients_or_for_an_unmailable_finding_alerts_are_kept_not_mai
     unmailable = Finding("alert-mail-parked", "warning", "x", "message-parked", mailable=False)
     out = plan([unmailable], {}, NOW, HOUR, mail=True)
     assert out.mails == [] and [r.key for r in out.raised] == ["alert-mail-parked"]
+    silent = findings(snapshot(workers={}))
+    assert [f.key for f in silent] == ["worker-silent"] and not silent[0].mailable
