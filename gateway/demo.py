@@ -275,7 +275,12 @@ def run_demo(
         mailbox = serve_mailbox()
         stack.callback(mailbox.close)
         settings = replace(
-            settings, smtp_host="127.0.0.1", smtp_port=mailbox.port, alert_email=DEMO_ALERTS
+            settings,
+            smtp_host="127.0.0.1",
+            smtp_port=mailbox.port,
+            alert_email=DEMO_ALERTS,
+            # the run lasts seconds and its database is small: each scrape reads afresh
+            metrics_cache_seconds=0.0,
         )
         runtime, base = stack.enter_context(_gateway(settings))
         (settings.home / DEMO_MARK).write_text("set up by omgw demo\n")

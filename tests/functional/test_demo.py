@@ -111,7 +111,8 @@ def test_the_demos_metrics_show_every_family_at_work(tmp_path):
     assert positive("omgw_inbound_duration_seconds_count", 'operation="processFulfillmentResponse"')
     assert positive("omgw_outbox_ready")
     assert positive("omgw_outbox_oldest_ready_age_seconds")
-    assert positive("omgw_outbox_parked", 'connector="WMS01_Async"')
+    # the park lasts until the demo's next look (0.2 s): its counter, not its gauge, is
+    # sure to be seen; the gauge is tested in test_operations
     for outcome in ("delivered", "retry", "parked"):
         assert positive("omgw_outbox_deliveries_total", 'connector="WMS01_Async"', outcome)
     assert positive("omgw_outbox_deliveries_total", 'kind="BUSINESS_EVENT"', "delivered")
