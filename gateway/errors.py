@@ -24,13 +24,13 @@
     │                                 CONNECTOR_UNKNOWN, TASK_TYPE_UNKNOWN, PROCESS_UNKNOWN,
     │                                 WALLET_ENTRY_UNKNOWN, XREF_UNKNOWN, USER_UNKNOWN,
     │                                 RULE_UNKNOWN, RULE_SET_VERSION_UNKNOWN,
-    │                                 TRIGGER_POINT_UNKNOWN, HOLD_NOT_FOUND
+    │                                 TRIGGER_POINT_UNKNOWN, HOLD_NOT_FOUND, STAGED_NOT_FOUND
     ├── ConflictError                 admin: ALREADY_EXISTS, IN_USE, BUILT_IN,
     │                                 DRAFT_UNPUBLISHED
     ├── StateError                    out of order for the lifecycle
     │   (ILLEGAL_TRANSITION, LINE_NOT_AWAITING_TASK, RESPONSE_BEFORE_REQUEST,
     │    RESPONSE_AFTER_CLOSE, REVISION_STALE, REVISION_NOT_ALLOWED, ACK_CONFLICT,
-    │    LINE_NOT_ASSIGNED, ORDER_SUPERSEDED, LINE_ON_HOLD)
+    │    LINE_NOT_ASSIGNED, ORDER_SUPERSEDED, LINE_ON_HOLD; admin: STAGED_NOT_IN_ERROR)
     ├── ResponseRejected              a fulfillment response applied nothing; its code is
     │                                 the first line error's, ``details`` holds them all
     │                                 (per line also GROUP_REJECTED)

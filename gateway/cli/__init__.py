@@ -97,6 +97,14 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "source_system",
         ("Systems known to the hub (order capture, fulfillment, business events only)."),
     ),
+    "staged": (
+        "staged",
+        "staged",
+        (
+            "Staged orders (stageOrders) and responses (stageFulfillmentResponse) the "
+            "background loop could not process: list them, retry them, discard them."
+        ),
+    ),
     "status": (
         "status",
         "status",

@@ -17,11 +17,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
+from click.testing import CliRunner, Result
 from sqlalchemy import select, text, update
 
-from connectors.registry import ConnectorSpec, RetryPolicy
+from connectors.registry import ConnectorSpec, RetryPolicy, SourceSystemSpec
 from connectors.wallet import Credential, MasterKey
+from gateway.background import import_staged_orders
 from gateway.cli import cli
 from gateway.config import Settings
 from gateway.observe.alerts import run_monitor
@@ -492,3 +493,60 @@ def test_metrics_reuse_one_database_read_for_the_cache_time(
             assert _metric(_get(f"{base}/metrics")[1], "omgw_staged_errors", kind="order") == 1
     finally:
         fresh.close()
+
+
+def test_a_staged_order_in_error_is_listed_retried_once_fixed_or_discarded(
+    fresh_database_url: str, tmp_path: Path, unique: str
+) -> None:
+    settings = make_settings(tmp_path / "home", fresh_database_url)
+    env = settings.to_env()
+
+    def omgw(*args: str) -> Result:
+        return CliRunner().invoke(cli, list(args), env=env)
+
+    with serving(settings) as gw:
+        imports = client(gw.base, "OrderImportService")
+        for key in ("fixed", "dropped"):  # a source system not registered yet
+            order_ = order(f"{unique}-{key}", system="NEWSYS")
+            assert imports.service.stageOrders(request={"Order": [order_]})
+        assert import_staged_orders(gw.runtime).failed == 2
+        listed = json.loads(omgw("staged", "list", "--json").output)
+        assert [(i["key"], i["error_code"]) for i in listed] == [
+            (f"NEWSYS/{unique}-dropped/1", "SOURCE_SYSTEM_UNKNOWN"),
+            (f"NEWSYS/{unique}-fixed/1", "SOURCE_SYSTEM_UNKNOWN"),
+        ]
+        keys = [n["key"] for n in json.loads(omgw("status", "--json").output)["needs_a_person"]]
+        assert "staged-error" in keys
+        dropped, fixed = (i["id"] for i in listed)
+
+        # the cause fixed, the order goes in; a second retry is refused
+        with gw.runtime.sessions() as s, s.begin():
+            spec = SourceSystemSpec("NEWSYS", "New system", order_capture=True)
+            Registry(s, "tests").put_source_system(spec)
+        retried = omgw("staged", "retry", "order", str(fixed))
+        assert retried.exit_code == 0, retried.output
+        again = omgw("staged", "retry", "order", str(fixed), "--json")
+        assert again.exit_code == 1
+        assert json.loads(again.output)["error"]["code"] == "STAGED_NOT_IN_ERROR"
+        assert import_staged_orders(gw.runtime).done == 1
+        found = omgw("orders", "show", "--source-number", f"SO-{unique}-fixed", "--json")
+        assert found.exit_code == 0 and json.loads(found.output)["status"] == "OPEN"
+
+        # the other is set aside, with why, and nothing needs a person for it any more
+        discarded = omgw("staged", "discard", "order", str(dropped), "--reason", "resent as 2")
+        assert discarded.exit_code == 0, discarded.output
+        assert omgw("staged", "list").output.strip() == "(none)"
+        everything = json.loads(omgw("staged", "list", "--status", "all", "--json").output)
+        assert {i["id"]: i["status"] for i in everything} == {
+            fixed: "IMPORTED",
+            dropped: "DISCARDED",
+        }
+        assert "resent as 2" in next(i for i in everything if i["id"] == dropped)["error_message"]
+        keys = [n["key"] for n in json.loads(omgw("status", "--json").output)["needs_a_person"]]
+        assert "staged-error" not in keys
+        audited = json.loads(omgw("audit", "list", "--json").output)
+        assert [(a["action"], a["entity"]) for a in audited][:2] == [
+            ("discard", "staged order"), ("retry", "staged order"),
+        ]  # fmt: skip
+        missing = omgw("staged", "retry", "response", "999999")
+        assert missing.exit_code == 1 and "no staged response 999999" in missing.output
