@@ -141,7 +141,9 @@ def prune_expired(runtime: Runtime, max_batches: int | None = _PRUNE_BATCHES) ->
 def run_loop(runtime: Runtime, stop: threading.Event, purge: Callable[[], int]) -> None:
     """Work until ``stop`` is set, sleeping between passes that found nothing."""
     interval = runtime.settings.background_interval_seconds
-    next_prune = next_monitor = 0.0
+    next_prune = 0.0
+    # not at once: the outbox workers starting beside this loop say they are alive first
+    next_monitor = time.monotonic() + runtime.settings.monitor_interval_seconds
     while not stop.is_set():
         if time.monotonic() >= next_monitor:
             # first and on its own: whatever fails below, alerts are still looked for

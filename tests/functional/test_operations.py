@@ -283,7 +283,10 @@ def test_omgw_serve_adds_up_every_process_in_one_scrape_and_writes_json_lines(
     tmp_path: Path, unique: str
 ) -> None:
     settings = make_settings(
-        tmp_path / "home", f"sqlite:///{tmp_path / 'omgw.db'}", log_format="json"
+        tmp_path / "home",
+        f"sqlite:///{tmp_path / 'omgw.db'}",
+        log_format="json",
+        monitor_interval_seconds=0.5,
     )
     with seeded(settings) as runtime, runtime.sessions() as s, s.begin():
         # shipments go to WMS01, whose seeded connector points where nothing listens
@@ -322,6 +325,13 @@ def test_omgw_serve_adds_up_every_process_in_one_scrape_and_writes_json_lines(
             "the background process's retries in the scrape",
             timeout=30,
         )
+        until(
+            lambda: (
+                'omgw_job_last_run_age_seconds{job="monitor"}' in _get(f"{server.url}/metrics")[1]
+            ),
+            "a monitor pass",
+            timeout=30,
+        )
         calls = {"service": "OrderImportService", "operation": "createOrders", "outcome": "OK"}
         assert _metric(scrape, "omgw_inbound_calls_total", **calls) == 6
         assert _metric(scrape, "omgw_inbound_faults_total", code="AUTH_FAILED") == 1
@@ -342,6 +352,8 @@ def test_omgw_serve_adds_up_every_process_in_one_scrape_and_writes_json_lines(
     failed = [r for r in access if r["fault_code"] == "AUTH_FAILED"]
     assert len(failed) == 1 and failed[0]["level"] == "WARNING" and failed[0]["status"] == 500
     assert any(r.get("logger", "").startswith("gunicorn") for r in records)  # its lines too
+    # the monitor's first pass comes after the worker starting beside it said it is alive
+    assert not [r for r in records if "worker-silent" in r.get("message", "")]
 
 
 @pytest.mark.both_databases
