@@ -10,9 +10,11 @@ import click
 
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_table, json_option, shorten
-from gateway.observe.findings import Finding, exit_code, findings
+from gateway.observe.findings import Finding, age_text, exit_code, findings
 from gateway.observe.snapshot import OpsSnapshot, read_snapshot, thresholds
+from gateway.outbox.replay import iso
 from gateway.persistence.models import utcnow
+from gateway.security.log_redaction import first_line
 
 __all__ = ["status"]
 
@@ -31,18 +33,7 @@ _COLUMNS = [
 
 
 def _age(now: datetime, at: datetime | None) -> str | None:
-    if at is None:
-        return None
-    seconds = max(0, int((now - at).total_seconds()))
-    if seconds < 120:
-        return f"{seconds}s"
-    if seconds < 7200:
-        return f"{seconds // 60}m"
-    return f"{seconds // 3600}h"
-
-
-def _iso(at: datetime | None) -> str | None:
-    return None if at is None else at.isoformat(timespec="seconds")
+    return None if at is None else age_text(now, at, compact=True)
 
 
 def _connectors(snap: OpsSnapshot, as_json: bool) -> list[dict[str, Any]]:
@@ -54,14 +45,12 @@ def _connectors(snap: OpsSnapshot, as_json: bool) -> list[dict[str, Any]]:
                 "mode": v.mode,
                 "enabled": v.enabled,
                 "ready": v.ready,
-                "oldest_ready": _iso(v.oldest_ready_at)
+                "oldest_ready": iso(v.oldest_ready_at)
                 if as_json
                 else _age(snap.now, v.oldest_ready_at),
                 "parked": v.parked,
                 "breaker": v.breaker,
-                "breaker_for": _iso(v.breaker_since)
-                if as_json
-                else _age(snap.now, v.breaker_since),
+                "breaker_for": iso(v.breaker_since) if as_json else _age(snap.now, v.breaker_since),
                 "last_error": v.last_error if as_json else None,
                 "unacknowledged": v.unacknowledged,
                 "no_response": v.no_response,
@@ -82,12 +71,12 @@ def _finding(f: Finding) -> dict[str, Any]:
 
 def _record(snap: OpsSnapshot, found: list[Finding]) -> dict[str, Any]:
     return {
-        "at": _iso(snap.now),
+        "at": iso(snap.now),
         "exit_code": exit_code(found),
         "needs_a_person": [_finding(f) for f in found],
         "connectors": _connectors(snap, as_json=True),
-        "workers": {w: _iso(at) for w, at in sorted(snap.workers.items())},
-        "jobs": {j: {"ran_at": _iso(at), "did": d} for j, (at, d) in sorted(snap.jobs.items())},
+        "workers": {w: iso(at) for w, at in sorted(snap.workers.items())},
+        "jobs": {j: {"ran_at": iso(at), "did": d} for j, (at, d) in sorted(snap.jobs.items())},
         "lines_routing_error": snap.routing_errors,
         "lines_not_routed": snap.stuck_before_routing,
         "staged_errors": {
@@ -106,7 +95,7 @@ def _print(snap: OpsSnapshot, found: list[Finding]) -> None:
     head = "nothing needs a person" if not found else f"{len(found)} need a person"
     if critical:
         head += f" ({critical} critical)"
-    click.echo(f"omgw status at {_iso(now)}: {head}")
+    click.echo(f"omgw status at {iso(now)}: {head}")
     click.echo()
     emit_table(_connectors(snap, as_json=False), _COLUMNS, as_json=False)
     click.echo()
@@ -145,10 +134,6 @@ class _Unknown(click.ClickException):
     code = "STATUS_UNKNOWN"
 
 
-def _line(exc: BaseException) -> str:
-    return (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
-
-
 @click.command(
     help="What is waiting, what is broken, and what needs a person, on one screen. "
     "Exit code 0: nothing needs a person; 1: warnings; 2: something critical; 3: the "
@@ -164,7 +149,7 @@ def status(ctx: Context, as_json: bool) -> None:
     except Exception as exc:
         # a status that cannot be read is UNKNOWN to a monitor, never a mere warning
         failure = exc if isinstance(exc, click.ClickException) else None
-        text = failure.message if failure else f"cannot read the status: {_line(exc)}"
+        text = failure.message if failure else f"cannot read the status: {first_line(exc, 300)}"
         raise _Unknown(text) from None
     found = findings(snap)
     if as_json:

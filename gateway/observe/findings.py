@@ -15,7 +15,7 @@ from datetime import datetime
 
 from gateway.observe.snapshot import EMAIL, ConnectorView, OpsSnapshot
 
-__all__ = ["CRITICAL", "WARNING", "Finding", "exit_code", "findings"]
+__all__ = ["CRITICAL", "WARNING", "Finding", "age_text", "exit_code", "findings"]
 
 CRITICAL, WARNING = "critical", "warning"
 _EVENT_MODE = "BUSINESS_EVENT"
@@ -32,16 +32,19 @@ class Finding:
     mailable: bool = True
 
 
-def _age(now: datetime, at: datetime | None) -> str:
+def age_text(now: datetime, at: datetime | None, compact: bool = False) -> str:
+    """How long ago ``at`` was, in the unit a person reads at a glance ("" for None);
+    ``compact`` for a table column: ``90s``, ``5m``, ``30h``."""
     if at is None:
         return ""
     seconds = max(0, int((now - at).total_seconds()))
+    s, m, h = ("s", "m", "h") if compact else (" s", " min", " h")
     if seconds < 120:
-        return f"{seconds} s"
+        return f"{seconds}{s}"
     if seconds < 7200:
-        return f"{seconds // 60} min"
-    if seconds < 172800:
-        return f"{seconds // 3600} h"
+        return f"{seconds // 60}{m}"
+    if compact or seconds < 172800:
+        return f"{seconds // 3600}{h}"
     return f"{seconds // 86400} d"
 
 
@@ -60,7 +63,7 @@ def _connector(view: ConnectorView, now: datetime) -> list[Finding]:
         if broken or view.parked:
             parts = []
             if broken:
-                parts.append(f"breaker {view.breaker} for {_age(now, view.breaker_since)}")
+                parts.append(f"breaker {view.breaker} for {age_text(now, view.breaker_since)}")
             if view.parked:
                 parts.append(f"{view.parked} event(s) parked")
             found.append(
@@ -78,7 +81,7 @@ def _connector(view: ConnectorView, now: datetime) -> list[Finding]:
                     f"breaker:{name}",
                     CRITICAL,
                     f"connector {name}: circuit breaker {view.breaker} for "
-                    f"{_age(now, view.breaker_since)}, {view.ready} message(s) held"
+                    f"{age_text(now, view.breaker_since)}, {view.ready} message(s) held"
                     f"{_error(view)}",
                     "breaker-open",
                 )
@@ -99,7 +102,7 @@ def _connector(view: ConnectorView, now: datetime) -> list[Finding]:
                 f"unacknowledged:{name}",
                 WARNING,
                 f"{name}: {view.unacknowledged} request(s) delivered but not acknowledged, "
-                f"the oldest for {_age(now, view.oldest_unacknowledged_at)}",
+                f"the oldest for {age_text(now, view.oldest_unacknowledged_at)}",
                 "request-unacknowledged",
             )
         )
@@ -119,7 +122,7 @@ def _connector(view: ConnectorView, now: datetime) -> list[Finding]:
                 f"event-late:{name}",
                 WARNING,
                 f"{name}: {view.late_events} business event(s) not delivered, the oldest "
-                f"written {_age(now, view.oldest_ready_at)} ago",
+                f"written {age_text(now, view.oldest_ready_at)} ago",
                 "event-undelivered",
             )
         )
@@ -165,7 +168,7 @@ def findings(snap: OpsSnapshot) -> list[Finding]:
         )
     latest = snap.latest_worker()
     if latest is None or (now - latest).total_seconds() > snap.thresholds.worker_silent:
-        seen = "never seen" if latest is None else f"last seen {_age(now, latest)} ago"
+        seen = "never seen" if latest is None else f"last seen {age_text(now, latest)} ago"
         found.append(
             Finding(
                 "worker-silent",

@@ -22,7 +22,7 @@ from gateway.persistence.db import alembic_config
 from gateway.persistence.models import WorkerBeat, as_utc, utcnow
 from gateway.registry.wallet import key_problem
 from gateway.runtime import Runtime
-from gateway.security.log_redaction import redact_text
+from gateway.security.log_redaction import first_line
 
 __all__ = ["Check", "readiness", "readiness_answer"]
 
@@ -61,11 +61,6 @@ def _unknown(scripts: ScriptDirectory, revision: str) -> bool:
         return True
 
 
-def _first_line(exc: BaseException) -> str:
-    """The error's first line, with anything that looks like a credential masked."""
-    return redact_text((str(exc).strip().splitlines() or [type(exc).__name__])[0][:200])
-
-
 def readiness(runtime: Runtime) -> list[Check]:
     """Every check, in order; a check that cannot run says why."""
     checks: list[Check] = []
@@ -78,11 +73,11 @@ def readiness(runtime: Runtime) -> list[Check]:
             try:
                 problem = key_problem(s, runtime.secret_box)
             except Exception as exc:
-                problem = f"the wallet key does not load: {_first_line(exc)}"
+                problem = f"the wallet key does not load: {first_line(exc)}"
             checks.append(Check("wallet", problem is None, problem or "the key opens"))
             seen = as_utc(s.scalar(select(func.max(WorkerBeat.seen_at))))
     except Exception as exc:
-        checks.append(Check("database", False, f"unreachable: {_first_line(exc)}"))
+        checks.append(Check("database", False, f"unreachable: {first_line(exc)}"))
         return checks
     limit = runtime.settings.worker_silent_seconds
     if seen is None:

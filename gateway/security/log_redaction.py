@@ -17,7 +17,7 @@ import re
 import traceback
 from typing import Any
 
-__all__ = ["MASK", "install", "redact_text"]
+__all__ = ["MASK", "first_line", "install", "redact_text"]
 
 MASK = "***"
 
@@ -59,6 +59,12 @@ def redact_text(text: str) -> str:
     text = _KEY_VALUE.sub(lambda m: f"{m[1]}{m[2]}{m[3]}{_quoted_mask(m[4])}", text)
     text = _PASSWORD_HASH.sub(f"scrypt${MASK}", text)
     return _URL_USERINFO.sub(lambda m: f"{m[1]}{MASK}@", text)
+
+
+def first_line(exc: BaseException, width: int = 200) -> str:
+    """An error's first line (its type when it says nothing), cut to ``width``, with
+    anything that looks like a credential masked: for an answer or a terminal."""
+    return redact_text((str(exc).strip().splitlines() or [type(exc).__name__])[0][:width])
 
 
 def _quoted_mask(value: str) -> str:
