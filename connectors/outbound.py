@@ -74,6 +74,8 @@ class RequestLine:
     requested_ship_date: datetime | None
     scheduled_ship_date: datetime | None
     status_code: str
+    #: where the line goes (the order line's ShipToPartySiteIdentifier), when given
+    ship_to_site: str | None = None
 
 
 @dataclass(frozen=True)
@@ -97,6 +99,10 @@ class RequestDocument:
     business_unit_name: str | None
     ordered_date: datetime | None
     lines: Sequence[RequestLine] = field(default_factory=tuple)
+    #: an Update or Cancel request: the request that first asked for its lines, and why
+    original_request_id: int | None = None
+    change_reason_code: str | None = None
+    change_reason: str | None = None
 
     def to_wire(self) -> dict[str, Any]:
         """The ``headerTL`` as zeep takes it: Oracle's element names, optional ones left
@@ -106,6 +112,9 @@ class RequestDocument:
             "TaskType": self.task_type,
             "Operation": self.operation,
             "InterfaceType": self.interface_type,
+            "OriginalRequestIdentifier": self.original_request_id,
+            "ChangeReasonCode": self.change_reason_code,
+            "ChangeReason": self.change_reason,
             "HeaderId": self.header_id,
             "OrderNumber": self.order_number,
             "SourceOrderSystem": self.source_order_system,
@@ -135,6 +144,7 @@ class RequestDocument:
                     "RequestedShipDate": ln.requested_ship_date,
                     "ScheduledShipDate": ln.scheduled_ship_date,
                     "StatusCode": ln.status_code,
+                    "ShipToPartySiteIdentifier": ln.ship_to_site,
                 }
                 for ln in self.lines
             ],

@@ -25,6 +25,7 @@ __all__ = [
     "DEFAULT_PROCESS",
     "INVOCATION_MODES",
     "PROCESSING_OPTIONS",
+    "RETURN_PROCESS",
     "STEP_KINDS",
     "SYSTEM_TASK_TYPES",
     "SYSTEM_TYPES",
@@ -674,5 +675,15 @@ DEFAULT_PROCESS = ProcessSpec(
         ),
         StepSpec("Ship", "Shipment", "Ship", "Create Shipment Request", "EXTERNAL", 2880),
         StepSpec("Invoice", "Invoice", "Invoice", "Create Billing Line", "EXTERNAL", 1440),
+    ),
+)
+
+#: The process a return line follows: receive the goods back, then credit them.
+RETURN_PROCESS = ProcessSpec(
+    "DOO_ReturnOrderGenericProcess",
+    "The default return process: receive, credit.",
+    (
+        StepSpec("Receive", "Return", "Return", "Create Return Receipt Advice", "EXTERNAL", 10080),
+        StepSpec("Credit", "Invoice", "Invoice", "Create Billing Line", "EXTERNAL", 1440),
     ),
 )

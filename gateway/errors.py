@@ -17,10 +17,12 @@
     │   (MISSING_KEY, INVALID_VALUE, DUPLICATE_LINE, QUANTITY_INVALID,
     │    TOO_MANY_ORDERS, ORDER_TOO_LARGE, REQUEST_TOO_MANY_LINES,
     │    QUANTITY_EXCEEDS_OPEN, UOM_MISMATCH, SOURCE_SYSTEM_NOT_ENABLED,
-    │    XREF_MISSING, DRAFT_NOT_SUPPORTED, RETURN_NOT_SUPPORTED; admin:
+    │    XREF_MISSING, DRAFT_NOT_SUPPORTED, RETURN_REFERENCE_MISSING,
+    │    RETURN_PRODUCT_MISMATCH; admin:
     │    SETUP_INVALID, RULES_INVALID, CONNECTOR_NOT_EVENT, ORDER_AMBIGUOUS)
     ├── NotFoundError                 ORDER_NOT_FOUND, LINE_NOT_FOUND,
-    │                                 SOURCE_SYSTEM_UNKNOWN, REQUEST_NOT_FOUND; admin:
+    │                                 SOURCE_SYSTEM_UNKNOWN, REQUEST_NOT_FOUND,
+    │                                 RETURN_REFERENCE_NOT_FOUND; admin:
     │                                 CONNECTOR_UNKNOWN, TASK_TYPE_UNKNOWN, PROCESS_UNKNOWN,
     │                                 WALLET_ENTRY_UNKNOWN, XREF_UNKNOWN, USER_UNKNOWN,
     │                                 RULE_UNKNOWN, RULE_SET_VERSION_UNKNOWN,
@@ -30,7 +32,9 @@
     ├── StateError                    out of order for the lifecycle
     │   (ILLEGAL_TRANSITION, LINE_NOT_AWAITING_TASK, RESPONSE_BEFORE_REQUEST,
     │    RESPONSE_AFTER_CLOSE, REVISION_STALE, REVISION_NOT_ALLOWED, ACK_CONFLICT,
-    │    LINE_NOT_ASSIGNED, ORDER_SUPERSEDED, LINE_ON_HOLD; admin: STAGED_NOT_IN_ERROR)
+    │    LINE_NOT_ASSIGNED, ORDER_SUPERSEDED, LINE_ON_HOLD, QUANTITY_BELOW_SHIPPED,
+    │    CHANGE_IN_PROGRESS, ORDER_PARTLY_SHIPPED, LINE_CHANGE_NOT_ALLOWED,
+    │    RETURN_EXCEEDS_SHIPPED; admin: STAGED_NOT_IN_ERROR)
     ├── ResponseRejected              a fulfillment response applied nothing; its code is
     │                                 the first line error's, ``details`` holds them all
     │                                 (per line also GROUP_REJECTED)

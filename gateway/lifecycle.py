@@ -4,7 +4,11 @@ Pure functions and tables, no I/O. Contract §6 gives the codes; the paths are:
 
 * fulfillment line: ``CREATED`` → ``SCHEDULED`` → ``AWAIT_SHIP`` → ``SHIPPED`` (or
   ``BACKORDERED`` first) → ``AWAIT_BILLING`` → ``BILLED`` → ``CLOSED``; before shipping
-  ``CANCEL_PENDING`` → ``CANCELED``. Orchestration (orders/orchestration.py) moves a
+  ``CANCEL_PENDING`` → ``CANCELED``. A change to a line a fulfillment system holds waits
+  for its answer in ``CANCEL_PENDING`` or omgw's ``CHANGE_PENDING``; a refusal returns
+  the line to where it was, and a shipment reported meanwhile wins (``SHIPPED``). A
+  return line waits in ``AWAIT_RECEIVING``, then is credited (``AWAIT_BILLING`` →
+  ``BILLED`` → ``CLOSED``). Orchestration (orders/orchestration.py) moves a
   new line through the process's internal steps (``SCHEDULED``) to its shipment
   request, or to omgw's ``ROUTING_ERROR`` when no routing rule gives it a connector
   (re-routing moves it on to ``AWAIT_SHIP``); a process with no step after shipment
@@ -25,6 +29,7 @@ __all__ = [
     "FLINE_TRANSITIONS",
     "HEADER_TRANSITIONS",
     "OPEN_FOR_SHIPMENT",
+    "PENDING_CHANGE",
     "SHIPPED_OR_LATER",
     "TERMINAL",
     "check_fline",
@@ -35,20 +40,33 @@ __all__ = [
 
 FLINE_TRANSITIONS: dict[str, frozenset[str]] = {
     "CREATED": frozenset(
-        {"SCHEDULED", "AWAIT_SHIP", "ROUTING_ERROR", "CANCEL_PENDING", "CANCELED"}
+        {"SCHEDULED", "AWAIT_SHIP", "AWAIT_RECEIVING", "ROUTING_ERROR", "CANCEL_PENDING",
+         "CANCELED"}
     ),
     # omgw's own code: no routing rule (and no default) gave the line a connector
-    "ROUTING_ERROR": frozenset({"AWAIT_SHIP", "CANCEL_PENDING", "CANCELED"}),
-    "SCHEDULED": frozenset({"AWAIT_SHIP", "ROUTING_ERROR", "CANCEL_PENDING", "CANCELED"}),
-    "AWAIT_SHIP": frozenset({"SHIPPED", "BACKORDERED", "CANCEL_PENDING", "CANCELED"}),
-    "BACKORDERED": frozenset({"AWAIT_SHIP", "SHIPPED", "CANCEL_PENDING", "CANCELED"}),
+    "ROUTING_ERROR": frozenset({"AWAIT_SHIP", "AWAIT_RECEIVING", "CANCEL_PENDING", "CANCELED"}),
+    "SCHEDULED": frozenset(
+        {"AWAIT_SHIP", "AWAIT_RECEIVING", "ROUTING_ERROR", "CANCEL_PENDING", "CANCELED"}
+    ),
+    "AWAIT_SHIP": frozenset(
+        {"SHIPPED", "BACKORDERED", "CANCEL_PENDING", "CHANGE_PENDING", "CANCELED"}
+    ),
+    "BACKORDERED": frozenset(
+        {"AWAIT_SHIP", "SHIPPED", "CANCEL_PENDING", "CHANGE_PENDING", "CANCELED"}
+    ),
+    "AWAIT_RECEIVING": frozenset({"AWAIT_BILLING", "CANCEL_PENDING", "CANCELED"}),
     "SHIPPED": frozenset({"AWAIT_BILLING", "CLOSED"}),
     "AWAIT_BILLING": frozenset({"BILLED"}),
     "BILLED": frozenset({"CLOSED"}),
-    "CANCEL_PENDING": frozenset({"CANCELED", "AWAIT_SHIP"}),
+    # waiting for the fulfillment system's answer to a cancel request, or (omgw's own
+    # code) to a change request; a refusal returns the line to where it was
+    "CANCEL_PENDING": frozenset(
+        {"CANCELED", "AWAIT_SHIP", "BACKORDERED", "AWAIT_RECEIVING", "SHIPPED"}
+    ),
+    "CHANGE_PENDING": frozenset({"AWAIT_SHIP", "BACKORDERED", "SHIPPED"}),
     "CLOSED": frozenset(),
     "CANCELED": frozenset(),
-}
+}  # fmt: skip
 
 HEADER_TRANSITIONS: dict[str, frozenset[str]] = {
     "DOO_DRAFT": frozenset({"OPEN", "CANCELED", "DOO_REFERENCE"}),
@@ -61,6 +79,8 @@ HEADER_TRANSITIONS: dict[str, frozenset[str]] = {
 
 TERMINAL = frozenset({"CLOSED", "CANCELED"})
 OPEN_FOR_SHIPMENT = frozenset({"AWAIT_SHIP", "BACKORDERED"})
+#: waiting for a fulfillment system's answer to a change or cancel request
+PENDING_CHANGE = frozenset({"CANCEL_PENDING", "CHANGE_PENDING"})
 SHIPPED_OR_LATER = frozenset({"SHIPPED", "AWAIT_BILLING", "BILLED", "CLOSED"})
 
 # How far along a status is; the least advanced open line sets an order line's status.
@@ -72,7 +92,9 @@ _RANK = {
             "CREATED",
             "SCHEDULED",
             "CANCEL_PENDING",
+            "CHANGE_PENDING",
             "BACKORDERED",
+            "AWAIT_RECEIVING",
             "AWAIT_SHIP",
             "SHIPPED",
             "AWAIT_BILLING",

@@ -1,8 +1,9 @@
 """Order intake: validate, deduplicate and persist orders (``createOrders``, staged import).
 
 Idempotent on (source system, source order id, revision): the same key returns the
-order already created. A higher revision supersedes the current one, which becomes
-``DOO_REFERENCE``; a lower or equal one that does not exist is refused as stale.
+order already created. A higher revision changes the current order in place
+(:mod:`gateway.orders.revision`), a copy of what it was staying as ``DOO_REFERENCE``; a
+lower or equal one that does not exist is refused as stale.
 
 A new order is checked here, its header inserted, the rest planned with no database
 access (:mod:`gateway.orders.order_plan`) and written set-based
@@ -17,18 +18,19 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import NotFoundError, StateError, ValidationError
-from gateway.lifecycle import SHIPPED_OR_LATER, TERMINAL
+from gateway.lifecycle import TERMINAL
 from gateway.orders.commands import OrderInput
 from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.orders.limits import MAX_REVISION, check_length, check_quantity
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.order_plan import header_values, plan_order
 from gateway.orders.order_store import PlacedOrder, insert_header, write_order
+from gateway.orders.returns import resolve_returns
+from gateway.orders.revision import Reviser
 from gateway.orders.state import StatusWriter
 from gateway.orders.xref import map_order
 from gateway.persistence.models import (
     FulfillLine,
-    FulfillmentRequest,
     OrderHeader,
     OrderLine,
     SourceSystem,
@@ -127,7 +129,18 @@ def validate_order(order: OrderInput) -> None:
             check_length(getattr(line, attr), name, column, lwhere)
         if line.quantity is None:
             raise ValidationError("MISSING_KEY", f"OrderedQuantity is required on {lwhere}")
-        check_quantity(line.quantity, f"OrderedQuantity on {lwhere}")
+        if line.quantity != 0:  # 0 cancels a line in a revision (refused on a new one)
+            check_quantity(line.quantity, f"OrderedQuantity on {lwhere}")
+
+
+def _refuse_zero_on_new(order: OrderInput) -> None:
+    for index, line in enumerate(order.lines, start=1):
+        if line.quantity == 0:
+            raise ValidationError(
+                "QUANTITY_INVALID",
+                f"OrderedQuantity on line {index} of order {order.source_order_id} must be "
+                "greater than zero (0 cancels a line only in a revision of an existing order)",
+            )
 
 
 # Built once: a statement built per call costs more CPU than SQLite spends running it.
@@ -241,31 +254,48 @@ class OrderIntake:
         current = self._s.scalar(_CURRENT_REVISION, key)
         if current is not None:
             self._check_revisable(current, seq)
+            values = header_values(order, ss, revision, seq, batch_name, current.order_number)
+            changed = {k: v for k, v in values.items() if k not in ("status", "order_number")}
+            returns = resolve_returns(self._s, order, ss, revising=current.id)
+            reviser = Reviser(self._s, self._flow, self._reply_to)
+            return ImportOutcome(
+                reviser.revise(current, order, changed, returns), "REVISED", ss.code
+            )
 
-        values = header_values(
-            order, ss, revision, seq, batch_name, current.order_number if current else None
-        )
+        _refuse_zero_on_new(order)
+        returns = resolve_returns(self._s, order, ss)
+        values = header_values(order, ss, revision, seq, batch_name, None)
         plan = plan_order(
             order,
             insert_header(self._s, values),
             registry=self._flow.registry,
             default_fs=self._default_fs,
             now=utcnow(),
+            returns=returns,
         )
         header = write_order(
             self._s, plan, self._flow.registry, self._reply_to, f"import:{ss.code}"
         )
-        if current is not None:
-            current.superseded_by_id = header.id
-            self._status.header(current, "DOO_REFERENCE", f"superseded by revision {revision}")
-            for req in self._s.scalars(
-                select(FulfillmentRequest).where(
-                    FulfillmentRequest.header_id == current.id,
-                    FulfillmentRequest.status.in_(("SENT", "ACCEPTED")),
-                )
-            ):
-                req.status = "SUPERSEDED"
-        return ImportOutcome(header, "REVISED" if current is not None else "CREATED", ss.code)
+        return ImportOutcome(header, "CREATED", ss.code)
+
+    def check_staged(self, order: OrderInput) -> None:
+        """What staging can check beyond :meth:`checked`: a zero quantity, which only a
+        revision of an order omgw has may send (it cancels the line)."""
+        if not any(line.quantity == 0 for line in order.lines):
+            return
+        ss = self._flow.registry.systems.get(str(order.source_system).strip())
+        if ss is None:
+            return  # refused at import, where an unknown system is reported
+        known = self._s.scalar(
+            select(OrderHeader.id)
+            .where(
+                OrderHeader.source_system_id == ss.id,
+                OrderHeader.source_order_id == str(order.source_order_id).strip(),
+            )
+            .limit(1)
+        )
+        if known is None:
+            _refuse_zero_on_new(order)
 
     def _serialize(self, source_system_id: int, source_order_id: str) -> None:
         """One intake at a time per source order (PostgreSQL; SQLite writers are serial).
@@ -289,15 +319,4 @@ class OrderIntake:
             raise StateError(
                 "REVISION_NOT_ALLOWED",
                 f"order {current.order_number} is {current.status} and cannot be revised",
-            )
-        shipped = self._s.scalar(
-            select(func.count())
-            .select_from(FulfillLine)
-            .where(FulfillLine.header_id == current.id, FulfillLine.status.in_(SHIPPED_OR_LATER))
-        )
-        if shipped:
-            raise StateError(
-                "REVISION_NOT_ALLOWED",
-                f"order {current.order_number} has shipped lines; a revision can only "
-                "replace an order before anything has shipped",
             )

@@ -15,17 +15,18 @@ negative ids until the store writes them (:mod:`gateway.orders.order_store`).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from connectors.registry import DEFAULT_PROCESS
+from connectors.registry import DEFAULT_PROCESS, RETURN_PROCESS
 from gateway import lifecycle
 from gateway.events.recorder import StatusRecord
 from gateway.orders.commands import OrderInput
 from gateway.orders.placement import AWAITING, place
 from gateway.orders.routing import Router
-from gateway.orders.rows import FlineRow, HeaderRow, LineRow, NewRequest
+from gateway.orders.rows import FlineRow, HeaderRow, LineRow, NewRequest, ReturnReference
 from gateway.persistence.kept import to_column
 from gateway.registry.snapshot import Snapshot, System
 
@@ -90,12 +91,16 @@ def plan_order(
     registry: Snapshot,
     default_fs: str | None,
     now: datetime,
+    returns: Mapping[str, ReturnReference] | None = None,
 ) -> PlannedOrder:
-    """``order`` (checked, in our terms) under the new ``header``, as it ends."""
+    """``order`` (checked, in our terms) under the new ``header``, as it ends; the lines
+    in ``returns`` (by source line id) are return lines of the lines given there."""
+    returns = returns or {}
     plan = PlannedOrder(header, [], [], [])
     _note(plan, "HEADER", header.id, None, header.status, "order imported", now)
     count = len(order.lines)
     for number, li in enumerate(order.lines, start=1):
+        ref = returns.get(str(li.source_line_id).strip())
         values = {
             "header_id": header.id,
             "line_number": number,
@@ -110,6 +115,9 @@ def plan_order(
             "requested_ship_date": li.requested_ship_date or order.requested_ship_date,
             "status": "CREATED",
             "attributes_json": to_column(li.attributes),
+            "category": "RETURN" if ref is not None else "ORDER",
+            "reference_line_id": ref.line_id if ref is not None else None,
+            "reference_fline_id": ref.fline_id if ref is not None else None,
         }
         plan.line_values.append(values)
         plan.lines.append(_row(LineRow, -number, values))
@@ -118,7 +126,7 @@ def plan_order(
             FlineRow(
                 id=-count - line.line_number, header_id=header.id,
                 order_line_id=line.id, fulfill_line_number=1, quantity=line.ordered_quantity,
-                shipped_quantity=None, status="CREATED", task_type="Shipment",
+                shipped_quantity=None, status="CREATED", task_type=_task(line),
                 request_id=None, split_from_id=None,
                 scheduled_ship_date=line.requested_ship_date, actual_ship_date=None,
                 billing_number=None, tracking_number=None, rule_set_version=None,
@@ -138,6 +146,11 @@ def plan_order(
     _set_header(plan, "OPEN", "order submitted", now)
     _rollup(plan, "order submitted", now)
     return plan
+
+
+def _task(line: LineRow) -> str:
+    """A line's first external task: receiving a return, else shipping."""
+    return "Return" if line.category == "RETURN" else "Shipment"
 
 
 def _row(row_type: Any, row_id: int, values: dict[str, Any]) -> Any:
@@ -170,10 +183,14 @@ def _set_header(plan: PlannedOrder, new: str, reason: str, now: datetime) -> Non
 def _start(plan: PlannedOrder, registry: Snapshot, default_fs: str | None, now: datetime) -> None:
     """Run the new lines through the internal steps up to their first external step, and
     place that step for each line no hold stops."""
-    process = registry.newest.get(DEFAULT_PROCESS.name)
-    steps = process.steps if process is not None else ()
+    processes = {
+        "Shipment": registry.newest.get(DEFAULT_PROCESS.name),
+        "Return": registry.newest.get(RETURN_PROCESS.name),
+    }
     for i, fline in enumerate(plan.flines):
         line = plan.lines[i]
+        process = processes[_task(line)]
+        steps = process.steps if process is not None else ()
         changes: dict[str, Any] = {"process_id": process.id if process is not None else None}
         for step in steps:
             if step.kind == "EXTERNAL":
@@ -186,6 +203,8 @@ def _start(plan: PlannedOrder, registry: Snapshot, default_fs: str | None, now: 
                 _set_fline(plan, i, "SCHEDULED", f"scheduled by step {step.name}", now)
             elif step.task_type == "Reservation":
                 changes["warehouse"] = line.requested_fulfillment_org or DEFAULT_WAREHOUSE
+        if _task(line) == "Return":  # goods come back to the organization named, or M1
+            changes["warehouse"] = line.requested_fulfillment_org or DEFAULT_WAREHOUSE
         plan.flines[i] = replace(plan.flines[i], **changes)
     held = {line_id for line_id, _, _ in plan.holds}
     if None in held:  # an order hold stops every line; releasing it requests them
@@ -197,7 +216,8 @@ def _start(plan: PlannedOrder, registry: Snapshot, default_fs: str | None, now: 
         line = plan.lines[i]
         if line.id in held:
             continue
-        p = place(registry, router, plan.header, line, fline, "Shipment", default_fs)
+        task = _task(line)
+        p = place(registry, router, plan.header, line, fline, task, default_fs)
         if p.routed:
             fline = plan.flines[i] = replace(
                 fline, rule_set_version=p.version, routing_rule_id=p.rule_id, routing_error=p.error
@@ -205,11 +225,11 @@ def _start(plan: PlannedOrder, registry: Snapshot, default_fs: str | None, now: 
         if not p.placed:
             _set_fline(plan, i, "ROUTING_ERROR", p.reason, now)
             continue
-        request = requests.get(p.key)
+        request = requests.get((task, p.key))
         if request is None:
             next_key -= 1
-            request = requests[p.key] = NewRequest(
-                next_key, plan.header.id, "Shipment", p.system,
+            request = requests[(task, p.key)] = NewRequest(
+                next_key, plan.header.id, task, p.system,
                 p.connector.id if p.connector is not None else None, p.operation,
                 p.interface_type,
             )  # fmt: skip
@@ -218,12 +238,12 @@ def _start(plan: PlannedOrder, registry: Snapshot, default_fs: str | None, now: 
         plan.flines[i] = replace(
             fline,
             request_id=request.id,
-            task_type="Shipment",
+            task_type=task,
             sent_to=request.fulfillment_system,
             sent_via=request.connector_id,
         )
-        if fline.status != AWAITING["Shipment"]:
-            _set_fline(plan, i, AWAITING["Shipment"], p.reason, now)
+        if fline.status != AWAITING[task]:
+            _set_fline(plan, i, AWAITING[task], p.reason, now)
 
 
 def _rollup(plan: PlannedOrder, reason: str, now: datetime) -> None:

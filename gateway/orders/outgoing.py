@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from sqlalchemy import insert
@@ -23,6 +24,7 @@ from connectors.outbound import (
     build_envelope,
 )
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow
+from gateway.persistence.kept import from_column
 from gateway.persistence.models import (
     FulfillLine,
     OrderHeader,
@@ -32,7 +34,7 @@ from gateway.persistence.models import (
 )
 from gateway.registry.snapshot import Snapshot
 
-__all__ = ["DEFAULT_OPERATION", "OutboxWriter", "request_document"]
+__all__ = ["DEFAULT_OPERATION", "ChangeNote", "OutboxWriter", "request_document"]
 
 
 class Request(Protocol):
@@ -51,10 +53,26 @@ class Request(Protocol):
 
 
 #: an order line with one of its fulfillment lines, as ORM objects or plain rows
-Pair = tuple[OrderLine, FulfillLine] | tuple[LineRow, FlineRow]
+Pair = tuple[OrderLine | LineRow, FulfillLine | FlineRow]
 
 #: what a request asks for when no routing rule overrides the operation
 DEFAULT_OPERATION = "Create"
+
+
+@dataclass(frozen=True)
+class ChangeNote:
+    """What an Update or Cancel request says beyond its lines: the request it changes
+    and why."""
+
+    original_request_id: int | None
+    reason_code: str | None = None
+    reason: str | None = None
+
+
+def _ship_to(line: OrderLine | LineRow) -> str | None:
+    """The line's ship-to site as sent (kept with the line's attributes)."""
+    value = from_column(getattr(line, "attributes_json", None)).get("ShipToPartySiteIdentifier")
+    return None if value is None else str(value)[:50]
 
 
 def request_document(
@@ -62,6 +80,7 @@ def request_document(
     header: OrderHeader | HeaderRow,
     system: str,
     pairs: Sequence[Pair],
+    change: ChangeNote | None = None,
 ) -> RequestDocument:
     """The ``headerTL`` of ``request`` for the fulfillment lines in ``pairs`` of an order
     sent by source system ``system``."""
@@ -99,9 +118,13 @@ def request_document(
                 requested_ship_date=line.requested_ship_date,
                 scheduled_ship_date=fline.scheduled_ship_date,
                 status_code=fline.status,
+                ship_to_site=_ship_to(line),
             )
             for line, fline in sorted(pairs, key=lambda p: (p[0].line_number, p[1].id))
         ),
+        original_request_id=change.original_request_id if change else None,
+        change_reason_code=change.reason_code[:30] if change and change.reason_code else None,
+        change_reason=change.reason[:240] if change and change.reason else None,
     )
 
 
@@ -122,6 +145,7 @@ class OutboxWriter:
         request: Request,
         header: OrderHeader | HeaderRow,
         pairs: Sequence[Pair],
+        change: ChangeNote | None = None,
     ) -> str | None:
         """Write the outbox row that sends ``request``; its ``MessageID``, or ``None``
         when the request has no connector or its connector is not a service
@@ -135,7 +159,11 @@ class OutboxWriter:
         message_id = f"urn:uuid:{uuid.uuid4()}"
         payload = build_envelope(
             request_document(
-                request, header, self._registry.systems_by_id[header.source_system_id].code, pairs
+                request,
+                header,
+                self._registry.systems_by_id[header.source_system_id].code,
+                pairs,
+                change,
             ),
             operation,
             message_id=message_id,

@@ -20,7 +20,7 @@ from gateway.registry.snapshot import ConnectorInfo, Snapshot
 __all__ = ["AWAITING", "BILLED_WHERE_SHIPPED", "Placement", "default_connector", "place"]
 
 #: the status a line waits in while an external step of each task type is out
-AWAITING = {"Shipment": "AWAIT_SHIP", "Invoice": "AWAIT_BILLING"}
+AWAITING = {"Shipment": "AWAIT_SHIP", "Invoice": "AWAIT_BILLING", "Return": "AWAIT_RECEIVING"}
 #: the task type that, when routing has no usable connector for it, goes where the line's
 #: shipment went (the connector of its shipment request) instead of to ROUTING_ERROR, as
 #: Oracle's default process bills through the fulfillment system that shipped

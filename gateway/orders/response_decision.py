@@ -34,7 +34,7 @@ from gateway.errors import (
     ValidationError,
 )
 from gateway.events.recorder import StatusRecord
-from gateway.lifecycle import OPEN_FOR_SHIPMENT, SHIPPED_OR_LATER, TERMINAL
+from gateway.lifecycle import OPEN_FOR_SHIPMENT, PENDING_CHANGE, SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.commands import FulfillLineResponse, LineOutcome
 from gateway.orders.held import hold_on
 from gateway.orders.limits import check_length, check_quantity
@@ -43,7 +43,7 @@ from gateway.orders.routing import Router
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow, NewRequest, OrderSet
 from gateway.orders.steps import next_external, process_of
 from gateway.orders.xref import translate
-from gateway.persistence.kept import merged
+from gateway.persistence.kept import from_column, merged, to_column
 from gateway.persistence.models import FulfillLine
 from gateway.registry.snapshot import Snapshot, System
 
@@ -61,6 +61,7 @@ __all__ = [
 TASK_STATUSES: dict[str, tuple[str, ...]] = {
     "Shipment": ("SHIPPED", "BACKORDERED"),
     "Invoice": ("BILLED",),
+    "Return": ("RECEIVED",),
 }
 
 
@@ -225,7 +226,7 @@ def _check_line(
     check_length(line.tracking_number, "TrackingNumber", FulfillLine.tracking_number, where)
     check_length(line.billing_number, "BillingTransactionNumber", FulfillLine.billing_number, where)
     quantity = fline.quantity
-    if status == "SHIPPED" and line.shipped_quantity is not None:
+    if status in ("SHIPPED", "RECEIVED") and line.shipped_quantity is not None:
         quantity = _check_shipped_quantity(line, fline, orders.lines[fline.order_line_id])
     return _Plan(line, fline, status, quantity)
 
@@ -245,8 +246,17 @@ def _check_task_state(fline: FlineRow, task: str) -> None:
     fid, status = fline.id, fline.status
     if status in TERMINAL:
         raise StateError("RESPONSE_AFTER_CLOSE", f"fulfillment line {fid} is already {status}")
+    if task == "Return":
+        if status != "AWAIT_RECEIVING" and not (status == "CANCEL_PENDING" and _is_return(fline)):
+            raise StateError(
+                "LINE_NOT_AWAITING_TASK",
+                f"fulfillment line {fid} is {status}, not awaiting a return receipt",
+            )
+        return
+    if task == "Shipment" and status in PENDING_CHANGE and not _is_return(fline):
+        return  # goods that left while a change waited: the shipment wins
     if task == "Shipment" and status not in OPEN_FOR_SHIPMENT:
-        if status in SHIPPED_OR_LATER or status == "CANCEL_PENDING":
+        if status in SHIPPED_OR_LATER or status in PENDING_CHANGE:
             raise StateError(
                 "LINE_NOT_AWAITING_TASK",
                 f"fulfillment line {fid} is {status}, not awaiting a shipment",
@@ -266,6 +276,10 @@ def _check_task_state(fline: FlineRow, task: str) -> None:
             "LINE_NOT_AWAITING_TASK",
             f"fulfillment line {fid} is {status}, not awaiting billing",
         )
+
+
+def _is_return(fline: FlineRow) -> bool:
+    return fline.task_type == "Return"
 
 
 def _check_shipped_quantity(
@@ -407,7 +421,7 @@ def _apply(draft: _Draft, plans: list[_Plan], fs: str, task: str, registry: Snap
             # what each response said of the line, response after response
             current = draft.get(fid, "attributes_json")
             draft.set(fid, attributes_json=merged(current, plan.response.attributes))
-        if plan.status == "SHIPPED":
+        if plan.status in ("SHIPPED", "RECEIVED"):
             if plan.quantity < draft.get(fid, "quantity"):
                 _split(draft, fid, plan.quantity, header, reason)
             draft.set(
@@ -416,18 +430,26 @@ def _apply(draft: _Draft, plans: list[_Plan], fs: str, task: str, registry: Snap
                 actual_ship_date=plan.response.actual_ship_date or draft.now,
                 tracking_number=plan.response.tracking_number,
             )
-            draft.status(fid, "SHIPPED", reason)
+            if draft.get(fid, "status") in PENDING_CHANGE:
+                _refuse_change(draft, fid, fs, task)
+            if plan.status == "SHIPPED":
+                draft.status(fid, "SHIPPED", reason)
             shipped.setdefault(header.id, []).append(fid)
         elif plan.status == "BACKORDERED":
-            if draft.get(fid, "status") != "BACKORDERED":
+            current = draft.get(fid, "status")
+            if current in PENDING_CHANGE:  # still waiting: a refusal returns it here
+                change = from_column(draft.get(fid, "change_json"))
+                draft.set(fid, change_json=to_column({**change, "prior": "BACKORDERED"}))
+            elif current != "BACKORDERED":
                 draft.status(fid, "BACKORDERED", reason)
         elif plan.status == "BILLED":
             draft.set(fid, billing_number=plan.response.billing_number)
             draft.status(fid, "BILLED", reason)
             draft.status(fid, "CLOSED", "fulfillment complete")
             draft.set(fid, task_type=None)
+    after = "Return" if task == "Return" else "Shipment"
     for header_id, fline_ids in shipped.items():
-        _after_shipment(draft, touched[header_id], fline_ids, fs, registry)
+        _after_shipment(draft, touched[header_id], fline_ids, fs, registry, after)
     for plan in plans:
         fline = plan.fline
         draft.decision.outcomes.append(
@@ -444,9 +466,32 @@ def _apply(draft: _Draft, plans: list[_Plan], fs: str, task: str, registry: Snap
         _rollup(draft, header, reason)
 
 
+def _refuse_change(draft: _Draft, fid: int, fs: str, task: str) -> None:
+    """``fid`` was shipped (or received) while a change of it waited for ``fs``'s
+    answer: what happened stands, the change is not made, and the line says why."""
+    what = "received" if task == "Return" else "shipped"
+    change = from_column(draft.get(fid, "change_json"))
+    kind = change.get("kind", "Update")
+    if task == "Return":  # back to awaiting receipt, from where the receipt moves it on
+        draft.status(fid, str(change.get("prior") or "AWAIT_RECEIVING"), f"{fs}: {what}")
+    draft.set(
+        fid,
+        change_request_id=None,
+        change_json=None,
+        change_error=(
+            f"{fs} reported the line {what} before it answered the "
+            f"{'cancel' if kind == 'Cancel' else 'change'}; the "
+            f"{'cancel' if kind == 'Cancel' else 'change'} was not made"
+        ),
+    )
+
+
 def _split(draft: _Draft, fid: int, shipped: Decimal, header: HeaderRow, reason: str) -> None:
-    """Split off the unshipped remainder of ``fid`` as a new line awaiting shipment."""
+    """Split off the unshipped remainder of ``fid`` as a new line awaiting shipment (or
+    receipt); a remainder whose cancel is still waiting keeps waiting for it."""
     fline = draft.row(fid)
+    waits = fline.status == "CANCEL_PENDING"
+    awaiting = "AWAIT_RECEIVING" if _is_return(fline) else "AWAIT_SHIP"
     line = draft.orders.lines[fline.order_line_id]
     number = max(draft.get(i, "fulfill_line_number") for i in draft.of_line[line.id]) + 1
     # the remainder stays on the same request, routed by the same rule
@@ -456,14 +501,17 @@ def _split(draft: _Draft, fid: int, shipped: Decimal, header: HeaderRow, reason:
         fulfill_line_number=number,
         quantity=fline.quantity - shipped,
         shipped_quantity=None,
-        status="AWAIT_SHIP",
-        task_type="Shipment",
+        status="CANCEL_PENDING" if waits else awaiting,
+        task_type=fline.task_type,
         split_from_id=fline.id,
         actual_ship_date=None,
         billing_number=None,
         tracking_number=None,
         routing_error=None,
         attributes_json=None,
+        change_request_id=fline.change_request_id if waits else None,
+        change_json=fline.change_json if waits else None,
+        change_error=None,
     )
     draft.set(fid, quantity=shipped)
     draft.add(rest, f"split from fulfillment line {fid}: {reason}")
@@ -482,7 +530,12 @@ def _split(draft: _Draft, fid: int, shipped: Decimal, header: HeaderRow, reason:
 
 
 def _after_shipment(
-    draft: _Draft, header: HeaderRow, fline_ids: list[int], fs: str, registry: Snapshot
+    draft: _Draft,
+    header: HeaderRow,
+    fline_ids: list[int],
+    fs: str,
+    registry: Snapshot,
+    after: str = "Shipment",
 ) -> None:
     """Move shipped lines to their next external step (billing), or close them.
 
@@ -497,8 +550,11 @@ def _after_shipment(
     for fid in fline_ids:
         fline = draft.row(fid)
         process = process_of(registry, fline.process_id)
-        stage = next_external(process, "Shipment")
+        stage = next_external(process, after)
         if stage is None:
+            if draft.get(fid, "status") == "AWAIT_RECEIVING":
+                draft.status(fid, "AWAIT_BILLING", "received")
+                draft.status(fid, "BILLED", "nothing to credit: no step after receipt")
             draft.status(fid, "CLOSED", "process complete: no step after shipment")
             draft.set(fid, task_type=None)
             continue

@@ -28,6 +28,7 @@ from gateway.orders.commands import (
     FulfillmentResponse,
     ResponseResult,
 )
+from gateway.orders.compensation import CHANGE_OPERATIONS, apply_change_answer
 from gateway.orders.limits import check_length
 from gateway.orders.response_decision import TASK_STATUSES, decide, not_assigned
 from gateway.orders.response_store import read_orders, write_decision
@@ -150,6 +151,8 @@ class ResponseProcessor(InTransaction):
         if new == "REJECTED":
             req.ack_error_name = ack.error_name
             req.ack_error_text = ack.error_text
+        if req.operation in CHANGE_OPERATIONS and req.original_request_id is not None:
+            apply_change_answer(self._s, req, new == "ACCEPTED", ack.error_name, ack.error_text)
 
     # -- fulfillment response --------------------------------------------------------
 

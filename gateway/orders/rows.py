@@ -21,6 +21,7 @@ __all__ = [
     "LineRow",
     "NewRequest",
     "OrderSet",
+    "ReturnReference",
     "column_names",
     "request_values",
 ]
@@ -59,6 +60,8 @@ class LineRow:
     requested_fulfillment_org: str | None
     requested_ship_date: datetime | None
     status: str
+    #: ORDER, or RETURN for a line taking back what an earlier one shipped
+    category: str = "ORDER"
 
 
 @dataclass(frozen=True, slots=True)
@@ -86,6 +89,10 @@ class FlineRow:
     process_id: int | None
     warehouse: str | None
     attributes_json: str | None
+    #: the change request the line waits on, what it was before it, why the last failed
+    change_request_id: int | None = None
+    change_json: str | None = None
+    change_error: str | None = None
     sent_to: str | None = None
     sent_via: int | None = None
 
@@ -107,6 +114,14 @@ class OrderSet:
     lines: Mapping[int, LineRow]
     flines: Mapping[int, FlineRow]
     holds: Mapping[int, tuple[HoldRow, ...]]
+
+
+@dataclass(frozen=True)
+class ReturnReference:
+    """The order line a return line takes back, and its fulfillment line if named."""
+
+    line_id: int
+    fline_id: int | None
 
 
 @dataclass

@@ -35,6 +35,9 @@ class StatusWriter:
     def new_fline(self, fline: FulfillLine, reason: str) -> None:
         self._record(fline.header_id, "FULFILL_LINE", fline.id, None, fline.status, reason)
 
+    def new_line(self, line: OrderLine, reason: str) -> None:
+        self._record(line.header_id, "LINE", line.id, None, line.status, reason)
+
     def header(self, header: OrderHeader, new: str, reason: str) -> None:
         if header.status == new:
             return

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.registry import DEFAULT_PROCESS, StepSpec
+from connectors.registry import DEFAULT_PROCESS, RETURN_PROCESS, StepSpec
 from gateway.registry.snapshot import ProcessVersion, Snapshot
 
 __all__ = ["Stage", "first_stage", "next_external", "process_of"]
@@ -26,7 +26,14 @@ def _steps(process: ProcessVersion | None) -> tuple[str, tuple[StepSpec, ...]]:
 
 
 def first_stage(process: ProcessVersion | None, task_type: str) -> Stage | None:
-    """The first step of ``task_type`` in ``process``."""
+    """The first step of ``task_type`` in ``process``; without a process, in the
+    built-in process that has one (a return's receipt is in the return process)."""
+    if process is None:
+        for builtin in (DEFAULT_PROCESS, RETURN_PROCESS):
+            for spec in builtin.steps:
+                if spec.task_type == task_type:
+                    return Stage(builtin.name, spec)
+        return None
     name, steps = _steps(process)
     for spec in steps:
         if spec.task_type == task_type:

@@ -81,6 +81,7 @@ from gateway.observe import metrics
 from gateway.observe.beats import BEAT_SECONDS, record_beat, record_job
 from gateway.observe.snapshot import EMAIL, JOB_JEOPARDY
 from gateway.orders.commands import Acknowledgement, FulfillLineResponse, FulfillmentResponse
+from gateway.orders.compensation import CHANGE_OPERATIONS
 from gateway.orders.jeopardy import check_in_batches
 from gateway.orders.responses import ResponseProcessor
 from gateway.outbox.replay import Scrubber
@@ -88,6 +89,7 @@ from gateway.persistence.models import (
     Connector,
     ConnectorHealth,
     DeliveryAttempt,
+    FulfillLine,
     FulfillmentRequest,
     OutboxMessage,
     utcnow,
@@ -113,6 +115,8 @@ _CLAIM_CHUNK = 64
 _RECORD_BATCH = 128
 _RECORD_SECONDS = 0.05
 _OUTCOMES = {DELIVERED: "DELIVERED", RETRY: "RETRY", PARK: "PARKED"}
+#: the kinds a connector receives in the order they were written, per order
+_SEQUENCED = (EVENT_KIND, "FULFILLMENT_REQUEST")
 _OUTBOX: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _ATTEMPTS: Table = DeliveryAttempt.__table__  # type: ignore[assignment]
 
@@ -392,12 +396,13 @@ class OutboxWorker:
                             )
                         ),
                     ),
-                    # a connector gets one order's events in the order they happened:
-                    # none while an earlier one for it is still on its way
+                    # a connector gets one order's events, and its requests (a change
+                    # after the request it changes), in the order they were written:
+                    # none while an earlier one of its kind is still on its way
                     or_(
-                        OutboxMessage.kind != EVENT_KIND,
+                        OutboxMessage.kind.not_in(_SEQUENCED),
                         ~exists().where(
-                            earlier.kind == EVENT_KIND,
+                            earlier.kind == OutboxMessage.kind,
                             earlier.connector_id == OutboxMessage.connector_id,
                             earlier.order_number == OutboxMessage.order_number,
                             earlier.status == "READY",
@@ -777,48 +782,82 @@ class OutboxWorker:
             )
         system = answer.fulfillment_system or request.fulfillment_system
         processor = ResponseProcessor(s, self._reply_to)
-        try:
-            if request.status == "SENT":
-                # its own savepoint: a rejected line must not undo the acknowledgement
-                with s.begin_nested():
-                    processor.acknowledge(
-                        Acknowledgement(
-                            system,
-                            request.id,
-                            "SUCCESS" if answer.status_code == "ACCEPTED" else "ERROR",
-                            answer.error_name,
-                            answer.error_text,
-                        )
-                    )
-            lines = tuple(
-                FulfillLineResponse(
-                    ln.fulfill_line_id,
-                    ln.status_code,
-                    ln.shipped_qty,
-                    ln.shipped_uom,
-                    ln.actual_ship_date,
-                    ln.tracking_number,
-                    ln.billing_number,
-                )
-                for ln in answer.lines
-                if ln.status_code not in ("ACCEPTED", "AWAIT_SHIP", "AWAIT_BILLING")
+        lines = tuple(
+            FulfillLineResponse(
+                ln.fulfill_line_id,
+                ln.status_code,
+                ln.shipped_qty,
+                ln.shipped_uom,
+                ln.actual_ship_date,
+                ln.tracking_number,
+                ln.billing_number,
             )
+            for ln in answer.lines
+            if ln.status_code not in ("ACCEPTED", "AWAIT_SHIP", "AWAIT_BILLING")
+        )
+        # an answer to a change reports what shipped before it (the shipment decides
+        # those lines), then accepts or refuses the change for the rest
+        change = request.operation in CHANGE_OPERATIONS and request.original_request_id
+        if change:  # a shipment reported already (by the request's own answer) stands
+            waiting = set(
+                s.scalars(select(FulfillLine.id).where(FulfillLine.change_request_id == request.id))
+            )
+            lines = tuple(ln for ln in lines if ln.fulfill_line_id in waiting)
+        try:
+            if change and lines:
+                try:
+                    return self._apply_lines(s, processor, system, request, answer, lines)
+                finally:
+                    self._acknowledge(s, processor, system, request, answer)
+            self._acknowledge(s, processor, system, request, answer)
             if answer.status_code == "ACCEPTED" and lines:
-                with s.begin_nested():
-                    result = processor.process(
-                        FulfillmentResponse(
-                            system, answer.response_identifier, request.task_type, lines
-                        )
-                    )
-                errors = [e for o in result.lines for e in o.errors]
-                if errors:
-                    return _PARTLY + "; ".join(
-                        f"line {e.fulfill_line_id}: {e.code} {e.message}" for e in errors
-                    )
+                return self._apply_lines(s, processor, system, request, answer, lines)
         except ResponseRejected as exc:
             return f"delivered, but its answer was rejected: {exc}"
         except GatewayError as exc:
             return f"delivered, but its answer could not be applied: {exc}"
+        return None
+
+    @staticmethod
+    def _acknowledge(
+        s: Session,
+        processor: ResponseProcessor,
+        system: str | None,
+        request: FulfillmentRequest,
+        answer: Answer,
+    ) -> None:
+        if request.status != "SENT":
+            return
+        # its own savepoint: a rejected line must not undo the acknowledgement
+        with s.begin_nested():
+            processor.acknowledge(
+                Acknowledgement(
+                    system,
+                    request.id,
+                    "SUCCESS" if answer.status_code == "ACCEPTED" else "ERROR",
+                    answer.error_name,
+                    answer.error_text,
+                )
+            )
+
+    @staticmethod
+    def _apply_lines(
+        s: Session,
+        processor: ResponseProcessor,
+        system: str | None,
+        request: FulfillmentRequest,
+        answer: Answer,
+        lines: tuple[FulfillLineResponse, ...],
+    ) -> str | None:
+        with s.begin_nested():
+            result = processor.process(
+                FulfillmentResponse(system, answer.response_identifier, request.task_type, lines)
+            )
+        errors = [e for o in result.lines for e in o.errors]
+        if errors:
+            return _PARTLY + "; ".join(
+                f"line {e.fulfill_line_id}: {e.code} {e.message}" for e in errors
+            )
         return None
 
     # -- loops ----------------------------------------------------------------------

@@ -406,10 +406,20 @@ class OrderLine(Base):
     status: Mapped[str] = mapped_column(String(30))
     #: every other attribute the line was imported with, as sent (services.attributes)
     attributes_json: Mapped[str | None] = mapped_column(Text)
+    #: ORDER, or RETURN for a line taking back what an earlier line shipped
+    category: Mapped[str] = mapped_column(String(10), default="ORDER", server_default="ORDER")
+    #: a return line's original line, and its fulfillment line when the return named one
+    reference_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    # use_alter: fulfill_lines refers to order_lines too, so one of the two is added after
+    reference_fline_id: Mapped[int | None] = mapped_column(
+        ForeignKey("fulfill_lines.id", use_alter=True, name="fk_order_lines_reference_fline")
+    )
 
     header: Mapped[OrderHeader] = relationship(back_populates="lines")
     fulfill_lines: Mapped[list[FulfillLine]] = relationship(
-        back_populates="order_line", order_by="FulfillLine.fulfill_line_number"
+        back_populates="order_line",
+        order_by="FulfillLine.fulfill_line_number",
+        foreign_keys="FulfillLine.order_line_id",
     )
 
 
@@ -432,6 +442,8 @@ class FulfillmentRequest(Base):
     ack_error_text: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     acknowledged_at: Mapped[datetime | None]
+    #: for an Update or Cancel request: the request that first asked for its lines
+    original_request_id: Mapped[int | None] = mapped_column(ForeignKey("fulfillment_requests.id"))
 
 
 class FulfillLine(Base):
@@ -469,11 +481,19 @@ class FulfillLine(Base):
     #: response (services.attributes)
     attributes_json: Mapped[str | None] = mapped_column(Text)
     jeopardy_checked_at: Mapped[datetime | None]
+    #: a change the line's fulfillment system has not answered yet: the update or
+    #: cancel request, and the line as it was before (``gateway.orders.changes``)
+    change_request_id: Mapped[int | None] = mapped_column(ForeignKey("fulfillment_requests.id"))
+    change_json: Mapped[str | None] = mapped_column(Text)
+    #: why the line's last change was refused (GetOrderDetails shows it)
+    change_error: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
-    order_line: Mapped[OrderLine] = relationship(back_populates="fulfill_lines")
-    request: Mapped[FulfillmentRequest | None] = relationship()
+    order_line: Mapped[OrderLine] = relationship(
+        back_populates="fulfill_lines", foreign_keys=[order_line_id]
+    )
+    request: Mapped[FulfillmentRequest | None] = relationship(foreign_keys=[request_id])
 
 
 class StatusHistory(Base):

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 
 from connectors.registry import (
     DEFAULT_PROCESS,
+    RETURN_PROCESS,
     SYSTEM_TASK_TYPES,
     ConnectorSpec,
     ProcessSpec,
@@ -685,5 +686,6 @@ def ensure_builtins(session: Session) -> None:
         row = registry._task_type_row(spec.code)
         if row is None or registry._task_type_spec(row) != spec:
             registry.put_task_type(spec)
-    if not registry.process_versions(DEFAULT_PROCESS.name):
-        registry.put_process(DEFAULT_PROCESS, system=True)
+    for process in (DEFAULT_PROCESS, RETURN_PROCESS):
+        if not registry.process_versions(process.name):
+            registry.put_process(process, system=True)

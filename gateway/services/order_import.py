@@ -119,14 +119,6 @@ def _check_supported(order: Any, key: str | None) -> None:
             f"order {key} has OrderPreferences/SubmitFlag false (a draft order); omgw "
             "imports orders submitted: send SubmitFlag true or leave it out",
         )
-    for index, ln in enumerate(order.Line or (), start=1):
-        category = text(getattr(ln, "TransactionCategoryCode", None))
-        if category is not None and category.upper() == "RETURN":
-            raise ValidationError(
-                "RETURN_NOT_SUPPORTED",
-                f"line {index} of order {key} has TransactionCategoryCode RETURN; omgw "
-                "imports order lines (ORDER) only",
-            )
 
 
 def _batch(request: Any) -> Any:
@@ -253,7 +245,8 @@ class OrderImportService(ServiceBase):
             for raw in raws:
                 try:
                     o = to_order_input(raw)
-                    intake.checked(o)  # staged as sent: the value maps apply at import
+                    intake.check_staged(intake.checked(o))  # staged as sent: the value
+                    # maps apply at import
                 except GatewayError as err:
                     failed.append(
                         make(

@@ -161,7 +161,10 @@ def _line(line: OrderLine, fline: FulfillLine, imported: dict[str, Any], shape: 
         SplitFromFlineIdentifier=fline.split_from_id,
         LineDetail=_details(fline, responded),
         LineLotSerial=_lot_serials(line, fline, responded),
+        TransactionCategoryCode=line.category,
     )
+    if fline.change_error:  # why the line's last change was refused by its system
+        values["Comments"] = fline.change_error
     return make(_T["Line"], **shape.trim(values, _LINE_CHILDREN))
 
 

@@ -113,7 +113,9 @@ def list_orders(
         .join(SourceSystem, SourceSystem.id == OrderHeader.source_system_id)
         .outerjoin(lines, lines.c.header_id == OrderHeader.id)
         .outerjoin(flines, flines.c.header_id == OrderHeader.id)
-        .order_by(OrderHeader.created_at.desc(), OrderHeader.id.desc())
+        .order_by(
+            OrderHeader.created_at.desc(), OrderHeader.revision_seq.desc(), OrderHeader.id.desc()
+        )
         .limit(limit)
     )
     if key is not None:

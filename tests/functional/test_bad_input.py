@@ -268,8 +268,21 @@ def test_response_after_close(gateway, imports, ofrs, unique):
 
 
 def test_response_for_a_superseded_revision(gateway, imports, ofrs, unique):
-    fline = first_fline(imports, unique)
-    imports.service.createOrders(request={"Order": [order(unique, revision="2")]})
+    first_fline(imports, unique)
+    imports.service.createOrders(request={"Order": [order(unique, [("X", 4)], revision="2")]})
+    # the fulfillment line of the reference copy revision 1 left behind
+    info = client(gateway.base, "OrderInformationService")
+    (old,) = info.service.GetOrderDetails(
+        Order=[
+            {
+                "SourceTransactionIdentifier": unique,
+                "SourceTransactionSystem": "LEGACY",
+                "SourceTransactionRevision": "1",
+            }
+        ]
+    )
+    assert old.StatusCode == "DOO_REFERENCE"
+    fline = old.OrderLine[0].FulfillLineIdentifier
     refused(
         gateway,
         lambda: ofrs.service.processFulfillmentResponse(**response(unique, [shipped(fline)])),

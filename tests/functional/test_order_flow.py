@@ -135,7 +135,9 @@ def test_new_revision_supersedes_the_old_one(imports, info, unique):
     assert (second.FlowType, second.ChangeVersionNumber) == ("CHANGE", "2")
     assert (first.FlowType, first.ChangeVersionNumber) == ("CREATE", "1")
     assert second.OrderNumber == first.OrderNumber
-    assert second.HeaderId != first.HeaderId
+    # the order is changed in place: the identifiers fulfillment systems hold stay valid
+    assert second.HeaderId == first.HeaderId
+    assert fline_ids(second) == fline_ids(first)
 
     current = details(info, OrderNumber=first.OrderNumber)
     assert current.SourceTransactionRevision == "2"
@@ -147,6 +149,9 @@ def test_new_revision_supersedes_the_old_one(imports, info, unique):
         SourceTransactionRevision="1",
     )
     assert old.StatusCode == "DOO_REFERENCE"
+    # the reference keeps revision 1 as it was
+    assert old.OrderLine[0].OrderedQuantity._value_1 == Decimal(10)
+    assert old.HeaderId != first.HeaderId
 
     # An older revision arriving late is refused, and changes nothing
     with pytest.raises(Fault) as exc:

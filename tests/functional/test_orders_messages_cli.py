@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import json
 import os
-import socketserver
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from lxml import etree
@@ -48,6 +45,7 @@ from gateway.persistence.models import (
 from gateway.registry.rules import RuleStore
 from routing.rules import Rule
 from tests.common.orders import order
+from tests.common.receiver import Receiver, receiving
 from tests.common.soap import client
 from tests.conftest import Admin, Gateway, make_settings, serving
 
@@ -61,52 +59,6 @@ FAULT_ECHOING_SECRET = (
     b"<faultstring>user wms: wrong password " + SECRET.encode() + b"</faultstring>"
     b"</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
 )
-
-
-# -- a receiver that records what it gets ---------------------------------------------------
-
-
-class _Server(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-
-@dataclass
-class Receiver:
-    """Answers each POST with the next scripted (status, body), then 202 Accepted."""
-
-    url: str = ""
-    bodies: list[bytes] = field(default_factory=list)
-    script: list[tuple[str, bytes]] = field(default_factory=list)
-
-    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-        self.bodies.append(environ["wsgi.input"].read(length))
-        status, body = self.script.pop(0) if self.script else ("202 Accepted", b"")
-        start_response(status, [("Content-Type", "text/xml; charset=utf-8")])
-        return [body]
-
-    def message_ids(self) -> list[str]:
-        return [etree.fromstring(b).findtext(f".//{{{WSA}}}MessageID") for b in self.bodies]
-
-
-@contextmanager
-def receiving() -> Iterator[Receiver]:
-    receiver = Receiver()
-    server = make_server("127.0.0.1", 0, receiver, server_class=_Server, handler_class=_Quiet)
-    receiver.url = f"http://127.0.0.1:{server.server_port}/wms"
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 # -- fixtures and helpers ---------------------------------------------------------------
@@ -492,7 +444,7 @@ def test_replay_needs_a_filter_and_checks_every_one(hub):
     assert outbox(hub.gw, id_).status == "PARKED"
 
 
-def test_a_request_of_a_revised_order_is_not_replayed(hub, unique):
+def test_a_revised_order_sends_its_change_after_its_request(hub, unique):
     gw, admin = hub.gw, hub.admin
     publish(gw)
     number = submit(gw, unique, [("AS54888", 10)])
@@ -501,10 +453,10 @@ def test_a_request_of_a_revised_order_is_not_replayed(hub, unique):
     with gw.runtime.sessions() as s, s.begin():  # it had been parked before the revision
         s.execute(update(OutboxMessage).where(OutboxMessage.id == first["id"])
                   .values(status="PARKED"))  # fmt: skip
-    out = fails(admin, 1, "messages", "replay", "--order", number)
-    assert "its order was revised since: fulfillment request" in out
-    assert "is SUPERSEDED, so the worker would discard it" in out
-    assert outbox(gw, first["id"]).status == "PARKED"
+    # the warehouse must get the request the change refers to: it may be replayed
+    out = admin.ok("messages", "replay", "--order", number, "--status", "PARKED")
+    assert "1 message(s) replayed" in out
+    assert outbox(gw, first["id"]).status == "READY"
 
     listed = admin.json("orders", "list")
     assert [(o["order_number"], o["revision"], o["status"]) for o in listed] == [
@@ -516,12 +468,14 @@ def test_a_request_of_a_revised_order_is_not_replayed(hub, unique):
         "1"
     ]
     story = admin.json("orders", "show", number)
-    assert story["revision"] == "2" and story["lines"][0]["quantity"] == "4"
+    # the line waits for the warehouse to agree to the new quantity
+    (fline,) = story["lines"][0]["fulfill_lines"]
+    assert story["revision"] == "2" and fline["status"] == "CHANGE_PENDING"
     assert [(r["revision"], r["status"]) for r in story["revisions"]] == [
         ("1", "DOO_REFERENCE"), ("2", "OPEN")
     ]  # fmt: skip
-    assert [(r["revision"], r["status"]) for r in story["requests"]] == [
-        ("1", "SUPERSEDED"), ("2", "SENT")
+    assert [(r["operation"], r["status"]) for r in story["requests"]] == [
+        (None, "SENT"), ("Update", "SENT")
     ]  # fmt: skip
     ins = [m for m in story["messages"] if m["direction"] == "IN"]
     outs = [m for m in story["messages"] if m["direction"] == "OUT"]

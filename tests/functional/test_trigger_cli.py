@@ -126,7 +126,8 @@ def test_trigger_point_mistakes_get_one_sentence_and_write_nothing(events):
         ("FLINE_STATUS_UPDATE", "SHIPPPED"): (
             "trigger point FLINE_STATUS_UPDATE/SHIPPPED: SHIPPPED is not a fulfillment line "
             "status (one of CREATED, ROUTING_ERROR, SCHEDULED, AWAIT_SHIP, BACKORDERED, "
-            "SHIPPED, AWAIT_BILLING, BILLED, CANCEL_PENDING, CLOSED, CANCELED)"
+            "AWAIT_RECEIVING, SHIPPED, AWAIT_BILLING, BILLED, CANCEL_PENDING, CHANGE_PENDING, "
+            "CLOSED, CANCELED)"
         ),
         ("ORDER_STATUS_UPDATE", "SHIPPED"): "order header status (one of DOO_DRAFT, OPEN,",
         ("JEOPARDY", "URGENT"): (

@@ -1,0 +1,352 @@
+"""Applying a new revision of an order in place, and compensating at fulfillment systems.
+
+The order keeps its header, lines and fulfillment lines, so the identifiers fulfillment
+systems were sent stay valid; the revision it replaces is kept as a copy in
+``DOO_REFERENCE`` (Oracle's reference order), for GetOrderDetails and the history.
+What changes is decided by :mod:`gateway.orders.changes`; here it is written:
+
+* a line no fulfillment system holds changes (or is canceled) at once;
+* a line a system holds waits in ``CANCEL_PENDING`` or ``CHANGE_PENDING`` while an
+  ``Update`` or ``Cancel`` request goes to that system through the line's connector, one
+  request per connector and original request, in the same transaction (the outbox sends
+  an order's requests to a connector in the order they were written, so the change
+  never overtakes the request it changes); the system's answer is applied by
+  :mod:`gateway.orders.compensation`;
+* added lines (and added quantity with no open line to take it) are requested like a
+  new order's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert, select
+from sqlalchemy.orm import Session
+
+from connectors.registry import DEFAULT_PROCESS, RETURN_PROCESS
+from gateway.orders.changes import (
+    AWAITING_SYSTEM,
+    CurrentFline,
+    CurrentLine,
+    FlineChange,
+    LineChange,
+    RevisionPlan,
+    plan_revision,
+    ship_to,
+)
+from gateway.orders.commands import LineInput, OrderInput
+from gateway.orders.orchestration import Orchestrator
+from gateway.orders.order_plan import DEFAULT_UOM, DEFAULT_WAREHOUSE
+from gateway.orders.outgoing import ChangeNote, OutboxWriter
+from gateway.orders.rows import FlineRow, ReturnReference
+from gateway.orders.state import StatusWriter
+from gateway.persistence.kept import from_column, to_column
+from gateway.persistence.models import (
+    FulfillLine,
+    FulfillmentRequest,
+    OrderHeader,
+    OrderLine,
+    table_of,
+    utcnow,
+)
+
+__all__ = ["Reviser", "sync_quantities"]
+
+_H, _L, _F = table_of(OrderHeader), table_of(OrderLine), table_of(FulfillLine)
+_FLINE_ROW = tuple(f.name for f in fields(FlineRow) if f.name not in ("sent_to", "sent_via"))
+
+
+@dataclass(frozen=True)
+class _Copy:
+    header: dict[str, Any]
+    lines: list[dict[str, Any]]
+    flines: list[dict[str, Any]]
+
+
+def _read_copy(session: Session, header: OrderHeader) -> _Copy:
+    """The order's revision, lines and fulfillment lines as they stand."""
+    session.flush()
+    conn = session.connection()
+    return _Copy(
+        dict(conn.execute(select(_H).where(_H.c.id == header.id)).mappings().one()),
+        [dict(r) for r in conn.execute(select(_L).where(_L.c.header_id == header.id)).mappings()],
+        [dict(r) for r in conn.execute(select(_F).where(_F.c.header_id == header.id)).mappings()],
+    )
+
+
+def _write_copy(session: Session, copy: _Copy, superseded_by: int) -> int:
+    """``copy`` written as a ``DOO_REFERENCE`` order superseded by ``superseded_by``."""
+    conn = session.connection()
+    values = {k: v for k, v in copy.header.items() if k != "id"}
+    values.update(status="DOO_REFERENCE", superseded_by_id=superseded_by)
+    copy_id = conn.execute(insert(_H).returning(_H.c.id), values).scalar_one()
+    lines: dict[int, int] = {}
+    for line in copy.lines:
+        values = {k: v for k, v in line.items() if k != "id"}
+        values["header_id"] = copy_id
+        lines[line["id"]] = conn.execute(insert(_L).returning(_L.c.id), values).scalar_one()
+    for fline in copy.flines:
+        values = {k: v for k, v in fline.items() if k != "id"}
+        values.update(
+            header_id=copy_id,
+            order_line_id=lines[fline["order_line_id"]],
+            split_from_id=None,
+            change_request_id=None,
+        )
+        conn.execute(insert(_F), values)
+    return int(copy_id)
+
+
+def sync_quantities(header: OrderHeader) -> None:
+    """Each line's ordered quantity as its fulfillment lines now hold it (what shipped,
+    what is still open or waiting, nothing of what was canceled)."""
+    for line in header.lines:
+        live = [f.quantity for f in line.fulfill_lines if f.status != "CANCELED"]
+        line.ordered_quantity = sum(live, Decimal(0))
+
+
+def _current(header: OrderHeader) -> list[CurrentLine]:
+    lines = []
+    for line in header.lines:
+        attributes = from_column(line.attributes_json)
+        flines = tuple(
+            CurrentFline(
+                f.id,
+                f.quantity,
+                f.status,
+                f.status in AWAITING_SYSTEM
+                and f.request is not None
+                and f.request.connector_id is not None,
+            )
+            for f in line.fulfill_lines
+        )
+        lines.append(
+            CurrentLine(
+                line.id,
+                line.source_line_id,
+                line.product_number,
+                line.uom_code,
+                line.ordered_quantity,
+                line.requested_ship_date,
+                ship_to(attributes),
+                line.category,
+                flines,
+            )
+        )
+    return lines
+
+
+def _proposed(fline: FulfillLine, **changes: Any) -> FlineRow:
+    """``fline`` as a change request describes it (its new values, not yet its own)."""
+    row = FlineRow(**{name: getattr(fline, name) for name in _FLINE_ROW})
+    return replace(row, **changes)
+
+
+def _iso(when: datetime | None) -> str | None:
+    return when.isoformat() if when is not None else None
+
+
+class Reviser:
+    """Applies one revision inside the caller's transaction (the order is locked)."""
+
+    def __init__(self, session: Session, flow: Orchestrator, reply_to: str | None) -> None:
+        self._s = session
+        self._flow = flow
+        self._status = StatusWriter(session)
+        self._reply_to = reply_to
+
+    def revise(
+        self,
+        header: OrderHeader,
+        order: OrderInput,
+        header_values: dict[str, Any],
+        returns: dict[str, ReturnReference],
+    ) -> OrderHeader:
+        plan = plan_revision(_current(header), order)
+        before = _read_copy(self._s, header)
+        for name, value in header_values.items():
+            setattr(header, name, value)
+        self._s.flush()  # the copy keeps the old revision, which the header has left
+        _write_copy(self._s, before, header.id)
+        why = f"revision {header.revision}"
+        lines = {line.id: line for line in header.lines}
+        sent = {str(li.source_line_id).strip(): li for li in order.lines}
+        compensations: dict[tuple[int, str], list[tuple[OrderLine, FlineRow]]] = {}
+        added: list[tuple[OrderLine, FulfillLine]] = []
+        for change in plan.changes:
+            line = lines[change.line_id]
+            self._line_values(line, change, sent.get(change.source_line_id))
+            for fc in change.flines:
+                self._fline(line, fc, plan, why, compensations, added)
+        for li in order.lines:  # every line sent keeps what it was sent with
+            kept = next((ln for ln in header.lines if ln.source_line_id == li.source_line_id), None)
+            if kept is not None and li.attributes:
+                kept.attributes_json = to_column(li.attributes)
+        self._s.flush()
+        for li in plan.added:
+            added.append(self._add_line(header, li, returns.get(str(li.source_line_id).strip())))
+        self._request(header, added, why)
+        self._compensate(header, compensations, plan)
+        sync_quantities(header)
+        self._status.rollup(header, why)
+        return header
+
+    # -- lines ------------------------------------------------------------------------
+
+    @staticmethod
+    def _line_values(line: OrderLine, change: LineChange, sent: LineInput | None) -> None:
+        values = change.values
+        if "requested_ship_date" in values:
+            line.requested_ship_date = values["requested_ship_date"]
+        if sent is not None:
+            line.product_description = sent.product_description or line.product_description
+            line.attributes_json = to_column(sent.attributes) or line.attributes_json
+
+    def _fline(
+        self,
+        line: OrderLine,
+        fc: FlineChange,
+        plan: RevisionPlan,
+        why: str,
+        compensations: dict[tuple[int, str], list[tuple[OrderLine, FlineRow]]],
+        added: list[tuple[OrderLine, FulfillLine]],
+    ) -> None:
+        if fc.kind == "ADD":
+            assert fc.quantity is not None
+            added.append((line, self._new_fline(line, fc.quantity, why)))
+            return
+        fline = next(f for f in line.fulfill_lines if f.id == fc.fline_id)
+        date = line.requested_ship_date
+        if not fc.compensate:
+            if fc.kind == "CANCEL":
+                self._status.fline(fline, "CANCELED", f"canceled by {why}")
+                fline.task_type = None
+            else:
+                assert fc.quantity is not None
+                fline.quantity = fc.quantity
+                if date is not None:
+                    fline.scheduled_ship_date = date
+            fline.change_error = None
+            return
+        request = fline.request
+        assert request is not None and request.connector_id is not None
+        kind = "Cancel" if fc.kind == "CANCEL" else "Update"
+        pending = "CANCEL_PENDING" if kind == "Cancel" else "CHANGE_PENDING"
+        change: dict[str, Any] = {"kind": kind, "prior": fline.status}
+        proposed: dict[str, Any] = {"status": pending}
+        if kind == "Update":
+            assert fc.quantity is not None
+            change.update(quantity=str(fc.quantity), scheduled_ship_date=_iso(date))
+            proposed.update(quantity=fc.quantity, scheduled_ship_date=date)
+        fline.change_json = to_column(change)
+        fline.change_error = None
+        reason = f"{kind.lower()} requested from {request.fulfillment_system} by {why}"
+        self._status.fline(fline, pending, reason)
+        key = (request.id, kind)
+        compensations.setdefault(key, []).append((line, _proposed(fline, **proposed)))
+
+    def _new_fline(self, line: OrderLine, quantity: Decimal, why: str) -> FulfillLine:
+        siblings = line.fulfill_lines
+        model = siblings[-1] if siblings else None
+        fline = FulfillLine(
+            header_id=line.header_id,
+            order_line_id=line.id,
+            fulfill_line_number=max((f.fulfill_line_number for f in siblings), default=0) + 1,
+            quantity=quantity,
+            status="CREATED",
+            task_type="Return" if line.category == "RETURN" else "Shipment",
+            scheduled_ship_date=line.requested_ship_date or utcnow(),
+            process_id=model.process_id if model is not None else None,
+            warehouse=model.warehouse if model is not None else line.requested_fulfillment_org,
+        )
+        line.fulfill_lines.append(fline)
+        self._s.flush()
+        self._status.new_fline(fline, f"added by {why}")
+        return fline
+
+    def _add_line(
+        self, header: OrderHeader, sent: LineInput, reference: ReturnReference | None
+    ) -> tuple[OrderLine, FulfillLine]:
+        """A line the revision adds, with one fulfillment line, ready to request."""
+        number = max((ln.line_number for ln in header.lines), default=0) + 1
+        assert sent.quantity is not None
+        line = OrderLine(
+            header_id=header.id,
+            line_number=number,
+            source_line_id=str(sent.source_line_id).strip(),
+            source_line_number=(sent.source_line_number or str(number)).strip(),
+            product_number=str(sent.product_number).strip(),
+            product_description=sent.product_description,
+            ordered_quantity=sent.quantity,
+            uom_code=(sent.uom_code or DEFAULT_UOM).strip(),
+            ship_set_name=sent.ship_set_name,
+            requested_fulfillment_org=sent.requested_fulfillment_org,
+            requested_ship_date=sent.requested_ship_date or header.requested_ship_date,
+            status="CREATED",
+            attributes_json=to_column(sent.attributes),
+            category="RETURN" if reference is not None else "ORDER",
+            reference_line_id=reference.line_id if reference is not None else None,
+            reference_fline_id=reference.fline_id if reference is not None else None,
+        )
+        header.lines.append(line)
+        self._s.flush()
+        self._status.new_line(line, f"added by revision {header.revision}")
+        builtin = RETURN_PROCESS if reference is not None else DEFAULT_PROCESS
+        process = self._flow.registry.newest.get(builtin.name)
+        fline = self._new_fline(line, sent.quantity, f"revision {header.revision}")
+        fline.process_id = process.id if process is not None else None
+        fline.warehouse = line.requested_fulfillment_org or DEFAULT_WAREHOUSE
+        return line, fline
+
+    # -- requests ---------------------------------------------------------------------
+
+    def _request(
+        self, header: OrderHeader, pairs: list[tuple[OrderLine, FulfillLine]], why: str
+    ) -> None:
+        by_task: dict[str, list[tuple[OrderLine, FulfillLine]]] = {}
+        for line, fline in pairs:
+            by_task.setdefault(fline.task_type or "Shipment", []).append((line, fline))
+        for task, group in by_task.items():
+            for _, fline in group:
+                if fline.status == "CREATED" and task == "Shipment":
+                    self._status.fline(fline, "SCHEDULED", f"scheduled: {why}")
+            self._flow.request(header, group, task)
+
+    def _compensate(
+        self,
+        header: OrderHeader,
+        compensations: dict[tuple[int, str], list[tuple[OrderLine, FlineRow]]],
+        plan: RevisionPlan,
+    ) -> None:
+        outbox = OutboxWriter(self._s, self._flow.registry, self._reply_to)
+        for (original_id, kind), pairs in compensations.items():
+            original = self._s.get(FulfillmentRequest, original_id)
+            assert original is not None
+            request = FulfillmentRequest(
+                header_id=header.id,
+                task_type=original.task_type,
+                fulfillment_system=original.fulfillment_system,
+                connector_id=original.connector_id,
+                operation=kind,
+                interface_type=original.interface_type,
+                status="SENT",
+                original_request_id=original.id,
+            )
+            self._s.add(request)
+            self._s.flush()
+            for _, row in pairs:
+                fline = self._s.get(FulfillLine, row.id)
+                assert fline is not None
+                fline.change_request_id = request.id
+            code, reason = plan.reason_code, plan.reason
+            if code is None and reason is None:
+                first = from_column(pairs[0][0].attributes_json)
+                code = first.get("CancelReasonCode") if kind == "Cancel" else None
+                reason = first.get("CancelReason") if kind == "Cancel" else None
+            note = ChangeNote(
+                original.id, str(code) if code else None, str(reason) if reason else None
+            )
+            outbox.request(request, header, pairs, note)

@@ -1,0 +1,494 @@
+"""Order changes after release, end to end on SQLite and PostgreSQL: revisions sent with
+createOrders, the Update and Cancel requests the warehouse gets through the outbox, its
+answers (processAcknowledgement, processFulfillmentResponse) played by the test, and
+what GetOrderDetails then says. A small receiver on 127.0.0.1 stands for the warehouse,
+so the test chooses the order in which a change and a shipment cross."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+from lxml import etree
+from sqlalchemy import select
+from zeep.exceptions import Fault
+
+from connectors.registry import ConnectorSpec
+from gateway.outbox.worker import OutboxWorker
+from gateway.persistence.models import FulfillLine, FulfillmentRequest, OrderHeader
+from gateway.registry.rules import RuleStore
+from gateway.registry.store import Registry
+from tests.common.orders import order, response, shipped
+from tests.common.receiver import Receiver, receiving
+from tests.common.soap import client, zeep_fault_code
+from tests.conftest import Gateway, make_settings, serving
+
+pytestmark = pytest.mark.both_databases
+
+TL = "http://xmlns.oracle.com/apps/scm/doo/processOrder/service/"
+
+
+@dataclass
+class Sent:
+    """A request as the warehouse received it."""
+
+    request_id: int
+    operation: str
+    task: str
+    original: int | None
+    lines: dict[int, tuple[Decimal, str]]  # fulfill line id: (quantity, status)
+
+
+@dataclass
+class Shop:
+    gw: Gateway
+    rx: Receiver
+    imports: Any
+    ofrs: Any
+    info: Any
+    seen: int = 0
+
+    def send(
+        self, key: str, lines: list[dict[str, Any]], revision: str = "1", **header: Any
+    ) -> Any:
+        body = order(key, revision=revision)
+        body["Line"] = lines
+        body.update(header)
+        (result,) = self.imports.service.createOrders(request={"Order": [body]})
+        return result
+
+    def deliver(self) -> list[Sent]:
+        """Let the outbox send what waits; the requests the warehouse got since last time."""
+        OutboxWorker(self.gw.runtime).drain(20)
+        got = [_read(b) for b in self.rx.bodies[self.seen :]]
+        self.seen = len(self.rx.bodies)
+        return got
+
+    def ack(self, request_id: int, status: str = "SUCCESS", name: str | None = None) -> Any:
+        return self.ofrs.service.processAcknowledgement(
+            fulfillmentRequestAcknowledgement={
+                "FulfillmentSystem": "WMS01",
+                "FulfillmentRequestIdentifier": request_id,
+                "RequestStatusCode": status,
+                "ErrorMessageName": name,
+                "ErrorMessageText": "picked already" if name else None,
+            }
+        )
+
+    def respond(self, rid: str, lines: list[dict[str, Any]], task: str = "Shipment") -> Any:
+        return self.ofrs.service.processFulfillmentResponse(**response(rid, lines, task=task))
+
+    def flines(self, number: str) -> dict[int, FulfillLine]:
+        with self.gw.runtime.read_sessions() as s:
+            rows = s.scalars(
+                select(FulfillLine)
+                .join(OrderHeader, OrderHeader.id == FulfillLine.header_id)
+                .where(OrderHeader.order_number == number, OrderHeader.status != "DOO_REFERENCE")
+            )
+            return {f.id: f for f in rows}
+
+    def header(self, number: str) -> str:
+        with self.gw.runtime.read_sessions() as s:
+            return str(
+                s.scalar(
+                    select(OrderHeader.status).where(
+                        OrderHeader.order_number == number, OrderHeader.status != "DOO_REFERENCE"
+                    )
+                )
+            )
+
+    def details(self, number: str) -> Any:
+        (found,) = self.info.service.GetOrderDetails(Order=[{"OrderNumber": number}])
+        return found
+
+
+def _read(body: bytes) -> Sent:
+    tl = etree.fromstring(body).find(f".//{{{TL}}}headerTL")
+    assert tl is not None
+
+    def text(el: Any, name: str) -> str | None:
+        return el.findtext(f"{{{TL}}}{name}")
+
+    original = text(tl, "OriginalRequestIdentifier")
+    return Sent(
+        int(text(tl, "FulfillmentRequestIdentifier") or 0),
+        str(text(tl, "Operation")),
+        str(text(tl, "TaskType")),
+        int(original) if original else None,
+        {
+            int(text(ln, "FulfillLineId") or 0): (
+                Decimal(text(ln, "OrderedQty") or "0"),
+                str(text(ln, "StatusCode")),
+            )
+            for ln in tl.findall(f"{{{TL}}}Line")
+        },
+    )
+
+
+def line(lid: str, qty: int | str, item: str = "AS54888", **extra: Any) -> dict[str, Any]:
+    return {
+        "SourceTransactionLineIdentifier": lid,
+        "SourceTransactionLineNumber": lid,
+        "ProductNumber": item,
+        "OrderedQuantity": {"_value_1": Decimal(str(qty)), "unitCode": "Ea"},
+        "OrderedUOMCode": "Ea",
+        **extra,
+    }
+
+
+def returning(lid: str, qty: int, original_order: str, original_line: str) -> dict[str, Any]:
+    return line(
+        lid,
+        qty,
+        TransactionCategoryCode="RETURN",
+        ReturnReasonCode="DAMAGED",
+        DocumentReference=[
+            {
+                "DocumentReferenceType": "ORIGINAL_SALES_ORDER",
+                "DocumentIdentifier": original_order,
+                "DocumentAdditionalIdentifier": "LEGACY",
+                "DocumentLineIdentifier": original_line,
+            }
+        ],
+    )
+
+
+@pytest.fixture
+def shop(fresh_database_url: str, tmp_path: Path) -> Iterator[Shop]:
+    """A gateway whose Shipment, Return and Invoice steps all go to a receiver."""
+    with serving(make_settings(tmp_path / "home", fresh_database_url)) as gw, receiving() as rx:
+        with gw.runtime.sessions() as s, s.begin():
+            Registry(s, "tests").put_connector(ConnectorSpec("WMS01_Fulfillment", "WMS01", rx.url))
+            store = RuleStore(s, "tests")
+            for task in ("Shipment", "Return", "Invoice"):
+                store.set_default(task, "WMS01_Fulfillment")
+            assert store.publish() is not None
+        yield Shop(
+            gw,
+            rx,
+            client(gw.base, "OrderImportService"),
+            client(gw.base, "OrderFulfillmentResponseService"),
+            client(gw.base, "OrderInformationService"),
+        )
+
+
+def refused(call: Callable[[], Any], code: str) -> str:
+    with pytest.raises(Fault) as exc:
+        call()
+    assert zeep_fault_code(exc.value) == code, exc.value.message
+    return str(exc.value.message)
+
+
+def released(shop: Shop, key: str, lines: list[dict[str, Any]]) -> tuple[str, Sent]:
+    """An order sent, its request delivered and acknowledged; its number and request."""
+    number = str(shop.send(key, lines).OrderNumber)
+    (request,) = shop.deliver()
+    shop.ack(request.request_id)
+    return number, request
+
+
+# -- cancellations ----------------------------------------------------------------------
+
+
+def test_cancel_one_line_of_a_partly_shipped_order_and_it_closes(shop: Shop, unique: str) -> None:
+    number, request = released(shop, unique, [line("A", 5), line("B", 3, item="AS1")])
+    a, b = sorted(request.lines)
+    shop.respond(f"{unique}-ship", [shipped(a, 5)])
+    (invoice,) = shop.deliver()
+    assert invoice.task == "Invoice"
+    # the customer no longer wants line B, still at the warehouse
+    changed = shop.send(
+        unique,
+        [line("A", 5), line("B", 0, item="AS1", CancelReasonCode="CUST_REQUEST")],
+        revision="2",
+    )
+    assert changed.FlowType == "CHANGE"
+    assert shop.flines(number)[b].status == "CANCEL_PENDING"
+    (cancel,) = shop.deliver()
+    assert (cancel.operation, cancel.task, cancel.original) == (
+        "Cancel",
+        "Shipment",
+        request.request_id,
+    )
+    assert cancel.lines == {b: (Decimal(3), "CANCEL_PENDING")}
+    assert b"<ns0:ChangeReasonCode>CUST_REQUEST</ns0:ChangeReasonCode>" in shop.rx.bodies[-1]
+    shop.ack(cancel.request_id)
+    assert shop.flines(number)[b].status == "CANCELED"
+    shop.respond(
+        f"{unique}-bill", [{"FulfillLineIdentifier": a, "StatusCode": "BILLED"}], "Invoice"
+    )
+    assert shop.header(number) == "CLOSED"
+    got = shop.details(number)
+    assert {ln.FulfillLineIdentifier: ln.StatusCode for ln in got.OrderLine} == {
+        a: "CLOSED",
+        b: "CANCELED",
+    }
+
+
+def test_a_cancel_never_overtakes_the_request_it_cancels(shop: Shop, unique: str) -> None:
+    shop.send(unique, [line("A", 5)])
+    shop.send(unique, [line("A", 0, CancelReasonCode="CUST_REQUEST")], revision="2")
+    # its Create was still in the outbox: the warehouse gets it, then the cancel, in order
+    create, cancel = shop.deliver()
+    assert (create.operation, cancel.operation) == ("Create", "Cancel")
+    assert cancel.original == create.request_id
+
+
+def test_a_refused_cancel_returns_the_line_and_says_why(shop: Shop, unique: str) -> None:
+    number, request = released(shop, unique, [line("A", 5)])
+    (fid,) = request.lines
+    shop.send(unique, [line("A", 0, CancelReason="changed my mind")], revision="2")
+    (cancel,) = shop.deliver()
+    shop.ack(cancel.request_id, "ERROR", "CHANGE_REJECTED")
+    fline = shop.flines(number)[fid]
+    assert (fline.status, fline.quantity) == ("AWAIT_SHIP", Decimal(5))
+    (got,) = shop.details(number).OrderLine
+    assert got.StatusCode == "AWAIT_SHIP"
+    assert "WMS01 refused the cancel (CHANGE_REJECTED: picked already)" in got.Comments
+    # the line can still ship
+    shop.respond(f"{unique}-ship", [shipped(fid, 5)])
+    assert shop.flines(number)[fid].status == "AWAIT_BILLING"
+
+
+def test_a_whole_order_is_canceled_by_its_header(shop: Shop, unique: str) -> None:
+    number, request = released(shop, unique, [line("A", 5), line("B", 2)])
+    shop.send(unique, [line("A", 5), line("B", 2)], revision="2", CancelReasonCode="CUST_REQUEST")
+    (cancel,) = shop.deliver()
+    assert cancel.operation == "Cancel" and set(cancel.lines) == set(request.lines)
+    shop.ack(cancel.request_id)
+    assert shop.header(number) == "CANCELED"
+
+
+def test_a_header_cancel_after_a_shipment_is_refused_whole(shop: Shop, unique: str) -> None:
+    number, request = released(shop, unique, [line("A", 5), line("B", 2)])
+    shop.respond(f"{unique}-ship", [shipped(min(request.lines), 5)])
+    message = refused(
+        lambda: shop.send(unique, [line("A", 5)], revision="2", CancelReasonCode="X"),
+        "OMGW-ORDER_PARTLY_SHIPPED",
+    )
+    assert "line A has shipped 5" in message
+    assert {f.status for f in shop.flines(number).values()} == {"AWAIT_BILLING", "AWAIT_SHIP"}
+
+
+# -- quantity and date changes --------------------------------------------------------
+
+
+def test_a_quantity_change_in_flight_sends_an_update(shop: Shop, unique: str) -> None:
+    number, request = released(shop, unique, [line("A", 5)])
+    (fid,) = request.lines
+    shop.send(unique, [line("A", 3, RequestedShipDate="2031-02-03T00:00:00")], revision="2")
+    # the line keeps what the warehouse holds until it agrees
+    (got,) = shop.details(number).OrderLine
+    assert (got.StatusCode, got.OrderedQuantity._value_1) == ("CHANGE_PENDING", Decimal(5))
+    (update,) = shop.deliver()
+    assert (update.operation, update.original) == ("Update", request.request_id)
+    assert update.lines == {fid: (Decimal(3), "CHANGE_PENDING")}
+    assert b"<ns0:ScheduledShipDate>2031-02-03T00:00:00" in shop.rx.bodies[-1]
+    shop.ack(update.request_id)
+    fline = shop.flines(number)[fid]
+    assert (fline.status, fline.quantity) == ("AWAIT_SHIP", Decimal(3))
+    # a shipment of more than the new quantity is now refused
+    refused(lambda: shop.respond(f"{unique}-a", [shipped(fid, 5)]), "OMGW-QUANTITY_EXCEEDS_OPEN")
+    shop.respond(f"{unique}-b", [shipped(fid, 3)])
+    assert shop.flines(number)[fid].status == "AWAIT_BILLING"
+
+
+def test_more_after_a_full_shipment_adds_a_line(shop: Shop, unique: str) -> None:
+    number, request = released(shop, unique, [line("A", 2)])
+    (fid,) = request.lines
+    shop.respond(f"{unique}-ship", [shipped(fid, 2)])
+    shop.deliver()  # the invoice request
+    shop.send(unique, [line("A", 5)], revision="2")
+    (create,) = shop.deliver()
+    (added,) = set(create.lines)
+    assert create.operation == "Create" and create.lines[added][0] == Decimal(3)
+    assert shop.flines(number)[added].status == "AWAIT_SHIP"
+
+
+def test_less_than_shipped_and_changes_while_waiting_are_refused(shop: Shop, unique: str) -> None:
+    number, request = released(shop, unique, [line("A", 5)])
+    (fid,) = request.lines
+    shop.respond(f"{unique}-ship", [shipped(fid, 2)])  # 2 shipped, 3 split off and open
+    refused(lambda: shop.send(unique, [line("A", 1)], revision="2"), "OMGW-QUANTITY_BELOW_SHIPPED")
+    # Oracle's way to cancel a backorder: the shipped quantity cancels the rest
+    shop.send(unique, [line("A", 2)], revision="3")
+    rest = next(f for f in shop.flines(number).values() if f.id != fid)
+    assert rest.status == "CANCEL_PENDING"
+    message = refused(
+        lambda: shop.send(unique, [line("A", 4)], revision="4"), "OMGW-CHANGE_IN_PROGRESS"
+    )
+    assert "send this revision again" in message
+    refused(
+        lambda: shop.send(unique, [line("A", 2, item="OTHER")], revision="4"),
+        "OMGW-LINE_CHANGE_NOT_ALLOWED",
+    )
+    refused(lambda: shop.send(unique, [line("A", 0)], revision="4"), "OMGW-MISSING_KEY")
+
+
+# -- a shipment and a change crossing ---------------------------------------------------
+
+
+def _both(first: Callable[[], Any], second: Callable[[], Any], round_: int) -> list[str]:
+    """Run both calls: the first one first, the second one first, or both at once (by
+    ``round_``, so a test's rounds take every order); what each ended in (OK or its
+    fault code)."""
+    outcomes = ["", ""]
+    together = round_ % 3 == 2
+    start = threading.Barrier(2) if together else None
+
+    def run(i: int, call: Callable[[], Any]) -> None:
+        if start is not None:
+            start.wait()
+        try:
+            call()
+            outcomes[i] = "OK"
+        except Fault as exc:
+            outcomes[i] = zeep_fault_code(exc)
+
+    calls = list(enumerate((first, second)))
+    if not together:
+        for i, call in calls if round_ % 3 == 0 else calls[::-1]:
+            run(i, call)
+        return outcomes
+    threads = [threading.Thread(target=run, args=pair) for pair in calls]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(60)
+    return outcomes
+
+
+ROUNDS = 12
+
+
+def test_a_shipment_and_a_cancel_answer_crossing_end_in_one_outcome(
+    shop: Shop, unique: str
+) -> None:
+    ends = set()
+    for i in range(ROUNDS):
+        key = f"{unique}-{i}"
+        number, request = released(shop, key, [line("A", 4)])
+        (fid,) = request.lines
+        shop.send(key, [line("A", 0, CancelReasonCode="X")], revision="2")
+        (cancel,) = shop.deliver()
+        ship, ack = _both(
+            lambda k=key, f=fid: shop.respond(f"{k}-ship", [shipped(f, 4)]),
+            lambda r=cancel.request_id: shop.ack(r),
+            i,
+        )
+        fline = shop.flines(number)[fid]
+        assert ack == "OK"  # the answer is taken either way; it decides only what waits
+        if ship == "OK":  # the goods left first: the cancel was not made
+            assert fline.status == "AWAIT_BILLING" and fline.shipped_quantity == Decimal(4)
+            assert "before it answered the cancel" in (fline.change_error or "")
+        else:  # the cancel came first: the late shipment is refused, never applied
+            assert ship == "OMGW-RESPONSE_AFTER_CLOSE"
+            assert fline.status == "CANCELED" and fline.shipped_quantity is None
+        ends.add(fline.status)
+        shop.deliver()  # the invoice request of a shipped line
+    assert ends == {"AWAIT_BILLING", "CANCELED"}  # both orders were run
+
+
+def test_a_shipment_and_a_cancel_revision_crossing_end_in_one_outcome(
+    shop: Shop, unique: str
+) -> None:
+    ends = set()
+    for i in range(ROUNDS):
+        key = f"{unique}-{i}"
+        number, request = released(shop, key, [line("A", 4)])
+        (fid,) = request.lines
+        ship, revise = _both(
+            lambda k=key, f=fid: shop.respond(f"{k}-ship", [shipped(f, 4)]),
+            lambda k=key: shop.send(k, [line("A", 0, CancelReasonCode="X")], revision="2"),
+            i,
+        )
+        assert ship == "OK"  # the shipment always stands: nothing canceled it yet
+        fline = shop.flines(number)[fid]
+        assert fline.status == "AWAIT_BILLING" and fline.shipped_quantity == Decimal(4)
+        if revise == "OK":  # the cancel came first and waited: the shipment refused it
+            assert "before it answered the cancel" in (fline.change_error or "")
+        else:  # the shipment came first: a cancel of what shipped is refused
+            assert revise == "OMGW-QUANTITY_BELOW_SHIPPED"
+        shop.deliver()
+        with shop.gw.runtime.read_sessions() as s:
+            sent = s.scalars(
+                select(FulfillmentRequest.operation).where(
+                    FulfillmentRequest.original_request_id == request.request_id
+                )
+            ).all()
+        assert sent == (["Cancel"] if revise == "OK" else [])
+        ends.add(revise)
+    assert ends == {"OK", "OMGW-QUANTITY_BELOW_SHIPPED"}  # both orders were run
+
+
+# -- returns ----------------------------------------------------------------------------
+
+
+def test_return_two_of_five_twice_and_the_third_is_refused(shop: Shop, unique: str) -> None:
+    _, request = released(shop, unique, [line("A", 5)])
+    (fid,) = request.lines
+    shop.respond(f"{unique}-ship", [shipped(fid, 5)])
+    shop.deliver()  # the invoice request
+    first = shop.send(f"{unique}-R1", [returning("R", 2, unique, "A")])
+    (receipt,) = shop.deliver()
+    (rid,) = receipt.lines
+    assert (receipt.task, receipt.operation) == ("Return", "Create")
+    assert shop.flines(str(first.OrderNumber))[rid].status == "AWAIT_RECEIVING"
+    # the same return sent again is the same return: nothing more to take back or refund
+    again = shop.send(f"{unique}-R1", [returning("R", 2, unique, "A")])
+    assert again.MessageName == "OMGW-ORDER_EXISTS" and shop.deliver() == []
+    shop.send(f"{unique}-R2", [returning("R", 2, unique, "A")])
+    shop.deliver()
+    message = refused(
+        lambda: shop.send(f"{unique}-R3", [returning("R", 2, unique, "A")]),
+        "OMGW-RETURN_EXCEEDS_SHIPPED",
+    )
+    assert "only 1 can be: 5 shipped" in message and "4 returned or being returned" in message
+    # received, then credited once
+    ret = str(first.OrderNumber)
+    shop.respond(f"{unique}-rcv", [shipped(rid, 2, "RECEIVED")], task="Return")
+    assert shop.flines(ret)[rid].status == "AWAIT_BILLING"
+    (credit,) = shop.deliver()
+    assert credit.task == "Invoice" and set(credit.lines) == {rid}
+    bill = [{"FulfillLineIdentifier": rid, "StatusCode": "BILLED"}]
+    shop.respond(f"{unique}-cm", bill, task="Invoice")
+    assert shop.header(ret) == "CLOSED"
+    # a second credit for it, under another identifier, is refused: no refund twice
+    refused(lambda: shop.respond(f"{unique}-cm2", bill, "Invoice"), "OMGW-RESPONSE_AFTER_CLOSE")
+    (got,) = shop.details(ret).OrderLine
+    assert got.TransactionCategoryCode == "RETURN"
+
+
+def test_returns_need_a_reference_to_a_shipped_line(shop: Shop, unique: str) -> None:
+    released(shop, unique, [line("A", 5)])
+    bare = line("R", 1, TransactionCategoryCode="RETURN")
+    refused(lambda: shop.send(f"{unique}-R0", [bare]), "OMGW-RETURN_REFERENCE_MISSING")
+    refused(
+        lambda: shop.send(f"{unique}-R1", [returning("R", 1, unique, "NOPE")]),
+        "OMGW-RETURN_REFERENCE_NOT_FOUND",
+    )
+    message = refused(
+        lambda: shop.send(f"{unique}-R2", [returning("R", 1, unique, "A")]),
+        "OMGW-RETURN_EXCEEDS_SHIPPED",
+    )
+    assert "0 shipped" in message
+
+
+def test_returns_of_one_line_arriving_together_are_counted_once(shop: Shop, unique: str) -> None:
+    for i in range(ROUNDS // 2):
+        key = f"{unique}-{i}"
+        _, request = released(shop, key, [line("A", 5)])
+        (fid,) = request.lines
+        shop.respond(f"{key}-ship", [shipped(fid, 5)])
+        outcomes = _both(
+            lambda k=key: shop.send(f"{k}-R1", [returning("R", 3, k, "A")]),
+            lambda k=key: shop.send(f"{k}-R2", [returning("R", 3, k, "A")]),
+            i,
+        )
+        assert sorted(outcomes) == ["OK", "OMGW-RETURN_EXCEEDS_SHIPPED"]
+        shop.deliver()  # the invoice and the return's receipt requests
