@@ -22,11 +22,11 @@
     │    SETUP_INVALID, RULES_INVALID, CONNECTOR_NOT_EVENT, ORDER_AMBIGUOUS)
     ├── NotFoundError                 ORDER_NOT_FOUND, LINE_NOT_FOUND,
     │                                 SOURCE_SYSTEM_UNKNOWN, REQUEST_NOT_FOUND,
-    │                                 RETURN_REFERENCE_NOT_FOUND; admin:
+    │                                 HOLD_NOT_FOUND, RETURN_REFERENCE_NOT_FOUND; admin:
     │                                 CONNECTOR_UNKNOWN, TASK_TYPE_UNKNOWN, PROCESS_UNKNOWN,
     │                                 WALLET_ENTRY_UNKNOWN, XREF_UNKNOWN, USER_UNKNOWN,
     │                                 RULE_UNKNOWN, RULE_SET_VERSION_UNKNOWN,
-    │                                 TRIGGER_POINT_UNKNOWN, HOLD_NOT_FOUND, STAGED_NOT_FOUND
+    │                                 TRIGGER_POINT_UNKNOWN, STAGED_NOT_FOUND
     ├── ConflictError                 admin: ALREADY_EXISTS, IN_USE, BUILT_IN,
     │                                 DRAFT_UNPUBLISHED
     ├── StateError                    out of order for the lifecycle
@@ -34,7 +34,7 @@
     │    RESPONSE_AFTER_CLOSE, REVISION_STALE, REVISION_NOT_ALLOWED, ACK_CONFLICT,
     │    LINE_NOT_ASSIGNED, ORDER_SUPERSEDED, LINE_ON_HOLD, QUANTITY_BELOW_SHIPPED,
     │    CHANGE_IN_PROGRESS, ORDER_PARTLY_SHIPPED, LINE_CHANGE_NOT_ALLOWED,
-    │    RETURN_EXCEEDS_SHIPPED; admin: STAGED_NOT_IN_ERROR)
+    │    RETURN_EXCEEDS_SHIPPED, ORDER_CLOSED; admin: STAGED_NOT_IN_ERROR)
     ├── ResponseRejected              a fulfillment response applied nothing; its code is
     │                                 the first line error's, ``details`` holds them all
     │                                 (per line also GROUP_REJECTED)

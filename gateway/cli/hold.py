@@ -1,4 +1,8 @@
-"""``omgw hold apply|release|list``: stop an order or a line where it is, and let it go on."""
+"""``omgw hold apply|release|list``: stop an order or a line where it is, and let it go on.
+
+Apply and release go through :class:`~gateway.orders.holds.HoldService`, as
+``OrderHoldService`` does over SOAP; here a repeat is refused rather than answered.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,7 @@ from sqlalchemy import select
 
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_record, emit_table, json_option
-from gateway.orders.holds import HoldService
+from gateway.orders.holds import HoldService, HoldTarget
 from gateway.outbox.replay import iso
 from gateway.persistence.models import Hold, OrderHeader, OrderLine
 
@@ -37,8 +41,9 @@ def apply_(
     ctx: Context, order_number: str, code: str, line_number: int | None, comments: str | None,
     as_json: bool,
 ) -> None:  # fmt: skip
+    target = HoldTarget(order_number=order_number, line_number=line_number)
     with ctx.transaction() as (runtime, s):
-        row = _service(ctx, runtime, s).apply(order_number, code, comments, line_number)
+        row = _service(ctx, runtime, s).apply_to(target, code, comments).hold
         record = {"order": order_number, "line": line_number, "hold": row.hold_code,
                   "applied_by": row.applied_by}  # fmt: skip
     if as_json:
@@ -53,16 +58,17 @@ def apply_(
 @click.argument("code")
 @click.option("--line", "line_number", type=click.IntRange(1), help="The order line number.")
 @click.option("--comments", help="Why it is released (sent with the HOLD event).")
+@click.option("--reason", help="A release reason code, kept before the comments.")
 @json_option
 @pass_context
 def release(
     ctx: Context, order_number: str, code: str, line_number: int | None, comments: str | None,
-    as_json: bool,
+    reason: str | None, as_json: bool,
 ) -> None:  # fmt: skip
+    target = HoldTarget(order_number=order_number, line_number=line_number)
     with ctx.transaction() as (runtime, s):
-        row, requested = _service(ctx, runtime, s).release(
-            order_number, code, comments, line_number
-        )
+        outcome = _service(ctx, runtime, s).release_from(target, code, comments, reason=reason)
+        row, requested = outcome.hold, outcome.requested
         record = {"order": order_number, "line": line_number, "hold": row.hold_code,
                   "requested_fulfill_lines": [f.id for f in requested]}  # fmt: skip
     if as_json:
