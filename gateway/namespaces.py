@@ -9,6 +9,8 @@ __all__ = [
     "OFRS_TYPES",
     "OIS",
     "OIS_TYPES",
+    "ORDER_HOLD",
+    "ORDER_HOLD_TYPES",
     "ORDER_IMPORT",
     "ORDER_IMPORT_TYPES",
     "SOAP11_ENV",
@@ -35,3 +37,8 @@ OIS_TYPES = OIS + "types/"
 
 ORDER_IMPORT = "http://xmlns.oracle.com/apps/scm/fom/importOrders/orderImportService/"
 ORDER_IMPORT_TYPES = ORDER_IMPORT + "types/"
+
+#: omgw's own service (no Oracle SOAP service for holds could be read): Oracle's family,
+#: marked ``omgw`` (docs/holds-over-soap.md)
+ORDER_HOLD = "http://xmlns.oracle.com/apps/scm/fom/omgw/orderHoldService/"
+ORDER_HOLD_TYPES = ORDER_HOLD + "types/"

@@ -28,7 +28,7 @@ from gateway.runtime import Runtime, limit_malloc_retention
 from gateway.security.authenticator import Authenticator
 from gateway.security.lockout import LockoutPolicy
 from gateway.security.roles import SERVICE_ROLES
-from gateway.services import fulfillment_response, order_import, order_information
+from gateway.services import fulfillment_response, order_hold, order_import, order_information
 from gateway.soap.asgi import BufferingFront
 from gateway.soap.front import Endpoint, SoapFront
 from gateway.soap.operations import operations_of
@@ -63,6 +63,7 @@ SERVICE_MODULES = {
         fulfillment_response,
         fulfillment_response.OrderFulfillmentResponseService,
     ),
+    "OrderHoldService": (order_hold, order_hold.OrderHoldService),
 }
 
 
@@ -105,7 +106,7 @@ def build_app(runtime: Runtime, *, spyne_mapping: bool = False) -> SoapFront:
 
 @functools.cache
 def endpoints(spyne_mapping: bool = False) -> tuple[Endpoint, ...]:
-    """The three services, built once per process: spyne's applications and the compiled
+    """The services, built once per process: spyne's applications and the compiled
     codecs hold nothing of a runtime (each call brings its own in the WSGI environ), so
     every front of the process can share them."""
     built = []
@@ -256,7 +257,7 @@ def serve(
     metrics.share_between_processes(counters)
     if settings.log_level != "DEBUG":
         # spyne logs "Initializing application" for each service as each worker builds it:
-        # three lines per worker that say nothing the WSDL lines printed at start do not.
+        # a line per service and worker, saying nothing the WSDL lines printed at start do not.
         logging.getLogger("spyne").setLevel(logging.WARNING)
     fd = listener.detach()
 

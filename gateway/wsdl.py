@@ -26,7 +26,12 @@ __all__ = ["CANONICAL_BASE", "HTTP_TRANSPORT", "SERVICE_NAMES", "shape_wsdl"]
 
 #: The address written into the stored files; a served WSDL carries its own host.
 CANONICAL_BASE = "https://servername/fscmService/"
-SERVICE_NAMES = ("OrderImportService", "OrderInformationService", "OrderFulfillmentResponseService")
+SERVICE_NAMES = (
+    "OrderImportService",
+    "OrderInformationService",
+    "OrderFulfillmentResponseService",
+    "OrderHoldService",
+)
 HTTP_TRANSPORT = "http://schemas.xmlsoap.org/soap/http"
 
 _WSDL_NS = "http://schemas.xmlsoap.org/wsdl/"

@@ -9,5 +9,6 @@ SERVICE_ROLES = {
     "OrderImportService": "ORDER_IMPORT",
     "OrderInformationService": "ORDER_INQUIRY",
     "OrderFulfillmentResponseService": "FULFILLMENT_RESPONSE",
+    "OrderHoldService": "ORDER_HOLD",
 }
 ROLES = tuple(sorted(set(SERVICE_ROLES.values())))

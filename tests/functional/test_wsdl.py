@@ -44,6 +44,7 @@ def test_served_wsdl_equals_the_published_file(gateway, name):
             "OrderFulfillmentResponseService",
             {"processAcknowledgement", "processFulfillmentResponse", "stageFulfillmentResponse"},
         ),
+        ("OrderHoldService", {"applyHold", "releaseHold"}),
     ],
 )
 def test_wsdl_has_oracle_names(name, operations):
