@@ -53,12 +53,16 @@ USERS = {
     "importer": ("ORDER_IMPORT",),
     "inquirer": ("ORDER_INQUIRY",),
     "warehouse": ("FULFILLMENT_RESPONSE",),
+    "holder": ("ORDER_HOLD",),
+    "holder_wms": ("ORDER_HOLD",),
 }
 #: the systems each user may act for; "all" holds the explicit grant of every system
 USER_SYSTEMS: dict[str, tuple[str, ...]] = {
     "importer": ("LEGACY",),
     "inquirer": ("LEGACY",),
     "warehouse": ("WMS01", "WMSANY", "WMSGRP"),
+    "holder": ("LEGACY",),
+    "holder_wms": ("WMS01",),
 }
 
 
