@@ -197,9 +197,7 @@ def test_releasing_an_intake_hold_over_soap_sends_the_request_it_kept_back(
     assert _events(gw, number) == ["HOLD", "HOLD"]
 
 
-def test_an_order_hold_over_soap_keeps_back_what_is_not_yet_requested(
-    gw, holds, imports, ofrs, unique
-):
+def test_an_order_hold_over_soap_holds_every_line_of_the_order(gw, holds, imports, ofrs, unique):
     created = _create(imports, unique)
     number = created.OrderNumber
     (fline,) = fline_ids(created)
@@ -351,3 +349,14 @@ def test_a_raw_envelope_is_answered_in_the_published_schema_and_every_call_is_lo
         "HOLD_NOT_FOUND",
     )
     assert failed.http_status == 500
+
+
+def test_a_hold_lands_on_the_current_revision_of_the_order(gw, holds, imports, unique):
+    first = _create(imports, unique)
+    (second,) = imports.createOrders(request={"Order": [order(unique, revision="2")]})
+    assert second.OrderNumber == first.OrderNumber and second.HeaderId != first.HeaderId
+    held = holds.applyHold(**_hold(unique, line="L1"))
+    assert (held.StatusCode, str(held.HeaderId)) == ("APPLIED", second.HeaderId)
+    with gw.runtime.read_sessions() as s:
+        (hold,) = s.scalars(select(Hold).where(Hold.header_id == int(second.HeaderId))).all()
+    assert hold.hold_code == "QA" and hold.released_at is None
