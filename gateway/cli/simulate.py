@@ -93,7 +93,8 @@ def _secret(env_name: str | None, path: Path | None, what: str) -> str | None:
         "Serve a simulated fulfillment system (connectors/wsdl/outbound/"
         "FulfillmentRequest.wsdl) that ships and bills what omgw asks for and calls the "
         "gateway back; it can inject outages, faults, partial shipments, backorders, slow "
-        "answers and duplicate callbacks. State: GET /simulator/state; change rates at run time: "
+        "answers and duplicate callbacks. It answers order changes (Update, Cancel) and "
+        "receives returns. State: GET /simulator/state; change rates at run time: "
         "POST /simulator/control with JSON. Stops on SIGTERM or Ctrl-C."
     ),
 )
@@ -117,6 +118,16 @@ def _secret(env_name: str | None, path: Path | None, what: str) -> str | None:
     "--slow", default=0.0, show_default=True, type=_SECONDS, help="Seconds before answering."
 )
 @click.option("--duplicate-callbacks", is_flag=True, help="Send every callback twice.")
+@click.option(
+    "--change-answer",
+    default="auto",
+    show_default=True,
+    type=click.Choice(["auto", "accept", "reject", "shipped"]),
+    help=(
+        "How Update and Cancel requests are answered: auto by whether the lines have shipped; "
+        "accept, reject (CHANGE_REJECTED) or shipped (ALREADY_SHIPPED) always."
+    ),
+)
 @click.option("--seed", default=0, show_default=True, type=int, help="Seeds every random draw.")
 @click.option(
     "--gateway-url",
@@ -151,6 +162,7 @@ def fulfillment(
     backorder_rate: float,
     slow: float,
     duplicate_callbacks: bool,
+    change_answer: str,
     seed: int,
     gateway_url: str,
     gateway_user: str | None,
@@ -180,6 +192,7 @@ def fulfillment(
             backorder_rate=backorder_rate,
             slow=slow,
             duplicate_callbacks=duplicate_callbacks,
+            change_answer=change_answer,
             username=username,
             password=password,
             gateway_url=gateway_url,

@@ -15,6 +15,11 @@ A request is applied once: repeats (the same ``wsa:MessageID``, or the same
 new callbacks. Each line's outcome is drawn once per request from a random generator seeded
 with ``(seed, request id, task type)``, so it does not depend on the order requests arrive in.
 
+Besides ``Shipment`` and ``Invoice`` it receives returns (``TaskType`` ``Return``: the lines
+are ``RECEIVED``; their later invoice is a credit memo, ``CM-…``) and compensation requests
+(``Operation`` ``Update`` or ``Cancel``), answered by whether the lines have shipped yet
+(:mod:`gateway.simulate.changes`; the contract is ``connectors/wsdl/outbound/README.md``).
+
 Faults it can be told to inject (:class:`SimulatorOptions`, changeable at run time through
 ``POST /simulator/control``): an outage (HTTP 503), SOAP ``Client`` faults, partial shipments,
 backorders, slow answers (to provoke client timeouts) and duplicated callbacks.
@@ -42,7 +47,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import ROUND_FLOOR, Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from wsgiref.util import request_uri
@@ -52,6 +57,7 @@ from lxml import etree
 
 from connectors.outbound import OUTBOUND_DIR, SOAP_ENV_NS, TL_NS, TR_NS, WSA_NS
 from connectors.schemas import load_schema
+from gateway.simulate import changes
 from gateway.simulate.serving import Served, serve_in_thread
 
 __all__ = [
@@ -80,6 +86,7 @@ CONTROLLABLE = frozenset(
         "backorder_rate",
         "slow",
         "duplicate_callbacks",
+        "change_answer",
     }
 )
 _RATES = ("failure_rate", "fault_rate", "partial_rate", "backorder_rate")
@@ -118,6 +125,10 @@ _COUNTERS = (
     "callbacks_scheduled",
     "callbacks_sent",
     "callback_errors",
+    "changes_accepted",
+    "changes_already_shipped",
+    "changes_rejected",
+    "returns",
 )
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 _REASONS = {
@@ -154,6 +165,9 @@ class SimulatorOptions:
         start-up: the gateway retries them)
     :param fault_first: the next this many requests are answered with a SOAP ``Client``
         fault (the gateway parks them, for an operator to replay)
+    :param change_answer: how Update and Cancel requests are answered: ``auto`` by whether
+        the lines have shipped, ``accept`` always, ``reject`` always ``CHANGE_REJECTED``,
+        ``shipped`` always ``ALREADY_SHIPPED`` (shipping the lines that had not yet shipped)
     :param seed: seeds every random draw, so a run can be repeated exactly
     :param callback_timeout: seconds each callback may take
     :param callback_retries: retries of a callback that failed in transport or with a 5xx
@@ -168,6 +182,7 @@ class SimulatorOptions:
     backorder_rate: float = 0.0
     slow: float = 0.0
     duplicate_callbacks: bool = False
+    change_answer: str = "auto"
     fail_first: int = 0
     fault_first: int = 0
     username: str | None = None
@@ -201,6 +216,8 @@ class SimulatorOptions:
                 raise ValueError(f"{name}: a whole number of requests, 0 or more")
         if not isinstance(self.duplicate_callbacks, bool):
             raise ValueError("duplicate_callbacks: true or false")
+        if self.change_answer not in changes.CHANGE_ANSWERS:
+            raise ValueError(f"change_answer: one of {', '.join(changes.CHANGE_ANSWERS)}")
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together: give both or neither")
         if self.callback_timeout <= 0 or self.callback_retries < 0 or self.callback_backoff < 0:
@@ -232,6 +249,7 @@ class _Line:
     ship_date: datetime | None = None
     tracking_number: str | None = None
     billing_number: str | None = None
+    receipt_number: str | None = None
 
     def public(self) -> dict[str, Any]:
         return {
@@ -241,6 +259,7 @@ class _Line:
             "uom": self.uom,
             "tracking_number": self.tracking_number,
             "billing_number": self.billing_number,
+            "receipt_number": self.receipt_number,
         }
 
 
@@ -256,6 +275,10 @@ class _Record:
     response_identifier: str
     lines: tuple[_Line, ...]
     callback_url: str | None
+    operation: str = "Create"
+    original_request_id: int | None = None
+    #: the answer to a compensation request (Update, Cancel)
+    change: changes.ChangeAnswer | None = None
     times_received: int = 1
     applied: bool = True
     #: none (synchronous), pending, sent, or error (a callback failed for good)
@@ -267,6 +290,9 @@ class _Record:
             "message_id": self.message_id,
             "request_id": self.request_id,
             "task_type": self.task_type,
+            "operation": self.operation,
+            "original_request_id": self.original_request_id,
+            "change": None if self.change is None else self.change.public(),
             "header_id": self.header_id,
             "mode": self.mode,
             "times_received": self.times_received,
@@ -284,6 +310,8 @@ class _RequestLine:
     fulfill_line_id: int
     ordered_qty: Decimal
     uom: str
+    requested_ship_date: str | None = None
+    ship_to_site: str | None = None
 
 
 @dataclass(frozen=True)
@@ -294,6 +322,8 @@ class _Request:
     task_type: str
     header_id: int
     lines: tuple[_RequestLine, ...]
+    operation: str = "Create"
+    original_request_id: int | None = None
 
 
 class _RefusedError(Exception):
@@ -352,14 +382,19 @@ def _read_request(tl: etree._Element) -> _Request:
                 fulfill_line_id=int(need(ln, "FulfillLineId")),
                 ordered_qty=Decimal(need(ln, "OrderedQty")),
                 uom=need(ln, "OrderedUOMCode"),
+                requested_ship_date=_child_text(ln, TL_NS, "RequestedShipDate"),
+                ship_to_site=_child_text(ln, TL_NS, "ShipToPartySiteIdentifier"),
             )
             for ln in tl.findall(f"{{{TL_NS}}}Line")
         )
+        original = _child_text(tl, TL_NS, "OriginalRequestIdentifier")
         return _Request(
             request_id=int(need(tl, "FulfillmentRequestIdentifier")),
             task_type=need(tl, "TaskType"),
             header_id=int(need(tl, "HeaderId")),
             lines=lines,
+            operation=need(tl, "Operation"),
+            original_request_id=None if original is None else int(original),
         )
     except (ValueError, InvalidOperation) as exc:
         raise _RefusedError(f"headerTL: {exc}") from None
@@ -379,7 +414,12 @@ def _header_tr(record: _Record, system: str) -> bytes:
     add(tr, "HeaderId", record.header_id)
     add(tr, "FulfillmentSystem", system)
     add(tr, "FulfillmentSystemResponseIdentifier", record.response_identifier)
-    add(tr, "StatusCode", "ACCEPTED")
+    change = record.change
+    refused = change is not None and change.status != "SUCCESS"
+    add(tr, "StatusCode", "REJECTED" if refused else "ACCEPTED")
+    if change is not None:
+        add(tr, "ErrorMessageName", change.error_name)
+        add(tr, "ErrorMessageText", change.error_text)
     for ln in record.lines:
         line = etree.SubElement(tr, f"{{{TR_NS}}}Line")
         add(line, "FulfillLineId", ln.fulfill_line_id)
@@ -390,6 +430,20 @@ def _header_tr(record: _Record, system: str) -> bytes:
         add(line, "TrackingNumber", ln.tracking_number)
         add(line, "BillingNumber", ln.billing_number)
     return bytes(etree.tostring(env, xml_declaration=True, encoding="utf-8"))
+
+
+def _reported(line: changes.LineState) -> _Line:
+    """A ledger line as a callback or a headerTR reports it."""
+    if line.shipped_qty is None:
+        return _Line(line.fulfill_line_id, "BACKORDERED")
+    return _Line(
+        line.fulfill_line_id,
+        "SHIPPED",
+        shipped_qty=line.shipped_qty,
+        uom=line.uom,
+        ship_date=line.ship_date,
+        tracking_number=line.tracking_number,
+    )
 
 
 def _response_identifier(system: str, request_id: int, task: str) -> str:
@@ -415,7 +469,8 @@ class FulfillmentSimulator:
     ``faults`` answered with a SOAP fault (injected or not), ``applied`` requests acted on,
     ``duplicates`` repeats answered from memory, ``sync``/``async`` valid requests by
     operation, ``callbacks_sent`` callbacks the gateway accepted, ``callback_errors``
-    callbacks that failed for good.
+    callbacks that failed for good, ``changes_accepted``, ``changes_already_shipped`` and
+    ``changes_rejected`` compensation requests by answer, ``returns`` Return requests.
 
     Call :meth:`close` when done: it stops the callback workers.
     """
@@ -434,6 +489,7 @@ class FulfillmentSimulator:
         self._records: list[_Record] = []
         self._by_message: dict[str, _Record] = {}
         self._by_request: dict[tuple[int, str], _Record] = {}
+        self._ledger = changes.Ledger()
         self._closing = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="simulator-callback")
         self._local = threading.local()
@@ -454,6 +510,8 @@ class FulfillmentSimulator:
                 "counters": dict(self._counters),
                 "options": self._options.public(),
                 "requests": [r.public() for r in self._records],
+                "fulfillment_lines": self._ledger.public(),
+                "returned_lines": sorted(self._ledger.returned),
             }
 
     def control(self, changes: dict[str, Any]) -> dict[str, Any]:
@@ -745,10 +803,13 @@ class FulfillmentSimulator:
                     response_identifier=_response_identifier(
                         options.system, request.request_id, request.task_type
                     ),
-                    lines=self._decide(request, options),
+                    lines=(),
                     callback_url=callback,
                     callback_status="pending" if mode == ASYNC else "none",
+                    operation=request.operation,
+                    original_request_id=request.original_request_id,
                 )
+                self._take(record, request, options)
                 self._records.append(record)
                 self._by_request[key] = record
                 if message_id:
@@ -757,8 +818,9 @@ class FulfillmentSimulator:
                 schedule = mode == ASYNC
                 self._counters["callbacks_scheduled"] += schedule
                 log.info(
-                    "simulator: %s request %s (%s), %d line(s)",
+                    "simulator: %s %s request %s (%s), %d line(s)",
                     mode,
+                    request.operation,
                     request.request_id,
                     request.task_type,
                     len(request.lines),
@@ -768,11 +830,56 @@ class FulfillmentSimulator:
             self._pool.submit(self._call_back, record)
         return (200, answer) if mode == SYNC else (202, b"")
 
+    def _take(self, record: _Record, request: _Request, options: SimulatorOptions) -> None:
+        """Decide a new request's answer and keep what it changes (call with the lock held).
+
+        A compensation request is answered from the ledger, which it may change; a new
+        ``Shipment`` puts its lines in the ledger, a ``Return`` its line ids among the
+        returned ones.
+        """
+        now = datetime.now(UTC).replace(microsecond=0)
+        if request.operation in changes.CHANGE_OPERATIONS:
+            asked = [
+                changes.ChangeLine(
+                    ln.fulfill_line_id, ln.ordered_qty, ln.requested_ship_date, ln.ship_to_site
+                )
+                for ln in request.lines
+            ]
+            change = self._ledger.change(
+                request.request_id, request.operation, request.task_type, asked, options, now
+            )
+            record.change = change
+            record.lines = tuple(_reported(self._ledger.lines[fid]) for fid in change.shipped)
+            if record.mode == SYNC:  # the headerTR reports what no callback will
+                self._ledger.unreported(change.shipped)
+            self._counters[change.counter] += 1
+            return
+        record.lines = self._decide(request, options, self._ledger.returned, now)
+        if request.task_type == "Shipment":
+            at_once = now if record.mode == SYNC else None
+            self._ledger.receive(
+                changes.LineState.received(
+                    request.request_id,
+                    decided.fulfill_line_id,
+                    decided.status,
+                    asked.ordered_qty,
+                    decided.shipped_qty,
+                    asked.uom,
+                    at_once=at_once,
+                )
+                for decided, asked in zip(record.lines, request.lines, strict=True)
+            )
+        elif request.task_type == "Return":
+            self._ledger.returned.update(ln.fulfill_line_id for ln in request.lines)
+            self._counters["returns"] += 1
+
     @staticmethod
-    def _decide(request: _Request, options: SimulatorOptions) -> tuple[_Line, ...]:
-        """Each line's outcome, from a generator seeded by the request alone."""
+    def _decide(
+        request: _Request, options: SimulatorOptions, returned: set[int], today: datetime
+    ) -> tuple[_Line, ...]:
+        """Each line's outcome, from a generator seeded by the request alone; the invoice
+        of a returned line is a credit memo."""
         rng = random.Random(f"{options.seed}:{request.request_id}:{request.task_type}")
-        today = datetime.now(UTC).replace(microsecond=0)
         rid = request.request_id
         lines = []
         for ln in request.lines:
@@ -784,21 +891,30 @@ class FulfillmentSimulator:
                 if backordered:
                     lines.append(_Line(fid, "BACKORDERED"))
                     continue
-                qty = ln.ordered_qty
-                if partial and qty >= 2:
-                    qty = max(Decimal(1), (qty / 2).to_integral_value(rounding=ROUND_FLOOR))
                 lines.append(
                     _Line(
                         fid,
                         "SHIPPED",
-                        shipped_qty=qty,
+                        shipped_qty=changes.ship_quantity(ln.ordered_qty, partial),
                         uom=ln.uom,
                         ship_date=today,
                         tracking_number=f"TRK-{rid}-{fid}",
                     )
                 )
+            elif request.task_type == "Return":  # the whole line comes back
+                lines.append(
+                    _Line(
+                        fid,
+                        "RECEIVED",
+                        shipped_qty=ln.ordered_qty,
+                        uom=ln.uom,
+                        ship_date=today,
+                        receipt_number=f"RCV-{rid}-{fid}",
+                    )
+                )
             elif request.task_type == "Invoice":
-                lines.append(_Line(fid, "BILLED", billing_number=f"INV-{rid}-{fid}"))
+                prefix = "CM" if fid in returned else "INV"
+                lines.append(_Line(fid, "BILLED", billing_number=f"{prefix}-{rid}-{fid}"))
         return tuple(lines)
 
     # -- callbacks ----------------------------------------------------------------------
@@ -811,16 +927,23 @@ class FulfillmentSimulator:
                 return
             url = record.callback_url
             assert url is not None
-            ack = {
-                "fulfillmentRequestAcknowledgement": {
-                    "FulfillmentSystem": options.system,
-                    "FulfillmentRequestIdentifier": record.request_id,
-                    "RequestStatusCode": "SUCCESS",
-                }
+            with self._lock:  # what ships is decided now: a Cancel that came first holds
+                lines = self._to_report(record)
+            ack: dict[str, Any] = {
+                "FulfillmentSystem": options.system,
+                "FulfillmentRequestIdentifier": record.request_id,
+                "RequestStatusCode": "SUCCESS",
             }
-            calls: list[tuple[str, dict[str, Any]]] = [("processAcknowledgement", ack)]
-            if record.lines:
-                calls.append(("processFulfillmentResponse", self._response(record, options)))
+            change = record.change
+            if change is not None and change.status != "SUCCESS":
+                ack["RequestStatusCode"] = change.status
+                ack["ErrorMessageName"] = change.error_name
+                ack["ErrorMessageText"] = change.error_text
+            calls: list[tuple[str, dict[str, Any]]] = [
+                ("processAcknowledgement", {"fulfillmentRequestAcknowledgement": ack})
+            ]
+            if lines:
+                calls.append(("processFulfillmentResponse", self._response(record, lines, options)))
             times = 2 if options.duplicate_callbacks else 1
             ok = True
             for operation, kwargs in calls:
@@ -834,13 +957,37 @@ class FulfillmentSimulator:
                 record.callback_status = "error"
                 self._counters["callback_errors"] += 1
 
+    def _to_report(self, record: _Record) -> tuple[_Line, ...]:
+        """The lines a callback reports (call with the lock held).
+
+        A ``Shipment`` request's callback ships its pending lines now, at their quantity
+        now, and leaves out the cancelled ones; a compensation request's reports only the
+        lines it shipped itself (``change_answer`` shipped) that no callback has reported.
+        """
+        now = datetime.now(UTC).replace(microsecond=0)
+        if record.change is not None:
+            return tuple(_reported(ln) for ln in self._ledger.unreported(record.change.shipped))
+        if record.task_type != "Shipment":
+            return record.lines
+        settled = self._ledger.settle(
+            record.request_id, [ln.fulfill_line_id for ln in record.lines], now
+        )
+        record.lines = tuple(
+            ln if (held := settled[ln.fulfill_line_id]) is None else _reported(held)
+            for ln in record.lines
+            if ln.fulfill_line_id in settled
+        )
+        return record.lines
+
     @staticmethod
-    def _response(record: _Record, options: SimulatorOptions) -> dict[str, Any]:
+    def _response(
+        record: _Record, reported: tuple[_Line, ...], options: SimulatorOptions
+    ) -> dict[str, Any]:
         lines = []
-        for ln in record.lines:
+        for ln in reported:
             line: dict[str, Any] = {"FulfillLineIdentifier": ln.fulfill_line_id}
             line["StatusCode"] = ln.status
-            if ln.status == "SHIPPED" and ln.shipped_qty is not None:
+            if ln.status in ("SHIPPED", "RECEIVED") and ln.shipped_qty is not None:
                 line["ShippedQuantity"] = {"_value_1": ln.shipped_qty, "unitCode": ln.uom}
                 line["ActualShippedDate"] = ln.ship_date
             detail = {
@@ -848,8 +995,10 @@ class FulfillmentSimulator:
                 "StatusCode": ln.status,
                 "TrackingNumber": ln.tracking_number,
                 "BillingTransactionNumber": ln.billing_number,
+                "RMAReceiptNumber": ln.receipt_number,
+                "RMAReceiptDate": ln.ship_date if ln.receipt_number else None,
             }
-            if ln.tracking_number or ln.billing_number:
+            if ln.tracking_number or ln.billing_number or ln.receipt_number:
                 line["FulfillmentDetail"] = [{k: v for k, v in detail.items() if v is not None}]
             lines.append(line)
         return {
