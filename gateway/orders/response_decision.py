@@ -214,6 +214,7 @@ def _check_line(
     if why is not None:
         raise StateError("LINE_NOT_ASSIGNED", f"fulfillment line {fid} {why}")
     line = _translated(line, system.maps, fs)
+    _check_item(line, orders.lines[fline.order_line_id], system)
     allowed = TASK_STATUSES[task]
     status = (line.status_code or allowed[0]).strip().upper()
     if status not in allowed:
@@ -239,6 +240,28 @@ def _translated(line: FulfillLineResponse, maps: ValueMaps, fs: str) -> FulfillL
         line,
         status_code=translate(maps, "STATUS", line.status_code, fs, where),
         quantity_uom=translate(maps, "UOM", line.quantity_uom, fs, where),
+    )
+
+
+def _check_item(line: FulfillLineResponse, order_line: LineRow, system: System) -> None:
+    """Refuse a line that names another item than the one ordered (``ProductNumber``
+    in the response line), unless the fulfillment system's ``ITEM`` value map takes
+    that item (the external value) to the ordered one (the internal value): an allowed
+    substitution, whose item stays in the line's attributes with the rest it said."""
+    named = line.attributes.get("ProductNumber")
+    if not isinstance(named, str) or not named.strip():
+        return
+    named = named.strip()
+    ordered = order_line.product_number
+    if named == ordered or system.maps.inbound("ITEM", named) == ordered:
+        return
+    raise ValidationError(
+        "ITEM_MISMATCH",
+        f"fulfillment line {line.fulfill_line_id} was ordered as item {ordered!r}; the "
+        f"response names {named!r}. Send the ordered item, or allow the substitution with "
+        f"'omgw xref add {system.code} ITEM {named} {ordered}' and "
+        f"'omgw source-system update {system.code} --cross-reference', then send the "
+        "response again",
     )
 
 

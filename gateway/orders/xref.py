@@ -3,8 +3,10 @@
 Inbound orders: ``ITEM`` (ProductNumber), ``UOM`` (OrderedUOMCode), ``ORGANIZATION``
 (RequestedFulfillmentOrganizationCode) and ``CUSTOMER`` (BuyingPartyNumber). Inbound
 fulfillment responses: ``STATUS`` (StatusCode, e.g. ``shipped_complete`` → ``SHIPPED``)
-and ``UOM``. A domain with entries is strict: a value it lacks is refused with
-``XREF_MISSING`` instead of passing through unmapped.
+and ``UOM``; there ``ITEM`` lists the substitutes a fulfillment system may ship for an
+ordered item (checked, not translated: ``response_decision``, ``ITEM_MISMATCH``). A
+domain with entries is strict: a value it lacks is refused with ``XREF_MISSING`` instead
+of passing through unmapped.
 """
 
 from __future__ import annotations

@@ -236,6 +236,31 @@ def test_status_values_are_translated_by_the_systems_maps() -> None:
     assert raised.value.details[0].code == "XREF_MISSING"
 
 
+def test_another_item_is_refused_unless_the_systems_item_map_allows_it() -> None:
+    given = orders(header(), line(100), fline(1000, 100))
+    said = Said(1000, attributes={"ProductNumber": "AS54999"})
+    with pytest.raises(ResponseRejected) as raised:
+        run([said], given, option="REJECT_ALL_ON_FIRST_ERROR")
+    (error,) = raised.value.details
+    assert (error.code, error.fulfill_line_id) == ("ITEM_MISMATCH", 1000)
+    assert "'omgw xref add WMS01 ITEM AS54999 AS54888'" in error.message
+    # the ordered item itself, named or not, ships as ever
+    for same in (Said(1000, attributes={"ProductNumber": " AS54888 "}), Said(1000)):
+        assert run([same], given).flines[1000].status == "AWAIT_BILLING"
+    # a map from the substitute to the ordered item allows it; it stays on the line
+    maps = ValueMaps([("ITEM", "AS54999", "AS54888")])
+    wms = System(WMS.id, WMS.code, False, True, True, maps)
+    shipped = run([said], given, system=wms).flines[1000]
+    assert shipped.status == "AWAIT_BILLING"
+    assert "AS54999" in (shipped.attributes_json or "")
+    # a map for another ordered item does not
+    other = System(WMS.id, WMS.code, False, True, True,
+                   ValueMaps([("ITEM", "AS54999", "CM5008")]))  # fmt: skip
+    with pytest.raises(ResponseRejected) as raised:
+        run([said], given, system=other)
+    assert raised.value.details[0].code == "ITEM_MISMATCH"
+
+
 def test_billing_is_routed_by_rules_once_published() -> None:
     rules = RuleSet(
         (Rule("BIG", "OrderedQuantity >= 5", "BILLING", operation="Bill"),),
