@@ -109,9 +109,11 @@ def _print(snap: OpsSnapshot, found: list[Finding]) -> None:
         ran = snap.jobs.get(job)
         shown = f"{_age(now, ran[0])} ago: {ran[1] or '-'}" if ran else "never"
         click.echo(f"last {job + ':':<13}{shown}")
+    # backordered lines wait on the warehouse's stock: no finding, but worth a glance
     click.echo(
         f"lines:            {snap.routing_errors} in ROUTING_ERROR, "
-        f"{snap.stuck_before_routing} not routed past {int(snap.thresholds.stuck)} s"
+        f"{snap.stuck_before_routing} not routed past {int(snap.thresholds.stuck)} s, "
+        f"{snap.lines_by_status.get('BACKORDERED', 0)} BACKORDERED"
     )
     click.echo(
         f"staged in error:  {snap.staged_order_errors} order(s), "
