@@ -61,7 +61,7 @@ demo: $(STAMP)
 ## wheel, a server) stays on one worker (xdist_group). The benchmarks' smoke tests are a
 ## step of their own: bench-smoke.
 TEST_WORKERS ?= 3
-TEST_PATHS   := tests/unit tests/functional tests/contract
+TEST_PATHS   := tests/unit tests/functional tests/contract tests/exceptions
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(TEST_PATHS)
 

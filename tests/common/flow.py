@@ -4,6 +4,7 @@ there; with helpers to drive an outbox worker and read what happened."""
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +25,7 @@ from gateway.registry.wallet import Wallet
 from gateway.simulate.fulfillment import RunningSimulator, SimulatorOptions, running
 from tests.common.orders import order
 from tests.common.soap import PASSWORD, client
-from tests.conftest import Gateway, make_settings, serving
+from tests.conftest import Admin, Gateway, make_settings, serving
 
 __all__ = ["SIM_PASSWORD", "SIM_USER", "Flow", "flow", "run_until", "simulator_options"]
 
@@ -47,6 +48,14 @@ class Flow:
     def worker(self, **kw: Any) -> OutboxWorker:
         kw.setdefault("breaker", BreakerSettings(failure_threshold=3, cool_down=self.cool_down))
         return OutboxWorker(self.gw.runtime, **kw)
+
+    def admin(self, **env: str) -> Admin:
+        """The ``omgw`` command line on this gateway's database and wallet key (``env``
+        adds or overrides settings, e.g. ``OMGW_NO_RESPONSE_SECONDS``)."""
+        environ: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
+        environ.update(self.gw.runtime.settings.to_env())
+        environ.update(env)
+        return Admin(environ, self.gw.runtime.settings.home)
 
     def status(self, number: str) -> str:
         with self.gw.runtime.read_sessions() as s:
