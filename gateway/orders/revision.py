@@ -203,7 +203,6 @@ class Reviser:
             line.requested_ship_date = values["requested_ship_date"]
         if sent is not None:
             line.product_description = sent.product_description or line.product_description
-            line.attributes_json = to_column(sent.attributes) or line.attributes_json
 
     def _fline(
         self,

@@ -354,9 +354,17 @@ def test_a_raw_envelope_is_answered_in_the_published_schema_and_every_call_is_lo
 def test_a_hold_lands_on_the_current_revision_of_the_order(gw, holds, imports, unique):
     first = _create(imports, unique)
     (second,) = imports.createOrders(request={"Order": [order(unique, revision="2")]})
-    assert second.OrderNumber == first.OrderNumber and second.HeaderId != first.HeaderId
+    # a revision changes the order in place: revision 1 is kept as a reference copy
+    assert second.OrderNumber == first.OrderNumber and second.HeaderId == first.HeaderId
     held = holds.applyHold(**_hold(unique, line="L1"))
     assert (held.StatusCode, str(held.HeaderId)) == ("APPLIED", second.HeaderId)
     with gw.runtime.read_sessions() as s:
         (hold,) = s.scalars(select(Hold).where(Hold.header_id == int(second.HeaderId))).all()
+        reference = s.scalar(
+            select(OrderHeader.id).where(
+                OrderHeader.source_order_id == unique, OrderHeader.status == "DOO_REFERENCE"
+            )
+        )
+        assert reference is not None
+        assert s.scalars(select(Hold).where(Hold.header_id == reference)).all() == []
     assert hold.hold_code == "QA" and hold.released_at is None
