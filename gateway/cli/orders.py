@@ -186,10 +186,12 @@ def show(
     )
     _section("fulfillment lines")
     flines = [
-        {**fl, "line": line["line_number"], "routing": shorten(_routing(fl))}
+        {**fl, "line": line["line_number"], "routing": shorten(_routing(fl)),
+         "change": f"waits on request {fl['change_request_id']}"
+         if fl["change_request_id"] else None}
         for line in record["lines"]
         for fl in line["fulfill_lines"]
-    ]
+    ]  # fmt: skip
     emit_table(
         flines,
         [
@@ -209,9 +211,15 @@ def show(
             ("tracking_number", "TRACKING"),
             ("billing_number", "BILLING"),
             ("jeopardy_priority", "JEOPARDY"),
+            ("change", "CHANGE"),
         ],
         False,
     )
+    refused = [fl for fl in flines if fl["change_error"]]
+    if refused:
+        _section("changes refused")
+        for fl in refused:
+            click.echo(f"  fulfillment line {fl['id']}: {fl['change_error']}")
     if record["holds"]:
         _section("holds")
         emit_table(

@@ -174,6 +174,9 @@ def _fline(fl: FulfillLine, connectors: dict[int, str]) -> dict[str, Any]:
         "planned_completion": iso(fl.planned_completion_at),
         "jeopardy_priority": fl.jeopardy_priority,
         "jeopardy_delay_minutes": fl.jeopardy_delay_minutes,
+        # a change waiting for its system's answer, and why the last one was refused
+        "change_request_id": fl.change_request_id,
+        "change_error": fl.change_error,
         "attributes": from_column(fl.attributes_json),
     }
 

@@ -6,6 +6,7 @@ so the test chooses the order in which a change and a shipment cross."""
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,7 +27,7 @@ from gateway.registry.store import Registry
 from tests.common.orders import order, response, shipped
 from tests.common.receiver import Receiver, receiving
 from tests.common.soap import client, zeep_fault_code
-from tests.conftest import Gateway, make_settings, serving
+from tests.conftest import Admin, Gateway, make_settings, serving
 
 pytestmark = pytest.mark.both_databases
 
@@ -51,6 +52,7 @@ class Shop:
     imports: Any
     ofrs: Any
     info: Any
+    admin: Admin
     seen: int = 0
 
     def send(
@@ -161,7 +163,8 @@ def returning(lid: str, qty: int, original_order: str, original_line: str) -> di
 @pytest.fixture
 def shop(fresh_database_url: str, tmp_path: Path) -> Iterator[Shop]:
     """A gateway whose Shipment, Return and Invoice steps all go to a receiver."""
-    with serving(make_settings(tmp_path / "home", fresh_database_url)) as gw, receiving() as rx:
+    settings = make_settings(tmp_path / "home", fresh_database_url)
+    with serving(settings) as gw, receiving() as rx:
         with gw.runtime.sessions() as s, s.begin():
             Registry(s, "tests").put_connector(ConnectorSpec("WMS01_Fulfillment", "WMS01", rx.url))
             store = RuleStore(s, "tests")
@@ -174,7 +177,12 @@ def shop(fresh_database_url: str, tmp_path: Path) -> Iterator[Shop]:
             client(gw.base, "OrderImportService"),
             client(gw.base, "OrderFulfillmentResponseService"),
             client(gw.base, "OrderInformationService"),
-        )
+            Admin(
+                {**{k: None for k in os.environ if k.startswith("OMGW_")},
+                 **gw.runtime.settings.to_env()},
+                settings.home,
+            ),
+        )  # fmt: skip
 
 
 def refused(call: Callable[[], Any], code: str) -> str:
@@ -250,6 +258,8 @@ def test_a_refused_cancel_returns_the_line_and_says_why(shop: Shop, unique: str)
     (got,) = shop.details(number).OrderLine
     assert got.StatusCode == "AWAIT_SHIP"
     assert "WMS01 refused the cancel (CHANGE_REJECTED: picked already)" in got.Comments
+    shown = shop.admin.ok("orders", "show", number)
+    assert f"fulfillment line {fid}: WMS01 refused the cancel (CHANGE_REJECTED" in shown
     # the line can still ship
     shop.respond(f"{unique}-ship", [shipped(fid, 5)])
     assert shop.flines(number)[fid].status == "AWAIT_BILLING"
@@ -285,6 +295,7 @@ def test_a_quantity_change_in_flight_sends_an_update(shop: Shop, unique: str) ->
     # the line keeps what the warehouse holds until it agrees
     (got,) = shop.details(number).OrderLine
     assert (got.StatusCode, got.OrderedQuantity._value_1) == ("CHANGE_PENDING", Decimal(5))
+    assert "waits on request" in shop.admin.ok("orders", "show", number)
     (update,) = shop.deliver()
     assert (update.operation, update.original) == ("Update", request.request_id)
     assert update.lines == {fid: (Decimal(3), "CHANGE_PENDING")}
