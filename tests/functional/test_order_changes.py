@@ -503,3 +503,58 @@ def test_returns_of_one_line_arriving_together_are_counted_once(shop: Shop, uniq
         )
         assert sorted(outcomes) == ["OK", "OMGW-RETURN_EXCEEDS_SHIPPED"]
         shop.deliver()  # the invoice and the return's receipt requests
+
+
+# -- a synchronous connector ------------------------------------------------------------
+
+TR = "http://xmlns.oracle.com/apps/scm/doo/taskLayer/model/"
+
+
+def _header_tr(request_id: int, status: str, name: str | None = None,
+               shipped: dict[int, int] | None = None) -> bytes:  # fmt: skip
+    """The warehouse's synchronous answer: a headerTR in a SOAP envelope."""
+    lines = "".join(
+        f"<tr:Line><tr:FulfillLineId>{fid}</tr:FulfillLineId><tr:StatusCode>SHIPPED"
+        f"</tr:StatusCode><tr:ShippedQty>{qty}</tr:ShippedQty></tr:Line>"
+        for fid, qty in (shipped or {}).items()
+    )
+    error = f"<tr:ErrorMessageName>{name}</tr:ErrorMessageName>" if name else ""
+    return (
+        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+        f'<soapenv:Body><tr:headerTR xmlns:tr="{TR}">'
+        f"<tr:FulfillmentRequestIdentifier>{request_id}</tr:FulfillmentRequestIdentifier>"
+        "<tr:FulfillmentSystem>WMS01</tr:FulfillmentSystem>"
+        f"<tr:FulfillmentSystemResponseIdentifier>sync-{request_id}"
+        "</tr:FulfillmentSystemResponseIdentifier>"
+        f"<tr:StatusCode>{status}</tr:StatusCode>{error}{lines}"
+        "</tr:headerTR></soapenv:Body></soapenv:Envelope>"
+    ).encode()
+
+
+def test_a_synchronous_answer_already_shipped_reports_the_shipment(shop: Shop, unique: str) -> None:
+    with shop.gw.runtime.sessions() as s, s.begin():
+        Registry(s, "tests").put_connector(
+            ConnectorSpec("WMS01_Fulfillment", "WMS01", shop.rx.url, invocation_mode="SYNC_SERVICE")
+        )
+    number = str(shop.send(unique, [line("A", 4)]).OrderNumber)
+    (fid,) = shop.flines(number)
+    with shop.gw.runtime.read_sessions() as s:
+        first = s.scalar(select(FulfillLine.request_id).where(FulfillLine.id == fid))
+    assert first is not None
+    shop.rx.script.append(("200 OK", _header_tr(first, "ACCEPTED")))
+    shop.deliver()
+    shop.send(unique, [line("A", 0, CancelReasonCode="X")], revision="2")
+    with shop.gw.runtime.read_sessions() as s:
+        cancel = s.scalar(select(FulfillLine.change_request_id).where(FulfillLine.id == fid))
+    assert cancel is not None
+    # the goods left before the cancel: the answer refuses it and reports the shipment
+    shop.rx.script.append(("200 OK", _header_tr(cancel, "REJECTED", "ALREADY_SHIPPED", {fid: 4})))
+    cancel_sent, invoice = shop.deliver()  # the shipment then asks for billing
+    assert (cancel_sent.operation, invoice.task) == ("Cancel", "Invoice")
+    fline = shop.flines(number)[fid]
+    assert (fline.status, fline.shipped_quantity) == ("AWAIT_BILLING", Decimal(4))
+    assert "before it answered the cancel" in (fline.change_error or "")
+    with shop.gw.runtime.read_sessions() as s:
+        request = s.get(FulfillmentRequest, cancel)
+        assert request is not None
+        assert (request.status, request.ack_error_name) == ("REJECTED", "ALREADY_SHIPPED")
