@@ -15,6 +15,9 @@ Why it is shaped this way:
   :func:`results_document` refuses it rather than dropping data silently.
 * ``JEOPARDY`` is the exception: its EventCode sits on each OrderLine, and the OrderHeader
   has no fields of its own.
+* ``OrderAttributeUpdate`` reports the attributes that changed: of the old/new pairs it
+  fills (:data:`CHANGED_ONLY`), a fulfillment line carries those where either side holds a
+  value; a pair with neither did not change and is left out, not written nil.
 * Oracle pushes one OrderHeader per ``pushPayload`` (one result per order; for JEOPARDY one
   per order line), once per connector: :func:`results_document` and :func:`push_envelope`
   take exactly one :class:`EventHeader`.
@@ -33,6 +36,7 @@ import functools
 import re
 import threading
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -42,6 +46,7 @@ from lxml import etree
 from connectors.schemas import load_schema
 
 __all__ = [
+    "CHANGED_ONLY",
     "CONNECTOR_NS",
     "EVENTS_DIR",
     "EVENTS_NS",
@@ -81,6 +86,7 @@ EVENT_CODES = (
     "HOLD",
     "JEOPARDY",
     "SPLIT",
+    "OrderAttributeUpdate",
 )
 EVENTS_DIR = Path(__file__).resolve().parent / "wsdl" / "events"
 SCHEMA_PATH = EVENTS_DIR / "BusinessEventsConnectorPayload.xsd"
@@ -103,6 +109,14 @@ class EventFulfillLine:
     orchestration_order_line_id: int | None = None
     fulfillment_order_line_id: int | None = None
     fulfillment_order_line_number: int | None = None
+    ordered_qty_new: Decimal | None = None
+    ordered_qty_old: Decimal | None = None
+    request_ship_date_new: datetime | None = None
+    request_ship_date_old: datetime | None = None
+    schedule_ship_date_new: datetime | None = None
+    schedule_ship_date_old: datetime | None = None
+    ship_to_site_use_id_new: Decimal | None = None
+    ship_to_site_use_id_old: Decimal | None = None
     hold_code: str | None = None
     hold_comments: str | None = None
     item_id: int | None = None
@@ -180,6 +194,7 @@ class PayloadInvalidError(ValueError):
 # The leaves our dataclasses hold, per level, in schema sequence order (contract §5.3),
 # with their XSD type. The attribute is the wire name in snake_case.
 _STRING, _LONG, _INT, _DECIMAL = "string", "long", "int", "decimal"
+_DATETIME = "dateTime"
 _HEADER_FIELDS: tuple[tuple[str, str], ...] = (
     ("EventCode", _STRING),
     ("SourceOrderSystem", _STRING),
@@ -219,6 +234,14 @@ _FLINE_FIELDS: tuple[tuple[str, str], ...] = (
     ("OrchestrationOrderLineId", _LONG),
     ("FulfillmentOrderLineId", _LONG),
     ("FulfillmentOrderLineNumber", _INT),
+    ("OrderedQtyNew", _DECIMAL),
+    ("OrderedQtyOld", _DECIMAL),
+    ("RequestShipDateNew", _DATETIME),
+    ("RequestShipDateOld", _DATETIME),
+    ("ScheduleShipDateNew", _DATETIME),
+    ("ScheduleShipDateOld", _DATETIME),
+    ("ShipToSiteUseIdNew", _DECIMAL),
+    ("ShipToSiteUseIdOld", _DECIMAL),
     ("HoldCode", _STRING),
     ("HoldComments", _STRING),
     ("ItemId", _LONG),
@@ -331,6 +354,50 @@ FILLS: dict[str, dict[str, tuple[str, ...]]] = {
             "OrderedQuantity",
         ),
     },
+    "OrderAttributeUpdate": {
+        # header keys without CustomerId; each fulfillment line's changed pairs (§5.4)
+        "header": ("EventCode", *_HEADER_KEYS),
+        "line": (
+            "OrchestrationOrderLineId",
+            "OrchestrationOrderLineNumber",
+            "SourceOrderLineId",
+            "SourceOrderLineNumber",
+        ),
+        "fline": (
+            "SourceOrderScheduleId",
+            "FulfillmentOrderLineId",
+            "FulfillmentOrderLineNumber",
+            "OrderedQtyNew",
+            "OrderedQtyOld",
+            "RequestShipDateNew",
+            "RequestShipDateOld",
+            "ScheduleShipDateNew",
+            "ScheduleShipDateOld",
+            "ShipToSiteUseIdNew",
+            "ShipToSiteUseIdOld",
+            "CancelFlagOldValue",
+            "CancelFlagNewValue",
+        ),
+    },
+}
+
+#: Per EventCode, the old/new pairs of FILLS written only where they changed: a pair is
+#: written (nil on the side with no value) when either side holds a value, else left out.
+CHANGED_ONLY: dict[str, frozenset[str]] = {
+    "OrderAttributeUpdate": frozenset(FILLS["OrderAttributeUpdate"]["fline"][3:]),
+}
+
+#: each member of an old/new pair, with the other member
+_PARTNER: dict[str, str] = {
+    one: other
+    for pair in (
+        ("OrderedQtyNew", "OrderedQtyOld"),
+        ("RequestShipDateNew", "RequestShipDateOld"),
+        ("ScheduleShipDateNew", "ScheduleShipDateOld"),
+        ("ShipToSiteUseIdNew", "ShipToSiteUseIdOld"),
+        ("CancelFlagNewValue", "CancelFlagOldValue"),
+    )
+    for one, other in (pair, pair[::-1])
 }
 
 #: ``results`` declares its namespace as the default one (lxml-stubs reject a None key)
@@ -365,6 +432,11 @@ def _format(value: object, kind: str, where: str) -> str:
             return format(value, "f")  # never an exponent: xs:decimal has none
         if isinstance(value, int) and not isinstance(value, bool):
             return str(value)
+    elif kind == _DATETIME and isinstance(value, datetime):
+        # an instant: a time without its offset would read differently in each zone
+        if value.utcoffset() is None:
+            raise ValueError(f"{where} is an xs:dateTime: {value!r} has no time zone")
+        return value.isoformat()
     raise ValueError(f"{where} is an xs:{kind}: {value!r} is not one")
 
 
@@ -379,6 +451,7 @@ def _write_level(
 ) -> etree._Element:
     """Append ``element`` to ``parent`` with the leaves ``code`` fills, in schema order."""
     el = etree.SubElement(parent, _q(element))
+    changed_only = CHANGED_ONLY.get(code, frozenset())
     for wire, kind in fields:
         attr = _attr(wire)
         value = overrides[wire] if wire in overrides else getattr(obj, attr)
@@ -387,6 +460,8 @@ def _write_level(
             if value is not None:
                 raise ValueError(f"EventCode {code} does not fill {where}, yet {attr} = {value!r}")
             continue
+        if wire in changed_only and value is None and getattr(obj, _attr(_PARTNER[wire])) is None:
+            continue  # neither side: the attribute did not change
         leaf = etree.SubElement(el, _q(wire))
         if value is None:
             leaf.set(_XSI_NIL, "true")
@@ -502,6 +577,8 @@ def _convert(el: etree._Element, kind: str) -> object:
         return text
     if kind == _DECIMAL:
         return Decimal(text.strip())
+    if kind == _DATETIME:
+        return datetime.fromisoformat(text.strip())
     return int(text.strip())
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -13,6 +14,7 @@ import pytest
 from lxml import etree
 
 from connectors.events import (
+    CHANGED_ONLY,
     CONNECTOR_NS,
     EVENT_CODES,
     EVENTS_NS,
@@ -207,6 +209,52 @@ def split() -> EventHeader:
     )
 
 
+def order_attribute_update() -> EventHeader:
+    """Quantity 5 → 3 and a first scheduled date on one line; another line canceled."""
+    return EventHeader(
+        "OrderAttributeUpdate",
+        source_order_system="LEG",
+        source_order_id="SO-4711",
+        source_order_number="4711",
+        orchestration_order_number="520001",
+        orchestration_order_id=300000123456789,
+        lines=(
+            EventLine(
+                orchestration_order_line_id=300000123456801,
+                orchestration_order_line_number=1,
+                source_order_line_id="SO-4711-1",
+                source_order_line_number="1",
+                fulfillment_lines=(
+                    EventFulfillLine(
+                        source_order_schedule_id=None,
+                        fulfillment_order_line_id=300000123456901,
+                        fulfillment_order_line_number=1,
+                        ordered_qty_new=Decimal("3"),
+                        ordered_qty_old=Decimal("5"),
+                        schedule_ship_date_new=datetime(2026, 12, 24, 9, 30, tzinfo=UTC),
+                        schedule_ship_date_old=None,
+                    ),
+                ),
+            ),
+            EventLine(
+                orchestration_order_line_id=300000123456802,
+                orchestration_order_line_number=2,
+                source_order_line_id="SO-4711-2",
+                source_order_line_number="2",
+                fulfillment_lines=(
+                    EventFulfillLine(
+                        source_order_schedule_id=None,
+                        fulfillment_order_line_id=300000123456902,
+                        fulfillment_order_line_number=1,
+                        cancel_flag_old_value="N",
+                        cancel_flag_new_value="Y",
+                    ),
+                ),
+            ),
+        ),
+    )
+
+
 PUSHES = {
     "OrderHeaderStatusUpdate": order_header_status_update,
     "FlineStatusUpdate": fline_status_update,
@@ -214,6 +262,7 @@ PUSHES = {
     "HOLD": hold,
     "JEOPARDY": jeopardy,
     "SPLIT": split,
+    "OrderAttributeUpdate": order_attribute_update,
 }
 
 
@@ -244,7 +293,19 @@ def sequence_names(type_name: str) -> list[str]:
 
 
 def expected_text(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
     return format(value, "f") if isinstance(value, Decimal) else str(value)
+
+
+def partner(wire: str) -> str:
+    """``OrderedQtyNew`` ↔ ``OrderedQtyOld``, ``CancelFlagOldValue`` ↔ ``…NewValue``."""
+    for a, b in (("NewValue", "OldValue"), ("New", "Old")):
+        if wire.endswith(a):
+            return wire[: -len(a)] + b
+        if wire.endswith(b):
+            return wire[: -len(b)] + a
+    raise AssertionError(wire)
 
 
 def test_every_event_code_has_a_push() -> None:
@@ -282,7 +343,16 @@ def test_push_of_each_event_code(code: str) -> None:
             assert objects[element], f"the {code} sample exercises no {element}"
         for el, obj in objects[element]:
             names = [local(c) for c in leaves(el)]
-            assert names == list(FILLS[code][level])
+            # a changed-only pair is there when either side holds a value, else left out
+            sparse = CHANGED_ONLY.get(code, frozenset())
+            expected = [
+                name
+                for name in FILLS[code][level]
+                if name not in sparse
+                or getattr(obj, snake(name)) is not None
+                or getattr(obj, snake(partner(name))) is not None
+            ]
+            assert names == expected
             # (c) a value where the dataclass has one, xsi:nil where it is None
             for leaf in leaves(el):
                 name = local(leaf)
@@ -374,6 +444,16 @@ CONTRACT_5_4 = {
         {"FulfillmentOrderLineId", "FulfillmentOrderLineNumber", "ShippedQuantity"}
         | {"OrderedQuantity"},
     ),
+    # the fulfillment line's pairs: those of §5.3 that omgw's revisions change
+    "OrderAttributeUpdate": (
+        {"EventCode", *KEYS},
+        {"OrchestrationOrderLineId", "OrchestrationOrderLineNumber", "SourceOrderLineId"}
+        | {"SourceOrderLineNumber"},
+        {"SourceOrderScheduleId", "FulfillmentOrderLineId", "FulfillmentOrderLineNumber"}
+        | {"OrderedQtyNew", "OrderedQtyOld", "RequestShipDateNew", "RequestShipDateOld"}
+        | {"ScheduleShipDateNew", "ScheduleShipDateOld", "ShipToSiteUseIdNew"}
+        | {"ShipToSiteUseIdOld", "CancelFlagOldValue", "CancelFlagNewValue"},
+    ),
 }
 
 
@@ -406,6 +486,7 @@ def test_dataclass_fields_are_schema_elements_of_the_right_type() -> None:
         "xs:long": "int | None",
         "xs:int": "int | None",
         "xs:decimal": "Decimal | None",
+        "xs:dateTime": "datetime | None",
     }
     levels = (
         (EventHeader, "OrderHeader"),
@@ -467,7 +548,7 @@ def test_event_code_on_a_line_belongs_to_jeopardy_only() -> None:
     assert root[0][0][0].text == "JEOPARDY"
 
 
-@pytest.mark.parametrize("code", ["OrderAttributeUpdate", "OcResponse", "hold", ""])
+@pytest.mark.parametrize("code", ["ORDER_ATTRIBUTE_UPDATE", "OcResponse", "hold", ""])
 def test_unknown_event_code_is_refused(code: str) -> None:
     with pytest.raises(ValueError, match=r"unknown EventCode"):
         results_document(EventHeader(code))
@@ -849,3 +930,37 @@ def test_wsdl_declares_a_one_way_document_literal_port() -> None:
     soap_op = binding.find(f"{{{WSDL}}}operation/{{{WSDL_SOAP}}}operation")
     assert soap_op is not None and soap_op.get("soapAction") == "pushPayload"
     assert binding.find(f".//{{{WSDL_SOAP}}}body").get("use") == "literal"  # type: ignore[union-attr]
+
+
+# --- OrderAttributeUpdate: only the pairs that changed, each written New then Old ---
+
+
+def test_attribute_update_writes_only_the_pairs_that_changed() -> None:
+    root = etree.fromstring(results_document(order_attribute_update()))
+    first, second = root.findall(f".//{{{EVENTS_NS}}}OrderFulfillmentLine")
+    assert [local(c) for c in first][3:] == [
+        "OrderedQtyNew",
+        "OrderedQtyOld",
+        "ScheduleShipDateNew",
+        "ScheduleShipDateOld",
+    ]
+    assert first.findtext(f"{{{EVENTS_NS}}}OrderedQtyNew") == "3"
+    assert first.findtext(f"{{{EVENTS_NS}}}OrderedQtyOld") == "5"
+    assert first.findtext(f"{{{EVENTS_NS}}}ScheduleShipDateNew") == "2026-12-24T09:30:00+00:00"
+    assert first.find(f"{{{EVENTS_NS}}}ScheduleShipDateOld").get(NIL) == "true"  # type: ignore[union-attr]
+    assert [local(c) for c in second][3:] == ["CancelFlagOldValue", "CancelFlagNewValue"]
+    # a status code's pairs stay codes of their own: an attribute update does not fill them
+    with pytest.raises(ValueError, match=r"OrderAttributeUpdate does not fill .*/JeopardyPriority"):
+        results_document(
+            EventHeader(
+                "OrderAttributeUpdate",
+                lines=(EventLine(fulfillment_lines=(EventFulfillLine(jeopardy_priority="LOW"),)),),
+            )
+        )
+
+
+def test_a_time_without_its_zone_is_refused() -> None:
+    naive = EventFulfillLine(schedule_ship_date_new=datetime(2026, 12, 24, 9, 30))
+    header = EventHeader("OrderAttributeUpdate", lines=(EventLine(fulfillment_lines=(naive,)),))
+    with pytest.raises(ValueError, match=r"ScheduleShipDateNew is an xs:dateTime: .* no time zone"):
+        results_document(header)
