@@ -3,7 +3,9 @@
 A trigger point says which change raises a business event: an order header status
 value (``ORDER_STATUS_UPDATE``), a fulfillment line status value
 (``FLINE_STATUS_UPDATE``), a fulfillment line closing (``FLINE_CLOSED``), a hold or its
-release (``HOLD``), a split (``SPLIT``), or a jeopardy priority (``JEOPARDY``); whether
+release (``HOLD``), a split (``SPLIT``), a jeopardy priority (``JEOPARDY``), or a
+fulfillment line attribute a revision changes (``ORDER_ATTRIBUTE_UPDATE``, per attribute
+or, with no criterion, for every attribute); whether
 the event is raised, whether it is also mailed and to whom, and which connectors (in
 ``BUSINESS_EVENT`` mode, checked where connectors are known) receive it. Oracle keeps
 these in ``DOO_EVENT_DETAILS``, one row per (event, criterion).
@@ -33,9 +35,11 @@ from connectors.registry import (
 
 __all__ = [
     "JEOPARDY_PRIORITIES",
+    "ORDER_ATTRIBUTES",
     "TRIGGER_EVENTS",
     "JeopardyThresholdSpec",
     "TriggerPointSpec",
+    "canonical_criterion",
     "check_thresholds",
     "priority_rank",
 ]
@@ -47,11 +51,31 @@ TRIGGER_EVENTS = (
     "HOLD",
     "SPLIT",
     "JEOPARDY",
+    "ORDER_ATTRIBUTE_UPDATE",
 )
+#: the attributes an ``ORDER_ATTRIBUTE_UPDATE`` trigger point can name: the old/new pairs
+#: of the payload (contract §5.3) that a revision changes, spelled as there
+ORDER_ATTRIBUTES = (
+    "OrderedQty",
+    "RequestShipDate",
+    "ScheduleShipDate",
+    "ShipToSiteUseId",
+    "CancelFlag",
+)
+_ATTRIBUTE_BY_KEY = {name.upper(): name for name in ORDER_ATTRIBUTES}
 #: events whose trigger points are kept per value (a status, a priority)
 CRITERION_EVENTS = frozenset({"ORDER_STATUS_UPDATE", "FLINE_STATUS_UPDATE", "JEOPARDY"})
 JEOPARDY_PRIORITIES = ("LOW", "MEDIUM", "HIGH")
 _STATUS = re.compile(r"[A-Z][A-Z_]*\Z")
+
+
+def canonical_criterion(event: str, criterion: str) -> str:
+    """``criterion`` as trigger points keep it: an attribute as §5.3 spells it (given in
+    any case), anything else in capitals."""
+    criterion = criterion.strip()
+    if event == "ORDER_ATTRIBUTE_UPDATE":
+        return _ATTRIBUTE_BY_KEY.get(criterion.upper().replace("_", ""), criterion)
+    return criterion.upper()
 
 
 def priority_rank(priority: str | None) -> int:
@@ -99,8 +123,15 @@ class TriggerPointSpec:
         event = r.choice("event", TRIGGER_EVENTS, "")
         if r.raw("event") is None:
             r.problem("event", f"is required (one of {', '.join(TRIGGER_EVENTS)})")
-        criterion = (r.text("criterion", default="", max_len=30) or "").upper()
-        if event in CRITERION_EVENTS and not criterion:
+        criterion = canonical_criterion(event, r.text("criterion", default="", max_len=30) or "")
+        if event == "ORDER_ATTRIBUTE_UPDATE":
+            if criterion and criterion not in ORDER_ATTRIBUTES:
+                r.problem(
+                    "criterion",
+                    f"{criterion!r} is not an attribute omgw reports ({', '.join(ORDER_ATTRIBUTES)}"
+                    "; none for every attribute)",
+                )
+        elif event in CRITERION_EVENTS and not criterion:
             what = "a jeopardy priority" if event == "JEOPARDY" else "a status value"
             r.problem("criterion", f"{event} trigger points are kept per value: give {what}")
         elif event and event not in CRITERION_EVENTS and criterion:

@@ -10,7 +10,12 @@ from typing import Any
 
 import click
 
-from connectors.triggers import TRIGGER_EVENTS, TriggerPointSpec
+from connectors.triggers import (
+    ORDER_ATTRIBUTES,
+    TRIGGER_EVENTS,
+    TriggerPointSpec,
+    canonical_criterion,
+)
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_changes, emit_table, json_option
 from gateway.cli.values import build_spec
@@ -70,8 +75,9 @@ def list_(ctx: Context, as_json: bool) -> None:
     "set",
     help="Create a trigger point, or change the given options of one (the others keep "
     "their stored values). CRITERION is the status value for ORDER_STATUS_UPDATE and "
-    "FLINE_STATUS_UPDATE, the priority (LOW, MEDIUM, HIGH) for JEOPARDY, and absent for "
-    "FLINE_CLOSED, HOLD and SPLIT.",
+    "FLINE_STATUS_UPDATE, the priority (LOW, MEDIUM, HIGH) for JEOPARDY, an attribute "
+    f"({', '.join(ORDER_ATTRIBUTES)}) or nothing (every attribute) for "
+    "ORDER_ATTRIBUTE_UPDATE, and absent for FLINE_CLOSED, HOLD and SPLIT.",
 )
 @click.argument("event")
 @click.argument("criterion", required=False, default="")
@@ -108,7 +114,8 @@ def set_(
         raise click.UsageError("give --email-to or --no-email-to, not both")
     if connectors and no_connectors:
         raise click.UsageError("give --connector or --no-connectors, not both")
-    event, criterion = event.strip().upper(), criterion.strip().upper()
+    event = event.strip().upper()
+    criterion = canonical_criterion(event, criterion)
     with ctx.transaction() as (_rt, s):
         store = TriggerStore(s, ctx.actor)
         try:
@@ -136,7 +143,8 @@ def set_(
 @pass_context
 def remove(ctx: Context, event: str, criterion: str, as_json: bool) -> None:
     with ctx.transaction() as (_rt, s):
+        event = event.strip().upper()
         change = TriggerStore(s, ctx.actor).remove_trigger_point(
-            event.strip().upper(), criterion.strip().upper()
+            event, canonical_criterion(event, criterion)
         )
     emit_changes([change], as_json)

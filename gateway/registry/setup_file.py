@@ -50,7 +50,7 @@ from connectors.registry import (
     check_domain,
     check_process,
 )
-from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec
+from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec, canonical_criterion
 from connectors.wallet import Credential, SecretBox, WalletError
 from gateway.errors import GatewayError, NotFoundError, ValidationError, did_you_mean
 from gateway.persistence.audit import Change
@@ -322,7 +322,9 @@ def load_setup(
             ident: object = (str(cmap), name) if section == "wallet" else name
             if section == "trigger_point":
                 criterion = raw.get("criterion", "")
-                criterion = criterion.strip().upper() if isinstance(criterion, str) else ""
+                if not isinstance(criterion, str):
+                    criterion = ""
+                criterion = canonical_criterion(name.upper(), criterion)
                 name = f"trigger point {name}/{criterion}" if criterion else f"trigger point {name}"
                 ident = name
             if ident in seen:

@@ -13,7 +13,12 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from connectors.registry import SpecInvalid
-from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec, check_thresholds
+from connectors.triggers import (
+    JeopardyThresholdSpec,
+    TriggerPointSpec,
+    canonical_criterion,
+    check_thresholds,
+)
 from gateway.errors import NotFoundError, ValidationError, did_you_mean
 from gateway.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
 from gateway.persistence import audit
@@ -69,7 +74,8 @@ class TriggerStore:
     def _row(self, event: str, criterion: str) -> TriggerPoint | None:
         return self._s.scalar(
             select(TriggerPoint).where(
-                TriggerPoint.event == event, TriggerPoint.criterion == criterion.upper()
+                TriggerPoint.event == event,
+                TriggerPoint.criterion == canonical_criterion(event, criterion),
             )
         )
 

@@ -165,6 +165,31 @@ def test_trigger_point_mistakes_get_one_sentence_and_write_nothing(events):
     assert admin.json("trigger", "list")[0]["email_to"] == ["ops@example.com"]
 
 
+def test_attribute_trigger_points_are_kept_per_attribute_as_the_payload_spells_it(events):
+    admin = events
+    out = admin.ok("trigger", "set", "order_attribute_update", "ordered_qty",
+                   "--connector", "EVT_Events")  # fmt: skip
+    assert out.strip() == "+ trigger_point ORDER_ATTRIBUTE_UPDATE/OrderedQty"
+    # no criterion: every attribute
+    admin.ok("trigger", "set", "ORDER_ATTRIBUTE_UPDATE", "--connector", "EVT_Events2")
+    keys = {p["key"]: p["connectors"] for p in admin.json("trigger", "list")}
+    assert keys == {
+        "ORDER_ATTRIBUTE_UPDATE": ["EVT_Events2"],
+        "ORDER_ATTRIBUTE_UPDATE/OrderedQty": ["EVT_Events"],
+    }
+    # the same point, named in another case, is changed rather than added
+    admin.ok("trigger", "set", "ORDER_ATTRIBUTE_UPDATE", "ORDEREDQTY", "--no-raise")
+    assert len(admin.json("trigger", "list")) == 2
+    out = fails(admin, 1, "trigger", "set", "ORDER_ATTRIBUTE_UPDATE", "Colour")
+    assert (
+        "trigger point ORDER_ATTRIBUTE_UPDATE/Colour: criterion: 'Colour' is not an attribute "
+        "omgw reports (OrderedQty, RequestShipDate, ScheduleShipDate, ShipToSiteUseId, "
+        "CancelFlag; none for every attribute)"
+    ) in out
+    admin.ok("trigger", "remove", "ORDER_ATTRIBUTE_UPDATE", "orderedqty")
+    assert [p["key"] for p in admin.json("trigger", "list")] == ["ORDER_ATTRIBUTE_UPDATE"]
+
+
 def test_a_connector_named_by_a_trigger_point_is_kept_and_stays_an_event_connector(events):
     admin = events
     admin.ok("trigger", "set", "FLINE_CLOSED", "--connector", "EVT_Events")
