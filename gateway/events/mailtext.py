@@ -15,6 +15,7 @@ _WHAT = {
     "HOLD": "hold",
     "SPLIT": "fulfillment line split",
     "JEOPARDY": "jeopardy",
+    "OrderAttributeUpdate": "attribute update",
 }
 
 
@@ -61,6 +62,12 @@ def notification(event: EventHeader, header: OrderHeader) -> tuple[str, str]:
                 bits.append(f"jeopardy {f.jeopardy_priority}")
             if f.ordered_quantity is not None:
                 bits.append(f"ordered {f.ordered_quantity}, shipped {f.shipped_quantity or 0}")
+            if f.ordered_qty_new is not None:
+                bits.append(f"quantity {_pair(f.ordered_qty_old, f.ordered_qty_new)}")
+            if f.schedule_ship_date_new is not None:
+                bits.append(
+                    f"scheduled {_pair(f.schedule_ship_date_old, f.schedule_ship_date_new)}"
+                )
             if f.cancel_flag_new_value:
                 bits.append("canceled" if f.cancel_flag_new_value == "Y" else "closed")
             body.append("  ".join(bits))

@@ -6,17 +6,21 @@ does not keep (item and organization ids, the source schedule id), the field is 
 ``xsi:nil``, as Oracle's mappings do for an empty source; ``CustomerId`` is the buying
 party number when that is numeric, and ``FlineStatusUpdate`` maps the source line id to
 the fulfillment line's ``OrchestrationOrderLineId``, as Oracle's XSL does.
+``OrderAttributeUpdate`` carries on each fulfillment line the pairs that changed; a ship-to
+site that is not a number (``xs:decimal``) is left out, and times are sent in UTC.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import datetime
 from decimal import Decimal
 
 from connectors.events import EventFulfillLine, EventHeader, EventLine
-from gateway.persistence.models import FulfillLine, Hold, OrderHeader, OrderLine
+from gateway.persistence.models import FulfillLine, Hold, OrderHeader, OrderLine, as_utc
 
 __all__ = [
+    "attribute_update",
     "fline_closed",
     "fline_status",
     "header_status",
@@ -210,5 +214,66 @@ def jeopardy(
                     ),
                 ),
             ),
+        ),
+    )
+
+
+def _instant(value: object) -> datetime | None:
+    return as_utc(value) if isinstance(value, datetime) else None
+
+
+def _site(value: object) -> Decimal | None:
+    """A ship-to site as ``xs:decimal``: only a site identifier that is a number."""
+    number = _long(value) if isinstance(value, str) else None
+    return None if number is None else Decimal(number)
+
+
+def _quantity(value: object) -> Decimal | None:
+    """A stored quantity without the column's trailing zeros."""
+    return value.normalize() if isinstance(value, Decimal) else None
+
+
+#: attribute → (its EventFulfillLine fields, new then old; how a stored value is written)
+_PAIRS = {
+    "OrderedQty": (("ordered_qty_new", "ordered_qty_old"), _quantity),
+    "RequestShipDate": (("request_ship_date_new", "request_ship_date_old"), _instant),
+    "ScheduleShipDate": (("schedule_ship_date_new", "schedule_ship_date_old"), _instant),
+    "ShipToSiteUseId": (("ship_to_site_use_id_new", "ship_to_site_use_id_old"), _site),
+    "CancelFlag": (("cancel_flag_new_value", "cancel_flag_old_value"), lambda v: v),
+}
+
+
+def attribute_update(
+    header: OrderHeader,
+    changed: Sequence[tuple[FulfillLine, Mapping[str, tuple[object, object]]]],
+) -> EventHeader:
+    """The fulfillment lines in ``changed``, each with its attributes' (old, new) values,
+    grouped under their order lines in the order given."""
+    lines: dict[int, tuple[OrderLine, list[EventFulfillLine]]] = {}
+    for fline, attributes in changed:
+        values: dict[str, object] = {}
+        for attribute, (old, new) in attributes.items():
+            (new_field, old_field), written = _PAIRS[attribute]
+            values[new_field], values[old_field] = written(new), written(old)
+        line = fline.order_line
+        lines.setdefault(line.id, (line, []))[1].append(
+            EventFulfillLine(
+                fulfillment_order_line_id=fline.id,
+                fulfillment_order_line_number=fline.fulfill_line_number,
+                **values,  # type: ignore[arg-type]
+            )
+        )
+    return EventHeader(
+        "OrderAttributeUpdate",
+        **_keys(header),  # type: ignore[arg-type]
+        lines=tuple(
+            EventLine(
+                orchestration_order_line_id=line.id,
+                orchestration_order_line_number=line.line_number,
+                source_order_line_id=line.source_line_id,
+                source_order_line_number=line.source_line_number,
+                fulfillment_lines=tuple(flines),
+            )
+            for line, flines in lines.values()
         ),
     )

@@ -6,6 +6,11 @@ raises events, one ``BUSINESS_EVENT`` row per associated connector holds the who
 ``EMAIL`` row holds the notification's subject and text for its recipients. Rows are
 written in the order the changes happened, and the worker sends a connector's events
 for one order in that order (:mod:`gateway.outbox.worker`).
+
+Attribute changes are pushed per order, as Oracle pushes one result per order: where an
+order's first attribute change was noted, one ``ORDER_ATTRIBUTE_UPDATE`` event per
+attribute changed (criterion: the attribute) carries every fulfillment line that changed
+it, and one more (no criterion) carries every attribute changed.
 """
 
 from __future__ import annotations
@@ -19,9 +24,11 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from connectors.events import PUSH_ACTION, PUSH_OPERATION, EventHeader, push_envelope
+from connectors.triggers import ORDER_ATTRIBUTES
 from gateway.events import payloads
 from gateway.events.mailtext import notification
 from gateway.events.recorder import (
+    AttributeChange,
     Change,
     HoldChange,
     JeopardyChange,
@@ -154,7 +161,45 @@ def _split_event(batch: _Batch, c: SplitChange) -> _Event:
     return _Event("SPLIT", "", header, partial(payloads.split, header, line, c.pre_split, flines))
 
 
+#: per fulfillment line, its attributes' (first old, last new) values in one batch
+_Moves = dict[int, dict[str, tuple[object, object]]]
+
+
+def _attribute_events(batch: _Batch, header_id: int) -> Iterable[_Event]:
+    moves: _Moves = {}
+    for c in batch.changes:
+        if isinstance(c, AttributeChange) and c.header_id == header_id:
+            pairs = moves.setdefault(c.fline_id, {})
+            first = pairs[c.attribute][0] if c.attribute in pairs else c.old
+            pairs[c.attribute] = (first, c.new)
+    for pairs in moves.values():
+        for attribute in [a for a, (old, new) in pairs.items() if old == new]:
+            del pairs[attribute]  # changed and changed back within the batch
+    changed = {a for pairs in moves.values() for a in pairs}
+    if not changed:
+        return
+    header = batch.header(header_id)
+
+    def event(criterion: str, attributes: set[str]) -> _Event:
+        chosen: list[tuple[FulfillLine, dict[str, tuple[object, object]]]] = []
+        for fline_id, pairs in moves.items():
+            kept = {a: pairs[a] for a in ORDER_ATTRIBUTES if a in pairs and a in attributes}
+            if kept:
+                fline = batch.s.get(FulfillLine, fline_id)
+                assert fline is not None
+                chosen.append((fline, kept))
+        build = partial(payloads.attribute_update, header, chosen)
+        return _Event("ORDER_ATTRIBUTE_UPDATE", criterion, header, build)
+
+    for attribute in ORDER_ATTRIBUTES:
+        if attribute in changed and ("ORDER_ATTRIBUTE_UPDATE", attribute) in batch.wanted:
+            yield event(attribute, {attribute})
+    if ("ORDER_ATTRIBUTE_UPDATE", "") in batch.wanted:
+        yield event("", changed)
+
+
 def _events(batch: _Batch) -> Iterable[_Event]:
+    reported: set[int] = set()  # orders whose attribute changes are out already
     for c in batch.changes:
         if isinstance(c, StatusChange):
             yield from _status_events(batch, c)
@@ -170,6 +215,9 @@ def _events(batch: _Batch) -> Iterable[_Event]:
                 c.header,
                 partial(payloads.jeopardy, c.header, line, c.fline, c.priority),
             )
+        elif isinstance(c, AttributeChange) and c.header_id not in reported:
+            reported.add(c.header_id)
+            yield from _attribute_events(batch, c.header_id)
 
 
 def _message_id() -> str:

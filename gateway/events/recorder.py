@@ -11,7 +11,8 @@ whole transaction.
 A status change is noted with its history row (:class:`StatusRecord`), which is not an
 ORM object: the rows noted since the last commit are written with one multi-row
 ``INSERT`` just before it. Nothing reads ``status_history`` inside the transaction that
-writes it. A split is noted by the ids of its two lines. When a savepoint rolls back,
+writes it. A split is noted by the ids of its two lines, an attribute change by its
+fulfillment line's id, the attribute and its old and new values. When a savepoint rolls back,
 what was noted inside it is forgotten, rows and events alike. Hold and jeopardy changes
 also keep the ORM object they wrote as *witness*: one that is no longer in the session
 (its savepoint rolled back) raises nothing.
@@ -40,12 +41,14 @@ from gateway.persistence.models import (
 )
 
 __all__ = [
+    "AttributeChange",
     "Change",
     "HoldChange",
     "JeopardyChange",
     "SplitChange",
     "StatusChange",
     "StatusRecord",
+    "attribute_changed",
     "hold_changed",
     "install",
     "jeopardy_raised",
@@ -115,7 +118,23 @@ class JeopardyChange:
         return self.fline
 
 
-Change = StatusChange | HoldChange | SplitChange | JeopardyChange
+@dataclass(frozen=True)
+class AttributeChange:
+    """Fulfillment line ``fline_id`` of order ``header_id`` now has ``new`` where it had
+    ``old``; ``attribute`` is a name of :data:`connectors.triggers.ORDER_ATTRIBUTES`."""
+
+    header_id: int
+    fline_id: int
+    attribute: str
+    old: object
+    new: object
+
+    @property
+    def witness(self) -> object:
+        return None  # forgotten with its savepoint instead (see _Pending.marks)
+
+
+Change = StatusChange | HoldChange | SplitChange | JeopardyChange | AttributeChange
 
 
 @dataclass
@@ -161,6 +180,15 @@ def jeopardy_raised(
     session: Session, header: OrderHeader, fline: FulfillLine, priority: str
 ) -> None:
     _pending(session).changes.append(JeopardyChange(header, fline, priority))
+
+
+def attribute_changed(
+    session: Session, fline: FulfillLine, attribute: str, old: object, new: object
+) -> None:
+    """Note that ``fline`` (flushed) changed ``attribute``; nothing when it kept its value."""
+    if old != new:
+        change = AttributeChange(fline.header_id, fline.id, attribute, old, new)
+        _pending(session).changes.append(change)
 
 
 def _alive(session: Session, witness: object) -> bool:
