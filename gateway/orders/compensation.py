@@ -4,7 +4,9 @@ The answer is the request's acknowledgement (``processAcknowledgement``, or the
 ``headerTR`` of a synchronous call): ``SUCCESS`` makes the change (a cancel cancels the
 line; an update gives it the quantity and date the request carried), ``ERROR`` refuses
 it (``ALREADY_SHIPPED``: the goods left first; anything else: the system said no), and
-the line goes back to where it was, with the reason kept for GetOrderDetails.
+the line goes back to where it was, with the reason kept for GetOrderDetails. A change
+made notes each attribute it changed (the ``OrderAttributeUpdate`` business event); a
+refused one notes nothing.
 
 Only lines still waiting on this request change. A shipment reported while a line
 waited has decided the line already (:mod:`gateway.orders.response_decision` refuses
@@ -21,8 +23,9 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from gateway.events import recorder
 from gateway.lifecycle import PENDING_CHANGE
-from gateway.orders.revision import sync_quantities
+from gateway.orders.revision import apply_update, stored_moves, sync_quantities
 from gateway.orders.state import StatusWriter
 from gateway.persistence.kept import from_column
 from gateway.persistence.models import FulfillLine, FulfillmentRequest, OrderHeader
@@ -73,12 +76,17 @@ def apply_change_answer(
         if accepted and kind == "Cancel":
             status.fline(fline, "CANCELED", f"cancel accepted by {system}")
             fline.task_type = None
+            recorder.attribute_changed(session, fline, "CancelFlag", "N", "Y")
         elif accepted:
-            if change.get("quantity") is not None:
-                fline.quantity = Decimal(str(change["quantity"]))
+            quantity = change.get("quantity")
             when = change.get("scheduled_ship_date")
-            if when:
-                fline.scheduled_ship_date = datetime.fromisoformat(str(when))
+            apply_update(
+                session,
+                fline,
+                Decimal(str(quantity)) if quantity is not None else None,
+                datetime.fromisoformat(str(when)) if when else None,
+                stored_moves(change),
+            )
             status.fline(fline, prior, f"change accepted by {system}")
         else:
             fline.change_error = refusal(system, kind, error_name, error_text)

@@ -14,10 +14,16 @@ What changes is decided by :mod:`gateway.orders.changes`; here it is written:
   :mod:`gateway.orders.compensation`;
 * added lines (and added quantity with no open line to take it) are requested like a
   new order's.
+
+Each attribute a fulfillment line changes (quantity, scheduled and requested ship date,
+ship-to site, cancel flag) is noted for the ``OrderAttributeUpdate`` business event when
+the change is made: here for a line no system holds, in compensation when the system
+accepts; a change waiting for its answer, or refused, raises nothing.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from decimal import Decimal
@@ -27,6 +33,7 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from connectors.registry import DEFAULT_PROCESS, RETURN_PROCESS
+from gateway.events import recorder
 from gateway.orders.changes import (
     AWAITING_SYSTEM,
     CurrentFline,
@@ -49,11 +56,15 @@ from gateway.persistence.models import (
     FulfillmentRequest,
     OrderHeader,
     OrderLine,
+    as_utc,
     table_of,
     utcnow,
 )
 
-__all__ = ["Reviser", "sync_quantities"]
+__all__ = ["Reviser", "apply_update", "stored_moves", "sync_quantities"]
+
+#: the line's own attributes whose change its fulfillment lines report
+_DATES = frozenset({"RequestShipDate"})
 
 _H, _L, _F = table_of(OrderHeader), table_of(OrderLine), table_of(FulfillLine)
 _FLINE_ROW = tuple(f.name for f in fields(FlineRow) if f.name not in ("sent_to", "sent_via"))
@@ -106,6 +117,61 @@ def sync_quantities(header: OrderHeader) -> None:
     for line in header.lines:
         live = [f.quantity for f in line.fulfill_lines if f.status != "CANCELED"]
         line.ordered_quantity = sum(live, Decimal(0))
+
+
+def _line_moves(line: OrderLine, change: LineChange) -> dict[str, tuple[object, object]]:
+    """What ``change`` does to the line's own attributes, (old, new) by attribute name."""
+    moves: dict[str, tuple[object, object]] = {}
+    values = change.values
+    if "requested_ship_date" in values:
+        old, new = as_utc(line.requested_ship_date), as_utc(values["requested_ship_date"])
+        if old != new:
+            moves["RequestShipDate"] = (old, new)
+    if "ship_to" in values:
+        site = ship_to(from_column(line.attributes_json))
+        if site != values["ship_to"]:
+            moves["ShipToSiteUseId"] = (site, values["ship_to"])
+    return moves
+
+
+def _storable(moves: Mapping[str, tuple[object, object]]) -> dict[str, list[str | None]]:
+    def text(value: object) -> str | None:
+        if value is None:
+            return None
+        return value.isoformat() if isinstance(value, datetime) else str(value)
+
+    return {name: [text(old), text(new)] for name, (old, new) in moves.items()}
+
+
+def stored_moves(change: Mapping[str, Any]) -> dict[str, tuple[object, object]]:
+    """The line's moves a waiting change keeps (``moves`` of its ``change_json``)."""
+    out: dict[str, tuple[object, object]] = {}
+    for name, (old, new) in (change.get("moves") or {}).items():
+        if name in _DATES:
+            old = datetime.fromisoformat(old) if old else None
+            new = datetime.fromisoformat(new) if new else None
+        out[name] = (old, new)
+    return out
+
+
+def apply_update(
+    session: Session,
+    fline: FulfillLine,
+    quantity: Decimal | None,
+    date: datetime | None,
+    moves: Mapping[str, tuple[object, object]],
+) -> None:
+    """Give ``fline`` its new quantity and scheduled ship date (None: kept), and note
+    each attribute that changed, with the line's ``moves``."""
+    if quantity is not None:
+        recorder.attribute_changed(session, fline, "OrderedQty", fline.quantity, quantity)
+        fline.quantity = quantity
+    if date is not None:
+        old = as_utc(fline.scheduled_ship_date)
+        recorder.attribute_changed(session, fline, "ScheduleShipDate", old, as_utc(date))
+        fline.scheduled_ship_date = date
+    for name, (old_value, new_value) in moves.items():
+        recorder.attribute_changed(session, fline, name, old_value, new_value)
 
 
 def _current(header: OrderHeader) -> list[CurrentLine]:
@@ -178,9 +244,10 @@ class Reviser:
         added: list[tuple[OrderLine, FulfillLine]] = []
         for change in plan.changes:
             line = lines[change.line_id]
+            moves = _line_moves(line, change)
             self._line_values(line, change, sent.get(change.source_line_id))
             for fc in change.flines:
-                self._fline(line, fc, plan, why, compensations, added)
+                self._fline(line, fc, moves, why, compensations, added)
         for li in order.lines:  # every line sent keeps what it was sent with
             kept = next((ln for ln in header.lines if ln.source_line_id == li.source_line_id), None)
             if kept is not None and li.attributes:
@@ -208,7 +275,7 @@ class Reviser:
         self,
         line: OrderLine,
         fc: FlineChange,
-        plan: RevisionPlan,
+        moves: Mapping[str, tuple[object, object]],
         why: str,
         compensations: dict[tuple[int, str], list[tuple[OrderLine, FlineRow]]],
         added: list[tuple[OrderLine, FulfillLine]],
@@ -223,11 +290,10 @@ class Reviser:
             if fc.kind == "CANCEL":
                 self._status.fline(fline, "CANCELED", f"canceled by {why}")
                 fline.task_type = None
+                recorder.attribute_changed(self._s, fline, "CancelFlag", "N", "Y")
             else:
                 assert fc.quantity is not None
-                fline.quantity = fc.quantity
-                if date is not None:
-                    fline.scheduled_ship_date = date
+                apply_update(self._s, fline, fc.quantity, date, moves)
             fline.change_error = None
             return
         request = fline.request
@@ -239,6 +305,8 @@ class Reviser:
         if kind == "Update":
             assert fc.quantity is not None
             change.update(quantity=str(fc.quantity), scheduled_ship_date=_iso(date))
+            if moves:
+                change["moves"] = _storable(moves)
             proposed.update(quantity=fc.quantity, scheduled_ship_date=date)
         fline.change_json = to_column(change)
         fline.change_error = None
