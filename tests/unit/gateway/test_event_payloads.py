@@ -10,6 +10,7 @@ from decimal import Decimal
 
 import pytest
 from lxml import etree
+from sqlalchemy import select
 
 from connectors.events import EVENTS_NS, parse_results, results_document
 from connectors.registry import ConnectorSpec
@@ -22,20 +23,42 @@ from gateway.registry.store import Registry
 from gateway.registry.triggers import TriggerStore
 
 
-@pytest.fixture
-def header_id(domain) -> int:
-    order = OrderInput(
+def two_lines(revision: str = "1", first: int = 5, second: int = 2, **site: str) -> OrderInput:
+    return OrderInput(
         "LEGACY",
         "P1",
         "SO-P1",
-        "1",
+        revision,
         (
-            LineInput("L1", "1", "ITEM", Decimal(5), "Ea"),
-            LineInput("L2", "2", "ITEM2", Decimal(2), "Ea"),
+            LineInput("L1", "1", "ITEM", Decimal(first), "Ea", attributes=dict(site)),
+            LineInput(
+                "L2",
+                "2",
+                "ITEM2",
+                Decimal(second),
+                "Ea",
+                attributes={"CancelReason": "not needed"} if second == 0 else {},
+            ),
         ),
     )
+
+
+@pytest.fixture
+def header_id(domain) -> int:
     with domain.sessions() as s, s.begin():
-        return OrderIntake(s).create(order).header.id
+        return OrderIntake(s).create(two_lines()).header.id
+
+
+def every_attribute(domain) -> None:
+    with domain.sessions() as s, s.begin():
+        Registry(s, "tests").put_connector(
+            ConnectorSpec("SUB", "WMS01", "http://127.0.0.1:9/ev", invocation_mode="BUSINESS_EVENT")
+        )
+        TriggerStore(s, "tests").put_trigger_point(
+            TriggerPointSpec.from_mapping(
+                {"event": "ORDER_ATTRIBUTE_UPDATE", "connectors": ["SUB"]}
+            )
+        )
 
 
 def test_the_payload_carries_each_changed_pair_in_its_schema_type(domain, header_id):
@@ -114,3 +137,33 @@ def test_one_transaction_pushes_first_old_to_last_new_and_nothing_changed_back(d
         Decimal(5),
         Decimal(3),
     )
+
+
+def test_a_line_no_system_holds_is_reported_as_its_revision_changes_it(domain, header_id):
+    every_attribute(domain)
+    with domain.sessions() as s:
+        header = s.get(OrderHeader, header_id)
+        assert header is not None
+        (f1,), (f2,) = (line.fulfill_lines for line in header.lines)
+        # no connector here: the lines went to no fulfillment system, so they change at once
+        assert f1.request is None or f1.request.connector_id is None
+        ids = (f1.id, f2.id)
+    with domain.sessions() as s, s.begin():
+        OrderIntake(s).create(two_lines("2", first=3, second=0, ShipToPartySiteIdentifier="300100"))
+    with domain.sessions() as s:
+        rows = s.scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.header_id == header_id,
+                OutboxMessage.event_code == "OrderAttributeUpdate",
+            )
+        ).all()
+        (row,) = rows
+        body = etree.fromstring(row.payload).find("{*}Body/{*}results")
+        assert body is not None
+        (event,) = parse_results(body)
+    (a,), (b,) = (ln.fulfillment_lines for ln in event.lines)
+    assert (a.fulfillment_order_line_id, b.fulfillment_order_line_id) == ids
+    assert (a.ordered_qty_old, a.ordered_qty_new) == (Decimal(5), Decimal(3))
+    assert (a.ship_to_site_use_id_old, a.ship_to_site_use_id_new) == (None, Decimal(300100))
+    assert (b.cancel_flag_old_value, b.cancel_flag_new_value) == ("N", "Y")
+    assert b.ordered_qty_new is None
