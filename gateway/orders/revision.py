@@ -63,7 +63,7 @@ from gateway.persistence.models import (
 
 __all__ = ["Reviser", "apply_update", "stored_moves", "sync_quantities"]
 
-#: the line's own attributes whose change its fulfillment lines report
+#: the line moves that are times (kept as ISO text while their change waits)
 _DATES = frozenset({"RequestShipDate"})
 
 _H, _L, _F = table_of(OrderHeader), table_of(OrderLine), table_of(FulfillLine)
