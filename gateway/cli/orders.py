@@ -186,12 +186,15 @@ def show(
     )
     _section("fulfillment lines")
     flines = [
-        {**fl, "line": line["line_number"], "routing": shorten(_routing(fl)),
-         "change": f"waits on request {fl['change_request_id']}"
-         if fl["change_request_id"] else None}
+        {
+            **fl,
+            "line": line["line_number"],
+            "routing": shorten(_routing(fl)),
+            "comments": shorten(fl["change_error"]),
+        }
         for line in record["lines"]
         for fl in line["fulfill_lines"]
-    ]  # fmt: skip
+    ]
     emit_table(
         flines,
         [
@@ -211,7 +214,8 @@ def show(
             ("tracking_number", "TRACKING"),
             ("billing_number", "BILLING"),
             ("jeopardy_priority", "JEOPARDY"),
-            ("change", "CHANGE"),
+            ("change_request_id", "WAITS ON"),
+            ("comments", "COMMENTS"),
         ],
         False,
     )

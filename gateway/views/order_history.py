@@ -171,12 +171,13 @@ def _fline(fl: FulfillLine, connectors: dict[int, str]) -> dict[str, Any]:
         "tracking_number": fl.tracking_number,
         "billing_number": fl.billing_number,
         "split_from": fl.split_from_id,
+        # the Update or Cancel request the line waits on, and why its last change was
+        # not made (GetOrderDetails gives the same text as the line's Comments)
+        "change_request_id": fl.change_request_id,
+        "change_error": fl.change_error,
         "planned_completion": iso(fl.planned_completion_at),
         "jeopardy_priority": fl.jeopardy_priority,
         "jeopardy_delay_minutes": fl.jeopardy_delay_minutes,
-        # a change waiting for its system's answer, and why the last one was refused
-        "change_request_id": fl.change_request_id,
-        "change_error": fl.change_error,
         "attributes": from_column(fl.attributes_json),
     }
 

@@ -285,6 +285,38 @@ def test_a_header_cancel_after_a_shipment_is_refused_whole(shop: Shop, unique: s
     assert {f.status for f in shop.flines(number).values()} == {"AWAIT_BILLING", "AWAIT_SHIP"}
 
 
+def test_orders_show_names_the_request_a_line_waits_on_and_the_refusal(
+    shop: Shop, unique: str
+) -> None:
+    number, request = released(shop, unique, [line("A", 5)])
+    (fid,) = request.lines
+    environ: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
+    environ.update(shop.gw.runtime.settings.to_env())
+    admin = Admin(environ, shop.gw.runtime.settings.home)
+
+    def fline() -> dict[str, Any]:
+        shown = admin.json("orders", "show", number)
+        assert isinstance(shown, dict)
+        (only,) = shown["lines"][0]["fulfill_lines"]
+        return dict(only)
+
+    shop.send(unique, [line("A", 0, CancelReasonCode="X")], revision="2")
+    (cancel,) = shop.deliver()
+    waiting = fline()
+    assert (waiting["status"], waiting["change_request_id"]) == (
+        "CANCEL_PENDING",
+        cancel.request_id,
+    )
+    assert "WAITS ON" in admin.ok("orders", "show", number)
+    shop.ack(cancel.request_id, "ERROR", "CHANGE_REJECTED")
+    refused_ = fline()
+    assert (refused_["status"], refused_["change_request_id"]) == ("AWAIT_SHIP", None)
+    assert refused_["change_error"] == (
+        "WMS01 refused the cancel (CHANGE_REJECTED: picked already)"
+    )
+    assert refused_["id"] == fid
+
+
 # -- quantity and date changes --------------------------------------------------------
 
 
@@ -295,7 +327,7 @@ def test_a_quantity_change_in_flight_sends_an_update(shop: Shop, unique: str) ->
     # the line keeps what the warehouse holds until it agrees
     (got,) = shop.details(number).OrderLine
     assert (got.StatusCode, got.OrderedQuantity._value_1) == ("CHANGE_PENDING", Decimal(5))
-    assert "waits on request" in shop.admin.ok("orders", "show", number)
+    assert "WAITS ON" in shop.admin.ok("orders", "show", number)
     (update,) = shop.deliver()
     assert (update.operation, update.original) == ("Update", request.request_id)
     assert update.lines == {fid: (Decimal(3), "CHANGE_PENDING")}
