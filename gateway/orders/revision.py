@@ -245,9 +245,14 @@ class Reviser:
         for change in plan.changes:
             line = lines[change.line_id]
             moves = _line_moves(line, change)
+            # what the line asks for until a system holding it agrees to the change
+            prior = {
+                "requested_ship_date": _iso(line.requested_ship_date),
+                "ship_to": from_column(line.attributes_json).get("ShipToPartySiteIdentifier"),
+            }
             self._line_values(line, change, sent.get(change.source_line_id))
             for fc in change.flines:
-                self._fline(line, fc, moves, why, compensations, added)
+                self._fline(line, fc, moves, why, compensations, added, prior)
         for li in order.lines:  # every line sent keeps what it was sent with
             kept = next((ln for ln in header.lines if ln.source_line_id == li.source_line_id), None)
             if kept is not None and li.attributes:
@@ -279,6 +284,7 @@ class Reviser:
         why: str,
         compensations: dict[tuple[int, str], list[tuple[OrderLine, FlineRow]]],
         added: list[tuple[OrderLine, FulfillLine]],
+        prior: dict[str, Any],
     ) -> None:
         if fc.kind == "ADD":
             assert fc.quantity is not None
@@ -300,7 +306,7 @@ class Reviser:
         assert request is not None and request.connector_id is not None
         kind = "Cancel" if fc.kind == "CANCEL" else "Update"
         pending = "CANCEL_PENDING" if kind == "Cancel" else "CHANGE_PENDING"
-        change: dict[str, Any] = {"kind": kind, "prior": fline.status}
+        change: dict[str, Any] = {"kind": kind, "prior": fline.status, "line": prior}
         proposed: dict[str, Any] = {"status": pending}
         if kind == "Update":
             assert fc.quantity is not None

@@ -341,6 +341,29 @@ def test_a_quantity_change_in_flight_sends_an_update(shop: Shop, unique: str) ->
     assert shop.flines(number)[fid].status == "AWAIT_BILLING"
 
 
+def test_a_refused_ship_to_and_date_change_leaves_the_order_as_the_warehouse_holds_it(
+    shop: Shop, unique: str
+) -> None:
+    before = {"ShipToPartySiteIdentifier": "300000001", "RequestedShipDate": "2031-01-05T00:00:00"}
+    after = {"ShipToPartySiteIdentifier": "300000002", "RequestedShipDate": "2031-02-03T00:00:00"}
+    number, request = released(shop, unique, [line("A", 5, **before)])
+    (fid,) = request.lines
+    shop.send(unique, [line("A", 5, **after)], revision="2")
+    (update,) = shop.deliver()
+    shop.ack(update.request_id, "ERROR", "CHANGE_REJECTED")
+    (got,) = shop.details(number).OrderLine
+    assert (got.StatusCode, str(got.ShipToPartySiteIdentifier)) == ("AWAIT_SHIP", "300000001")
+    assert got.RequestedShipDate.isoformat().startswith("2031-01-05")
+    # the same change sent again is a change again, and goes out
+    shop.send(unique, [line("A", 5, **after)], revision="3")
+    (again,) = shop.deliver()
+    assert (again.operation, set(again.lines)) == ("Update", {fid})
+    shop.ack(again.request_id)
+    (got,) = shop.details(number).OrderLine
+    assert (got.StatusCode, str(got.ShipToPartySiteIdentifier)) == ("AWAIT_SHIP", "300000002")
+    assert got.RequestedShipDate.isoformat().startswith("2031-02-03")
+
+
 def test_more_after_a_full_shipment_adds_a_line(shop: Shop, unique: str) -> None:
     number, request = released(shop, unique, [line("A", 2)])
     (fid,) = request.lines
