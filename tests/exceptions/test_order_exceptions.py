@@ -11,10 +11,7 @@ click's runner, on the gateway's database) and checks that the repair took.
 
 from __future__ import annotations
 
-import functools
 import json
-import re
-import shlex
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -34,10 +31,10 @@ from gateway.persistence.models import (
 from gateway.simulate.fulfillment import MAX_SECONDS
 from tests.common.flow import Flow, flow, run_until
 from tests.common.orders import order, response, shipped
+from tests.common.runbook import runbook_line as rb
 from tests.common.soap import client, zeep_fault_code, zeep_fault_details
 from tests.common.state import snapshot
 
-RUNBOOK = Path(__file__).resolve().parents[2] / "docs" / "runbooks" / "order-exceptions.md"
 OFRS = "http://xmlns.oracle.com/apps/scm/doo/taskLayer/commonService/"
 
 
@@ -74,29 +71,6 @@ def refused(f: Flow, rid: str, lines: list[dict[str, Any]]) -> Fault:
 
 
 # -- what the operator reads and runs: the runbook's own command lines -----------------------
-
-
-@functools.cache
-def runbook_commands() -> frozenset[str]:
-    """The ``omgw …`` lines of the runbook's shell blocks, comments cut off."""
-    text = RUNBOOK.read_text()
-    return frozenset(
-        line.split("#", 1)[0].strip()
-        for block in re.findall(r"```sh\n(.*?)```", text, re.S)
-        for line in block.splitlines()
-        if line.startswith("omgw ")
-    )
-
-
-def rb(command: str, **values: str) -> list[str]:
-    """The arguments of ``command``, a line the runbook names, with its ``<place
-    holders>`` filled from ``values`` (``order_number=`` for ``<order number>``)."""
-    assert command in runbook_commands(), f"{RUNBOOK.name} does not name {command!r}"
-
-    def fill(match: re.Match[str]) -> str:
-        return values[match.group(1).replace(" ", "_")]
-
-    return shlex.split(re.sub(r"<([^>]+)>", fill, command))[1:]
 
 
 def by_id(f: Flow, number: str) -> dict[int, FulfillLine]:
