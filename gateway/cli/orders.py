@@ -245,6 +245,7 @@ def show(
             ("id", "ID"),
             ("revision", "REV"),
             ("task_type", "TASK"),
+            ("operation", "OPERATION"),
             ("fulfillment_system", "SYSTEM"),
             ("connector", "CONNECTOR"),
             ("status", "STATUS"),

@@ -7,6 +7,7 @@ so the test chooses the order in which a change and a shipment cross."""
 from __future__ import annotations
 
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -307,7 +308,9 @@ def test_orders_show_names_the_request_a_line_waits_on_and_the_refusal(
         "CANCEL_PENDING",
         cancel.request_id,
     )
-    assert "WAITS ON" in admin.ok("orders", "show", number)
+    text = admin.ok("orders", "show", number)
+    assert "WAITS ON" in text
+    assert re.search(rf"^{cancel.request_id}\s+2\s+Shipment\s+Cancel\s", text, re.M), text
     shop.ack(cancel.request_id, "ERROR", "CHANGE_REJECTED")
     refused_ = fline()
     assert (refused_["status"], refused_["change_request_id"]) == ("AWAIT_SHIP", None)
