@@ -23,9 +23,9 @@ from gateway.registry.store import Registry
 from gateway.registry.triggers import TriggerStore
 from gateway.simulate.subscriber import RunningSubscriber, SubscriberOptions, serve_subscriber
 from tests.common.receiver import receiving
+from tests.common.shop import Shop, line
 from tests.common.soap import client
 from tests.conftest import make_settings, serving
-from tests.functional.test_order_changes import Shop, line, released
 
 pytestmark = pytest.mark.both_databases
 
@@ -99,7 +99,7 @@ def test_an_accepted_quantity_change_pushes_its_old_and_new_quantity(
     watched: Watched, unique: str
 ) -> None:
     shop = watched.shop
-    number, request = released(shop, unique, [line("A", 5)])
+    number, request = shop.released(unique, [line("A", 5)])
     (fid,) = request.lines
     assert watched.pushes() == []  # intake and release change no attribute
     when = "2031-02-03T00:00:00"
@@ -139,7 +139,7 @@ def test_an_accepted_quantity_change_pushes_its_old_and_new_quantity(
 
 def test_a_refused_change_pushes_nothing(watched: Watched, unique: str) -> None:
     shop = watched.shop
-    number, request = released(shop, unique, [line("A", 5)])
+    number, request = shop.released(unique, [line("A", 5)])
     shop.send(unique, [line("A", 3)], revision="2")
     (update,) = shop.deliver()
     shop.ack(update.request_id, "ERROR", "CHANGE_REJECTED")
@@ -151,7 +151,7 @@ def test_a_refused_change_pushes_nothing(watched: Watched, unique: str) -> None:
 
 def test_an_accepted_cancel_pushes_the_cancel_flag(watched: Watched, unique: str) -> None:
     shop = watched.shop
-    _, request = released(shop, unique, [line("A", 5)])
+    _, request = shop.released(unique, [line("A", 5)])
     shop.send(unique, [line("A", 0, CancelReason="changed my mind")], revision="2")
     (cancel,) = shop.deliver()
     assert watched.pushes() == []

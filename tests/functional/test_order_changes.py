@@ -10,180 +10,29 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
-from lxml import etree
 from sqlalchemy import select
 from zeep.exceptions import Fault
 
 from connectors.registry import ConnectorSpec
-from gateway.outbox.worker import OutboxWorker
-from gateway.persistence.models import FulfillLine, FulfillmentRequest, OrderHeader
-from gateway.registry.rules import RuleStore
+from gateway.persistence.models import FulfillLine, FulfillmentRequest
 from gateway.registry.store import Registry
-from tests.common.orders import order, response, shipped
-from tests.common.receiver import Receiver, receiving
-from tests.common.soap import client, zeep_fault_code
-from tests.conftest import Admin, Gateway, make_settings, serving
+from tests.common.orders import shipped
+from tests.common.shop import Shop, line, returning, shop_at
+from tests.common.soap import zeep_fault_code
+from tests.conftest import Admin
 
 pytestmark = pytest.mark.both_databases
-
-TL = "http://xmlns.oracle.com/apps/scm/doo/processOrder/service/"
-
-
-@dataclass
-class Sent:
-    """A request as the warehouse received it."""
-
-    request_id: int
-    operation: str
-    task: str
-    original: int | None
-    lines: dict[int, tuple[Decimal, str]]  # fulfill line id: (quantity, status)
-
-
-@dataclass
-class Shop:
-    gw: Gateway
-    rx: Receiver
-    imports: Any
-    ofrs: Any
-    info: Any
-    admin: Admin
-    seen: int = 0
-
-    def send(
-        self, key: str, lines: list[dict[str, Any]], revision: str = "1", **header: Any
-    ) -> Any:
-        body = order(key, revision=revision)
-        body["Line"] = lines
-        body.update(header)
-        (result,) = self.imports.service.createOrders(request={"Order": [body]})
-        return result
-
-    def deliver(self) -> list[Sent]:
-        """Let the outbox send what waits; the requests the warehouse got since last time."""
-        OutboxWorker(self.gw.runtime).drain(20)
-        got = [_read(b) for b in self.rx.bodies[self.seen :]]
-        self.seen = len(self.rx.bodies)
-        return got
-
-    def ack(self, request_id: int, status: str = "SUCCESS", name: str | None = None) -> Any:
-        return self.ofrs.service.processAcknowledgement(
-            fulfillmentRequestAcknowledgement={
-                "FulfillmentSystem": "WMS01",
-                "FulfillmentRequestIdentifier": request_id,
-                "RequestStatusCode": status,
-                "ErrorMessageName": name,
-                "ErrorMessageText": "picked already" if name else None,
-            }
-        )
-
-    def respond(self, rid: str, lines: list[dict[str, Any]], task: str = "Shipment") -> Any:
-        return self.ofrs.service.processFulfillmentResponse(**response(rid, lines, task=task))
-
-    def flines(self, number: str) -> dict[int, FulfillLine]:
-        with self.gw.runtime.read_sessions() as s:
-            rows = s.scalars(
-                select(FulfillLine)
-                .join(OrderHeader, OrderHeader.id == FulfillLine.header_id)
-                .where(OrderHeader.order_number == number, OrderHeader.status != "DOO_REFERENCE")
-            )
-            return {f.id: f for f in rows}
-
-    def header(self, number: str) -> str:
-        with self.gw.runtime.read_sessions() as s:
-            return str(
-                s.scalar(
-                    select(OrderHeader.status).where(
-                        OrderHeader.order_number == number, OrderHeader.status != "DOO_REFERENCE"
-                    )
-                )
-            )
-
-    def details(self, number: str) -> Any:
-        (found,) = self.info.service.GetOrderDetails(Order=[{"OrderNumber": number}])
-        return found
-
-
-def _read(body: bytes) -> Sent:
-    tl = etree.fromstring(body).find(f".//{{{TL}}}headerTL")
-    assert tl is not None
-
-    def text(el: Any, name: str) -> str | None:
-        return el.findtext(f"{{{TL}}}{name}")
-
-    original = text(tl, "OriginalRequestIdentifier")
-    return Sent(
-        int(text(tl, "FulfillmentRequestIdentifier") or 0),
-        str(text(tl, "Operation")),
-        str(text(tl, "TaskType")),
-        int(original) if original else None,
-        {
-            int(text(ln, "FulfillLineId") or 0): (
-                Decimal(text(ln, "OrderedQty") or "0"),
-                str(text(ln, "StatusCode")),
-            )
-            for ln in tl.findall(f"{{{TL}}}Line")
-        },
-    )
-
-
-def line(lid: str, qty: int | str, item: str = "AS54888", **extra: Any) -> dict[str, Any]:
-    return {
-        "SourceTransactionLineIdentifier": lid,
-        "SourceTransactionLineNumber": lid,
-        "ProductNumber": item,
-        "OrderedQuantity": {"_value_1": Decimal(str(qty)), "unitCode": "Ea"},
-        "OrderedUOMCode": "Ea",
-        **extra,
-    }
-
-
-def returning(lid: str, qty: int, original_order: str, original_line: str) -> dict[str, Any]:
-    return line(
-        lid,
-        qty,
-        TransactionCategoryCode="RETURN",
-        ReturnReasonCode="DAMAGED",
-        DocumentReference=[
-            {
-                "DocumentReferenceType": "ORIGINAL_SALES_ORDER",
-                "DocumentIdentifier": original_order,
-                "DocumentAdditionalIdentifier": "LEGACY",
-                "DocumentLineIdentifier": original_line,
-            }
-        ],
-    )
 
 
 @pytest.fixture
 def shop(fresh_database_url: str, tmp_path: Path) -> Iterator[Shop]:
-    """A gateway whose Shipment, Return and Invoice steps all go to a receiver."""
-    settings = make_settings(tmp_path / "home", fresh_database_url)
-    with serving(settings) as gw, receiving() as rx:
-        with gw.runtime.sessions() as s, s.begin():
-            Registry(s, "tests").put_connector(ConnectorSpec("WMS01_Fulfillment", "WMS01", rx.url))
-            store = RuleStore(s, "tests")
-            for task in ("Shipment", "Return", "Invoice"):
-                store.set_default(task, "WMS01_Fulfillment")
-            assert store.publish() is not None
-        yield Shop(
-            gw,
-            rx,
-            client(gw.base, "OrderImportService"),
-            client(gw.base, "OrderFulfillmentResponseService"),
-            client(gw.base, "OrderInformationService"),
-            Admin(
-                {**{k: None for k in os.environ if k.startswith("OMGW_")},
-                 **gw.runtime.settings.to_env()},
-                settings.home,
-            ),
-        )  # fmt: skip
+    with shop_at(fresh_database_url, tmp_path / "home") as running:
+        yield running
 
 
 def refused(call: Callable[[], Any], code: str) -> str:
@@ -193,19 +42,11 @@ def refused(call: Callable[[], Any], code: str) -> str:
     return str(exc.value.message)
 
 
-def released(shop: Shop, key: str, lines: list[dict[str, Any]]) -> tuple[str, Sent]:
-    """An order sent, its request delivered and acknowledged; its number and request."""
-    number = str(shop.send(key, lines).OrderNumber)
-    (request,) = shop.deliver()
-    shop.ack(request.request_id)
-    return number, request
-
-
 # -- cancellations ----------------------------------------------------------------------
 
 
 def test_cancel_one_line_of_a_partly_shipped_order_and_it_closes(shop: Shop, unique: str) -> None:
-    number, request = released(shop, unique, [line("A", 5), line("B", 3, item="AS1")])
+    number, request = shop.released(unique, [line("A", 5), line("B", 3, item="AS1")])
     a, b = sorted(request.lines)
     shop.respond(f"{unique}-ship", [shipped(a, 5)])
     (invoice,) = shop.deliver()
@@ -224,7 +65,7 @@ def test_cancel_one_line_of_a_partly_shipped_order_and_it_closes(shop: Shop, uni
         "Shipment",
         request.request_id,
     )
-    assert cancel.lines == {b: (Decimal(3), "CANCEL_PENDING")}
+    assert cancel.lines == {b: (Decimal(3), "CANCEL_PENDING", None)}
     assert b"<ns0:ChangeReasonCode>CUST_REQUEST</ns0:ChangeReasonCode>" in shop.rx.bodies[-1]
     shop.ack(cancel.request_id)
     assert shop.flines(number)[b].status == "CANCELED"
@@ -249,17 +90,17 @@ def test_a_cancel_never_overtakes_the_request_it_cancels(shop: Shop, unique: str
 
 
 def test_a_refused_cancel_returns_the_line_and_says_why(shop: Shop, unique: str) -> None:
-    number, request = released(shop, unique, [line("A", 5)])
+    number, request = shop.released(unique, [line("A", 5)])
     (fid,) = request.lines
     shop.send(unique, [line("A", 0, CancelReason="changed my mind")], revision="2")
     (cancel,) = shop.deliver()
-    shop.ack(cancel.request_id, "ERROR", "CHANGE_REJECTED")
+    shop.ack(cancel.request_id, "ERROR", "CHANGE_REJECTED", "picked already")
     fline = shop.flines(number)[fid]
     assert (fline.status, fline.quantity) == ("AWAIT_SHIP", Decimal(5))
     (got,) = shop.details(number).OrderLine
     assert got.StatusCode == "AWAIT_SHIP"
     assert "WMS01 refused the cancel (CHANGE_REJECTED: picked already)" in got.Comments
-    shown = shop.admin.ok("orders", "show", number)
+    shown = shop.admin().ok("orders", "show", number)
     assert f"fulfillment line {fid}: WMS01 refused the cancel (CHANGE_REJECTED" in shown
     # the line can still ship
     shop.respond(f"{unique}-ship", [shipped(fid, 5)])
@@ -267,7 +108,7 @@ def test_a_refused_cancel_returns_the_line_and_says_why(shop: Shop, unique: str)
 
 
 def test_a_whole_order_is_canceled_by_its_header(shop: Shop, unique: str) -> None:
-    number, request = released(shop, unique, [line("A", 5), line("B", 2)])
+    number, request = shop.released(unique, [line("A", 5), line("B", 2)])
     shop.send(unique, [line("A", 5), line("B", 2)], revision="2", CancelReasonCode="CUST_REQUEST")
     (cancel,) = shop.deliver()
     assert cancel.operation == "Cancel" and set(cancel.lines) == set(request.lines)
@@ -276,7 +117,7 @@ def test_a_whole_order_is_canceled_by_its_header(shop: Shop, unique: str) -> Non
 
 
 def test_a_header_cancel_after_a_shipment_is_refused_whole(shop: Shop, unique: str) -> None:
-    number, request = released(shop, unique, [line("A", 5), line("B", 2)])
+    number, request = shop.released(unique, [line("A", 5), line("B", 2)])
     shop.respond(f"{unique}-ship", [shipped(min(request.lines), 5)])
     message = refused(
         lambda: shop.send(unique, [line("A", 5)], revision="2", CancelReasonCode="X"),
@@ -289,7 +130,7 @@ def test_a_header_cancel_after_a_shipment_is_refused_whole(shop: Shop, unique: s
 def test_orders_show_names_the_request_a_line_waits_on_and_the_refusal(
     shop: Shop, unique: str
 ) -> None:
-    number, request = released(shop, unique, [line("A", 5)])
+    number, request = shop.released(unique, [line("A", 5)])
     (fid,) = request.lines
     environ: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
     environ.update(shop.gw.runtime.settings.to_env())
@@ -311,7 +152,7 @@ def test_orders_show_names_the_request_a_line_waits_on_and_the_refusal(
     text = admin.ok("orders", "show", number)
     assert "WAITS ON" in text
     assert re.search(rf"^{cancel.request_id}\s+2\s+Shipment\s+Cancel\s", text, re.M), text
-    shop.ack(cancel.request_id, "ERROR", "CHANGE_REJECTED")
+    shop.ack(cancel.request_id, "ERROR", "CHANGE_REJECTED", "picked already")
     refused_ = fline()
     assert (refused_["status"], refused_["change_request_id"]) == ("AWAIT_SHIP", None)
     assert refused_["change_error"] == (
@@ -324,16 +165,16 @@ def test_orders_show_names_the_request_a_line_waits_on_and_the_refusal(
 
 
 def test_a_quantity_change_in_flight_sends_an_update(shop: Shop, unique: str) -> None:
-    number, request = released(shop, unique, [line("A", 5)])
+    number, request = shop.released(unique, [line("A", 5)])
     (fid,) = request.lines
     shop.send(unique, [line("A", 3, RequestedShipDate="2031-02-03T00:00:00")], revision="2")
     # the line keeps what the warehouse holds until it agrees
     (got,) = shop.details(number).OrderLine
     assert (got.StatusCode, got.OrderedQuantity._value_1) == ("CHANGE_PENDING", Decimal(5))
-    assert "WAITS ON" in shop.admin.ok("orders", "show", number)
+    assert "WAITS ON" in shop.admin().ok("orders", "show", number)
     (update,) = shop.deliver()
     assert (update.operation, update.original) == ("Update", request.request_id)
-    assert update.lines == {fid: (Decimal(3), "CHANGE_PENDING")}
+    assert update.lines == {fid: (Decimal(3), "CHANGE_PENDING", None)}
     assert b"<ns0:ScheduledShipDate>2031-02-03T00:00:00" in shop.rx.bodies[-1]
     shop.ack(update.request_id)
     fline = shop.flines(number)[fid]
@@ -349,7 +190,7 @@ def test_a_refused_ship_to_and_date_change_leaves_the_order_as_the_warehouse_hol
 ) -> None:
     before = {"ShipToPartySiteIdentifier": "300000001", "RequestedShipDate": "2031-01-05T00:00:00"}
     after = {"ShipToPartySiteIdentifier": "300000002", "RequestedShipDate": "2031-02-03T00:00:00"}
-    number, request = released(shop, unique, [line("A", 5, **before)])
+    number, request = shop.released(unique, [line("A", 5, **before)])
     (fid,) = request.lines
     shop.send(unique, [line("A", 5, **after)], revision="2")
     (update,) = shop.deliver()
@@ -368,7 +209,7 @@ def test_a_refused_ship_to_and_date_change_leaves_the_order_as_the_warehouse_hol
 
 
 def test_more_after_a_full_shipment_adds_a_line(shop: Shop, unique: str) -> None:
-    number, request = released(shop, unique, [line("A", 2)])
+    number, request = shop.released(unique, [line("A", 2)])
     (fid,) = request.lines
     shop.respond(f"{unique}-ship", [shipped(fid, 2)])
     shop.deliver()  # the invoice request
@@ -380,7 +221,7 @@ def test_more_after_a_full_shipment_adds_a_line(shop: Shop, unique: str) -> None
 
 
 def test_less_than_shipped_and_changes_while_waiting_are_refused(shop: Shop, unique: str) -> None:
-    number, request = released(shop, unique, [line("A", 5)])
+    number, request = shop.released(unique, [line("A", 5)])
     (fid,) = request.lines
     shop.respond(f"{unique}-ship", [shipped(fid, 2)])  # 2 shipped, 3 split off and open
     refused(lambda: shop.send(unique, [line("A", 1)], revision="2"), "OMGW-QUANTITY_BELOW_SHIPPED")
@@ -441,7 +282,7 @@ def test_a_shipment_and_a_cancel_answer_crossing_end_in_one_outcome(
     ends = set()
     for i in range(ROUNDS):
         key = f"{unique}-{i}"
-        number, request = released(shop, key, [line("A", 4)])
+        number, request = shop.released(key, [line("A", 4)])
         (fid,) = request.lines
         shop.send(key, [line("A", 0, CancelReasonCode="X")], revision="2")
         (cancel,) = shop.deliver()
@@ -469,7 +310,7 @@ def test_a_shipment_and_a_cancel_revision_crossing_end_in_one_outcome(
     ends = set()
     for i in range(ROUNDS):
         key = f"{unique}-{i}"
-        number, request = released(shop, key, [line("A", 4)])
+        number, request = shop.released(key, [line("A", 4)])
         (fid,) = request.lines
         ship, revise = _both(
             lambda k=key, f=fid: shop.respond(f"{k}-ship", [shipped(f, 4)]),
@@ -499,7 +340,7 @@ def test_a_shipment_and_a_cancel_revision_crossing_end_in_one_outcome(
 
 
 def test_return_two_of_five_twice_and_the_third_is_refused(shop: Shop, unique: str) -> None:
-    _, request = released(shop, unique, [line("A", 5)])
+    _, request = shop.released(unique, [line("A", 5)])
     (fid,) = request.lines
     shop.respond(f"{unique}-ship", [shipped(fid, 5)])
     shop.deliver()  # the invoice request
@@ -534,7 +375,7 @@ def test_return_two_of_five_twice_and_the_third_is_refused(shop: Shop, unique: s
 
 
 def test_returns_need_a_reference_to_a_shipped_line(shop: Shop, unique: str) -> None:
-    released(shop, unique, [line("A", 5)])
+    shop.released(unique, [line("A", 5)])
     bare = line("R", 1, TransactionCategoryCode="RETURN")
     refused(lambda: shop.send(f"{unique}-R0", [bare]), "OMGW-RETURN_REFERENCE_MISSING")
     refused(
@@ -551,7 +392,7 @@ def test_returns_need_a_reference_to_a_shipped_line(shop: Shop, unique: str) -> 
 def test_returns_of_one_line_arriving_together_are_counted_once(shop: Shop, unique: str) -> None:
     for i in range(ROUNDS // 2):
         key = f"{unique}-{i}"
-        _, request = released(shop, key, [line("A", 5)])
+        _, request = shop.released(key, [line("A", 5)])
         (fid,) = request.lines
         shop.respond(f"{key}-ship", [shipped(fid, 5)])
         outcomes = _both(
