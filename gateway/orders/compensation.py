@@ -20,17 +20,16 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.events import recorder
 from gateway.lifecycle import PENDING_CHANGE
-from gateway.orders.revision import apply_update, stored_moves, sync_quantities
+from gateway.orders.revision import apply_update, restore_line, stored_moves, sync_quantities
 from gateway.orders.state import StatusWriter
-from gateway.persistence.kept import from_column, to_column
-from gateway.persistence.models import FulfillLine, FulfillmentRequest, OrderHeader, OrderLine
+from gateway.persistence.kept import from_column
+from gateway.persistence.models import FulfillLine, FulfillmentRequest, OrderHeader
 
 __all__ = ["CHANGE_OPERATIONS", "apply_change_answer", "refusal"]
 
@@ -43,21 +42,6 @@ def refusal(system: str | None, kind: str, name: str | None, text: str | None) -
     what = "cancel" if kind == "Cancel" else "change"
     detail = ": ".join(p for p in (name, text) if p) or "no reason given"
     return f"{system or 'the fulfillment system'} refused the {what} ({detail})"[:1000]
-
-
-def _restore_line(line: OrderLine, prior: Any) -> None:
-    """``line`` back to the ship date and ship-to site it had before a refused change:
-    the system ships to what it holds, so the order says that."""
-    if not isinstance(prior, dict):
-        return
-    when = prior.get("requested_ship_date")
-    line.requested_ship_date = datetime.fromisoformat(str(when)) if when else None
-    attributes = from_column(line.attributes_json)
-    if prior.get("ship_to") is None:
-        attributes.pop("ShipToPartySiteIdentifier", None)
-    else:
-        attributes["ShipToPartySiteIdentifier"] = prior["ship_to"]
-    line.attributes_json = to_column(attributes)
 
 
 def apply_change_answer(
@@ -108,7 +92,7 @@ def apply_change_answer(
         else:
             fline.change_error = refusal(system, kind, error_name, error_text)
             status.fline(fline, prior, fline.change_error[:240])
-            _restore_line(fline.order_line, change.get("line"))
+            restore_line(fline.order_line, change.get("line"))
         fline.change_request_id = None
         fline.change_json = None
     header = session.get(OrderHeader, request.header_id)

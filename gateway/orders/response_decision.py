@@ -86,6 +86,9 @@ class Decision:
     history: list[StatusRecord] = field(default_factory=list)
     requests: list[NewRequest] = field(default_factory=list)
     splits: list[Split] = field(default_factory=list)
+    #: order lines to put back to what their fulfillment system holds (a change of them
+    #: was refused by a shipment): the ship date and site as kept with the change
+    restored: dict[int, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -497,6 +500,8 @@ def _refuse_change(draft: _Draft, fid: int, fs: str, task: str) -> None:
     kind = change.get("kind", "Update")
     if task == "Return":  # back to awaiting receipt, from where the receipt moves it on
         draft.status(fid, str(change.get("prior") or "AWAIT_RECEIVING"), f"{fs}: {what}")
+    if change.get("line") is not None:
+        draft.decision.restored[draft.get(fid, "order_line_id")] = change["line"]
     draft.set(
         fid,
         change_request_id=None,

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 from gateway.events import recorder
 from gateway.orders.outgoing import OutboxWriter
 from gateway.orders.response_decision import Decision
+from gateway.orders.revision import restore_line
 from gateway.orders.rows import (
     FlineRow,
     HeaderRow,
@@ -147,6 +148,10 @@ def write_decision(
         recorder.status_changed(session, record)
     for split in decision.splits:
         recorder.line_split(session, split.original_id, ids[split.rest_id], split.pre_split)
+    for line_id, prior in decision.restored.items():  # rare: ORM rows are enough
+        line = session.get(OrderLine, line_id)
+        if line is not None:
+            restore_line(line, prior)
     _send_requests(session, decision, orders, registry, reply_to, ids)
     return ids
 

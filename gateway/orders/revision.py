@@ -61,7 +61,7 @@ from gateway.persistence.models import (
     utcnow,
 )
 
-__all__ = ["Reviser", "apply_update", "stored_moves", "sync_quantities"]
+__all__ = ["Reviser", "apply_update", "restore_line", "stored_moves", "sync_quantities"]
 
 #: the line moves that are times (kept as ISO text while their change waits)
 _DATES = frozenset({"RequestShipDate"})
@@ -109,6 +109,21 @@ def _write_copy(session: Session, copy: _Copy, superseded_by: int) -> int:
         )
         conn.execute(insert(_F), values)
     return int(copy_id)
+
+
+def restore_line(line: OrderLine, prior: Any) -> None:
+    """``line`` back to the ship date and ship-to site it had before a refused change:
+    the system ships to what it holds, so the order says that."""
+    if not isinstance(prior, dict):
+        return
+    when = prior.get("requested_ship_date")
+    line.requested_ship_date = datetime.fromisoformat(str(when)) if when else None
+    attributes = from_column(line.attributes_json)
+    if prior.get("ship_to") is None:
+        attributes.pop("ShipToPartySiteIdentifier", None)
+    else:
+        attributes["ShipToPartySiteIdentifier"] = prior["ship_to"]
+    line.attributes_json = to_column(attributes)
 
 
 def sync_quantities(header: OrderHeader) -> None:

@@ -457,3 +457,21 @@ def test_a_synchronous_answer_already_shipped_reports_the_shipment(shop: Shop, u
         request = s.get(FulfillmentRequest, cancel)
         assert request is not None
         assert (request.status, request.ack_error_name) == ("REJECTED", "ALREADY_SHIPPED")
+
+
+def test_a_ship_to_change_crossed_by_the_shipment_leaves_the_old_site(
+    shop: Shop, unique: str
+) -> None:
+    site = {"ShipToPartySiteIdentifier": "1001"}
+    number, request = shop.released(unique, [line("A", 4, **site)])
+    (fid,) = request.lines
+    shop.send(unique, [line("A", 4, ShipToPartySiteIdentifier="2002")], revision="2")
+    (update,) = shop.deliver()
+    assert update.lines[fid][2] == "2002"
+    shop.respond(f"{unique}-ship", [shipped(fid, 4)])  # the goods left for 1001
+    (got,) = shop.details(number).OrderLine
+    assert got.ShipToPartySiteIdentifier == 1001
+    assert "before it answered the change" in got.Comments
+    shop.ack(update.request_id, "ERROR", "ALREADY_SHIPPED")  # changes nothing more
+    (got,) = shop.details(number).OrderLine
+    assert (got.StatusCode, got.ShipToPartySiteIdentifier) == ("AWAIT_BILLING", 1001)
