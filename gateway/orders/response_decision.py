@@ -308,17 +308,27 @@ def _is_return(fline: FlineRow) -> bool:
     return fline.task_type == "Return"
 
 
+def _proposed(fline: FlineRow) -> Decimal | None:
+    """The quantity a waiting Update asks for the line, if any."""
+    if fline.status != "CHANGE_PENDING":
+        return None
+    quantity = from_column(fline.change_json).get("quantity")
+    return None if quantity is None else Decimal(str(quantity))
+
+
 def _check_shipped_quantity(
     line: FulfillLineResponse, fline: FlineRow, order_line: LineRow
 ) -> Decimal:
     qty = line.shipped_quantity
     assert qty is not None
     check_quantity(qty, f"shipped quantity on fulfillment line {fline.id}")
-    if qty > fline.quantity:
+    # a line whose quantity change waits may ship as changed: up to the larger of the two
+    open_ = max(fline.quantity, _proposed(fline) or fline.quantity)
+    if qty > open_:
         raise ValidationError(
             "QUANTITY_EXCEEDS_OPEN",
             f"shipped quantity {qty} on fulfillment line {fline.id} is more than its "
-            f"open quantity {fline.quantity.normalize()}",
+            f"open quantity {open_.normalize()}",
         )
     uom = order_line.uom_code
     if line.quantity_uom and line.quantity_uom.strip() != uom:
@@ -448,15 +458,24 @@ def _apply(draft: _Draft, plans: list[_Plan], fs: str, task: str, registry: Snap
             current = draft.get(fid, "attributes_json")
             draft.set(fid, attributes_json=merged(current, plan.response.attributes))
         if plan.status in ("SHIPPED", "RECEIVED"):
+            proposed = _proposed(draft.row(fid))
+            waiting = draft.get(fid, "status") in PENDING_CHANGE
+            if proposed is not None and plan.quantity == proposed != draft.get(fid, "quantity"):
+                # shipped at the quantity the waiting Update asked: the system made it
+                _take_change(draft, fid, proposed)
+                waiting = False
             if plan.quantity < draft.get(fid, "quantity"):
                 _split(draft, fid, plan.quantity, header, reason)
+                if waiting:  # the rest waits for the answer; what shipped is decided
+                    draft.set(fid, change_request_id=None, change_json=None)
+                    waiting = False
             draft.set(
                 fid,
                 shipped_quantity=plan.quantity,
                 actual_ship_date=plan.response.actual_ship_date or draft.now,
                 tracking_number=plan.response.tracking_number,
             )
-            if draft.get(fid, "status") in PENDING_CHANGE:
+            if waiting:
                 _refuse_change(draft, fid, fs, task)
             if plan.status == "SHIPPED":
                 draft.status(fid, "SHIPPED", reason)
@@ -514,12 +533,41 @@ def _refuse_change(draft: _Draft, fid: int, fs: str, task: str) -> None:
     )
 
 
+def _take_change(draft: _Draft, fid: int, quantity: Decimal) -> None:
+    """The waiting Update of ``fid`` was made: the line ships at ``quantity`` (and the
+    date the Update carried); the system's answer, when it comes, changes nothing."""
+    change = from_column(draft.get(fid, "change_json"))
+    when = change.get("scheduled_ship_date")
+    draft.set(
+        fid,
+        quantity=quantity,
+        change_request_id=None,
+        change_json=None,
+        change_error=None,
+        **({"scheduled_ship_date": datetime.fromisoformat(str(when))} if when else {}),
+    )
+
+
+def _rest_change(fline: FlineRow, shipped: Decimal) -> tuple[str, str | None]:
+    """What the unshipped rest of a line waiting for a change still waits for: a cancel
+    waits as it was; an Update now asks for what it asked less what shipped (nothing
+    left: the rest is to be canceled)."""
+    change = from_column(fline.change_json)
+    proposed = _proposed(fline)
+    if proposed is None:
+        return fline.status, fline.change_json
+    if proposed - shipped > 0:
+        return fline.status, to_column({**change, "quantity": str(proposed - shipped)})
+    return "CANCEL_PENDING", to_column({"kind": "Cancel", "prior": change.get("prior")})
+
+
 def _split(draft: _Draft, fid: int, shipped: Decimal, header: HeaderRow, reason: str) -> None:
     """Split off the unshipped remainder of ``fid`` as a new line awaiting shipment (or
-    receipt); a remainder whose cancel is still waiting keeps waiting for it."""
+    receipt); a remainder whose change is still waiting keeps waiting for it."""
     fline = draft.row(fid)
-    waits = fline.status == "CANCEL_PENDING"
+    waits = fline.status in PENDING_CHANGE
     awaiting = "AWAIT_RECEIVING" if _is_return(fline) else "AWAIT_SHIP"
+    rest_status, rest_change = _rest_change(fline, shipped) if waits else (awaiting, None)
     line = draft.orders.lines[fline.order_line_id]
     number = max(draft.get(i, "fulfill_line_number") for i in draft.of_line[line.id]) + 1
     # the remainder stays on the same request, routed by the same rule
@@ -529,7 +577,7 @@ def _split(draft: _Draft, fid: int, shipped: Decimal, header: HeaderRow, reason:
         fulfill_line_number=number,
         quantity=fline.quantity - shipped,
         shipped_quantity=None,
-        status="CANCEL_PENDING" if waits else awaiting,
+        status=rest_status,
         task_type=fline.task_type,
         split_from_id=fline.id,
         actual_ship_date=None,
@@ -538,7 +586,7 @@ def _split(draft: _Draft, fid: int, shipped: Decimal, header: HeaderRow, reason:
         routing_error=None,
         attributes_json=None,
         change_request_id=fline.change_request_id if waits else None,
-        change_json=fline.change_json if waits else None,
+        change_json=rest_change,
         change_error=None,
     )
     draft.set(fid, quantity=shipped)

@@ -475,3 +475,36 @@ def test_a_ship_to_change_crossed_by_the_shipment_leaves_the_old_site(
     shop.ack(update.request_id, "ERROR", "ALREADY_SHIPPED")  # changes nothing more
     (got,) = shop.details(number).OrderLine
     assert (got.StatusCode, got.ShipToPartySiteIdentifier) == ("AWAIT_BILLING", 1001)
+
+
+def test_a_shipment_at_the_changed_quantity_before_the_answer_makes_the_change(
+    shop: Shop, unique: str
+) -> None:
+    # the warehouse made the Update, and its shipment report overtakes its answer
+    number, request = shop.released(unique, [line("A", 5)])
+    (fid,) = request.lines
+    shop.send(unique, [line("A", 3)], revision="2")
+    (update,) = shop.deliver()
+    shop.respond(f"{unique}-ship", [shipped(fid, 3)])
+    flines = shop.flines(number)
+    assert list(flines) == [fid]  # no remainder left to wait for a shipment never coming
+    assert (flines[fid].status, flines[fid].quantity) == ("AWAIT_BILLING", Decimal(3))
+    assert flines[fid].change_error is None
+    shop.ack(update.request_id)  # the answer arrives late and changes nothing
+    assert shop.flines(number)[fid].quantity == Decimal(3)
+
+
+def test_a_partial_shipment_before_the_answer_leaves_the_rest_waiting_for_it(
+    shop: Shop, unique: str
+) -> None:
+    number, request = shop.released(unique, [line("A", 5)])
+    (fid,) = request.lines
+    shop.send(unique, [line("A", 4)], revision="2")
+    (update,) = shop.deliver()
+    shop.respond(f"{unique}-ship", [shipped(fid, 1)])
+    rest = next(f for f in shop.flines(number).values() if f.id != fid)
+    # the Update asked for 4 in all; 1 shipped, so the rest is to become 3
+    assert (rest.status, rest.quantity) == ("CHANGE_PENDING", Decimal(4))
+    shop.ack(update.request_id)
+    rest = shop.flines(number)[rest.id]
+    assert (rest.status, rest.quantity) == ("AWAIT_SHIP", Decimal(3))
