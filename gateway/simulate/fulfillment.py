@@ -149,7 +149,9 @@ class SimulatorOptions:
     """How the simulated fulfillment system behaves.
 
     :param system: its fulfillment system code (``FulfillmentSystem`` in callbacks)
-    :param delay: seconds between accepting an asynchronous request and calling back
+    :param delay: seconds between accepting an asynchronous request and calling back; the
+        delay in force when a request is accepted is the one it waits, so a change applies
+        to the requests accepted after it
     :param failure_rate: share of requests answered HTTP 503, recording nothing (an outage)
     :param fault_rate: share of requests answered with a SOAP ``Client`` fault, recording nothing
     :param partial_rate: share of shipped lines shipped half (rounded down, at least 1)
@@ -284,6 +286,8 @@ class _Record:
     #: none (synchronous), pending, sent, or error (a callback failed for good)
     callback_status: str = "none"
     callbacks: list[dict[str, Any]] = field(default_factory=list)
+    #: when its callbacks go out (``time.monotonic()``), set as it is accepted
+    due: float = 0.0
 
     def public(self) -> dict[str, Any]:
         return {
@@ -808,6 +812,7 @@ class FulfillmentSimulator:
                     callback_status="pending" if mode == ASYNC else "none",
                     operation=request.operation,
                     original_request_id=request.original_request_id,
+                    due=time.monotonic() + options.delay,
                 )
                 self._take(record, request, options)
                 self._records.append(record)
@@ -923,7 +928,7 @@ class FulfillmentSimulator:
         """Acknowledge, then report the lines, to the record's callback URL (a worker)."""
         try:
             options = self.options
-            if self._closing.wait(options.delay):
+            if self._closing.wait(max(0.0, record.due - time.monotonic())):
                 return
             url = record.callback_url
             assert url is not None

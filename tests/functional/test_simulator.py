@@ -12,11 +12,13 @@ import hashlib
 import os
 import signal
 import sys
+import threading
 import urllib.request
 import uuid
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -526,6 +528,33 @@ def test_an_unreachable_gateway_is_retried_then_recorded(outbound):
 
 
 # -- injected failures, refusals, control --------------------------------------------------
+
+
+def test_a_request_waits_the_delay_in_force_when_it_was_accepted(outbound):
+    """A caller can hold one request's callbacks (a long delay while it is accepted) and
+    not the next ones (the usual delay again), however late a callback worker picks the
+    request up: what a demo of a change in flight needs."""
+    deferred: list[Any] = []
+    with refused_port() as nowhere:
+        options = SimulatorOptions(
+            gateway_url=f"http://127.0.0.1:{nowhere}", delay=30, callback_retries=0
+        )
+        with running(options) as sim:
+            pool = sim.simulator._pool
+            sim.simulator._pool = SimpleNamespace(submit=lambda fn, *a: deferred.append((fn, a)))
+            try:
+                assert send(sim.url, envelope(outbound, synthetic(5151))).status_code == 202
+            finally:
+                sim.simulator._pool = pool
+            sim.control(delay=0)  # before a worker picked the request up
+            ((fn, args),) = deferred
+            picked_up = threading.Thread(target=fn, args=args)
+            picked_up.start()
+            assert send(sim.url, envelope(outbound, synthetic(5152))).status_code == 202
+            until(lambda: callbacks_done(sim, 5152), "the callbacks of the next request")
+            held = record(sim, 5151)
+            assert (held["callback_status"], held["callbacks"]) == ("pending", [])
+        picked_up.join(10)  # closing the simulator ends its wait
 
 
 def test_an_outage_answers_503_until_it_is_switched_off(outbound, tr_schema):
