@@ -7,7 +7,9 @@ starts the gateway, both simulators, a simulated business-event subscriber (a CR
 an outbox worker in this process on free 127.0.0.1 ports, imports a batch of orders
 through ``createOrders`` (the first one held at intake, released a moment later), prints
 each order's status changes and a progress line until every order is closed and every
-event delivered, then a summary that counts the events the subscriber received.
+event delivered, then a chapter of changes after release (a line canceled in flight, a
+quantity changed in flight, two returns and a third refused), then a summary that counts
+the events the subscriber received.
 """
 
 from __future__ import annotations
@@ -55,7 +57,7 @@ from gateway.simulate.mailbox import serve_mailbox
 from gateway.simulate.serving import QuietHandler
 from gateway.simulate.subscriber import SubscriberOptions, serve_subscriber
 
-__all__ = ["DEMO_SETUP", "DemoSummary", "run_demo"]
+__all__ = ["DEMO_SETUP", "ChangesSummary", "DemoSummary", "run_demo"]
 
 DEMO_SETUP = Path(__file__).resolve().parent / "setup" / "demo.toml"
 DEMO_USER = "omgw-demo-callback"
@@ -71,6 +73,31 @@ _SUBSCRIBER = ("DEMO_CRM_KEY", "CRM_Events", "crm")
 DEMO_HOLD = "DEMO_REVIEW"
 #: where the demo's alerts are mailed (to its simulated mail server)
 DEMO_ALERTS = "ops@example.com"
+
+
+@dataclass(frozen=True)
+class ChangesSummary:
+    """The chapter of changes after release, as the parties saw it."""
+
+    #: (operation, answer) of each change the asynchronous warehouse received
+    changes: tuple[tuple[str, str], ...]
+    #: returns the synchronous warehouse received, and the credit memos it billed
+    returns: int
+    credits: tuple[str, ...]
+    #: the fault code of each return refused at intake
+    refused: tuple[str, ...]
+    #: chapter orders closed, of those imported
+    closed: int
+    orders: int
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        made = ", ".join(f"{op} {answer}" for op, answer in self.changes) or "none"
+        return (
+            f"changes:           {made}; {self.returns} return(s) received, "
+            f"{len(self.credits)} credited, {len(self.refused)} refused; "
+            f"{self.closed}/{self.orders} closed in {self.seconds:.1f} s"
+        )
 
 
 @dataclass(frozen=True)
@@ -90,6 +117,8 @@ class DemoSummary:
     mails: int = 0
     #: requests parked by a refusal and replayed by the demo, as an operator would
     replayed: int = 0
+    #: what the chapter of changes after release came to
+    changes: ChangesSummary | None = None
 
     @property
     def events_received(self) -> int:
@@ -110,6 +139,7 @@ class DemoSummary:
                 else ""
             ),
             f"replayed:          {self.replayed} parked request(s), as an operator would",
+            *([self.changes.line()] if self.changes is not None else []),
             f"e-mails received:  {self.mails} by the simulated mail server",
             f"time:              {self.seconds:.1f} s ({rate:.1f} orders/s closed)",
         ]
@@ -235,7 +265,11 @@ def _snapshot(runtime: Runtime, numbers: list[str]) -> dict[str, tuple[str, str]
         rows = s.execute(
             select(OrderHeader.order_number, OrderHeader.status, FulfillLine.status)
             .join(FulfillLine, FulfillLine.header_id == OrderHeader.id)
-            .where(OrderHeader.order_number.in_(numbers))
+            .where(
+                OrderHeader.order_number.in_(numbers),
+                # a revised order keeps its former revision under the same number
+                OrderHeader.status != "DOO_REFERENCE",
+            )
         ).all()
     header: dict[str, str] = {}
     lines: dict[str, Counter[str]] = {}
@@ -397,13 +431,235 @@ def run_demo(
                 break
             time.sleep(0.2)
         _monitor(runtime, echo)  # what cleared meanwhile
+        seconds = time.monotonic() - started
+        changes = _changes_chapter(runtime, imports, sims, run, echo)
         callbacks = sum(int(sim.state()["counters"]["callbacks_sent"]) for sim in sims.values())
         received = subscriber.state()["counts"]
-        summary = _summary(runtime, numbers, callbacks, time.monotonic() - started, dict(received))
-        summary = replace(summary, mails=sum(mailbox.counts().values()), replayed=len(replayed))
+        summary = _summary(runtime, numbers, callbacks, seconds, dict(received))
+        summary = replace(
+            summary,
+            mails=sum(mailbox.counts().values()),
+            replayed=len(replayed),
+            changes=changes,
+        )
     for line in summary.lines():
         echo(line)
     return summary
+
+
+#: the asynchronous warehouse's callback delay while the chapter's orders are sent and
+#: changed: long enough for the changes to reach it, and their answers the gateway, first
+CHANGE_HOLD_SECONDS = 1.5
+#: where the chapter's changes go (AS items, by rule) and its returns (CM items, by default)
+_CHANGES_AT, _RETURNS_AT = "WMS01_Async", "WMS02_Sync"
+
+
+def _order(key: str, lines: list[dict[str, Any]], revision: str = "1") -> dict[str, Any]:
+    return {
+        "SourceTransactionIdentifier": key,
+        "SourceTransactionSystem": "LEGACY",
+        "SourceTransactionNumber": key,
+        "SourceTransactionRevision": revision,
+        "BuyingPartyName": "Computer Service and Rentals",
+        "TransactionalCurrencyCode": "USD",
+        "Line": lines,
+    }
+
+
+def _line(lid: str, item: str, qty: int, **extra: Any) -> dict[str, Any]:
+    return {
+        "SourceTransactionLineIdentifier": lid,
+        "SourceTransactionLineNumber": lid[1:],
+        "ProductNumber": item,
+        "OrderedQuantity": {"_value_1": Decimal(qty), "unitCode": "Ea"},
+        "OrderedUOMCode": "Ea",
+        **extra,
+    }
+
+
+def _return(lid: str, item: str, qty: int, sold: str, sold_line: str) -> dict[str, Any]:
+    """A return line: ``qty`` of line ``sold_line`` of order ``sold`` come back."""
+    return _line(
+        lid,
+        item,
+        qty,
+        TransactionCategoryCode="RETURN",
+        ReturnReasonCode="DAMAGED",
+        DocumentReference=[
+            {
+                "DocumentReferenceType": "ORIGINAL_SALES_ORDER",
+                "DocumentIdentifier": sold,
+                "DocumentAdditionalIdentifier": "LEGACY",
+                "DocumentLineIdentifier": sold_line,
+            }
+        ],
+    )
+
+
+def _until(done: Callable[[], bool], deadline: float, what: str) -> None:
+    while not done():
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"the demo gave up waiting for {what}")
+        time.sleep(0.02)
+
+
+def _changes_chapter(
+    runtime: Runtime,
+    imports: Any,
+    sims: dict[str, RunningSimulator],
+    run: str,
+    echo: Callable[[str], None],
+    timeout: float = 30.0,
+) -> ChangesSummary:
+    """Changes after release: one order's line canceled and another order's quantity
+    changed while the asynchronous warehouse holds them, then two returns of 2 of the 5
+    units a third order shipped, and a third return refused.
+
+    The outcome owes nothing to timing luck. The warehouse decides what ships when its
+    callback goes out, its ``delay`` after it received the request, and a change goes out
+    only after the request it changes (the outbox sends an order's requests to a
+    connector in the order they were written). So the chapter lengthens WMS01's delay to
+    :data:`CHANGE_HOLD_SECONDS`, sends the two orders, waits until WMS01 holds both
+    requests, sets the delay back and only then sends the revisions: the Cancel and the
+    Update reach WMS01 while it still holds the lines, and their answers reach the
+    gateway before the held callbacks report the shipment. The returns go to the
+    synchronous WMS02, which ships, receives and credits within the calls that send them.
+    """
+    from zeep.exceptions import Fault
+
+    started = time.monotonic()
+    deadline = started + timeout
+    held, receiving = sims[_CHANGES_AT], sims[_RETURNS_AT]
+    echo("changes after release: a cancel and a quantity change in flight, then returns")
+    sold_key, cancel_key, update_key = (f"DEMO-{run}-{k}" for k in ("SOLD", "CXL", "UPD"))
+    (sold,) = imports.service.createOrders(
+        request={"Order": [_order(sold_key, [_line("L1", "CM5008", 5)])]}
+    )
+    usual = float(held.state()["options"]["delay"])
+    held.control(delay=CHANGE_HOLD_SECONDS)
+    created = imports.service.createOrders(
+        request={
+            "Order": [
+                _order(cancel_key, [_line("L1", "AS54888", 2), _line("L2", "AS92888", 3)]),
+                _order(update_key, [_line("L1", "AS54888", 5)]),
+            ]
+        }
+    )
+    canceled, updated = (str(o.OrderNumber) for o in created)
+    headers = {int(o.HeaderId) for o in created}
+
+    def holds_both() -> bool:
+        got = {r["header_id"] for r in held.state()["requests"] if r["operation"] == "Create"}
+        return headers <= got
+
+    _until(holds_both, deadline, f"{_CHANGES_AT} to receive the orders to change")
+    held.control(delay=usual)
+    imports.service.createOrders(
+        request={
+            "Order": [
+                _order(
+                    cancel_key,
+                    [
+                        _line("L1", "AS54888", 2),
+                        _line("L2", "AS92888", 0, CancelReasonCode="CUST_REQUEST"),
+                    ],
+                    revision="2",
+                ),
+                _order(update_key, [_line("L1", "AS54888", 3)], revision="2"),
+            ]
+        }
+    )
+    echo(
+        f"  order {canceled}: revision 2 cancels line 2 (CUST_REQUEST) while {_CHANGES_AT} holds it"
+    )
+    echo(f"  order {updated}: revision 2 changes line 1 from 5 to 3 while {_CHANGES_AT} holds it")
+
+    numbers = [canceled, updated, str(sold.OrderNumber)]
+    seen: dict[str, tuple[str, str]] = {}
+
+    def show() -> dict[str, tuple[str, str]]:
+        now = _snapshot(runtime, numbers)
+        for number in numbers:
+            if number in now and now[number] != seen.get(number):
+                echo(f"  order {number}: {now[number][0]:<14} lines: {now[number][1]}")
+                seen[number] = now[number]
+        return now
+
+    _until(lambda: show()[numbers[2]][1].startswith(("AWAIT_BILLING", "BILLED", "CLOSED")),
+           deadline, f"order {numbers[2]} to ship")  # fmt: skip
+    refused: list[str] = []
+    for n in (1, 2, 3):
+        ret = _order(f"{sold_key}-R{n}", [_return("R1", "CM5008", 2, sold_key, "L1")])
+        try:
+            (back,) = imports.service.createOrders(request={"Order": [ret]})
+        except Fault as fault:
+            refused.append(_fault_code(fault).removeprefix("fault "))
+            echo(f"  return {n}, 2 of the 5 units order {numbers[2]} shipped: {_fault_code(fault)}")
+            continue
+        numbers.append(str(back.OrderNumber))
+        echo(f"  return {n}, 2 of the 5 units order {numbers[2]} shipped: order {back.OrderNumber}")
+
+    def settled() -> bool:
+        now = show()
+        closed = all(now.get(n, ("",))[0] == "CLOSED" for n in numbers)
+        return closed and _events_settled(runtime, numbers)
+
+    try:
+        _until(settled, deadline, "the changed and returned orders to close")
+    except TimeoutError as exc:
+        echo(f"  {exc}")
+    state, sync_state = held.state(), receiving.state()
+    asked = {  # the Create requests of the two orders, by id
+        r["request_id"]
+        for r in state["requests"]
+        if r["header_id"] in headers and r["operation"] == "Create"
+    }
+    held_lines = sorted(
+        (ln for ln in state["fulfillment_lines"] if ln["request_id"] in asked),
+        key=lambda ln: ln["fulfill_line_id"],
+    )
+    changes = []
+    for r in sorted(state["requests"], key=lambda r: (r["operation"], r["request_id"])):
+        if r["operation"] in ("Cancel", "Update") and r["header_id"] in headers:
+            answer = r["change"]["status"] if r["change"] else "none"
+            lines = [
+                ln["fulfill_line_id"] for ln in held_lines if r["request_id"] in ln["changed_by"]
+            ]
+            echo(
+                f"  {_CHANGES_AT} received {r['operation']} {r['request_id']} of request "
+                f"{r['original_request_id']} for fulfillment line(s) "
+                f"{', '.join(map(str, lines))}: {answer}"
+            )
+            changes.append((r["operation"], answer))
+    for ln in held_lines:
+        shipped = ln["shipped_qty"]
+        echo(
+            f"  {_CHANGES_AT} fulfillment line {ln['fulfill_line_id']}: {ln['state']}"
+            + (f" {Decimal(shipped).normalize()}" if shipped else "")
+        )
+    credits = tuple(
+        sorted(
+            ln["billing_number"]
+            for r in sync_state["requests"]
+            if r["task_type"] == "Invoice"
+            for ln in r["lines"]
+            if (ln["billing_number"] or "").startswith("CM-")
+        )
+    )
+    returns = int(sync_state["counters"]["returns"])
+    echo(
+        f"  {_RETURNS_AT} received {returns} return(s) and credited {', '.join(credits) or 'none'}"
+    )
+    closed = sum(1 for n in numbers if seen.get(n, ("",))[0] == "CLOSED")
+    return ChangesSummary(
+        tuple(changes),
+        returns,
+        credits,
+        tuple(refused),
+        closed,
+        len(numbers),
+        time.monotonic() - started,
+    )
 
 
 def _fault_code(fault: Any) -> str:

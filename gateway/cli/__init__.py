@@ -49,7 +49,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
             "Set up the embedded default in OMGW_HOME, start the gateway, two simulated "
             "warehouses (one asynchronous, one synchronous), a business-event subscriber and "
             "a worker, import a batch of orders and follow each one until it closes; then "
-            "print a summary with the events received."
+            "cancel a line and change a quantity in flight, return 2 of 5 shipped units twice "
+            "(a third return is refused) and print a summary with the events received."
         ),
     ),
     "export": (

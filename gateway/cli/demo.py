@@ -14,8 +14,9 @@ __all__ = ["demo"]
 @click.command(
     help="Set up the embedded default in OMGW_HOME, start the gateway, two simulated "
     "warehouses (one asynchronous, one synchronous), a business-event subscriber and a "
-    "worker, import a batch of orders and follow each one until it closes; then print a "
-    "summary with the events received."
+    "worker, import a batch of orders and follow each one until it closes; then cancel "
+    "a line and change a quantity in flight, return 2 of 5 shipped units twice (a third "
+    "return is refused) and print a summary with the events received."
 )
 @click.option("--orders", default=20, show_default=True, type=click.IntRange(1, 10_000))
 @click.option("--seed", type=int, help="Repeat a run's items and quantities exactly.")
@@ -55,4 +56,10 @@ def demo(
         raise click.ClickException(
             f"{summary.orders - summary.closed} of {summary.orders} orders did not close; "
             "see 'omgw orders list' and 'omgw messages list'"
+        )
+    changed = summary.changes
+    if changed is not None and changed.closed != changed.orders:
+        raise click.ClickException(
+            f"{changed.orders - changed.closed} of the {changed.orders} changed and returned "
+            "orders did not close; see 'omgw orders list' and 'omgw messages list'"
         )

@@ -1,5 +1,7 @@
 """``omgw demo`` on a fresh home: every order closes through both simulated warehouses,
-and a second run in the same home works too (setup applied again, nothing duplicated)."""
+its orders changed after release (a cancel, an update, returns) end as the warehouses
+answered, and a second run in the same home works too (setup applied again, nothing
+duplicated)."""
 
 from __future__ import annotations
 
@@ -9,8 +11,13 @@ import subprocess
 import sys
 import time
 import urllib.request
+from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy import create_engine, select
+from sqlalchemy.orm import Session
+
+from gateway.persistence.models import FulfillLine, FulfillmentRequest, OrderHeader
 from tests.common.processes import started
 
 
@@ -34,17 +41,110 @@ def test_the_demo_closes_every_order_and_can_run_again(tmp_path):
     assert "orders:            6 imported, 6 closed" in out
     assert re.search(r"messages sent:\s+(\d+) \(\1 delivered, 0 parked", out), out
     assert "[##############################] 6/6 closed" in out
-    # each order's lifecycle is shown, ending CLOSED
-    closed = set(re.findall(r"order (\d+): CLOSED", out))
+    # each order's lifecycle is shown, ending CLOSED, before the chapter of changes
+    main, _, chapter = out.partition("\nchanges after release:")
+    assert chapter, out
+    closed = set(re.findall(r"order (\d+): CLOSED", main))
     assert len(closed) == 6
     assert (home / "omgw.db").exists() and (home / "wallet.key").exists()
     # no secret of the run reaches the output
     assert "password" not in (out + first.stderr).lower()
+    assert_the_changes_after_release(out, home)
 
     again = demo(home, "--orders", "2")
     assert again.returncode == 0, again.stdout + again.stderr
     assert "orders:            2 imported, 2 closed" in again.stdout
     assert set(re.findall(r"order (\d+): CLOSED", again.stdout)).isdisjoint(closed)
+
+
+def _one(pattern: str, out: str) -> tuple[str, ...]:
+    found = re.findall(pattern, out, flags=re.M)
+    assert len(found) == 1, (pattern, out)
+    return found[0] if isinstance(found[0], tuple) else (found[0],)
+
+
+def _flines(home: Path, number: str) -> list[FulfillLine]:
+    engine = create_engine(f"sqlite:///{home / 'omgw.db'}")
+    try:
+        with Session(engine) as s:
+            return list(
+                s.scalars(
+                    select(FulfillLine)
+                    .join(OrderHeader, OrderHeader.id == FulfillLine.header_id)
+                    .where(OrderHeader.order_number == number)
+                    .where(OrderHeader.status != "DOO_REFERENCE")
+                    .order_by(FulfillLine.id)
+                )
+            )
+    finally:
+        engine.dispose()
+
+
+def _requests(home: Path, *operations: str) -> dict[int, tuple[str, int | None, str]]:
+    engine = create_engine(f"sqlite:///{home / 'omgw.db'}")
+    try:
+        with Session(engine) as s:
+            rows = s.scalars(
+                select(FulfillmentRequest).where(FulfillmentRequest.operation.in_(operations))
+            )
+            return {r.id: (str(r.operation), r.original_request_id, r.status) for r in rows}
+    finally:
+        engine.dispose()
+
+
+def assert_the_changes_after_release(out: str, home: Path) -> None:
+    """The demo's chapter of changes: what the gateway showed, what the simulators' state
+    says they received and answered (printed from it), and what the database kept."""
+    (canceled,) = _one(r"order (\d+): revision 2 cancels line 2 \(CUST_REQUEST\)", out)
+    (updated,) = _one(r"order (\d+): revision 2 changes line 1 from 5 to 3", out)
+    # each waited for the warehouse's answer, then closed
+    assert re.search(rf"order {canceled}: OPEN +lines: AWAIT_SHIP×1, CANCEL_PENDING×1", out)
+    assert re.search(rf"order {canceled}: CLOSED +lines: CANCELED×1, CLOSED×1", out)
+    assert re.search(rf"order {updated}: OPEN +lines: CHANGE_PENDING×1", out)
+    assert re.search(rf"order {updated}: CLOSED +lines: CLOSED×1", out)
+
+    # the asynchronous warehouse got one Cancel and one Update, each of the request it
+    # changes, and made both: the canceled line never shipped, the changed one shipped 3
+    cancel_id, cancel_of, cancel_line = _one(
+        r"WMS01_Async received Cancel (\d+) of request (\d+) for fulfillment line\(s\) "
+        r"(\d+): SUCCESS$",
+        out,
+    )
+    update_id, update_of, update_line = _one(
+        r"WMS01_Async received Update (\d+) of request (\d+) for fulfillment line\(s\) "
+        r"(\d+): SUCCESS$",
+        out,
+    )
+    assert f"WMS01_Async fulfillment line {cancel_line}: cancelled\n" in out
+    assert f"WMS01_Async fulfillment line {update_line}: shipped 3\n" in out
+    kept = _requests(home, "Cancel", "Update")
+    assert kept[int(cancel_id)][:2] == ("Cancel", int(cancel_of))
+    assert kept[int(update_id)][:2] == ("Update", int(update_of))
+    kept_line, gone = _flines(home, canceled)
+    assert (gone.id, gone.status, gone.shipped_quantity) == (int(cancel_line), "CANCELED", None)
+    assert (kept_line.status, kept_line.shipped_quantity) == ("CLOSED", Decimal(2))
+    (changed,) = _flines(home, updated)
+    assert (changed.id, changed.status) == (int(update_line), "CLOSED")
+    assert (changed.quantity, changed.shipped_quantity) == (Decimal(3), Decimal(3))
+
+    # two returns of 2 of the 5 units shipped, received and credited; the third refused
+    (sold,) = set(re.findall(r"return \d, 2 of the 5 units order (\d+) shipped", out))
+    returns = re.findall(r"return \d, 2 of the 5 units order \d+ shipped: order (\d+)$", out, re.M)
+    assert len(returns) == 2
+    _one(r"return 3, 2 of the 5 units order \d+ shipped: fault OMGW-RETURN_EXCEEDS_SHIPPED$", out)
+    (credits,) = _one(r"WMS02_Sync received 2 return\(s\) and credited (CM-\S+, CM-\S+)$", out)
+    for number in returns:
+        assert re.search(rf"order {number}: OPEN +lines: AWAIT_RECEIVING×1", out)
+        (back,) = _flines(home, number)
+        assert (back.status, back.shipped_quantity) == ("CLOSED", Decimal(2))
+        assert back.billing_number in credits.split(", ")
+    assert [f.shipped_quantity for f in _flines(home, sold)] == [Decimal(5)]
+    assert re.search(
+        r"^changes: +Cancel SUCCESS, Update SUCCESS; 2 return\(s\) received, 2 credited, "
+        r"1 refused; 5/5 closed in",
+        out,
+        re.M,
+    )
 
 
 def test_the_demo_refuses_a_home_it_did_not_set_up(tmp_path):
