@@ -29,7 +29,7 @@ def test_rules_are_written_published_explained_and_rolled_back(admin):
     assert out.strip() == "+ routing_rule CM"
     listed = admin.json("rule", "list")
     assert [r["id"] for r in listed["rules"]] == ["CM", "RAVI_PICK", "BULK_SHIP"]  # by rank
-    assert listed["defaults"] == {"Shipment": "WMS01_Fulfillment"}
+    assert listed["defaults"] == {"Shipment": "WMS01_Fulfillment", "Return": "WMS01_Fulfillment"}
     # the draft is not live: version 1 still routes CM5008 to the default
     explained = admin.json("rule", "explain", "--set", "Item=CM5008", "--set", "TaskType=Shipment")
     assert explained["version"] == 1
@@ -181,8 +181,9 @@ def test_publish_refuses_a_disabled_connector_and_remove_refuses_a_routed_one(ad
     removed = admin("connector", "remove", "WMS01_Fulfillment")
     assert removed.exit_code == 1
     assert (
-        "connector WMS01_Fulfillment is named by routing: default for Shipment of routing "
-        "version 1, draft default for Shipment, draft rule BULK_SHIP" in removed.output
+        "connector WMS01_Fulfillment is named by routing: default for Return of routing "
+        "version 1, default for Shipment of routing version 1, draft default for Return, "
+        "draft default for Shipment, draft rule BULK_SHIP and 3 more" in removed.output
     )
     gone = admin("task-type", "remove", "Pick_From_Ravi")
     assert gone.exit_code == 1 and "used by process RaviPickAndShip v1" in gone.output
@@ -271,6 +272,7 @@ def test_setup_files_carry_rules_checked_with_line_numbers(admin, tmp_path):
         "- routing_rule BULK_SHIP",
         "- routing_rule RAVI_PICK",
         "+ routing_rule ONLY",
+        "- routing_default Return",
         "- routing_default Shipment",
     ]
     assert [v["version"] for v in admin.json("rule", "versions")] == [1]
@@ -345,6 +347,8 @@ def test_explain_says_a_bill_routing_has_nothing_for_goes_where_the_line_shipped
     text = admin.ok("rule", "explain", "--order", number, "--set", "TaskType=Invoice")
     assert "decision: where the line's shipment went (connector WMS01_Fulfillment)" in text
     # a task type with no such fallback still has no connector
+    admin.ok("rule", "default", "Return", "--clear")
+    admin.ok("rule", "publish")
     other = admin.json("rule", "explain", "--set", "TaskType=Return")
     assert other["decision"]["where_shipped"] is False
     assert other["decision"]["connector"] is None
