@@ -18,6 +18,7 @@ counted one after the other.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from decimal import Decimal
 from typing import Any
@@ -60,16 +61,34 @@ def resolve_returns(
 ) -> dict[str, ReturnReference]:
     """The original line of each return line of ``order``, checked; by source line id.
 
-    ``revising`` is the order's header id when ``order`` is a new revision of it: what
-    that order's own return lines already ask for is counted from the revision."""
+    ``revising`` is the order's header id when ``order`` is a new revision of it: a line
+    it already holds as a return stays one (what the revision sends for it is what it
+    now asks), and its return lines the revision leaves out still count."""
+    stored: dict[str, OrderLine] = {}
+    if revising is not None:
+        stored = {
+            ln.source_line_id: ln
+            for ln in session.scalars(
+                select(OrderLine).where(
+                    OrderLine.header_id == revising, OrderLine.category == "RETURN"
+                )
+            )
+        }
+    sent = {str(line.source_line_id).strip() for line in order.lines}
+    recounted = {ln.id for key, ln in stored.items() if key in sent}
     found: dict[str, ReturnReference] = {}
-    asked: dict[int, Decimal] = {}
+    asked: dict[tuple[str, int], Decimal] = {}
     for line in order.lines:
-        if not is_return(line):
-            continue
         key = str(line.source_line_id).strip()
         where = f"return line {key} of order {order.source_order_id}"
-        ref = _find(session, line, system, where)
+        if key in stored:
+            ref = ReturnReference(
+                int(stored[key].reference_line_id or 0), stored[key].reference_fline_id
+            )
+        elif is_return(line):
+            ref = _find(session, line, system, where)
+        else:
+            continue
         original = session.get(OrderLine, ref.line_id)
         assert original is not None
         if original.product_number != str(line.product_number).strip():
@@ -79,8 +98,12 @@ def resolve_returns(
                 f"ordered as {original.product_number}",
             )
         assert line.quantity is not None
-        asked[ref.line_id] = asked.get(ref.line_id, Decimal(0)) + line.quantity
-        _check_returnable(session, original, ref, asked[ref.line_id], where, revising)
+        scopes = [("line", ref.line_id)]
+        if ref.fline_id is not None:
+            scopes.append(("fline", ref.fline_id))
+        for scope in scopes:
+            asked[scope] = asked.get(scope, Decimal(0)) + line.quantity
+        _check_returnable(session, original, ref, asked, where, recounted)
         found[key] = ref
     return found
 
@@ -90,7 +113,7 @@ def _find(session: Session, line: LineInput, system: System, where: str) -> Retu
     by_type = {str(r.get("DocumentReferenceType") or "").strip().upper(): r for r in refs}
     if ORCHESTRATION_ORDER in by_type:
         fid = _text(by_type[ORCHESTRATION_ORDER], "DocumentSubLineIdentifier")
-        if fid is None or not fid.isdigit():
+        if fid is None or not re.fullmatch(r"[0-9]{1,18}", fid):
             raise ValidationError(
                 "RETURN_REFERENCE_MISSING",
                 f"{where}: a DocumentReference of type {ORCHESTRATION_ORDER} needs "
@@ -98,12 +121,17 @@ def _find(session: Session, line: LineInput, system: System, where: str) -> Retu
             )
         fline = session.get(FulfillLine, int(fid))
         header = session.get(OrderHeader, fline.header_id) if fline is not None else None
-        if fline is None or header is None or header.status == "DOO_REFERENCE":
+        if (
+            fline is None
+            or header is None
+            or header.status == "DOO_REFERENCE"
+            or header.source_system_id != system.id  # of another system: not to be told
+        ):
             raise NotFoundError(
                 "RETURN_REFERENCE_NOT_FOUND", f"{where}: fulfillment line {fid} does not exist"
             )
-        _same_system(header, system, where)
         _lock(session, header.id)
+        _not_a_return(fline.order_line, where)
         return ReturnReference(fline.order_line_id, fline.id)
     if SALES_ORDER in by_type:
         ref = by_type[SALES_ORDER]
@@ -143,6 +171,7 @@ def _find(session: Session, line: LineInput, system: System, where: str) -> Retu
                 "RETURN_REFERENCE_NOT_FOUND",
                 f"{where}: order {source_id} of {system.code} has no line {source_line}",
             )
+        _not_a_return(found, where)
         return ReturnReference(found.id, None)
     raise ValidationError(
         "RETURN_REFERENCE_MISSING",
@@ -152,12 +181,12 @@ def _find(session: Session, line: LineInput, system: System, where: str) -> Retu
     )
 
 
-def _same_system(header: OrderHeader, system: System, where: str) -> None:
-    if header.source_system_id != system.id:
+def _not_a_return(line: OrderLine, where: str) -> None:
+    if line.category == "RETURN":
         raise NotFoundError(
             "RETURN_REFERENCE_NOT_FOUND",
-            f"{where} references order {header.order_number} of another source system; a "
-            f"return references an order of its own system, {system.code}",
+            f"{where} references line {line.source_line_id} of order "
+            f"{line.header.order_number}, itself a return: reference the line that was sold",
         )
 
 
@@ -168,42 +197,62 @@ def _lock(session: Session, header_id: int) -> None:
         session.execute(select(OrderHeader.id).where(OrderHeader.id == header_id).with_for_update())
 
 
+def _returned(session: Session, *where: Any) -> Decimal:
+    """What the return lines matching ``where`` take back (those not canceled)."""
+    total = session.scalar(
+        select(func.coalesce(func.sum(FulfillLine.quantity), 0))
+        .join(OrderLine, OrderLine.id == FulfillLine.order_line_id)
+        .join(OrderHeader, OrderHeader.id == OrderLine.header_id)
+        .where(*where, OrderHeader.status != "DOO_REFERENCE", FulfillLine.status != "CANCELED")
+    )
+    return Decimal(total or 0)
+
+
+def _shipped(session: Session, *where: Any) -> Decimal:
+    total = session.scalar(
+        select(func.coalesce(func.sum(FulfillLine.quantity), 0)).where(
+            *where, FulfillLine.status.in_(SHIPPED_OR_LATER)
+        )
+    )
+    return Decimal(total or 0)
+
+
 def _check_returnable(
     session: Session,
     original: OrderLine,
     ref: ReturnReference,
-    asked: Decimal,
+    asked: dict[tuple[str, int], Decimal],
     where: str,
-    revising: int | None,
+    recounted: set[int],
 ) -> None:
-    shipped_where = [FulfillLine.order_line_id == original.id]
+    """Refuse what would take back more than shipped: of the original line, and of its
+    fulfillment line when the return names one (the other returns of either counted,
+    except the lines this revision sends again)."""
+    others = OrderLine.id.not_in(recounted) if recounted else OrderLine.id.is_not(None)
+    scopes = [
+        (
+            ("line", original.id),
+            _shipped(session, FulfillLine.order_line_id == original.id),
+            _returned(session, OrderLine.reference_line_id == original.id, others),
+            f"line {original.source_line_id} of order {original.header.order_number}",
+        )
+    ]
     if ref.fline_id is not None:
-        shipped_where = [FulfillLine.id == ref.fline_id]
-    shipped = session.scalar(
-        select(func.coalesce(func.sum(FulfillLine.quantity), 0)).where(
-            *shipped_where, FulfillLine.status.in_(SHIPPED_OR_LATER)
+        scopes.append(
+            (
+                ("fline", ref.fline_id),
+                _shipped(session, FulfillLine.id == ref.fline_id),
+                _returned(session, OrderLine.reference_fline_id == ref.fline_id, others),
+                f"fulfillment line {ref.fline_id} of order {original.header.order_number}",
+            )
         )
-    )
-    returned_where = [OrderLine.reference_line_id == original.id]
-    if revising is not None:
-        returned_where.append(OrderLine.header_id != revising)
-    returned = session.scalar(
-        select(func.coalesce(func.sum(FulfillLine.quantity), 0))
-        .join(OrderLine, OrderLine.id == FulfillLine.order_line_id)
-        .join(OrderHeader, OrderHeader.id == OrderLine.header_id)
-        .where(
-            *returned_where,
-            OrderHeader.status != "DOO_REFERENCE",
-            FulfillLine.status != "CANCELED",
-        )
-    )
-    shipped, returned = Decimal(shipped or 0), Decimal(returned or 0)
-    left = shipped - returned
-    if asked > left:
-        raise StateError(
-            "RETURN_EXCEEDS_SHIPPED",
-            f"{where} asks to return {asked.normalize()} of {original.product_number}, but "
-            f"only {max(left, Decimal(0)).normalize()} can be: {shipped.normalize()} shipped on "
-            f"line {original.source_line_id} of order {original.header.order_number} and "
-            f"{returned.normalize()} returned or being returned already",
-        )
+    for scope, shipped, returned, what in scopes:
+        left = shipped - returned
+        if asked[scope] > left:
+            raise StateError(
+                "RETURN_EXCEEDS_SHIPPED",
+                f"{where} asks to return {asked[scope].normalize()} of "
+                f"{original.product_number}, but only {max(left, Decimal(0)).normalize()} can "
+                f"be: {shipped.normalize()} shipped on {what} and {returned.normalize()} "
+                "returned or being returned already",
+            )
