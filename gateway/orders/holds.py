@@ -320,7 +320,11 @@ class HoldService:
             if f.request_id is None and f.status in ("CREATED", "SCHEDULED")
         ]
         if waiting:
-            self._flow.request(header, waiting, "Shipment")
+            by_task: dict[str, list[tuple[OrderLine, FulfillLine]]] = {}  # a return: received
+            for pair in waiting:
+                by_task.setdefault(pair[1].task_type or "Shipment", []).append(pair)
+            for task, pairs in by_task.items():
+                self._flow.request(header, pairs, task)
             self._status.rollup(header, f"hold {code} released")
         return HoldOutcome(row, True, header, line, tuple(f for _ln, f in waiting))
 
