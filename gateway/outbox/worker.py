@@ -77,6 +77,7 @@ from connectors.tls import ClientIdentity
 from connectors.wallet import Credential, WalletError
 from gateway.errors import GatewayError, ResponseRejected
 from gateway.events.publisher import EMAIL_KIND, EVENT_KIND
+from gateway.lifecycle import SHIPPED_OR_LATER, TERMINAL
 from gateway.observe import metrics
 from gateway.observe.beats import BEAT_SECONDS, record_beat, record_job
 from gateway.observe.snapshot import EMAIL, JOB_JEOPARDY
@@ -799,10 +800,15 @@ class OutboxWorker:
         # those lines), then accepts or refuses the change for the rest
         change = request.operation in CHANGE_OPERATIONS and request.original_request_id
         if change:  # a shipment reported already (by the request's own answer) stands
-            waiting = set(
-                s.scalars(select(FulfillLine.id).where(FulfillLine.change_request_id == request.id))
+            decided = set(
+                s.scalars(
+                    select(FulfillLine.id).where(
+                        FulfillLine.id.in_([ln.fulfill_line_id for ln in lines]),
+                        FulfillLine.status.in_(SHIPPED_OR_LATER | TERMINAL),
+                    )
+                )
             )
-            lines = tuple(ln for ln in lines if ln.fulfill_line_id in waiting)
+            lines = tuple(ln for ln in lines if ln.fulfill_line_id not in decided)
         try:
             if change and lines:
                 try:
