@@ -54,7 +54,7 @@ FLINE_TRANSITIONS: dict[str, frozenset[str]] = {
     "BACKORDERED": frozenset(
         {"AWAIT_SHIP", "SHIPPED", "CANCEL_PENDING", "CHANGE_PENDING", "CANCELED"}
     ),
-    "AWAIT_RECEIVING": frozenset({"AWAIT_BILLING", "CANCEL_PENDING", "CANCELED"}),
+    "AWAIT_RECEIVING": frozenset({"AWAIT_BILLING", "CANCEL_PENDING", "CHANGE_PENDING", "CANCELED"}),
     "SHIPPED": frozenset({"AWAIT_BILLING", "CLOSED"}),
     "AWAIT_BILLING": frozenset({"BILLED"}),
     "BILLED": frozenset({"CLOSED"}),
@@ -63,7 +63,7 @@ FLINE_TRANSITIONS: dict[str, frozenset[str]] = {
     "CANCEL_PENDING": frozenset(
         {"CANCELED", "AWAIT_SHIP", "BACKORDERED", "AWAIT_RECEIVING", "SHIPPED"}
     ),
-    "CHANGE_PENDING": frozenset({"AWAIT_SHIP", "BACKORDERED", "SHIPPED"}),
+    "CHANGE_PENDING": frozenset({"AWAIT_SHIP", "BACKORDERED", "AWAIT_RECEIVING", "SHIPPED"}),
     "CLOSED": frozenset(),
     "CANCELED": frozenset(),
 }  # fmt: skip
