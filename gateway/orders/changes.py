@@ -34,7 +34,7 @@ from decimal import Decimal
 from typing import Any
 
 from gateway.errors import StateError, ValidationError
-from gateway.lifecycle import PENDING_CHANGE, SHIPPED_OR_LATER, TERMINAL
+from gateway.lifecycle import PENDING_CHANGE, SHIPPED_OR_LATER
 from gateway.orders.commands import LineInput, OrderInput
 
 __all__ = [
@@ -59,8 +59,11 @@ class CurrentFline:
     id: int
     quantity: Decimal
     status: str
-    #: a fulfillment system was asked for it (its request went through a connector)
+    #: a fulfillment system holds it: its request reached the system, which did not
+    #: refuse it
     requested: bool
+    #: the quantity a waiting change will leave it (0 for a cancel), if one waits
+    pending_quantity: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -129,6 +132,14 @@ def plan_revision(current: Sequence[CurrentLine], order: OrderInput) -> Revision
     plan = RevisionPlan(reason_code=code, reason=reason)
     by_source = {line.source_line_id: line for line in current}
     if code or reason:
+        added = [str(li.source_line_id).strip() for li in order.lines
+                 if str(li.source_line_id).strip() not in by_source]  # fmt: skip
+        if added:
+            raise ValidationError(
+                "INVALID_VALUE",
+                f"the revision cancels the order (CancelReasonCode or CancelReason on it) "
+                f"and adds line {added[0]}; send the new line in a revision of its own",
+            )
         plan.cancel_order = True
         for held in current:
             change = _cancel_line(held, "the order", header_cancel=True)
@@ -162,6 +173,18 @@ def _open(line: CurrentLine) -> list[CurrentFline]:
     return sorted((f for f in line.flines if f.status in _OPEN), key=lambda f: -f.id)
 
 
+def _effective(line: CurrentLine) -> Decimal:
+    """The line's quantity once the changes it waits for are made (what a revision that
+    restates them asks for)."""
+    total = Decimal(0)
+    for f in line.flines:
+        if f.status == "CANCELED":
+            continue
+        waits = f.status in PENDING_CHANGE and f.pending_quantity is not None
+        total += f.pending_quantity if waits and f.pending_quantity is not None else f.quantity
+    return total
+
+
 def _refuse_pending(line: CurrentLine) -> None:
     pending = [f.id for f in line.flines if f.status in PENDING_CHANGE]
     if pending:
@@ -175,12 +198,10 @@ def _refuse_pending(line: CurrentLine) -> None:
 
 def _cancel_line(line: CurrentLine, where: str, *, header_cancel: bool = False) -> LineChange:
     change = LineChange(line.id, line.source_line_id)
-    if all(f.status in TERMINAL for f in line.flines) and not any(
-        f.status in PENDING_CHANGE for f in line.flines
-    ):
-        return change
-    _refuse_pending(line)
     shipped = _shipped(line)
+    if _effective(line) == 0:
+        return change  # canceled already, or waiting for that very cancel
+    _refuse_pending(line)
     if shipped and header_cancel:
         raise StateError(
             "ORDER_PARTLY_SHIPPED",
@@ -228,12 +249,12 @@ def _change_line(line: CurrentLine, sent: LineInput, order: OrderInput) -> LineC
     new_date = sent.requested_ship_date or order.requested_ship_date or line.requested_ship_date
     new_site = ship_to(sent.attributes) or line.ship_to
     moved = new_date != line.requested_ship_date or new_site != line.ship_to
-    if quantity == line.ordered_quantity and not moved:
-        return change
+    if quantity == _effective(line) and not moved:
+        return change  # as it is, or as the changes it waits for will leave it
     _refuse_pending(line)
     if moved:
         change.values.update(requested_ship_date=new_date, ship_to=new_site)
-    if quantity != line.ordered_quantity:
+    if quantity != _effective(line):
         change.values["ordered_quantity"] = quantity
     shipped = _shipped(line)
     if quantity < shipped:
