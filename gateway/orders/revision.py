@@ -29,7 +29,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from connectors.registry import DEFAULT_PROCESS, RETURN_PROCESS
@@ -56,6 +56,7 @@ from gateway.persistence.models import (
     FulfillmentRequest,
     OrderHeader,
     OrderLine,
+    OutboxMessage,
     as_utc,
     table_of,
     utcnow,
@@ -101,10 +102,11 @@ def _write_copy(session: Session, copy: _Copy, superseded_by: int) -> int:
         lines[line["id"]] = conn.execute(insert(_L).returning(_L.c.id), values).scalar_one()
     for fline in copy.flines:
         values = {k: v for k, v in fline.items() if k != "id"}
-        values.update(
+        values.update(  # a reference copy asks no system for anything
             header_id=copy_id,
             order_line_id=lines[fline["order_line_id"]],
             split_from_id=None,
+            request_id=None,
             change_request_id=None,
         )
         conn.execute(insert(_F), values)
@@ -189,7 +191,74 @@ def apply_update(
         recorder.attribute_changed(session, fline, name, old_value, new_value)
 
 
-def _current(header: OrderHeader) -> list[CurrentLine]:
+@dataclass(frozen=True)
+class _Requests:
+    """The order's requests as its fulfillment systems stand with them."""
+
+    #: reached (or may have reached) their system, which has not refused them
+    held: frozenset[int]
+    #: surely not reached their system yet: waiting unsent, or parked unsent
+    unsent: frozenset[int]
+
+
+_SENT_ROWS = (
+    select(
+        OutboxMessage.request_id,
+        OutboxMessage.status,
+        OutboxMessage.uncertain,
+        OutboxMessage.lease_owner,
+        OutboxMessage.attempts,
+    )
+    .where(OutboxMessage.header_id == bindparam("header"))
+    .where(OutboxMessage.kind == "FULFILLMENT_REQUEST")
+    .where(OutboxMessage.request_id.is_not(None))
+)
+
+
+def _requests(session: Session, header: OrderHeader) -> _Requests:
+    """Which of the order's requests its fulfillment systems hold. A row being sent, or
+    one whose earlier attempt may have arrived (``uncertain``), counts as held: only one
+    surely never delivered may be withdrawn. Its rows are locked (PostgreSQL) so a
+    worker cannot claim one while the revision decides."""
+    stmt = _SENT_ROWS
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(of=OutboxMessage)
+    rows: dict[int, list[Any]] = {}
+    for row in session.execute(stmt, {"header": header.id}):
+        rows.setdefault(row.request_id, []).append(row)
+    refused = {
+        r.id
+        for r in session.scalars(
+            select(FulfillmentRequest).where(
+                FulfillmentRequest.header_id == header.id,
+                FulfillmentRequest.status.in_(("REJECTED", "SUPERSEDED")),
+            )
+        )
+    }
+    held, unsent = set(), set()
+    for request_id, sent in rows.items():
+        if request_id in refused:
+            continue
+        if all(
+            r.status in ("READY", "PARKED") and not r.uncertain and r.lease_owner is None
+            for r in sent
+        ):
+            unsent.add(request_id)
+        else:
+            held.add(request_id)
+    return _Requests(frozenset(held), frozenset(unsent))
+
+
+def _pending_quantity(fline: FulfillLine) -> Decimal | None:
+    if fline.status == "CANCEL_PENDING":
+        return Decimal(0)
+    if fline.status == "CHANGE_PENDING":
+        quantity = from_column(fline.change_json).get("quantity")
+        return Decimal(str(quantity)) if quantity is not None else None
+    return None
+
+
+def _current(header: OrderHeader, requests: _Requests) -> list[CurrentLine]:
     lines = []
     for line in header.lines:
         attributes = from_column(line.attributes_json)
@@ -198,19 +267,19 @@ def _current(header: OrderHeader) -> list[CurrentLine]:
                 f.id,
                 f.quantity,
                 f.status,
-                f.status in AWAITING_SYSTEM
-                and f.request is not None
-                and f.request.connector_id is not None,
+                f.status in AWAITING_SYSTEM and f.request_id in requests.held,
+                _pending_quantity(f),
             )
             for f in line.fulfill_lines
         )
+        live = sum((f.quantity for f in line.fulfill_lines if f.status != "CANCELED"), Decimal(0))
         lines.append(
             CurrentLine(
                 line.id,
                 line.source_line_id,
                 line.product_number,
                 line.uom_code,
-                line.ordered_quantity,
+                live,
                 line.requested_ship_date,
                 ship_to(attributes),
                 line.category,
@@ -246,7 +315,8 @@ class Reviser:
         header_values: dict[str, Any],
         returns: dict[str, ReturnReference],
     ) -> OrderHeader:
-        plan = plan_revision(_current(header), order)
+        requests = _requests(self._s, header)
+        plan = plan_revision(_current(header, requests), order)
         before = _read_copy(self._s, header)
         for name, value in header_values.items():
             setattr(header, name, value)
@@ -275,6 +345,7 @@ class Reviser:
         self._s.flush()
         for li in plan.added:
             added.append(self._add_line(header, li, returns.get(str(li.source_line_id).strip())))
+        self._withdraw(header, plan, requests.unsent, why)
         self._request(header, added, why)
         self._compensate(header, compensations, plan)
         sync_quantities(header)
@@ -402,6 +473,45 @@ class Reviser:
                 if fline.status == "CREATED" and task == "Shipment":
                     self._status.fline(fline, "SCHEDULED", f"scheduled: {why}")
             self._flow.request(header, group, task)
+
+    def _withdraw(
+        self, header: OrderHeader, plan: RevisionPlan, unsent: frozenset[int], why: str
+    ) -> None:
+        """A request that never reached its system and names a line the revision changed
+        is withdrawn (its outbox rows discarded: never sent, never replayed) and its
+        lines still open are requested anew, as they now are."""
+        changed = {fc.fline_id for change in plan.changes for fc in change.flines}
+        flines = [f for line in header.lines for f in line.fulfill_lines]
+        stale = {f.request_id for f in flines if f.id in changed and f.request_id in unsent}
+        if not stale:
+            return
+        now = utcnow()
+        for request_id in stale:
+            request = self._s.get(FulfillmentRequest, request_id)
+            assert request is not None
+            request.status = "SUPERSEDED"
+        self._s.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.request_id.in_(stale),
+                OutboxMessage.status.in_(("READY", "PARKED")),
+            )
+            .values(
+                status="DISCARDED",
+                last_error=f"withdrawn before it was delivered: {why} changed its lines",
+                parked_at=now,
+                lease_owner=None,
+                lease_until=None,
+            )
+            .execution_options(synchronize_session=False)
+        )
+        again = [
+            (line, f)
+            for line in header.lines
+            for f in line.fulfill_lines
+            if f.request_id in stale and f.status in AWAITING_SYSTEM
+        ]
+        self._request(header, again, why)
 
     def _compensate(
         self,

@@ -336,7 +336,8 @@ def test_a_cancel_crossing_the_shipment_leaves_the_line_shipped_and_a_return_rep
         key = f"CROSS{unique}"
         number = f.submit(key, [("AS54888", 5)])
         (fid,) = (fl.id for fl in f.flines(number))
-        # the cancel comes while the release is still on its way
+        run_until(f, f.settled)  # WMS01 has the release; it ships after its delay
+        # the cancel comes while the goods are being shipped
         revise(f, key, [("AS54888", 0)], "2", **CANCEL)
         assert f.flines(number)[0].status == "CANCEL_PENDING"
         run_until(f, lambda: f.status(number) == "CLOSED")

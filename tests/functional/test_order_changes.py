@@ -15,11 +15,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from zeep.exceptions import Fault
 
 from connectors.registry import ConnectorSpec
-from gateway.persistence.models import FulfillLine, FulfillmentRequest
+from gateway.persistence.models import FulfillLine, FulfillmentRequest, OutboxMessage, utcnow
 from gateway.registry.store import Registry
 from tests.common.orders import shipped
 from tests.common.shop import Shop, line, returning, shop_at
@@ -80,10 +80,34 @@ def test_cancel_one_line_of_a_partly_shipped_order_and_it_closes(shop: Shop, uni
     }
 
 
-def test_a_cancel_never_overtakes_the_request_it_cancels(shop: Shop, unique: str) -> None:
-    shop.send(unique, [line("A", 5)])
+def test_a_request_that_never_went_out_is_withdrawn_and_sent_as_changed(
+    shop: Shop, unique: str
+) -> None:
+    number = str(shop.send(unique, [line("A", 5), line("B", 2)]).OrderNumber)
+    a, b = sorted(shop.flines(number))
+    shop.send(unique, [line("A", 0, CancelReasonCode="CUST_REQUEST"), line("B", 3)], revision="2")
+    # the warehouse never had the order: A is canceled here, B asked for as it now is
+    flines = shop.flines(number)
+    assert (flines[a].status, flines[b].status) == ("CANCELED", "AWAIT_SHIP")
+    (create,) = shop.deliver()
+    assert (create.operation, create.lines) == ("Create", {b: (Decimal(3), "AWAIT_SHIP", None)})
+    with shop.gw.runtime.read_sessions() as s:
+        withdrawn = s.scalars(
+            select(OutboxMessage.status).where(OutboxMessage.request_id != create.request_id)
+        ).all()
+    assert withdrawn == ["DISCARDED"]
+
+
+def test_a_cancel_never_overtakes_a_request_on_its_way(shop: Shop, unique: str) -> None:
+    number = str(shop.send(unique, [line("A", 5)]).OrderNumber)
+    (fid,) = shop.flines(number)
+    with shop.gw.runtime.sessions() as s, s.begin():  # a worker is sending it right now
+        s.execute(update(OutboxMessage).values(lease_owner="elsewhere", lease_until=utcnow()))
     shop.send(unique, [line("A", 0, CancelReasonCode="CUST_REQUEST")], revision="2")
-    # its Create was still in the outbox: the warehouse gets it, then the cancel, in order
+    assert shop.flines(number)[fid].status == "CANCEL_PENDING"
+    # the send failed and is retried: the warehouse gets it, then the cancel, in order
+    with shop.gw.runtime.sessions() as s, s.begin():
+        s.execute(update(OutboxMessage).values(lease_owner=None, lease_until=None))
     create, cancel = shop.deliver()
     assert (create.operation, cancel.operation) == ("Create", "Cancel")
     assert cancel.original == create.request_id
