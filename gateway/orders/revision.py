@@ -24,12 +24,12 @@ accepts; a change waiting for its answer, or refused, raises nothing.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import fields, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from connectors.registry import DEFAULT_PROCESS, RETURN_PROCESS
@@ -48,6 +48,8 @@ from gateway.orders.commands import LineInput, OrderInput
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.order_plan import DEFAULT_UOM, DEFAULT_WAREHOUSE
 from gateway.orders.outgoing import ChangeNote, OutboxWriter
+from gateway.orders.reference_copy import read_copy, write_copy
+from gateway.orders.request_states import RequestStates, request_states
 from gateway.orders.rows import FlineRow, ReturnReference
 from gateway.orders.state import StatusWriter
 from gateway.persistence.kept import from_column, to_column
@@ -58,7 +60,6 @@ from gateway.persistence.models import (
     OrderLine,
     OutboxMessage,
     as_utc,
-    table_of,
     utcnow,
 )
 
@@ -67,50 +68,7 @@ __all__ = ["Reviser", "apply_update", "restore_line", "stored_moves", "sync_quan
 #: the line moves that are times (kept as ISO text while their change waits)
 _DATES = frozenset({"RequestShipDate"})
 
-_H, _L, _F = table_of(OrderHeader), table_of(OrderLine), table_of(FulfillLine)
 _FLINE_ROW = tuple(f.name for f in fields(FlineRow) if f.name not in ("sent_to", "sent_via"))
-
-
-@dataclass(frozen=True)
-class _Copy:
-    header: dict[str, Any]
-    lines: list[dict[str, Any]]
-    flines: list[dict[str, Any]]
-
-
-def _read_copy(session: Session, header: OrderHeader) -> _Copy:
-    """The order's revision, lines and fulfillment lines as they stand."""
-    session.flush()
-    conn = session.connection()
-    return _Copy(
-        dict(conn.execute(select(_H).where(_H.c.id == header.id)).mappings().one()),
-        [dict(r) for r in conn.execute(select(_L).where(_L.c.header_id == header.id)).mappings()],
-        [dict(r) for r in conn.execute(select(_F).where(_F.c.header_id == header.id)).mappings()],
-    )
-
-
-def _write_copy(session: Session, copy: _Copy, superseded_by: int) -> int:
-    """``copy`` written as a ``DOO_REFERENCE`` order superseded by ``superseded_by``."""
-    conn = session.connection()
-    values = {k: v for k, v in copy.header.items() if k != "id"}
-    values.update(status="DOO_REFERENCE", superseded_by_id=superseded_by)
-    copy_id = conn.execute(insert(_H).returning(_H.c.id), values).scalar_one()
-    lines: dict[int, int] = {}
-    for line in copy.lines:
-        values = {k: v for k, v in line.items() if k != "id"}
-        values["header_id"] = copy_id
-        lines[line["id"]] = conn.execute(insert(_L).returning(_L.c.id), values).scalar_one()
-    for fline in copy.flines:
-        values = {k: v for k, v in fline.items() if k != "id"}
-        values.update(  # a reference copy asks no system for anything
-            header_id=copy_id,
-            order_line_id=lines[fline["order_line_id"]],
-            split_from_id=None,
-            request_id=None,
-            change_request_id=None,
-        )
-        conn.execute(insert(_F), values)
-    return int(copy_id)
 
 
 def restore_line(line: OrderLine, prior: Any) -> None:
@@ -191,64 +149,6 @@ def apply_update(
         recorder.attribute_changed(session, fline, name, old_value, new_value)
 
 
-@dataclass(frozen=True)
-class _Requests:
-    """The order's requests as its fulfillment systems stand with them."""
-
-    #: reached (or may have reached) their system, which has not refused them
-    held: frozenset[int]
-    #: surely not reached their system yet: waiting unsent, or parked unsent
-    unsent: frozenset[int]
-
-
-_SENT_ROWS = (
-    select(
-        OutboxMessage.request_id,
-        OutboxMessage.status,
-        OutboxMessage.uncertain,
-        OutboxMessage.lease_owner,
-        OutboxMessage.attempts,
-    )
-    .where(OutboxMessage.header_id == bindparam("header"))
-    .where(OutboxMessage.kind == "FULFILLMENT_REQUEST")
-    .where(OutboxMessage.request_id.is_not(None))
-)
-
-
-def _requests(session: Session, header: OrderHeader) -> _Requests:
-    """Which of the order's requests its fulfillment systems hold. A row being sent, or
-    one whose earlier attempt may have arrived (``uncertain``), counts as held: only one
-    surely never delivered may be withdrawn. Its rows are locked (PostgreSQL) so a
-    worker cannot claim one while the revision decides."""
-    stmt = _SENT_ROWS
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=OutboxMessage)
-    rows: dict[int, list[Any]] = {}
-    for row in session.execute(stmt, {"header": header.id}):
-        rows.setdefault(row.request_id, []).append(row)
-    refused = {
-        r.id
-        for r in session.scalars(
-            select(FulfillmentRequest).where(
-                FulfillmentRequest.header_id == header.id,
-                FulfillmentRequest.status.in_(("REJECTED", "SUPERSEDED")),
-            )
-        )
-    }
-    held, unsent = set(), set()
-    for request_id, sent in rows.items():
-        if request_id in refused:
-            continue
-        if all(
-            r.status in ("READY", "PARKED") and not r.uncertain and r.lease_owner is None
-            for r in sent
-        ):
-            unsent.add(request_id)
-        else:
-            held.add(request_id)
-    return _Requests(frozenset(held), frozenset(unsent))
-
-
 def _pending_quantity(fline: FulfillLine) -> Decimal | None:
     if fline.status == "CANCEL_PENDING":
         return Decimal(0)
@@ -258,7 +158,7 @@ def _pending_quantity(fline: FulfillLine) -> Decimal | None:
     return None
 
 
-def _current(header: OrderHeader, requests: _Requests) -> list[CurrentLine]:
+def _current(header: OrderHeader, requests: RequestStates) -> list[CurrentLine]:
     lines = []
     for line in header.lines:
         attributes = from_column(line.attributes_json)
@@ -315,13 +215,13 @@ class Reviser:
         header_values: dict[str, Any],
         returns: dict[str, ReturnReference],
     ) -> OrderHeader:
-        requests = _requests(self._s, header)
+        requests = request_states(self._s, header)
         plan = plan_revision(_current(header, requests), order)
-        before = _read_copy(self._s, header)
+        before = read_copy(self._s, header)
         for name, value in header_values.items():
             setattr(header, name, value)
         self._s.flush()  # the copy keeps the old revision, which the header has left
-        _write_copy(self._s, before, header.id)
+        write_copy(self._s, before, header.id)
         why = f"revision {header.revision}"
         lines = {line.id: line for line in header.lines}
         sent = {str(li.source_line_id).strip(): li for li in order.lines}
