@@ -30,6 +30,7 @@ class RequestStates:
 
 _SENT_ROWS = (
     select(
+        OutboxMessage.id,
         OutboxMessage.request_id,
         OutboxMessage.status,
         OutboxMessage.uncertain,
@@ -45,14 +46,21 @@ _SENT_ROWS = (
 def request_states(session: Session, header: OrderHeader) -> RequestStates:
     """Which of the order's requests its fulfillment systems hold. A row being sent, or
     one whose earlier attempt may have arrived (``uncertain``), counts as held: only one
-    surely never delivered may be withdrawn. Its rows are locked (PostgreSQL) so a
-    worker cannot claim one while the revision decides."""
-    stmt = _SENT_ROWS
-    if session.get_bind().dialect.name == "postgresql":
-        stmt = stmt.with_for_update(of=OutboxMessage)
+    surely never delivered may be withdrawn.
+
+    On PostgreSQL the rows are locked, so no worker claims one while the revision
+    decides; a row a worker has locked already (claiming it, or recording a send) is
+    not waited for, which could deadlock with the order's lock it may take next: it
+    counts as being sent."""
+    params = {"header": header.id}
     rows: dict[int, list[Any]] = {}
-    for row in session.execute(stmt, {"header": header.id}):
+    for row in session.execute(_SENT_ROWS, params):
         rows.setdefault(row.request_id, []).append(row)
+    busy: set[int] = set()
+    if rows and session.get_bind().dialect.name == "postgresql":
+        locked = _SENT_ROWS.with_for_update(of=OutboxMessage, skip_locked=True)
+        free = {row.id for row in session.execute(locked, params)}
+        busy = {r.id for sent in rows.values() for r in sent} - free
     refused = {
         r.id
         for r in session.scalars(
@@ -67,7 +75,10 @@ def request_states(session: Session, header: OrderHeader) -> RequestStates:
         if request_id in refused:
             continue
         if all(
-            r.status in ("READY", "PARKED") and not r.uncertain and r.lease_owner is None
+            r.status in ("READY", "PARKED")
+            and not r.uncertain
+            and r.lease_owner is None
+            and r.id not in busy
             for r in sent
         ):
             unsent.add(request_id)
