@@ -45,6 +45,8 @@ from gateway.orders.changes import (
     ship_to,
 )
 from gateway.orders.commands import LineInput, OrderInput
+from gateway.orders.held import active_holds
+from gateway.orders.holds import record_holds
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.order_plan import DEFAULT_UOM, DEFAULT_WAREHOUSE
 from gateway.orders.outgoing import ChangeNote, OutboxWriter
@@ -245,6 +247,7 @@ class Reviser:
         self._s.flush()
         for li in plan.added:
             added.append(self._add_line(header, li, returns.get(str(li.source_line_id).strip())))
+        self._hold(header, order)
         self._withdraw(header, plan, requests.unsent, why)
         self._request(header, added, why)
         self._compensate(header, compensations, plan)
@@ -373,6 +376,26 @@ class Reviser:
                 if fline.status == "CREATED" and task == "Shipment":
                     self._status.fline(fline, "SCHEDULED", f"scheduled: {why}")
             self._flow.request(header, group, task)
+
+    def _hold(self, header: OrderHeader, order: OrderInput) -> None:
+        """The holds the revision gives that are not on already (a hold it leaves out
+        stays: it is released by a release, not by silence); before any line of it is
+        requested, so a newly held line waits."""
+        active = {(h.order_line_id, h.hold_code) for h in active_holds(self._s, header.id)}
+        by_source = {line.source_line_id: line for line in header.lines}
+        given: list[tuple[OrderLine | None, str | None, str | None]] = []
+        for h in order.holds:
+            given.append((None, h.hold_code, h.comments))
+        for li in order.lines:
+            line = by_source.get(str(li.source_line_id).strip())
+            given.extend((line, h.hold_code, h.comments) for h in li.holds)
+        new = [
+            (line, code, text)
+            for line, code, text in given
+            if (line.id if line is not None else None, (code or "").strip()) not in active
+        ]
+        if new:
+            record_holds(self._s, header, new, f"revision {header.revision}")
 
     def _withdraw(
         self, header: OrderHeader, plan: RevisionPlan, unsent: frozenset[int], why: str

@@ -532,3 +532,23 @@ def test_a_partial_shipment_before_the_answer_leaves_the_rest_waiting_for_it(
     shop.ack(update.request_id)
     rest = shop.flines(number)[rest.id]
     assert (rest.status, rest.quantity) == ("AWAIT_SHIP", Decimal(3))
+
+
+def test_a_revision_puts_the_holds_it_gives_on_the_order_and_its_lines(
+    shop: Shop, unique: str
+) -> None:
+    number, request = shop.released(unique, [line("A", 2)])
+    (fid,) = request.lines
+    # revision 2 holds line A and adds line B under a hold of its own
+    held = line("A", 2, Hold=[{"HoldCode": "QA"}])
+    shop.send(unique, [held, line("B", 1, Hold=[{"HoldCode": "CREDIT"}])], revision="2")
+    assert shop.deliver() == []  # B waits for its hold
+    message = refused(lambda: shop.respond(f"{unique}-a", [shipped(fid, 2)]), "OMGW-LINE_ON_HOLD")
+    assert "hold QA" in message
+    # the same revision's holds again are no new holds; a release lets B go out
+    shop.send(unique, [held, line("B", 1, Hold=[{"HoldCode": "CREDIT"}])], revision="3")
+    listed = shop.admin().ok("hold", "list", "--order", number)
+    assert listed.count("QA") == 1 and listed.count("CREDIT") == 1
+    shop.admin().ok("hold", "release", number, "CREDIT", "--line", "2")
+    (create,) = shop.deliver()
+    assert create.operation == "Create" and len(create.lines) == 1
