@@ -80,6 +80,8 @@ CONTROL_PATH = "/simulator/control"
 CONTROLLABLE = frozenset(
     {
         "delay",
+        "fail_first",
+        "fault_first",
         "failure_rate",
         "fault_rate",
         "partial_rate",
