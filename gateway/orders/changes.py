@@ -72,10 +72,8 @@ class CurrentLine:
     source_line_id: str
     product_number: str
     uom_code: str
-    ordered_quantity: Decimal
     requested_ship_date: datetime | None
     ship_to: str | None
-    category: str
     flines: tuple[CurrentFline, ...]
 
 
@@ -254,8 +252,6 @@ def _change_line(line: CurrentLine, sent: LineInput, order: OrderInput) -> LineC
     _refuse_pending(line)
     if moved:
         change.values.update(requested_ship_date=new_date, ship_to=new_site)
-    if quantity != _effective(line):
-        change.values["ordered_quantity"] = quantity
     shipped = _shipped(line)
     if quantity < shipped:
         raise StateError(

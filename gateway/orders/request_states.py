@@ -35,7 +35,6 @@ _SENT_ROWS = (
         OutboxMessage.status,
         OutboxMessage.uncertain,
         OutboxMessage.lease_owner,
-        OutboxMessage.attempts,
     )
     .where(OutboxMessage.header_id == bindparam("header"))
     .where(OutboxMessage.kind == "FULFILLMENT_REQUEST")

@@ -174,17 +174,14 @@ def _current(header: OrderHeader, requests: RequestStates) -> list[CurrentLine]:
             )
             for f in line.fulfill_lines
         )
-        live = sum((f.quantity for f in line.fulfill_lines if f.status != "CANCELED"), Decimal(0))
         lines.append(
             CurrentLine(
                 line.id,
                 line.source_line_id,
                 line.product_number,
                 line.uom_code,
-                live,
                 line.requested_ship_date,
                 ship_to(attributes),
-                line.category,
                 flines,
             )
         )

@@ -15,17 +15,15 @@ from gateway.orders.commands import LineInput, OrderInput
 D = Decimal
 
 
-def held(*flines: tuple[int, int, str, bool], qty: int | None = None, **kw: Any) -> CurrentLine:
+def held(*flines: tuple[int, int, str, bool], **kw: Any) -> CurrentLine:
     fl = tuple(CurrentFline(i, D(q), status, requested) for i, q, status, requested in flines)
     return CurrentLine(
         id=1,
         source_line_id="L1",
         product_number="AS54888",
         uom_code="Ea",
-        ordered_quantity=D(qty if qty is not None else sum(q for _, q, _, _ in flines)),
         requested_ship_date=kw.get("date"),
         ship_to=kw.get("site"),
-        category="ORDER",
         flines=fl,
     )
 
