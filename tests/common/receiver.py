@@ -14,7 +14,7 @@ from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from lxml import etree
 
-__all__ = ["Receiver", "receiving"]
+__all__ = ["Receiver", "receiving", "served"]
 
 WSA = "http://www.w3.org/2005/08/addressing"
 
@@ -48,15 +48,22 @@ class Receiver:
 
 
 @contextmanager
-def receiving() -> Iterator[Receiver]:
-    receiver = Receiver()
-    server = make_server("127.0.0.1", 0, receiver, server_class=_Server, handler_class=_Quiet)
-    receiver.url = f"http://127.0.0.1:{server.server_port}/wms"
+def served(app: Any) -> Iterator[str]:
+    """``app`` (a WSGI application) served on 127.0.0.1 in a thread; its base URL."""
+    server = make_server("127.0.0.1", 0, app, server_class=_Server, handler_class=_Quiet)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield receiver
+        yield f"http://127.0.0.1:{server.server_port}"
     finally:
         server.shutdown()
         server.server_close()
         thread.join(5)
+
+
+@contextmanager
+def receiving() -> Iterator[Receiver]:
+    receiver = Receiver()
+    with served(receiver) as base:
+        receiver.url = f"{base}/wms"
+        yield receiver

@@ -8,7 +8,6 @@ OrderFulfillmentResponseService WSDL and records every call. Every wait is bound
 
 from __future__ import annotations
 
-import socketserver
 import threading
 import uuid
 from collections.abc import Iterator
@@ -18,7 +17,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 import requests
@@ -29,6 +27,7 @@ from connectors.outbound import RequestDocument, RequestLine, build_envelope
 from gateway.cli import cli
 from gateway.simulate import RunningSimulator, SimulatorOptions, running
 from tests.common.processes import until
+from tests.common.receiver import served
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTBOUND = ROOT / "connectors" / "wsdl" / "outbound"
@@ -46,15 +45,6 @@ CHANGE = 500200
 
 
 # -- a gateway stand-in that records every callback ---------------------------------------
-
-
-class _Server(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 def _soap(body: str) -> bytes:
@@ -134,18 +124,9 @@ class Callbacks:
 @pytest.fixture
 def callbacks() -> Iterator[Callbacks]:
     receiver = Callbacks()
-    server = make_server("127.0.0.1", 0, receiver, server_class=_Server, handler_class=_Quiet)
-    receiver.url = (
-        f"http://127.0.0.1:{server.server_port}/fscmService/OrderFulfillmentResponseService"
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
+    with served(receiver) as base:
+        receiver.url = f"{base}/fscmService/OrderFulfillmentResponseService"
         yield receiver
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @contextmanager
