@@ -205,6 +205,13 @@ class Settings:
     event_late_seconds: float = 900.0
     stuck_seconds: float = 300.0
     worker_silent_seconds: float = 60.0
+    #: the web console at /manage/ (served only once a user holds the ADMIN role)
+    console: bool = True
+    #: the port the console is served on instead of the services' (None: the same port)
+    console_port: int | None = None
+    #: a console session ends after this long without a request, and after the next however busy
+    console_idle_seconds: float = 900.0
+    console_session_seconds: float = 43200.0
 
     @property
     def reply_to(self) -> str:
@@ -281,6 +288,10 @@ class Settings:
             event_late_seconds=_seconds(env, "OMGW_EVENT_LATE_SECONDS", 900, 0.0),
             stuck_seconds=_seconds(env, "OMGW_STUCK_SECONDS", 300, 0.0),
             worker_silent_seconds=_seconds(env, "OMGW_WORKER_SILENT_SECONDS", 60, 1.0),
+            console=_flag(env, "OMGW_CONSOLE", True),
+            console_port=_whole(env, "OMGW_CONSOLE_PORT", 0, 0) or None,
+            console_idle_seconds=_seconds(env, "OMGW_CONSOLE_IDLE_SECONDS", 900, 10.0),
+            console_session_seconds=_seconds(env, "OMGW_CONSOLE_SESSION_SECONDS", 43200, 60.0),
         )
 
     def to_env(self) -> dict[str, str]:
@@ -330,6 +341,9 @@ class Settings:
             "OMGW_EVENT_LATE_SECONDS": str(self.event_late_seconds),
             "OMGW_STUCK_SECONDS": str(self.stuck_seconds),
             "OMGW_WORKER_SILENT_SECONDS": str(self.worker_silent_seconds),
+            "OMGW_CONSOLE": "1" if self.console else "0",
+            "OMGW_CONSOLE_IDLE_SECONDS": str(self.console_idle_seconds),
+            "OMGW_CONSOLE_SESSION_SECONDS": str(self.console_session_seconds),
         }
         if self.alert_email:
             env["OMGW_ALERT_EMAIL"] = self.alert_email
@@ -341,6 +355,8 @@ class Settings:
             env["OMGW_WALLET_KEY"] = self.wallet_key_b64
         if self.public_url:
             env["OMGW_PUBLIC_URL"] = self.public_url
+        if self.console_port:
+            env["OMGW_CONSOLE_PORT"] = str(self.console_port)
         if self.default_fulfillment_system:
             env["OMGW_DEFAULT_FULFILLMENT_SYSTEM"] = self.default_fulfillment_system
         return env

@@ -22,6 +22,8 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 from uvicorn_worker import UvicornWorker
 
 from gateway.config import Settings
+from gateway.manage.console_app import ConsoleApp
+from gateway.manage.web_routes import PREFIX
 from gateway.observe import metrics
 from gateway.observe.logs import use_format
 from gateway.runtime import Runtime, limit_malloc_retention
@@ -101,7 +103,9 @@ def build_app(runtime: Runtime, *, spyne_mapping: bool = False) -> SoapFront:
     sends them through spyne's own object mapping instead (kept for the benchmark's
     comparison and the codec's equivalence tests).
     """
-    return SoapFront(runtime, endpoints(spyne_mapping), build_authenticator(runtime))
+    authenticator = build_authenticator(runtime)
+    console = (PREFIX, ConsoleApp(runtime, authenticator)) if runtime.settings.console else None
+    return SoapFront(runtime, endpoints(spyne_mapping), authenticator, console)
 
 
 @functools.cache

@@ -55,6 +55,9 @@ USERS = {
     "warehouse": ("FULFILLMENT_RESPONSE",),
     "holder": ("ORDER_HOLD",),
     "holder_wms": ("ORDER_HOLD",),
+    "admin": ("ADMIN",),
+    "operator": ("OPERATOR",),
+    "viewer": ("VIEWER",),
 }
 #: the systems each user may act for; "all" holds the explicit grant of every system
 USER_SYSTEMS: dict[str, tuple[str, ...]] = {

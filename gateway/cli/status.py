@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
 
 import click
 
@@ -15,6 +14,7 @@ from gateway.observe.snapshot import OpsSnapshot, read_snapshot, thresholds
 from gateway.outbox.replay import iso
 from gateway.persistence.models import utcnow
 from gateway.security.log_redaction import first_line
+from gateway.views.status_report import connector_rows, status_record
 
 __all__ = ["status"]
 
@@ -36,59 +36,6 @@ def _age(now: datetime, at: datetime | None) -> str | None:
     return None if at is None else age_text(now, at, compact=True)
 
 
-def _connectors(snap: OpsSnapshot, as_json: bool) -> list[dict[str, Any]]:
-    rows = []
-    for name, v in sorted(snap.connectors.items()):
-        rows.append(
-            {
-                "connector": name,
-                "mode": v.mode,
-                "enabled": v.enabled,
-                "ready": v.ready,
-                "oldest_ready": iso(v.oldest_ready_at)
-                if as_json
-                else _age(snap.now, v.oldest_ready_at),
-                "parked": v.parked,
-                "breaker": v.breaker,
-                "breaker_for": iso(v.breaker_since) if as_json else _age(snap.now, v.breaker_since),
-                "last_error": v.last_error if as_json else None,
-                "unacknowledged": v.unacknowledged,
-                "no_response": v.no_response,
-                "late_events": v.late_events,
-            }
-        )
-    return rows
-
-
-def _finding(f: Finding) -> dict[str, Any]:
-    return {
-        "key": f.key,
-        "severity": f.severity,
-        "summary": f.summary,
-        "runbook": f"docs/runbooks/{f.runbook}.md",
-    }
-
-
-def _record(snap: OpsSnapshot, found: list[Finding]) -> dict[str, Any]:
-    return {
-        "at": iso(snap.now),
-        "exit_code": exit_code(found),
-        "needs_a_person": [_finding(f) for f in found],
-        "connectors": _connectors(snap, as_json=True),
-        "workers": {w: iso(at) for w, at in sorted(snap.workers.items())},
-        "jobs": {j: {"ran_at": iso(at), "did": d} for j, (at, d) in sorted(snap.jobs.items())},
-        "lines_routing_error": snap.routing_errors,
-        "lines_not_routed": snap.stuck_before_routing,
-        "staged_errors": {
-            "orders": snap.staged_order_errors,
-            "responses": snap.staged_response_errors,
-        },
-        "alert_emails_parked": snap.alert_emails_parked,
-        "orders_by_status": snap.orders_by_status,
-        "lines_by_status": snap.lines_by_status,
-    }
-
-
 def _print(snap: OpsSnapshot, found: list[Finding]) -> None:
     now = snap.now
     critical = sum(1 for f in found if f.severity == "critical")
@@ -97,7 +44,7 @@ def _print(snap: OpsSnapshot, found: list[Finding]) -> None:
         head += f" ({critical} critical)"
     click.echo(f"omgw status at {iso(now)}: {head}")
     click.echo()
-    emit_table(_connectors(snap, as_json=False), _COLUMNS, as_json=False)
+    emit_table(connector_rows(snap, as_json=False), _COLUMNS, as_json=False)
     click.echo()
     latest = snap.latest_worker()
     workers = ", ".join(
@@ -155,7 +102,7 @@ def status(ctx: Context, as_json: bool) -> None:
         raise _Unknown(text) from None
     found = findings(snap)
     if as_json:
-        click.echo(json.dumps(_record(snap, found), indent=2, default=str))
+        click.echo(json.dumps(status_record(snap, found), indent=2, default=str))
     else:
         _print(snap, found)
     ctx_exit = exit_code(found)

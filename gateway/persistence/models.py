@@ -36,6 +36,7 @@ __all__ = [
     "Base",
     "Connector",
     "ConnectorHealth",
+    "ConsoleSession",
     "DeliveryAttempt",
     "FulfillLine",
     "FulfillmentRequest",
@@ -630,6 +631,21 @@ class AuthFailure(Base):
     locked_until: Mapped[datetime | None]
 
 
+class ConsoleSession(Base):
+    """A signed-in console session (shared by every gateway process). Only a hash of its
+    token is kept: the token itself lives in the browser's cookie."""
+
+    __tablename__ = "console_sessions"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    username: Mapped[str] = mapped_column(String(100), index=True)
+    address: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    #: the latest the session may last, however busy (``OMGW_CONSOLE_SESSION_SECONDS``)
+    expires_at: Mapped[datetime] = mapped_column(index=True)
+
+
 class WorkerBeat(Base):
     """When each outbox worker was last seen working (``/readyz``, ``omgw status``)."""
 
@@ -715,8 +731,8 @@ class OutboxMessage(Base):
     uncertain: Mapped[bool] = mapped_column(Boolean, default=False)
     replays: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
-    delivered_at: Mapped[datetime | None]
-    parked_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None] = mapped_column(index=True)
+    parked_at: Mapped[datetime | None] = mapped_column(index=True)
 
     connector: Mapped[Connector | None] = relationship(lazy="joined")
 

@@ -162,17 +162,41 @@ class Authenticator:
             # Locked or throttled: refused before any work on the password.
             had_failures = self._guard.check(db, username, address, now)
         if token is not None:
-            principal = self._check_token(token, account, now)
+            found = self._check_token(token, account, now)
         else:
             assert basic is not None
-            principal = self._check_password(account, basic.username, basic.password)
+            found = self._check_password(account, basic.username, basic.password)
+        principal = self._settle(found, username, address, now, had_failures)
+        if role not in principal.roles:
+            raise AuthError("AUTH_FORBIDDEN", f"user {principal.username!r} lacks the role {role}")
+        return principal
+
+    def sign_in(self, username: str, password: str, *, address: str | None) -> Principal:
+        """The principal of a user name and password (the console's sign-in form), under
+        the same lockout and timing rules as a service call; roles are the caller's to
+        check."""
+        now = self._now()
+        with self._read_sessions() as s:
+            db = s.connection()
+            account = _account(db, username)
+            had_failures = self._guard.check(db, username, address, now)
+        found = self._check_password(account, username, password)
+        return self._settle(found, username, address, now, had_failures)
+
+    def _settle(
+        self,
+        principal: Principal | None,
+        username: str,
+        address: str | None,
+        now: datetime,
+        had_failures: bool,
+    ) -> Principal:
+        """Count a failed sign-in (and refuse it), or clear the failures of one that worked."""
         if principal is None:
             self._guard.failed(username, address, now)
             raise AuthError("AUTH_FAILED", _WRONG)
         if had_failures:
             self._guard.succeeded(username)
-        if role not in principal.roles:
-            raise AuthError("AUTH_FORBIDDEN", f"user {principal.username!r} lacks the role {role}")
         return principal
 
     def _check_token(

@@ -109,9 +109,17 @@ def drained(chunks: Iterable[bytes]) -> bytes:
 
 class SoapFront:
     def __init__(
-        self, runtime: Runtime, endpoints: Iterable[Endpoint], authenticator: Authenticator
+        self,
+        runtime: Runtime,
+        endpoints: Iterable[Endpoint],
+        authenticator: Authenticator,
+        console: tuple[str, WsgiApp] | None = None,
     ) -> None:
+        """:param console: the path prefix and WSGI application of the management console,
+        served beside the services (or alone on ``OMGW_CONSOLE_PORT`` when that is set)."""
         self._runtime = runtime
+        self._console = console
+        self._console_port = runtime.settings.console_port
         self._endpoints = {e.path: e for e in endpoints}
         self._auth = authenticator
         settings = runtime.settings
@@ -136,6 +144,20 @@ class SoapFront:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "").rstrip("/")
+        if self._console is not None and (
+            path == self._console[0] or path.startswith(self._console[0] + "/")
+        ):
+            if self._console_port and not self._on_console_port(environ):
+                start_response("404 Not Found", [("Content-Type", "text/plain")])
+                return [f"the console is served on port {self._console_port}\n".encode()]
+            return self._console[1](environ, start_response)
+        if self._console_port and self._on_console_port(environ):
+            start_response("404 Not Found", [("Content-Type", "text/plain")])
+            return [
+                f"this port serves the console only, at {self._console[0]}/\n".encode()
+                if self._console
+                else b"nothing here\n"
+            ]
         if path in _OPERATOR_PATHS:
             status, headers, body = self._operator(path)
             start_response(status, headers)
@@ -152,6 +174,9 @@ class SoapFront:
             start_response("405 Method Not Allowed", [("Allow", "GET, POST")])
             return [b"POST a SOAP 1.1 envelope, or GET ?WSDL\n"]
         return self._post(endpoint, environ, start_response)
+
+    def _on_console_port(self, environ: Mapping[str, Any]) -> bool:
+        return str(environ.get("SERVER_PORT", "")) == str(self._console_port)
 
     def _operator(self, path: str) -> Answer:
         """``/healthz`` (the process answers), ``/readyz`` (it can work), ``/metrics``."""
