@@ -247,10 +247,11 @@ def listen(host: str, port: int) -> socket.socket:
 
 
 def serve(
-    settings: Settings, listener: socket.socket, workers: int, background: bool = True
+    settings: Settings, listeners: list[socket.socket], workers: int, background: bool = True
 ) -> None:
-    """Run gunicorn on ``listener`` (gunicorn owns it from here and closes it) with
-    ``workers`` processes, and the background loop beside it."""
+    """Run gunicorn on ``listeners`` (the services' port, and the console's where it has
+    its own; gunicorn owns them from here and closes them) with ``workers`` processes,
+    and the background loop beside it."""
     from gunicorn.app.base import BaseApplication
 
     # Before gunicorn forks: its workers inherit the setting (scrypt's 16 MiB per thread).
@@ -263,11 +264,11 @@ def serve(
         # spyne logs "Initializing application" for each service as each worker builds it:
         # a line per service and worker, saying nothing the WSDL lines printed at start do not.
         logging.getLogger("spyne").setLevel(logging.WARNING)
-    fd = listener.detach()
+    fds = [listener.detach() for listener in listeners]
 
     class _Gunicorn(BaseApplication):
         def load_config(self) -> None:
-            self.cfg.set("bind", f"fd://{fd}")
+            self.cfg.set("bind", [f"fd://{fd}" for fd in fds])
             self.cfg.set("workers", workers)
             self.cfg.set("worker_class", worker_class(settings))
             self.cfg.set("timeout", 60)

@@ -178,6 +178,17 @@ def serve(
         ) from None
     port = listener.getsockname()[1]
     settings = ctx.settings
+    listeners = [listener]
+    if settings.console and settings.console_port:
+        try:
+            listeners.append(listen(host, settings.console_port))
+        except OSError as exc:
+            listener.close()
+            raise click.ClickException(
+                f"cannot listen on {host}:{settings.console_port} for the console: "
+                f"{os.strerror(exc.errno) if exc.errno else exc}; choose another "
+                "OMGW_CONSOLE_PORT, or unset it to serve the console on --port"
+            ) from None
     if settings.public_url is None:
         reachable = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
         settings = dataclasses.replace(settings, public_url=f"http://{reachable}:{port}")
@@ -191,6 +202,7 @@ def serve(
     shown = f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
     for name in SERVICE_MODULES:
         click.echo(f"WSDL: http://{shown}:{port}/fscmService/{name}?WSDL")
+    click.echo(_console_line(settings, f"http://{shown}:{settings.console_port or port}"))
     children = []
     if simulate:
         children = [
@@ -198,12 +210,35 @@ def serve(
             _start_subscriber(sub_port),
         ]
     try:
-        run_server(settings, listener, workers, background=not no_background)
+        run_server(settings, listeners, workers, background=not no_background)
     finally:
         for child in children:
             child.terminate()
         for child in children:
             child.wait(timeout=10)
+
+
+def _console_line(settings: Settings, base: str) -> str:
+    """Where the console is, and who can sign in; or why it is off."""
+    if not settings.console:
+        return "console: off (OMGW_CONSOLE=0)"
+    runtime = Runtime(settings)
+    try:
+        with runtime.read_sessions() as s:
+            admins = [
+                u.username
+                for u in s.scalars(select(User).where(User.roles.like("%ADMIN%")))
+                if "ADMIN" in u.roles.split()
+            ]
+    finally:
+        runtime.close()
+    if not admins:
+        return "console: off until a user holds the ADMIN role (omgw user add NAME --role ADMIN)"
+    line = f"console: {base}/manage/"
+    sample = settings.home / "demo-user.txt"
+    if SAMPLE_USER in admins and sample.exists():
+        line += f" (sign in as {SAMPLE_USER}: its password is in {sample})"
+    return line
 
 
 def _point_sample_connectors(ctx: Context, simulator_port: int, subscriber_port: int) -> None:

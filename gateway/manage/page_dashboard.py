@@ -3,7 +3,7 @@ per minute, refreshed in the page from the status and activity APIs."""
 
 from __future__ import annotations
 
-from gateway.manage.api_status import activity_of, status_of
+from gateway.manage.api_status import activity_of, health, status_of
 from gateway.manage.web_routes import Call, Page, page
 
 __all__ = ["dashboard"]
@@ -13,5 +13,10 @@ __all__ = ["dashboard"]
 def dashboard(call: Call) -> Page:
     return Page(
         "dashboard.html",
-        {"status": status_of(call), "activity": activity_of(call, 60), "title": "Dashboard"},
+        {
+            "status": status_of(call),
+            "activity": activity_of(call, 60),
+            "health": health(call),
+            "title": "Dashboard",
+        },
     )
