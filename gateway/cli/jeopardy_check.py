@@ -11,7 +11,7 @@ import click
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_table, json_option
 from gateway.orders.jeopardy import JeopardyCheck
-from gateway.outbox.replay import iso
+from gateway.views.job_reports import jeopardy_rows
 
 __all__ = ["check"]
 
@@ -41,20 +41,7 @@ def check(ctx: Context, at: datetime | None, as_json: bool) -> None:
         # delays no check at that time has made, and raise events before their time.
         with ctx.reading() as (_rt, s):
             report = JeopardyCheck(s).run(at.replace(tzinfo=UTC), dry_run=True)
-    rows = [
-        {
-            "order": ln.order_number,
-            "line": ln.line_number,
-            "fulfill_line": ln.fulfill_line_id,
-            "task_type": ln.task_type,
-            "status": ln.status,
-            "step_due": iso(ln.step_due),
-            "delay_minutes": ln.delay_minutes,
-            "priority": ln.priority,
-            "raised": ln.rose,
-        }
-        for ln in report.in_jeopardy
-    ]
+    rows = jeopardy_rows(report)
     if not as_json:
         if at is None:
             click.echo(

@@ -22,6 +22,7 @@ from gateway.orders.placement import BILLED_WHERE_SHIPPED
 from gateway.orders.routing import line_attributes, shipment_step
 from gateway.persistence.models import Connector, FulfillLine
 from gateway.registry.rules import RuleStore, rules_error
+from gateway.views.job_reports import reroute_rows
 from routing.engine import Engine, Explanation, compile_rule_set
 from routing.rules import (
     ATTRIBUTES,
@@ -423,16 +424,7 @@ def reroute(ctx: Context, order_number: str, as_json: bool) -> None:
             s, runtime.settings.default_fulfillment_system, runtime.settings.reply_to
         )
         _header, tried, unrouted = intake.reroute(order_number)
-        rows = [
-            {
-                "fulfill_line": f.id,
-                "status": f.status,
-                "rule": f.routing_rule_id,
-                "version": f.rule_set_version,
-                "error": f.routing_error,
-            }
-            for f in tried
-        ]
+        rows = reroute_rows(tried)
     emit_table(
         rows,
         [
