@@ -58,10 +58,12 @@ demo: $(STAMP)
 ## TEST_WORKERS processes: many tests wait on servers, subprocesses and timeouts, so more
 ## processes than cores pays, up to 3 on 2 cores (the README's figures); TEST_WORKERS=0
 ## runs them all in this one. A module whose tests share a costly fixture (an installed
-## wheel, a server) stays on one worker (xdist_group). The benchmarks' smoke tests are a
-## step of their own: bench-smoke.
+## wheel, a server) stays on one worker (xdist_group), and so do the browser tests: one
+## headless Chromium at a time (tests/browser, skipped where Debian's chromium and
+## chromium-driver are absent). The benchmarks' smoke tests are a step of their own:
+## bench-smoke.
 TEST_WORKERS ?= 3
-TEST_PATHS   := tests/unit tests/functional tests/contract tests/exceptions
+TEST_PATHS   := tests/unit tests/functional tests/contract tests/exceptions tests/browser
 test: $(STAMP) lint
 	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(TEST_PATHS)
 
