@@ -19,7 +19,7 @@ PORT   ?= 8080
 SIMULATOR_PORT  ?= $(shell expr $(PORT) + 1)
 SUBSCRIBER_PORT ?= $(shell expr $(PORT) + 2)
 
-.PHONY: run demo test lint bench bench-smoke wsdl clean
+.PHONY: run demo test lint bench bench-smoke screenshots wsdl clean
 
 $(STAMP): setup.cfg pyproject.toml
 	@if [ -z '$(PYTHON)' ]; then \
@@ -71,6 +71,11 @@ test: $(STAMP) lint
 ## after make test. Each starts servers of its own: two at a time keeps them off each other.
 bench-smoke: $(STAMP)
 	$(BIN)/python -m pytest -n 2 tests/bench
+
+## Refresh the README's pictures: the browser tests save docs/screenshots/<name>.png where
+## they call screenshot(name). One process, one Chromium; fails where Chromium is absent.
+screenshots: $(STAMP)
+	OMGW_SCREENSHOTS=1 OMGW_REQUIRE_BROWSER=1 $(BIN)/python -m pytest -p no:xdist tests/browser
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -22,9 +22,11 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
-from tests.common.browser import WINDOW
+from tests.common.browser import WINDOW, Screenshots
 
 HERE = Path(__file__).parent
+#: where ``make screenshots`` writes the README's pictures
+SCREENSHOTS = HERE.parents[1] / "docs" / "screenshots"
 ARGUMENTS = (
     "--headless=new",
     # the tests run as root, where Chromium's sandbox refuses to start
@@ -32,7 +34,7 @@ ARGUMENTS = (
     # shared memory in /tmp: a container's /dev/shm is often 64 MB, too small for a page
     "--disable-dev-shm-usage",
     f"--window-size={WINDOW[0]},{WINDOW[1]}",  # the outer size: see browser()
-    # pages drawn the same on every machine: one device pixel per CSS pixel, English
+    # screenshots the same on every machine: one device pixel per CSS pixel, English
     "--force-device-scale-factor=1",
     "--lang=en-US",
 )
@@ -103,3 +105,10 @@ def _blank_browser(request: pytest.FixtureRequest) -> Iterator[None]:
         driver.execute_script("localStorage.clear(); sessionStorage.clear();")
     driver.execute_cdp_cmd("Network.clearBrowserCookies", {})
     driver.get("about:blank")
+
+
+@pytest.fixture
+def screenshot(browser: webdriver.Chrome) -> Screenshots:
+    """``screenshot(name)`` saves the page now shown as docs/screenshots/<name>.png
+    when ``OMGW_SCREENSHOTS=1`` (``make screenshots``), and does nothing otherwise."""
+    return Screenshots(browser, SCREENSHOTS, os.environ.get("OMGW_SCREENSHOTS") == "1")

@@ -3,12 +3,16 @@ script in the page reaches the server from the page's origin."""
 
 from __future__ import annotations
 
+import struct
+from pathlib import Path
+
+import pytest
 from selenium import webdriver
 from sqlalchemy import delete
 
 from gateway.observe.beats import record_beat
 from gateway.persistence.models import WorkerBeat, utcnow
-from tests.common.browser import WINDOW, page_fetch, wait_for_text
+from tests.common.browser import WINDOW, Screenshots, page_fetch, wait_for_text
 from tests.conftest import Gateway
 
 BEAT = "browser-smoke"
@@ -48,3 +52,19 @@ def test_a_script_in_the_page_reads_readyz_from_the_gateway(
     }
     missing = page_fetch(browser, "/no-such-page")
     assert missing.status == 404, missing
+
+
+def test_a_screenshot_is_the_page_at_its_size_and_taken_only_when_asked_for(
+    browser: webdriver.Chrome, gateway: Gateway, tmp_path: Path
+) -> None:
+    browser.get(f"{gateway.base}/healthz")
+    assert Screenshots(browser, tmp_path / "off", enabled=False)("healthz") is None
+    assert not (tmp_path / "off").exists()
+
+    on = Screenshots(browser, tmp_path / "on", enabled=True)
+    assert on("healthz") == tmp_path / "on" / "healthz.png"
+    png = (tmp_path / "on" / "healthz.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    assert struct.unpack(">II", png[16:24]) == WINDOW  # IHDR: width, height
+    with pytest.raises(ValueError, match="screenshot name"):
+        on("../README")

@@ -1,5 +1,5 @@
-"""Helpers for tests that drive a real Chromium (tests/browser): explicit waits, and a
-fetch run inside the page.
+"""Helpers for tests that drive a real Chromium (tests/browser): explicit waits, a fetch
+run inside the page, and screenshots for the README.
 
 The driver waits for nothing by itself (implicit wait 0): a test says what it waits for,
 with :func:`wait_for` and its siblings, so that a missing element fails in
@@ -9,8 +9,10 @@ with :func:`wait_for` and its siblings, so that a missing element fails in
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from selenium.webdriver.common.by import By
@@ -23,6 +25,7 @@ __all__ = [
     "TIMEOUT",
     "WINDOW",
     "PageResponse",
+    "Screenshots",
     "page_fetch",
     "wait_for",
     "wait_for_text",
@@ -30,10 +33,13 @@ __all__ = [
     "wait_until",
 ]
 
-#: the page's size in CSS pixels, width and height
+#: the browser window's size in CSS pixels, width and height: also the page's viewport
+#: (headless Chromium draws no window frame) and the size of a screenshot
 WINDOW = (1366, 900)
 #: seconds an explicit wait gives the page before the test fails
 TIMEOUT = 5.0
+#: a screenshot's name: the file docs/screenshots/<name>.png
+_NAME = re.compile(r"[a-z0-9][a-z0-9_-]*")
 
 # Run in the page by execute_async_script: selenium passes the arguments, then the
 # callback that ends the script. The answer's text is read whatever its status.
@@ -94,3 +100,24 @@ def page_fetch(
     answer = driver.execute_async_script(_FETCH, path, method, body, headers or {})
     assert "error" not in answer, f"fetch {method} {path} from {driver.current_url}: {answer}"
     return PageResponse(answer["status"], answer["type"], answer["text"])
+
+
+@dataclass(frozen=True)
+class Screenshots:
+    """``screenshot(name)``: the page now shown, saved as ``directory/<name>.png`` when
+    ``enabled`` (``OMGW_SCREENSHOTS=1``, as ``make screenshots`` sets); otherwise
+    nothing is written. Returns the file written, or None."""
+
+    driver: WebDriver
+    directory: Path
+    enabled: bool
+
+    def __call__(self, name: str) -> Path | None:
+        if not _NAME.fullmatch(name):
+            raise ValueError(f"screenshot name {name!r}: lower case letters, digits, - and _")
+        if not self.enabled:
+            return None
+        self.directory.mkdir(parents=True, exist_ok=True)
+        path = self.directory / f"{name}.png"
+        assert self.driver.save_screenshot(str(path)), f"Chromium saved no screenshot {path}"
+        return path
