@@ -18,7 +18,8 @@
   function drawLines(svg, series, labels) {
     if (!svg) return;
     while (svg.firstChild) svg.removeChild(svg.firstChild);
-    const width = 600, height = 120, left = 34, bottom = 16, top = 6;
+    const box = svg.viewBox.baseVal;
+    const width = box.width, height = box.height, left = 30, bottom = 16, top = 6;
     const count = Math.max(1, ...series.map((s) => s.values.length));
     const most = Math.max(1, ...series.flatMap((s) => s.values));
     const x = (i) => left + (count <= 1 ? 0 : (i * (width - left - 4)) / (count - 1));
@@ -41,7 +42,7 @@
       const color = COLORS[n % COLORS.length];
       const points = s.values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ");
       svg.appendChild(el("polyline", { points, fill: "none", stroke: color, "stroke-width": 1.6 }));
-      const key = el("text", { x: left + 6 + n * 120, y: top + 8, fill: color });
+      const key = el("text", { x: left + 6 + n * 110, y: top + 8, fill: color });
       key.textContent = s.name;
       svg.appendChild(key);
     });
