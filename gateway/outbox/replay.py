@@ -69,6 +69,7 @@ __all__ = [
     "iso",
     "list_messages",
     "message_detail",
+    "message_query",
     "parse_when",
     "scrubber_for",
 ]
@@ -272,7 +273,11 @@ class MessageFilter:
         return ", ".join(parts) or "no filter"
 
 
-def _statement(session: Session, f: MessageFilter) -> Select[OutboxMessage]:
+def message_query(session: Session, f: MessageFilter) -> Select[OutboxMessage]:
+    """The rows ``f`` selects, unordered; listing, replay and setting aside share it.
+
+    Raises :class:`NotFoundError` for a connector or an order that does not exist.
+    """
     stmt = select(OutboxMessage)
     if f.names_rows:
         forms = [form for mid in f.message_ids for form in _message_id_forms(mid)]
@@ -326,7 +331,7 @@ def list_messages(
     """The matching rows, newest first."""
     rows = list(
         session.scalars(
-            _statement(session, f)
+            message_query(session, f)
             .order_by(OutboxMessage.created_at.desc(), OutboxMessage.id.desc())
             .limit(limit)
         )
@@ -475,7 +480,7 @@ class Replayer:
                 "--since or --until (or --kind)",
             )
         now = now or utcnow()
-        stmt = _statement(self._s, f).order_by(OutboxMessage.id)
+        stmt = message_query(self._s, f).order_by(OutboxMessage.id)
         if not dry_run:
             stmt = stmt.with_for_update(of=OutboxMessage)
         rows = list(self._s.scalars(stmt))
