@@ -10,17 +10,14 @@ connector, they go to the SMTP server; shown as connector ``smtp``).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
 from datetime import datetime
-from typing import Any, TypeVar
 
 import click
 
 from gateway.cli.context import Context, pass_context
+from gateway.cli.outbox_filters import filter_options, id_option, kind_value, task_cell
 from gateway.cli.output import emit_record, emit_table, json_option, shorten
-from gateway.cli.values import with_options
 from gateway.outbox.replay import (
-    KINDS,
     STATUSES,
     MessageFilter,
     Replayer,
@@ -28,64 +25,12 @@ from gateway.outbox.replay import (
     ReplayResult,
     list_messages,
     message_detail,
-    parse_when,
 )
 from gateway.persistence.models import utcnow
 from gateway.persistence.retention import BATCH_SIZE, prune
 from gateway.views.message_log import InboundFilter, inbound_detail, list_inbound
 
 __all__ = ["messages"]
-
-F = TypeVar("F", bound=Callable[..., Any])
-
-
-class _When(click.ParamType):
-    """ISO 8601 with a time zone, or a date; a bad value is a usage error naming the option."""
-
-    name = "ISO-8601"
-
-    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
-        if isinstance(value, datetime):
-            return value
-        try:
-            return parse_when(str(value))
-        except ValueError as exc:
-            self.fail(str(exc), param, ctx)
-
-
-_WHEN = _When()
-
-_filters: Callable[[F], F] = with_options(
-    click.option(
-        "--kind",
-        type=click.Choice(tuple(KINDS), case_sensitive=False),
-        help="Only fulfillment requests, business events or e-mails.",
-    ),
-    click.option("--connector", help="Only messages to this connector."),
-    click.option("--order", "order_number", help="Only messages about this order number."),
-    click.option(
-        "--message-id",
-        "message_ids",
-        multiple=True,
-        help="Only this WS-Addressing MessageID (repeatable).",
-    ),
-    click.option(
-        "--since", type=_WHEN, help="Created at or after: ISO 8601 with a time zone, or a date."
-    ),
-    click.option(
-        "--until", type=_WHEN, help="Created before: ISO 8601 with a time zone, or a date."
-    ),
-)
-
-
-def _kind(kind: str | None) -> str | None:
-    return KINDS[kind.upper()] if kind else None
-
-
-def _task(row: dict[str, Any]) -> str | None:
-    """The TASK cell: the task type, the event code, or both (``Shipment/FlineStatusUpdate``)."""
-    parts = [p for p in (row.get("task_type"), row.get("event_code")) if p]
-    return "/".join(parts) or None
 
 
 @click.group(help="Messages in and out: the inbound log, the outbox, parked messages, replay.")
@@ -108,7 +53,7 @@ def _refuse(given: dict[str, object], why: str) -> None:
 )
 @click.option("--inbound", is_flag=True, help="List the inbound message log instead.")
 @click.option("--status", type=click.Choice(STATUSES, case_sensitive=False))
-@_filters
+@filter_options
 @click.option("--operation", help="Inbound: only calls of this operation (e.g. createOrders).")
 @click.option("--user", help="Inbound: only calls this API user made.")
 @click.option(
@@ -159,7 +104,7 @@ def list_(
     f = MessageFilter(
         message_ids=message_ids,
         status=status,
-        kind=_kind(kind),
+        kind=kind_value(kind),
         connector=connector,
         order_number=order_number,
         since=since,
@@ -168,7 +113,9 @@ def list_(
     with ctx.reading() as (runtime, s):
         rows = list_messages(s, f, limit=limit, keys=lambda: runtime.secret_box)
     if not as_json:
-        rows = [{**r, "last_error": shorten(r["last_error"]), "task_type": _task(r)} for r in rows]
+        rows = [
+            {**r, "last_error": shorten(r["last_error"]), "task_type": task_cell(r)} for r in rows
+        ]
     emit_table(
         rows,
         [
@@ -303,13 +250,13 @@ def _show_inbound(ctx: Context, key: str, as_json: bool) -> None:
     "--since, --until (PARKED ones unless --status says otherwise). Business events and "
     "e-mails are notifications: they need no --force.",
 )
-@click.option("--id", "ids", type=int, multiple=True, help="An outbox id (repeatable).")
+@id_option
 @click.option(
     "--status",
     type=click.Choice(STATUSES, case_sensitive=False),
     help="Only messages in this status (default PARKED; any status for --id/--message-id).",
 )
-@_filters
+@filter_options
 @click.option(
     "--force",
     is_flag=True,
@@ -338,7 +285,7 @@ def replay(
         ids=ids,
         message_ids=message_ids,
         status=status.upper() if status else (None if named else "PARKED"),
-        kind=_kind(kind),
+        kind=kind_value(kind),
         connector=connector,
         order_number=order_number,
         since=since,
@@ -384,7 +331,7 @@ def _emit_result(
             {
                 **i.to_json(),
                 "verdict": label.get(i.verdict, i.verdict.lower()),
-                "task_type": _task(i.to_json()),
+                "task_type": task_cell(i.to_json()),
             }
             for i in result.items
         ],

@@ -1,0 +1,73 @@
+"""The options that select outbox messages, shared by ``omgw messages list``, ``replay``,
+``park`` and ``discard``, and the values they turn into."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any, TypeVar
+
+import click
+
+from gateway.cli.values import with_options
+from gateway.outbox.replay import KINDS, parse_when
+
+__all__ = ["filter_options", "id_option", "kind_value", "task_cell"]
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+class _When(click.ParamType):
+    """ISO 8601 with a time zone, or a date; a bad value is a usage error naming the option."""
+
+    name = "ISO-8601"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, datetime):
+            return value
+        try:
+            return parse_when(str(value))
+        except ValueError as exc:
+            self.fail(str(exc), param, ctx)
+
+
+_WHEN = _When()
+
+#: --kind, --connector, --order, --message-id, --since, --until
+filter_options: Callable[[F], F] = with_options(
+    click.option(
+        "--kind",
+        type=click.Choice(tuple(KINDS), case_sensitive=False),
+        help="Only fulfillment requests, business events or e-mails.",
+    ),
+    click.option("--connector", help="Only messages to this connector."),
+    click.option("--order", "order_number", help="Only messages about this order number."),
+    click.option(
+        "--message-id",
+        "message_ids",
+        multiple=True,
+        help="Only this WS-Addressing MessageID (repeatable).",
+    ),
+    click.option(
+        "--since", type=_WHEN, help="Created at or after: ISO 8601 with a time zone, or a date."
+    ),
+    click.option(
+        "--until", type=_WHEN, help="Created before: ISO 8601 with a time zone, or a date."
+    ),
+)
+
+#: --id, repeatable: the commands that change messages name them by outbox id too
+id_option: Callable[[F], F] = click.option(
+    "--id", "ids", type=int, multiple=True, help="An outbox id (repeatable)."
+)
+
+
+def kind_value(kind: str | None) -> str | None:
+    """A ``--kind`` value as the outbox kind it selects."""
+    return KINDS[kind.upper()] if kind else None
+
+
+def task_cell(row: dict[str, Any]) -> str | None:
+    """The TASK cell: the task type, the event code, or both (``Shipment/FlineStatusUpdate``)."""
+    parts = [p for p in (row.get("task_type"), row.get("event_code")) if p]
+    return "/".join(parts) or None
