@@ -1,8 +1,9 @@
 """Looking into the outbox and putting messages back in the queue (``omgw messages``).
 
 * :class:`MessageFilter` selects outbox rows (by id, message id, status, kind, connector,
-  order or creation time); listing and replay share it. Rows are fulfillment requests,
-  business events (``pushPayload`` to a ``BUSINESS_EVENT`` connector) and e-mails, which
+  order or creation time); listing, replay and :mod:`gateway.outbox.set_aside` (park
+  and discard) share it. Rows are fulfillment requests, business events
+  (``pushPayload`` to a ``BUSINESS_EVENT`` connector) and e-mails, which
   have no connector: they go to the SMTP server (shown as connector ``smtp``).
 * :class:`Replayer` puts selected rows back in the queue: ``READY``, due now, a fresh
   retry budget (``attempts = 0``), no lease, ``replays + 1``, one audit entry per row.

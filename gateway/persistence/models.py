@@ -691,7 +691,7 @@ class OutboxMessage(Base):
     included, WS-Security not: a token and its timestamp are made fresh at each send),
     so a retry or a replay sends the same message with the same ``message_id``.
     A row is READY (waiting, or leased while ``lease_until`` is in the future),
-    DELIVERED or PARKED.
+    DELIVERED, PARKED (not sent again until replayed) or DISCARDED (never sent again).
     """
 
     __tablename__ = "outbox"

@@ -1,0 +1,257 @@
+""":class:`SetAside` (park and discard) against a real gateway's database, on SQLite and
+PostgreSQL. Precise states are written straight into the outbox.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from gateway.outbox.replay import MessageFilter
+from gateway.outbox.set_aside import SetAside, SetAsideResult
+from gateway.persistence.models import AuditEntry, Connector, OutboxMessage, utcnow
+from gateway.registry.rules import RuleStore
+from routing.rules import Rule
+from tests.common.orders import order
+from tests.common.receiver import Receiver, receiving
+from tests.common.soap import client
+from tests.conftest import Admin, Gateway, make_settings, serving
+
+# about locks and concurrent workers: runs on SQLite and on PostgreSQL
+pytestmark = pytest.mark.both_databases
+
+CLIENT_FAULT = (
+    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+    b"<soapenv:Body><soapenv:Fault><faultcode>soapenv:Client</faultcode>"
+    b"<faultstring>unknown item</faultstring></soapenv:Fault></soapenv:Body></soapenv:Envelope>"
+)
+
+
+@dataclass
+class Hub:
+    gw: Gateway
+    admin: Admin
+    rx: Receiver
+
+
+@pytest.fixture
+def hub(fresh_database_url: str, tmp_path: Path) -> Iterator[Hub]:
+    """A gateway of its own whose Shipment requests go to a stand-in receiver, its CLI."""
+    settings = make_settings(tmp_path / "home", fresh_database_url)
+    with serving(settings) as gw, receiving() as rx:
+        env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
+        env.update(gw.runtime.settings.to_env())  # the same database and wallet key
+        admin = Admin(env, settings.home)
+        admin.ok("connector", "update", "WMS01_Fulfillment", "--url", rx.url,
+                 "--retry-base-delay", "0", "--retry-max-delay", "0")  # fmt: skip
+        with gw.runtime.sessions() as s, s.begin():
+            store = RuleStore(s, "tests")
+            store.put_rule(Rule("AS1", 'Item = "AS1"', "WMSANY_Fulfillment"))
+            store.set_default("Shipment", "WMS01_Fulfillment")
+            assert store.publish() is not None
+        yield Hub(gw, admin, rx)
+
+
+def submit(gw: Gateway, key: str, revision: str = "1", quantity: int = 10) -> str:
+    imports = client(gw.base, "OrderImportService")
+    request = {"Order": [order(key, [("AS54888", quantity)], revision=revision)]}
+    return str(imports.service.createOrders(request=request)[0].OrderNumber)
+
+
+def put(
+    gw: Gateway,
+    status: str,
+    *,
+    kind: str = "FULFILLMENT_REQUEST",
+    lease: tuple[str, float] | None = None,
+    error: str | None = "HTTP 503",
+) -> tuple[int, str]:
+    """An outbox row in a precise state (``lease``: owner, seconds from now); its ids."""
+    with gw.runtime.sessions() as s, s.begin():
+        cid = s.scalar(select(Connector.id).where(Connector.name == "WMS01_Fulfillment"))
+        now = utcnow()
+        row = OutboxMessage(
+            message_id=f"urn:uuid:{uuid.uuid4()}",
+            kind=kind,
+            connector_id=None if kind == "EMAIL" else cid,
+            order_number="4711",
+            task_type="Shipment" if kind == "FULFILLMENT_REQUEST" else None,
+            event_code="FlineStatusUpdate" if kind == "BUSINESS_EVENT" else None,
+            recipients="ops@example.com" if kind == "EMAIL" else None,
+            invocation_mode="ASYNC_SERVICE",
+            operation="processFulfillmentRequest",
+            soap_action="process",
+            payload=b"<x/>",
+            status=status,
+            attempts=1,
+            next_attempt_at=now + timedelta(hours=1),  # never due while a test runs
+            uncertain=False,
+            replays=0,
+            last_error=error,
+            lease_owner=lease[0] if lease else None,
+            lease_until=now + timedelta(seconds=lease[1]) if lease else None,
+            created_at=now,
+        )
+        s.add(row)
+        s.flush()
+        return row.id, row.message_id
+
+
+def outbox(gw: Gateway, id_: int) -> OutboxMessage:
+    with gw.runtime.sessions() as s:
+        row = s.get(OutboxMessage, id_)
+        assert row is not None
+        return row
+
+
+def audit(gw: Gateway) -> list[tuple[str, str, str, dict[str, Any], dict[str, Any]]]:
+    with gw.runtime.sessions() as s:
+        return [
+            (e.actor, e.action, e.entity_key, json.loads(e.before_json or "{}"),
+             json.loads(e.after_json or "{}"))
+            for e in s.scalars(
+                select(AuditEntry).where(AuditEntry.entity == "outbox").order_by(AuditEntry.id)
+            )
+        ]  # fmt: skip
+
+
+def fails(admin: Admin, code: int, *args: str) -> str:
+    result = admin(*args)
+    assert result.exit_code == code, (args, result.output)
+    assert "Traceback" not in result.output
+    return result.output
+
+
+def report(admin: Admin, code: int, *args: str) -> dict[str, Any]:
+    result = admin(*args, "--json")
+    assert result.exit_code == code, (args, result.output)
+    doc: dict[str, Any] = json.loads(result.stdout)
+    return doc
+
+
+# -- every state, through the API ---------------------------------------------------------------
+
+
+def verdicts(result: SetAsideResult) -> dict[Any, tuple[str, str | None]]:
+    return {i.id or i.message_id: (i.verdict, i.reason) for i in result.items}
+
+
+def test_park_and_discard_judge_each_state(hub):
+    gw = hub.gw
+    ready = put(gw, "READY")
+    sending = put(gw, "READY", lease=("w1", 30))
+    stale = put(gw, "READY", lease=("dead-worker", -5))
+    parked = put(gw, "PARKED")
+    delivered = put(gw, "DELIVERED", error=None)
+    discarded = put(gw, "DISCARDED", error="withdrawn")
+    event = put(gw, "PARKED", kind="BUSINESS_EVENT")
+    mail = put(gw, "READY", kind="EMAIL")
+    every = (ready, sending, stale, parked, delivered, discarded, event, mail)
+    named = MessageFilter(ids=(*(i for i, _m in every), 999999))
+
+    with gw.runtime.sessions() as s, s.begin():
+        parking = SetAside(s, "carol").park(named, reason="  partner\n asked ", dry_run=True)
+    assert parking.reason == "partner asked" and parking.dry_run
+    assert verdicts(parking) == {
+        ready[0]: ("PARKED", None),
+        sending[0]: ("REFUSED", "being sent by w1 right now; try again in 30 s"),
+        stale[0]: ("PARKED", "the lease of dead-worker ran out during a send, which may have "
+                   "reached the receiver: it is marked uncertain"),
+        parked[0]: ("SKIPPED", "already PARKED: the worker does not send it"),
+        delivered[0]: ("SKIPPED", "it was DELIVERED: nothing is left to send"),
+        discarded[0]: ("SKIPPED", "DISCARDED (withdrawn): it is never sent again"),
+        event[0]: ("SKIPPED", "already PARKED: the worker does not send it"),
+        mail[0]: ("PARKED", None),
+        "999999": ("SKIPPED", "no outbox message 999999"),
+    }  # fmt: skip
+    assert [i.retry_after for i in parking.refused] == [30] and parking.retry_after == 30
+    shape = parking.to_json()
+    assert list(shape) == ["action", "dry_run", "force", "reason", "selection", "parked",
+                           "refused", "skipped", "messages", "error"]  # fmt: skip
+    assert (shape["parked"], shape["refused"], shape["skipped"]) == (3, 1, 5)
+    assert shape["messages"][0]["message_id"] == "999999"  # named, not found: first
+    assert shape["messages"][1] == {
+        "verdict": "PARKED", "id": ready[0], "message_id": ready[1],
+        "connector": "WMS01_Fulfillment", "order_number": "4711", "task_type": "Shipment",
+        "was": "READY", "reason": None, "kind": "FULFILLMENT_REQUEST", "event_code": None,
+        "retry_after": None,
+    }  # fmt: skip
+    assert {outbox(gw, i).status for i in (ready[0], stale[0], mail[0])} == {"READY"}
+    assert audit(gw) == []
+
+    with gw.runtime.sessions() as s, s.begin():
+        parking = SetAside(s, "carol").park(named, reason="partner asked")
+    assert len(parking.changed) == 3
+    row = outbox(gw, stale[0])
+    assert (row.status, row.uncertain, row.lease_owner, row.lease_until) == (
+        "PARKED", True, None, None
+    )  # fmt: skip
+    assert (outbox(gw, sending[0]).status, outbox(gw, sending[0]).lease_owner) == ("READY", "w1")
+    assert sorted(k for _a, _b, k, _x, _y in audit(gw)) == sorted(
+        m for _i, m in (ready, stale, mail)
+    )
+
+    # discard: a selection takes PARKED rows; READY ones only when named
+    with gw.runtime.sessions() as s, s.begin():
+        by_kind = SetAside(s, "carol").discard(MessageFilter(kind="BUSINESS_EVENT"), reason="old")
+    assert by_kind.selection == "status PARKED, kind EVENT"
+    assert verdicts(by_kind) == {event[0]: ("DISCARDED", None)}  # a notification: no force
+    with gw.runtime.sessions() as s, s.begin():
+        queued = SetAside(s, "carol").discard(
+            MessageFilter(status="READY", connector="WMS01_Fulfillment"), reason="old"
+        )
+    assert verdicts(queued) == {
+        sending[0]: ("SKIPPED", "READY: it is queued; park it first, or name it by id or "
+                     "message id to discard it while queued"),
+    }  # fmt: skip
+    with gw.runtime.sessions() as s, s.begin():
+        by_id = SetAside(s, "carol").discard(MessageFilter(ids=(sending[0],)), reason="old")
+    assert by_id.items[0].verdict == "REFUSED" and by_id.items[0].retry_after
+    assert outbox(gw, event[0]).status == "DISCARDED" and outbox(gw, sending[0]).status == "READY"
+
+
+def test_two_admins_at_once_set_each_row_aside_once(hub):
+    """The first admin's transaction holds the row. On PostgreSQL the second is not kept
+    waiting (SKIP LOCKED): the row is refused as busy. On SQLite the second waits for the
+    first's write lock, then finds the row parked already."""
+    gw = hub.gw
+    (id_, _m) = put(gw, "READY")
+    wanted = MessageFilter(ids=(id_,))
+    first = gw.runtime.sessions()
+    first.begin()
+    mine = SetAside(first, "alice").park(wanted, reason="first")
+    theirs: list[SetAsideResult] = []
+
+    def other() -> None:
+        with gw.runtime.sessions() as s, s.begin():
+            theirs.append(SetAside(s, "bob").park(wanted, reason="second"))
+
+    thread = threading.Thread(target=other)
+    thread.start()
+    postgres = gw.runtime.settings.database_url.startswith("postgresql")
+    try:
+        thread.join(5 if postgres else 0.5)
+        assert thread.is_alive() is not postgres  # only SQLite waits for the first admin
+    finally:
+        first.commit()
+        first.close()
+        thread.join(30)
+    assert [i.verdict for i in mine.items] == ["PARKED"]
+    (item,) = theirs[0].items
+    if postgres:
+        assert (item.verdict, item.retry_after) == ("REFUSED", 1)
+        assert item.reason is not None and item.reason.startswith("another transaction holds it")
+    else:
+        assert (item.verdict, item.was) == ("SKIPPED", "PARKED")
+    assert outbox(gw, id_).last_error == "parked by alice: first"
+    assert [a for a, _b, _k, _x, _y in audit(gw)] == ["alice"]
