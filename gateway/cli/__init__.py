@@ -73,7 +73,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "messages": (
         "messages",
         "messages",
-        ("Messages in and out: the inbound log, the outbox, parked messages, replay."),
+        ("Messages in and out: the inbound log, the outbox, replay, park and discard."),
     ),
     "orders": (
         "orders",

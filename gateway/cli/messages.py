@@ -1,6 +1,8 @@
-"""``omgw messages list|show|replay|prune``: the outbox, its parking lot, selective replay,
-and pruning what has outlived its retention; ``list|show --inbound``: the inbound message
-log (every SOAP call omgw answered, refusals included).
+"""``omgw messages list|show|replay|park|discard|prune``: the outbox, its parking lot,
+selective replay, setting messages aside (``park`` and ``discard``, in
+:mod:`gateway.cli.parking`) and pruning what has outlived its retention;
+``list|show --inbound``: the inbound message log (every SOAP call omgw answered,
+refusals included).
 
 The outbox holds fulfillment requests (``--kind REQUEST``), business events
 (``EVENT``: pushPayload to a BUSINESS_EVENT connector) and e-mails (``EMAIL``: no
@@ -17,6 +19,7 @@ import click
 from gateway.cli.context import Context, pass_context
 from gateway.cli.outbox_filters import filter_options, id_option, kind_value, task_cell
 from gateway.cli.output import emit_record, emit_table, json_option, shorten
+from gateway.cli.parking import discard, park
 from gateway.outbox.replay import (
     STATUSES,
     MessageFilter,
@@ -33,9 +36,13 @@ from gateway.views.message_log import InboundFilter, inbound_detail, list_inboun
 __all__ = ["messages"]
 
 
-@click.group(help="Messages in and out: the inbound log, the outbox, parked messages, replay.")
+@click.group(help="Messages in and out: the inbound log, the outbox, replay, park and discard.")
 def messages() -> None:
     pass
+
+
+messages.add_command(park)
+messages.add_command(discard)
 
 
 def _refuse(given: dict[str, object], why: str) -> None:

@@ -1,5 +1,11 @@
-""":class:`SetAside` (park and discard) against a real gateway's database, on SQLite and
-PostgreSQL. Precise states are written straight into the outbox.
+"""``omgw messages park|discard`` and :class:`SetAside` against a real gateway, a real
+outbox worker and a stand-in receiver on 127.0.0.1, on SQLite and PostgreSQL.
+
+Parking stops a delivery the worker would make and replay resumes it; a message being
+sent (a worker holds its lease while the receiver has not answered) is refused and its
+outcome is still recorded; discarding a fulfillment request needs force, and a
+discarded message is never sent or replayed. Precise states are written straight into
+the outbox.
 """
 
 from __future__ import annotations
@@ -7,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -15,15 +22,17 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from gateway.outbox.replay import MessageFilter
 from gateway.outbox.set_aside import SetAside, SetAsideResult
+from gateway.outbox.worker import OutboxWorker, Pass
 from gateway.persistence.models import AuditEntry, Connector, OutboxMessage, utcnow
 from gateway.registry.rules import RuleStore
 from routing.rules import Rule
 from tests.common.orders import order
-from tests.common.receiver import Receiver, receiving
+from tests.common.processes import until
+from tests.common.receiver import Receiver, receiving, served
 from tests.common.soap import client
 from tests.conftest import Admin, Gateway, make_settings, serving
 
@@ -139,6 +148,207 @@ def report(admin: Admin, code: int, *args: str) -> dict[str, Any]:
     return doc
 
 
+# -- park, then replay, with a running worker ------------------------------------------------
+
+
+def test_park_stops_a_delivery_and_replay_resumes_it(hub, unique):
+    gw, admin, rx = hub.gw, hub.admin, hub.rx
+    number = submit(gw, unique)
+    (queued,) = admin.json("messages", "list", "--order", number)
+    oid, mid = queued["id"], queued["message_id"]
+    assert queued["status"] == "READY"
+
+    # a dry run says what it would do and changes nothing
+    planned = report(admin, 0, "messages", "park", "--order", number, "--reason", "pause",
+                     "--dry-run")  # fmt: skip
+    assert (planned["dry_run"], planned["parked"], planned["selection"]) == (
+        True, 1, f"status READY, order {number}"
+    )  # fmt: skip
+    assert [(m["verdict"], m["id"], m["was"]) for m in planned["messages"]] == [
+        ("PARKED", oid, "READY")
+    ]
+    out = admin.ok("messages", "park", "--order", number, "--reason", "pause", "--dry-run")
+    assert "would park" in out and "dry run: 1 message(s) would be parked" in out
+    assert outbox(gw, oid).status == "READY" and audit(gw) == []
+
+    out = admin.ok("--actor", "alice", "messages", "park", "--order", number,
+                   "--reason", "WMS01 asked for a pause")  # fmt: skip
+    assert out.splitlines()[-1] == (
+        "1 message(s) parked: the worker does not send them until replayed"
+    )
+    row = outbox(gw, oid)
+    assert (row.status, row.last_error, row.lease_owner) == (
+        "PARKED", "parked by alice: WMS01 asked for a pause", None
+    )  # fmt: skip
+    ((actor, action, key, before, after),) = audit(gw)
+    assert (actor, action, key) == ("alice", "park", mid)
+    assert before["status"] == "READY"
+    assert {k: after[k] for k in ("status", "reason", "id", "connector", "order_number")} == {
+        "status": "PARKED", "reason": "WMS01 asked for a pause", "id": oid,
+        "connector": "WMS01_Fulfillment", "order_number": number,
+    }  # fmt: skip
+    # a parked message counts as parked, whoever parked it: a person must act on it
+    status = json.loads(fails(admin, 2, "status", "--json"))
+    (view,) = [c for c in status["connectors"] if c["connector"] == "WMS01_Fulfillment"]
+    assert (view["ready"], view["parked"]) == (0, 1)
+
+    stop = threading.Event()
+    worker = OutboxWorker(gw.runtime, name="running-worker")
+    thread = threading.Thread(target=worker.run, args=(stop, 0.05))
+    thread.start()
+    try:
+        time.sleep(1.0)  # twenty polls: a READY row would have gone by now
+        assert rx.bodies == [] and outbox(gw, oid).status == "PARKED"
+        admin.ok("--actor", "alice", "messages", "replay", "--id", str(oid))
+        until(lambda: outbox(gw, oid).status == "DELIVERED", "the replayed request delivered", 20)
+    finally:
+        stop.set()
+        thread.join(30)
+    assert rx.message_ids() == [mid]  # the same message, sent once
+    assert [(a, b) for a, b, _k, _x, _y in audit(gw)] == [("alice", "park"), ("alice", "replay")]
+
+    # delivered now: there is nothing left to park
+    skipped = report(admin, 1, "messages", "park", "--id", str(oid), "--reason", "late")
+    assert [(m["verdict"], m["reason"]) for m in skipped["messages"]] == [
+        ("SKIPPED", "it was DELIVERED: nothing is left to send")
+    ]
+    assert skipped["error"]["code"] == "PARK_INCOMPLETE"
+    assert len(audit(gw)) == 2
+
+
+class _Gate:
+    """A receiver that holds each request until ``open`` is set, then accepts it."""
+
+    def __init__(self) -> None:
+        self.arrived = threading.Event()
+        self.open = threading.Event()
+
+    def __call__(self, environ: dict[str, Any], start_response: Any) -> list[bytes]:
+        environ["wsgi.input"].read(int(environ.get("CONTENT_LENGTH") or 0))
+        self.arrived.set()
+        self.open.wait(30)
+        start_response("202 Accepted", [("Content-Type", "text/xml")])
+        return [b""]
+
+
+def test_a_message_being_sent_is_not_parked_under_the_worker(hub, unique):
+    gw, admin = hub.gw, hub.admin
+    gate = _Gate()
+    with served(gate) as base:
+        admin.ok("connector", "update", "WMS01_Fulfillment", "--url", f"{base}/wms")
+        number = submit(gw, unique)
+        (queued,) = admin.json("messages", "list", "--order", number)
+        oid = queued["id"]
+        worker = OutboxWorker(gw.runtime, name="busy-worker")
+        done: list[Pass] = []
+        thread = threading.Thread(target=lambda: done.append(worker.run_once()))
+        thread.start()
+        try:
+            assert gate.arrived.wait(20), "the worker never sent the request"
+            # the worker holds the lease while the receiver has not answered
+            refused = report(admin, 1, "messages", "park", "--order", number, "--reason", "stop")
+            ((item,),) = [refused["messages"]]
+            assert (item["verdict"], item["was"]) == ("REFUSED", "READY")
+            assert item["reason"].startswith("being sent by busy-worker right now; try again in ")
+            assert 0 < item["retry_after"] <= 65
+            assert refused["parked"] == 0 and refused["error"]["message"].startswith(
+                f"busy right now: {oid} ("
+            )
+            out = fails(admin, 1, "messages", "park", "--id", str(oid), "--reason", "stop")
+            assert "being sent by busy-worker right now" in out
+            # discarding it by id is refused alike
+            gone = report(admin, 1, "messages", "discard", "--id", str(oid), "--reason", "x",
+                          "--force")  # fmt: skip
+            assert gone["messages"][0]["verdict"] == "REFUSED"
+            row = outbox(gw, oid)
+            assert (row.status, row.lease_owner) == ("READY", "busy-worker")
+        finally:
+            gate.open.set()
+            thread.join(30)
+    # the send's outcome was recorded: nothing was set aside under the worker's feet
+    assert done == [Pass(delivered=1)]
+    assert outbox(gw, oid).status == "DELIVERED"
+    assert audit(gw) == []
+
+
+# -- discard ----------------------------------------------------------------------------------
+
+
+def test_discard_needs_force_for_a_request_and_the_worker_never_sends_it(hub, unique):
+    gw, admin, rx = hub.gw, hub.admin, hub.rx
+    number = submit(gw, unique)
+    (queued,) = admin.json("messages", "list", "--order", number)
+    oid, mid = queued["id"], queued["message_id"]
+    rx.script = [("500 Internal Server Error", CLIENT_FAULT)]
+    worker = OutboxWorker(gw.runtime, name="test-worker")
+    assert worker.run_once() == Pass(parked=1)
+
+    refused = report(admin, 1, "messages", "discard", "--order", number, "--reason", "dup")
+    (item,) = refused["messages"]
+    assert (item["verdict"], item["was"], item["reason"]) == (
+        "REFUSED", "PARKED",
+        "a fulfillment request: discarded, its lines wait on a request that is never sent, "
+        f"and order {number} must be handled by hand; force discards it anyway",
+    )  # fmt: skip
+    assert refused["error"] == {
+        "code": "DISCARD_INCOMPLETE",
+        "message": f"refused without force: {oid} ({mid}): fulfillment requests whose lines "
+        "would wait on a request that is never sent; force discards them anyway, and their "
+        "orders must then be handled by hand",
+    }
+    assert outbox(gw, oid).status == "PARKED" and audit(gw) == []
+    # a dry run of the forced discard changes nothing either
+    planned = report(admin, 0, "messages", "discard", "--order", number, "--reason", "dup",
+                     "--force", "--dry-run")  # fmt: skip
+    assert (planned["discarded"], planned["messages"][0]["verdict"]) == (1, "DISCARDED")
+    assert outbox(gw, oid).status == "PARKED" and audit(gw) == []
+
+    out = admin.ok("--actor", "bob", "messages", "discard", "--order", number,
+                   "--reason", "entered twice; cancelled in the source", "--force")  # fmt: skip
+    assert "forced: a fulfillment request" in out
+    assert out.splitlines()[-1] == ("1 message(s) discarded: they are never sent or replayed again")
+    row = outbox(gw, oid)
+    assert (row.status, row.last_error) == (
+        "DISCARDED", "discarded by bob: entered twice; cancelled in the source"
+    )  # fmt: skip
+    ((actor, action, key, before, after),) = audit(gw)
+    assert (actor, action, key, before["status"]) == ("bob", "discard", mid, "PARKED")
+    assert (after["status"], after["forced"]) == ("DISCARDED", True)
+
+    # replay keeps it aside, and says why
+    out = fails(admin, 1, "messages", "replay", "--id", str(oid))
+    assert "DISCARDED (discarded by bob: entered twice; cancelled in the source): it is " \
+           "never sent again" in out  # fmt: skip
+    assert outbox(gw, oid).replays == 0
+    # the worker never sends it, even once it would be due
+    with gw.runtime.sessions() as s, s.begin():
+        s.execute(update(OutboxMessage).where(OutboxMessage.id == oid)
+                  .values(next_attempt_at=utcnow() - timedelta(minutes=1)))  # fmt: skip
+    assert worker.run_once() == Pass()
+    assert len(rx.bodies) == 1 and outbox(gw, oid).status == "DISCARDED"
+    # discarded already: a second discard changes nothing
+    again = report(admin, 1, "messages", "discard", "--id", str(oid), "--reason", "x", "--force")
+    assert again["messages"][0]["reason"].startswith("already DISCARDED (discarded by bob")
+    assert len(audit(gw)) == 1
+
+
+def test_a_request_of_a_revised_order_is_discarded_without_force(hub, unique):
+    gw, admin = hub.gw, hub.admin
+    number = submit(gw, unique)
+    (first,) = admin.json("messages", "list", "--order", number)
+    assert submit(gw, unique, revision="2", quantity=4) == number  # withdraws the first
+    with gw.runtime.sessions() as s, s.begin():  # say it had been parked meanwhile
+        s.execute(update(OutboxMessage).where(OutboxMessage.id == first["id"])
+                  .values(status="PARKED"))  # fmt: skip
+    done = report(admin, 0, "messages", "discard", "--id", str(first["id"]), "--reason", "old")
+    (item,) = done["messages"]
+    assert (
+        item["verdict"] == "DISCARDED"
+        and "SUPERSEDED): the worker would discard it" in (item["reason"])
+    )
+    assert "error" not in done and outbox(gw, first["id"]).status == "DISCARDED"
+
+
 # -- every state, through the API ---------------------------------------------------------------
 
 
@@ -218,6 +428,30 @@ def test_park_and_discard_judge_each_state(hub):
         by_id = SetAside(s, "carol").discard(MessageFilter(ids=(sending[0],)), reason="old")
     assert by_id.items[0].verdict == "REFUSED" and by_id.items[0].retry_after
     assert outbox(gw, event[0]).status == "DISCARDED" and outbox(gw, sending[0]).status == "READY"
+
+
+def test_a_selection_and_a_reason_are_required(hub):
+    gw, admin = hub.gw, hub.admin
+    (id_, _m) = put(gw, "READY")
+    for command in ("park", "discard"):
+        for args in ([], ["--status", "READY"], ["--dry-run"]):
+            out = fails(admin, 2, "messages", command, *args, "--reason", "r")
+            assert f"say which messages to {command}: --id, --message-id" in out
+        assert "Missing option '--reason'" in fails(admin, 2, "messages", command, "--id", "1")
+        assert "no connector named NOPE" in fails(
+            admin, 1, "messages", command, "--connector", "NOPE", "--reason", "r"
+        )
+    with gw.runtime.sessions() as s, s.begin():
+        with pytest.raises(Exception, match="say why the messages are PARKED"):
+            SetAside(s, "x").park(MessageFilter(ids=(id_,)), reason=" \n")
+        with pytest.raises(Exception, match="longer than 500 characters"):
+            SetAside(s, "x").discard(MessageFilter(ids=(id_,)), reason="x" * 501)
+    out = admin.ok("messages", "park", "--until", "2001-01-01", "--reason", "r")
+    assert out.strip() == (
+        "nothing to park: no message matches (status READY, created before "
+        "2001-01-01T00:00:00+00:00)"
+    )
+    assert outbox(gw, id_).status == "READY" and audit(gw) == []
 
 
 def test_two_admins_at_once_set_each_row_aside_once(hub):

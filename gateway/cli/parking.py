@@ -1,0 +1,182 @@
+"""``omgw messages park|discard``: set outbox messages aside, for a while (park: the worker
+stops sending them until they are replayed) or for good (discard: never sent or replayed
+again). The rules are :mod:`gateway.outbox.set_aside`'s; this module only reads the
+options and prints the verdicts."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import click
+
+from gateway.cli.context import Context, pass_context
+from gateway.cli.outbox_filters import filter_options, id_option, kind_value, task_cell
+from gateway.cli.output import emit_table, json_option
+from gateway.outbox.replay import STATUSES, MessageFilter
+from gateway.outbox.set_aside import DISCARD, PARK, SetAside, SetAsideResult
+
+__all__ = ["discard", "park"]
+
+_REASON_HELP = "Why (kept as the message's last error and in the audit log)."
+
+
+def _filter(
+    action: str,
+    ids: tuple[int, ...],
+    status: str | None,
+    kind: str | None,
+    connector: str | None,
+    order_number: str | None,
+    message_ids: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+) -> MessageFilter:
+    f = MessageFilter(
+        ids=ids,
+        message_ids=message_ids,
+        status=status.upper() if status else None,
+        kind=kind_value(kind),
+        connector=connector,
+        order_number=order_number,
+        since=since,
+        until=until,
+    )
+    if not f.selects:
+        raise click.UsageError(
+            f"say which messages to {action}: --id, --message-id, --connector, --order, "
+            "--since or --until (or --kind)"
+        )
+    return f
+
+
+@click.command(
+    "park",
+    help="Set queued messages aside: the worker stops sending them (e.g. while a receiver "
+    "asks for a pause) until `messages replay` puts them back. Name them with "
+    "--id/--message-id or select them with --kind, --connector, --order, --since, --until "
+    "(READY ones unless --status says otherwise). A message being sent right now is "
+    "refused: try again once its send is recorded.",
+)
+@id_option
+@click.option(
+    "--status",
+    type=click.Choice(STATUSES, case_sensitive=False),
+    help="Only messages in this status (default READY; any status for --id/--message-id).",
+)
+@filter_options
+@click.option("--reason", required=True, help=_REASON_HELP)
+@click.option("--dry-run", is_flag=True, help="Say what would be parked; change nothing.")
+@json_option
+@pass_context
+def park(
+    ctx: Context,
+    ids: tuple[int, ...],
+    status: str | None,
+    kind: str | None,
+    connector: str | None,
+    order_number: str | None,
+    message_ids: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    reason: str,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    f = _filter(PARK, ids, status, kind, connector, order_number, message_ids, since, until)
+    with ctx.transaction() as (_rt, s):
+        result = SetAside(s, ctx.actor).park(f, reason=reason, dry_run=dry_run)
+    _report(result, as_json)
+
+
+@click.command(
+    "discard",
+    help="Set messages aside for good: never sent or replayed again. Name them with "
+    "--id/--message-id (a READY one too) or select them with --kind, --connector, --order, "
+    "--since, --until (PARKED ones unless --status says otherwise). A fulfillment request "
+    "needs --force: its lines then wait on a request that is never sent, and the order "
+    "must be handled by hand. Business events and e-mails are notifications: they need "
+    "no --force.",
+)
+@id_option
+@click.option(
+    "--status",
+    type=click.Choice(STATUSES, case_sensitive=False),
+    help="Only messages in this status (default PARKED; any status for --id/--message-id).",
+)
+@filter_options
+@click.option("--reason", required=True, help=_REASON_HELP)
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Also discard fulfillment requests: their lines wait on nothing, and their "
+    "orders must be handled by hand (cancelled or revised, or the system told).",
+)
+@click.option("--dry-run", is_flag=True, help="Say what would be discarded; change nothing.")
+@json_option
+@pass_context
+def discard(
+    ctx: Context,
+    ids: tuple[int, ...],
+    status: str | None,
+    kind: str | None,
+    connector: str | None,
+    order_number: str | None,
+    message_ids: tuple[str, ...],
+    since: datetime | None,
+    until: datetime | None,
+    reason: str,
+    force: bool,
+    dry_run: bool,
+    as_json: bool,
+) -> None:
+    f = _filter(DISCARD, ids, status, kind, connector, order_number, message_ids, since, until)
+    with ctx.transaction() as (_rt, s):
+        result = SetAside(s, ctx.actor).discard(f, reason=reason, force=force, dry_run=dry_run)
+    _report(result, as_json)
+
+
+def _report(result: SetAsideResult, as_json: bool) -> None:
+    """Print the verdicts; exit 1 when a message was refused or skipped (with --json, the
+    report holds the error: one JSON document, then the exit code)."""
+    problem = result.problem
+    if as_json:
+        click.echo(json.dumps(result.to_json(), indent=2))
+        if problem:
+            click.get_current_context().exit(1)
+        return
+    done = "parked" if result.action == PARK else "discarded"
+    if not result.items:
+        click.echo(f"nothing to {result.action}: no message matches ({result.selection})")
+        return
+    label = {done.upper(): f"would {result.action}" if result.dry_run else done}
+    emit_table(
+        [
+            {
+                **i.to_json(),
+                "verdict": label.get(i.verdict, i.verdict.lower()),
+                "task_type": task_cell(i.to_json()),
+            }
+            for i in result.items
+        ],
+        [
+            ("verdict", "RESULT"),
+            ("id", "ID"),
+            ("message_id", "MESSAGE ID"),
+            ("connector", "CONNECTOR"),
+            ("order_number", "ORDER"),
+            ("task_type", "TASK"),
+            ("was", "WAS"),
+            ("reason", "REASON"),
+        ],
+        False,
+    )
+    n = len(result.changed)
+    if result.dry_run:
+        click.echo(f"dry run: {n} message(s) would be {done}; nothing was changed")
+    elif result.action == PARK:
+        click.echo(f"{n} message(s) parked: the worker does not send them until replayed")
+    else:
+        click.echo(f"{n} message(s) discarded: they are never sent or replayed again")
+    if problem:
+        raise click.ClickException(problem)
