@@ -6,35 +6,18 @@ options given, keeping the stored values of the others.
 
 from __future__ import annotations
 
-from typing import Any
-
 import click
 
 from connectors.triggers import (
     ORDER_ATTRIBUTES,
     TRIGGER_EVENTS,
-    TriggerPointSpec,
     canonical_criterion,
 )
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_changes, emit_table, json_option
-from gateway.cli.values import build_spec
-from gateway.errors import NotFoundError
-from gateway.registry.triggers import TriggerStore
+from gateway.registry.triggers import TriggerStore, trigger_record
 
 __all__ = ["trigger"]
-
-
-def _row(spec: TriggerPointSpec) -> dict[str, Any]:
-    return {
-        "key": spec.key,
-        "event": spec.event,
-        "criterion": spec.criterion or None,
-        "raise_event": spec.raise_event,
-        "send_email": spec.send_email,
-        "email_to": list(spec.email_to),
-        "connectors": list(spec.connectors),
-    }
 
 
 @click.group(
@@ -50,7 +33,7 @@ def trigger() -> None:
 @pass_context
 def list_(ctx: Context, as_json: bool) -> None:
     with ctx.reading() as (_rt, s):
-        rows = [_row(p) for p in TriggerStore(s).trigger_points()]
+        rows = [trigger_record(p) for p in TriggerStore(s).trigger_points()]
     if not as_json:
         rows = [
             {**r, "email_to": ", ".join(r["email_to"]) or None,
@@ -114,25 +97,15 @@ def set_(
         raise click.UsageError("give --email-to or --no-email-to, not both")
     if connectors and no_connectors:
         raise click.UsageError("give --connector or --no-connectors, not both")
-    event = event.strip().upper()
-    criterion = canonical_criterion(event, criterion)
     with ctx.transaction() as (_rt, s):
-        store = TriggerStore(s, ctx.actor)
-        try:
-            data = store.trigger_point(event, criterion).to_mapping()
-        except NotFoundError:
-            data = {"event": event, "criterion": criterion} if criterion else {"event": event}
-        if raise_event is not None:
-            data["raise_event"] = raise_event
-        if send_email is not None:
-            data["send_email"] = send_email
-        if email_to or no_email_to:
-            data["email_to"] = list(email_to)
-        if connectors or no_connectors:
-            data["connectors"] = list(connectors)
-        label = f"{event}/{criterion}" if criterion else event
-        spec = build_spec(f"trigger point {label}", data, TriggerPointSpec.from_mapping)
-        change = store.put_trigger_point(spec)
+        change = TriggerStore(s, ctx.actor).set_trigger_point(
+            event,
+            criterion,
+            raise_event=raise_event,
+            send_email=send_email,
+            email_to=email_to if email_to or no_email_to else None,
+            connectors=connectors if connectors or no_connectors else None,
+        )
     emit_changes([change], as_json)
 
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from connectors.registry import SpecInvalid
-from gateway.errors import ValidationError
+from gateway.registry.specs import build_spec
 
 __all__ = ["build_spec", "given", "with_options"]
 
-S = TypeVar("S")
 F = TypeVar("F", bound=Callable[..., Any])
 
 
@@ -23,13 +21,6 @@ def with_options(*options: Callable[[F], F]) -> Callable[[F], F]:
         return func
 
     return decorate
-
-
-def build_spec(kind: str, data: Mapping[str, Any], build: Callable[[Mapping[str, Any]], S]) -> S:
-    try:
-        return build(data)
-    except SpecInvalid as exc:
-        raise ValidationError("INVALID_VALUE", f"{kind}: {exc}") from None
 
 
 def given(renamed: Mapping[str, str] | None = None, **values: Any) -> dict[str, Any]:

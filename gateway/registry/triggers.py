@@ -8,6 +8,7 @@ whole set, refused when any two ranges of one task type overlap.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
@@ -24,8 +25,9 @@ from gateway.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
 from gateway.persistence.models import Connector, JeopardyThreshold, TaskType, TriggerPoint
+from gateway.registry.specs import build_spec
 
-__all__ = ["TriggerStore", "criterion_problem", "trigger_referrers"]
+__all__ = ["TriggerStore", "criterion_problem", "trigger_record", "trigger_referrers"]
 
 _STATUSES = {
     "ORDER_STATUS_UPDATE": ("an order header", tuple(HEADER_TRANSITIONS)),
@@ -56,6 +58,19 @@ def _spec(row: TriggerPoint) -> TriggerPointSpec:
         email_to=tuple(a for a in row.email_to.split(",") if a),
         connectors=tuple(sorted(c.name for c in row.connectors)),
     )
+
+
+def trigger_record(spec: TriggerPointSpec) -> dict[str, Any]:
+    """A trigger point as listed (``omgw trigger list --json``, the console)."""
+    return {
+        "key": spec.key,
+        "event": spec.event,
+        "criterion": spec.criterion or None,
+        "raise_event": spec.raise_event,
+        "send_email": spec.send_email,
+        "email_to": list(spec.email_to),
+        "connectors": list(spec.connectors),
+    }
 
 
 def _threshold(row: JeopardyThreshold) -> JeopardyThresholdSpec:
@@ -147,6 +162,35 @@ class TriggerStore:
         )
         audit.record(self._s, self.actor, change)
         return change
+
+    def set_trigger_point(
+        self,
+        event: str,
+        criterion: str = "",
+        *,
+        raise_event: bool | None = None,
+        send_email: bool | None = None,
+        email_to: Sequence[str] | None = None,
+        connectors: Sequence[str] | None = None,
+    ) -> Change | None:
+        """Create the trigger point (event, criterion), or change the options given (not
+        None) of the one there, keeping the stored values of the others."""
+        event = event.strip().upper()
+        criterion = canonical_criterion(event, criterion)
+        try:
+            data: dict[str, Any] = self.trigger_point(event, criterion).to_mapping()
+        except NotFoundError:
+            data = {"event": event, "criterion": criterion} if criterion else {"event": event}
+        given = {
+            "raise_event": raise_event,
+            "send_email": send_email,
+            "email_to": None if email_to is None else list(email_to),
+            "connectors": None if connectors is None else list(connectors),
+        }
+        data.update({k: v for k, v in given.items() if v is not None})
+        label = f"{event}/{criterion}" if criterion else event
+        spec = build_spec(f"trigger point {label}", data, TriggerPointSpec.from_mapping)
+        return self.put_trigger_point(spec)
 
     def remove_trigger_point(self, event: str, criterion: str = "") -> Change:
         spec = self.trigger_point(event, criterion)

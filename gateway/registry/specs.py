@@ -1,0 +1,21 @@
+"""Turning given values into registry specs, with one clear error for all their problems
+(the command line and the console build specs the same way)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
+
+from connectors.registry import SpecInvalid
+from gateway.errors import ValidationError
+
+__all__ = ["build_spec"]
+
+S = TypeVar("S")
+
+
+def build_spec(kind: str, data: Mapping[str, Any], build: Callable[[Mapping[str, Any]], S]) -> S:
+    try:
+        return build(data)
+    except SpecInvalid as exc:
+        raise ValidationError("INVALID_VALUE", f"{kind}: {exc}") from None
