@@ -10,29 +10,16 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
-from sqlalchemy.orm import Session
 
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_changes, emit_record, emit_table, json_option
 from gateway.cli.values import with_options
-from gateway.errors import NotFoundError, ValidationError
-from gateway.orders.inquiry import OrderQuery, find_orders
+from gateway.errors import NotFoundError
 from gateway.orders.intake import OrderIntake
-from gateway.orders.placement import BILLED_WHERE_SHIPPED
-from gateway.orders.routing import line_attributes, shipment_step
-from gateway.persistence.models import Connector, FulfillLine
-from gateway.registry.rules import RuleStore, rules_error
+from gateway.registry.rules import RuleStore, build_rule, rule_row
 from gateway.views.job_reports import reroute_rows
-from routing.engine import Engine, Explanation, compile_rule_set
-from routing.rules import (
-    ATTRIBUTES,
-    Rule,
-    RuleSet,
-    RuleSetInvalid,
-    parse_instant,
-    rule_from_mapping,
-    typed_values,
-)
+from gateway.views.rule_explain import explain_line
+from routing.rules import ATTRIBUTES, RuleSet, parse_instant
 
 __all__ = ["rule"]
 
@@ -49,24 +36,6 @@ _options = with_options(
 )
 
 
-def _build(base: dict[str, Any], values: dict[str, Any]) -> Rule:
-    data = {**base}
-    for key, value in values.items():
-        if value is not None:
-            data[key] = None if value == "" else value  # "" clears an optional field
-    try:
-        return rule_from_mapping(data)
-    except RuleSetInvalid as exc:
-        raise rules_error(exc, f"rule {data.get('id')}", "is not valid") from None
-
-
-def _row(rule: Rule) -> dict[str, Any]:
-    data = rule.to_dict()
-    start, end = data["active_from"] or "…", data["active_until"] or "…"
-    data["window"] = "always" if start == end == "…" else f"{start} – {end}"
-    return data
-
-
 @click.group(help="Routing rules: which connector each fulfillment request goes to.")
 def rule() -> None:
     pass
@@ -78,7 +47,7 @@ def rule() -> None:
 @json_option
 @pass_context
 def add(ctx: Context, rule_id: str, as_json: bool, **values: Any) -> None:
-    new = _build({"id": rule_id}, values)
+    new = build_rule({"id": rule_id}, values)
     with ctx.transaction() as (_rt, s):
         change = RuleStore(s, ctx.actor).put_rule(new, mode="create")
     emit_changes([change], as_json)
@@ -92,7 +61,7 @@ def add(ctx: Context, rule_id: str, as_json: bool, **values: Any) -> None:
 def update(ctx: Context, rule_id: str, as_json: bool, **values: Any) -> None:
     with ctx.transaction() as (_rt, s):
         store = RuleStore(s, ctx.actor)
-        changed = _build(store.rule(rule_id).to_dict(), values)
+        changed = build_rule(store.rule(rule_id).to_dict(), values)
         change = store.put_rule(changed, mode="update")
     emit_changes([change], as_json)
 
@@ -138,7 +107,7 @@ def list_(ctx: Context, version: int | None, as_json: bool) -> None:
     with ctx.reading() as (_rt, s):
         _, rule_set = _rule_set(RuleStore(s), version)
     ranked = sorted(rule_set.rules, key=lambda r: (-r.priority, r.rule_id))
-    rows = [_row(r) for r in ranked]
+    rows = [rule_row(r) for r in ranked]
     if as_json:
         click.echo(json.dumps({"rules": rows, "defaults": dict(rule_set.defaults)}, indent=2))
         return
@@ -253,31 +222,6 @@ def _pairs(items: tuple[str, ...]) -> dict[str, str]:
     return out
 
 
-def _order_attributes(
-    s: Session, order: str, line_number: int
-) -> tuple[dict[str, Any], int | None, str | None]:
-    """The line's attributes, the routing version that routed it (if one did), and the
-    connector of its shipment request (if it has one)."""
-    (header,) = find_orders(s, OrderQuery(order_number=order))
-    lines = [li for li in header.lines if li.line_number == line_number]
-    if not lines:
-        raise NotFoundError("LINE_NOT_FOUND", f"order {order} has no line {line_number}")
-    line = lines[0]
-    process, step = shipment_step()
-    fline = line.fulfill_lines[0] if line.fulfill_lines else None
-    recorded = fline.rule_set_version if fline is not None else None
-    attributes = line_attributes(header, header.source_system.code, line, fline, process, step)
-    return attributes, recorded, _shipment_connector(s, fline)
-
-
-def _shipment_connector(s: Session, fline: FulfillLine | None) -> str | None:
-    request = fline.request if fline is not None else None
-    if request is None or request.task_type != "Shipment" or request.connector_id is None:
-        return None
-    connector = s.get(Connector, request.connector_id)
-    return connector.name if connector is not None else None
-
-
 @rule.command(
     "explain",
     help="Show how routing decides for a line: every rule considered, why it did not "
@@ -315,103 +259,27 @@ def explain(
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--at") from None
     with ctx.reading() as (_rt, s):
-        store = RuleStore(s)
-        values: dict[str, Any] = {}
-        shipped_via = None
-        if order is not None:
-            values, recorded, shipped_via = _order_attributes(s, order, line_number)
-            if version is None and not draft:
-                version = recorded  # why it went where it went (or nowhere)
-        engine = _engine(store, version, draft)
-    try:
-        given = typed_values(_pairs(sets))
-    except ValueError as exc:
-        raise ValidationError("INVALID_VALUE", str(exc)) from None
-    values.update(given)
-    explanation = engine.explain(values, at)
-    _emit_explanation(
-        engine, explanation, values, at, "draft" if draft else None, shipped_via, as_json
-    )
-
-
-def _engine(store: RuleStore, version: int | None, draft: bool) -> Engine:
-    if draft:
-        try:
-            return compile_rule_set(store.draft(), 0)
-        except RuleSetInvalid as exc:
-            raise rules_error(exc, "the draft") from None
-    if version is not None:
-        info, rule_set = store.version(version)
-        return compile_rule_set(rule_set, info.version)
-    engine = store.engine()
-    if engine is None:
-        raise ValidationError(
-            "RULES_INVALID", "no routing version is published yet; use --draft, or publish"
+        found = explain_line(
+            s,
+            _pairs(sets),
+            at,
+            order=order,
+            line_number=line_number,
+            version=version,
+            draft=draft,
         )
-    return engine
-
-
-def _emit_explanation(
-    engine: Engine,
-    explanation: Explanation,
-    values: dict[str, Any],
-    at: datetime,
-    label: str | None,
-    shipped_via: str | None,
-    as_json: bool,
-) -> None:
-    """``shipped_via``: the connector of the line's shipment request, where a bill that
-    routing has nothing for goes (as the runtime sends it; see BILLED_WHERE_SHIPPED)."""
-    decision = explanation.decision
-    connector = decision.connector
-    fallback = connector is None and values.get("TaskType") == BILLED_WHERE_SHIPPED
-    if decision.rule is not None:
-        outcome = f"connector {decision.connector} (rule {decision.rule_id})"
-    elif decision.by_default:
-        outcome = f"connector {decision.connector} (default for task type {values['TaskType']})"
-    elif fallback:
-        connector = shipped_via
-        where = f"connector {shipped_via}" if shipped_via else "its connector"
-        outcome = (
-            f"where the line's shipment went ({where}), since routing has no connector for "
-            f"{BILLED_WHERE_SHIPPED}: {decision.reason}"
-        )
-    else:
-        outcome = f"no connector: {decision.reason}"
-    rows = [
-        {
-            "rule": v.rule.rule_id,
-            "priority": v.rule.priority,
-            "outcome": v.outcome,
-            "detail": v.detail,
-        }
-        for v in explanation.verdicts
-    ]
     if as_json:
-        record = {
-            "version": label or engine.version,
-            "at": at.isoformat(),
-            "attributes": {k: str(v) for k, v in values.items() if v is not None},
-            "rules": rows,
-            "decision": {
-                "connector": connector,
-                "rule": decision.rule_id,
-                "by_default": decision.by_default,
-                "reason": decision.reason,
-                "where_shipped": fallback,
-            },
-        }
-        click.echo(json.dumps(record, indent=2))
+        click.echo(json.dumps(found.record, indent=2))
         return
-    click.echo(f"routing {label or f'version {engine.version}'} at {at.isoformat()}")
-    shown = ", ".join(f"{k}={v}" for k, v in values.items() if v is not None)
+    click.echo(f"routing {found.label} at {at.isoformat()}")
+    shown = ", ".join(f"{k}={v}" for k, v in found.values.items() if v is not None)
     click.echo(f"attributes: {shown or '(none)'}")
     emit_table(
-        rows,
+        found.rows,
         [("rule", "RULE"), ("priority", "PRIORITY"), ("outcome", "OUTCOME"), ("detail", "DETAIL")],
         False,
     )
-    click.echo(f"decision: {outcome}")
+    click.echo(f"decision: {found.outcome}")
 
 
 @rule.command("reroute", help="Route an order's ROUTING_ERROR lines again (after a publish).")

@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -36,7 +38,7 @@ from gateway.persistence.quiet import unless_changed
 from routing.engine import Engine, compile_rule_set
 from routing.rules import Problem, Rule, RuleSet, RuleSetInvalid, check, rule_from_mapping
 
-__all__ = ["PublishedVersion", "RuleStore", "rules_error"]
+__all__ = ["PublishedVersion", "RuleStore", "build_rule", "rule_row", "rules_error"]
 
 _CACHE: dict[tuple[str, int, datetime], Engine] = {}
 _CACHE_LOCK = threading.Lock()
@@ -73,6 +75,27 @@ def rules_error(
     """One admin error listing every problem, one per line."""
     lines = "\n".join(f"  {p}" for p in exc.problems)
     return ValidationError("RULES_INVALID", f"{what} {outcome}:\n{lines}")
+
+
+def build_rule(base: Mapping[str, Any], values: Mapping[str, Any]) -> Rule:
+    """``base`` (a rule's fields) with the ``values`` given (not None); "" clears an
+    optional field."""
+    data = {**base}
+    for key, value in values.items():
+        if value is not None:
+            data[key] = None if value == "" else value
+    try:
+        return rule_from_mapping(data)
+    except RuleSetInvalid as exc:
+        raise rules_error(exc, f"rule {data.get('id')}", "is not valid") from None
+
+
+def rule_row(rule: Rule) -> dict[str, Any]:
+    """A rule as listed: its fields and its window in words."""
+    data = rule.to_dict()
+    start, end = data["active_from"] or "…", data["active_until"] or "…"
+    data["window"] = "always" if start == end == "…" else f"{start} – {end}"
+    return data
 
 
 class RuleStore:
