@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import json
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 
@@ -12,11 +11,6 @@ from gateway.cli.output import emit_table, json_option
 from gateway.persistence import audit as audit_log
 
 __all__ = ["audit"]
-
-
-def _utc(value: datetime) -> datetime:
-    """Times are UTC on both databases (SQLite hands back naive values)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 @click.group(help="Who changed the setup, what, when, before and after.")
@@ -41,22 +35,13 @@ def list_(
 ) -> None:
     with ctx.reading() as (_rt, s):
         rows = [
-            {
-                "id": e.id,
-                "at": _utc(e.at).isoformat(timespec="seconds"),
-                "actor": e.actor,
-                "action": e.action,
-                "entity": e.entity,
-                "key": e.entity_key,
-                "before": None if e.before_json is None else json.loads(e.before_json),
-                "after": None if e.after_json is None else json.loads(e.after_json),
-            }
+            audit_log.entry_record(e)
             for e in audit_log.entries(
                 s,
                 limit=limit,
                 entity=entity,
                 actor=actor,
-                since=None if since is None else _utc(since),
+                since=None if since is None else audit_log.utc(since),
             )
         ]
     emit_table(

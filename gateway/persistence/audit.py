@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from gateway.persistence.models import AuditEntry
 
-__all__ = ["Change", "entries", "record"]
+__all__ = ["Change", "entries", "entry_record", "record", "utc"]
 
 
 @dataclass(frozen=True)
@@ -96,3 +96,22 @@ def entries(
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
     return list(session.scalars(stmt))
+
+
+def utc(value: datetime) -> datetime:
+    """Times are UTC on both databases (SQLite hands back naive values)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def entry_record(entry: AuditEntry) -> dict[str, Any]:
+    """One entry as listed (``omgw audit list --json``, the console)."""
+    return {
+        "id": entry.id,
+        "at": utc(entry.at).isoformat(timespec="seconds"),
+        "actor": entry.actor,
+        "action": entry.action,
+        "entity": entry.entity,
+        "key": entry.entity_key,
+        "before": None if entry.before_json is None else json.loads(entry.before_json),
+        "after": None if entry.after_json is None else json.loads(entry.after_json),
+    }
