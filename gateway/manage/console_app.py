@@ -43,7 +43,19 @@ from gateway.errors import (
     StateError,
     ValidationError,
 )
-from gateway.manage import api_jobs, api_status, openapi_doc, page_dashboard, web_login
+from gateway.manage import (
+    api_audit,
+    api_connectors,
+    api_jobs,
+    api_status,
+    api_users,
+    api_wallet,
+    openapi_doc,
+    page_dashboard,
+    page_setup,
+    page_users,
+    web_login,
+)
 from gateway.manage.templating import render
 from gateway.manage.web_routes import PREFIX, ROUTES, Call, Page, Redirect, Route, Signing
 from gateway.manage.web_sessions import SESSION_COOKIE, SessionStore, WebSession
@@ -58,7 +70,19 @@ __all__ = ["PREFIX", "ConsoleApp"]
 log = logging.getLogger(__name__)
 
 #: modules whose routes the console serves (imported for their registrations)
-_AREAS = (api_jobs, api_status, openapi_doc, page_dashboard, web_login)
+_AREAS = (
+    api_audit,
+    api_connectors,
+    api_jobs,
+    api_status,
+    api_users,
+    api_wallet,
+    openapi_doc,
+    page_dashboard,
+    page_setup,
+    page_users,
+    web_login,
+)
 
 #: the HTTP status of each error class; anything else is ours (500)
 _STATUS: tuple[tuple[type[GatewayError], int], ...] = (

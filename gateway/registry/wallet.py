@@ -268,6 +268,17 @@ class Wallet:
         audit.record(self._s, self.actor, change)
         return change
 
+    def replace_password(self, credential_map: str, key: str, password: str) -> Change | None:
+        """Rotate an entry's password: its username and client certificate stay."""
+        row = self._require(credential_map, key)
+        self._cipher = sealing_box(self._s, self._keys or self._box)
+        old = self._open(row)
+        return self.set(
+            credential_map,
+            key,
+            Credential(old.username, password, old.client_certificate, old.client_key),
+        )
+
     def remove(self, credential_map: str, key: str) -> Change:
         row = self._require(credential_map, key)
         users = Registry(self._s).wallet_referrers(credential_map, key)
