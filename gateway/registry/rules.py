@@ -98,6 +98,19 @@ def rule_row(rule: Rule) -> dict[str, Any]:
     return data
 
 
+def _diff_item(
+    kind: str, key: str, before: dict[str, Any] | None, after: dict[str, Any] | None
+) -> dict[str, Any]:
+    change = "added" if before is None else "removed" if after is None else "changed"
+    fields = sorted(
+        k
+        for k in set(before or {}) | set(after or {})
+        if (before or {}).get(k) != (after or {}).get(k)
+    )
+    return {"kind": kind, "key": key, "change": change, "fields": fields,
+            "before": before, "after": after}  # fmt: skip
+
+
 class RuleStore:
     """The routing draft and versions, inside the caller's session and transaction."""
 
@@ -212,6 +225,31 @@ class RuleStore:
         self._s.flush()
         change = Change.put("routing_default", task_type, before, {"connector": connector})
         return self._audit(change)
+
+    def draft_diff(self) -> list[dict[str, Any]]:
+        """What publishing the draft would change against the version in use: one item
+        per rule or default added, removed or changed, with its fields before and after."""
+        current = self.current()
+        published = RuleSet((), {}) if current is None else current[1]
+        draft = self.draft()
+        out: list[dict[str, Any]] = []
+        old = {r.rule_id: r.to_dict() for r in published.rules}
+        new = {r.rule_id: r.to_dict() for r in draft.rules}
+        for rule_id in sorted(set(old) | set(new)):
+            if old.get(rule_id) != new.get(rule_id):
+                out.append(_diff_item("rule", rule_id, old.get(rule_id), new.get(rule_id)))
+        for task_type in sorted(set(published.defaults) | set(draft.defaults)):
+            before, after = published.defaults.get(task_type), draft.defaults.get(task_type)
+            if before != after:
+                out.append(
+                    _diff_item(
+                        "default",
+                        task_type,
+                        None if before is None else {"connector": before},
+                        None if after is None else {"connector": after},
+                    )
+                )
+        return out
 
     # -- versions --------------------------------------------------------------------
 
