@@ -139,7 +139,15 @@ class ConsoleApp:
 
     def __call__(self, environ: dict[str, Any], start_response: Any) -> Iterable[bytes]:
         request = Request(environ)
-        response = self._answer(request)
+        try:
+            response = self._answer(request)
+        except Exception as exc:  # before a handler runs: the sign-in check, the database
+            reference = uuid.uuid4().hex[:12]
+            log.error("console %s %s failed (reference %s)", request.method, request.path,
+                      reference, exc_info=(type(exc), exc, exc.__traceback__))  # fmt: skip
+            message = f"the gateway failed; its log has reference {reference}"
+            is_api = request.path.startswith(PREFIX + "/api/")
+            response = self._error(request, is_api, 500, "INTERNAL_ERROR", message)
         for name, value in _SECURITY_HEADERS:
             response.headers.setdefault(name, value)
         return response(environ, start_response)
@@ -235,7 +243,7 @@ class ConsoleApp:
 
     def _run(self, route: Route, call: Call, values: Mapping[str, Any]) -> Response:
         try:
-            result = route.handler(call, **values)
+            return _response(call, route.handler(call, **values))
         except GatewayError as err:
             status = next((s for cls, s in _STATUS if isinstance(err, cls)), None)
             if status is not None:
@@ -244,17 +252,6 @@ class ConsoleApp:
             return self._failed(route, call, err)
         except Exception as exc:  # a fault of ours: the caller gets a reference, the log the rest
             return self._failed(route, call, exc)
-        if isinstance(result, Redirect):
-            to = PREFIX + result.to
-            if result.notice:
-                to += ("&" if "?" in to else "?") + "notice=" + quote(result.notice)
-            return _redirect(to)
-        if isinstance(result, Page):
-            html = render(result.template, call, **result.values)
-            return Response(html, result.status, mimetype="text/html")
-        if isinstance(result, Response):
-            return result
-        return _json(result)
 
     def _failed(self, route: Route, call: Call, exc: Exception) -> Response:
         reference = uuid.uuid4().hex[:12]
@@ -291,6 +288,21 @@ class ConsoleApp:
             details=details or [],
         )
         return Response(html, status, mimetype="text/html")
+
+
+def _response(call: Call, result: Any) -> Response:
+    """What a handler returned, as the answer: a redirect, a page rendered, or JSON."""
+    if isinstance(result, Redirect):
+        to = PREFIX + result.to
+        if result.notice:
+            to += ("&" if "?" in to else "?") + "notice=" + quote(result.notice)
+        return _redirect(to)
+    if isinstance(result, Page):
+        html = render(result.template, call, **result.values)
+        return Response(html, result.status, mimetype="text/html")
+    if isinstance(result, Response):
+        return result
+    return _json(result)
 
 
 def _check_csrf(request: Request, session: WebSession) -> None:

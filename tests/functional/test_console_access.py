@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from sqlalchemy import update
+from sqlalchemy import text, update
 
 from gateway.persistence.models import ConsoleSession, User, utcnow
 from tests.common.console import Console, signed_in
@@ -226,3 +226,21 @@ def test_the_openapi_description_names_every_api_route(gateway: Gateway) -> None
     assert described == served_routes
     assert ("GET", "/api/v1/status") in described
     json.dumps(doc)
+
+
+def test_a_failure_of_ours_is_a_500_with_a_reference_in_the_log(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    settings = make_settings(tmp_path / "home", f"sqlite:///{tmp_path / 'omgw.db'}")
+    with serving(settings) as gw:
+        with gw.runtime.sessions() as s, s.begin():  # the status reads break from here on
+            s.execute(text("DROP TABLE worker_beats"))
+        console = signed_in(gw.base, "viewer")
+        answer = console.get("/status")
+        assert answer.status_code == 500
+        error = answer.json()["error"]
+        assert error["code"] == "INTERNAL_ERROR" and "worker_beats" not in error["message"]
+        reference = error["message"].rsplit(" ", 1)[1]
+        assert any(reference in r.getMessage() for r in caplog.records)
+        page = console.page("/")
+        assert page.status_code == 500 and "its log has reference" in page.text
