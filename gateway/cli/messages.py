@@ -24,7 +24,6 @@ from gateway.outbox.replay import (
     STATUSES,
     MessageFilter,
     Replayer,
-    ReplayItem,
     ReplayResult,
     list_messages,
     message_detail,
@@ -305,7 +304,7 @@ def replay(
         )
     with ctx.transaction() as (_rt, s):
         result = Replayer(s, ctx.actor).replay(f, force=force, dry_run=dry_run)
-    problem = _problem(result)
+    problem = result.problem()
     _emit_result(result, f, as_json, problem)
     if problem:
         if as_json:  # the report holds the error: one JSON document, then exit 1
@@ -317,17 +316,7 @@ def _emit_result(
     result: ReplayResult, f: MessageFilter, as_json: bool, problem: str | None
 ) -> None:
     if as_json:
-        out: dict[str, object] = {
-            "dry_run": result.dry_run,
-            "force": result.force,
-            "replayed": len(result.replayed),
-            "refused": len(result.refused),
-            "skipped": len(result.skipped),
-            "messages": [i.to_json() for i in result.items],
-        }
-        if problem:
-            out["error"] = {"code": "REPLAY_INCOMPLETE", "message": problem}
-        click.echo(json.dumps(out, indent=2))
+        click.echo(json.dumps(result.to_json(), indent=2))
         return
     if not result.items:
         click.echo(f"nothing to replay: no message matches ({f.describe()})")
@@ -359,32 +348,6 @@ def _emit_result(
         click.echo(f"dry run: {n} message(s) would be replayed; nothing was changed")
     else:
         click.echo(f"{n} message(s) replayed: the worker sends them again with the same MessageID")
-
-
-def _names(items: list[ReplayItem]) -> str:
-    return ", ".join(
-        f"{i.id} ({i.message_id})" if i.id is not None else str(i.message_id) for i in items
-    )
-
-
-def _problem(result: ReplayResult) -> str | None:
-    """What was not replayed, in a sentence or two; None when everything was."""
-    parts = []
-    if result.refused:
-        # DELIVERED, or uncertain: either may have acted on it already
-        twice = any(i.task_type in ("Shipment", "Invoice") for i in result.refused)
-        effect = (
-            "may create a second shipment or invoice"
-            if twice
-            else "may make the receiver act twice"
-        )
-        parts.append(
-            f"refused without --force: {_names(result.refused)}: sending them again {effect}; "
-            "check with the receiver, then use --force to send them anyway"
-        )
-    if result.skipped:
-        parts.append(f"not replayable: {_names(result.skipped)}: see the reasons above")
-    return ". ".join(parts) or None
 
 
 @messages.command(

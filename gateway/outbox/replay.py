@@ -458,6 +458,48 @@ class ReplayResult:
         """Everything selected was (or would be) replayed."""
         return not self.refused and not self.skipped
 
+    def problem(self, force: str = "--force") -> str | None:
+        """What was not replayed, in a sentence or two; None when everything was.
+        ``force`` names the switch that sends refused rows anyway, as the caller knows it."""
+        parts = []
+        if self.refused:
+            # DELIVERED, or uncertain: either may have acted on it already
+            twice = any(i.task_type in _ONCE_ONLY for i in self.refused)
+            effect = (
+                "may create a second shipment or invoice"
+                if twice
+                else "may make the receiver act twice"
+            )
+            parts.append(
+                f"refused without {force}: {_names(self.refused)}: sending them again {effect}; "
+                f"check with the receiver, then use {force} to send them anyway"
+            )
+        if self.skipped:
+            parts.append(f"not replayable: {_names(self.skipped)}: see the reasons above")
+        return ". ".join(parts) or None
+
+    def to_json(self, force: str = "--force") -> dict[str, Any]:
+        """The report: counts, each row's verdict, and the problem (code
+        ``REPLAY_INCOMPLETE``) when anything selected was not replayed."""
+        out: dict[str, Any] = {
+            "dry_run": self.dry_run,
+            "force": self.force,
+            "replayed": len(self.replayed),
+            "refused": len(self.refused),
+            "skipped": len(self.skipped),
+            "messages": [i.to_json() for i in self.items],
+        }
+        problem = self.problem(force)
+        if problem:
+            out["error"] = {"code": "REPLAY_INCOMPLETE", "message": problem}
+        return out
+
+
+def _names(items: Sequence[ReplayItem]) -> str:
+    return ", ".join(
+        f"{i.id} ({i.message_id})" if i.id is not None else str(i.message_id) for i in items
+    )
+
 
 class Replayer:
     """Puts outbox rows back in the queue, in the caller's transaction."""
