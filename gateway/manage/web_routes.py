@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -22,6 +23,7 @@ from werkzeug.wrappers import Request
 
 from gateway.errors import ValidationError
 from gateway.manage.web_sessions import SessionStore, WebSession
+from gateway.outbox.replay import parse_when
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator
 
@@ -36,6 +38,7 @@ __all__ = [
     "Signing",
     "api",
     "page",
+    "when_arg",
 ]
 
 #: where the console and its API are served
@@ -108,6 +111,17 @@ def page(
         return handler
 
     return register
+
+
+def when_arg(name: str, text: object) -> datetime | None:
+    """A ``since``/``until`` value (ISO 8601 with a time zone, or a date), as the CLI's
+    options take it; a 400 naming it when it cannot be read."""
+    if text is None or not str(text).strip():
+        return None
+    try:
+        return parse_when(str(text))
+    except ValueError as exc:
+        raise ValidationError("PARAMETER_INVALID", f"{name}: {exc}") from None
 
 
 @dataclass(frozen=True)

@@ -79,6 +79,9 @@ def list_orders(
     line_status: str | None = None,
     limit: int = 50,
     all_revisions: bool = False,
+    number: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     """Orders newest first, with their line counts; a revision that a newer one
     superseded (``DOO_REFERENCE``) only with ``all_revisions`` or when asked for by
@@ -87,7 +90,8 @@ def list_orders(
     ``status`` is the order's own (header) status; ``key`` narrows by source system,
     source number and PO number (each revision by its own values); ``line_status``
     keeps orders with an order line or a fulfillment line in that status, so a
-    ``ROUTING_ERROR`` line under an ``OPEN`` order is found."""
+    ``ROUTING_ERROR`` line under an ``OPEN`` order is found; ``number`` keeps one order
+    number's revisions, ``since`` and ``until`` those created in that window."""
     lines = (
         select(OrderLine.header_id, func.count().label("n"))
         .group_by(OrderLine.header_id)
@@ -122,6 +126,12 @@ def list_orders(
         stmt = stmt.where(*key.conditions(session))
     if status:
         stmt = stmt.where(OrderHeader.status == status.upper())
+    if number:
+        stmt = stmt.where(OrderHeader.order_number == number.strip())
+    if since is not None:
+        stmt = stmt.where(OrderHeader.created_at >= _utc(since))
+    if until is not None:
+        stmt = stmt.where(OrderHeader.created_at < _utc(until))
     if line_status:
         wanted = line_status.upper()
         stmt = stmt.where(
@@ -196,7 +206,9 @@ def _inbound(session: Session, order_number: str) -> list[tuple[datetime, dict[s
                 {
                     "at": iso(arrived),
                     "direction": "IN",
+                    "log_id": m.id,
                     "message_id": m.message_id,
+                    "user": m.principal,
                     "service": m.service,
                     "operation": m.operation,
                     "outcome": m.outcome,
