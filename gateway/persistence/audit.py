@@ -86,8 +86,9 @@ def entries(
     entity: str | None = None,
     actor: str | None = None,
     since: datetime | None = None,
+    key: str | None = None,
 ) -> list[AuditEntry]:
-    """Newest first."""
+    """Newest first; ``key`` keeps one entity's entries (with ``entity``)."""
     stmt = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
     if entity:
         stmt = stmt.where(AuditEntry.entity == entity)
@@ -95,6 +96,8 @@ def entries(
         stmt = stmt.where(AuditEntry.actor == actor)
     if since:
         stmt = stmt.where(AuditEntry.at >= since)
+    if key:
+        stmt = stmt.where(AuditEntry.entity_key == key)
     return list(session.scalars(stmt))
 
 

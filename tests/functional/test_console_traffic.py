@@ -13,11 +13,17 @@ from typing import Any
 from xml.etree import ElementTree
 
 import pytest
+import requests
 from sqlalchemy import select
 
+from connectors.registry import ConnectorSpec
+from connectors.wallet import Credential
 from gateway.persistence.models import AuditEntry, OutboxMessage
-from tests.common.console import signed_in
+from gateway.registry.store import Registry
+from gateway.registry.wallet import Wallet
+from tests.common.console import Console, signed_in
 from tests.common.shop import CONNECTOR, Shop, line, shop_at
+from tests.common.soap import PASSWORD, client
 
 SVG = "{http://www.w3.org/2000/svg}"
 SECRET = "Wms-Pa55word-4471"  # the connector's wallet password
@@ -181,6 +187,7 @@ def test_output_is_escaped_wherever_an_order_shows(shop):
     for path, params in (
         ("/orders", {"source_number": hostile}),
         (f"/orders/{number}", {}),
+        ("/messages/inbound", {"order": number}),
     ):
         page = viewer.page(path, **params)
         assert page.status_code == 200
@@ -189,3 +196,170 @@ def test_output_is_escaped_wherever_an_order_shows(shop):
     found = viewer.page("/orders", source_number=hostile).text
     assert f'data-order="{number}"' in found and "&lt;script&gt;" in found
     timeline(viewer.page(f"/orders/{number}").text)  # still well-formed XML
+
+
+# -- messages ---------------------------------------------------------------------------------
+
+
+def _credential(shop: Shop) -> None:
+    with shop.gw.runtime.sessions() as s, s.begin():
+        Wallet(s, lambda: shop.gw.runtime.secret_box, "tests").set(
+            "oracle.wsm.security", "WMS01_KEY", Credential("wms", SECRET)
+        )
+        Registry(s, "tests").put_connector(
+            ConnectorSpec(CONNECTOR, "WMS01", shop.rx.url, credential_key="WMS01_KEY")
+        )
+
+
+def test_messages_are_listed_filtered_and_shown_redacted(shop, unique):
+    _credential(shop)
+    number, oid = parked(shop, unique)
+    wsse = client(shop.gw.base, "OrderImportService", wsse=True)
+    from tests.common.orders import order
+
+    wsse.service.createOrders(request={"Order": [order(f"{unique}W")]})
+    refused = requests.post(
+        f"{shop.gw.base}/fscmService/OrderImportService",
+        data=b"<x/>",
+        auth=("all", "wrong-" + PASSWORD),
+        headers={"Content-Type": "text/xml"},
+        timeout=10,
+    )
+    assert refused.status_code == 500
+    viewer = signed_in(shop.gw.base, "viewer")
+
+    (row,) = viewer.get("/messages", order=number).json()
+    assert (row["id"], row["status"], row["connector"]) == (oid, "PARKED", CONNECTOR)
+    assert [r["id"] for r in viewer.get("/messages", status="PARKED", kind="REQUEST").json()] == [
+        oid
+    ]
+    assert viewer.get("/messages", status="DELIVERED", order=number).json() == []
+    assert viewer.get("/messages", until="2000-01-01").json() == []
+    mid = row["message_id"]
+    assert [r["id"] for r in viewer.get("/messages", message_id=mid).json()] == [oid]
+    assert viewer.get("/messages", connector="NOPE").json()["error"]["code"] == "CONNECTOR_UNKNOWN"
+    assert viewer.get("/messages", kind="PIGEON").status_code == 400
+
+    shown = viewer.get(f"/messages/{oid}").json()
+    assert shown["message_id"] == mid and shown["payload"].startswith("<")
+    assert shown["last_error"] == "SOAP fault Client: user wms: wrong password ********"
+    assert viewer.get(f"/messages/{mid}").json()["id"] == oid  # by MessageID too
+    assert viewer.get("/messages/999999").json()["error"]["code"] == "MESSAGE_NOT_FOUND"
+    page = viewer.page(f"/messages/{oid}").text
+    assert SECRET not in page and "wrong password ********" in page and 'id="payload"' in page
+    assert 'id="replay"' not in page  # a viewer has no replay button
+
+    calls = viewer.get("/messages/inbound", operation="createOrders", user="all").json()
+    signed = next(c for c in calls if c["order_numbers"] and c["order_numbers"] != [number])
+    inbound = viewer.get(f"/messages/inbound/{signed['id']}").json()
+    assert "Password" in inbound["payload"] and PASSWORD not in inbound["payload"]
+    assert PASSWORD not in viewer.page(f"/messages/inbound/{signed['id']}").text
+    faults = viewer.get("/messages/inbound", faults="true").json()
+    assert faults and all(f["outcome"] == "FAULT" for f in faults)
+    assert "AUTH_FAILED" in {f["fault_code"] for f in faults}
+    listing = viewer.page("/messages/inbound", faults="1").text
+    assert 'id="messages"' in listing and "AUTH_FAILED" in listing
+    assert viewer.get("/messages/inbound/999999").status_code == 404
+    outbound = viewer.page("/messages", order=number).text
+    assert f'data-id="{oid}"' in outbound and SECRET not in outbound
+
+
+@pytest.mark.both_databases
+def test_a_parked_request_is_replayed_through_the_api_with_its_guards(shop, unique):
+    number, oid = parked(shop, unique)
+    operator = signed_in(shop.gw.base, "operator")
+    viewer = signed_in(shop.gw.base, "viewer")
+
+    refused = viewer.send("POST", "/messages/replay", {"id": [oid]})
+    assert refused.status_code == 403 and refused.json()["error"]["code"] == "AUTH_FORBIDDEN"
+    no_token = operator.send("POST", "/messages/replay", {"id": [oid]}, csrf=False)
+    assert no_token.status_code == 403 and no_token.json()["error"]["code"] == "CSRF_FAILED"
+    nothing = operator.send("POST", "/messages/replay", {})
+    assert nothing.status_code == 400 and nothing.json()["error"]["code"] == "MISSING_KEY"
+
+    dry = operator.send("POST", "/messages/replay", {"order": number, "dry_run": True})
+    assert dry.status_code == 200 and (dry.json()["dry_run"], dry.json()["replayed"]) == (True, 1)
+    assert outbox_rows(shop, number)[0].status == "PARKED" and audit(shop, "outbox") == []
+
+    done = operator.send("POST", "/messages/replay", {"order": number})
+    assert done.status_code == 200, done.text
+    assert (done.json()["replayed"], done.json()["messages"][0]["id"]) == (1, oid)
+    (row,) = outbox_rows(shop, number)
+    assert (row.status, row.attempts, row.replays) == ("READY", 0, 1)
+    assert audit(shop, "outbox") == [("operator", "replay", row.message_id)]
+
+    shop.deliver()  # the receiver takes it this time
+    assert outbox_rows(shop, number)[0].status == "DELIVERED"
+    # delivered: another Shipment request may ship twice, so only force sends it
+    again = operator.send("POST", "/messages/replay", {"id": [oid]})
+    assert again.status_code == 409
+    report = again.json()
+    assert (report["replayed"], report["refused"]) == (0, 1)
+    assert report["error"]["code"] == "REPLAY_INCOMPLETE"
+    assert "may create a second shipment" in report["error"]["message"]
+    assert '"force": true' in report["error"]["message"]
+    assert outbox_rows(shop, number)[0].status == "DELIVERED"
+
+    scripted = requests.post(
+        shop.gw.base + "/manage/api/v1/messages/replay",
+        json={"id": [oid], "force": True},
+        auth=("operator", PASSWORD),  # a script: HTTP Basic, no CSRF token
+        timeout=30,
+    )
+    assert scripted.status_code == 200 and scripted.json()["force"] is True
+    assert outbox_rows(shop, number)[0].status == "READY"
+    history = operator.get(f"/messages/{oid}").json()["history"]
+    assert [(h["actor"], h["action"], h["after"]["forced"]) for h in history] == [
+        ("operator", "replay", False), ("operator", "replay", True)
+    ]  # fmt: skip
+
+
+def test_replay_through_the_confirmation_page(shop, unique):
+    number, oid = parked(shop, unique)
+    operator = signed_in(shop.gw.base, "operator")
+    page = operator.page(f"/messages/{oid}").text
+    assert 'id="replay"' in page and 'action="/manage/messages/replay"' in page
+
+    confirm = operator.page("/messages/replay", id=str(oid))
+    assert confirm.status_code == 200 and 'id="confirm-replay"' in confirm.text
+    assert 'data-verdict="REPLAYED"' in confirm.text and 'id="force"' not in confirm.text
+    assert outbox_rows(shop, number)[0].status == "PARKED"  # showing it changed nothing
+    # the confirmation is a form: a GET never replays, a POST without the token is refused
+    assert operator.submit("/messages/replay", {"id": oid}, csrf=False).status_code == 403
+    done = operator.submit("/messages/replay", {"id": oid})
+    assert done.status_code == 303
+    assert done.headers["Location"].startswith(f"/manage/messages/{oid}?notice=")
+    after = operator.http.get(shop.gw.base + done.headers["Location"], timeout=10).text
+    assert "1 message(s) replayed" in after and 'data-action="replay"' in after
+
+    shop.deliver()
+    confirm = operator.page("/messages/replay", id=str(oid)).text
+    assert 'data-verdict="REFUSED"' in confirm and 'id="force"' in confirm
+    assert "may create a second shipment or invoice" in confirm
+    refused = operator.submit("/messages/replay", {"id": oid})
+    shown = operator.http.get(shop.gw.base + refused.headers["Location"], timeout=10).text
+    assert "nothing was replayed" in shown and "refused without force" in shown
+    assert outbox_rows(shop, number)[0].status == "DELIVERED"
+    forced = operator.submit("/messages/replay", {"id": oid, "force": "1"})
+    assert forced.status_code == 303 and outbox_rows(shop, number)[0].status == "READY"
+    assert "(forced)" in operator.page(f"/messages/{oid}").text
+
+    # from a filtered list: the button carries the filter, the confirmation the rows
+    listing = operator.page("/messages", order=number, status="READY").text
+    assert 'id="replay"' in listing
+    plan = operator.page("/messages/replay", order=number, status="READY",
+                         back=f"/messages?order={number}").text  # fmt: skip
+    assert 'data-verdict="SKIPPED"' in plan and "already queued" in plan
+    assert 'id="confirm-replay"' not in plan  # nothing to replay: nothing to confirm
+
+
+def test_the_traffic_pages_need_a_session_and_answer_json_errors(shop):
+    for path in ("/orders", "/messages", "/messages/inbound"):
+        answer = requests.get(f"{shop.gw.base}/manage{path}", allow_redirects=False, timeout=10)
+        assert answer.status_code == 303 and "/manage/login" in answer.headers["Location"]
+    none = requests.get(f"{shop.gw.base}/manage/api/v1/orders", timeout=10)
+    assert none.status_code == 401
+    page = Console(shop.gw.base)
+    page.sign_in("viewer")
+    missing = page.page("/orders/NO-SUCH")
+    assert missing.status_code == 404 and "ORDER_NOT_FOUND" in missing.text
