@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from connectors.registry import ConnectorSpec
 from connectors.wallet import Credential
-from gateway.persistence.models import AuditEntry, OutboxMessage
+from gateway.persistence.models import AuditEntry, OutboxMessage, StagedOrder
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 from tests.common.console import Console, signed_in
@@ -353,8 +353,43 @@ def test_replay_through_the_confirmation_page(shop, unique):
     assert 'id="confirm-replay"' not in plan  # nothing to replay: nothing to confirm
 
 
+def test_staged_work_in_error_is_retried_and_discarded(shop):
+    with shop.gw.runtime.sessions() as s, s.begin():
+        rows = [
+            StagedOrder(source_system="LEGACY", source_order_id=f"STG{i}", revision="1",
+                        payload_json="{}", status="ERROR", error_code="SCHEMA_INVALID",
+                        error_message="<b>bad</b> payload")
+            for i in range(2)
+        ]  # fmt: skip
+        s.add_all(rows)
+        s.flush()
+        first, second = rows[0].id, rows[1].id
+    viewer = signed_in(shop.gw.base, "viewer")
+    operator = signed_in(shop.gw.base, "operator")
+    listed = viewer.get("/staged").json()
+    assert {(r["kind"], r["id"]) for r in listed} >= {("order", first), ("order", second)}
+    page = viewer.page("/staged").text
+    assert f'data-staged="order-{first}"' in page and "&lt;b&gt;bad" in page
+    assert "Retry</button>" not in page  # a viewer sees no buttons
+    assert viewer.send("POST", f"/staged/order/{first}/retry").status_code == 403
+
+    retried = operator.send("POST", f"/staged/order/{first}/retry")
+    assert retried.status_code == 200 and retried.json()["status"] == "STAGED"
+    twice = operator.send("POST", f"/staged/order/{first}/retry")
+    assert twice.status_code == 409 and twice.json()["error"]["code"] == "STAGED_NOT_IN_ERROR"
+    assert operator.send("POST", f"/staged/order/{second}/discard", {}).status_code == 400
+    assert operator.send("POST", "/staged/pigeon/1/retry").status_code == 400
+    done = operator.submit(f"/staged/order/{second}/discard", {"reason": "sent anew"})
+    assert done.status_code == 303 and "is discarded" in requests.utils.unquote(
+        done.headers["Location"]
+    )
+    assert audit(shop, "staged order") == [
+        ("operator", "retry", str(first)), ("operator", "discard", str(second))
+    ]  # fmt: skip
+
+
 def test_the_traffic_pages_need_a_session_and_answer_json_errors(shop):
-    for path in ("/orders", "/messages", "/messages/inbound"):
+    for path in ("/orders", "/messages", "/messages/inbound", "/staged"):
         answer = requests.get(f"{shop.gw.base}/manage{path}", allow_redirects=False, timeout=10)
         assert answer.status_code == 303 and "/manage/login" in answer.headers["Location"]
     none = requests.get(f"{shop.gw.base}/manage/api/v1/orders", timeout=10)
