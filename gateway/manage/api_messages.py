@@ -28,17 +28,21 @@ from gateway.views.message_log import InboundFilter, inbound_detail, list_inboun
 __all__ = [
     "FILTER_PARAMS",
     "INBOUND_PARAMS",
+    "SELECTOR_PROPERTIES",
     "inbound_filter",
     "inbound_message",
     "inbound_messages",
     "message_history",
+    "message_selection",
     "outbound_filter",
     "outbound_message",
     "outbound_messages",
     "replay",
     "replay_filter",
     "replay_messages",
+    "report_answer",
     "run_replay",
+    "truth",
 ]
 
 _TAG = "messages"
@@ -94,20 +98,23 @@ _REPORT = {
         "error": {"type": "object", "description": "REPLAY_INCOMPLETE: what was not replayed"},
     },
 }
-_ARRAY = {"type": "array", "items": {"type": "string"}}
+#: the selectors of a change's JSON body (replay, park, discard)
+SELECTOR_PROPERTIES: dict[str, Any] = {
+    "id": {"type": "array", "items": {"type": "integer"}},
+    "message_id": {"type": "array", "items": {"type": "string"}},
+    "status": {"type": "string", "enum": list(STATUSES)},
+    "kind": {"type": "string", "enum": list(KINDS)},
+    "connector": {"type": "string"},
+    "order": {"type": "string"},
+    "since": {"type": "string"},
+    "until": {"type": "string"},
+}
 _REPLAY_BODY = {
     "type": "object",
     "description": "Name messages by id or message_id, or select them (PARKED ones unless "
     "status says otherwise)",
     "properties": {
-        "id": {"type": "array", "items": {"type": "integer"}},
-        "message_id": _ARRAY,
-        "status": {"type": "string", "enum": list(STATUSES)},
-        "kind": {"type": "string", "enum": list(KINDS)},
-        "connector": {"type": "string"},
-        "order": {"type": "string"},
-        "since": {"type": "string"},
-        "until": {"type": "string"},
+        **SELECTOR_PROPERTIES,
         "force": {
             "type": "boolean",
             "description": "Also replay DELIVERED messages and uncertain Shipment/Invoice "
@@ -231,7 +238,7 @@ def _texts(values: Any) -> tuple[str, ...]:
     return tuple(str(v).strip() for v in items if v is not None and str(v).strip())
 
 
-def _truth(name: str, value: Any) -> bool:
+def truth(name: str, value: Any) -> bool:
     if isinstance(value, bool):
         return value
     text = str(value or "").strip().lower()
@@ -242,22 +249,28 @@ def _truth(name: str, value: Any) -> bool:
     raise ValidationError("PARAMETER_INVALID", f"{name} must be true or false, not {value!r}")
 
 
-def replay_filter(values: dict[str, Any]) -> MessageFilter:
-    """The selection a replay names: by ``id``/``message_id`` (any status unless
-    ``status`` is given), or by the other selectors (``PARKED`` unless ``status`` says
-    otherwise), as ``omgw messages replay`` does."""
+def message_selection(values: dict[str, Any], default_status: str | None = None) -> MessageFilter:
+    """The outbox rows a change names (a JSON body, or a form's fields): by
+    ``id``/``message_id`` (any status unless ``status`` is given), or by the other
+    selectors (``default_status`` unless ``status`` says otherwise)."""
     ids, message_ids = _ids(values.get("id")), _texts(values.get("message_id"))
     status = _status(values.get("status") or None)
     return MessageFilter(
         ids=ids,
         message_ids=message_ids,
-        status=status or (None if ids or message_ids else "PARKED"),
+        status=status or (None if ids or message_ids else default_status),
         kind=_kind(values.get("kind") or None),
         connector=(str(values.get("connector") or "").strip() or None),
         order_number=(str(values.get("order") or "").strip() or None),
         since=when_arg("since", values.get("since")),
         until=when_arg("until", values.get("until")),
     )
+
+
+def replay_filter(values: dict[str, Any]) -> MessageFilter:
+    """The selection a replay names: ``PARKED`` rows unless named or ``status`` says
+    otherwise, as ``omgw messages replay`` does."""
+    return message_selection(values, "PARKED")
 
 
 def run_replay(call: Call, f: MessageFilter, *, force: bool, dry_run: bool) -> ReplayResult:
@@ -273,9 +286,22 @@ def replay_messages(call: Call, values: dict[str, Any]) -> ReplayResult:
     return run_replay(
         call,
         replay_filter(values),
-        force=_truth("force", values.get("force")),
-        dry_run=_truth("dry_run", values.get("dry_run")),
+        force=truth("force", values.get("force")),
+        dry_run=truth("dry_run", values.get("dry_run")),
     )
+
+
+def report_answer(report: dict[str, Any], ok: bool, retry_after: int | None = None) -> Any:
+    """A change's report: as the answer when everything selected was done, else the same
+    report with status 409 (what was done stays done), and ``Retry-After`` when waiting
+    a moment would let the rest through."""
+    if ok:
+        return report
+    body = json.dumps(report, ensure_ascii=False, default=str)
+    answer = Response(body, 409, mimetype="application/json")
+    if retry_after is not None:
+        answer.headers["Retry-After"] = str(retry_after)
+    return answer
 
 
 # -- routes -----------------------------------------------------------------------------------
@@ -344,8 +370,4 @@ def message(call: Call, key: str) -> dict[str, Any]:
 )
 def replay(call: Call) -> Any:
     result = replay_messages(call, call.body())
-    report = result.to_json(force='"force": true')
-    if result.ok:
-        return report
-    body = json.dumps(report, ensure_ascii=False, default=str)
-    return Response(body, 409, mimetype="application/json")
+    return report_answer(result.to_json(force='"force": true'), result.ok)

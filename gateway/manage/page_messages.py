@@ -21,12 +21,14 @@ from gateway.manage.web_routes import Call, Page, Redirect, page
 from gateway.outbox.replay import KINDS, REFUSED, REPLAYED, STATUSES, ReplayResult
 
 __all__ = [
+    "back_to",
     "confirm_replay",
     "inbound_list_page",
     "inbound_page",
     "message_page",
     "messages_page",
     "replay_now",
+    "selection",
 ]
 
 _OUT_FIELDS = ("status", "kind", "connector", "order", "message_id", "since", "until")
@@ -86,14 +88,14 @@ def message_page(call: Call, key: str) -> Page:
     return Page("message.html", {"title": f"Message {record['id']}", "m": record})
 
 
-def _selection(call: Call) -> dict[str, Any]:
+def selection(call: Call) -> dict[str, Any]:
     values: dict[str, Any] = {name: call.arg(name) for name in _SELECTORS}
     values["id"] = list(call.args("id"))
     values["message_id"] = list(call.args("message_id"))
     return values
 
 
-def _back(call: Call) -> str:
+def back_to(call: Call) -> str:
     """Where to go after a replay: the list it was asked from, or the one message."""
     back = call.arg("back") or ""
     if back.startswith("/messages") and "//" not in back and "\\" not in back:
@@ -103,13 +105,13 @@ def _back(call: Call) -> str:
 
 @page("GET", "/messages/replay", role="OPERATOR", summary="Confirm a replay (a dry run)")
 def confirm_replay(call: Call) -> Page:
-    f = replay_filter(_selection(call))
+    f = replay_filter(selection(call))
     result = run_replay(call, f, force=False, dry_run=True)
     # what is confirmed is what was shown: the rows by id, whatever has changed since
     shown = [i for i in result.items if i.id is not None and i.verdict in (REPLAYED, REFUSED)]
     once_only = [i for i in result.refused if i.task_type in ("Shipment", "Invoice")]
     single = len(f.ids) == 1 and not f.message_ids
-    back = _back(call) if call.arg("back") or not single else f"/messages/{f.ids[0]}"
+    back = back_to(call) if call.arg("back") or not single else f"/messages/{f.ids[0]}"
     return Page(
         "replay_confirm.html",
         {
@@ -142,5 +144,5 @@ def replay_now(call: Call) -> Redirect:
         raise ValidationError("MISSING_KEY", "say which messages to replay: no id was sent")
     f = replay_filter({"id": list(ids)})
     result = run_replay(call, f, force=call.flag("force"), dry_run=False)
-    to = f"/messages/{ids[0]}" if len(ids) == 1 else _back(call)
+    to = f"/messages/{ids[0]}" if len(ids) == 1 else back_to(call)
     return Redirect(to, notice=_notice(result))

@@ -353,6 +353,62 @@ def test_replay_through_the_confirmation_page(shop, unique):
     assert 'id="confirm-replay"' not in plan  # nothing to replay: nothing to confirm
 
 
+@pytest.mark.both_databases
+def test_messages_are_parked_and_discarded_through_the_api_and_the_pages(shop, unique):
+    number = str(shop.send(unique, [line("L1", 2)]).OrderNumber)
+    (row,) = outbox_rows(shop, number)
+    oid, mid = row.id, row.message_id
+    assert row.status == "READY"
+    operator = signed_in(shop.gw.base, "operator")
+    viewer = signed_in(shop.gw.base, "viewer")
+
+    body = {"id": [oid], "reason": "WMS01 asked for a pause"}
+    assert viewer.send("POST", "/messages/park", body).status_code == 403
+    assert operator.send("POST", "/messages/park", body, csrf=False).status_code == 403
+    unsaid = operator.send("POST", "/messages/park", {"id": [oid]})
+    assert unsaid.status_code == 400 and unsaid.json()["error"]["code"] == "MISSING_KEY"
+    dry = operator.send("POST", "/messages/park", {**body, "dry_run": True})
+    assert dry.status_code == 200 and dry.json()["parked"] == 1
+    assert outbox_rows(shop, number)[0].status == "READY"
+    parked_now = operator.send("POST", "/messages/park", body)
+    assert parked_now.status_code == 200 and parked_now.json()["parked"] == 1
+    assert outbox_rows(shop, number)[0].status == "PARKED"
+    assert ("operator", "park", mid) in audit(shop, "outbox")
+
+    # a fulfillment request is discarded only with force: its lines would wait on nothing
+    refused = operator.send("POST", "/messages/discard", {"id": [oid], "reason": "gone"})
+    assert refused.status_code == 409
+    assert refused.json()["error"]["code"] == "DISCARD_INCOMPLETE"
+    assert outbox_rows(shop, number)[0].status == "PARKED"
+
+    page = operator.page(f"/messages/{oid}").text
+    assert 'id="discard"' in page and 'id="park"' not in page  # parked: nothing to park
+    confirm = operator.page("/messages/discard", id=str(oid)).text
+    assert 'id="confirm-discard"' in confirm and 'id="force"' in confirm
+    assert 'data-verdict="REFUSED"' in confirm and 'id="reason"' in confirm
+    kept = operator.submit("/messages/discard", {"id": oid, "reason": "gone"})
+    assert "nothing was discarded" in requests.utils.unquote(kept.headers["Location"])
+    done = operator.submit("/messages/discard", {"id": oid, "reason": "gone", "force": "1"})
+    assert done.status_code == 303 and done.headers["Location"].startswith(
+        f"/manage/messages/{oid}"
+    )
+    assert "1 message(s) discarded" in requests.utils.unquote(done.headers["Location"])
+    assert outbox_rows(shop, number)[0].status == "DISCARDED"
+    history = operator.get(f"/messages/{oid}").json()["history"]
+    assert [(h["actor"], h["action"]) for h in history] == [("operator", "park"),
+                                                            ("operator", "discard")]  # fmt: skip
+
+    # from a list: park READY ones of an order, confirmed on the page
+    other = str(shop.send(f"{unique}B", [line("L1", 1)]).OrderNumber)
+    listing = operator.page("/messages", order=other).text
+    assert 'id="park"' in listing and 'id="discard"' in listing
+    plan = operator.page("/messages/park", order=other, back=f"/messages?order={other}").text
+    assert 'id="confirm-park"' in plan and 'data-verdict="PARKED"' in plan
+    (other_row,) = outbox_rows(shop, other)
+    moved = operator.submit("/messages/park", {"id": other_row.id, "reason": "pause"})
+    assert moved.status_code == 303 and outbox_rows(shop, other)[0].status == "PARKED"
+
+
 def test_staged_work_in_error_is_retried_and_discarded(shop):
     with shop.gw.runtime.sessions() as s, s.begin():
         rows = [
