@@ -53,6 +53,8 @@ def test_an_operator_routes_an_order_again_after_a_rule_is_published(
     assert refused.status_code == 403 and refused.json()["error"]["code"] == "AUTH_FORBIDDEN"
     assert operator.send("POST", "/orders/999999/reroute").status_code == 404
 
+    assert 'id="reroute"' in operator.page(f"/orders/{number}").text
+    assert 'id="reroute"' not in viewer.page(f"/orders/{number}").text
     _route_only(own, Rule("AS", 'Item starts with "AS"', "WMSANY_Fulfillment"))
     done = operator.submit(f"/orders/{number}/reroute", {})
     assert done.status_code == 303
@@ -60,6 +62,7 @@ def test_an_operator_routes_an_order_again_after_a_rule_is_published(
     info = client(own.base, "OrderInformationService")
     got = info.service.GetOrderDetails(Order=[{"SourceTransactionNumber": f"SO-{unique}"}])[0]
     assert [li.StatusCode for li in got.OrderLine] != ["ROUTING_ERROR"]
+    assert 'id="reroute"' not in operator.page(f"/orders/{number}").text
 
 
 def test_the_jeopardy_check_runs_from_the_console(own: Gateway, unique: str) -> None:
