@@ -262,7 +262,9 @@ class ConsoleApp:
             status = next((s for cls, s in _STATUS if isinstance(err, cls)), None)
             if status is not None:
                 details = [{"code": d.code, "message": d.message} for d in err.details]
-                return self._error(call.request, route.api, status, err.code, err.message, details)
+                return self._error(
+                    call.request, route.api, status, err.code, err.message, details, call
+                )
             return self._failed(route, call, err)
         except Exception as exc:  # a fault of ours: the caller gets a reference, the log the rest
             return self._failed(route, call, exc)
@@ -277,7 +279,7 @@ class ConsoleApp:
             exc_info=(type(exc), exc, exc.__traceback__),
         )
         message = f"the gateway failed; its log has reference {reference}"
-        return self._error(call.request, route.api, 500, "INTERNAL_ERROR", message)
+        return self._error(call.request, route.api, 500, "INTERNAL_ERROR", message, None, call)
 
     def _error(
         self,
@@ -287,19 +289,25 @@ class ConsoleApp:
         code: str,
         message: str,
         details: list[dict[str, str]] | None = None,
+        call: Call | None = None,
     ) -> Response:
+        """The error as JSON for the API, else as a page: with the signed-in user's
+        menu when the caller is known, and a way back to the console page it came from."""
         if is_api or request.accept_mimetypes.best == "application/json":
             error: dict[str, Any] = {"code": code, "message": message}
             if details:
                 error["details"] = details
             return _json({"error": error}, status)
+        referrer = urlsplit(request.referrer or "")
+        back = referrer.path if referrer.netloc == request.host else ""
         html = render(
             "error.html",
-            None,
+            call,
             status=status,
             code=code,
             message=message,
             details=details or [],
+            back=back if back.startswith(PREFIX + "/") else PREFIX + "/",
         )
         return Response(html, status, mimetype="text/html")
 

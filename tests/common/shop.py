@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from connectors.registry import ConnectorSpec
 from gateway.outbox.worker import OutboxWorker
-from gateway.persistence.models import FulfillLine, OrderHeader
+from gateway.persistence.models import FulfillLine, OrderHeader, OutboxMessage
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from tests.common.orders import order, response
@@ -26,7 +26,17 @@ from tests.common.receiver import Receiver, receiving
 from tests.common.soap import client
 from tests.conftest import Admin, Gateway, make_settings, serving
 
-__all__ = ["CONNECTOR", "Sent", "Shop", "line", "returning", "shop_at"]
+__all__ = [
+    "CONNECTOR",
+    "Sent",
+    "Shop",
+    "client_fault",
+    "line",
+    "outbox_rows",
+    "parked",
+    "returning",
+    "shop_at",
+]
 
 TL = "http://xmlns.oracle.com/apps/scm/doo/processOrder/service/"
 CONNECTOR = "WMS01_Fulfillment"
@@ -204,3 +214,42 @@ def shop_at(database_url: str, home: Path) -> Iterator[Shop]:
             client(gw.base, "OrderFulfillmentResponseService"),
             client(gw.base, "OrderInformationService"),
         )
+
+
+def client_fault(text: str) -> bytes:
+    """A SOAP 1.1 Client fault a warehouse answers with: sending again cannot help, so the
+    outbox parks the message at once."""
+    return (
+        b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
+        b"<soapenv:Body><soapenv:Fault><faultcode>soapenv:Client</faultcode>"
+        b"<faultstring>" + text.encode() + b"</faultstring>"
+        b"</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
+    )
+
+
+def outbox_rows(shop: Shop, number: str) -> list[OutboxMessage]:
+    """The outbox messages of order ``number``, oldest first."""
+    with shop.gw.runtime.read_sessions() as s:
+        return list(
+            s.scalars(
+                select(OutboxMessage)
+                .where(OutboxMessage.order_number == number)
+                .order_by(OutboxMessage.id)
+            )
+        )
+
+
+def parked(
+    shop: Shop,
+    key: str,
+    lines: list[dict[str, Any]] | None = None,
+    fault: bytes = client_fault("refused"),
+) -> tuple[str, int]:
+    """An order whose request the warehouse refused with a Client fault: its number and
+    the parked message's outbox id."""
+    number = str(shop.send(key, lines or [line("L1", 2)]).OrderNumber)
+    shop.rx.script = [("500 Internal Server Error", fault)]
+    shop.deliver()
+    (row,) = outbox_rows(shop, number)
+    assert row.status == "PARKED"
+    return number, row.id

@@ -18,21 +18,17 @@ from sqlalchemy import select
 
 from connectors.registry import ConnectorSpec
 from connectors.wallet import Credential
-from gateway.persistence.models import AuditEntry, OutboxMessage, StagedOrder
+from gateway.persistence.models import AuditEntry, StagedOrder
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 from tests.common.console import Console, signed_in
-from tests.common.shop import CONNECTOR, Shop, line, shop_at
+from tests.common.shop import CONNECTOR, Shop, client_fault, line, outbox_rows, shop_at
+from tests.common.shop import parked as park_order
 from tests.common.soap import PASSWORD, client
 
 SVG = "{http://www.w3.org/2000/svg}"
 SECRET = "Wms-Pa55word-4471"  # the connector's wallet password
-CLIENT_FAULT = (
-    b'<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
-    b"<soapenv:Body><soapenv:Fault><faultcode>soapenv:Client</faultcode>"
-    b"<faultstring>user wms: wrong password " + SECRET.encode() + b"</faultstring>"
-    b"</soapenv:Fault></soapenv:Body></soapenv:Envelope>"
-)
+CLIENT_FAULT = client_fault(f"user wms: wrong password {SECRET}")
 
 
 @pytest.fixture
@@ -41,25 +37,8 @@ def shop(fresh_database_url: str, tmp_path: Path) -> Iterator[Shop]:
         yield running
 
 
-def outbox_rows(shop: Shop, number: str) -> list[OutboxMessage]:
-    with shop.gw.runtime.read_sessions() as s:
-        return list(
-            s.scalars(
-                select(OutboxMessage)
-                .where(OutboxMessage.order_number == number)
-                .order_by(OutboxMessage.id)
-            )
-        )
-
-
 def parked(shop: Shop, key: str, lines: list[dict[str, Any]] | None = None) -> tuple[str, int]:
-    """An order whose request the warehouse refused with a Client fault: parked."""
-    number = str(shop.send(key, lines or [line("L1", 2)]).OrderNumber)
-    shop.rx.script = [("500 Internal Server Error", CLIENT_FAULT)]
-    shop.deliver()
-    (row,) = outbox_rows(shop, number)
-    assert row.status == "PARKED"
-    return number, row.id
+    return park_order(shop, key, lines, CLIENT_FAULT)
 
 
 def timeline(page: str) -> ElementTree.Element:
