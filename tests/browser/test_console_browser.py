@@ -9,18 +9,17 @@ import pytest
 from selenium import webdriver
 from selenium.webdriver.common.by import By
 
-from tests.common.browser import Screenshots, page_fetch, wait_for, wait_for_text, wait_until
+from tests.common.browser import page_fetch, wait_for, wait_for_text, wait_until
 from tests.common.console_browser import sign_in
 from tests.conftest import Gateway
 
 
 def test_signing_in_opens_the_dashboard_and_signing_out_closes_it(
-    browser: webdriver.Chrome, gateway: Gateway, screenshot: Screenshots
+    browser: webdriver.Chrome, gateway: Gateway
 ) -> None:
     browser.get(f"{gateway.base}/manage/")
     wait_for(browser, "#username")  # sent to the sign-in form first
     assert "/manage/login?next=" in browser.current_url
-    screenshot("login")
     sign_in(browser, gateway.base, "admin", wait=False)
     wait_for_text(browser, "#me", "admin")
     assert browser.current_url == f"{gateway.base}/manage/"
@@ -40,7 +39,7 @@ def test_a_wrong_password_is_said_on_the_form(browser: webdriver.Chrome, gateway
 
 
 def test_the_dashboard_draws_its_charts_and_refreshes_itself(
-    browser: webdriver.Chrome, gateway: Gateway, screenshot: Screenshots
+    browser: webdriver.Chrome, gateway: Gateway
 ) -> None:
     sign_in(browser, gateway.base, "viewer")
     wait_for(browser, 'tr[data-connector="WMS01_Fulfillment"]')
@@ -52,7 +51,6 @@ def test_the_dashboard_draws_its_charts_and_refreshes_itself(
     )
     assert browser.find_elements(By.CSS_SELECTOR, "#chart-queues polyline")
     assert browser.find_element(By.CSS_SELECTOR, '[data-check="database"]').text.startswith("ok")
-    screenshot("dashboard")
     wait_until(
         browser,
         lambda d: d.find_element(By.TAG_NAME, "body").get_attribute("data-refreshed") != first,

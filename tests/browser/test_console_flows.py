@@ -7,6 +7,7 @@ routing rule, and be refused without the role. The pictures of the README are ta
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 
 import pytest
@@ -14,10 +15,12 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
 
+from gateway.observe.beats import record_beat
+from gateway.persistence.models import utcnow
 from tests.common.browser import Screenshots, wait_for, wait_for_text
 from tests.common.console_browser import sign_in
 from tests.common.orders import shipped
-from tests.common.shop import Shop, line, outbox_rows, parked, shop_at
+from tests.common.shop import CONNECTOR, Shop, line, outbox_rows, parked, shop_at
 
 
 @pytest.fixture(scope="module")
@@ -70,8 +73,9 @@ def test_an_operator_replays_a_parked_message_after_confirming(
 ) -> None:
     number, oid = parked(shop, "BRW-2")
     sign_in(browser, shop.gw.base, "operator")
-    browser.get(f"{shop.gw.base}/manage/messages?status=PARKED")
-    wait_for(browser, f'#messages [data-id="{oid}"], #messages [data-message="{oid}"]')
+    browser.get(f"{shop.gw.base}/manage/messages?status=PARKED&connector={CONNECTOR}")
+    wait_for(browser, f'#messages [data-id="{oid}"]')
+    assert browser.find_element(By.ID, "replay").text == "Replay these…"
     screenshot("messages")
     browser.get(f"{shop.gw.base}/manage/messages/{oid}")
     wait_for(browser, "#replay").click()
@@ -165,3 +169,21 @@ def test_a_viewer_is_shown_no_replay_and_refused_the_confirmation(
     wait_for(browser, "#rules")
     assert not browser.find_elements(By.ID, "rule-form")
     assert not browser.find_elements(By.ID, "publish")
+
+
+def test_the_dashboard_draws_the_traffic_of_the_last_minutes(
+    browser: webdriver.Chrome, shop: Shop, shipped_order: str, screenshot: Screenshots
+) -> None:
+    with shop.gw.runtime.sessions() as s, s.begin():  # as omgw serve's worker would
+        record_beat(s, "browser-worker", utcnow(), utcnow())
+    sign_in(browser, shop.gw.base, "viewer")
+    wait_for(browser, f'tr[data-connector="{CONNECTOR}"]')
+    assert browser.find_element(By.CSS_SELECTOR, '[data-check="worker"]').text.startswith("ok")
+    activity = json.loads(
+        browser.find_element(By.ID, "activity-data").get_attribute("textContent") or "{}"
+    )
+    assert sum(activity["calls"]) >= 3 and sum(activity["delivered"]) >= 2
+    polyline = wait_for(browser, "#chart-calls polyline")
+    heights = {p.split(",")[1] for p in polyline.get_attribute("points").split()}
+    assert len(heights) > 1  # a line that rises somewhere: the calls of this module
+    screenshot("dashboard")
