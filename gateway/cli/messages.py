@@ -17,7 +17,13 @@ from datetime import datetime
 import click
 
 from gateway.cli.context import Context, pass_context
-from gateway.cli.outbox_filters import filter_options, id_option, kind_value, task_cell
+from gateway.cli.outbox_filters import (
+    emit_verdicts,
+    filter_options,
+    id_option,
+    kind_value,
+    task_cell,
+)
 from gateway.cli.output import emit_record, emit_table, json_option, shorten
 from gateway.cli.parking import discard, park
 from gateway.outbox.replay import (
@@ -322,27 +328,7 @@ def _emit_result(
         click.echo(f"nothing to replay: no message matches ({f.describe()})")
         return
     label = {"REPLAYED": "would replay" if result.dry_run else "replayed"}
-    emit_table(
-        [
-            {
-                **i.to_json(),
-                "verdict": label.get(i.verdict, i.verdict.lower()),
-                "task_type": task_cell(i.to_json()),
-            }
-            for i in result.items
-        ],
-        [
-            ("verdict", "RESULT"),
-            ("id", "ID"),
-            ("message_id", "MESSAGE ID"),
-            ("connector", "CONNECTOR"),
-            ("order_number", "ORDER"),
-            ("task_type", "TASK"),
-            ("was", "WAS"),
-            ("reason", "REASON"),
-        ],
-        False,
-    )
+    emit_verdicts(result.items, label)
     n = len(result.replayed)
     if result.dry_run:
         click.echo(f"dry run: {n} message(s) would be replayed; nothing was changed")

@@ -3,16 +3,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import click
 
+from gateway.cli.output import emit_table
 from gateway.cli.values import with_options
-from gateway.outbox.replay import KINDS, parse_when
+from gateway.outbox.replay import KINDS, ReplayItem, parse_when
 
-__all__ = ["filter_options", "id_option", "kind_value", "task_cell"]
+__all__ = ["emit_verdicts", "filter_options", "id_option", "kind_value", "task_cell"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -71,3 +72,29 @@ def task_cell(row: dict[str, Any]) -> str | None:
     """The TASK cell: the task type, the event code, or both (``Shipment/FlineStatusUpdate``)."""
     parts = [p for p in (row.get("task_type"), row.get("event_code")) if p]
     return "/".join(parts) or None
+
+
+def emit_verdicts(items: Sequence[ReplayItem], label: dict[str, str]) -> None:
+    """One row per message a replay, park or discard selected: its verdict (``label``
+    renames the one that did the work: "replayed", "would replay" …), and why."""
+    emit_table(
+        [
+            {
+                **i.to_json(),
+                "verdict": label.get(i.verdict, i.verdict.lower()),
+                "task_type": task_cell(i.to_json()),
+            }
+            for i in items
+        ],
+        [
+            ("verdict", "RESULT"),
+            ("id", "ID"),
+            ("message_id", "MESSAGE ID"),
+            ("connector", "CONNECTOR"),
+            ("order_number", "ORDER"),
+            ("task_type", "TASK"),
+            ("was", "WAS"),
+            ("reason", "REASON"),
+        ],
+        False,
+    )

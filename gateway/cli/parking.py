@@ -11,8 +11,8 @@ from datetime import datetime
 import click
 
 from gateway.cli.context import Context, pass_context
-from gateway.cli.outbox_filters import filter_options, id_option, kind_value, task_cell
-from gateway.cli.output import emit_table, json_option
+from gateway.cli.outbox_filters import emit_verdicts, filter_options, id_option, kind_value
+from gateway.cli.output import json_option
 from gateway.outbox.replay import STATUSES, MessageFilter
 from gateway.outbox.set_aside import DISCARD, PARK, SetAside, SetAsideResult
 
@@ -150,27 +150,7 @@ def _report(result: SetAsideResult, as_json: bool) -> None:
         click.echo(f"nothing to {result.action}: no message matches ({result.selection})")
         return
     label = {done.upper(): f"would {result.action}" if result.dry_run else done}
-    emit_table(
-        [
-            {
-                **i.to_json(),
-                "verdict": label.get(i.verdict, i.verdict.lower()),
-                "task_type": task_cell(i.to_json()),
-            }
-            for i in result.items
-        ],
-        [
-            ("verdict", "RESULT"),
-            ("id", "ID"),
-            ("message_id", "MESSAGE ID"),
-            ("connector", "CONNECTOR"),
-            ("order_number", "ORDER"),
-            ("task_type", "TASK"),
-            ("was", "WAS"),
-            ("reason", "REASON"),
-        ],
-        False,
-    )
+    emit_verdicts(result.items, label)
     n = len(result.changed)
     if result.dry_run:
         click.echo(f"dry run: {n} message(s) would be {done}; nothing was changed")

@@ -17,6 +17,7 @@ Every request goes through the same steps:
 from __future__ import annotations
 
 import hmac
+import importlib
 import json
 import logging
 import mimetypes
@@ -43,28 +44,6 @@ from gateway.errors import (
     StateError,
     ValidationError,
 )
-from gateway.manage import (
-    api_audit,
-    api_connectors,
-    api_jobs,
-    api_messages,
-    api_orders,
-    api_routing,
-    api_set_aside,
-    api_staged,
-    api_status,
-    api_users,
-    api_wallet,
-    openapi_doc,
-    page_dashboard,
-    page_messages,
-    page_orders,
-    page_routing,
-    page_set_aside,
-    page_setup,
-    page_users,
-    web_login,
-)
 from gateway.manage.templating import render
 from gateway.manage.web_routes import PREFIX, ROUTES, Call, Page, Redirect, Route, Signing
 from gateway.manage.web_sessions import SESSION_COOKIE, SessionStore, WebSession
@@ -78,29 +57,31 @@ __all__ = ["PREFIX", "ConsoleApp"]
 
 log = logging.getLogger(__name__)
 
-#: modules whose routes the console serves (imported for their registrations)
+#: the modules whose routes the console serves: each registers its own as it is imported
 _AREAS = (
-    api_audit,
-    api_connectors,
-    api_jobs,
-    api_messages,
-    api_orders,
-    api_routing,
-    api_set_aside,
-    api_staged,
-    api_status,
-    api_users,
-    api_wallet,
-    openapi_doc,
-    page_dashboard,
-    page_messages,
-    page_orders,
-    page_routing,
-    page_set_aside,
-    page_setup,
-    page_users,
-    web_login,
+    "api_audit",
+    "api_connectors",
+    "api_jobs",
+    "api_messages",
+    "api_orders",
+    "api_routing",
+    "api_set_aside",
+    "api_staged",
+    "api_status",
+    "api_users",
+    "api_wallet",
+    "openapi_doc",
+    "page_dashboard",
+    "page_messages",
+    "page_orders",
+    "page_routing",
+    "page_set_aside",
+    "page_setup",
+    "page_users",
+    "web_login",
 )
+for _area in _AREAS:
+    importlib.import_module(f"gateway.manage.{_area}")
 
 #: the HTTP status of each error class; anything else is ours (500)
 _STATUS: tuple[tuple[type[GatewayError], int], ...] = (
@@ -133,7 +114,6 @@ class _RefusedError(Exception):
 
 class ConsoleApp:
     def __init__(self, runtime: Runtime, authenticator: Authenticator) -> None:
-        assert _AREAS  # the areas register their routes when imported
         self._runtime = runtime
         self._auth = authenticator
         settings = runtime.settings

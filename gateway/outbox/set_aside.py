@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
@@ -37,7 +37,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.errors import ValidationError
-from gateway.outbox.replay import MessageFilter, connector_name, find_message, message_query
+from gateway.outbox.replay import (
+    MessageFilter,
+    ReplayItem,
+    connector_name,
+    find_message,
+    message_query,
+)
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
 from gateway.persistence.models import FulfillmentRequest, OutboxMessage, as_utc, utcnow
@@ -72,27 +78,14 @@ _BUSY_RETRY_SECONDS = 1
 
 
 @dataclass(frozen=True)
-class SetAsideItem:
-    """What parking or discarding did (or, in a dry run, would do) with one row, and why.
-
-    ``retry_after`` is set on a row refused because it is being sent: the seconds after
-    which asking again finds it free (its send recorded, or at the latest its lease over).
+class SetAsideItem(ReplayItem):
+    """What parking or discarding did (or, in a dry run, would do) with one row, and why:
+    a replay's verdict (PARKED | DISCARDED | REFUSED | SKIPPED here), and ``retry_after``,
+    set on a row refused because it is being sent: the seconds after which asking again
+    finds it free (its send recorded, or at the latest its lease over).
     """
 
-    verdict: str  # PARKED | DISCARDED | REFUSED | SKIPPED
-    id: int | None
-    message_id: str | None
-    connector: str | None = None
-    order_number: str | None = None
-    task_type: str | None = None
-    was: str | None = None
-    reason: str | None = None
-    kind: str | None = None
-    event_code: str | None = None
     retry_after: int | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 @dataclass(frozen=True)
