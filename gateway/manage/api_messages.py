@@ -23,6 +23,7 @@ from gateway.outbox.replay import (
     message_detail,
 )
 from gateway.persistence import audit
+from gateway.persistence.models import row_id
 from gateway.views.message_log import InboundFilter, inbound_detail, list_inbound
 
 __all__ = [
@@ -226,10 +227,10 @@ def _ids(values: Any) -> tuple[int, ...]:
     for v in items:
         if v is None or v == "":
             continue
-        text = str(v).strip()
-        if isinstance(v, bool) or not text.isdigit():
-            raise ValidationError("PARAMETER_INVALID", f"id must be a whole number, not {v!r}")
-        out.append(int(text))
+        id_ = None if isinstance(v, bool) else row_id(str(v))
+        if id_ is None:
+            raise ValidationError("PARAMETER_INVALID", f"id must be a message's id, not {v!r}")
+        out.append(id_)
     return tuple(out)
 
 

@@ -12,6 +12,7 @@ from gateway.errors import ValidationError
 from gateway.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
 from gateway.manage.web_routes import Call, Param, api, when_arg
 from gateway.orders.holds import HoldService, HoldTarget
+from gateway.persistence.models import row_id
 from gateway.views.message_lines import request_lines
 from gateway.views.order_history import list_orders, order_history
 from gateway.views.order_lookup import OrderKey
@@ -105,10 +106,10 @@ def order_of(call: Call, number: str, *, lines: bool = False) -> dict[str, Any]:
 def _line(value: Any) -> int | None:
     if value is None or value == "":
         return None
-    text = str(value).strip()
-    if isinstance(value, bool) or not text.isdigit() or int(text) < 1:
+    number = None if isinstance(value, bool) else row_id(str(value))
+    if not number:
         raise ValidationError("PARAMETER_INVALID", f"line must be a line number, not {value!r}")
-    return int(text)
+    return number
 
 
 def _text(values: dict[str, Any], name: str) -> str | None:

@@ -33,7 +33,7 @@ from urllib.parse import quote, urlsplit
 from sqlalchemy import select
 from werkzeug.datastructures import Headers
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
-from werkzeug.routing import Map, Rule
+from werkzeug.routing import IntegerConverter, Map, Rule
 from werkzeug.wrappers import Request, Response
 
 from gateway.errors import (
@@ -47,7 +47,7 @@ from gateway.errors import (
 from gateway.manage.templating import render
 from gateway.manage.web_routes import PREFIX, ROUTES, Call, Page, Redirect, Route, Signing
 from gateway.manage.web_sessions import SESSION_COOKIE, SessionStore, WebSession
-from gateway.persistence.models import User
+from gateway.persistence.models import MAX_ROW_ID, User
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator
 from gateway.security.roles import console_role, grants
@@ -104,6 +104,14 @@ _SECURITY_HEADERS = (
 )
 
 
+class _RowIdConverter(IntegerConverter):
+    """``<int:id>`` in a path: a key a row can have, so one past any matches no route
+    (a 404) instead of reaching the database, which cannot hold it."""
+
+    def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
+        super().__init__(map, *args, **{"max": MAX_ROW_ID, **kwargs})
+
+
 class _RefusedError(Exception):
     """A request refused before its handler: status, code and message."""
 
@@ -126,6 +134,7 @@ class ConsoleApp:
         self._map = Map(
             [Rule(r.path, methods=[r.method], endpoint=i) for i, r in enumerate(ROUTES)],
             strict_slashes=False,
+            converters={"int": _RowIdConverter},
         )
         self._signing = Signing(authenticator, self.sessions)
         self._admin_lock = threading.Lock()

@@ -47,6 +47,7 @@ from gateway.persistence.models import (
     FulfillmentRequest,
     OrderHeader,
     OutboxMessage,
+    row_id,
     utcnow,
 )
 from gateway.registry.wallet import Wallet
@@ -344,8 +345,9 @@ def list_messages(
 def find_message(session: Session, key: str) -> OutboxMessage | None:
     """A row by its id (digits) or its message id (``urn:uuid:…``, or the bare UUID)."""
     key = key.strip()
-    if key.isdigit():
-        return session.get(OutboxMessage, int(key))
+    if key.isascii() and key.isdigit():
+        id_ = row_id(key)
+        return None if id_ is None else session.get(OutboxMessage, id_)
     return session.scalar(
         select(OutboxMessage).where(OutboxMessage.message_id.in_(_message_id_forms(key)))
     )

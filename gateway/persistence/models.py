@@ -30,6 +30,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from gateway.persistence.decimals import ScaledDecimal
 
 __all__ = [
+    "MAX_ROW_ID",
     "Alert",
     "AuditEntry",
     "AuthFailure",
@@ -70,6 +71,7 @@ __all__ = [
     "WalletState",
     "WorkerBeat",
     "as_utc",
+    "row_id",
     "table_of",
     "utcnow",
 ]
@@ -82,6 +84,20 @@ Qty = ScaledDecimal(18, 4)
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+#: the largest integer key a row can have (a signed 64-bit column, on either database)
+MAX_ROW_ID = 2**63 - 1
+
+
+def row_id(text: str) -> int | None:
+    """``text`` as an integer key a row can have; None when it is not ASCII digits or is
+    past any key (``str.isdigit`` also says yes to "²", which ``int`` refuses)."""
+    text = text.strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 19:
+        return None
+    value = int(text)
+    return value if value <= MAX_ROW_ID else None
 
 
 def as_utc(at: datetime | None) -> datetime | None:

@@ -1,0 +1,60 @@
+"""Odd input to the console's API, as a fuzzer sends it (schemathesis found these): each
+is the caller's mistake, so each is answered 4xx in the JSON error shape, never a 500,
+and changes nothing. Read-only probes against the shared gateway."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.common.console import signed_in
+from tests.conftest import Gateway
+
+#: past SQLite's and PostgreSQL's 64-bit integers; and digits that are not ASCII
+HUGE = "9" * 30
+NOT_ASCII = "\u00b2"  # "²": str.isdigit() says yes, int() says no
+
+
+def _refused(answer: Any, status: int) -> dict[str, Any]:
+    assert answer.status_code == status, answer.text
+    error = answer.json()["error"]
+    assert error["code"] and error["message"]
+    return error
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        f"/messages/inbound/{HUGE}",
+        f"/routing/versions/{HUGE}",
+        f"/messages/{HUGE}",
+        f"/messages/{NOT_ASCII}",
+    ],
+)
+def test_an_id_no_row_can_have_is_not_found(gateway: Gateway, path: str) -> None:
+    console = signed_in(gateway.base, "viewer")
+    _refused(console.get(path), 404)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/messages/replay", {"id": [HUGE], "dry_run": True}),
+        ("/messages/replay", {"id": [int(HUGE)], "dry_run": True}),
+        ("/messages/replay", {"id": [NOT_ASCII], "dry_run": True}),
+        ("/messages/park", {"id": [NOT_ASCII], "reason": "r", "dry_run": True}),
+        ("/orders/1/holds", {"hold": "X", "line": NOT_ASCII}),
+        ("/orders/1/holds", {"hold": "X", "line": int(HUGE)}),
+    ],
+)
+def test_an_id_that_is_no_number_a_row_can_have_is_refused(
+    gateway: Gateway, path: str, body: dict[str, Any]
+) -> None:
+    console = signed_in(gateway.base, "operator")
+    _refused(console.send("POST", path, body), 400)
+
+
+def test_a_staged_row_id_past_any_row_is_not_found(gateway: Gateway) -> None:
+    console = signed_in(gateway.base, "operator")
+    _refused(console.send("POST", f"/staged/order/{HUGE}/retry"), 404)
