@@ -43,6 +43,7 @@ __all__ = [
     "replay_messages",
     "report_answer",
     "run_replay",
+    "text_of",
     "truth",
 ]
 
@@ -234,15 +235,29 @@ def _ids(values: Any) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _texts(values: Any) -> tuple[str, ...]:
+def text_of(name: str, value: Any) -> str | None:
+    """A text value of a body or form, stripped; None when absent or empty. A JSON list,
+    object or number is the caller's mistake, said as such, not read as its ``str()``."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError("PARAMETER_INVALID", f"{name} must be text, not {value!r}")
+    return value.strip() or None
+
+
+def _texts(name: str, values: Any) -> tuple[str, ...]:
     items = values if isinstance(values, list) else [values]
-    return tuple(str(v).strip() for v in items if v is not None and str(v).strip())
+    return tuple(t for v in items if (t := text_of(name, v)) is not None)
 
 
 def truth(name: str, value: Any) -> bool:
+    """A flag of a body (true/false) or a form ("on", "1" ...). Anything else is refused:
+    an empty object or list is no "false", and must not turn a dry run into a real one."""
     if isinstance(value, bool):
         return value
-    text = str(value or "").strip().lower()
+    if value is not None and not isinstance(value, (str, int)):
+        raise ValidationError("PARAMETER_INVALID", f"{name} must be true or false, not {value!r}")
+    text = str(value if value is not None else "").strip().lower()
     if text in ("", "0", "false", "no", "off"):
         return False
     if text in ("1", "true", "yes", "on"):
@@ -254,17 +269,17 @@ def message_selection(values: dict[str, Any], default_status: str | None = None)
     """The outbox rows a change names (a JSON body, or a form's fields): by
     ``id``/``message_id`` (any status unless ``status`` is given), or by the other
     selectors (``default_status`` unless ``status`` says otherwise)."""
-    ids, message_ids = _ids(values.get("id")), _texts(values.get("message_id"))
-    status = _status(values.get("status") or None)
+    ids, message_ids = _ids(values.get("id")), _texts("message_id", values.get("message_id"))
+    status = _status(text_of("status", values.get("status")))
     return MessageFilter(
         ids=ids,
         message_ids=message_ids,
         status=status or (None if ids or message_ids else default_status),
-        kind=_kind(values.get("kind") or None),
-        connector=(str(values.get("connector") or "").strip() or None),
-        order_number=(str(values.get("order") or "").strip() or None),
-        since=when_arg("since", values.get("since")),
-        until=when_arg("until", values.get("until")),
+        kind=_kind(text_of("kind", values.get("kind"))),
+        connector=text_of("connector", values.get("connector")),
+        order_number=text_of("order", values.get("order")),
+        since=when_arg("since", text_of("since", values.get("since"))),
+        until=when_arg("until", text_of("until", values.get("until"))),
     )
 
 

@@ -12,6 +12,7 @@ from gateway.manage.api_messages import (
     SELECTOR_PROPERTIES,
     message_selection,
     report_answer,
+    text_of,
     truth,
 )
 from gateway.manage.web_routes import Call, api
@@ -73,7 +74,7 @@ def set_aside_messages(call: Call, action: str, values: dict[str, Any]) -> Any:
         call,
         action,
         message_selection(values),
-        str(values.get("reason") or ""),
+        text_of("reason", values.get("reason")) or "",
         force=action == DISCARD and truth("force", values.get("force")),
         dry_run=truth("dry_run", values.get("dry_run")),
     )

@@ -58,3 +58,27 @@ def test_an_id_that_is_no_number_a_row_can_have_is_refused(
 def test_a_staged_row_id_past_any_row_is_not_found(gateway: Gateway) -> None:
     console = signed_in(gateway.base, "operator")
     _refused(console.send("POST", f"/staged/order/{HUGE}/retry"), 404)
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/messages/replay", {"kind": [None, None], "dry_run": True}),
+        ("/messages/replay", {"status": ["PARKED"], "dry_run": True}),
+        ("/messages/replay", {"connector": {"a": 1}, "dry_run": True}),
+        ("/messages/replay", {"message_id": [{"a": 1}], "dry_run": True}),
+        ("/messages/park", {"kind": 5, "reason": "r", "dry_run": True}),
+        ("/messages/park", {"order": "NO-SUCH-ORDER", "reason": [None, None]}),
+        ("/messages/discard", {"order": "NO-SUCH-ORDER", "reason": {"why": "x"}}),
+        # an empty object or list is no "false": it must not turn a dry run into a real one
+        ("/messages/replay", {"order": "NO-SUCH-ORDER", "dry_run": {}}),
+        ("/messages/park", {"order": "NO-SUCH-ORDER", "reason": "r", "dry_run": []}),
+        ("/messages/discard", {"id": [1], "reason": "r", "force": {}, "dry_run": True}),
+    ],
+)
+def test_a_message_change_with_values_of_the_wrong_type_is_refused(
+    gateway: Gateway, path: str, body: dict[str, Any]
+) -> None:
+    console = signed_in(gateway.base, "operator")
+    error = _refused(console.send("POST", path, body), 400)
+    assert error["code"] == "PARAMETER_INVALID"
