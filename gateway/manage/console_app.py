@@ -90,6 +90,9 @@ _STATUS: tuple[tuple[type[GatewayError], int], ...] = (
     (ConflictError, 409),
     (StateError, 409),
 )
+#: a write that got no turn (gateway.persistence.gate.busy): nothing was applied, so the
+#: caller is told to send it again, not handed a 500 as if the gateway had failed
+_BUSY = "DATABASE_BUSY"
 _ADMIN_CHECK_SECONDS = 5.0
 _SECURITY_HEADERS = (
     (
@@ -254,6 +257,10 @@ class ConsoleApp:
                 return self._error(
                     call.request, route.api, status, err.code, err.message, details, call
                 )
+            if err.code == _BUSY:
+                busy = self._error(call.request, route.api, 503, err.code, err.message, None, call)
+                busy.headers["Retry-After"] = "1"
+                return busy
             return self._failed(route, call, err)
         except Exception as exc:  # a fault of ours: the caller gets a reference, the log the rest
             return self._failed(route, call, exc)

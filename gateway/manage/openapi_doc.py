@@ -33,6 +33,7 @@ _ERRORS = {
     "403": "The user's role does not allow this, or the CSRF token is missing",
     "404": "Nothing by that key (or the console is off)",
     "409": "The change clashes with what exists",
+    "503": "The database was busy: nothing was applied, send it again (see Retry-After)",
 }
 
 
