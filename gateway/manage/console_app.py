@@ -46,7 +46,7 @@ from gateway.errors import (
 )
 from gateway.manage.templating import render
 from gateway.manage.web_routes import PREFIX, ROUTES, Call, Page, Redirect, Route, Signing
-from gateway.manage.web_sessions import SESSION_COOKIE, SessionStore, WebSession
+from gateway.manage.web_sessions import SESSION_COOKIE, SessionStore, WebSession, notice_seal
 from gateway.persistence.models import MAX_ROW_ID, User
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator
@@ -312,8 +312,9 @@ def _response(call: Call, result: Any) -> Response:
     """What a handler returned, as the answer: a redirect, a page rendered, or JSON."""
     if isinstance(result, Redirect):
         to = PREFIX + result.to
-        if result.notice:
-            to += ("&" if "?" in to else "?") + "notice=" + quote(result.notice)
+        if result.notice and call.session is not None:
+            seal = notice_seal(call.session.token, result.notice)
+            to += ("&" if "?" in to else "?") + f"notice={quote(result.notice)}&seal={seal}"
         return _redirect(to)
     if isinstance(result, Page):
         html = render(result.template, call, **result.values)

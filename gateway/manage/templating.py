@@ -47,6 +47,15 @@ def render(template: str, call: Call | None, **values: Any) -> str:
         role=console_role(roles),
         may=lambda needed: grants(roles, needed),
         csrf=call.session.csrf if call is not None and call.session is not None else "",
-        notice=call.arg("notice") if call is not None and call.request.method == "GET" else None,
+        notice=_notice(call),
         **values,
     )
+
+
+def _notice(call: Call | None) -> str | None:
+    """The notice a redirect passed to this page, if this session sealed it: the query is
+    anyone's to write, and a notice is the console's own word."""
+    if call is None or call.session is None or call.request.method != "GET":
+        return None
+    args = call.request.args
+    return call.session.sealed_notice(args.getlist("notice"), args.getlist("seal"))

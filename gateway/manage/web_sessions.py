@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from gateway.persistence.models import ConsoleSession, User, as_utc, utcnow
 from gateway.security.roles import console_role
 
-__all__ = ["SESSION_COOKIE", "SessionStore", "WebSession", "csrf_for"]
+__all__ = ["SESSION_COOKIE", "SessionStore", "WebSession", "csrf_for", "notice_seal"]
 
 SESSION_COOKIE = "omgw_session"
 _TOUCH_EVERY = timedelta(seconds=60)
@@ -38,6 +38,13 @@ def csrf_for(token: str) -> str:
     return hmac.new(token.encode(), b"omgw console csrf", "sha256").hexdigest()
 
 
+def notice_seal(token: str, notice: str) -> str:
+    """The seal a redirect gives its notice: only this session's pages show the notice,
+    so a link crafted elsewhere (``?notice=Call the helpdesk``) shows nothing."""
+    key = csrf_for(token).encode()
+    return hmac.new(key, b"notice\0" + notice.encode(), "sha256").hexdigest()[:32]
+
+
 @dataclass(frozen=True)
 class WebSession:
     """A live session and what its user may do now."""
@@ -50,6 +57,14 @@ class WebSession:
     @property
     def csrf(self) -> str:
         return csrf_for(self.token)
+
+    def sealed_notice(self, notices: list[str], seals: list[str]) -> str | None:
+        """The notice of ``notices`` this session's seal is among ``seals``, if any."""
+        for notice in notices:
+            seal = notice_seal(self.token, notice)
+            if any(hmac.compare_digest(seal.encode(), s.encode()) for s in seals):
+                return notice
+        return None
 
 
 class SessionStore:
