@@ -118,9 +118,11 @@ class _RowIdConverter(IntegerConverter):
 class _RefusedError(Exception):
     """A request refused before its handler: status, code and message."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(self, status: int, code: str, message: str, allow: str | None = None) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        #: a 405's Allow header: the methods the path takes
+        self.allow = allow
 
 
 class ConsoleApp:
@@ -195,7 +197,7 @@ class ConsoleApp:
                 index, values = adapter.match(path or "/", method=request.method)
             except MethodNotAllowed as exc:
                 allowed = ", ".join(exc.valid_methods or ())
-                raise _RefusedError(405, "METHOD_NOT_ALLOWED", f"use {allowed}") from None
+                raise _RefusedError(405, "METHOD_NOT_ALLOWED", f"use {allowed}", allowed) from None
             except NotFound:
                 raise _RefusedError(404, "NOT_FOUND", f"nothing at {PREFIX}{path}") from None
             route = ROUTES[index]
@@ -206,7 +208,10 @@ class ConsoleApp:
                 return _redirect(f"{PREFIX}/login?next={quote(target)}")
             return self._run(route, call, values)
         except _RefusedError as refused:
-            return self._error(request, is_api, refused.status, refused.code, refused.message)
+            answer = self._error(request, is_api, refused.status, refused.code, refused.message)
+            if refused.allow:
+                answer.headers["Allow"] = refused.allow
+            return answer
         except HTTPException as exc:  # werkzeug's own (a form too large, a bad cookie)
             code, text = exc.code or 400, exc.description or "the request cannot be read"
             return self._error(request, is_api, code, "BAD_REQUEST", text)

@@ -82,3 +82,12 @@ def test_a_message_change_with_values_of_the_wrong_type_is_refused(
     console = signed_in(gateway.base, "operator")
     error = _refused(console.send("POST", path, body), 400)
     assert error["code"] == "PARAMETER_INVALID"
+
+
+def test_a_method_a_route_does_not_take_is_405_naming_those_it_does(gateway: Gateway) -> None:
+    console = signed_in(gateway.base, "viewer")
+    answer = console.http.request("TRACE", console.url("/api/v1/connectors"), timeout=10)
+    error = _refused(answer, 405)
+    assert error["code"] == "METHOD_NOT_ALLOWED"
+    allowed = {m.strip() for m in answer.headers.get("Allow", "").split(",")}
+    assert {"GET", "POST"} <= allowed
