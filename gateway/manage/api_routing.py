@@ -11,6 +11,7 @@ from typing import Any
 from gateway.errors import ValidationError
 from gateway.manage.web_routes import Call, Param, api
 from gateway.persistence.audit import Change
+from gateway.persistence.models import MAX_ROW_ID
 from gateway.registry.rules import RuleStore, build_rule, rule_row
 from gateway.views.rule_explain import LineExplanation, explain_line
 from routing.rules import ALIASES, ATTRIBUTES, SCHEMA, RuleSet, parse_instant
@@ -306,8 +307,8 @@ def publish_post(call: Call) -> dict[str, Any]:
 def rollback_post(call: Call) -> dict[str, Any]:
     data = call.body()
     version = data.get("version")
-    if not isinstance(version, int) or isinstance(version, bool):
-        raise ValidationError("INVALID_VALUE", "version must be a whole number")
+    if not isinstance(version, int) or isinstance(version, bool) or abs(version) > MAX_ROW_ID:
+        raise ValidationError("INVALID_VALUE", "version must be a version's number")
     discard = data.get("discard_draft", False)
     if not isinstance(discard, bool):
         raise ValidationError("INVALID_VALUE", "discard_draft must be true or false")

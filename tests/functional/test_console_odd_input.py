@@ -91,3 +91,9 @@ def test_a_method_a_route_does_not_take_is_405_naming_those_it_does(gateway: Gat
     assert error["code"] == "METHOD_NOT_ALLOWED"
     allowed = {m.strip() for m in answer.headers.get("Allow", "").split(",")}
     assert {"GET", "POST"} <= allowed
+
+
+def test_a_rollback_to_a_version_past_any_row_is_refused(gateway: Gateway) -> None:
+    console = signed_in(gateway.base, "admin")
+    answer = console.send("POST", "/routing/rollback", {"version": int(HUGE)})
+    assert _refused(answer, 400)["code"] == "INVALID_VALUE"
