@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import logging
 import threading
 import time
@@ -68,6 +69,11 @@ _DRAIN_BYTES = 64 * 1024
 _CHUNK = 64 * 1024
 
 _XML = [("Content-Type", "text/xml; charset=utf-8")]
+#: the status of a console request refused while its body was read
+_CONSOLE_REFUSAL = {
+    "REQUEST_TOO_LARGE": "413 Content Too Large",
+    "REQUEST_TIMEOUT": "408 Request Timeout",
+}
 _OPERATOR_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # spyne's own faults, translated to our codes.
 _SPYNE_FAULTS = {
@@ -264,7 +270,19 @@ class SoapFront:
     def refuse(self, environ: dict[str, Any], err: GatewayError) -> Answer:
         """The fault for a request its server refused while reading the body (the read
         deadline, the size limit), logged like any fault, with no payload."""
-        endpoint = self._endpoints.get(environ.get("PATH_INFO", "").rstrip("/"))
+        path = environ.get("PATH_INFO", "").rstrip("/")
+        if self._console is not None and (
+            path == self._console[0] or path.startswith(self._console[0] + "/")
+        ):
+            # the console's callers read JSON, and this is their mistake, not our failure
+            status = _CONSOLE_REFUSAL.get(err.code, "400 Bad Request")
+            out = json.dumps({"error": {"code": err.code, "message": err.message}}).encode()
+            return (
+                status,
+                [("Content-Type", "application/json"), ("Content-Length", str(len(out)))],
+                out,
+            )
+        endpoint = self._endpoints.get(path)
         return self._refusal(endpoint, err, time.perf_counter(), environ.get("REMOTE_ADDR"))
 
     def _refusal(
