@@ -20,8 +20,8 @@ from gateway.cli.context import Context, pass_context
 from gateway.cli.outbox_filters import (
     emit_verdicts,
     filter_options,
-    id_option,
     kind_value,
+    selection_options,
     task_cell,
 )
 from gateway.cli.output import emit_record, emit_table, json_option, shorten
@@ -262,13 +262,7 @@ def _show_inbound(ctx: Context, key: str, as_json: bool) -> None:
     "--since, --until (PARKED ones unless --status says otherwise). Business events and "
     "e-mails are notifications: they need no --force.",
 )
-@id_option
-@click.option(
-    "--status",
-    type=click.Choice(STATUSES, case_sensitive=False),
-    help="Only messages in this status (default PARKED; any status for --id/--message-id).",
-)
-@filter_options
+@selection_options("replay", default_status="PARKED")
 @click.option(
     "--force",
     is_flag=True,
@@ -280,38 +274,15 @@ def _show_inbound(ctx: Context, key: str, as_json: bool) -> None:
 @pass_context
 def replay(
     ctx: Context,
-    ids: tuple[int, ...],
-    status: str | None,
-    kind: str | None,
-    connector: str | None,
-    order_number: str | None,
-    message_ids: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
+    selection: MessageFilter,
     force: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    named = bool(ids or message_ids)
-    f = MessageFilter(
-        ids=ids,
-        message_ids=message_ids,
-        status=status.upper() if status else (None if named else "PARKED"),
-        kind=kind_value(kind),
-        connector=connector,
-        order_number=order_number,
-        since=since,
-        until=until,
-    )
-    if not f.selects:
-        raise click.UsageError(
-            "say which messages to replay: --id, --message-id, --connector, --order, "
-            "--since or --until (or --kind)"
-        )
     with ctx.transaction() as (_rt, s):
-        result = Replayer(s, ctx.actor).replay(f, force=force, dry_run=dry_run)
+        result = Replayer(s, ctx.actor).replay(selection, force=force, dry_run=dry_run)
     problem = result.problem()
-    _emit_result(result, f, as_json, problem)
+    _emit_result(result, selection, as_json, problem)
     if problem:
         if as_json:  # the report holds the error: one JSON document, then exit 1
             click.get_current_context().exit(1)

@@ -1,19 +1,29 @@
 """The options that select outbox messages, shared by ``omgw messages list``, ``replay``,
-``park`` and ``discard``, and the values they turn into."""
+``park`` and ``discard``, and the values they turn into: :func:`selection_options` reads
+them into one :class:`~gateway.outbox.replay.MessageFilter` for the commands that change
+messages."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import click
 
 from gateway.cli.output import emit_table
 from gateway.cli.values import with_options
-from gateway.outbox.replay import KINDS, ReplayItem, parse_when
+from gateway.outbox.replay import KINDS, STATUSES, MessageFilter, ReplayItem, parse_when
 
-__all__ = ["emit_verdicts", "filter_options", "id_option", "kind_value", "task_cell"]
+__all__ = [
+    "emit_verdicts",
+    "filter_options",
+    "id_option",
+    "kind_value",
+    "selection_options",
+    "task_cell",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -66,6 +76,50 @@ id_option: Callable[[F], F] = click.option(
 def kind_value(kind: str | None) -> str | None:
     """A ``--kind`` value as the outbox kind it selects."""
     return KINDS[kind.upper()] if kind else None
+
+
+#: the options of :data:`filter_options` that a MessageFilter takes as they are given
+_PASSED_ON = ("connector", "order_number", "message_ids", "since", "until")
+
+
+def selection_options(action: str, default_status: str) -> Callable[[F], F]:
+    """--id, --status, then :data:`filter_options`, read into one ``MessageFilter`` that
+    the command gets as its ``selection`` argument.
+
+    Messages named by --id or --message-id are looked for in any status; otherwise only
+    in ``default_status`` unless --status names another. A selection that narrows by no
+    more than status is a usage error ("say which messages to ``action``: …"): these
+    commands change messages, and none of them runs on the whole outbox.
+    """
+
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def read(
+            *args: Any, ids: tuple[int, ...], status: str | None, kind: str | None, **kwargs: Any
+        ) -> Any:
+            named = bool(ids or kwargs["message_ids"])
+            selection = MessageFilter(
+                ids=ids,
+                status=status.upper() if status else (None if named else default_status),
+                kind=kind_value(kind),
+                **{name: kwargs.pop(name) for name in _PASSED_ON},
+            )
+            if not selection.selects:
+                raise click.UsageError(
+                    f"say which messages to {action}: --id, --message-id, --connector, "
+                    "--order, --since or --until (or --kind)"
+                )
+            return command(*args, selection=selection, **kwargs)
+
+        status_option = click.option(
+            "--status",
+            type=click.Choice(STATUSES, case_sensitive=False),
+            help=f"Only messages in this status (default {default_status}; any status for "
+            "--id/--message-id).",
+        )
+        return cast(F, with_options(id_option, status_option, filter_options)(read))
+
+    return decorate
 
 
 def task_cell(row: dict[str, Any]) -> str | None:

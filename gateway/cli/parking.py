@@ -6,48 +6,18 @@ options and prints the verdicts."""
 from __future__ import annotations
 
 import json
-from datetime import datetime
 
 import click
 
 from gateway.cli.context import Context, pass_context
-from gateway.cli.outbox_filters import emit_verdicts, filter_options, id_option, kind_value
+from gateway.cli.outbox_filters import emit_verdicts, selection_options
 from gateway.cli.output import json_option
-from gateway.outbox.replay import STATUSES, MessageFilter
+from gateway.outbox.replay import MessageFilter
 from gateway.outbox.set_aside import DISCARD, PARK, SetAside, SetAsideResult
 
 __all__ = ["discard", "park"]
 
 _REASON_HELP = "Why (kept as the message's last error and in the audit log)."
-
-
-def _filter(
-    action: str,
-    ids: tuple[int, ...],
-    status: str | None,
-    kind: str | None,
-    connector: str | None,
-    order_number: str | None,
-    message_ids: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
-) -> MessageFilter:
-    f = MessageFilter(
-        ids=ids,
-        message_ids=message_ids,
-        status=status.upper() if status else None,
-        kind=kind_value(kind),
-        connector=connector,
-        order_number=order_number,
-        since=since,
-        until=until,
-    )
-    if not f.selects:
-        raise click.UsageError(
-            f"say which messages to {action}: --id, --message-id, --connector, --order, "
-            "--since or --until (or --kind)"
-        )
-    return f
 
 
 @click.command(
@@ -58,34 +28,20 @@ def _filter(
     "(READY ones unless --status says otherwise). A message being sent right now is "
     "refused: try again once its send is recorded.",
 )
-@id_option
-@click.option(
-    "--status",
-    type=click.Choice(STATUSES, case_sensitive=False),
-    help="Only messages in this status (default READY; any status for --id/--message-id).",
-)
-@filter_options
+@selection_options(PARK, default_status="READY")
 @click.option("--reason", required=True, help=_REASON_HELP)
 @click.option("--dry-run", is_flag=True, help="Say what would be parked; change nothing.")
 @json_option
 @pass_context
 def park(
     ctx: Context,
-    ids: tuple[int, ...],
-    status: str | None,
-    kind: str | None,
-    connector: str | None,
-    order_number: str | None,
-    message_ids: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
+    selection: MessageFilter,
     reason: str,
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    f = _filter(PARK, ids, status, kind, connector, order_number, message_ids, since, until)
     with ctx.transaction() as (_rt, s):
-        result = SetAside(s, ctx.actor).park(f, reason=reason, dry_run=dry_run)
+        result = SetAside(s, ctx.actor).park(selection, reason=reason, dry_run=dry_run)
     _report(result, as_json)
 
 
@@ -98,13 +54,7 @@ def park(
     "must be handled by hand. Business events and e-mails are notifications: they need "
     "no --force.",
 )
-@id_option
-@click.option(
-    "--status",
-    type=click.Choice(STATUSES, case_sensitive=False),
-    help="Only messages in this status (default PARKED; any status for --id/--message-id).",
-)
-@filter_options
+@selection_options(DISCARD, default_status="PARKED")
 @click.option("--reason", required=True, help=_REASON_HELP)
 @click.option(
     "--force",
@@ -117,22 +67,16 @@ def park(
 @pass_context
 def discard(
     ctx: Context,
-    ids: tuple[int, ...],
-    status: str | None,
-    kind: str | None,
-    connector: str | None,
-    order_number: str | None,
-    message_ids: tuple[str, ...],
-    since: datetime | None,
-    until: datetime | None,
+    selection: MessageFilter,
     reason: str,
     force: bool,
     dry_run: bool,
     as_json: bool,
 ) -> None:
-    f = _filter(DISCARD, ids, status, kind, connector, order_number, message_ids, since, until)
     with ctx.transaction() as (_rt, s):
-        result = SetAside(s, ctx.actor).discard(f, reason=reason, force=force, dry_run=dry_run)
+        result = SetAside(s, ctx.actor).discard(
+            selection, reason=reason, force=force, dry_run=dry_run
+        )
     _report(result, as_json)
 
 
