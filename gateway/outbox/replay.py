@@ -28,9 +28,9 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Generic, Self, TypeVar
 
 from lxml import etree
 from sqlalchemy import Select, or_, select
@@ -66,6 +66,7 @@ __all__ = [
     "ReplayResult",
     "Replayer",
     "Scrubber",
+    "Verdicts",
     "connector_name",
     "find_message",
     "iso",
@@ -74,6 +75,7 @@ __all__ = [
     "message_query",
     "parse_when",
     "scrubber_for",
+    "superseded_requests",
 ]
 
 STATUSES = ("READY", "DELIVERED", "PARKED", "DISCARDED")
@@ -244,6 +246,11 @@ class MessageFilter:
     @property
     def names_rows(self) -> bool:
         return bool(self.ids or self.message_ids)
+
+    @property
+    def criteria(self) -> MessageFilter:
+        """The filter without the rows it names: what a named row must also match."""
+        return replace(self, ids=(), message_ids=())
 
     @property
     def selects(self) -> bool:
@@ -430,35 +437,91 @@ class ReplayItem:
     kind: str | None = None
     event_code: str | None = None
 
+    @classmethod
+    def of(
+        cls, row: OutboxMessage, verdict: str, reason: str | None, was: str, **more: Any
+    ) -> Self:
+        """The verdict on ``row``, which was in status ``was`` when judged (``more``: the
+        fields a subclass adds)."""
+        return cls(
+            verdict,
+            row.id,
+            row.message_id,
+            connector_name(row),
+            row.order_number,
+            row.task_type,
+            was,
+            reason,
+            row.kind,
+            row.event_code,
+            **more,
+        )
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
 
 
-@dataclass(frozen=True)
-class ReplayResult:
-    items: tuple[ReplayItem, ...]
-    dry_run: bool = False
-    force: bool = False
+Item = TypeVar("Item", bound=ReplayItem)
 
-    def having(self, verdict: str) -> list[ReplayItem]:
+
+class Verdicts(Generic[Item]):
+    """Every row a replay, park or discard selected, with its verdict: what
+    :class:`ReplayResult` and :class:`~gateway.outbox.set_aside.SetAsideResult` share."""
+
+    items: tuple[Item, ...]
+
+    def having(self, verdict: str) -> list[Item]:
         return [i for i in self.items if i.verdict == verdict]
 
     @property
-    def replayed(self) -> list[ReplayItem]:
-        return self.having(REPLAYED)
-
-    @property
-    def refused(self) -> list[ReplayItem]:
+    def refused(self) -> list[Item]:
         return self.having(REFUSED)
 
     @property
-    def skipped(self) -> list[ReplayItem]:
+    def skipped(self) -> list[Item]:
         return self.having(SKIPPED)
 
     @property
     def ok(self) -> bool:
-        """Everything selected was (or would be) replayed."""
+        """Everything selected was (or, in a dry run, would be) replayed, parked or
+        discarded: nothing was refused or skipped."""
         return not self.refused and not self.skipped
+
+    def _report(
+        self, head: dict[str, Any], done: str, code: str, problem: str | None
+    ) -> dict[str, Any]:
+        """``head``, then the count of rows given verdict ``done`` (under its name in lower
+        case), of those refused and skipped, each row's verdict, and ``problem`` as an
+        error with ``code`` when there is one."""
+        out: dict[str, Any] = {
+            **head,
+            done.lower(): len(self.having(done)),
+            "refused": len(self.refused),
+            "skipped": len(self.skipped),
+            "messages": [i.to_json() for i in self.items],
+        }
+        if problem is not None:
+            out["error"] = {"code": code, "message": problem}
+        return out
+
+    @staticmethod
+    def _names(items: Sequence[ReplayItem]) -> str:
+        """Rows as a problem names them: ``7 (urn:uuid:…)``, or what was asked for when
+        no row has it."""
+        return ", ".join(
+            f"{i.id} ({i.message_id})" if i.id is not None else str(i.message_id) for i in items
+        )
+
+
+@dataclass(frozen=True)
+class ReplayResult(Verdicts[ReplayItem]):
+    items: tuple[ReplayItem, ...]
+    dry_run: bool = False
+    force: bool = False
+
+    @property
+    def replayed(self) -> list[ReplayItem]:
+        return self.having(REPLAYED)
 
     def problem(self, force: str = "--force") -> str | None:
         """What was not replayed, in a sentence or two; None when everything was.
@@ -473,33 +536,32 @@ class ReplayResult:
                 else "may make the receiver act twice"
             )
             parts.append(
-                f"refused without {force}: {_names(self.refused)}: sending them again {effect}; "
-                f"check with the receiver, then use {force} to send them anyway"
+                f"refused without {force}: {self._names(self.refused)}: sending them again "
+                f"{effect}; check with the receiver, then use {force} to send them anyway"
             )
         if self.skipped:
-            parts.append(f"not replayable: {_names(self.skipped)}: see the reasons above")
+            parts.append(f"not replayable: {self._names(self.skipped)}: see the reasons above")
         return ". ".join(parts) or None
 
     def to_json(self, force: str = "--force") -> dict[str, Any]:
         """The report: counts, each row's verdict, and the problem (code
         ``REPLAY_INCOMPLETE``) when anything selected was not replayed."""
-        out: dict[str, Any] = {
-            "dry_run": self.dry_run,
-            "force": self.force,
-            "replayed": len(self.replayed),
-            "refused": len(self.refused),
-            "skipped": len(self.skipped),
-            "messages": [i.to_json() for i in self.items],
-        }
-        problem = self.problem(force)
-        if problem:
-            out["error"] = {"code": "REPLAY_INCOMPLETE", "message": problem}
-        return out
+        head = {"dry_run": self.dry_run, "force": self.force}
+        return self._report(head, REPLAYED, "REPLAY_INCOMPLETE", self.problem(force))
 
 
-def _names(items: Sequence[ReplayItem]) -> str:
-    return ", ".join(
-        f"{i.id} ({i.message_id})" if i.id is not None else str(i.message_id) for i in items
+def superseded_requests(session: Session, request_ids: set[int]) -> set[int]:
+    """Those of ``request_ids`` whose order was revised since (``SUPERSEDED``): the worker
+    discards their rows instead of sending them."""
+    if not request_ids:
+        return set()
+    return set(
+        session.scalars(
+            select(FulfillmentRequest.id).where(
+                FulfillmentRequest.id.in_(request_ids),
+                FulfillmentRequest.status == "SUPERSEDED",
+            )
+        )
     )
 
 
@@ -529,7 +591,9 @@ class Replayer:
         if not dry_run:
             stmt = stmt.with_for_update(of=OutboxMessage)
         rows = list(self._s.scalars(stmt))
-        superseded = self._superseded({r.request_id for r in rows if r.request_id is not None})
+        superseded = superseded_requests(
+            self._s, {r.request_id for r in rows if r.request_id is not None}
+        )
         items = self._not_selected(f, rows)
         for row in rows:
             was = row.status
@@ -539,20 +603,7 @@ class Replayer:
                 reason = "; ".join(r for r in (reason, wait) if r) or None
                 if not dry_run:
                     self._requeue(row, now, forced)
-            items.append(
-                ReplayItem(
-                    verdict,
-                    row.id,
-                    row.message_id,
-                    connector_name(row),
-                    row.order_number,
-                    row.task_type,
-                    was,
-                    reason,
-                    row.kind,
-                    row.event_code,
-                )
-            )
+            items.append(ReplayItem.of(row, verdict, reason, was))
         return ReplayResult(tuple(items), dry_run, force)
 
     def _held(self, row: OutboxMessage) -> str | None:
@@ -570,31 +621,12 @@ class Replayer:
             )
         return None
 
-    def _superseded(self, request_ids: set[int]) -> set[int]:
-        if not request_ids:
-            return set()
-        return set(
-            self._s.scalars(
-                select(FulfillmentRequest.id).where(
-                    FulfillmentRequest.id.in_(request_ids),
-                    FulfillmentRequest.status == "SUPERSEDED",
-                )
-            )
-        )
-
     def _not_selected(self, f: MessageFilter, rows: Sequence[OutboxMessage]) -> list[ReplayItem]:
         """Rows named by id or message id that the selection does not hold, and why."""
         found_ids = {r.id for r in rows}
         found_mids = {r.message_id for r in rows}
         out: list[ReplayItem] = []
-        others = MessageFilter(
-            status=f.status,
-            kind=f.kind,
-            connector=f.connector,
-            order_number=f.order_number,
-            since=f.since,
-            until=f.until,
-        ).describe()
+        others = f.criteria.describe()
         for id_ in f.ids:
             if id_ in found_ids:
                 continue
@@ -610,18 +642,7 @@ class Replayer:
     def _missing(row: OutboxMessage | None, key: str, others: str) -> ReplayItem:
         if row is None:
             return ReplayItem(SKIPPED, None, key, reason=f"no outbox message {key}")
-        return ReplayItem(
-            SKIPPED,
-            row.id,
-            row.message_id,
-            connector_name(row),
-            row.order_number,
-            row.task_type,
-            row.status,
-            f"not selected: it does not match {others}",
-            row.kind,
-            row.event_code,
-        )
+        return ReplayItem.of(row, SKIPPED, f"not selected: it does not match {others}", row.status)
 
     @staticmethod
     def _judge(

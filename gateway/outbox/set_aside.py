@@ -33,20 +33,21 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.errors import ValidationError
 from gateway.outbox.replay import (
     MessageFilter,
     ReplayItem,
+    Verdicts,
     connector_name,
     find_message,
     message_query,
+    superseded_requests,
 )
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
-from gateway.persistence.models import FulfillmentRequest, OutboxMessage, as_utc, utcnow
+from gateway.persistence.models import OutboxMessage, as_utc, utcnow
 
 __all__ = [
     "DISCARD",
@@ -89,7 +90,7 @@ class SetAsideItem(ReplayItem):
 
 
 @dataclass(frozen=True)
-class SetAsideResult:
+class SetAsideResult(Verdicts[SetAsideItem]):
     """Every row selected, with its verdict; ``action`` is ``park`` or ``discard``.
 
     ``to_json()`` gives, e.g.::
@@ -112,26 +113,10 @@ class SetAsideResult:
     #: the selection as judged, the default status included (``status READY, connector X``)
     selection: str = ""
 
-    def having(self, verdict: str) -> list[SetAsideItem]:
-        return [i for i in self.items if i.verdict == verdict]
-
     @property
     def changed(self) -> list[SetAsideItem]:
         """The rows parked or discarded (in a dry run: that would be)."""
         return self.having(_DONE[self.action])
-
-    @property
-    def refused(self) -> list[SetAsideItem]:
-        return self.having(REFUSED)
-
-    @property
-    def skipped(self) -> list[SetAsideItem]:
-        return self.having(SKIPPED)
-
-    @property
-    def ok(self) -> bool:
-        """Everything selected was (or would be) set aside."""
-        return not self.refused and not self.skipped
 
     @property
     def retry_after(self) -> int | None:
@@ -146,40 +131,30 @@ class SetAsideResult:
         sending = [i for i in self.refused if i.retry_after is not None]
         requests = [i for i in self.refused if i.retry_after is None]
         if sending:
-            parts.append(f"busy right now: {_names(sending)}: try again in {self.retry_after} s")
+            parts.append(
+                f"busy right now: {self._names(sending)}: try again in {self.retry_after} s"
+            )
         if requests:
             parts.append(
-                f"refused without force: {_names(requests)}: fulfillment requests whose "
+                f"refused without force: {self._names(requests)}: fulfillment requests whose "
                 "lines would wait on a request that is never sent; force discards them "
                 "anyway, and their orders must then be handled by hand"
             )
         if self.skipped:
-            parts.append(
-                f"not {_DONE[self.action].lower()}: {_names(self.skipped)}: see the reasons given"
-            )
+            done = _DONE[self.action].lower()
+            parts.append(f"not {done}: {self._names(self.skipped)}: see the reasons given")
         return ". ".join(parts) or None
 
     def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
+        head = {
             "action": self.action,
             "dry_run": self.dry_run,
             "force": self.force,
             "reason": self.reason,
             "selection": self.selection,
-            _DONE[self.action].lower(): len(self.changed),
-            "refused": len(self.refused),
-            "skipped": len(self.skipped),
-            "messages": [i.to_json() for i in self.items],
         }
-        if (problem := self.problem) is not None:
-            out["error"] = {"code": f"{self.action.upper()}_INCOMPLETE", "message": problem}
-        return out
-
-
-def _names(items: Sequence[SetAsideItem]) -> str:
-    return ", ".join(
-        f"{i.id} ({i.message_id})" if i.id is not None else str(i.message_id) for i in items
-    )
+        code = f"{self.action.upper()}_INCOMPLETE"
+        return self._report(head, _DONE[self.action], code, self.problem)
 
 
 @dataclass(frozen=True)
@@ -281,7 +256,9 @@ class SetAside:
         now = as_utc(now or utcnow())
         assert now is not None
         rows, busy = self._select(f, dry_run)
-        superseded = self._superseded({r.request_id for r in rows if r.request_id is not None})
+        superseded = superseded_requests(
+            self._s, {r.request_id for r in rows if r.request_id is not None}
+        )
         items = self._not_selected(f, rows, busy)
         for row in rows:
             if row.id in busy:
@@ -321,31 +298,12 @@ class SetAside:
         rows = sorted([*locked, *(r for r in held if r is not None)], key=lambda r: r.id)
         return rows, busy
 
-    def _superseded(self, request_ids: set[int]) -> set[int]:
-        if not request_ids:
-            return set()
-        return set(
-            self._s.scalars(
-                select(FulfillmentRequest.id).where(
-                    FulfillmentRequest.id.in_(request_ids),
-                    FulfillmentRequest.status == "SUPERSEDED",
-                )
-            )
-        )
-
     def _not_selected(
         self, f: MessageFilter, rows: Sequence[OutboxMessage], busy: set[int]
     ) -> list[SetAsideItem]:
         """Rows named by id or message id that the selection does not hold, and why."""
         found = {r.id for r in rows}
-        others = MessageFilter(
-            status=f.status,
-            kind=f.kind,
-            connector=f.connector,
-            order_number=f.order_number,
-            since=f.since,
-            until=f.until,
-        ).describe()
+        others = f.criteria.describe()
         named: list[tuple[str, OutboxMessage | None]] = [
             (str(id_), self._s.get(OutboxMessage, id_)) for id_ in f.ids
         ]
@@ -391,19 +349,7 @@ class SetAside:
 
 
 def _item(row: OutboxMessage, judged: _Verdict, was: str) -> SetAsideItem:
-    return SetAsideItem(
-        judged.verdict,
-        row.id,
-        row.message_id,
-        connector_name(row),
-        row.order_number,
-        row.task_type,
-        was,
-        judged.reason,
-        row.kind,
-        row.event_code,
-        judged.retry_after,
-    )
+    return SetAsideItem.of(row, judged.verdict, judged.reason, was, retry_after=judged.retry_after)
 
 
 def _sending(row: OutboxMessage, now: datetime) -> _Verdict | None:
