@@ -11,12 +11,10 @@ its exit code and one clear message.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -35,19 +33,16 @@ from gateway.outbox.replay import (
 )
 from gateway.outbox.worker import OutboxWorker, Pass
 from gateway.persistence.models import (
-    AuditEntry,
     Connector,
     FulfillmentRequest,
     OrderHeader,
     OutboxMessage,
     utcnow,
 )
-from gateway.registry.rules import RuleStore
-from routing.rules import Rule
 from tests.common.orders import order
-from tests.common.receiver import Receiver, receiving
+from tests.common.outbox import Hub, fails, hub_on, outbox, outbox_audit, publish
 from tests.common.soap import client
-from tests.conftest import Admin, Gateway, make_settings, serving
+from tests.conftest import Gateway
 
 WSA = "http://www.w3.org/2005/08/addressing"
 TL = "http://xmlns.oracle.com/apps/scm/doo/processOrder/service/"
@@ -64,30 +59,11 @@ FAULT_ECHOING_SECRET = (
 # -- fixtures and helpers ---------------------------------------------------------------
 
 
-@dataclass
-class Hub:
-    gw: Gateway
-    admin: Admin
-    rx: Receiver
-
-
 @pytest.fixture
 def hub(fresh_database_url: str, tmp_path: Path) -> Iterator[Hub]:
     """A gateway of its own (routing is published), its CLI, and a receiver."""
-    settings = make_settings(tmp_path / "home", fresh_database_url)
-    with serving(settings) as gw, receiving() as rx:
-        env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
-        env.update(gw.runtime.settings.to_env())  # the same database and wallet key
-        yield Hub(gw, Admin(env, settings.home), rx)
-
-
-def publish(gw: Gateway) -> None:
-    """AS1 goes to WMSANY, every other Shipment to WMS01."""
-    with gw.runtime.sessions() as s, s.begin():
-        store = RuleStore(s, "tests")
-        store.put_rule(Rule("AS1", 'Item = "AS1"', "WMSANY_Fulfillment"))
-        store.set_default("Shipment", "WMS01_Fulfillment")
-        assert store.publish() is not None
+    with hub_on(fresh_database_url, tmp_path) as hub:
+        yield hub
 
 
 def submit(gw: Gateway, key: str, lines: list[tuple[str, int]], revision: str = "1") -> str:
@@ -133,28 +109,8 @@ def put(
         return row.id, row.message_id
 
 
-def outbox(gw: Gateway, id_: int) -> OutboxMessage:
-    with gw.runtime.sessions() as s:
-        row = s.get(OutboxMessage, id_)
-        assert row is not None
-        return row
-
-
 def audit_keys(gw: Gateway) -> list[tuple[str, str, str]]:
-    with gw.runtime.sessions() as s:
-        return [
-            (e.actor, e.action, e.entity_key)
-            for e in s.scalars(
-                select(AuditEntry).where(AuditEntry.entity == "outbox").order_by(AuditEntry.id)
-            )
-        ]
-
-
-def fails(admin: Admin, code: int, *args: str) -> str:
-    result = admin(*args)
-    assert result.exit_code == code, (args, result.output)
-    assert "Traceback" not in result.output
-    return result.output
+    return [(actor, action, key) for actor, action, key, _before, _after in outbox_audit(gw)]
 
 
 # -- pure parts -------------------------------------------------------------------------

@@ -11,12 +11,10 @@ the outbox.
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -27,14 +25,13 @@ from sqlalchemy import select, update
 from gateway.outbox.replay import MessageFilter
 from gateway.outbox.set_aside import SetAside, SetAsideResult
 from gateway.outbox.worker import OutboxWorker, Pass
-from gateway.persistence.models import AuditEntry, Connector, OutboxMessage, utcnow
-from gateway.registry.rules import RuleStore
-from routing.rules import Rule
+from gateway.persistence.models import Connector, OutboxMessage, utcnow
 from tests.common.orders import order
+from tests.common.outbox import Hub, fails, hub_on, outbox, outbox_audit, publish
 from tests.common.processes import until
-from tests.common.receiver import Receiver, receiving, served
+from tests.common.receiver import served
 from tests.common.soap import client
-from tests.conftest import Admin, Gateway, make_settings, serving
+from tests.conftest import Admin, Gateway
 
 # about locks and concurrent workers: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases
@@ -46,29 +43,14 @@ CLIENT_FAULT = (
 )
 
 
-@dataclass
-class Hub:
-    gw: Gateway
-    admin: Admin
-    rx: Receiver
-
-
 @pytest.fixture
 def hub(fresh_database_url: str, tmp_path: Path) -> Iterator[Hub]:
     """A gateway of its own whose Shipment requests go to a stand-in receiver, its CLI."""
-    settings = make_settings(tmp_path / "home", fresh_database_url)
-    with serving(settings) as gw, receiving() as rx:
-        env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
-        env.update(gw.runtime.settings.to_env())  # the same database and wallet key
-        admin = Admin(env, settings.home)
-        admin.ok("connector", "update", "WMS01_Fulfillment", "--url", rx.url,
-                 "--retry-base-delay", "0", "--retry-max-delay", "0")  # fmt: skip
-        with gw.runtime.sessions() as s, s.begin():
-            store = RuleStore(s, "tests")
-            store.put_rule(Rule("AS1", 'Item = "AS1"', "WMSANY_Fulfillment"))
-            store.set_default("Shipment", "WMS01_Fulfillment")
-            assert store.publish() is not None
-        yield Hub(gw, admin, rx)
+    with hub_on(fresh_database_url, tmp_path) as hub:
+        hub.admin.ok("connector", "update", "WMS01_Fulfillment", "--url", hub.rx.url,
+                     "--retry-base-delay", "0", "--retry-max-delay", "0")  # fmt: skip
+        publish(hub.gw)
+        yield hub
 
 
 def submit(gw: Gateway, key: str, revision: str = "1", quantity: int = 10) -> str:
@@ -116,31 +98,6 @@ def put(
         return row.id, row.message_id
 
 
-def outbox(gw: Gateway, id_: int) -> OutboxMessage:
-    with gw.runtime.sessions() as s:
-        row = s.get(OutboxMessage, id_)
-        assert row is not None
-        return row
-
-
-def audit(gw: Gateway) -> list[tuple[str, str, str, dict[str, Any], dict[str, Any]]]:
-    with gw.runtime.sessions() as s:
-        return [
-            (e.actor, e.action, e.entity_key, json.loads(e.before_json or "{}"),
-             json.loads(e.after_json or "{}"))
-            for e in s.scalars(
-                select(AuditEntry).where(AuditEntry.entity == "outbox").order_by(AuditEntry.id)
-            )
-        ]  # fmt: skip
-
-
-def fails(admin: Admin, code: int, *args: str) -> str:
-    result = admin(*args)
-    assert result.exit_code == code, (args, result.output)
-    assert "Traceback" not in result.output
-    return result.output
-
-
 def report(admin: Admin, code: int, *args: str) -> dict[str, Any]:
     result = admin(*args, "--json")
     assert result.exit_code == code, (args, result.output)
@@ -169,7 +126,7 @@ def test_park_stops_a_delivery_and_replay_resumes_it(hub, unique):
     ]
     out = admin.ok("messages", "park", "--order", number, "--reason", "pause", "--dry-run")
     assert "would park" in out and "dry run: 1 message(s) would be parked" in out
-    assert outbox(gw, oid).status == "READY" and audit(gw) == []
+    assert outbox(gw, oid).status == "READY" and outbox_audit(gw) == []
 
     out = admin.ok("--actor", "alice", "messages", "park", "--order", number,
                    "--reason", "WMS01 asked for a pause")  # fmt: skip
@@ -180,7 +137,7 @@ def test_park_stops_a_delivery_and_replay_resumes_it(hub, unique):
     assert (row.status, row.last_error, row.lease_owner) == (
         "PARKED", "parked by alice: WMS01 asked for a pause", None
     )  # fmt: skip
-    ((actor, action, key, before, after),) = audit(gw)
+    ((actor, action, key, before, after),) = outbox_audit(gw)
     assert (actor, action, key) == ("alice", "park", mid)
     assert before["status"] == "READY"
     assert {k: after[k] for k in ("status", "reason", "id", "connector", "order_number")} == {
@@ -205,7 +162,10 @@ def test_park_stops_a_delivery_and_replay_resumes_it(hub, unique):
         stop.set()
         thread.join(30)
     assert rx.message_ids() == [mid]  # the same message, sent once
-    assert [(a, b) for a, b, _k, _x, _y in audit(gw)] == [("alice", "park"), ("alice", "replay")]
+    assert [(a, b) for a, b, _k, _x, _y in outbox_audit(gw)] == [
+        ("alice", "park"),
+        ("alice", "replay"),
+    ]
 
     # delivered now: there is nothing left to park
     skipped = report(admin, 1, "messages", "park", "--id", str(oid), "--reason", "late")
@@ -213,7 +173,7 @@ def test_park_stops_a_delivery_and_replay_resumes_it(hub, unique):
         ("SKIPPED", "it was DELIVERED: nothing is left to send")
     ]
     assert skipped["error"]["code"] == "PARK_INCOMPLETE"
-    assert len(audit(gw)) == 2
+    assert len(outbox_audit(gw)) == 2
 
 
 class _Gate:
@@ -268,7 +228,7 @@ def test_a_message_being_sent_is_not_parked_under_the_worker(hub, unique):
     # the send's outcome was recorded: nothing was set aside under the worker's feet
     assert done == [Pass(delivered=1)]
     assert outbox(gw, oid).status == "DELIVERED"
-    assert audit(gw) == []
+    assert outbox_audit(gw) == []
 
 
 # -- discard ----------------------------------------------------------------------------------
@@ -296,12 +256,12 @@ def test_discard_needs_force_for_a_request_and_the_worker_never_sends_it(hub, un
         "would wait on a request that is never sent; force discards them anyway, and their "
         "orders must then be handled by hand",
     }
-    assert outbox(gw, oid).status == "PARKED" and audit(gw) == []
+    assert outbox(gw, oid).status == "PARKED" and outbox_audit(gw) == []
     # a dry run of the forced discard changes nothing either
     planned = report(admin, 0, "messages", "discard", "--order", number, "--reason", "dup",
                      "--force", "--dry-run")  # fmt: skip
     assert (planned["discarded"], planned["messages"][0]["verdict"]) == (1, "DISCARDED")
-    assert outbox(gw, oid).status == "PARKED" and audit(gw) == []
+    assert outbox(gw, oid).status == "PARKED" and outbox_audit(gw) == []
 
     out = admin.ok("--actor", "bob", "messages", "discard", "--order", number,
                    "--reason", "entered twice; cancelled in the source", "--force")  # fmt: skip
@@ -311,7 +271,7 @@ def test_discard_needs_force_for_a_request_and_the_worker_never_sends_it(hub, un
     assert (row.status, row.last_error) == (
         "DISCARDED", "discarded by bob: entered twice; cancelled in the source"
     )  # fmt: skip
-    ((actor, action, key, before, after),) = audit(gw)
+    ((actor, action, key, before, after),) = outbox_audit(gw)
     assert (actor, action, key, before["status"]) == ("bob", "discard", mid, "PARKED")
     assert (after["status"], after["forced"]) == ("DISCARDED", True)
 
@@ -329,7 +289,7 @@ def test_discard_needs_force_for_a_request_and_the_worker_never_sends_it(hub, un
     # discarded already: a second discard changes nothing
     again = report(admin, 1, "messages", "discard", "--id", str(oid), "--reason", "x", "--force")
     assert again["messages"][0]["reason"].startswith("already DISCARDED (discarded by bob")
-    assert len(audit(gw)) == 1
+    assert len(outbox_audit(gw)) == 1
 
 
 def test_a_request_of_a_revised_order_is_discarded_without_force(hub, unique):
@@ -397,7 +357,7 @@ def test_park_and_discard_judge_each_state(hub):
         "retry_after": None,
     }  # fmt: skip
     assert {outbox(gw, i).status for i in (ready[0], stale[0], mail[0])} == {"READY"}
-    assert audit(gw) == []
+    assert outbox_audit(gw) == []
 
     with gw.runtime.sessions() as s, s.begin():
         parking = SetAside(s, "carol").park(named, reason="partner asked")
@@ -407,7 +367,7 @@ def test_park_and_discard_judge_each_state(hub):
         "PARKED", True, None, None
     )  # fmt: skip
     assert (outbox(gw, sending[0]).status, outbox(gw, sending[0]).lease_owner) == ("READY", "w1")
-    assert sorted(k for _a, _b, k, _x, _y in audit(gw)) == sorted(
+    assert sorted(k for _a, _b, k, _x, _y in outbox_audit(gw)) == sorted(
         m for _i, m in (ready, stale, mail)
     )
 
@@ -451,7 +411,7 @@ def test_a_selection_and_a_reason_are_required(hub):
         "nothing to park: no message matches (status READY, created before "
         "2001-01-01T00:00:00+00:00)"
     )
-    assert outbox(gw, id_).status == "READY" and audit(gw) == []
+    assert outbox(gw, id_).status == "READY" and outbox_audit(gw) == []
 
 
 def test_two_admins_at_once_set_each_row_aside_once(hub):
@@ -488,4 +448,4 @@ def test_two_admins_at_once_set_each_row_aside_once(hub):
     else:
         assert (item.verdict, item.was) == ("SKIPPED", "PARKED")
     assert outbox(gw, id_).last_error == "parked by alice: first"
-    assert [a for a, _b, _k, _x, _y in audit(gw)] == ["alice"]
+    assert [a for a, _b, _k, _x, _y in outbox_audit(gw)] == ["alice"]
