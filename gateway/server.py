@@ -23,7 +23,7 @@ from uvicorn_worker import UvicornWorker
 
 from gateway.config import Settings
 from gateway.manage.console_app import ConsoleApp
-from gateway.manage.web_routes import PREFIX
+from gateway.manage.mount import Mounted
 from gateway.observe import metrics
 from gateway.observe.logs import use_format
 from gateway.runtime import Runtime, limit_malloc_retention
@@ -96,16 +96,19 @@ def _operations(app: Application) -> frozenset[str]:
     return frozenset(m.name for s in app.services for m in s.public_methods.values())
 
 
-def build_app(runtime: Runtime, *, spyne_mapping: bool = False) -> SoapFront:
-    """The whole WSGI application for one process.
+def build_app(runtime: Runtime, *, spyne_mapping: bool = False) -> Mounted:
+    """The whole WSGI application for one process: the SOAP front, and the console beside
+    it (:mod:`gateway.manage`) unless ``OMGW_CONSOLE=0``.
 
     Calls go through the compiled lxml codec (``soap.operations``); ``spyne_mapping``
     sends them through spyne's own object mapping instead (kept for the benchmark's
     comparison and the codec's equivalence tests).
     """
     authenticator = build_authenticator(runtime)
-    console = (PREFIX, ConsoleApp(runtime, authenticator)) if runtime.settings.console else None
-    return SoapFront(runtime, endpoints(spyne_mapping), authenticator, console)
+    settings = runtime.settings
+    console = ConsoleApp(runtime, authenticator) if settings.console else None
+    soap = SoapFront(runtime, endpoints(spyne_mapping), authenticator)
+    return Mounted(soap, console, settings.console_port if console else None)
 
 
 @functools.cache

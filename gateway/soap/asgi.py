@@ -23,16 +23,16 @@ import asyncio
 import contextlib
 import io
 import logging
-from collections.abc import Awaitable, Callable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, Protocol
 
 from a2wsgi.wsgi import build_environ
 
 from gateway.errors import EnvelopeError, GatewayError
-from gateway.soap.front import SCREENED_KEY, Answer, SoapFront, drained
+from gateway.soap.front import SCREENED_KEY, Answer, StartResponse, drained
 
-__all__ = ["BufferingFront"]
+__all__ = ["BufferingFront", "Front"]
 
 log = logging.getLogger(__name__)
 
@@ -47,6 +47,21 @@ Send = Callable[[Message], Awaitable[None]]
 _LINGER_SECONDS = 2.0
 
 
+class Front(Protocol):
+    """What the buffering front needs of the WSGI application it runs: the SOAP front
+    (:class:`~gateway.soap.front.SoapFront`), or what mounts the console beside it."""
+
+    def __call__(
+        self, environ: dict[str, Any], start_response: StartResponse
+    ) -> Iterable[bytes]: ...
+
+    def needs_screening(self, environ: dict[str, Any]) -> bool: ...
+
+    def screen(self, environ: dict[str, Any]) -> Answer | None: ...
+
+    def refuse(self, environ: dict[str, Any], err: GatewayError) -> Answer: ...
+
+
 class BufferingFront:
     """Wraps the WSGI front for an ASGI server (uvicorn).
 
@@ -56,9 +71,7 @@ class BufferingFront:
     :param max_body: the largest body read; ``OMGW_MAX_BODY_BYTES``.
     """
 
-    def __init__(
-        self, front: SoapFront, *, threads: int, read_timeout: float, max_body: int
-    ) -> None:
+    def __init__(self, front: Front, *, threads: int, read_timeout: float, max_body: int) -> None:
         self._front = front
         self._read_timeout = read_timeout
         self._max = max_body

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import io
-import json
 import logging
 import threading
 import time
@@ -69,11 +68,6 @@ _DRAIN_BYTES = 64 * 1024
 _CHUNK = 64 * 1024
 
 _XML = [("Content-Type", "text/xml; charset=utf-8")]
-#: the status of a console request refused while its body was read
-_CONSOLE_REFUSAL = {
-    "REQUEST_TOO_LARGE": "413 Content Too Large",
-    "REQUEST_TIMEOUT": "408 Request Timeout",
-}
 _OPERATOR_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 # spyne's own faults, translated to our codes.
 _SPYNE_FAULTS = {
@@ -115,17 +109,9 @@ def drained(chunks: Iterable[bytes]) -> bytes:
 
 class SoapFront:
     def __init__(
-        self,
-        runtime: Runtime,
-        endpoints: Iterable[Endpoint],
-        authenticator: Authenticator,
-        console: tuple[str, WsgiApp] | None = None,
+        self, runtime: Runtime, endpoints: Iterable[Endpoint], authenticator: Authenticator
     ) -> None:
-        """:param console: the path prefix and WSGI application of the management console,
-        served beside the services (or alone on ``OMGW_CONSOLE_PORT`` when that is set)."""
         self._runtime = runtime
-        self._console = console
-        self._console_port = runtime.settings.console_port
         self._endpoints = {e.path: e for e in endpoints}
         self._auth = authenticator
         settings = runtime.settings
@@ -150,20 +136,6 @@ class SoapFront:
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "").rstrip("/")
-        if self._console is not None and (
-            path == self._console[0] or path.startswith(self._console[0] + "/")
-        ):
-            if self._console_port and not self._on_console_port(environ):
-                start_response("404 Not Found", [("Content-Type", "text/plain")])
-                return [f"the console is served on port {self._console_port}\n".encode()]
-            return self._console[1](environ, start_response)
-        if self._console_port and self._on_console_port(environ):
-            start_response("404 Not Found", [("Content-Type", "text/plain")])
-            return [
-                f"this port serves the console only, at {self._console[0]}/\n".encode()
-                if self._console
-                else b"nothing here\n"
-            ]
         if path in _OPERATOR_PATHS:
             status, headers, body = self._operator(path)
             start_response(status, headers)
@@ -180,9 +152,6 @@ class SoapFront:
             start_response("405 Method Not Allowed", [("Allow", "GET, POST")])
             return [b"POST a SOAP 1.1 envelope, or GET ?WSDL\n"]
         return self._post(endpoint, environ, start_response)
-
-    def _on_console_port(self, environ: Mapping[str, Any]) -> bool:
-        return str(environ.get("SERVER_PORT", "")) == str(self._console_port)
 
     def _operator(self, path: str) -> Answer:
         """``/healthz`` (the process answers), ``/readyz`` (it can work), ``/metrics``."""
@@ -271,17 +240,6 @@ class SoapFront:
         """The fault for a request its server refused while reading the body (the read
         deadline, the size limit), logged like any fault, with no payload."""
         path = environ.get("PATH_INFO", "").rstrip("/")
-        if self._console is not None and (
-            path == self._console[0] or path.startswith(self._console[0] + "/")
-        ):
-            # the console's callers read JSON, and this is their mistake, not our failure
-            status = _CONSOLE_REFUSAL.get(err.code, "400 Bad Request")
-            out = json.dumps({"error": {"code": err.code, "message": err.message}}).encode()
-            return (
-                status,
-                [("Content-Type", "application/json"), ("Content-Length", str(len(out)))],
-                out,
-            )
         endpoint = self._endpoints.get(path)
         return self._refusal(endpoint, err, time.perf_counter(), environ.get("REMOTE_ADDR"))
 
