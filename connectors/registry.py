@@ -1,8 +1,7 @@
 """The registry's model: what an admin registers, as plain values (DESIGN §2, §4).
 
 Source systems, connectors, task types, orchestration processes and value maps are
-frozen dataclasses here; ``gateway`` persists them and implements
-:class:`RegistryReader` for the dispatch code that will read them. Each spec is built
+frozen dataclasses here; ``gateway`` persists them. Each spec is built
 from a plain mapping (a TOML table, CLI options) by ``from_mapping``, which reports
 *every* problem at once as :class:`Problem` values naming the field, so a setup file can
 be refused whole with one message per bad line.
@@ -33,7 +32,6 @@ __all__ = [
     "CredentialSource",
     "Problem",
     "ProcessSpec",
-    "RegistryReader",
     "RetryPolicy",
     "SourceSystemSpec",
     "SpecInvalid",
@@ -632,16 +630,6 @@ class CredentialSource(Protocol):
     """Where dispatch gets a connector's credentials, decrypted for one call only."""
 
     def credential(self, credential_map: str, key: str) -> Credential: ...
-
-
-class RegistryReader(Protocol):
-    """What dispatch needs from the registry; ``gateway`` implements it."""
-
-    def connector(self, name: str) -> ConnectorSpec | None: ...
-
-    def connectors_for(self, target_system: str) -> Sequence[ConnectorSpec]: ...
-
-    def value_maps(self, system: str) -> ValueMaps: ...
 
 
 #: The task types the product knows (contract §7.4), with their tasks and services.

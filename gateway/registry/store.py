@@ -20,7 +20,6 @@ from connectors.registry import (
     SYSTEM_TASK_TYPES,
     ConnectorSpec,
     ProcessSpec,
-    RegistryReader,
     RetryPolicy,
     SourceSystemSpec,
     StepSpec,
@@ -54,7 +53,7 @@ from gateway.persistence.models import (
 from gateway.registry.rules import RuleStore
 from gateway.registry.triggers import trigger_referrers
 
-__all__ = ["Registry", "ensure_builtins", "registry_reader", "wallet_entry"]
+__all__ = ["Registry", "ensure_builtins", "wallet_entry"]
 
 
 class _Spec(Protocol):
@@ -67,10 +66,7 @@ def _names(items: Sequence[str], limit: int = 5) -> str:
 
 
 class Registry:
-    """Reads and changes the registry inside the caller's session and transaction.
-
-    Also the :class:`connectors.registry.RegistryReader` that dispatch reads through.
-    """
+    """Reads and changes the registry inside the caller's session and transaction."""
 
     def __init__(self, session: Session, actor: str = "system") -> None:
         self._s = session
@@ -669,11 +665,6 @@ def wallet_entry(session: Session, credential_map: str, key: str) -> WalletEntry
             WalletEntry.credential_map == credential_map, WalletEntry.key == key
         )
     )
-
-
-def registry_reader(session: Session) -> RegistryReader:
-    """The registry as dispatch reads it (type-checked against the Protocol)."""
-    return Registry(session)
 
 
 def ensure_builtins(session: Session) -> None:
