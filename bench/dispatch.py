@@ -42,8 +42,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from sqlalchemy import func, select
 
 from bench import receiver
+from connectors.connector_specs import ConnectorSpec, RetryPolicy, SourceSystemSpec
 from connectors.outbound import OUTBOUND_DIR, RequestDocument
-from connectors.registry import ConnectorSpec, RetryPolicy, SourceSystemSpec
 from connectors.wallet import Credential, MasterKey
 from gateway.config import Settings
 from gateway.outbox.worker import OutboxWorker

@@ -19,7 +19,7 @@ import random
 from dataclasses import dataclass, replace
 from typing import Protocol
 
-from connectors.registry import RetryPolicy
+from connectors.connector_specs import RetryPolicy
 
 __all__ = [
     "BreakerSettings",

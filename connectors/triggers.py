@@ -24,11 +24,11 @@ from itertools import pairwise
 from typing import Any
 
 from connectors.mail import check_address
-from connectors.registry import (
+from connectors.spec_reader import (
     MAX_PLANNED_MINUTES,
     Problem,
     SpecInvalid,
-    _Reader,
+    SpecReader,
     format_duration,
     parse_duration,
 )
@@ -83,7 +83,7 @@ def priority_rank(priority: str | None) -> int:
     return JEOPARDY_PRIORITIES.index(priority) + 1 if priority in JEOPARDY_PRIORITIES else 0
 
 
-def _strings(r: _Reader, key: str, max_len: int) -> tuple[str, ...]:
+def _strings(r: SpecReader, key: str, max_len: int) -> tuple[str, ...]:
     value = r.raw(key)
     if value is None:
         return ()
@@ -119,7 +119,7 @@ class TriggerPointSpec:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> TriggerPointSpec:
-        r = _Reader(data)
+        r = SpecReader(data)
         event = r.choice("event", TRIGGER_EVENTS, "")
         if r.raw("event") is None:
             r.problem("event", f"is required (one of {', '.join(TRIGGER_EVENTS)})")
@@ -186,7 +186,7 @@ class JeopardyThresholdSpec:
 
     @classmethod
     def from_mapping(cls, data: Mapping[str, Any]) -> JeopardyThresholdSpec:
-        r = _Reader(data)
+        r = SpecReader(data)
         bounds: dict[str, int | None] = {}
         for key in ("from", "to"):
             text = r.text(key, required=key == "from", max_len=20)

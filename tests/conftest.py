@@ -25,7 +25,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
-from connectors.registry import ConnectorSpec, SourceSystemSpec
+from connectors.connector_specs import ConnectorSpec, SourceSystemSpec
 from connectors.wallet import MasterKey
 from gateway.cli import cli
 from gateway.config import Settings

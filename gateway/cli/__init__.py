@@ -240,7 +240,7 @@ class _Failed(click.ClickException):
 )
 @click.pass_context
 def cli(ctx: click.Context, actor: str | None) -> None:
-    from connectors.registry import is_plain
+    from connectors.spec_reader import is_plain
     from gateway.cli.context import Context
 
     context = ctx.ensure_object(Context)

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from connectors.registry import (
+from connectors.connector_specs import (
     AUTH_STYLES,
     INVOCATION_MODES,
     PROCESSING_OPTIONS,

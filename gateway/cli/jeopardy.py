@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from connectors.registry import Problem, SpecInvalid
+from connectors.spec_reader import Problem, SpecInvalid
 from connectors.triggers import JEOPARDY_PRIORITIES, JeopardyThresholdSpec, check_thresholds
 from gateway.cli.context import Context, pass_context
 from gateway.cli.jeopardy_check import check

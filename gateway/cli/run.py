@@ -14,7 +14,7 @@ from pathlib import Path
 import click
 from sqlalchemy import make_url, select
 
-from connectors.registry import DEFAULT_CREDENTIAL_MAP
+from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP
 from connectors.wallet import Credential, KeyFile, MasterKey
 from gateway.cli.context import Context, pass_context
 from gateway.config import Settings

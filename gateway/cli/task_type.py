@@ -6,10 +6,10 @@ from typing import Any
 
 import click
 
-from connectors.registry import TaskTypeSpec
 from gateway.cli.context import Context, pass_context
 from gateway.cli.output import emit_changes, emit_record, emit_table, json_option
 from gateway.cli.values import build_spec, given, with_options
+from gateway.orchestration_model import TaskTypeSpec
 from gateway.registry.store import Registry
 
 __all__ = ["parse_task", "task_type"]

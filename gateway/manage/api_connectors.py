@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from connectors.registry import ConnectorSpec
+from connectors.connector_specs import ConnectorSpec
 from gateway.errors import ValidationError
 from gateway.manage.web_routes import Call, Param, api
 from gateway.observe.snapshot import read_snapshot, thresholds

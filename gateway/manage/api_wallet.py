@@ -9,7 +9,7 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
-from connectors.registry import DEFAULT_CREDENTIAL_MAP
+from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP
 from connectors.wallet import Credential, WalletError
 from gateway.errors import ValidationError
 from gateway.manage.web_routes import Call, api

@@ -28,10 +28,10 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from connectors.registry import DEFAULT_PROCESS, StepSpec
 from connectors.triggers import JeopardyThresholdSpec, priority_rank
 from gateway.events import recorder
 from gateway.lifecycle import TERMINAL
+from gateway.orchestration_model import DEFAULT_PROCESS, StepSpec
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, utcnow
 from gateway.registry.snapshot import Snapshot, current
 from gateway.registry.triggers import TriggerStore

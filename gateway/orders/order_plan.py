@@ -20,9 +20,9 @@ from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
-from connectors.registry import DEFAULT_PROCESS, RETURN_PROCESS
 from gateway import lifecycle
 from gateway.events.recorder import StatusRecord
+from gateway.orchestration_model import DEFAULT_PROCESS, RETURN_PROCESS
 from gateway.orders.commands import OrderInput
 from gateway.orders.placement import AWAITING, place
 from gateway.orders.routing import Router

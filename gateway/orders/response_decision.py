@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from connectors.registry import ValueMaps
+from connectors.connector_specs import ValueMaps
 from gateway import lifecycle
 from gateway.errors import (
     GatewayError,

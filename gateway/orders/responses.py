@@ -20,7 +20,7 @@ from dataclasses import replace
 from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
-from connectors.registry import PROCESSING_OPTIONS
+from connectors.connector_specs import PROCESSING_OPTIONS
 from gateway.errors import NotFoundError, StateError, ValidationError
 from gateway.orders.commands import (
     Acknowledgement,

@@ -32,8 +32,8 @@ from typing import Any
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from connectors.registry import DEFAULT_PROCESS, RETURN_PROCESS
 from gateway.events import recorder
+from gateway.orchestration_model import DEFAULT_PROCESS, RETURN_PROCESS
 from gateway.orders.changes import (
     AWAITING_SYSTEM,
     CurrentFline,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from connectors.registry import DEFAULT_PROCESS, StepSpec
+from gateway.orchestration_model import DEFAULT_PROCESS, StepSpec
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.registry.snapshot import ConnectorInfo, Snapshot

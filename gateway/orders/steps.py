@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from connectors.registry import DEFAULT_PROCESS, RETURN_PROCESS, StepSpec
+from gateway.orchestration_model import DEFAULT_PROCESS, RETURN_PROCESS, StepSpec
 from gateway.registry.snapshot import ProcessVersion, Snapshot
 
 __all__ = ["Stage", "first_stage", "next_external", "process_of"]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from connectors.registry import ValueMaps
+from connectors.connector_specs import ValueMaps
 from gateway.errors import ValidationError
 from gateway.orders.commands import LineInput, OrderInput
 

@@ -39,20 +39,17 @@ import tomli_w
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.registry import (
+from connectors.connector_specs import (
     DEFAULT_CREDENTIAL_MAP,
     ConnectorSpec,
-    Problem,
-    ProcessSpec,
     SourceSystemSpec,
-    SpecInvalid,
-    TaskTypeSpec,
     check_domain,
-    check_process,
 )
+from connectors.spec_reader import Problem, SpecInvalid
 from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec, canonical_criterion
 from connectors.wallet import Credential, SecretBox, WalletError
 from gateway.errors import GatewayError, NotFoundError, ValidationError, did_you_mean
+from gateway.orchestration_model import ProcessSpec, TaskTypeSpec, check_process
 from gateway.persistence.audit import Change
 from gateway.persistence.models import User
 from gateway.registry.bindings import set_binding

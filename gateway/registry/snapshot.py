@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.registry import StepSpec, ValueMaps
+from connectors.connector_specs import ValueMaps
+from gateway.orchestration_model import StepSpec
 from gateway.persistence.models import (
     Connector,
     Process,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from connectors.registry import SpecInvalid
+from connectors.spec_reader import SpecInvalid
 from gateway.errors import ValidationError
 
 __all__ = ["build_spec"]

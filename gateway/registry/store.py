@@ -14,24 +14,26 @@ from typing import Any, Protocol
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from connectors.registry import (
-    DEFAULT_PROCESS,
-    RETURN_PROCESS,
-    SYSTEM_TASK_TYPES,
+from connectors.connector_specs import (
     ConnectorSpec,
-    ProcessSpec,
     RetryPolicy,
     SourceSystemSpec,
-    StepSpec,
-    TaskSpec,
-    TaskTypeSpec,
     TlsSettings,
     ValueMaps,
     check_domain,
-    check_process,
-    is_plain,
 )
+from connectors.spec_reader import is_plain
 from gateway.errors import ConflictError, NotFoundError, ValidationError, did_you_mean
+from gateway.orchestration_model import (
+    DEFAULT_PROCESS,
+    RETURN_PROCESS,
+    SYSTEM_TASK_TYPES,
+    ProcessSpec,
+    StepSpec,
+    TaskSpec,
+    TaskTypeSpec,
+    check_process,
+)
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
 from gateway.persistence.models import (

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from connectors.registry import SpecInvalid
+from connectors.spec_reader import SpecInvalid
 from connectors.triggers import (
     JeopardyThresholdSpec,
     TriggerPointSpec,

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.registry import is_plain
+from connectors.spec_reader import is_plain
 from gateway.errors import ConflictError, NotFoundError, ValidationError, did_you_mean
 from gateway.persistence import audit
 from gateway.persistence.audit import Change

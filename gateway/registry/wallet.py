@@ -23,7 +23,8 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
-from connectors.registry import CredentialSource, is_plain
+from connectors.connector_specs import CredentialSource
+from connectors.spec_reader import is_plain
 from connectors.wallet import Credential, MasterKey, SecretBox, WalletError, check_client_pair
 from gateway.errors import ConflictError, NotFoundError, ValidationError, did_you_mean
 from gateway.persistence import audit

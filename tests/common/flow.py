@@ -14,7 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
-from connectors.registry import ConnectorSpec, RetryPolicy
+from connectors.connector_specs import ConnectorSpec, RetryPolicy
 from connectors.resilience import BreakerSettings
 from connectors.wallet import Credential
 from gateway.outbox.worker import OutboxWorker

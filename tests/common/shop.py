@@ -16,7 +16,7 @@ from typing import Any
 from lxml import etree
 from sqlalchemy import select
 
-from connectors.registry import ConnectorSpec
+from connectors.connector_specs import ConnectorSpec
 from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import FulfillLine, OrderHeader, OutboxMessage
 from gateway.registry.rules import RuleStore

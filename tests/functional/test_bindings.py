@@ -19,7 +19,7 @@ from alembic import command
 from sqlalchemy import create_engine, select, text
 from zeep.exceptions import Fault
 
-from connectors.registry import ConnectorSpec, SourceSystemSpec
+from connectors.connector_specs import ConnectorSpec, SourceSystemSpec
 from gateway.persistence.db import alembic_config, migrate
 from gateway.persistence.models import FulfillLine, OutboxMessage
 from gateway.registry.rules import RuleStore

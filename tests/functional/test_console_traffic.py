@@ -16,7 +16,7 @@ import pytest
 import requests
 from sqlalchemy import select
 
-from connectors.registry import ConnectorSpec
+from connectors.connector_specs import ConnectorSpec
 from connectors.wallet import Credential
 from gateway.persistence.models import AuditEntry, StagedOrder
 from gateway.registry.store import Registry

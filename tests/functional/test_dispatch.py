@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from connectors.registry import RetryPolicy
+from connectors.connector_specs import RetryPolicy
 from gateway.persistence.models import (
     ConnectorHealth,
     DeliveryAttempt,

@@ -28,9 +28,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
+from connectors.connector_specs import ConnectorSpec, RetryPolicy, SourceSystemSpec
 from connectors.dispatch import DELIVERED, SendResult
 from connectors.outbound import RequestDocument, RequestLine, build_envelope
-from connectors.registry import ConnectorSpec, RetryPolicy, SourceSystemSpec
 from connectors.resilience import BreakerSettings
 from connectors.wallet import Credential
 from gateway.events.publisher import EVENT_KIND

@@ -17,8 +17,8 @@ import pytest
 from lxml import etree
 from sqlalchemy import event, select
 
+from connectors.connector_specs import ConnectorSpec, RetryPolicy
 from connectors.events import EVENTS_NS, parse_push
-from connectors.registry import ConnectorSpec, RetryPolicy
 from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec
 from connectors.wallet import Credential
 from gateway.errors import GatewayError

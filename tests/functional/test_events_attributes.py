@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
+from connectors.connector_specs import ConnectorSpec
 from connectors.events import EVENTS_NS, EventHeader, parse_push, validate_results
-from connectors.registry import ConnectorSpec
 from connectors.triggers import TriggerPointSpec
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry

@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import func, select
 from zeep.exceptions import Fault
 
-from connectors.registry import ConnectorSpec
+from connectors.connector_specs import ConnectorSpec
 from connectors.triggers import TriggerPointSpec
 from gateway.persistence.models import FulfillLine, Hold, MessageLog, OrderHeader, OutboxMessage
 from gateway.registry.store import Registry

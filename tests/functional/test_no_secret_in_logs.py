@@ -24,7 +24,7 @@ from zeep.exceptions import Fault
 from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
-from connectors.registry import ConnectorSpec, RetryPolicy
+from connectors.connector_specs import ConnectorSpec, RetryPolicy
 from connectors.wallet import Credential
 from gateway.persistence.models import User
 from gateway.registry.rules import RuleStore

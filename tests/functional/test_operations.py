@@ -20,7 +20,7 @@ import pytest
 from click.testing import CliRunner, Result
 from sqlalchemy import select, text, update
 
-from connectors.registry import ConnectorSpec, RetryPolicy, SourceSystemSpec
+from connectors.connector_specs import ConnectorSpec, RetryPolicy, SourceSystemSpec
 from connectors.wallet import Credential, MasterKey
 from gateway.background import import_staged_orders
 from gateway.cli import cli

@@ -218,7 +218,7 @@ def test_a_return_line_revised_as_a_plain_line_is_still_capped_at_what_shipped(
 def test_a_synchronous_answer_to_a_cancel_does_not_drop_a_shipment_it_reports(
     shop: Shop, unique: str
 ) -> None:
-    from connectors.registry import ConnectorSpec
+    from connectors.connector_specs import ConnectorSpec
     from gateway.persistence.models import FulfillLine
     from gateway.registry.store import Registry
     from tests.functional.test_order_changes import _header_tr
@@ -298,7 +298,7 @@ def test_a_line_whose_request_the_warehouse_rejected_can_be_canceled(
 def test_a_return_naming_another_systems_fulfillment_line_learns_nothing_of_it(
     shop: Shop, unique: str
 ) -> None:
-    from connectors.registry import SourceSystemSpec
+    from connectors.connector_specs import SourceSystemSpec
     from gateway.registry.store import Registry
 
     with shop.gw.runtime.sessions() as s, s.begin():

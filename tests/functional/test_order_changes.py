@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import select, update
 from zeep.exceptions import Fault
 
-from connectors.registry import ConnectorSpec
+from connectors.connector_specs import ConnectorSpec
 from gateway.persistence.models import FulfillLine, FulfillmentRequest, OutboxMessage, utcnow
 from gateway.registry.store import Registry
 from tests.common.orders import shipped

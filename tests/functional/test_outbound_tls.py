@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from connectors.registry import ConnectorSpec, RetryPolicy, TlsSettings
+from connectors.connector_specs import ConnectorSpec, RetryPolicy, TlsSettings
 from connectors.wallet import Credential
 from gateway.events.publisher import EVENT_KIND
 from gateway.outbox.worker import OutboxWorker, Pass

@@ -13,17 +13,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
-from connectors.registry import (
-    ConnectorSpec,
-    ProcessSpec,
-    SourceSystemSpec,
-    StepSpec,
-    TaskSpec,
-    TaskTypeSpec,
-    TlsSettings,
-)
+from connectors.connector_specs import ConnectorSpec, SourceSystemSpec, TlsSettings
 from connectors.wallet import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
 from gateway.errors import ConflictError, GatewayError, NotFoundError
+from gateway.orchestration_model import ProcessSpec, StepSpec, TaskSpec, TaskTypeSpec
 from gateway.persistence.db import make_session_factory
 from gateway.persistence.models import AuditEntry, User, WalletEntry
 from gateway.registry.store import Registry

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 from zeep.exceptions import Fault
 
-from connectors.registry import ConnectorSpec, SourceSystemSpec
+from connectors.connector_specs import ConnectorSpec, SourceSystemSpec
 from gateway.persistence.models import Connector, FulfillLine, FulfillmentRequest
 from gateway.registry.store import Registry
 from tests.common.orders import first_fline, order, response, shipped

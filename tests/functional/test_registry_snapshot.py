@@ -19,7 +19,7 @@ from lxml import etree
 from sqlalchemy import Engine, create_engine, event, text
 from zeep import Client
 
-from connectors.registry import ConnectorSpec
+from connectors.connector_specs import ConnectorSpec
 from gateway.orders.responses import ResponseProcessor
 from gateway.persistence.models import SourceSystem
 from gateway.registry.snapshot import WATCHED, current

@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import select
 from zeep.exceptions import Fault
 
-from connectors.registry import ConnectorSpec
+from connectors.connector_specs import ConnectorSpec
 from gateway.orders.intake import OrderIntake
 from gateway.persistence.models import (
     FulfillLine,

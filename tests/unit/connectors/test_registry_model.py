@@ -4,18 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from connectors.registry import (
+from connectors.connector_specs import ConnectorSpec, SourceSystemSpec, ValueMaps
+from connectors.spec_reader import SpecInvalid, format_duration, parse_duration
+from gateway.orchestration_model import (
     DEFAULT_PROCESS,
     SYSTEM_TASK_TYPES,
-    ConnectorSpec,
     ProcessSpec,
-    SourceSystemSpec,
-    SpecInvalid,
     TaskTypeSpec,
-    ValueMaps,
     check_process,
-    format_duration,
-    parse_duration,
 )
 
 

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from connectors.registry import RetryPolicy
+from connectors.connector_specs import RetryPolicy
 from connectors.resilience import (
     BreakerSettings,
     BreakerState,

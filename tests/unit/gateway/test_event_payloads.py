@@ -12,8 +12,8 @@ import pytest
 from lxml import etree
 from sqlalchemy import select
 
+from connectors.connector_specs import ConnectorSpec
 from connectors.events import EVENTS_NS, parse_results, results_document
-from connectors.registry import ConnectorSpec
 from connectors.triggers import TriggerPointSpec
 from gateway.events import payloads, publisher, recorder
 from gateway.orders.commands import LineInput, OrderInput

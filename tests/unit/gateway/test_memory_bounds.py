@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from connectors.connector_specs import RetryPolicy
 from connectors.dispatch import DELIVERED, SendResult
-from connectors.registry import RetryPolicy
 from gateway.outbox.worker import Claimed, OutboxWorker, _Sent
 from gateway.persistence.models import utcnow
 from gateway.runtime import Runtime, limit_malloc_retention

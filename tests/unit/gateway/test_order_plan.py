@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from connectors.registry import DEFAULT_PROCESS
+from gateway.orchestration_model import DEFAULT_PROCESS
 from gateway.orders.commands import HoldInput, LineInput, OrderInput
 from gateway.orders.order_plan import PlannedOrder, header_values, plan_order
 from gateway.orders.rows import HeaderRow

@@ -12,8 +12,9 @@ from decimal import Decimal
 
 import pytest
 
-from connectors.registry import DEFAULT_PROCESS, StepSpec, ValueMaps
+from connectors.connector_specs import ValueMaps
 from gateway.errors import ResponseRejected
+from gateway.orchestration_model import DEFAULT_PROCESS, StepSpec
 from gateway.orders.commands import FulfillLineResponse as Said
 from gateway.orders.response_decision import Decision, decide
 from gateway.orders.rows import FlineRow, HeaderRow, HoldRow, LineRow, OrderSet

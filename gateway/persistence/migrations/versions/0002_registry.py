@@ -5,7 +5,7 @@ Revises: 0001
 Create Date: 2026-11-23 10:43:47.493675
 
 The built-in task types and the default process are not seeded here: they are
-product data kept in code (connectors.registry) and written by gateway.registry's
+product data kept in code (gateway.orchestration_model) and written by gateway.registry's
 ensure_builtins whenever the schema is prepared.
 """
 from alembic import op
