@@ -26,11 +26,11 @@ from sqlalchemy.orm import Session
 from connectors.connector_specs import CredentialSource
 from connectors.spec_reader import is_plain
 from connectors.wallet import Credential, MasterKey, SecretBox, WalletError, check_client_pair
-from gateway.errors import ConflictError, NotFoundError, ValidationError, did_you_mean
+from gateway.errors import NotFoundError, ValidationError, did_you_mean
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
 from gateway.persistence.models import User, WalletEntry, WalletState
-from gateway.registry.store import Registry, wallet_entry
+from gateway.registry.references import refuse_if_referenced
 
 __all__ = [
     "EntryInfo",
@@ -41,9 +41,18 @@ __all__ = [
     "lock_secrets",
     "seal_user_secret",
     "sealing_box",
+    "wallet_entry",
 ]
 
 Keys = SecretBox | Callable[[], SecretBox]
+
+
+def wallet_entry(session: Session, credential_map: str, key: str) -> WalletEntry | None:
+    return session.scalar(
+        select(WalletEntry).where(
+            WalletEntry.credential_map == credential_map, WalletEntry.key == key
+        )
+    )
 
 
 def entry_aad(credential_map: str, key: str, version: int) -> str:
@@ -243,13 +252,7 @@ class Wallet:
             except WalletError:
                 pass  # a row that no longer opens is replaced
         if row is not None and row.has_client_certificate and not credential.client_certificate:
-            users = Registry(self._s).certificate_referrers(credential_map, key)
-            if users:
-                raise ConflictError(
-                    "IN_USE",
-                    f"wallet entry ({credential_map}, {key}) holds the client certificate of "
-                    f"{', '.join(users)}; give --client-certificate and --client-key again",
-                )
+            refuse_if_referenced(self._s, "drop client certificate", credential_map, key)
         before = None if row is None else self._public(row)
         if row is None:
             row = WalletEntry(credential_map=credential_map, key=key)
@@ -282,13 +285,7 @@ class Wallet:
 
     def remove(self, credential_map: str, key: str) -> Change:
         row = self._require(credential_map, key)
-        users = Registry(self._s).wallet_referrers(credential_map, key)
-        if users:
-            raise ConflictError(
-                "IN_USE",
-                f"wallet entry ({credential_map}, {key}) is used by {', '.join(users)}; "
-                "point them at another key first",
-            )
+        refuse_if_referenced(self._s, "remove wallet entry", credential_map, key)
         before = self._public(row)
         self._s.delete(row)
         self._s.flush()
