@@ -10,6 +10,10 @@ A response is applied at most once per (``FulfillmentSystem``,
 ``FulfillmentSystemResponseIdentifier``): a repeat gets the first result back and
 changes nothing. A response that applies nothing raises :class:`ResponseRejected`
 and is not recorded, so a corrected response may reuse its identifier.
+
+The answer a synchronous connector gives with the request (``headerTR``) is applied by
+the same two steps (:meth:`ResponseProcessor.answer`), in the outbox worker's transaction
+that records the send.
 """
 
 from __future__ import annotations
@@ -21,7 +25,8 @@ from sqlalchemy import bindparam, insert, select
 from sqlalchemy.orm import Session
 
 from connectors.connector_specs import PROCESSING_OPTIONS
-from gateway.errors import NotFoundError, StateError, ValidationError
+from gateway.errors import LineError, NotFoundError, StateError, ValidationError
+from gateway.lifecycle import SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.commands import (
     Acknowledgement,
     FulfillLineResponse,
@@ -47,6 +52,8 @@ __all__ = ["ResponseProcessor"]
 
 _ACK_ACCEPTED = frozenset({"SUCCESS", "ACCEPTED", "ACCEPT"})
 _ACK_REJECTED = frozenset({"ERROR", "FAILURE", "REJECTED", "REJECT"})
+#: line statuses in a synchronous answer that report nothing: the line still waits
+_STILL_WAITING = frozenset({"ACCEPTED", "AWAIT_SHIP", "AWAIT_BILLING"})
 
 
 # Built once: a statement built per call costs more CPU than SQLite spends running it.
@@ -229,6 +236,66 @@ class ResponseProcessor(InTransaction):
             staged.error_code = staged.error_message = None
             staged.processed_at = None
         return ResponseResult(response_identifier=rid, overall_status="STAGED")
+
+    # -- synchronous answer ----------------------------------------------------------
+
+    def answer(self, ack: Acknowledgement, resp: FulfillmentResponse) -> tuple[LineError, ...]:
+        """Apply the answer a synchronous connector gave with the request it was sent
+        (a ``headerTR``): ``ack`` through :meth:`acknowledge`, the lines of ``resp``
+        through :meth:`process`, each in a savepoint of its own, so a rejected line does
+        not undo the acknowledgement. Where the answer names no system or task type, the
+        request's apply; lines that still wait report nothing and are left out.
+
+        An answer to a change reports what shipped before the change first (the shipment
+        decides those lines; one reported already, by the request's own answer, stands),
+        then accepts or refuses the change for the rest. Returns the errors of the lines
+        that could not be applied; raises a :class:`GatewayError` when nothing could."""
+        request = self._s.get(FulfillmentRequest, ack.request_id)
+        if request is None:
+            raise NotFoundError(
+                "REQUEST_NOT_FOUND", f"no fulfillment request {ack.request_id} was ever sent"
+            )
+        system = ack.fulfillment_system or request.fulfillment_system
+        ack = replace(ack, fulfillment_system=system)
+        lines = tuple(ln for ln in resp.lines if ln.status_code not in _STILL_WAITING)
+        change = request.operation in CHANGE_OPERATIONS and request.original_request_id
+        if change:
+            ids = [ln.fulfill_line_id for ln in lines]
+            decided = set(
+                self._s.scalars(
+                    select(FulfillLine.id).where(
+                        FulfillLine.id.in_(ids),
+                        FulfillLine.status.in_(SHIPPED_OR_LATER | TERMINAL),
+                    )
+                )
+            )
+            lines = tuple(ln for ln in lines if ln.fulfill_line_id not in decided)
+        resp = replace(
+            resp,
+            fulfillment_system=system,
+            task_type=resp.task_type or request.task_type,
+            lines=lines,
+        )
+        if change and lines:
+            try:
+                return self._answer_lines(resp)
+            finally:
+                self._answer_request(request, ack)
+        self._answer_request(request, ack)
+        if ack.status_code == "SUCCESS" and lines:
+            return self._answer_lines(resp)
+        return ()
+
+    def _answer_request(self, request: FulfillmentRequest, ack: Acknowledgement) -> None:
+        if request.status != "SENT":
+            return
+        with self._s.begin_nested():
+            self.acknowledge(ack)
+
+    def _answer_lines(self, resp: FulfillmentResponse) -> tuple[LineError, ...]:
+        with self._s.begin_nested():
+            result = self.process(resp)
+        return tuple(e for o in result.lines for e in o.errors)
 
     def _lock_orders(self, lines: Sequence[FulfillLineResponse]) -> bool:
         """Lock every order the response touches, in id order, before reading its lines;

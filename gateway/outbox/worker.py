@@ -9,9 +9,11 @@ mid-send leaves its lease to expire; the row is then claimed again, marked
 
 After a send, a second transaction records the attempt, the verdict
 (:mod:`connectors.dispatch`) and the breaker's new state, and, for a synchronous call,
-applies the ``headerTR`` answer (acknowledgement, then the line statuses) in the same
-transaction. Retries wait with full-jitter backoff; a message that runs out of
-attempts, or that the endpoint refuses as a client fault, is parked with the reason.
+applies the ``headerTR`` answer in the same transaction, through the entry point of a
+fulfillment system's acknowledgement and response
+(:meth:`gateway.orders.responses.ResponseProcessor.answer`). Retries wait with
+full-jitter backoff; a message that runs out of attempts, or that the endpoint refuses
+as a client fault, is parked with the reason.
 Nothing is ever deleted.
 
 Business events (``BUSINESS_EVENT`` rows, one-way ``pushPayload``) go the same way, one
@@ -77,12 +79,10 @@ from connectors.tls import ClientIdentity
 from connectors.wallet import Credential, WalletError
 from gateway.errors import GatewayError, ResponseRejected
 from gateway.events.publisher import EMAIL_KIND, EVENT_KIND
-from gateway.lifecycle import SHIPPED_OR_LATER, TERMINAL
 from gateway.observe import metrics
 from gateway.observe.beats import BEAT_SECONDS, record_beat, record_job
 from gateway.observe.snapshot import EMAIL, JOB_JEOPARDY
 from gateway.orders.commands import Acknowledgement, FulfillLineResponse, FulfillmentResponse
-from gateway.orders.compensation import CHANGE_OPERATIONS
 from gateway.orders.jeopardy import check_in_batches
 from gateway.orders.responses import ResponseProcessor
 from gateway.outbox.replay import Scrubber
@@ -90,7 +90,6 @@ from gateway.persistence.models import (
     Connector,
     ConnectorHealth,
     DeliveryAttempt,
-    FulfillLine,
     FulfillmentRequest,
     OutboxMessage,
     utcnow,
@@ -771,18 +770,23 @@ class OutboxWorker:
         }
 
     def _apply_answer(self, s: Session, item: Claimed, answer: Answer | None) -> str | None:
-        """Apply a synchronous ``headerTR``; the reason it cannot be applied, if any."""
+        """Apply a synchronous ``headerTR`` as a fulfillment system's acknowledgement and
+        response are applied; the reason it cannot be, if any."""
         if answer is None or item.request_id is None:
             return None
-        request = s.get(FulfillmentRequest, item.request_id)
-        assert request is not None
-        if answer.request_id != request.id:
+        if answer.request_id != item.request_id:
             return (
-                f"the answer is for request {answer.request_id}, not {request.id}; "
+                f"the answer is for request {answer.request_id}, not {item.request_id}; "
                 "nothing was applied"
             )
-        system = answer.fulfillment_system or request.fulfillment_system
-        processor = ResponseProcessor(s, self._reply_to)
+        system = answer.fulfillment_system or None
+        ack = Acknowledgement(
+            system,
+            answer.request_id,
+            "SUCCESS" if answer.status_code == "ACCEPTED" else "ERROR",
+            answer.error_name,
+            answer.error_text,
+        )
         lines = tuple(
             FulfillLineResponse(
                 ln.fulfill_line_id,
@@ -794,72 +798,15 @@ class OutboxWorker:
                 ln.billing_number,
             )
             for ln in answer.lines
-            if ln.status_code not in ("ACCEPTED", "AWAIT_SHIP", "AWAIT_BILLING")
         )
-        # an answer to a change reports what shipped before it (the shipment decides
-        # those lines), then accepts or refuses the change for the rest
-        change = request.operation in CHANGE_OPERATIONS and request.original_request_id
-        if change:  # a shipment reported already (by the request's own answer) stands
-            decided = set(
-                s.scalars(
-                    select(FulfillLine.id).where(
-                        FulfillLine.id.in_([ln.fulfill_line_id for ln in lines]),
-                        FulfillLine.status.in_(SHIPPED_OR_LATER | TERMINAL),
-                    )
-                )
-            )
-            lines = tuple(ln for ln in lines if ln.fulfill_line_id not in decided)
         try:
-            if change and lines:
-                try:
-                    return self._apply_lines(s, processor, system, request, answer, lines)
-                finally:
-                    self._acknowledge(s, processor, system, request, answer)
-            self._acknowledge(s, processor, system, request, answer)
-            if answer.status_code == "ACCEPTED" and lines:
-                return self._apply_lines(s, processor, system, request, answer, lines)
+            errors = ResponseProcessor(s, self._reply_to).answer(
+                ack, FulfillmentResponse(system, answer.response_identifier, None, lines)
+            )
         except ResponseRejected as exc:
             return f"delivered, but its answer was rejected: {exc}"
         except GatewayError as exc:
             return f"delivered, but its answer could not be applied: {exc}"
-        return None
-
-    @staticmethod
-    def _acknowledge(
-        s: Session,
-        processor: ResponseProcessor,
-        system: str | None,
-        request: FulfillmentRequest,
-        answer: Answer,
-    ) -> None:
-        if request.status != "SENT":
-            return
-        # its own savepoint: a rejected line must not undo the acknowledgement
-        with s.begin_nested():
-            processor.acknowledge(
-                Acknowledgement(
-                    system,
-                    request.id,
-                    "SUCCESS" if answer.status_code == "ACCEPTED" else "ERROR",
-                    answer.error_name,
-                    answer.error_text,
-                )
-            )
-
-    @staticmethod
-    def _apply_lines(
-        s: Session,
-        processor: ResponseProcessor,
-        system: str | None,
-        request: FulfillmentRequest,
-        answer: Answer,
-        lines: tuple[FulfillLineResponse, ...],
-    ) -> str | None:
-        with s.begin_nested():
-            result = processor.process(
-                FulfillmentResponse(system, answer.response_identifier, request.task_type, lines)
-            )
-        errors = [e for o in result.lines for e in o.errors]
         if errors:
             return _PARTLY + "; ".join(
                 f"line {e.fulfill_line_id}: {e.code} {e.message}" for e in errors
