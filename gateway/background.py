@@ -1,11 +1,17 @@
 """Background processing: staged orders, staged fulfillment responses, nonce purging,
-pruning what has outlived its retention (gateway.persistence.retention), and the
-monitor that raises alerts (gateway.observe.alerts).
+pruning what has outlived its retention (gateway.persistence.retention), the jeopardy
+check (gateway.orders.jeopardy) and the monitor that raises alerts
+(gateway.observe.alerts). This loop is the one that runs domain jobs; the outbox worker
+only delivers.
 
 Each staged row is claimed and processed in its own transaction, so several
 processes can share the work: PostgreSQL claims with ``FOR UPDATE SKIP LOCKED``;
 SQLite's ``BEGIN IMMEDIATE`` serialises writers. A row that fails is marked ``ERROR``
 with the reason in a second transaction; nothing is dropped.
+
+The jeopardy check runs at start and every ``OMGW_JEOPARDY_INTERVAL_SECONDS``, a batch of
+open lines per transaction (:func:`gateway.orders.jeopardy.check_in_batches`), and its
+run is kept in ``job_runs`` for ``omgw status``.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -22,8 +29,11 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import GatewayError
 from gateway.observe.alerts import run_monitor
+from gateway.observe.beats import record_job
+from gateway.observe.snapshot import JOB_JEOPARDY
 from gateway.orders.commands import FulfillmentResponse, OrderInput
 from gateway.orders.intake import OrderIntake
+from gateway.orders.jeopardy import check_in_batches
 from gateway.orders.responses import ResponseProcessor
 from gateway.persistence.models import StagedOrder, StagedResponse, utcnow
 from gateway.persistence.retention import Pruned, prune
@@ -32,6 +42,7 @@ from gateway.runtime import Runtime
 __all__ = [
     "PRUNE_INTERVAL_SECONDS",
     "Counts",
+    "check_jeopardy",
     "import_staged_orders",
     "process_staged_responses",
     "prune_expired",
@@ -138,10 +149,33 @@ def prune_expired(runtime: Runtime, max_batches: int | None = _PRUNE_BATCHES) ->
     return pruned
 
 
+def check_jeopardy(runtime: Runtime) -> int:
+    """Run the jeopardy check once (:mod:`gateway.orders.jeopardy`), a batch of lines
+    per transaction, and note the run for ``omgw status``; returns the lines whose
+    priority rose. A failure is logged and tried again at the next interval (the
+    batches already committed stay)."""
+
+    @contextmanager
+    def transaction() -> Iterator[Session]:
+        with runtime.sessions() as s, s.begin():
+            yield s
+
+    try:
+        report = check_in_batches(transaction)
+        with runtime.sessions() as s, s.begin():
+            record_job(s, JOB_JEOPARDY, utcnow(), f"{len(report.raised)} line(s) raised")
+    except Exception:
+        log.exception("jeopardy check failed; it runs again at the next interval")
+        return 0
+    if report.raised:
+        log.info("jeopardy: %d line(s) rose in priority", len(report.raised))
+    return len(report.raised)
+
+
 def run_loop(runtime: Runtime, stop: threading.Event, purge: Callable[[], int]) -> None:
     """Work until ``stop`` is set, sleeping between passes that found nothing."""
     interval = runtime.settings.background_interval_seconds
-    next_prune = 0.0
+    next_prune = next_jeopardy = 0.0
     # not at once: the outbox workers starting beside this loop say they are alive first
     next_monitor = time.monotonic() + runtime.settings.monitor_interval_seconds
     while not stop.is_set():
@@ -152,6 +186,9 @@ def run_loop(runtime: Runtime, stop: threading.Event, purge: Callable[[], int]) 
                 run_monitor(runtime)
             except Exception:
                 log.exception("the monitor pass failed; it runs again in %s s", interval)
+        if time.monotonic() >= next_jeopardy:
+            next_jeopardy = time.monotonic() + runtime.settings.jeopardy_interval_seconds
+            check_jeopardy(runtime)
         try:
             orders = import_staged_orders(runtime)
             responses = process_staged_responses(runtime)

@@ -35,7 +35,7 @@ Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
 | ``OMGW_LEASE_SECONDS`` | ``60`` | how long a claimed outbox row stays leased |
 | ``OMGW_BREAKER_FAILURES`` | ``5`` | consecutive failures that open a connector's breaker |
 | ``OMGW_BREAKER_COOL_DOWN`` | ``30`` | seconds an open breaker holds its queue before a probe |
-| ``OMGW_JEOPARDY_INTERVAL_SECONDS`` | ``60`` | how often the worker checks lines for jeopardy |
+| ``OMGW_JEOPARDY_INTERVAL_SECONDS`` | ``60`` | how often the background loop checks for jeopardy |
 | ``OMGW_SMTP_HOST`` | (none: e-mail is parked) | SMTP server for e-mail notifications |
 | ``OMGW_SMTP_PORT`` | ``25`` | its port |
 | ``OMGW_SMTP_STARTTLS`` | ``0`` | upgrade with STARTTLS (refused if the server cannot) |

@@ -10,12 +10,12 @@ into a priority (``LOW``, ``MEDIUM``, ``HIGH``; none when it is on time or no ra
 covers it). When a line's priority rises, the ``JEOPARDY`` business event is noted; the
 trigger point of that priority decides whether it is sent.
 
-The check runs in the outbox worker every ``OMGW_JEOPARDY_INTERVAL_SECONDS`` and with
-``omgw jeopardy check``. On PostgreSQL a transaction-scoped advisory lock runs one check
-at a time across workers, so a rise is raised once. The worker checks in batches of
-lines (:func:`check_in_batches`), one transaction each: on SQLite a check holds the only
-write lock, and at 10,000 open lines one transaction kept every inbound message waiting
-for about 2 s.
+The check runs in the background loop (:mod:`gateway.background`) every
+``OMGW_JEOPARDY_INTERVAL_SECONDS`` and with ``omgw jeopardy check``. On PostgreSQL a
+transaction-scoped advisory lock runs one check at a time across processes, so a rise is
+raised once. The loop checks in batches of lines (:func:`check_in_batches`), one
+transaction each: on SQLite a check holds the only write lock, so an inbound message
+waits for one batch at most, not for the whole check.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ __all__ = [
 ]
 
 _LOCK = 0x6A656F70  # "jeop"
-#: open lines per transaction of the worker's check (~0.2 s of SQLite's write lock)
+#: open lines per transaction of the background loop's check (~0.2 s of SQLite's write lock)
 BATCH_LINES = 1000
 #: the columns a check writes on each line
 _WRITTEN = (

@@ -20,8 +20,6 @@ Business events (``BUSINESS_EVENT`` rows, one-way ``pushPayload``) go the same w
 order's events to one connector in the order they were written: a row is not claimed
 while an earlier event row for the same connector and order is still ``READY``. E-mail
 rows (``EMAIL``, no connector) go to the configured SMTP server (:mod:`connectors.mail`).
-The worker's loop also runs the jeopardy check every ``OMGW_JEOPARDY_INTERVAL_SECONDS``,
-a batch of open lines per transaction.
 
 Throughput: the loop (:meth:`OutboxWorker.run`) is a pipeline. Its own thread is the
 only one that touches the database: it claims rows in chunks of up to 64, keeping about
@@ -49,9 +47,8 @@ import socket
 import threading
 import time
 from collections import deque
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -80,10 +77,9 @@ from connectors.wallet import Credential, WalletError
 from gateway.errors import GatewayError, ResponseRejected
 from gateway.events.publisher import EMAIL_KIND, EVENT_KIND
 from gateway.observe import metrics
-from gateway.observe.beats import BEAT_SECONDS, record_beat, record_job
-from gateway.observe.snapshot import EMAIL, JOB_JEOPARDY
+from gateway.observe.beats import BEAT_SECONDS, record_beat
+from gateway.observe.snapshot import EMAIL
 from gateway.orders.commands import Acknowledgement, FulfillLineResponse, FulfillmentResponse
-from gateway.orders.jeopardy import check_in_batches
 from gateway.orders.responses import ResponseProcessor
 from gateway.outbox.replay import Scrubber
 from gateway.persistence.models import (
@@ -848,7 +844,7 @@ class OutboxWorker:
         the sends under way (each bounded by its connector's timeout), record them,
         release the claimed rows not sent yet, and return."""
         loop = _Loop(self, poll_seconds)
-        jeopardy_due = beat_due = time.monotonic()
+        beat_due = time.monotonic()
         started = utcnow()
         with ThreadPoolExecutor(self.concurrency, thread_name_prefix="omgw-send") as pool:
             for _ in range(self.concurrency):
@@ -858,11 +854,6 @@ class OutboxWorker:
                     if time.monotonic() >= beat_due:
                         beat_due = time.monotonic() + BEAT_SECONDS
                         self.beat(started)
-                    if time.monotonic() >= jeopardy_due:
-                        jeopardy_due = (
-                            time.monotonic() + self.runtime.settings.jeopardy_interval_seconds
-                        )
-                        self.check_jeopardy()
                     try:
                         loop.step(stop)
                     except Exception:  # nothing is lost: unrecorded leases run out
@@ -910,21 +901,6 @@ class OutboxWorker:
         except Exception:  # their leases run out instead
             log.exception("releasing %d claimed outbox rows failed", len(items))
 
-    def check_jeopardy(self) -> int:
-        """Run the jeopardy check once (:mod:`gateway.orders.jeopardy`), a batch of lines
-        per transaction; returns the lines whose priority rose. A failure is logged and
-        tried again at the next interval (the batches already committed stay)."""
-        try:
-            report = check_in_batches(self._jeopardy_transaction)
-            with self.runtime.sessions() as s, s.begin():
-                record_job(s, JOB_JEOPARDY, utcnow(), f"{len(report.raised)} line(s) raised")
-        except Exception:
-            log.exception("jeopardy check failed; it runs again at the next interval")
-            return 0
-        if report.raised:
-            log.info("jeopardy: %d line(s) rose in priority", len(report.raised))
-        return len(report.raised)
-
     def beat(self, started: datetime) -> None:
         """Say this worker is alive (``/readyz``, ``omgw status``); a failure is logged
         and the next beat tries again."""
@@ -933,11 +909,6 @@ class OutboxWorker:
                 record_beat(s, self.name, utcnow(), started)
         except Exception:
             log.exception("could not record that worker %s is alive", self.name)
-
-    @contextmanager
-    def _jeopardy_transaction(self) -> Iterator[Session]:
-        with self.runtime.sessions() as s, s.begin():
-            yield s
 
 
 class _Loop:
