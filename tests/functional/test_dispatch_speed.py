@@ -34,8 +34,9 @@ from connectors.outbound import RequestDocument, RequestLine, build_envelope
 from connectors.resilience import BreakerSettings
 from connectors.wallet import Credential
 from gateway.events.publisher import EVENT_KIND
-from gateway.outbox import worker as worker_module
-from gateway.outbox.worker import OutboxWorker, _Sent
+from gateway.outbox import pipeline
+from gateway.outbox.delivery import Sent
+from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import (
     Connector,
     ConnectorHealth,
@@ -292,7 +293,7 @@ def test_stop_finishes_the_sends_under_way_and_gives_back_the_rest(fresh_databas
 def test_a_row_that_waited_too_long_for_a_sender_is_not_sent_on_a_short_lease(
     fresh_database_url, home, monkeypatch
 ):
-    monkeypatch.setattr(worker_module, "QUEUE_SLACK_SECONDS", 0.1)
+    monkeypatch.setattr(pipeline, "QUEUE_SLACK_SECONDS", 0.1)
     with endpoint() as (url, wms), home_with_connector(fresh_database_url, home, url) as rt:
         wms.delay = 0.25  # the second row of each claim waits longer than the slack
         sent = enqueue(rt, 4)
@@ -320,8 +321,8 @@ def test_a_send_whose_lease_was_taken_is_recorded_as_lost(fresh_database_url, ho
                 .values(lease_owner="w2", attempts=2)
             )
         now = utcnow()
-        batch = [_Sent(i, SendResult(DELIVERED, None, 202), now, 1) for i in items]
-        verdicts, held = worker._record_many(batch)
+        batch = [Sent(i, SendResult(DELIVERED, None, 202), now, 1) for i in items]
+        verdicts, held = worker.recorder.record_many(batch)
         assert verdicts == [DELIVERED] * 3 and held == set()
         final = rows(rt)
         assert [(m.status, m.lease_owner) for m in final] == [
@@ -353,17 +354,17 @@ def test_a_batch_that_cannot_be_recorded_is_recorded_one_by_one(fresh_database_u
         enqueue(rt, 3)
         worker = OutboxWorker(rt, name="w1")
         items = worker.claim(3)
-        original = worker._apply_answer
+        original = worker.recorder.apply_answer
 
         def broken(s: Any, item: Any, answer: Any) -> str | None:
             if item.id == items[1].id:
                 raise RuntimeError("a bug in applying an answer")
             return original(s, item, answer)
 
-        worker._apply_answer = broken  # type: ignore[method-assign]
+        worker.recorder.apply_answer = broken  # type: ignore[method-assign]
         now = utcnow()
-        batch = [_Sent(i, SendResult(DELIVERED, None, 202), now, 1) for i in items]
-        verdicts, _held = worker._record_safely(batch)
+        batch = [Sent(i, SendResult(DELIVERED, None, 202), now, 1) for i in items]
+        verdicts, _held = worker.recorder.record_safely(batch)
         assert verdicts[0] == verdicts[2] == DELIVERED
         final = rows(rt)
         assert [m.status for m in final] == ["DELIVERED", "READY", "DELIVERED"]

@@ -12,7 +12,8 @@ import pytest
 
 from connectors.connector_specs import RetryPolicy
 from connectors.dispatch import DELIVERED, SendResult
-from gateway.outbox.worker import Claimed, OutboxWorker, _Sent
+from gateway.outbox.delivery import Sent
+from gateway.outbox.worker import Claimed, OutboxWorker
 from gateway.persistence.models import utcnow
 from gateway.runtime import Runtime, limit_malloc_retention
 from gateway.startup import prepare
@@ -93,10 +94,10 @@ def test_the_workers_lease_check_is_one_compiled_statement_for_every_batch_size(
         sizes = []
         for n in (1, 2, 3, 17, 64, 127, 128):
             batch = [
-                _Sent(replace(item, id=i + 1), SendResult(DELIVERED), utcnow(), 0) for i in range(n)
+                Sent(replace(item, id=i + 1), SendResult(DELIVERED), utcnow(), 0) for i in range(n)
             ]
             with runtime.sessions() as s, s.begin():
-                assert worker._owners(s, batch) == {i + 1: 1 for i in range(n)}  # no rows
+                assert worker.recorder.owners(s, batch) == {i + 1: 1 for i in range(n)}  # no rows
             sizes.append(len(cache))
         assert sizes[-1] == sizes[0], f"compiled cache grew with the batch size: {sizes}"
     finally:
