@@ -184,11 +184,10 @@ class Recorder:
         One query reads the rows' leases; those that are not ours any more (their lease
         ran out and was taken) are left out.
 
-        The statement is the same for every batch (an expanding ``IN``), so it is
-        compiled once: the attempts used to be compared in SQL with a ``CASE`` of one
-        ``WHEN`` per row, a new statement for every batch size, and SQLAlchemy's
-        compiled cache (500 entries per engine) kept each one, ~240 kB apiece: the
-        worker's memory grew with every batch size it had not seen yet."""
+        The statement is the same for every batch (an expanding ``IN``) and the attempts
+        are compared here, not in SQL, so it is compiled once: a statement per batch
+        size would each stay in SQLAlchemy's compiled cache (500 entries per engine),
+        and the worker's memory would grow with every batch size it meets."""
         expected = {b.item.id: b.item.attempt for b in batch}  # a row sent twice: the last
         c = _OUTBOX.c
         stmt = select(c.id, c.lease_owner, c.status, c.attempts).where(c.id.in_(sorted(expected)))
