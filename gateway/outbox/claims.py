@@ -24,8 +24,8 @@ from typing import Any
 from sqlalchemy import Table, bindparam, exists, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
+from connectors.connector_specs import RetryPolicy
 from connectors.dispatch import Endpoint
-from connectors.registry import RetryPolicy
 from connectors.resilience import BreakerSettings, BreakerState, allow
 from gateway.events.publisher import EVENT_KIND
 from gateway.outbox.breaker_rows import breaker_state, store_breaker

@@ -22,9 +22,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP, RetryPolicy
 from connectors.dispatch import PARK, Endpoint, Sender, SendResult
 from connectors.mail import MailSender, SmtpEndpoint, build_message
-from connectors.registry import DEFAULT_CREDENTIAL_MAP, RetryPolicy
 from connectors.tls import ClientIdentity
 from connectors.wallet import Credential, WalletError
 from gateway.events.publisher import EMAIL_KIND
