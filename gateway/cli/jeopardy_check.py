@@ -1,5 +1,6 @@
-"""``omgw jeopardy check``: compute every open line's delay and priority now (the worker
-also runs it every ``OMGW_JEOPARDY_INTERVAL_SECONDS``) and raise the events it asks for;
+"""``omgw jeopardy check``: compute every open line's delay and priority now (the
+background loop also runs it every ``OMGW_JEOPARDY_INTERVAL_SECONDS``) and raise the events
+it asks for;
 with ``--at``, report what a check at that time would find, and change nothing."""
 
 from __future__ import annotations
