@@ -1,6 +1,6 @@
 """Retry timing and the circuit breaker, as pure functions over small immutable states.
 
-Dispatch (issue 5) keeps these states in the database, so every worker on every machine
+The outbox keeps these states in the database, so every worker on every machine
 sees one breaker per connector; nothing here does I/O or reads a clock: callers pass
 ``now`` (seconds, any monotonic-enough epoch) and a random source.
 

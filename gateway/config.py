@@ -1,6 +1,9 @@
 """Settings, read once from the environment at start-up and passed down.
 
-Nothing else in omgw reads ``os.environ`` (STYLE §2.7).
+Nothing else in omgw reads its settings from ``os.environ`` (STYLE §2.7): the other
+readers take what a setting names (a setup file's ``password_env``, the simulators'
+``--password-env``, TLS trust bundles as requests reads them) or hand the environment on
+to a child process.
 
 | variable | default | meaning |
 |---|---|---|

@@ -1,4 +1,4 @@
-"""The condition language of routing rules (issue 4), pure and typed.
+"""The condition language of routing rules, pure and typed.
 
 ::
 
