@@ -5,7 +5,6 @@ there; with helpers to drive an outbox worker and read what happened."""
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 from gateway.simulate.fulfillment import RunningSimulator, SimulatorOptions, running
 from tests.common.orders import order
+from tests.common.processes import until
 from tests.common.soap import PASSWORD, client
 from tests.conftest import Admin, Gateway, make_settings, serving
 
@@ -90,12 +90,21 @@ class Flow:
 def run_until(flow: Flow, done: Callable[[], bool], seconds: float = 30.0) -> OutboxWorker:
     """Drive a worker (in this thread) until ``done``; callbacks arrive meanwhile."""
     worker = flow.worker()
-    end = time.monotonic() + seconds
-    while not done():
-        assert time.monotonic() < end, "the flow did not finish in time"
-        if not worker.run_once().total:
-            time.sleep(0.05)
+    drive(worker, done, seconds)
     return worker
+
+
+def drive(worker: OutboxWorker, done: Callable[[], bool], seconds: float = 30.0) -> None:
+    """Run ``worker`` until ``done``: while it finds work, at once; once idle, polled
+    by :func:`until`."""
+
+    def finished() -> bool:
+        while not done():
+            if not worker.run_once().total:
+                return False
+        return True
+
+    until(finished, "the flow to finish", timeout=seconds)
 
 
 def simulator_options(**overrides: Any) -> SimulatorOptions:

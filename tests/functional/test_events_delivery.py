@@ -10,8 +10,7 @@ and the final outbox rows; replay re-sends the stored message with its MessageID
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
@@ -30,7 +29,7 @@ from gateway.persistence.models import (
     OutboxMessage,
 )
 from gateway.runtime import Runtime
-from tests.common.flow import run_until
+from tests.common.flow import drive, run_until
 from tests.common.processes import refused_port, until
 from tests.common.smtp import Mailbox, smtp_server
 from tests.functional.test_events import Events, events_flow
@@ -107,15 +106,6 @@ def replay(ev: Events, f: MessageFilter) -> ReplayResult:
     """What ``omgw messages replay`` does, in one transaction."""
     with ev.f.gw.runtime.sessions() as s, s.begin():
         return Replayer(s, "tests").replay(f)
-
-
-def drive(worker: OutboxWorker, done: Callable[[], bool], seconds: float = 30.0) -> None:
-    """``run_until`` with a worker of our own (one with other settings)."""
-    end = time.monotonic() + seconds
-    while not done():
-        assert time.monotonic() < end, "the flow did not finish in time"
-        if not worker.run_once().total:
-            time.sleep(0.05)
 
 
 def pushed_ids(ev: Events, name: str) -> list[str]:

@@ -5,7 +5,6 @@ short, bounded transactions; recent rows and anything an open order needs are ke
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from datetime import UTC, timedelta
 from pathlib import Path
@@ -27,6 +26,7 @@ from gateway.persistence.models import (
 )
 from gateway.persistence.retention import prune, prune_message_log
 from gateway.runtime import Runtime
+from tests.common.processes import until
 from tests.conftest import Admin, make_settings, seeded
 
 # about database behaviour: runs on SQLite and on PostgreSQL
@@ -210,10 +210,7 @@ def test_the_background_loop_prunes(runtime):
     loop = threading.Thread(target=run_loop, args=(runtime, stop, lambda: 0), daemon=True)
     loop.start()
     try:
-        end = time.monotonic() + 20
-        while _ages(runtime, "loop") != [2]:
-            assert time.monotonic() < end, _ages(runtime, "loop")
-            time.sleep(0.05)
+        until(lambda: _ages(runtime, "loop") == [2], "the loop to prune", timeout=20)
     finally:
         stop.set()
         loop.join(timeout=20)
