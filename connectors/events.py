@@ -43,6 +43,7 @@ from typing import Any
 
 from lxml import etree
 
+from connectors.errors import PayloadInvalidError
 from connectors.schemas import load_schema
 
 __all__ = [
@@ -185,10 +186,6 @@ class PushedPayload:
     #: the ``results`` element, serialized on its own (UTF-8)
     results: bytes
     headers: tuple[EventHeader, ...]
-
-
-class PayloadInvalidError(ValueError):
-    """A push that is not a SOAP 1.1 ``pushPayload`` whose ``results`` the XSD accepts."""
 
 
 # The leaves our dataclasses hold, per level, in schema sequence order (contract §5.3),

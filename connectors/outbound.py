@@ -19,6 +19,7 @@ from typing import Any
 
 from lxml import etree
 
+from connectors.errors import AnswerInvalidError
 from connectors.schemas import load_schema
 
 __all__ = [
@@ -281,10 +282,6 @@ class Answer:
 
 def _tr_schema() -> etree.XMLSchema:
     return load_schema(OUTBOUND_DIR / "HeaderTR.xsd")
-
-
-class AnswerInvalidError(ValueError):
-    """The answer is not a ``headerTR`` that HeaderTR.xsd accepts."""
 
 
 def parse_answer(body: etree._Element) -> Answer:

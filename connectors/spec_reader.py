@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
+
+from connectors.errors import Problem, SpecInvalid
 
 __all__ = [
     "CODE",
@@ -35,26 +36,6 @@ CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]*\Z")
 #: An identifier: a letter, then letters, digits, ``_``.
 IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9_]*\Z")
 _DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?\Z")
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One thing wrong with one field. ``path`` names the field inside its item."""
-
-    path: tuple[str | int, ...]
-    message: str
-
-    def __str__(self) -> str:
-        where = ".".join(str(p) for p in self.path)
-        return f"{where}: {self.message}" if where else self.message
-
-
-class SpecInvalid(ValueError):  # noqa: N818 (reads as the outcome it is)
-    """A spec could not be built; ``problems`` lists every reason."""
-
-    def __init__(self, problems: Sequence[Problem]) -> None:
-        super().__init__("; ".join(str(p) for p in problems))
-        self.problems = tuple(problems)
 
 
 class SpecReader:

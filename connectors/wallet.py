@@ -30,6 +30,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from connectors.errors import WalletError
+
 __all__ = [
     "Credential",
     "KeyFile",
@@ -45,10 +47,6 @@ log = logging.getLogger(__name__)
 _MAGIC = b"v1"
 _NONCE = 12
 _KEY_TEXT = re.compile(r"(?:v(\d{1,3}):)?(\S+)\Z")
-
-
-class WalletError(Exception):
-    """A key that is missing, malformed or wrong, or a sealed value that was tampered with."""
 
 
 class _MissingKeyFileError(WalletError):
