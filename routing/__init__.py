@@ -2,7 +2,8 @@
 
 ``conditions`` parses and compiles the condition language, ``rules`` holds the rule
 and rule-set model with its checks, ``engine`` compiles a published version into an
-indexed decision function (with a naive evaluator and explain beside it).
+indexed decision function (with a naive evaluator and explain beside it). Every error
+it raises derives from :class:`routing.errors.RoutingError`.
 """
 
 __all__: list[str] = []

@@ -29,6 +29,8 @@ from functools import lru_cache
 from types import FunctionType
 from typing import Any, cast
 
+from routing.errors import ConditionError
+
 __all__ = [
     "TYPES",
     "And",
@@ -52,16 +54,6 @@ TYPES: dict[str, frozenset[str]] = {
     "number": frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "not in"}),
     "date": frozenset({"=", "!=", "<", "<=", ">", ">=", "in", "not in"}),
 }  # fmt: skip
-
-
-class ConditionError(ValueError):
-    """A condition that does not parse or does not fit the schema, with its position."""
-
-    def __init__(self, message: str, line: int, column: int) -> None:
-        super().__init__(f"line {line}, column {column}: {message}")
-        self.message = message
-        self.line = line
-        self.column = column
 
 
 @dataclass(frozen=True)

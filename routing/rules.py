@@ -21,9 +21,10 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any, NamedTuple
+from typing import Any
 
-from routing.conditions import ConditionError, compile_condition, parse
+from routing.conditions import compile_condition, parse
+from routing.errors import ConditionError, Problem, RuleSetInvalid
 
 __all__ = [
     "ALIASES",
@@ -92,26 +93,6 @@ _FIELDS = (
     "operation",
     "interface_type",
 )
-
-
-class Problem(NamedTuple):
-    """One thing wrong with a rule set: the rule (``None`` for the set), field and why."""
-
-    rule: str | None
-    field: str
-    message: str
-
-    def __str__(self) -> str:
-        where = f"rule {self.rule}" if self.rule is not None else "rule set"
-        return f"{where}, {self.field}: {self.message}"
-
-
-class RuleSetInvalid(ValueError):  # noqa: N818 (reads as the outcome it is)
-    """A rule or rule set that cannot be published; ``problems`` lists every reason."""
-
-    def __init__(self, problems: list[Problem]) -> None:
-        super().__init__("; ".join(str(p) for p in problems))
-        self.problems = problems
 
 
 @dataclass(frozen=True)
