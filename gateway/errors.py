@@ -43,6 +43,13 @@
 
 Codes are prefixed ``OMGW-`` on the wire (``ServiceErrorMessage/code``) and listed
 in the README. They never change meaning once released.
+
+The errors of the packages below, rooted at :class:`connectors.errors.ConnectorError` and
+:class:`routing.errors.RoutingError`, become gateway errors in one place, :func:`translate`:
+
+    RuleSetInvalid, other RoutingError   RULES_INVALID
+    WalletError                          WALLET_ERROR
+    SpecInvalid, other ConnectorError    INVALID_VALUE
 """
 
 from __future__ import annotations
@@ -50,6 +57,9 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+
+from connectors.errors import ConnectorError, WalletError
+from routing.errors import RoutingError, RuleSetInvalid
 
 __all__ = [
     "AuthError",
@@ -64,6 +74,7 @@ __all__ = [
     "StateError",
     "ValidationError",
     "did_you_mean",
+    "translate",
     "wire_code",
 ]
 
@@ -167,3 +178,25 @@ class ResponseRejected(GatewayError):  # noqa: N818 (reads as the outcome it is)
         )
         super().__init__(first.code, summary, errors)
         self.option = option
+
+
+def translate(exc: ConnectorError | RoutingError, what: str = "") -> ValidationError:
+    """The gateway error a connectors or routing error becomes when it reaches a caller:
+    the one place their roots are mapped to codes.
+
+    :param exc: the error, raised by :mod:`connectors` or :mod:`routing`.
+    :param what: names what was refused, e.g. ``"connector"`` or ``"rules cannot be
+        published"``; the message starts with it.
+
+    A :class:`~routing.errors.RuleSetInvalid` lists its problems one per line, so an
+    admin sees every one; the others keep their own sentence.
+    """
+    if isinstance(exc, RuleSetInvalid):
+        lines = "\n".join(f"  {p}" for p in exc.problems)
+        return ValidationError("RULES_INVALID", f"{what}:\n{lines}")
+    message = f"{what}: {exc}" if what else str(exc)
+    if isinstance(exc, RoutingError):
+        return ValidationError("RULES_INVALID", message)
+    if isinstance(exc, WalletError):
+        return ValidationError("WALLET_ERROR", message)
+    return ValidationError("INVALID_VALUE", message)

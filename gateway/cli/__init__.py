@@ -197,15 +197,17 @@ class _Group(click.Group):
     def _invoke(self, ctx: click.Context) -> object:
         from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-        from connectors.wallet import WalletError
-        from gateway.errors import GatewayError
+        from connectors.errors import ConnectorError
+        from gateway.errors import GatewayError, translate
+        from routing.errors import RoutingError
 
         try:
             return super().invoke(ctx)
         except GatewayError as exc:
             raise _Failed(exc.code, str(exc)) from None
-        except WalletError as exc:
-            raise _Failed("WALLET_ERROR", str(exc)) from None
+        except (ConnectorError, RoutingError) as exc:
+            error = translate(exc)
+            raise _Failed(error.code, error.message) from None
         except IntegrityError as exc:
             raise _Failed(
                 "DATABASE_REFUSED",

@@ -12,7 +12,7 @@ from connectors.triggers import JEOPARDY_PRIORITIES, JeopardyThresholdSpec, chec
 from gateway.cli.context import Context, pass_context
 from gateway.cli.jeopardy_check import check
 from gateway.cli.output import emit_changes, emit_table, json_option
-from gateway.errors import ValidationError
+from gateway.errors import ValidationError, translate
 from gateway.registry.triggers import TriggerStore
 
 __all__ = ["jeopardy"]
@@ -121,7 +121,7 @@ def set_(ctx: Context, ranges: tuple[str, ...], task_type: str, clear: bool, as_
         except SpecInvalid as exc:
             problems.extend(exc.problems)
     if problems:
-        raise ValidationError("INVALID_VALUE", f"jeopardy thresholds: {SpecInvalid(problems)}")
+        raise translate(SpecInvalid(problems), "jeopardy thresholds")
     overlaps = check_thresholds(new)
     if overlaps:
         raise ValidationError("INVALID_VALUE", "; ".join(p.message for p in overlaps))

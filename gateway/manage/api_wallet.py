@@ -11,7 +11,7 @@ from typing import Any
 
 from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP
 from connectors.wallet import Credential, WalletError
-from gateway.errors import ValidationError
+from gateway.errors import ValidationError, translate
 from gateway.manage.web_routes import Call, api
 from gateway.persistence.audit import Change
 from gateway.registry.store import Registry
@@ -47,7 +47,7 @@ def _wallet(call: Call) -> Iterator[Wallet]:
         with call.writing() as s:
             yield Wallet(s, lambda: call.runtime.secret_box, call.actor)
     except WalletError as exc:
-        raise ValidationError("WALLET_ERROR", str(exc)) from None
+        raise translate(exc) from None
 
 
 def _text(data: Mapping[str, Any], name: str, *, required: bool = True) -> str | None:

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from gateway.errors import ConflictError, NotFoundError, ValidationError
+from gateway.errors import ConflictError, NotFoundError, ValidationError, translate
 from gateway.persistence import audit
 from gateway.persistence.audit import Change
 from gateway.persistence.models import (
@@ -73,8 +73,7 @@ def rules_error(
     exc: RuleSetInvalid, what: str = "rules", outcome: str = "cannot be published"
 ) -> ValidationError:
     """One admin error listing every problem, one per line."""
-    lines = "\n".join(f"  {p}" for p in exc.problems)
-    return ValidationError("RULES_INVALID", f"{what} {outcome}:\n{lines}")
+    return translate(exc, f"{what} {outcome}")
 
 
 def build_rule(base: Mapping[str, Any], values: Mapping[str, Any]) -> Rule:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
 from connectors.spec_reader import SpecInvalid
-from gateway.errors import ValidationError
+from gateway.errors import translate
 
 __all__ = ["build_spec"]
 
@@ -18,4 +18,4 @@ def build_spec(kind: str, data: Mapping[str, Any], build: Callable[[Mapping[str,
     try:
         return build(data)
     except SpecInvalid as exc:
-        raise ValidationError("INVALID_VALUE", f"{kind}: {exc}") from None
+        raise translate(exc, kind) from None
