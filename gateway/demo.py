@@ -52,10 +52,10 @@ from gateway.registry.wallet import Wallet, seal_user_secret
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
-from gateway.simulate.fulfillment import RunningSimulator, SimulatorOptions, serve_simulator
-from gateway.simulate.mailbox import serve_mailbox
-from gateway.simulate.serving import QuietHandler
-from gateway.simulate.subscriber import SubscriberOptions, serve_subscriber
+from simulators.fulfillment import RunningSimulator, SimulatorOptions, serve_simulator
+from simulators.mailbox import serve_mailbox
+from simulators.serving import QuietHandler
+from simulators.subscriber import SubscriberOptions, serve_subscriber
 
 __all__ = ["DEMO_SETUP", "ChangesSummary", "DemoSummary", "run_demo"]
 

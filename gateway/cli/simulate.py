@@ -172,7 +172,7 @@ def fulfillment(
     password_env: str | None,
     password_file: Path | None,
 ) -> None:
-    from gateway.simulate.fulfillment import SimulatorOptions, serve_simulator
+    from simulators.fulfillment import SimulatorOptions, serve_simulator
 
     gateway_password = _secret(gateway_password_env, gateway_password_file, "gateway")
     if gateway_password is not None and gateway_user is None:
@@ -273,7 +273,7 @@ def subscriber(
     password_file: Path | None,
     record_dir: Path | None,
 ) -> None:
-    from gateway.simulate.subscriber import SubscriberOptions, serve_subscriber
+    from simulators.subscriber import SubscriberOptions, serve_subscriber
 
     password = _secret(password_env, password_file, "subscriber")
     if (username is None) != (password is None):

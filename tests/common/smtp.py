@@ -12,7 +12,7 @@ from email.policy import default as default_policy
 
 from aiosmtpd.smtp import SMTP, Envelope, Session
 
-from gateway.simulate.mailbox import BoundController
+from simulators.mailbox import BoundController
 
 __all__ = ["BoundController", "Mailbox", "smtp_server"]
 

@@ -28,7 +28,7 @@ from gateway.persistence.models import MessageLog, OrderHeader
 from gateway.registry.store import Registry
 from gateway.registry.triggers import TriggerStore
 from gateway.registry.wallet import Wallet
-from gateway.simulate.subscriber import RunningSubscriber, SubscriberOptions, serve_subscriber
+from simulators.subscriber import RunningSubscriber, SubscriberOptions, serve_subscriber
 from tests.common.flow import Flow, flow, run_until
 from tests.common.orders import order, response, shipped
 from tests.common.soap import client

@@ -21,7 +21,7 @@ from connectors.triggers import TriggerPointSpec
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.triggers import TriggerStore
-from gateway.simulate.subscriber import RunningSubscriber, SubscriberOptions, serve_subscriber
+from simulators.subscriber import RunningSubscriber, SubscriberOptions, serve_subscriber
 from tests.common.receiver import receiving
 from tests.common.shop import Shop, line
 from tests.common.soap import client

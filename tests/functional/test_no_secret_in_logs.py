@@ -30,7 +30,7 @@ from gateway.persistence.models import User
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
-from gateway.simulate.fulfillment import running
+from simulators.fulfillment import running
 from tests.common.flow import Flow, run_until, simulator_options
 from tests.common.processes import started
 from tests.common.soap import PASSWORD, basic, client, digest_header, fault_code, post

@@ -31,7 +31,7 @@ from zeep.wsse.username import UsernameToken
 
 from gateway.cli import cli
 from gateway.persistence.models import FulfillmentRequest, FulfillmentResponseRecord
-from gateway.simulate import SimulatorOptions, running
+from simulators import SimulatorOptions, running
 from tests.common.orders import order
 from tests.common.processes import refused_port, started, until
 from tests.common.soap import PASSWORD

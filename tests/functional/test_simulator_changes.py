@@ -25,7 +25,7 @@ from lxml import etree
 
 from connectors.outbound import RequestDocument, RequestLine, build_envelope
 from gateway.cli import cli
-from gateway.simulate import RunningSimulator, SimulatorOptions, running
+from simulators import RunningSimulator, SimulatorOptions, running
 from tests.common.processes import until
 from tests.common.receiver import served
 

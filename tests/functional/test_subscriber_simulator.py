@@ -31,7 +31,7 @@ from connectors.events import (
     push_envelope,
 )
 from gateway.cli import cli
-from gateway.simulate.subscriber import SubscriberOptions, running_subscriber
+from simulators.subscriber import SubscriberOptions, running_subscriber
 from tests.common.processes import started
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -1,7 +1,7 @@
-"""Every third-party module ``gateway``, ``connectors`` and ``routing`` import comes from a
-distribution that ``setup.cfg`` declares in ``install_requires``: ``pip install .`` must
-give a working omgw, not one that works only while another package happens to pull the
-module in (as zeep pulls in ``requests`` and ``urllib3``)."""
+"""Every third-party module ``gateway``, ``connectors``, ``routing`` and ``simulators``
+import comes from a distribution that ``setup.cfg`` declares in ``install_requires``:
+``pip install .`` must give a working omgw, not one that works only while another package
+happens to pull the module in (as zeep pulls in ``requests`` and ``urllib3``)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from importlib.metadata import packages_distributions
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-PACKAGES = ("gateway", "connectors", "routing")
+PACKAGES = ("gateway", "connectors", "routing", "simulators")
 
 
 def _normalise(name: str) -> str:

@@ -14,7 +14,7 @@ _RACE = """
 import threading
 from connectors.events import results_schema
 from connectors.outbound import _tr_schema
-from gateway.simulate.fulfillment import _tl_schema
+from simulators.fulfillment import _tl_schema
 barrier = threading.Barrier(9)
 errors = []
 def compile_(load):

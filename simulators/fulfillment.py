@@ -18,7 +18,7 @@ with ``(seed, request id, task type)``, so it does not depend on the order reque
 Besides ``Shipment`` and ``Invoice`` it receives returns (``TaskType`` ``Return``: the lines
 are ``RECEIVED``; their later invoice is a credit memo, ``CM-…``) and compensation requests
 (``Operation`` ``Update`` or ``Cancel``), answered by whether the lines have shipped yet
-(:mod:`gateway.simulate.changes`; the contract is ``connectors/wsdl/outbound/README.md``).
+(:mod:`simulators.change_answers`; the contract is ``connectors/wsdl/outbound/README.md``).
 
 Faults it can be told to inject (:class:`SimulatorOptions`, changeable at run time through
 ``POST /simulator/control``): an outage (HTTP 503), SOAP ``Client`` faults, partial shipments,
@@ -57,8 +57,8 @@ from lxml import etree
 
 from connectors.outbound import OUTBOUND_DIR, SOAP_ENV_NS, TL_NS, TR_NS, WSA_NS
 from connectors.schemas import load_schema
-from gateway.simulate import changes
-from gateway.simulate.serving import Served, serve_in_thread
+from simulators import change_answers
+from simulators.serving import Served, serve_in_thread
 
 __all__ = [
     "CONTROLLABLE",
@@ -220,8 +220,8 @@ class SimulatorOptions:
                 raise ValueError(f"{name}: a whole number of requests, 0 or more")
         if not isinstance(self.duplicate_callbacks, bool):
             raise ValueError("duplicate_callbacks: true or false")
-        if self.change_answer not in changes.CHANGE_ANSWERS:
-            raise ValueError(f"change_answer: one of {', '.join(changes.CHANGE_ANSWERS)}")
+        if self.change_answer not in change_answers.CHANGE_ANSWERS:
+            raise ValueError(f"change_answer: one of {', '.join(change_answers.CHANGE_ANSWERS)}")
         if (self.username is None) != (self.password is None):
             raise ValueError("username and password go together: give both or neither")
         if self.callback_timeout <= 0 or self.callback_retries < 0 or self.callback_backoff < 0:
@@ -282,7 +282,7 @@ class _Record:
     operation: str = "Create"
     original_request_id: int | None = None
     #: the answer to a compensation request (Update, Cancel)
-    change: changes.ChangeAnswer | None = None
+    change: change_answers.ChangeAnswer | None = None
     times_received: int = 1
     applied: bool = True
     #: none (synchronous), pending, sent, or error (a callback failed for good)
@@ -438,7 +438,7 @@ def _header_tr(record: _Record, system: str) -> bytes:
     return bytes(etree.tostring(env, xml_declaration=True, encoding="utf-8"))
 
 
-def _reported(line: changes.LineState) -> _Line:
+def _reported(line: change_answers.LineState) -> _Line:
     """A ledger line as a callback or a headerTR reports it."""
     if line.shipped_qty is None:
         return _Line(line.fulfill_line_id, "BACKORDERED")
@@ -495,7 +495,7 @@ class FulfillmentSimulator:
         self._records: list[_Record] = []
         self._by_message: dict[str, _Record] = {}
         self._by_request: dict[tuple[int, str], _Record] = {}
-        self._ledger = changes.Ledger()
+        self._ledger = change_answers.Ledger()
         self._closing = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="simulator-callback")
         self._local = threading.local()
@@ -845,9 +845,9 @@ class FulfillmentSimulator:
         returned ones.
         """
         now = datetime.now(UTC).replace(microsecond=0)
-        if request.operation in changes.CHANGE_OPERATIONS:
+        if request.operation in change_answers.CHANGE_OPERATIONS:
             asked = [
-                changes.ChangeLine(
+                change_answers.ChangeLine(
                     ln.fulfill_line_id, ln.ordered_qty, ln.requested_ship_date, ln.ship_to_site
                 )
                 for ln in request.lines
@@ -865,7 +865,7 @@ class FulfillmentSimulator:
         if request.task_type == "Shipment":
             at_once = now if record.mode == SYNC else None
             self._ledger.receive(
-                changes.LineState.received(
+                change_answers.LineState.received(
                     request.request_id,
                     decided.fulfill_line_id,
                     decided.status,
@@ -902,7 +902,7 @@ class FulfillmentSimulator:
                     _Line(
                         fid,
                         "SHIPPED",
-                        shipped_qty=changes.ship_quantity(ln.ordered_qty, partial),
+                        shipped_qty=change_answers.ship_quantity(ln.ordered_qty, partial),
                         uom=ln.uom,
                         ship_date=today,
                         tracking_number=f"TRK-{rid}-{fid}",

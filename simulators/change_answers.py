@@ -45,7 +45,7 @@ PENDING, SHIPPED, BACKORDERED, CANCELLED = "pending", "shipped", "backordered", 
 
 
 class _Answering(Protocol):
-    """The options a change is answered by (:class:`~gateway.simulate.SimulatorOptions`)."""
+    """The options a change is answered by (:class:`~simulators.SimulatorOptions`)."""
 
     @property
     def system(self) -> str: ...

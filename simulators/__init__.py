@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from gateway.simulate.fulfillment import (
+from simulators.fulfillment import (
     ENDPOINT_PATH,
     FulfillmentSimulator,
     RunningSimulator,

@@ -64,7 +64,7 @@ from connectors.events import (
     results_schema,
 )
 from connectors.outbound import SOAP_ENV_NS
-from gateway.simulate.fulfillment import (
+from simulators.fulfillment import (
     _PARSER,
     _REASONS,
     MAX_BODY_BYTES,
@@ -75,7 +75,7 @@ from gateway.simulate.fulfillment import (
     _fault,
     _same,
 )
-from gateway.simulate.serving import Served, serve_in_thread
+from simulators.serving import Served, serve_in_thread
 
 __all__ = [
     "CONTROLLABLE",
