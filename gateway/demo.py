@@ -53,8 +53,8 @@ from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 from simulators.fulfillment import RunningSimulator, SimulatorOptions, serve_simulator
+from simulators.harness import QuietHandler
 from simulators.mailbox import serve_mailbox
-from simulators.serving import QuietHandler
 from simulators.subscriber import SubscriberOptions, serve_subscriber
 
 __all__ = ["DEMO_SETUP", "ChangesSummary", "DemoSummary", "run_demo"]

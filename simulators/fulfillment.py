@@ -36,8 +36,6 @@ import copy
 import dataclasses
 import functools
 import hashlib
-import hmac
-import json
 import logging
 import random
 import threading
@@ -48,7 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 from wsgiref.util import request_uri
 
@@ -57,8 +55,8 @@ from lxml import etree
 
 from connectors.outbound import OUTBOUND_DIR, SOAP_ENV_NS, TL_NS, TR_NS, WSA_NS
 from connectors.schemas import load_schema
-from simulators import change_answers
-from simulators.serving import Served, serve_in_thread
+from simulators import change_answers, harness
+from simulators.harness import Running, StartResponse, serve_in_thread
 
 __all__ = [
     "CONTROLLABLE",
@@ -66,6 +64,7 @@ __all__ = [
     "FulfillmentSimulator",
     "RunningSimulator",
     "SimulatorOptions",
+    "request_schema",
     "running",
     "serve_simulator",
 ]
@@ -93,15 +92,10 @@ CONTROLLABLE = frozenset(
 )
 _RATES = ("failure_rate", "fault_rate", "partial_rate", "backorder_rate")
 _SECONDS = ("delay", "slow")
-#: longest ``delay`` or ``slow`` accepted: long enough for any timeout test, short enough
-#: that a typo cannot hang a worker for a day
-MAX_SECONDS = 3600.0
-MAX_BODY_BYTES = 4 * 1024 * 1024
 #: the gateway's callback service, below ``gateway_url``
 RESPONSE_SERVICE_PATH = "/fscmService/OrderFulfillmentResponseService"
 
 WSDL_SOAP_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
-WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
 _PASSWORD_DIGEST = "#PasswordDigest"
@@ -132,18 +126,6 @@ _COUNTERS = (
     "changes_rejected",
     "returns",
 )
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
-_REASONS = {
-    200: "200 OK",
-    202: "202 Accepted",
-    400: "400 Bad Request",
-    404: "404 Not Found",
-    405: "405 Method Not Allowed",
-    500: "500 Internal Server Error",
-    503: "503 Service Unavailable",
-}
-
-StartResponse = Callable[..., Any]
 
 
 @dataclass(frozen=True)
@@ -212,8 +194,8 @@ class SimulatorOptions:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise ValueError(f"{name}: a number of seconds")
-            if not 0.0 <= float(value) <= MAX_SECONDS:
-                raise ValueError(f"{name}: 0 to {MAX_SECONDS:g} seconds, not {value}")
+            if not 0.0 <= float(value) <= harness.MAX_SECONDS:
+                raise ValueError(f"{name}: 0 to {harness.MAX_SECONDS:g} seconds, not {value}")
         for name in ("fail_first", "fault_first"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -339,31 +321,18 @@ class _RefusedError(Exception):
 # -- XML helpers ----------------------------------------------------------------------------
 
 
-def _tl_schema() -> etree.XMLSchema:
+def request_schema() -> etree.XMLSchema:
+    """``HeaderTL.xsd``, which every request's ``headerTL`` is validated against."""
     return load_schema(OUTBOUND_DIR / "HeaderTL.xsd")
 
 
 @functools.cache
 def _wsdl_document() -> etree._ElementTree:
-    return etree.parse(str(OUTBOUND_DIR / "FulfillmentRequest.wsdl"), _PARSER)
+    return etree.parse(str(OUTBOUND_DIR / "FulfillmentRequest.wsdl"), harness.PARSER)
 
 
 def _qty(value: Decimal) -> str:
     return format(value, "f")
-
-
-def _fault(code: str, text: str) -> bytes:
-    env = etree.Element(f"{{{SOAP_ENV_NS}}}Envelope", nsmap={"soap": SOAP_ENV_NS})
-    body = etree.SubElement(env, f"{{{SOAP_ENV_NS}}}Body")
-    fault = etree.SubElement(body, f"{{{SOAP_ENV_NS}}}Fault")
-    etree.SubElement(fault, "faultcode").text = f"soap:{code}"
-    etree.SubElement(fault, "faultstring").text = text
-    return bytes(etree.tostring(env, xml_declaration=True, encoding="utf-8"))
-
-
-def _child_text(parent: etree._Element, ns: str, name: str) -> str | None:
-    child = parent.find(f"{{{ns}}}{name}")
-    return None if child is None or child.text is None else child.text.strip()
 
 
 def _elements(parent: etree._Element) -> Iterator[etree._Element]:
@@ -377,7 +346,7 @@ def _read_request(tl: etree._Element) -> _Request:
     """The parts of a schema-valid ``headerTL`` the simulator acts on."""
 
     def need(parent: etree._Element, name: str) -> str:
-        value = _child_text(parent, TL_NS, name)
+        value = harness.child_text(parent, TL_NS, name)
         if value is None:  # the schema requires it; guard against schema drift
             raise _RefusedError(f"headerTL: {name} is required")
         return value
@@ -388,12 +357,12 @@ def _read_request(tl: etree._Element) -> _Request:
                 fulfill_line_id=int(need(ln, "FulfillLineId")),
                 ordered_qty=Decimal(need(ln, "OrderedQty")),
                 uom=need(ln, "OrderedUOMCode"),
-                requested_ship_date=_child_text(ln, TL_NS, "RequestedShipDate"),
-                ship_to_site=_child_text(ln, TL_NS, "ShipToPartySiteIdentifier"),
+                requested_ship_date=harness.child_text(ln, TL_NS, "RequestedShipDate"),
+                ship_to_site=harness.child_text(ln, TL_NS, "ShipToPartySiteIdentifier"),
             )
             for ln in tl.findall(f"{{{TL_NS}}}Line")
         )
-        original = _child_text(tl, TL_NS, "OriginalRequestIdentifier")
+        original = harness.child_text(tl, TL_NS, "OriginalRequestIdentifier")
         return _Request(
             request_id=int(need(tl, "FulfillmentRequestIdentifier")),
             task_type=need(tl, "TaskType"),
@@ -500,7 +469,7 @@ class FulfillmentSimulator:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="simulator-callback")
         self._local = threading.local()
         self._sessions: list[requests.Session] = []
-        _tl_schema()  # load it once, now: a broken schema shows at start, not at a request
+        request_schema()  # load it once, now: a broken schema shows at start, not at a request
 
     @property
     def options(self) -> SimulatorOptions:
@@ -553,51 +522,28 @@ class FulfillmentSimulator:
         try:
             if method == "GET":
                 if any(k.lower() == "wsdl" for k in query):
-                    return self._answer(start_response, 200, self._wsdl(environ), "text/xml")
+                    return harness.answer(start_response, 200, self._wsdl(environ), "text/xml")
                 if path == STATE_PATH:
-                    return self._json(start_response, 200, self.state())
+                    return harness.answer_json(start_response, 200, self.state())
                 name = path.rsplit("/", 1)[-1]
                 if name in ("HeaderTL.xsd", "HeaderTR.xsd"):
-                    return self._answer(
+                    return harness.answer(
                         start_response, 200, (OUTBOUND_DIR / name).read_bytes(), "text/xml"
                     )
-                return self._json(start_response, 404, {"error": f"nothing at {path}"})
+                return harness.answer_json(start_response, 404, {"error": f"nothing at {path}"})
             if method == "POST":
                 if path == CONTROL_PATH:
                     return self._control(environ, start_response)
                 return self._soap(environ, start_response)
-            return self._json(start_response, 405, {"error": f"{method} is not served"})
+            return harness.answer_json(start_response, 405, {"error": f"{method} is not served"})
         except Exception:  # a bug must not kill the server thread silently
             log.exception("simulator: unexpected error answering %s %s", method, path)
-            return self._answer(
-                start_response, 500, _fault("Server", "internal error in the simulator"), "text/xml"
+            return harness.answer(
+                start_response,
+                500,
+                harness.fault("Server", "internal error in the simulator"),
+                "text/xml",
             )
-
-    @staticmethod
-    def _answer(
-        start_response: StartResponse, status: int, body: bytes, content_type: str
-    ) -> list[bytes]:
-        headers = [("Content-Length", str(len(body)))]
-        if body:
-            headers.insert(0, ("Content-Type", f"{content_type}; charset=utf-8"))
-        start_response(_REASONS.get(status, f"{status} Status"), headers)
-        return [body]
-
-    def _json(self, start_response: StartResponse, status: int, data: object) -> list[bytes]:
-        return self._answer(
-            start_response, status, json.dumps(data, indent=2).encode(), "application/json"
-        )
-
-    @staticmethod
-    def _body(environ: dict[str, Any]) -> bytes | None:
-        """The request body, or ``None`` when it is larger than :data:`MAX_BODY_BYTES`."""
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > MAX_BODY_BYTES:
-            return None
-        return bytes(environ["wsgi.input"].read(length)) if length > 0 else b""
 
     def _wsdl(self, environ: dict[str, Any]) -> bytes:
         """The outbound WSDL with every ``soap:address`` set to the URL asked for."""
@@ -608,22 +554,12 @@ class FulfillmentSimulator:
         return bytes(etree.tostring(doc, xml_declaration=True, encoding="utf-8"))
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        body = self._body(environ)
-        try:
-            changes = json.loads(body or b"")
-        except ValueError:
-            return self._json(start_response, 400, {"error": "the body must be a JSON object"})
-        if not isinstance(changes, dict):
-            return self._json(start_response, 400, {"error": "the body must be a JSON object"})
-        try:
-            return self._json(start_response, 200, self.control(changes))
-        except (TypeError, ValueError) as exc:
-            return self._json(start_response, 400, {"error": str(exc)})
+        return harness.answer_control(environ, start_response, self.control)
 
     # -- SOAP -------------------------------------------------------------------------------
 
     def _soap(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        body = self._body(environ)
+        body = harness.read_body(environ)
         with self._lock:
             self._counters["received"] += 1
             options = self._options
@@ -635,7 +571,7 @@ class FulfillmentSimulator:
                 self._counters["failures"] += 1
         if failed:
             log.info("simulator: injected failure (HTTP 503)")
-            status, answer, kind = 503, b"the fulfillment system is unavailable\n", "text/plain"
+            status, reply, kind = 503, b"the fulfillment system is unavailable\n", "text/plain"
         else:
             try:
                 if faulted:
@@ -643,19 +579,21 @@ class FulfillmentSimulator:
                         "simulated fault: the fulfillment system refused the request"
                     )
                 if body is None:
-                    raise _RefusedError(f"the request is larger than {MAX_BODY_BYTES} bytes")
-                status, answer = self._handle(environ, body)
+                    raise _RefusedError(
+                        f"the request is larger than {harness.MAX_BODY_BYTES} bytes"
+                    )
+                status, reply = self._handle(environ, body)
                 kind = "text/xml"
             except _RefusedError as refused:
                 with self._lock:
                     self._counters["faults"] += 1
                 log.info("simulator: Client fault: %s", refused)
-                status, answer, kind = 500, _fault("Client", str(refused)), "text/xml"
+                status, reply, kind = 500, harness.fault("Client", str(refused)), "text/xml"
         # After the work, before the answer: a caller that times out has still been heard,
         # as with a real system that is slow to answer.
         if options.slow:
             self._sleep(options.slow)
-        return self._answer(start_response, status, answer, kind)
+        return harness.answer(start_response, status, reply, kind)
 
     def _draw(self, rate: float) -> bool:
         """One draw from the shared generator (call with the lock held); none at rate 0."""
@@ -667,7 +605,7 @@ class FulfillmentSimulator:
         if not body.strip():
             raise _RefusedError("the request has no body; send a SOAP 1.1 envelope")
         try:
-            root = etree.fromstring(body, _PARSER)
+            root = etree.fromstring(body, harness.PARSER)
         except etree.XMLSyntaxError as exc:
             raise _RefusedError(f"the request is not well-formed XML: {exc}") from None
         docinfo: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
@@ -684,7 +622,7 @@ class FulfillmentSimulator:
         if payload is None or payload.tag != f"{{{TL_NS}}}headerTL":
             found = "nothing" if payload is None else etree.QName(payload).localname
             raise _RefusedError(f"the SOAP body must hold a headerTL ({{{TL_NS}}}), not {found}")
-        schema = _tl_schema()
+        schema = request_schema()
         if not schema.validate(payload):
             errors: Any = schema.error_log  # lxml-stubs do not let it be indexed
             first = errors[0] if errors else None
@@ -693,7 +631,7 @@ class FulfillmentSimulator:
             )
         mode = self._mode(environ, header)
         request = _read_request(payload)
-        message_id = _child_text(header, WSA_NS, "MessageID") if header is not None else None
+        message_id = harness.child_text(header, WSA_NS, "MessageID") if header is not None else None
         reply_to = self._reply_to(header)
         return self._apply(request, mode, message_id or None, reply_to)
 
@@ -716,22 +654,22 @@ class FulfillmentSimulator:
                 user, _, password = base64.b64decode(auth[6:].strip()).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 raise refused from None
-            if _same(user, options.username) & _same(password, options.password):
+            if harness.same(user, options.username) & harness.same(password, options.password):
                 return
             raise refused
         token = None
         if header is not None:
-            token = header.find(f"{{{WSSE_NS}}}Security/{{{WSSE_NS}}}UsernameToken")
+            token = header.find(f"{{{harness.WSSE_NS}}}Security/{{{harness.WSSE_NS}}}UsernameToken")
         if token is None:
             raise refused
-        user = _child_text(token, WSSE_NS, "Username") or ""
-        pw = token.find(f"{{{WSSE_NS}}}Password")
+        user = harness.child_text(token, harness.WSSE_NS, "Username") or ""
+        pw = token.find(f"{{{harness.WSSE_NS}}}Password")
         if pw is None:
             raise refused
         given = pw.text or ""
         if (pw.get("Type") or "").endswith(_PASSWORD_DIGEST):
-            nonce_text = _child_text(token, WSSE_NS, "Nonce") or ""
-            created = _child_text(token, WSU_NS, "Created") or ""
+            nonce_text = harness.child_text(token, harness.WSSE_NS, "Nonce") or ""
+            created = harness.child_text(token, WSU_NS, "Created") or ""
             try:
                 nonce = base64.b64decode(nonce_text)
             except binascii.Error:
@@ -741,7 +679,7 @@ class FulfillmentSimulator:
             ).decode()
         else:
             expected = options.password
-        if _same(user, options.username) & _same(given, expected):
+        if harness.same(user, options.username) & harness.same(given, expected):
             return
         raise refused
 
@@ -750,7 +688,7 @@ class FulfillmentSimulator:
         """The operation: from SOAPAction, else wsa:Action, else one-way (async)."""
         action = (environ.get("HTTP_SOAPACTION") or "").strip().strip('"').strip()
         if not action and header is not None:
-            action = _child_text(header, WSA_NS, "Action") or ""
+            action = harness.child_text(header, WSA_NS, "Action") or ""
         if not action:
             return ASYNC
         name = action.rsplit("/", 1)[-1]
@@ -832,10 +770,10 @@ class FulfillmentSimulator:
                     request.task_type,
                     len(request.lines),
                 )
-            answer = _header_tr(record, options.system) if mode == SYNC else b""
+            reply = _header_tr(record, options.system) if mode == SYNC else b""
         if schedule:
             self._pool.submit(self._call_back, record)
-        return (200, answer) if mode == SYNC else (202, b"")
+        return (200, reply) if mode == SYNC else (202, b"")
 
     def _take(self, record: _Record, request: _Request, options: SimulatorOptions) -> None:
         """Decide a new request's answer and keep what it changes (call with the lock held).
@@ -1120,37 +1058,15 @@ def _redact(url: str | None) -> str | None:
     return parts._replace(netloc=netloc).geturl()
 
 
-def _same(given: str, expected: str) -> bool:
-    """Constant-time comparison of two strings."""
-    return hmac.compare_digest(given.encode(), expected.encode())
-
-
 # -- serving ----------------------------------------------------------------------------------
 
 
 @dataclass
-class RunningSimulator:
+class RunningSimulator(Running):
     """A simulator serving on a port, in a thread of this process."""
 
     simulator: FulfillmentSimulator
-    served: Served
-
-    @property
-    def port(self) -> int:
-        return self.served.port
-
-    @property
-    def base(self) -> str:
-        return self.served.base
-
-    @property
-    def url(self) -> str:
-        """The FulfillmentRequest endpoint, for a connector's URL."""
-        return self.base + ENDPOINT_PATH
-
-    @property
-    def wsdl_url(self) -> str:
-        return self.url + "?WSDL"
+    endpoint_path: ClassVar[str] = ENDPOINT_PATH
 
     def state(self) -> dict[str, Any]:
         return self.simulator.state()
@@ -1160,7 +1076,7 @@ class RunningSimulator:
 
     def close(self) -> None:
         """Stop serving, then stop the callback workers."""
-        self.served.stop()
+        super().close()
         self.simulator.close()
 
 
@@ -1181,7 +1097,7 @@ def serve_simulator(
     except BaseException:
         simulator.close()
         raise
-    return RunningSimulator(simulator, served)
+    return RunningSimulator(served=served, simulator=simulator)
 
 
 @contextmanager

@@ -35,7 +35,6 @@ import binascii
 import copy
 import dataclasses
 import functools
-import json
 import logging
 import random
 import re
@@ -47,7 +46,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs
 from wsgiref.util import request_uri
 
@@ -64,18 +63,8 @@ from connectors.events import (
     results_schema,
 )
 from connectors.outbound import SOAP_ENV_NS
-from simulators.fulfillment import (
-    _PARSER,
-    _REASONS,
-    MAX_BODY_BYTES,
-    MAX_SECONDS,
-    WSSE_NS,
-    StartResponse,
-    _child_text,
-    _fault,
-    _same,
-)
-from simulators.serving import Served, serve_in_thread
+from simulators import harness
+from simulators.harness import Running, StartResponse, serve_in_thread
 
 __all__ = [
     "CONTROLLABLE",
@@ -147,8 +136,8 @@ class SubscriberOptions:
             raise ValueError("down: true or false")
         if isinstance(self.delay, bool) or not isinstance(self.delay, int | float):
             raise ValueError("delay: a number of seconds")
-        if not 0.0 <= float(self.delay) <= MAX_SECONDS:
-            raise ValueError(f"delay: 0 to {MAX_SECONDS:g} seconds, not {self.delay}")
+        if not 0.0 <= float(self.delay) <= harness.MAX_SECONDS:
+            raise ValueError(f"delay: 0 to {harness.MAX_SECONDS:g} seconds, not {self.delay}")
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError("seed: a whole number")
         if (self.username is None) != (self.password is None):
@@ -209,7 +198,7 @@ class _RefusedError(Exception):
 
 @functools.cache
 def _wsdl_document() -> etree._ElementTree:
-    return etree.parse(str(WSDL_PATH), _PARSER)
+    return etree.parse(str(WSDL_PATH), harness.PARSER)
 
 
 def _file_part(value: str | None, default: str) -> str:
@@ -300,27 +289,27 @@ class SubscriberSimulator:
         try:
             if method == "GET":
                 if any(k.lower() == "wsdl" for k in query):
-                    return _answer(start_response, 200, self._wsdl(environ), "text/xml")
+                    return harness.answer(start_response, 200, self._wsdl(environ), "text/xml")
                 if path == STATE_PATH:
                     xml = query.get("xml", ["0"])[-1].lower() in ("1", "true", "yes")
-                    return _json(start_response, 200, self.state(xml))
+                    return harness.answer_json(start_response, 200, self.state(xml))
                 name = path.rsplit("/", 1)[-1]
                 if name.endswith(".xsd") and name in _schema_names():
-                    return _answer(
+                    return harness.answer(
                         start_response, 200, (EVENTS_DIR / name).read_bytes(), "text/xml"
                     )
-                return _json(start_response, 404, {"error": f"nothing at {path}"})
+                return harness.answer_json(start_response, 404, {"error": f"nothing at {path}"})
             if method == "POST":
                 if path == CONTROL_PATH:
                     return self._control(environ, start_response)
                 return self._push(environ, start_response)
-            return _json(start_response, 405, {"error": f"{method} is not served"})
+            return harness.answer_json(start_response, 405, {"error": f"{method} is not served"})
         except Exception:  # a bug must not kill the server thread silently
             log.exception("subscriber: unexpected error answering %s %s", method, path)
-            return _answer(
+            return harness.answer(
                 start_response,
                 500,
-                _fault("Server", "internal error in the subscriber"),
+                harness.fault("Server", "internal error in the subscriber"),
                 "text/xml",
             )
 
@@ -334,23 +323,13 @@ class SubscriberSimulator:
         return bytes(etree.tostring(doc, xml_declaration=True, encoding="utf-8"))
 
     def _control(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        body = _body(environ)
-        try:
-            changes = json.loads(body or b"")
-        except ValueError:
-            return _json(start_response, 400, {"error": "the body must be a JSON object"})
-        if not isinstance(changes, dict):
-            return _json(start_response, 400, {"error": "the body must be a JSON object"})
-        try:
-            return _json(start_response, 200, self.control(changes))
-        except (TypeError, ValueError) as exc:
-            return _json(start_response, 400, {"error": str(exc)})
+        return harness.answer_control(environ, start_response, self.control)
 
     # -- pushPayload ----------------------------------------------------------------------
 
     def _push(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
         # Read even when down: a request left unread can make the client see a reset, not a 503
-        body = _body(environ)
+        body = harness.read_body(environ)
         with self._lock:
             self._counters["pushes"] += 1
             options = self._options
@@ -358,28 +337,28 @@ class SubscriberSimulator:
                 self._counters["failed"] += 1
         if options.down:
             log.info("subscriber: down (HTTP 503)")
-            status, answer, kind = 503, b"the subscriber is down\n", "text/plain"
+            status, reply, kind = 503, b"the subscriber is down\n", "text/plain"
         else:
-            status, answer, kind = self._handle(environ, body, options)
+            status, reply, kind = self._handle(environ, body, options)
         if options.delay:
             self._sleep(options.delay)
-        return _answer(start_response, status, answer, kind)
+        return harness.answer(start_response, status, reply, kind)
 
     def _handle(
         self, environ: dict[str, Any], body: bytes | None, options: SubscriberOptions
     ) -> tuple[int, bytes, str]:
         """Steps 2 to 6 of the module docstring: (HTTP status, body, content type).
 
-        ``body`` is ``None`` when it was larger than :data:`MAX_BODY_BYTES`.
+        ``body`` is ``None`` when it was larger than :data:`~simulators.harness.MAX_BODY_BYTES`.
         """
         if not self._authenticated(environ, body or b"", options):
             with self._lock:
                 self._counters["refused"] += 1
             log.info("subscriber: push refused: failed authentication")
-            return 500, _fault("Client", _FAILED_AUTHENTICATION), "text/xml"
+            return 500, harness.fault("Client", _FAILED_AUTHENTICATION), "text/xml"
         try:
             if body is None:
-                raise _RefusedError(f"the push is larger than {MAX_BODY_BYTES} bytes")
+                raise _RefusedError(f"the push is larger than {harness.MAX_BODY_BYTES} bytes")
             pushed = parse_push(body)
             self._check_action(environ, pushed.action)
         except (_RefusedError, PayloadInvalidError) as exc:
@@ -388,7 +367,7 @@ class SubscriberSimulator:
                 self._counters["invalid"] += 1
                 self._last_invalid = reason
             log.info("subscriber: invalid push: %s", reason)
-            return 500, _fault("Client", reason), "text/xml"
+            return 500, harness.fault("Client", reason), "text/xml"
 
         with self._lock:
             # One draw per push that gets this far, whatever the rates: the nth such push's
@@ -409,11 +388,11 @@ class SubscriberSimulator:
         if injected == "Server":
             log.info("subscriber: injected Server fault")
             text = "simulated fault: the subscriber could not process the event"
-            return 500, _fault("Server", text), "text/xml"
+            return 500, harness.fault("Server", text), "text/xml"
         if injected == "Client":
             log.info("subscriber: injected Client fault")
             text = "simulated fault: payload refused by the subscriber"
-            return 500, _fault("Client", text), "text/xml"
+            return 500, harness.fault("Client", text), "text/xml"
         self._record(pushed, options)
         return 202, b"", "text/xml"
 
@@ -447,24 +426,24 @@ class SubscriberSimulator:
                 user, _, password = base64.b64decode(auth[6:].strip()).decode().partition(":")
             except (binascii.Error, UnicodeDecodeError):
                 return False
-            return _same(user, options.username) & _same(password, options.password)
+            return harness.same(user, options.username) & harness.same(password, options.password)
         try:
-            root = etree.fromstring(body, _PARSER)
+            root = etree.fromstring(body, harness.PARSER)
         except etree.XMLSyntaxError:
             return False
         token = root.find(
-            f"{{{SOAP_ENV_NS}}}Header/{{{WSSE_NS}}}Security/{{{WSSE_NS}}}UsernameToken"
+            f"{{{SOAP_ENV_NS}}}Header/{{{harness.WSSE_NS}}}Security/{{{harness.WSSE_NS}}}UsernameToken"
         )
         if token is None:
             return False
-        pw = token.find(f"{{{WSSE_NS}}}Password")
+        pw = token.find(f"{{{harness.WSSE_NS}}}Password")
         if pw is None:
             return False
         kind = pw.get("Type")
         if kind is not None and not kind.endswith(_PASSWORD_TEXT):
             return False
-        user = _child_text(token, WSSE_NS, "Username") or ""
-        return _same(user, options.username) & _same(pw.text or "", options.password)
+        user = harness.child_text(token, harness.WSSE_NS, "Username") or ""
+        return harness.same(user, options.username) & harness.same(pw.text or "", options.password)
 
     def _record(self, pushed: PushedPayload, options: SubscriberOptions) -> None:
         """Record a push once per ``wsa:MessageID``; write its payload to ``record_dir``."""
@@ -525,66 +504,21 @@ def _schema_names() -> frozenset[str]:
     return frozenset(p.name for p in EVENTS_DIR.glob("*.xsd"))
 
 
-def _answer(
-    start_response: StartResponse, status: int, body: bytes, content_type: str
-) -> list[bytes]:
-    headers = [("Content-Length", str(len(body)))]
-    if body:
-        headers.insert(0, ("Content-Type", f"{content_type}; charset=utf-8"))
-    start_response(_REASONS.get(status, f"{status} Status"), headers)
-    return [body]
-
-
-def _json(start_response: StartResponse, status: int, data: object) -> list[bytes]:
-    return _answer(start_response, status, json.dumps(data, indent=2).encode(), "application/json")
-
-
-def _body(environ: dict[str, Any]) -> bytes | None:
-    """The request body, or ``None`` when it is larger than :data:`MAX_BODY_BYTES`."""
-    try:
-        length = int(environ.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    if length > MAX_BODY_BYTES:
-        return None
-    return bytes(environ["wsgi.input"].read(length)) if length > 0 else b""
-
-
 # -- serving ----------------------------------------------------------------------------------
 
 
 @dataclass
-class RunningSubscriber:
+class RunningSubscriber(Running):
     """A subscriber serving on a port, in a thread of this process."""
 
     simulator: SubscriberSimulator
-    served: Served
-
-    @property
-    def port(self) -> int:
-        return self.served.port
-
-    @property
-    def base(self) -> str:
-        return self.served.base
-
-    @property
-    def url(self) -> str:
-        """The push endpoint, for a connector's URL."""
-        return self.base + ENDPOINT_PATH
-
-    @property
-    def wsdl_url(self) -> str:
-        return self.url + "?WSDL"
+    endpoint_path: ClassVar[str] = ENDPOINT_PATH
 
     def state(self, xml: bool = False) -> dict[str, Any]:
         return self.simulator.state(xml)
 
     def control(self, **changes: Any) -> dict[str, Any]:
         return self.simulator.control(changes)
-
-    def close(self) -> None:
-        self.served.stop()
 
 
 def serve_subscriber(
@@ -599,7 +533,8 @@ def serve_subscriber(
         sub.close()
     """
     simulator = SubscriberSimulator(options)
-    return RunningSubscriber(simulator, serve_in_thread(simulator, host, port, "event-subscriber"))
+    served = serve_in_thread(simulator, host, port, "event-subscriber")
+    return RunningSubscriber(served=served, simulator=simulator)
 
 
 @contextmanager

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from simulators.serving import QuietHandler, ThreadingServer
+from simulators.harness import QuietHandler, ThreadingServer
 
 
 @dataclass(frozen=True)

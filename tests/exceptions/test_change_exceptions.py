@@ -23,7 +23,7 @@ import pytest
 from zeep.exceptions import Fault
 
 from gateway.registry.rules import RuleStore
-from simulators.fulfillment import MAX_SECONDS
+from simulators.harness import MAX_SECONDS
 from tests.common.flow import Flow, flow, run_until
 from tests.common.orders import order, shipped
 from tests.common.runbook import runbook_line as rb

@@ -28,7 +28,7 @@ from gateway.persistence.models import (
     OrderHeader,
     StatusHistory,
 )
-from simulators.fulfillment import MAX_SECONDS
+from simulators.harness import MAX_SECONDS
 from tests.common.flow import Flow, flow, run_until
 from tests.common.orders import order, response, shipped
 from tests.common.runbook import runbook_line as rb

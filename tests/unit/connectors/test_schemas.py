@@ -14,7 +14,7 @@ _RACE = """
 import threading
 from connectors.events import results_schema
 from connectors.outbound import _tr_schema
-from simulators.fulfillment import _tl_schema
+from simulators.fulfillment import request_schema
 barrier = threading.Barrier(9)
 errors = []
 def compile_(load):
@@ -24,7 +24,7 @@ def compile_(load):
     except Exception as exc:
         errors.append(repr(exc))
 threads = [threading.Thread(target=compile_, args=(f,))
-           for f in (_tr_schema, results_schema, _tl_schema) * 3]
+           for f in (_tr_schema, results_schema, request_schema) * 3]
 for t in threads:
     t.start()
 for t in threads:
