@@ -50,12 +50,12 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 from wsgiref.util import request_uri
 
-import requests
 from lxml import etree
 
 from connectors.outbound import OUTBOUND_DIR, SOAP_ENV_NS, TL_NS, TR_NS, WSA_NS
 from connectors.schemas import load_schema
 from simulators import change_answers, harness
+from simulators.callbacks import GatewayCaller, redact
 from simulators.harness import Running, StartResponse, serve_in_thread
 
 __all__ = [
@@ -216,7 +216,7 @@ class SimulatorOptions:
         """The options as JSON-ready data, without any password."""
         data = dataclasses.asdict(self)
         del data["password"], data["gateway_password"]
-        data["gateway_url"] = _redact(self.gateway_url)
+        data["gateway_url"] = redact(self.gateway_url)
         data["authentication"] = self.username is not None
         return data
 
@@ -286,7 +286,7 @@ class _Record:
             "times_received": self.times_received,
             "applied": self.applied,
             "response_identifier": self.response_identifier,
-            "callback_url": _redact(self.callback_url),
+            "callback_url": redact(self.callback_url),
             "callback_status": self.callback_status,
             "callbacks": [dict(c) for c in self.callbacks],
             "lines": [ln.public() for ln in self.lines],
@@ -467,8 +467,7 @@ class FulfillmentSimulator:
         self._ledger = change_answers.Ledger()
         self._closing = threading.Event()
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="simulator-callback")
-        self._local = threading.local()
-        self._sessions: list[requests.Session] = []
+        self._caller = GatewayCaller(self._lock, self._counters, self._closing)
         request_schema()  # load it once, now: a broken schema shows at start, not at a request
 
     @property
@@ -508,10 +507,7 @@ class FulfillmentSimulator:
         """Stop the callback workers (a callback in flight ends within its timeout)."""
         self._closing.set()
         self._pool.shutdown(wait=True, cancel_futures=True)
-        with self._lock:
-            sessions, self._sessions = self._sessions, []
-        for session in sessions:
-            session.close()
+        self._caller.close()
 
     # -- WSGI ---------------------------------------------------------------------------
 
@@ -893,7 +889,17 @@ class FulfillmentSimulator:
             ok = True
             for operation, kwargs in calls:
                 for _ in range(times):
-                    ok = self._call(record, url, operation, kwargs, options) and ok
+                    ok = (
+                        self._caller.call(
+                            url,
+                            operation,
+                            kwargs,
+                            options,
+                            request_id=record.request_id,
+                            entries=record.callbacks,
+                        )
+                        and ok
+                    )
             with self._lock:
                 record.callback_status = "sent" if ok else "error"
         except Exception:
@@ -954,108 +960,6 @@ class FulfillmentSimulator:
             },
             "fulfillLineList": lines,
         }
-
-    def _call(
-        self,
-        record: _Record,
-        url: str,
-        operation: str,
-        kwargs: dict[str, Any],
-        options: SimulatorOptions,
-    ) -> bool:
-        """One callback, retried on transport errors and 5xx; whether the gateway took it."""
-        from zeep.exceptions import Fault, TransportError
-
-        attempts = options.callback_retries + 1
-        wait = options.callback_backoff
-        entry: dict[str, Any] = {"operation": operation, "attempts": 0}
-        with self._lock:
-            record.callbacks.append(entry)
-        for attempt in range(1, attempts + 1):
-            with self._lock:
-                entry["attempts"] = attempt
-            retry = False
-            try:
-                result = getattr(self._service(url, options), operation)(**kwargs)
-            except Fault as fault:
-                outcome, detail = "fault", f"{fault.code}: {fault.message}"
-            except TransportError as exc:
-                outcome, detail = "error", f"HTTP {exc.status_code}"
-                retry = exc.status_code is not None and exc.status_code >= 500
-            except requests.exceptions.RequestException as exc:
-                outcome, detail = "error", f"{type(exc).__name__}: transport error"
-                retry = True
-            except Exception as exc:  # an unusable answer: sending again will not help
-                outcome, detail = "error", f"{type(exc).__name__}: {str(exc)[:300]}"
-            else:
-                status = getattr(result, "OverallStatusCode", None)
-                with self._lock:
-                    entry.update(outcome="ok", detail=status)
-                    self._counters["callbacks_sent"] += 1
-                return True
-            if retry and attempt < attempts and not self._closing.wait(wait):
-                wait = min(wait * 2, 5.0)
-                continue
-            with self._lock:
-                entry.update(outcome=outcome, detail=detail)
-                self._counters["callback_errors"] += 1
-            log.warning(
-                "simulator: %s for request %s to %s failed: %s",
-                operation,
-                record.request_id,
-                _redact(url),
-                detail,
-            )
-            return False
-        return False  # pragma: no cover - the loop always returns
-
-    def _service(self, url: str, options: SimulatorOptions) -> Any:
-        """This worker's zeep service proxy bound to ``url`` (built once per worker and URL)."""
-        import zeep
-        from zeep.transports import Transport
-
-        cache: dict[tuple[str, str | None], Any] = self._local.__dict__.setdefault("cache", {})
-        key = (url, options.gateway_user)
-        service = cache.get(key)
-        if service is None:
-            session = requests.Session()
-            if options.gateway_user is not None:
-                session.auth = (options.gateway_user, options.gateway_password or "")
-            transport = Transport(
-                session=session,
-                timeout=options.callback_timeout,
-                operation_timeout=options.callback_timeout,
-            )
-            try:
-                client = zeep.Client(f"{url}?WSDL", transport=transport)
-            except BaseException:
-                session.close()
-                raise
-            with self._lock:
-                self._sessions.append(session)
-            binding = next(
-                name
-                for name, b in client.wsdl.bindings.items()
-                if "processFulfillmentResponse" in b.all()
-            )
-            # Bound to the URL we were given, whatever address the WSDL names.
-            service = client.create_service(binding, url)
-            cache[key] = service
-        return service
-
-
-def _redact(url: str | None) -> str | None:
-    """``url`` without any ``user:password@`` part, for logs and the state."""
-    if url is None:
-        return None
-    parts = urlsplit(url)
-    if parts.username is None and parts.password is None:
-        return url
-    host = parts.hostname or ""
-    netloc = f"[{host}]" if ":" in host else host
-    if parts.port is not None:
-        netloc += f":{parts.port}"
-    return parts._replace(netloc=netloc).geturl()
 
 
 # -- serving ----------------------------------------------------------------------------------
