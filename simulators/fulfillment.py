@@ -30,8 +30,6 @@ network) and validated against ``HeaderTL.xsd``; zeep is used only to call the g
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
 import dataclasses
 import functools
@@ -45,18 +43,25 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 from wsgiref.util import request_uri
 
 from lxml import etree
 
-from connectors.outbound import OUTBOUND_DIR, SOAP_ENV_NS, TL_NS, TR_NS, WSA_NS
-from connectors.schemas import load_schema
+from connectors.outbound import OUTBOUND_DIR, SOAP_ENV_NS, TR_NS
 from simulators import change_answers, harness
 from simulators.callbacks import GatewayCaller, redact
 from simulators.harness import Running, StartResponse, serve_in_thread
+from simulators.request_reading import (
+    ASYNC,
+    SYNC,
+    RefusedError,
+    Request,
+    read_call,
+    request_schema,
+)
 
 __all__ = [
     "CONTROLLABLE",
@@ -96,20 +101,6 @@ _SECONDS = ("delay", "slow")
 RESPONSE_SERVICE_PATH = "/fscmService/OrderFulfillmentResponseService"
 
 WSDL_SOAP_NS = "http://schemas.xmlsoap.org/wsdl/soap/"
-WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-SOAP12_ENV_NS = "http://www.w3.org/2003/05/soap-envelope"
-_PASSWORD_DIGEST = "#PasswordDigest"
-#: WS-Addressing addresses that mean "no callback address given"
-_NO_ADDRESS = frozenset({f"{WSA_NS}/anonymous", f"{WSA_NS}/none"})
-
-SYNC, ASYNC = "sync", "async"
-#: SOAPAction (or wsa:Action) values of FulfillmentRequest's operations, per the WSDL binding
-_ACTIONS = {
-    "process": ASYNC,
-    "processFulfillmentRequest": ASYNC,
-    "processSync": SYNC,
-    "processFulfillmentRequestSync": SYNC,
-}
 _COUNTERS = (
     "received",
     "duplicates",
@@ -293,37 +284,7 @@ class _Record:
         }
 
 
-@dataclass(frozen=True)
-class _RequestLine:
-    fulfill_line_id: int
-    ordered_qty: Decimal
-    uom: str
-    requested_ship_date: str | None = None
-    ship_to_site: str | None = None
-
-
-@dataclass(frozen=True)
-class _Request:
-    """What the simulator needs of a ``headerTL``."""
-
-    request_id: int
-    task_type: str
-    header_id: int
-    lines: tuple[_RequestLine, ...]
-    operation: str = "Create"
-    original_request_id: int | None = None
-
-
-class _RefusedError(Exception):
-    """A request answered with a SOAP ``Client`` fault; the message is the faultstring."""
-
-
 # -- XML helpers ----------------------------------------------------------------------------
-
-
-def request_schema() -> etree.XMLSchema:
-    """``HeaderTL.xsd``, which every request's ``headerTL`` is validated against."""
-    return load_schema(OUTBOUND_DIR / "HeaderTL.xsd")
 
 
 @functools.cache
@@ -333,46 +294,6 @@ def _wsdl_document() -> etree._ElementTree:
 
 def _qty(value: Decimal) -> str:
     return format(value, "f")
-
-
-def _elements(parent: etree._Element) -> Iterator[etree._Element]:
-    """Child elements only: comments and processing instructions are skipped."""
-    for child in parent:
-        if isinstance(child.tag, str):
-            yield child
-
-
-def _read_request(tl: etree._Element) -> _Request:
-    """The parts of a schema-valid ``headerTL`` the simulator acts on."""
-
-    def need(parent: etree._Element, name: str) -> str:
-        value = harness.child_text(parent, TL_NS, name)
-        if value is None:  # the schema requires it; guard against schema drift
-            raise _RefusedError(f"headerTL: {name} is required")
-        return value
-
-    try:
-        lines = tuple(
-            _RequestLine(
-                fulfill_line_id=int(need(ln, "FulfillLineId")),
-                ordered_qty=Decimal(need(ln, "OrderedQty")),
-                uom=need(ln, "OrderedUOMCode"),
-                requested_ship_date=harness.child_text(ln, TL_NS, "RequestedShipDate"),
-                ship_to_site=harness.child_text(ln, TL_NS, "ShipToPartySiteIdentifier"),
-            )
-            for ln in tl.findall(f"{{{TL_NS}}}Line")
-        )
-        original = harness.child_text(tl, TL_NS, "OriginalRequestIdentifier")
-        return _Request(
-            request_id=int(need(tl, "FulfillmentRequestIdentifier")),
-            task_type=need(tl, "TaskType"),
-            header_id=int(need(tl, "HeaderId")),
-            lines=lines,
-            operation=need(tl, "Operation"),
-            original_request_id=None if original is None else int(original),
-        )
-    except (ValueError, InvalidOperation) as exc:
-        raise _RefusedError(f"headerTL: {exc}") from None
 
 
 def _header_tr(record: _Record, system: str) -> bytes:
@@ -571,16 +492,16 @@ class FulfillmentSimulator:
         else:
             try:
                 if faulted:
-                    raise _RefusedError(
+                    raise RefusedError(
                         "simulated fault: the fulfillment system refused the request"
                     )
                 if body is None:
-                    raise _RefusedError(
-                        f"the request is larger than {harness.MAX_BODY_BYTES} bytes"
-                    )
-                status, reply = self._handle(environ, body)
+                    raise RefusedError(f"the request is larger than {harness.MAX_BODY_BYTES} bytes")
+                options = self.options
+                call = read_call(environ, body, options.username, options.password)
+                status, reply = self._apply(call.request, call.mode, call.message_id, call.reply_to)
                 kind = "text/xml"
-            except _RefusedError as refused:
+            except RefusedError as refused:
                 with self._lock:
                     self._counters["faults"] += 1
                 log.info("simulator: Client fault: %s", refused)
@@ -597,119 +518,8 @@ class FulfillmentSimulator:
             return False
         return rate >= 1 or self._rng.random() < rate
 
-    def _handle(self, environ: dict[str, Any], body: bytes) -> tuple[int, bytes]:
-        if not body.strip():
-            raise _RefusedError("the request has no body; send a SOAP 1.1 envelope")
-        try:
-            root = etree.fromstring(body, harness.PARSER)
-        except etree.XMLSyntaxError as exc:
-            raise _RefusedError(f"the request is not well-formed XML: {exc}") from None
-        docinfo: Any = root.getroottree().docinfo  # lxml-stubs lack DocInfo.doctype
-        if docinfo.doctype:
-            raise _RefusedError("a DOCTYPE is not allowed in a SOAP message")
-        if root.tag == f"{{{SOAP12_ENV_NS}}}Envelope":
-            raise _RefusedError("SOAP 1.2 is not served: send a SOAP 1.1 envelope")
-        if root.tag != f"{{{SOAP_ENV_NS}}}Envelope":
-            raise _RefusedError("the request is not a SOAP 1.1 envelope")
-        header = root.find(f"{{{SOAP_ENV_NS}}}Header")
-        self._authenticate(environ, header)
-        soap_body = root.find(f"{{{SOAP_ENV_NS}}}Body")
-        payload = next(_elements(soap_body), None) if soap_body is not None else None
-        if payload is None or payload.tag != f"{{{TL_NS}}}headerTL":
-            found = "nothing" if payload is None else etree.QName(payload).localname
-            raise _RefusedError(f"the SOAP body must hold a headerTL ({{{TL_NS}}}), not {found}")
-        schema = request_schema()
-        if not schema.validate(payload):
-            errors: Any = schema.error_log  # lxml-stubs do not let it be indexed
-            first = errors[0] if errors else None
-            raise _RefusedError(
-                f"headerTL does not match HeaderTL.xsd: {first.message if first else 'invalid'}"
-            )
-        mode = self._mode(environ, header)
-        request = _read_request(payload)
-        message_id = harness.child_text(header, WSA_NS, "MessageID") if header is not None else None
-        reply_to = self._reply_to(header)
-        return self._apply(request, mode, message_id or None, reply_to)
-
-    def _authenticate(self, environ: dict[str, Any], header: etree._Element | None) -> None:
-        """Check HTTP Basic or a WS-Security UsernameToken against the expected user.
-
-        ``PasswordText`` is what omgw sends; ``PasswordDigest`` is accepted too. The fault
-        never repeats what was sent.
-        """
-        options = self.options
-        if options.username is None or options.password is None:
-            return
-        refused = _RefusedError(
-            "authentication failed: send the fulfillment system's user and password as a "
-            "WS-Security UsernameToken or with HTTP Basic"
-        )
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        if auth[:6].lower() == "basic ":
-            try:
-                user, _, password = base64.b64decode(auth[6:].strip()).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                raise refused from None
-            if harness.same(user, options.username) & harness.same(password, options.password):
-                return
-            raise refused
-        token = None
-        if header is not None:
-            token = header.find(f"{{{harness.WSSE_NS}}}Security/{{{harness.WSSE_NS}}}UsernameToken")
-        if token is None:
-            raise refused
-        user = harness.child_text(token, harness.WSSE_NS, "Username") or ""
-        pw = token.find(f"{{{harness.WSSE_NS}}}Password")
-        if pw is None:
-            raise refused
-        given = pw.text or ""
-        if (pw.get("Type") or "").endswith(_PASSWORD_DIGEST):
-            nonce_text = harness.child_text(token, harness.WSSE_NS, "Nonce") or ""
-            created = harness.child_text(token, WSU_NS, "Created") or ""
-            try:
-                nonce = base64.b64decode(nonce_text)
-            except binascii.Error:
-                raise refused from None
-            expected = base64.b64encode(
-                hashlib.sha1(nonce + created.encode() + options.password.encode()).digest()
-            ).decode()
-        else:
-            expected = options.password
-        if harness.same(user, options.username) & harness.same(given, expected):
-            return
-        raise refused
-
-    @staticmethod
-    def _mode(environ: dict[str, Any], header: etree._Element | None) -> str:
-        """The operation: from SOAPAction, else wsa:Action, else one-way (async)."""
-        action = (environ.get("HTTP_SOAPACTION") or "").strip().strip('"').strip()
-        if not action and header is not None:
-            action = harness.child_text(header, WSA_NS, "Action") or ""
-        if not action:
-            return ASYNC
-        name = action.rsplit("/", 1)[-1]
-        mode = _ACTIONS.get(action) or _ACTIONS.get(name)
-        if mode is None:
-            raise _RefusedError(
-                f"unknown SOAPAction {action[:100]!r}: use process (processFulfillmentRequest) "
-                "or processSync (processFulfillmentRequestSync)"
-            )
-        return mode
-
-    @staticmethod
-    def _reply_to(header: etree._Element | None) -> str | None:
-        if header is None:
-            return None
-        address = header.find(f"{{{WSA_NS}}}ReplyTo/{{{WSA_NS}}}Address")
-        text = (address.text or "").strip() if address is not None else ""
-        if not text or text in _NO_ADDRESS:
-            return None
-        if urlsplit(text).scheme not in ("http", "https"):
-            raise _RefusedError("wsa:ReplyTo/wsa:Address must be an http(s) URL")
-        return text
-
     def _apply(
-        self, request: _Request, mode: str, message_id: str | None, reply_to: str | None
+        self, request: Request, mode: str, message_id: str | None, reply_to: str | None
     ) -> tuple[int, bytes]:
         """Record the request once and answer it; schedule callbacks for a new async one."""
         key = (request.request_id, request.task_type)
@@ -771,7 +581,7 @@ class FulfillmentSimulator:
             self._pool.submit(self._call_back, record)
         return (200, reply) if mode == SYNC else (202, b"")
 
-    def _take(self, record: _Record, request: _Request, options: SimulatorOptions) -> None:
+    def _take(self, record: _Record, request: Request, options: SimulatorOptions) -> None:
         """Decide a new request's answer and keep what it changes (call with the lock held).
 
         A compensation request is answered from the ledger, which it may change; a new
@@ -816,7 +626,7 @@ class FulfillmentSimulator:
 
     @staticmethod
     def _decide(
-        request: _Request, options: SimulatorOptions, returned: set[int], today: datetime
+        request: Request, options: SimulatorOptions, returned: set[int], today: datetime
     ) -> tuple[_Line, ...]:
         """Each line's outcome, from a generator seeded by the request alone; the invoice
         of a returned line is a credit memo."""
