@@ -397,7 +397,10 @@ def test_change_answer_shipped_ships_the_line_as_it_stood_before(callbacks):
         send(sim, envelope(change("Update", [(FIRST, 6)], request_id=CHANGE - 1)))
         sim.control(change_answer="shipped")
         send(sim, envelope(change("Update", [(FIRST, 3)])))
-        until(lambda: done(sim, ORIGINAL) and done(sim, CHANGE), "both requests' callbacks")
+        until(
+            lambda: done(sim, ORIGINAL) and done(sim, CHANGE - 1) and done(sim, CHANGE),
+            "the three requests' callbacks",
+        )
 
         assert callbacks.acks()[CHANGE - 1]["RequestStatusCode"] == "SUCCESS"
         ack = callbacks.acks()[CHANGE]
