@@ -9,16 +9,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from tests.common.inquiry import OIS, OIS_TYPES
+
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 OFRS_TYPES = "http://xmlns.oracle.com/apps/scm/doo/taskLayer/commonService/types/"
 OFRS = "http://xmlns.oracle.com/apps/scm/doo/taskLayer/commonService/"
 IMPORT_TYPES = "http://xmlns.oracle.com/apps/scm/fom/importOrders/orderImportService/types/"
 IMPORT = "http://xmlns.oracle.com/apps/scm/fom/importOrders/orderImportService/"
-OIS_TYPES = (
-    "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/"
-    "orderInformationService/types/"
-)
-OIS = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/orderInformationService/"
 
 Builder = Callable[[int], bytes]
 

@@ -32,10 +32,10 @@ from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 from simulators.fulfillment import running
 from tests.common.flow import Flow, run_until, simulator_options
+from tests.common.inquiry import inquiry, oracle_text_header
 from tests.common.processes import started
 from tests.common.soap import PASSWORD, basic, client, digest_header, fault_code, post
 from tests.conftest import make_settings, seeded, serving
-from tests.functional.test_security import inquiry, oracle_text_header
 
 SIM_USER, SIM_PASSWORD = "omgw", "wms-Pa55word-9"
 OFRS_TYPES = "http://xmlns.oracle.com/apps/scm/doo/taskLayer/commonService/types/"

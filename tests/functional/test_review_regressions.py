@@ -12,6 +12,7 @@ from zeep.exceptions import Fault
 
 from gateway.background import process_staged_responses
 from gateway.persistence.models import FulfillLine, MessageLog, OrderHeader
+from tests.common.inquiry import OIS, OIS_TYPES
 from tests.common.orders import first_fline, order, response, shipped
 from tests.common.soap import PASSWORD, basic, client, fault_code, post, zeep_fault_code
 from tests.common.state import snapshot, unchanged
@@ -19,9 +20,6 @@ from tests.functional.test_bad_input import envelope
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases
-
-OIS_TYPES = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/orderInformationService/types/"
-OIS = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/orderInformationService/"
 
 
 def test_concurrent_responses_for_one_line_ship_it_once(gateway, unique):

@@ -30,14 +30,13 @@ from gateway.persistence.models import AuditEntry, AuthFailure, User
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.server import build_authenticator
+from tests.common.inquiry import OIS, OIS_TYPES
 from tests.common.soap import PASSWORD, basic, fault_code
 from tests.conftest import Admin, Gateway, make_settings, served, serving
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases
 
-OIS_TYPES = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/orderInformationService/types/"
-OIS = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/orderInformationService/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 DIGEST = (

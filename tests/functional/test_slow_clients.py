@@ -247,7 +247,7 @@ def _wait_ready(port: int) -> None:
 
 
 def _inquiry(key: str) -> bytes:
-    from tests.functional.test_security import OIS, OIS_TYPES
+    from tests.common.inquiry import OIS, OIS_TYPES
 
     return f"""<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/"
       xmlns:typ="{OIS_TYPES}" xmlns:ord="{OIS}"><soapenv:Body><typ:GetOrderDetails>

@@ -20,8 +20,8 @@ from gateway.cli import cli
 from gateway.config import Settings
 from gateway.persistence.models import MessageLog
 from gateway.runtime import Runtime
+from tests.common.inquiry import OIS_TYPES, inquiry, ois, oracle_text_header
 from tests.common.soap import PASSWORD, basic, digest_header, fault_code, post
-from tests.functional.test_security import OIS_TYPES, inquiry, ois, oracle_text_header
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases

@@ -17,12 +17,12 @@ from sqlalchemy import update
 from gateway.persistence.models import MessageLog
 from gateway.registry.rules import RuleStore
 from routing.rules import Rule
+from tests.common.inquiry import inquiry, ois, oracle_text_header
 from tests.common.orders import order
 from tests.common.soap import PASSWORD, basic, client, fault_code, post
 from tests.conftest import Gateway
 from tests.functional import test_orders_messages_cli as cli_tests
 from tests.functional.test_orders_messages_cli import Hub, fails, publish
-from tests.functional.test_security import inquiry, ois, oracle_text_header
 
 WSA = "http://www.w3.org/2005/08/addressing"
 

@@ -13,10 +13,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from tests.common.inquiry import OIS, OIS_TYPES, ois
 from tests.common.soap import PASSWORD, fault_code, post
 
-OIS_TYPES = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/orderInformationService/types/"
-OIS = "http://xmlns.oracle.com/apps/scm/doo/decomposition/orderDetailServices/orderInformationService/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 PROFILE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
@@ -62,10 +61,6 @@ def digest_token(nonce: bytes, created: str, user: str = "inquirer") -> str:
       <wsse:Password Type="{PROFILE}#PasswordDigest">{digest}</wsse:Password>
       <wsse:Nonce EncodingType="{BASE64}">{base64.b64encode(nonce).decode()}</wsse:Nonce>
       <wsu:Created>{created}</wsu:Created></wsse:UsernameToken>"""
-
-
-def ois(gateway) -> str:
-    return gateway.url("OrderInformationService")
 
 
 def answer(gateway, security: str) -> tuple[str | None, str]:
