@@ -6,16 +6,13 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from connectors.wallet import MasterKey
+from tests.common.cli import SAMPLE, line_of, omgw, omgw_here
 from tests.conftest import Admin
-from tests.functional.test_cli import omgw, omgw_here
 
-ROOT = Path(__file__).resolve().parents[2]
-SAMPLE = ROOT / "gateway" / "setup" / "sample.toml"
 SECRET = "Adm1n-Secret-7c2d"
 
 
@@ -55,10 +52,6 @@ def test_apply_is_idempotent_and_a_dry_run_writes_nothing(admin, tmp_path):
         "Shipment",
         "Invoice",
     ]
-
-
-def line_of(text: str, needle: str) -> int:
-    return next(i for i, ln in enumerate(text.splitlines(), start=1) if needle in ln)
 
 
 BAD = """\

@@ -3,7 +3,6 @@ in this process where only what a command prints and stores is tested."""
 
 from __future__ import annotations
 
-import io
 import json
 import logging
 import os
@@ -12,7 +11,6 @@ import socket
 import stat
 import subprocess
 import sys
-import traceback
 import urllib.request
 from pathlib import Path
 
@@ -23,54 +21,12 @@ from click.testing import CliRunner
 from gateway.cli import cli
 from gateway.config import Settings
 from gateway.errors import ValidationError
+from tests.common.cli import omgw, omgw_here
 from tests.common.orders import order
 from tests.common.processes import started, until
 from tests.common.soap import client
 
 SECRET = "cli-Pa55word-xyz"
-
-
-def omgw(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
-    env["OMGW_HOME"] = str(home)
-    return subprocess.run(
-        [sys.executable, "-m", "gateway.cli", *args],
-        env=env,
-        input=stdin,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-
-
-def omgw_here(home: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess[str]:
-    """As :func:`omgw`, in this process (click's runner): for what the commands print, log
-    and store, where the process itself is not what is tested. Logging is set up as
-    ``main()`` sets it up, to stderr; an exception the command lets out is on stderr as
-    the traceback Python would print."""
-    env: dict[str, str | None] = {k: None for k in os.environ if k.startswith("OMGW_")}
-    env["OMGW_HOME"] = str(home)
-    logs = io.StringIO()
-    handler = logging.StreamHandler(logs)
-    handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
-    root = logging.getLogger()
-    level = root.level
-    alembic = logging.getLogger("alembic")
-    alembic_level = alembic.level
-    root.addHandler(handler)
-    root.setLevel(logging.INFO)
-    alembic.setLevel(logging.WARNING)
-    try:
-        result = CliRunner().invoke(cli, list(args), env=env, input=stdin)
-    finally:
-        root.removeHandler(handler)
-        root.setLevel(level)
-        alembic.setLevel(alembic_level)
-    stderr = result.stderr + logs.getvalue()
-    if result.exception is not None and not isinstance(result.exception, SystemExit):
-        stderr += "".join(traceback.format_exception(result.exception))
-    return subprocess.CompletedProcess(["omgw", *args], result.exit_code, result.stdout, stderr)
 
 
 def test_init_creates_database_and_private_key_file(tmp_path):

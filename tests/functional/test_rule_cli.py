@@ -7,8 +7,8 @@ from decimal import Decimal
 
 from sqlalchemy import create_engine, text
 
+from tests.common.cli import SAMPLE
 from tests.conftest import Admin
-from tests.functional.test_admin_cli import SAMPLE
 
 ITEM_RULE = ("--condition", 'Item = "CM5008" and TaskType = "Shipment"')
 

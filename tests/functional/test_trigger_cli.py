@@ -9,8 +9,8 @@ import json
 
 import pytest
 
+from tests.common.cli import line_of
 from tests.conftest import Admin
-from tests.functional.test_admin_cli import line_of
 
 
 def fails(admin: Admin, code: int, *args: str) -> str:
