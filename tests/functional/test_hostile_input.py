@@ -37,12 +37,12 @@ from tests.common.hostile import (
     largest,
     response,
 )
+from tests.common.malformed import RAW_CASES
 from tests.common.orders import order, shipped
 from tests.common.orders import response as fr
 from tests.common.soap import basic, call_front, client, fault_code, post, zeep_fault_code
 from tests.common.state import snapshot, unchanged
 from tests.conftest import Gateway, make_settings, seeded, serving
-from tests.functional.test_bad_input import RAW_CASES
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases

@@ -13,10 +13,10 @@ from zeep.exceptions import Fault
 from gateway.background import process_staged_responses
 from gateway.persistence.models import FulfillLine, MessageLog, OrderHeader
 from tests.common.inquiry import OIS, OIS_TYPES
+from tests.common.malformed import envelope
 from tests.common.orders import first_fline, order, response, shipped
 from tests.common.soap import PASSWORD, basic, client, fault_code, post, zeep_fault_code
 from tests.common.state import snapshot, unchanged
-from tests.functional.test_bad_input import envelope
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases

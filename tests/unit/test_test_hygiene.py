@@ -24,9 +24,7 @@ TESTS = Path(__file__).resolve().parents[1]
 WAITING = {
     ("tests/functional/test_order_change_review.py", "tests.functional.test_order_changes"),
     ("tests/functional/test_events_delivery.py", "tests.functional.test_events"),
-    ("tests/functional/test_review_regressions.py", "tests.functional.test_bad_input"),
     ("tests/functional/test_tracking_cli.py", "tests.functional.test_orders_messages_cli"),
-    ("tests/functional/test_hostile_input.py", "tests.functional.test_bad_input"),
     ("tests/unit/connectors/test_dispatch_speed.py", "tests.unit.connectors.test_dispatch"),
     ("tests/unit/connectors/test_dispatch_speed.py", "tests.unit.connectors.test_events"),
 }
