@@ -12,6 +12,7 @@ from sqlalchemy import select
 from zeep.exceptions import Fault
 
 from gateway.persistence.models import OutboxMessage
+from tests.common.header_tr import header_tr
 from tests.common.orders import shipped
 from tests.common.shop import Shop, line, returning, shop_at
 from tests.common.soap import zeep_fault_code
@@ -221,7 +222,6 @@ def test_a_synchronous_answer_to_a_cancel_does_not_drop_a_shipment_it_reports(
     from connectors.connector_specs import ConnectorSpec
     from gateway.persistence.models import FulfillLine
     from gateway.registry.store import Registry
-    from tests.functional.test_order_changes import _header_tr
 
     with shop.gw.runtime.sessions() as s, s.begin():
         Registry(s, "tests").put_connector(
@@ -231,14 +231,14 @@ def test_a_synchronous_answer_to_a_cancel_does_not_drop_a_shipment_it_reports(
     a, b = shop.flines(number)
     with shop.gw.runtime.read_sessions() as s:
         first = s.scalar(select(FulfillLine.request_id).where(FulfillLine.id == a))
-    shop.rx.script.append(("200 OK", _header_tr(first, "ACCEPTED")))
+    shop.rx.script.append(("200 OK", header_tr(first, "ACCEPTED")))
     shop.deliver()
     shop.send(unique, [line("A", 4), line("B", 0, item="AS1", CancelReasonCode="X")], revision="2")
     with shop.gw.runtime.read_sessions() as s:
         cancel = s.scalar(select(FulfillLine.change_request_id).where(FulfillLine.id == b))
     # both lines left the warehouse before the cancel of B: its answer reports both
     shop.rx.script.append(
-        ("200 OK", _header_tr(cancel, "REJECTED", "ALREADY_SHIPPED", {a: 4, b: 2}))
+        ("200 OK", header_tr(cancel, "REJECTED", "ALREADY_SHIPPED", {a: 4, b: 2}))
     )
     shop.deliver()
     with shop.gw.runtime.read_sessions() as s:

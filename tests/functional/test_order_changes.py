@@ -21,6 +21,7 @@ from zeep.exceptions import Fault
 from connectors.connector_specs import ConnectorSpec
 from gateway.persistence.models import FulfillLine, FulfillmentRequest, OutboxMessage, utcnow
 from gateway.registry.store import Registry
+from tests.common.header_tr import header_tr
 from tests.common.orders import shipped
 from tests.common.shop import Shop, line, returning, shop_at
 from tests.common.soap import zeep_fault_code
@@ -430,29 +431,6 @@ def test_returns_of_one_line_arriving_together_are_counted_once(shop: Shop, uniq
 
 # -- a synchronous connector ------------------------------------------------------------
 
-TR = "http://xmlns.oracle.com/apps/scm/doo/taskLayer/model/"
-
-
-def _header_tr(request_id: int, status: str, name: str | None = None,
-               shipped: dict[int, int] | None = None) -> bytes:  # fmt: skip
-    """The warehouse's synchronous answer: a headerTR in a SOAP envelope."""
-    lines = "".join(
-        f"<tr:Line><tr:FulfillLineId>{fid}</tr:FulfillLineId><tr:StatusCode>SHIPPED"
-        f"</tr:StatusCode><tr:ShippedQty>{qty}</tr:ShippedQty></tr:Line>"
-        for fid, qty in (shipped or {}).items()
-    )
-    error = f"<tr:ErrorMessageName>{name}</tr:ErrorMessageName>" if name else ""
-    return (
-        '<soapenv:Envelope xmlns:soapenv="http://schemas.xmlsoap.org/soap/envelope/">'
-        f'<soapenv:Body><tr:headerTR xmlns:tr="{TR}">'
-        f"<tr:FulfillmentRequestIdentifier>{request_id}</tr:FulfillmentRequestIdentifier>"
-        "<tr:FulfillmentSystem>WMS01</tr:FulfillmentSystem>"
-        f"<tr:FulfillmentSystemResponseIdentifier>sync-{request_id}"
-        "</tr:FulfillmentSystemResponseIdentifier>"
-        f"<tr:StatusCode>{status}</tr:StatusCode>{error}{lines}"
-        "</tr:headerTR></soapenv:Body></soapenv:Envelope>"
-    ).encode()
-
 
 def test_a_synchronous_answer_already_shipped_reports_the_shipment(shop: Shop, unique: str) -> None:
     with shop.gw.runtime.sessions() as s, s.begin():
@@ -464,14 +442,14 @@ def test_a_synchronous_answer_already_shipped_reports_the_shipment(shop: Shop, u
     with shop.gw.runtime.read_sessions() as s:
         first = s.scalar(select(FulfillLine.request_id).where(FulfillLine.id == fid))
     assert first is not None
-    shop.rx.script.append(("200 OK", _header_tr(first, "ACCEPTED")))
+    shop.rx.script.append(("200 OK", header_tr(first, "ACCEPTED")))
     shop.deliver()
     shop.send(unique, [line("A", 0, CancelReasonCode="X")], revision="2")
     with shop.gw.runtime.read_sessions() as s:
         cancel = s.scalar(select(FulfillLine.change_request_id).where(FulfillLine.id == fid))
     assert cancel is not None
     # the goods left before the cancel: the answer refuses it and reports the shipment
-    shop.rx.script.append(("200 OK", _header_tr(cancel, "REJECTED", "ALREADY_SHIPPED", {fid: 4})))
+    shop.rx.script.append(("200 OK", header_tr(cancel, "REJECTED", "ALREADY_SHIPPED", {fid: 4})))
     cancel_sent, invoice = shop.deliver()  # the shipment then asks for billing
     assert (cancel_sent.operation, invoice.task) == ("Cancel", "Invoice")
     fline = shop.flines(number)[fid]
