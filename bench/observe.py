@@ -21,8 +21,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.observe import metrics
-from gateway.soap.context import Call, RequestInfo
-from gateway.soap.front import Endpoint, SoapFront
+from gateway.soap.call_context import Call, RequestInfo
+from gateway.soap.endpoints import Endpoint
+from gateway.soap.front import SoapFront
 
 ENDPOINT = Endpoint(
     name="OrderFulfillmentResponseService",

@@ -32,7 +32,8 @@ from gateway.security.lockout import LockoutPolicy
 from gateway.security.roles import SERVICE_ROLES
 from gateway.services import fulfillment_response, order_hold, order_import, order_information
 from gateway.soap.asgi import BufferingFront
-from gateway.soap.front import Endpoint, SoapFront
+from gateway.soap.endpoints import Endpoint
+from gateway.soap.front import SoapFront
 from gateway.soap.operations import operations_of
 from gateway.startup import prepare
 from gateway.wsdl import CANONICAL_BASE, HTTP_TRANSPORT, shape_wsdl

@@ -35,7 +35,7 @@ from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 from gateway.server import build_app
-from gateway.soap.front import SOCKET_KEY
+from gateway.soap.body_reading import SOCKET_KEY
 from gateway.startup import prepare
 from tests.common.soap import PASSWORD, client
 

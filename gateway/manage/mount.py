@@ -16,7 +16,8 @@ from typing import Any
 from gateway.errors import GatewayError
 from gateway.manage.console_app import ConsoleApp
 from gateway.manage.web_routes import PREFIX
-from gateway.soap.front import Answer, SoapFront, StartResponse
+from gateway.soap.endpoints import Answer, StartResponse
+from gateway.soap.front import SoapFront
 
 __all__ = ["Mounted"]
 

@@ -15,7 +15,7 @@ from gateway.errors import GatewayError, InternalError
 from gateway.persistence.message_log import write_log
 from gateway.runtime import Runtime
 from gateway.security.systems import require
-from gateway.soap.context import RequestInfo, call_of
+from gateway.soap.call_context import RequestInfo, call_of
 from gateway.soap.faults import service_error_message
 from gateway.soap.operations import ERROR_ATTRIBUTE
 

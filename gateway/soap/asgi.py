@@ -30,7 +30,8 @@ from typing import Any, Protocol
 from a2wsgi.wsgi import build_environ
 
 from gateway.errors import EnvelopeError, GatewayError
-from gateway.soap.front import SCREENED_KEY, Answer, StartResponse, drained
+from gateway.soap.endpoints import Answer, StartResponse, drained
+from gateway.soap.front import SCREENED_KEY
 
 __all__ = ["BufferingFront", "Front"]
 

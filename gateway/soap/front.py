@@ -16,98 +16,44 @@ body must arrive whole, as long as its Content-Length says, within the read dead
 
 from __future__ import annotations
 
-import contextlib
-import io
 import logging
-import threading
 import time
-import wsgiref.util
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 from lxml import etree
 
 from gateway.errors import EnvelopeError, GatewayError, InternalError
-from gateway.observe import metrics
-from gateway.observe.logs import CallLine, log_call
-from gateway.observe.readiness import readiness_answer
-from gateway.observe.snapshot import OpsSnapshot, read_snapshot, thresholds
 from gateway.orders.limits import SizeLimits
-from gateway.persistence.message_log import write_log
-from gateway.persistence.models import utcnow
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator, Principal
 from gateway.security.tokens import redact
-from gateway.soap.context import CALL_KEY, Call, RequestInfo
+from gateway.soap.body_reading import content_length, drain, is_basic, read_body
+from gateway.soap.call_context import Call, RequestInfo
+from gateway.soap.call_records import observe, write_call_log
+from gateway.soap.endpoints import Answer, Endpoint, StartResponse
 from gateway.soap.envelope import Envelope, XmlLimits, parse_envelope
-from gateway.soap.faults import fault_envelope, read_fault_code
+from gateway.soap.faults import fault_envelope
 from gateway.soap.operations import Operation
+from gateway.soap.operator_answers import OPERATOR_PATHS, OperatorAnswers
 from gateway.soap.size import check_size
-from gateway.wsdl import shape_wsdl
+from gateway.soap.spyne_call import XML_HEADERS, call_spyne
+from gateway.soap.wsdl_answers import WsdlAnswers
 
-__all__ = ["SCREENED_KEY", "SOCKET_KEY", "Answer", "Endpoint", "SoapFront", "drained"]
+__all__ = ["SCREENED_KEY", "SoapFront"]
 
 log = logging.getLogger(__name__)
-
-StartResponse = Callable[..., Any]
-WsgiApp = Callable[[dict[str, Any], StartResponse], Iterable[bytes]]
-#: an HTTP answer: status line, headers, body
-Answer = tuple[str, list[tuple[str, str]], bytes]
 
 #: set by :meth:`SoapFront.screen` before a server hands the request over: the principal
 #: its HTTP Basic header was authenticated as, else True
 SCREENED_KEY = "omgw.screened"
-#: the connection's socket, where the server offers it (gunicorn's key, or ours): the
-#: read deadline is then held to the second rather than to the server's own timeout
-SOCKET_KEY = "omgw.socket"
-_SOCKET_KEYS = (SOCKET_KEY, "gunicorn.socket")
-#: A refused request's body is read and dropped when it is at most this long, so that
-#: closing the connection does not reset it before the caller has read the fault.
-_DRAIN_BYTES = 64 * 1024
-_CHUNK = 64 * 1024
-
-_XML = [("Content-Type", "text/xml; charset=utf-8")]
-_OPERATOR_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
-# spyne's own faults, translated to our codes.
-_SPYNE_FAULTS = {
-    "Client.SchemaValidationError": "SCHEMA_INVALID",
-    "Client.ValidationError": "SCHEMA_INVALID",
-    "Client.XMLSyntaxError": "XML_MALFORMED",
-    "Client.ResourceNotFound": "UNKNOWN_OPERATION",
-    "Client.MethodNotFound": "UNKNOWN_OPERATION",
-}
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """One published service: its path, spyne app, operations and required role."""
-
-    name: str
-    path: str
-    app: WsgiApp
-    types_namespace: str
-    operations: frozenset[str]
-    role: str
-    #: every operation, compiled: each request is normalised by it (read by name, in any
-    #: order) and, unless ``spyne_mapping``, served by it (lxml in and out)
-    compiled: Mapping[str, Operation] = field(default_factory=dict)
-    #: serve through spyne's own object mapping instead (the benchmark's comparison and
-    #: the codec's equivalence tests)
-    spyne_mapping: bool = False
-
-
-def drained(chunks: Iterable[bytes]) -> bytes:
-    """A WSGI application's answer as one byte string, its iterable closed (PEP 3333)."""
-    try:
-        return b"".join(chunks)
-    finally:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
+_XML = list(XML_HEADERS)
 
 
 class SoapFront:
+    """The services' WSGI application: screens, reads, checks, authenticates, calls and
+    records every POST; answers ``?WSDL`` and the operator's paths."""
+
     def __init__(
         self, runtime: Runtime, endpoints: Iterable[Endpoint], authenticator: Authenticator
     ) -> None:
@@ -130,14 +76,13 @@ class SoapFront:
             lines_per_order=settings.max_lines_per_order,
             lines_per_request=settings.max_lines_per_request,
         )
-        self._wsdl_cache: dict[str, bytes] = {}
-        self._snapshot_lock = threading.Lock()
-        self._snapshot_held: tuple[float, OpsSnapshot] | None = None
+        self._operator = OperatorAnswers(runtime)
+        self._wsdl = WsdlAnswers()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         path = environ.get("PATH_INFO", "").rstrip("/")
-        if path in _OPERATOR_PATHS:
-            status, headers, body = self._operator(path)
+        if path in OPERATOR_PATHS:
+            status, headers, body = self._operator.answer(path)
             start_response(status, headers)
             return [body]
         endpoint = self._endpoints.get(path)
@@ -147,65 +92,11 @@ class SoapFront:
             return [f"no service at {path or '/'}; services: {known}\n".encode()]
         method = environ.get("REQUEST_METHOD", "GET").upper()
         if method == "GET" and environ.get("QUERY_STRING", "").split("=")[0].lower() == "wsdl":
-            return self._wsdl(endpoint, environ, start_response)
+            return self._wsdl.answer(endpoint, environ, start_response)
         if method != "POST":
             start_response("405 Method Not Allowed", [("Allow", "GET, POST")])
             return [b"POST a SOAP 1.1 envelope, or GET ?WSDL\n"]
         return self._post(endpoint, environ, start_response)
-
-    def _operator(self, path: str) -> Answer:
-        """``/healthz`` (the process answers), ``/readyz`` (it can work), ``/metrics``."""
-        if path == "/healthz":
-            return "200 OK", [("Content-Type", "text/plain")], b"ok\n"
-        if path == "/readyz":
-            status, body = readiness_answer(self._runtime)
-            return status, [("Content-Type", "application/json")], body
-        if not self._runtime.settings.metrics:
-            return (
-                "404 Not Found",
-                [("Content-Type", "text/plain")],
-                b"metrics are off (OMGW_METRICS=0)\n",
-            )
-        body = metrics.exposition(self._snapshot)
-        return "200 OK", [("Content-Type", metrics.CONTENT_TYPE)], body
-
-    def _snapshot(self) -> OpsSnapshot:
-        """The snapshot of at most ``OMGW_METRICS_CACHE_SECONDS`` ago: scrapes share one
-        read (in a large database it takes a second, and holds a request thread)."""
-        with self._snapshot_lock:
-            held = self._snapshot_held
-            fresh_for = self._runtime.settings.metrics_cache_seconds
-            if held is not None and time.monotonic() - held[0] < fresh_for:
-                return held[1]
-            with self._runtime.read_sessions() as s:
-                snap = read_snapshot(s, utcnow(), thresholds(self._runtime.settings))
-            self._snapshot_held = (time.monotonic(), snap)
-            return snap
-
-    def _wsdl(
-        self, endpoint: Endpoint, environ: dict[str, Any], start_response: StartResponse
-    ) -> Iterable[bytes]:
-        """spyne's WSDL in Oracle's shape, addressed to the host the caller used."""
-        location = wsgiref.util.request_uri(environ, include_query=False).rstrip("/")
-        document = self._wsdl_cache.get(location)
-        if document is None:
-            captured: dict[str, Any] = {}
-
-            def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-                captured["status"] = status
-
-            raw = b"".join(endpoint.app(environ, capture))
-            if not captured.get("status", "").startswith("200"):
-                start_response("500 Internal Server Error", [("Content-Type", "text/plain")])
-                return [b"the WSDL could not be generated\n"]
-            document = shape_wsdl(raw, endpoint.name, location)
-            if len(self._wsdl_cache) < 64:
-                self._wsdl_cache[location] = document
-        start_response(
-            "200 OK",
-            [("Content-Type", "text/xml; charset=utf-8"), ("Content-Length", str(len(document)))],
-        )
-        return [document]
 
     def screen(self, environ: dict[str, Any]) -> Answer | None:
         """The answer a request gets from its headers alone, or None to read its body.
@@ -228,10 +119,10 @@ class SoapFront:
     def needs_screening(self, environ: dict[str, Any]) -> bool:
         """Whether :meth:`screen` could refuse this request: without an HTTP Basic header
         and with a sound Content-Length there is nothing to check (and no I/O)."""
-        if _is_basic(environ.get("HTTP_AUTHORIZATION")):
+        if is_basic(environ.get("HTTP_AUTHORIZATION")):
             return True
         try:
-            _content_length(environ, self._max)
+            content_length(environ, self._max)
         except EnvelopeError:
             return True
         return False
@@ -250,17 +141,17 @@ class SoapFront:
         if endpoint is not None:
             info = RequestInfo(service=endpoint.name, fault_code=err.code, address=address)
             call = Call(self._runtime, info, started)
-            self._log(call, status)
-            self._observe(endpoint, call, status)
+            write_call_log(self._runtime, call, status)
+            observe(endpoint, call, status)
         return status, [*_XML, ("Content-Length", str(len(out)))], out
 
     def _screen(self, endpoint: Endpoint, environ: dict[str, Any]) -> None:
         """Refuse on the headers alone, or record in ``environ[SCREENED_KEY]`` what they
         established: the principal of an HTTP Basic header, else True."""
-        _content_length(environ, self._max)
+        content_length(environ, self._max)
         authorization = environ.get("HTTP_AUTHORIZATION")
         screened: Principal | bool = True
-        if _is_basic(authorization):
+        if is_basic(authorization):
             # A caller who sends Basic is that user: a WS-Security token in the body
             # cannot make a wrong Basic header right, so there is no need to read it.
             screened = self._auth.authenticate(
@@ -279,12 +170,12 @@ class SoapFront:
             try:
                 self._screen(endpoint, environ)
             except GatewayError as err:
-                self._drain(environ)
+                drain(environ, self._max, self._read_timeout)
                 status, headers, out = self._refusal(endpoint, err, call.started, address)
                 start_response(status, headers)
                 return [out]
         try:
-            body = self._read_body(environ)
+            body = read_body(environ, self._max, self._read_timeout)
             envelope = parse_envelope(body, self._xml_limits)
             info.operation = envelope.operation.localname
             info.message_id = envelope.message_id
@@ -317,7 +208,7 @@ class SoapFront:
                     operation.validate(envelope.operation_element)
                     operation.read(envelope.operation_element)
                 normalized = _redacted(envelope)
-                status, headers, out = self._call_spyne(endpoint, environ, normalized, call)
+                status, headers, out = call_spyne(endpoint, environ, normalized, call)
         except GatewayError as err:
             info.fault_code = err.code
             status, headers, out = "500 Internal Server Error", list(_XML), fault_envelope(err)
@@ -330,40 +221,12 @@ class SoapFront:
             # Refused after parsing (operation, credentials): logged too, never with a secret.
             call.payload = _redacted(envelope)
         if not call.logged:
-            self._log(call, status)
-        self._observe(endpoint, call, status)
+            write_call_log(self._runtime, call, status)
+        observe(endpoint, call, status)
         headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
         headers.append(("Content-Length", str(len(out))))
         start_response(status, headers)
         return [out]
-
-    def _read_body(self, environ: dict[str, Any]) -> bytes:
-        """The whole body, as long as its Content-Length says, within the read deadline."""
-        length = _content_length(environ, self._max)
-        want = self._max + 1 if length is None else length
-        data = _read_until(environ, want, self._read_timeout)
-        if len(data) > self._max:
-            raise EnvelopeError(
-                "REQUEST_TOO_LARGE", f"the request body exceeds the limit of {self._max} bytes"
-            )
-        if length is not None and len(data) < length:
-            raise EnvelopeError(
-                "REQUEST_INCOMPLETE",
-                f"the connection ended after {len(data)} of the {length} bytes its "
-                "Content-Length announced; nothing was processed, send the whole request",
-            )
-        return data
-
-    def _drain(self, environ: dict[str, Any]) -> None:
-        """Read and drop a short body the answer does not need (see ``_DRAIN_BYTES``)."""
-        try:
-            length = _content_length(environ, self._max)
-        except EnvelopeError:
-            return
-        if length is None or length > _DRAIN_BYTES:
-            return
-        with contextlib.suppress(EnvelopeError, OSError):
-            _read_until(environ, length, min(self._read_timeout, 2.0))
 
     @staticmethod
     def _check_operation(endpoint: Endpoint, envelope: Envelope) -> None:
@@ -391,149 +254,6 @@ class SoapFront:
         out = operation.call(body, call, envelope.message_id)
         return "200 OK", list(_XML), out
 
-    def _call_spyne(
-        self, endpoint: Endpoint, environ: dict[str, Any], body: bytes, call: Call
-    ) -> tuple[str, list[tuple[str, str]], bytes]:
-        inner = dict(environ)
-        inner["wsgi.input"] = io.BytesIO(body)
-        inner["CONTENT_LENGTH"] = str(len(body))
-        inner["CONTENT_TYPE"] = "text/xml; charset=utf-8"
-        inner[CALL_KEY] = call
-        captured: dict[str, Any] = {}
-
-        def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> None:
-            captured["status"], captured["headers"] = status, headers
-
-        out = drained(endpoint.app(inner, capture))
-        status = captured.get("status", "500 Internal Server Error")
-        if status.startswith("200"):
-            return status, captured.get("headers", list(_XML)), out
-        code, faultcode, faultstring = read_fault_code(out)
-        if code is not None:
-            return status, captured.get("headers", list(_XML)), out
-        # A fault spyne raised itself (schema validation …): give it our form and code.
-        ours = _SPYNE_FAULTS.get(faultcode.split(":", 1)[-1] if faultcode else "", "")
-        if ours:
-            err: GatewayError = EnvelopeError(ours, _clean(faultstring or "invalid request"))
-        else:
-            log.error("unrecognised spyne failure %s: %s", status, faultstring)
-            err = InternalError("INTERNAL_ERROR", "internal error; nothing was applied")
-        call.info.fault_code = err.code
-        return "500 Internal Server Error", list(_XML), fault_envelope(err)
-
-    @staticmethod
-    def _observe(endpoint: Endpoint, call: Call, status: str) -> None:
-        """Count the call and write its access line (never with a payload). The call is
-        done and maybe committed: a failure here must not turn its answer into a 500."""
-        try:
-            SoapFront._count_and_log(endpoint, call, status)
-        except Exception:
-            log.exception("could not count or log a call to %s", endpoint.name)
-
-    @staticmethod
-    def _count_and_log(endpoint: Endpoint, call: Call, status: str) -> None:
-        info = call.info
-        # a label per operation the service has: a caller's made-up name is not one
-        operation = info.operation if info.operation in endpoint.operations else "-"
-        code = info.fault_code
-        ms = call.elapsed_ms()
-        metrics.INBOUND_CALLS.labels(
-            endpoint.name, operation, "OK" if code is None else "FAULT"
-        ).inc()
-        metrics.INBOUND_SECONDS.labels(endpoint.name, operation).observe(
-            time.perf_counter() - call.started
-        )
-        if code is not None:
-            metrics.INBOUND_FAULTS.labels(endpoint.name, code).inc()
-        log_call(
-            CallLine(
-                address=info.address,
-                user=info.principal,
-                service=endpoint.name,
-                operation=info.operation,
-                status=int(status.split()[0]),
-                fault_code=code,
-                message_id=info.message_id,
-                orders=info.order_numbers,
-                ms=ms,
-            )
-        )
-
-    def _log(self, call: Call, status: str) -> None:
-        try:
-            with self._runtime.sessions() as s, s.begin():
-                write_log(s, call.log_row(status))
-        except Exception:
-            info = call.info
-            log.exception("could not write the message log for %s.%s", info.service, info.operation)
-
-
-def _content_length(environ: Mapping[str, Any], limit: int) -> int | None:
-    """The announced body length (None: not announced), refused if over ``limit``."""
-    text = (environ.get("CONTENT_LENGTH") or "").strip()
-    if not text:
-        return None
-    try:
-        length = int(text)
-    except ValueError:
-        raise EnvelopeError("REQUEST_INVALID", "Content-Length is not a number") from None
-    if length < 0:
-        raise EnvelopeError("REQUEST_INVALID", "Content-Length is negative")
-    if length > limit:
-        raise EnvelopeError(
-            "REQUEST_TOO_LARGE", f"the request body is {length} bytes; the limit is {limit} bytes"
-        )
-    return length
-
-
-def _is_basic(authorization: str | None) -> bool:
-    return authorization is not None and authorization.partition(" ")[0].lower() == "basic"
-
-
-def _read_until(environ: Mapping[str, Any], want: int, seconds: float) -> bytes:
-    """Up to ``want`` bytes of the body (fewer if the caller stops sending) within
-    ``seconds``, or REQUEST_TIMEOUT.
-
-    The deadline is for the whole body, not for each read: where the server offers the
-    socket, each read waits only for what is left of it; elsewhere the deadline is
-    checked between reads, each bounded by the server's own socket timeout.
-    """
-    deadline = time.monotonic() + seconds
-    stream = environ["wsgi.input"]
-    sock = next((environ[k] for k in _SOCKET_KEYS if environ.get(k) is not None), None)
-    read = getattr(stream, "read1", None) or stream.read
-    chunks: list[bytes] = []
-    got = 0
-    previous = sock.gettimeout() if sock is not None else None
-    try:
-        while got < want:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                raise _timeout(got, seconds)
-            if sock is not None:
-                sock.settimeout(left)
-            try:
-                chunk = read(min(_CHUNK, want - got))
-            except TimeoutError:
-                raise _timeout(got, seconds) from None
-            if not chunk:
-                break
-            chunks.append(chunk)
-            got += len(chunk)
-    finally:
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.settimeout(previous)
-    return b"".join(chunks)
-
-
-def _timeout(got: int, seconds: float) -> EnvelopeError:
-    return EnvelopeError(
-        "REQUEST_TIMEOUT",
-        f"the request body did not arrive within {seconds:g} s (OMGW_READ_TIMEOUT_SECONDS; "
-        f"{got} bytes came); nothing was processed, send the whole request again",
-    )
-
 
 def _redacted(envelope: Envelope) -> bytes:
     """The request as UTF-8 with every secret outside the Body blanked (idempotent): in
@@ -542,9 +262,3 @@ def _redacted(envelope: Envelope) -> bytes:
         if child is not envelope.body:
             redact(child)
     return etree.tostring(envelope.root, encoding="utf-8", xml_declaration=True)
-
-
-def _clean(text: str) -> str:
-    """spyne's schema messages carry lxml's file/line noise; keep the reason."""
-    text = " ".join(text.split())
-    return text[:1000]

@@ -4,7 +4,7 @@ The front hands each POST's body element to the ``Operation`` of its name: the e
 checked against the validation schema spyne built from the same types (so a body spyne
 would refuse is refused here, with the same ``SCHEMA_INVALID`` code), read into
 arguments by a compiled ``Reader``, passed to the service's own function with the
-:class:`~gateway.soap.context.Call` as its context, and the function's result
+:class:`~gateway.soap.call_context.Call` as its context, and the function's result
 is written by a compiled ``Writer`` into the response envelope spyne would have sent.
 spyne still publishes the WSDL; the service functions are the ones it publishes.
 """
@@ -20,8 +20,8 @@ from spyne import Application, Fault
 
 from gateway import namespaces as ns
 from gateway.errors import EnvelopeError, GatewayError
+from gateway.soap.call_context import Call
 from gateway.soap.codec import XSI, XSI_NIL, XSI_TYPE, Reader, Writer, is_many, scalar_text
-from gateway.soap.context import Call
 from gateway.soap.normalize import Normalizer
 
 __all__ = ["ERROR_ATTRIBUTE", "Operation", "operations_of"]
