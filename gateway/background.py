@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session
 from gateway.errors import GatewayError
 from gateway.observe.alerts import run_monitor
 from gateway.observe.beats import record_job
-from gateway.observe.snapshot import JOB_JEOPARDY
+from gateway.observe.ops_snapshot import JOB_JEOPARDY
 from gateway.orders.commands import FulfillmentResponse, OrderInput
 from gateway.orders.intake import OrderIntake
 from gateway.orders.jeopardy import check_in_batches

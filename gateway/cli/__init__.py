@@ -1,10 +1,11 @@
 """The ``omgw`` command line: a thin click group over the services.
 
 Settings are read once, lazily, when a command runs (STYLE §2.7, §2.18). So are the
-commands: each lives in a module of this package, imported only when it runs (or when
-its own help is asked for), so ``omgw --help`` and a command's start import no more
-than that command needs; the summaries ``omgw --help`` lists are in :data:`COMMANDS`
-(a test holds them equal to the commands' own help).
+commands: each group lives in a module of this package named for it (``hold_commands``
+holds ``omgw hold``), imported only when it runs (or when its own help is asked for), so
+``omgw --help`` and a command's start import no more than that command needs; the
+summaries ``omgw --help`` lists are in :data:`COMMANDS` (a test holds them equal to the
+commands' own help). The other modules here are what the commands share.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ __all__ = ["COMMANDS", "cli", "main"]
 #: name -> (module of this package, attribute, the summary ``omgw --help`` lists)
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "apply": (
-        "setup",
+        "setup_commands",
         "apply",
         ("Create or update everything a setup file declares, all or nothing."),
     ),
-    "audit": ("audit", "audit", "Who changed the setup, what, when, before and after."),
+    "audit": ("audit_commands", "audit", "Who changed the setup, what, when, before and after."),
     "background": (
-        "run",
+        "run_commands",
         "background",
         (
             "Run the background loop (staged orders and responses) and an outbox worker until"
@@ -38,12 +39,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         ),
     ),
     "connector": (
-        "connector",
+        "connector_commands",
         "connector",
         ("Endpoints of target systems: URL, credentials, invocation mode, retries."),
     ),
     "demo": (
-        "demo",
+        "demo_commands",
         "demo",
         (
             "Set up the embedded default in OMGW_HOME, start the gateway, two simulated "
@@ -54,52 +55,72 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         ),
     ),
     "export": (
-        "setup",
+        "setup_commands",
         "export",
         ("Write the current setup in the apply format (secrets by reference only)."),
     ),
-    "hold": ("hold", "hold", "Holds on orders and order lines (a held line does not progress)."),
+    "hold": (
+        "hold_commands",
+        "hold",
+        "Holds on orders and order lines (a held line does not progress).",
+    ),
     "import-staged": (
-        "run",
+        "run_commands",
         "import_staged",
         ("Import the orders staged by stageOrders, then exit."),
     ),
-    "init": ("run", "init", "Create the home directory, the database and the wallet key file."),
+    "init": (
+        "run_commands",
+        "init",
+        "Create the home directory, the database and the wallet key file.",
+    ),
     "jeopardy": (
-        "jeopardy",
+        "jeopardy_commands",
         "jeopardy",
         ("Jeopardy: lines running late against their planned completion."),
     ),
     "messages": (
-        "messages",
+        "messages_commands",
         "messages",
         ("Messages in and out: the inbound log, the outbox, replay, park and discard."),
     ),
     "orders": (
-        "orders",
+        "orders_commands",
         "orders",
         ("Orders: their lines, fulfillment, status history and messages."),
     ),
     "process": (
-        "process",
+        "process_commands",
         "process",
         ("Orchestration process definitions (each change is a new version)."),
     ),
     "process-responses": (
-        "run",
+        "run_commands",
         "process_responses",
         ("Process responses staged by stageFulfillmentResponse, then exit."),
     ),
-    "rule": ("rule", "rule", "Routing rules: which connector each fulfillment request goes to."),
-    "serve": ("run", "serve", "Serve the SOAP services (gunicorn) with the background loop."),
-    "simulate": ("simulate", "simulate", "Simulated external systems, for demos and tests."),
+    "rule": (
+        "rule_commands",
+        "rule",
+        "Routing rules: which connector each fulfillment request goes to.",
+    ),
+    "serve": (
+        "run_commands",
+        "serve",
+        "Serve the SOAP services (gunicorn) with the background loop.",
+    ),
+    "simulate": (
+        "simulate_commands",
+        "simulate",
+        "Simulated external systems, for demos and tests.",
+    ),
     "source-system": (
-        "source_system",
+        "source_system_commands",
         "source_system",
         ("Systems known to the hub (order capture, fulfillment, business events only)."),
     ),
     "staged": (
-        "staged",
+        "staged_commands",
         "staged",
         (
             "Staged orders (stageOrders) and responses (stageFulfillmentResponse) the "
@@ -107,37 +128,37 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         ),
     ),
     "status": (
-        "status",
+        "status_commands",
         "status",
         ("What is waiting, what is broken, and what needs a person, on one screen."),
     ),
     "task-type": (
-        "task_type",
+        "task_type_commands",
         "task_type",
         ("Kinds of fulfillment work, with their tasks and services."),
     ),
     "trigger": (
-        "trigger",
+        "trigger_commands",
         "trigger",
         (
             "Trigger points: which order changes raise business events (pushPayload to "
             "BUSINESS_EVENT connectors) or e-mail."
         ),
     ),
-    "user": ("users", "user", "API users, their roles and the systems they may act for."),
+    "user": ("users_commands", "user", "API users, their roles and the systems they may act for."),
     "wallet": (
-        "wallet",
+        "wallet_commands",
         "wallet",
         ("Encrypted credentials that connectors name by (credential map, key)."),
     ),
     "worker": (
-        "run",
+        "run_commands",
         "worker",
         ("Deliver the outbox: claim due messages with a lease, send them, retry or park."),
     ),
-    "wsdl": ("run", "wsdl", "Write the published WSDLs to a directory (default ./wsdl)."),
+    "wsdl": ("run_commands", "wsdl", "Write the published WSDLs to a directory (default ./wsdl)."),
     "xref": (
-        "xref",
+        "xref_commands",
         "xref",
         ("Data cross-references: a system's values (items, UOMs, statuses) ↔ ours."),
     ),
@@ -243,7 +264,7 @@ class _Failed(click.ClickException):
 @click.pass_context
 def cli(ctx: click.Context, actor: str | None) -> None:
     from connectors.spec_reader import is_plain
-    from gateway.cli.context import Context
+    from gateway.cli.invocation import Context
 
     context = ctx.ensure_object(Context)
     if actor is not None:

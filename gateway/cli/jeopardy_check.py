@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 
 import click
 
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_table, json_option
 from gateway.orders.jeopardy import JeopardyCheck
 from gateway.views.job_reports import jeopardy_rows

@@ -9,7 +9,7 @@ import json
 
 import click
 
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.outbox_filters import emit_verdicts, selection_options
 from gateway.cli.output import json_option
 from gateway.outbox.replay import MessageFilter

@@ -24,7 +24,7 @@ from gateway.outbox.replay import (
 )
 from gateway.persistence import audit
 from gateway.persistence.models import row_id
-from gateway.views.message_log import InboundFilter, inbound_detail, list_inbound
+from gateway.views.inbound_messages import InboundFilter, inbound_detail, list_inbound
 
 __all__ = [
     "FILTER_PARAMS",

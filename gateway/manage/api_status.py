@@ -9,8 +9,8 @@ from typing import Any
 
 from gateway.manage.web_routes import Call, Param, api
 from gateway.observe.findings import findings
+from gateway.observe.ops_snapshot import read_snapshot, thresholds
 from gateway.observe.readiness import readiness
-from gateway.observe.snapshot import read_snapshot, thresholds
 from gateway.persistence.models import utcnow
 from gateway.views.activity import read_activity
 from gateway.views.status_report import status_record

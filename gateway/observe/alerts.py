@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 from gateway.observe import metrics
 from gateway.observe.beats import record_job
 from gateway.observe.findings import Finding, findings
-from gateway.observe.snapshot import ALERT_EVENT, JOB_MONITOR, read_snapshot, thresholds
+from gateway.observe.ops_snapshot import ALERT_EVENT, JOB_MONITOR, read_snapshot, thresholds
 from gateway.persistence.models import Alert, OutboxMessage, as_utc, utcnow
 from gateway.runtime import Runtime
 

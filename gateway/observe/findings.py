@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from gateway.observe.snapshot import EMAIL, ConnectorView, OpsSnapshot
+from gateway.observe.ops_snapshot import EMAIL, ConnectorView, OpsSnapshot
 
 __all__ = ["CRITICAL", "WARNING", "Finding", "age_text", "exit_code", "findings"]
 

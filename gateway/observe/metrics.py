@@ -30,7 +30,7 @@ from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
 from gateway.observe.findings import findings
-from gateway.observe.snapshot import OpsSnapshot
+from gateway.observe.ops_snapshot import OpsSnapshot
 from gateway.persistence.files import ensure_private_dir
 
 __all__ = [

@@ -12,7 +12,7 @@ import logging
 
 from connectors.dispatch import DELIVERED, PARK, RETRY, SendResult
 from gateway.observe import metrics
-from gateway.observe.snapshot import EMAIL
+from gateway.observe.ops_snapshot import EMAIL
 from gateway.outbox.delivery import Claimed
 
 __all__ = ["OUTCOMES", "breaker_changed", "delivery_outcome"]

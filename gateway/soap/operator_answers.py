@@ -7,8 +7,8 @@ import threading
 import time
 
 from gateway.observe import metrics
+from gateway.observe.ops_snapshot import OpsSnapshot, read_snapshot, thresholds
 from gateway.observe.readiness import readiness_answer
-from gateway.observe.snapshot import OpsSnapshot, read_snapshot, thresholds
 from gateway.persistence.models import utcnow
 from gateway.runtime import Runtime
 from gateway.soap.endpoints import Answer

@@ -37,7 +37,7 @@ from gateway.persistence.models import (
     SourceSystem,
     StatusHistory,
 )
-from gateway.views.message_log import names_order
+from gateway.views.inbound_messages import names_order
 from gateway.views.order_lookup import OrderKey
 
 __all__ = ["list_orders", "order_history", "shown_request_status"]

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from gateway.observe.findings import Finding, age_text, exit_code
-from gateway.observe.snapshot import OpsSnapshot
+from gateway.observe.ops_snapshot import OpsSnapshot
 from gateway.outbox.replay import iso
 
 __all__ = ["connector_rows", "finding_record", "status_record"]

@@ -316,7 +316,7 @@ def test_a_revised_order_whose_lines_all_shipped_is_not_reported_unanswered(
 ) -> None:
     from datetime import timedelta
 
-    from gateway.observe.snapshot import Thresholds, read_snapshot
+    from gateway.observe.ops_snapshot import Thresholds, read_snapshot
     from gateway.persistence.models import utcnow
 
     _, request = shop.released(unique, [line("A", 4)])

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 from gateway.observe.alerts import CLEARED, RAISED, AlertRow, plan
 from gateway.observe.findings import CRITICAL, WARNING, Finding, exit_code, findings
-from gateway.observe.snapshot import ConnectorView, OpsSnapshot, Thresholds
+from gateway.observe.ops_snapshot import ConnectorView, OpsSnapshot, Thresholds
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 HOUR = 3600.0

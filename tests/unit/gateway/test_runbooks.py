@@ -25,7 +25,7 @@ from gateway.observe.metrics import (
     INBOUND_SECONDS,
     StateCollector,
 )
-from gateway.observe.snapshot import ConnectorView, OpsSnapshot, Thresholds
+from gateway.observe.ops_snapshot import ConnectorView, OpsSnapshot, Thresholds
 from gateway.persistence.models import utcnow
 
 ROOT = Path(__file__).resolve().parents[3]

@@ -16,7 +16,7 @@ from sqlalchemy import make_url, select
 
 from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP
 from connectors.wallet import Credential, KeyFile, MasterKey
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.config import Settings
 from gateway.persistence.models import User, WalletState
 from gateway.registry.wallet import Wallet, key_problem, seal_user_secret

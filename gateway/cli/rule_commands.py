@@ -11,7 +11,7 @@ from typing import Any
 
 import click
 
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_changes, emit_record, emit_table, json_option
 from gateway.cli.values import with_options
 from gateway.errors import NotFoundError

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_record, emit_table, json_option, shorten
 from gateway.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
 from gateway.views.order_history import list_orders, order_history

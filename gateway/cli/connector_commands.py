@@ -13,7 +13,7 @@ from connectors.connector_specs import (
     PROCESSING_OPTIONS,
     ConnectorSpec,
 )
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import MASK, emit_changes, emit_record, emit_table, json_option
 from gateway.cli.values import build_spec, given, with_options
 from gateway.registry.store import Registry

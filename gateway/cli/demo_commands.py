@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 
 __all__ = ["demo"]
 

@@ -7,7 +7,7 @@ import sys
 
 import click
 
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_changes, emit_table, json_option
 from gateway.registry.user_admin import (
     MIN_PASSWORD,

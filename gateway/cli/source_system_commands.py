@@ -7,7 +7,7 @@ from typing import Any
 import click
 
 from connectors.connector_specs import SYSTEM_TYPES, SourceSystemSpec
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_changes, emit_record, emit_table, json_option
 from gateway.cli.values import build_spec, given, with_options
 from gateway.registry.store import Registry

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_record, emit_table, json_option, shorten
 from gateway.orders.staged_work import KINDS, discard, list_staged, retry
 

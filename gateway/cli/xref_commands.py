@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from connectors.connector_specs import check_domain
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_changes, emit_table, json_option
 from gateway.errors import ConflictError, NotFoundError, ValidationError
 from gateway.registry.store import Registry

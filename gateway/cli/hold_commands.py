@@ -11,7 +11,7 @@ from typing import Any
 import click
 from sqlalchemy import select
 
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_record, emit_table, json_option
 from gateway.orders.holds import HoldService, HoldTarget
 from gateway.outbox.replay import iso

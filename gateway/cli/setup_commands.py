@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy import select
 
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_changes, json_option
 from gateway.persistence.models import WalletEntry
 from gateway.registry.setup_file import apply_setup, export_setup, load_setup

@@ -9,7 +9,7 @@ import click
 
 from connectors.spec_reader import Problem, SpecInvalid
 from connectors.triggers import JEOPARDY_PRIORITIES, JeopardyThresholdSpec, check_thresholds
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.jeopardy_check import check
 from gateway.cli.output import emit_changes, emit_table, json_option
 from gateway.errors import ValidationError, translate

@@ -13,7 +13,7 @@ from connectors.triggers import (
     TRIGGER_EVENTS,
     canonical_criterion,
 )
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_changes, emit_table, json_option
 from gateway.registry.triggers import TriggerStore, trigger_record
 

@@ -16,7 +16,7 @@ from datetime import datetime
 
 import click
 
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.outbox_filters import (
     emit_verdicts,
     filter_options,
@@ -36,7 +36,7 @@ from gateway.outbox.replay import (
 )
 from gateway.persistence.models import utcnow
 from gateway.persistence.retention import BATCH_SIZE, prune
-from gateway.views.message_log import InboundFilter, inbound_detail, list_inbound
+from gateway.views.inbound_messages import InboundFilter, inbound_detail, list_inbound
 
 __all__ = ["messages"]
 

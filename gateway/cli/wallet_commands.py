@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from connectors.wallet import Credential, KeyFile, Keyring, SecretBox, WalletError
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import MASK, emit_changes, emit_record, emit_table, json_option
 from gateway.registry.wallet import EntryInfo, Wallet
 

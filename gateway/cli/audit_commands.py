@@ -6,7 +6,7 @@ from datetime import datetime
 
 import click
 
-from gateway.cli.context import Context, pass_context
+from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_table, json_option
 from gateway.persistence import audit as audit_log
 
