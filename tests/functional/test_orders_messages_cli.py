@@ -14,9 +14,7 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,7 +38,7 @@ from gateway.persistence.models import (
     utcnow,
 )
 from tests.common.orders import order
-from tests.common.outbox import Hub, fails, hub_on, outbox, outbox_audit, publish
+from tests.common.outbox import fails, outbox, outbox_audit, publish
 from tests.common.soap import client
 from tests.conftest import Gateway
 
@@ -57,13 +55,6 @@ FAULT_ECHOING_SECRET = (
 
 
 # -- fixtures and helpers ---------------------------------------------------------------
-
-
-@pytest.fixture
-def hub(fresh_database_url: str, tmp_path: Path) -> Iterator[Hub]:
-    """A gateway of its own (routing is published), its CLI, and a receiver."""
-    with hub_on(fresh_database_url, tmp_path) as hub:
-        yield hub
 
 
 def submit(gw: Gateway, key: str, lines: list[tuple[str, int]], revision: str = "1") -> str:

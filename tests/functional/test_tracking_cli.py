@@ -19,14 +19,11 @@ from gateway.registry.rules import RuleStore
 from routing.rules import Rule
 from tests.common.inquiry import inquiry, ois, oracle_text_header
 from tests.common.orders import order
+from tests.common.outbox import Hub, fails, publish
 from tests.common.soap import PASSWORD, basic, client, fault_code, post
 from tests.conftest import Gateway
-from tests.functional import test_orders_messages_cli as cli_tests
-from tests.functional.test_orders_messages_cli import Hub, fails, publish
 
 WSA = "http://www.w3.org/2005/08/addressing"
-
-hub = cli_tests.hub  # a gateway of its own, its CLI and a receiver
 
 
 def take(
