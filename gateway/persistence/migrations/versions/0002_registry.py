@@ -156,7 +156,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column('time_zone', sa.String(length=64), nullable=False, server_default='UTC'))
         batch_op.add_column(sa.Column('collections_allowed', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.add_column(sa.Column('updated_at', sa.DateTime(timezone=True), nullable=False, server_default=sa.func.now()))
-        # The response processing option moved to the connector (issue 3).
+        # The response processing option belongs to the connector now.
         batch_op.drop_column('response_processing_option')
 
     # ### end Alembic commands ###
