@@ -11,15 +11,12 @@ import functools
 import json
 import os
 import shutil
-import socketserver
-import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import pytest
 from click.testing import CliRunner, Result
@@ -35,9 +32,9 @@ from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 from gateway.server import build_app
-from gateway.soap.body_reading import SOCKET_KEY
 from gateway.startup import prepare
 from tests.common.soap import PASSWORD, client
+from tests.common.threaded_server import bound_server, running
 
 PG_ADMIN_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 
@@ -87,7 +84,7 @@ def require_pg() -> None:
         pytest.skip("no PostgreSQL on 127.0.0.1:5432")
 
 
-def _pg_database(template: str | None = None) -> Iterator[str]:
+def pg_database(template: str | None = None) -> Iterator[str]:
     """A PostgreSQL database of its own, dropped afterwards: empty, or a copy of
     ``template`` (which no one may be connected to)."""
     require_pg()
@@ -128,7 +125,7 @@ class _Templates:
 
     def postgres(self) -> str:
         if self._pg_name is None:
-            self._pg = _pg_database()
+            self._pg = pg_database()
             url = next(self._pg)
             prepare(make_settings(self._root / "pg-home", url))  # disposes its engine
             self._pg_name = url.rsplit("/", 1)[1]
@@ -175,7 +172,7 @@ def database_url(
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'omgw.db'}"
     else:
-        yield from _pg_database()
+        yield from pg_database()
 
 
 @pytest.fixture
@@ -187,7 +184,7 @@ def fresh_database_url(
     if request.param == "sqlite":
         yield _templates.sqlite(tmp_path / "fresh.db")
     else:
-        yield from _pg_database(template=_templates.postgres())
+        yield from pg_database(template=_templates.postgres())
 
 
 @pytest.fixture
@@ -196,13 +193,13 @@ def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
     if request.param == "sqlite":
         yield f"sqlite:///{tmp_path / 'empty.db'}"
     else:
-        yield from _pg_database()
+        yield from pg_database()
 
 
 @pytest.fixture
 def pg_database_url() -> Iterator[str]:
     """An empty PostgreSQL database for one test that is about PostgreSQL."""
-    yield from _pg_database()
+    yield from pg_database()
 
 
 def make_settings(home: Path, database_url: str, **overrides: object) -> Settings:
@@ -272,19 +269,6 @@ def seeded(settings: Settings) -> Iterator[Runtime]:
         runtime.close()
 
 
-class _ThreadingServer(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
-
-    def get_environ(self) -> dict[str, Any]:
-        # As gunicorn does: the front holds the read deadline on the socket itself.
-        return {**super().get_environ(), SOCKET_KEY: self.connection}
-
-
 @dataclass
 class Gateway:
     base: str
@@ -300,49 +284,28 @@ def gateway(database_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iter
         yield running
 
 
-def _not_ready(environ: dict[str, Any], start_response: Any) -> list[bytes]:
-    start_response("503 Service Unavailable", [("Content-Type", "text/plain")])
-    return [b"starting"]
-
-
-def _server() -> WSGIServer:
-    return make_server(
-        "127.0.0.1", 0, _not_ready, server_class=_ThreadingServer, handler_class=_QuietHandler
-    )
-
-
 @contextmanager
 def served(runtime: Runtime) -> Iterator[str]:
     """The gateway's front on ``runtime`` as it is (not migrated or seeded here: it may
     be broken on purpose) on a free 127.0.0.1 port, in a thread; yields its base URL."""
-    server = _server()
-    server.set_app(build_app(runtime))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
+    with running(bound_server(build_app(runtime))) as base:
+        yield base
 
 
 @contextmanager
 def serving(settings: Settings) -> Iterator[Gateway]:
     """A migrated, seeded gateway on a free 127.0.0.1 port, in a thread."""
     prepare(settings)
-    server = _server()
+    server = bound_server()
     # the port is known only now; asynchronous answers are addressed to it (ReplyTo)
     settings = replace(settings, public_url=f"http://127.0.0.1:{server.server_port}")
     runtime = Runtime(settings)
-    seed(runtime)
-    server.set_app(build_app(runtime))
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
     try:
-        yield Gateway(f"http://127.0.0.1:{server.server_port}", runtime)
+        seed(runtime)
+        server.set_app(build_app(runtime))
+        with running(server) as base:
+            yield Gateway(base, runtime)
     finally:
-        server.shutdown()
-        server.server_close()
         runtime.close()
 
 

@@ -4,28 +4,18 @@ system's answers themselves, in the order they choose."""
 
 from __future__ import annotations
 
-import socketserver
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from lxml import etree
 
-__all__ = ["Receiver", "receiving", "served"]
+from tests.common.threaded_server import served
+
+__all__ = ["Receiver", "receiving"]
 
 WSA = "http://www.w3.org/2005/08/addressing"
-
-
-class _Server(socketserver.ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-
-
-class _Quiet(WSGIRequestHandler):
-    def log_message(self, *args: object) -> None:
-        pass
 
 
 @dataclass
@@ -45,20 +35,6 @@ class Receiver:
 
     def message_ids(self) -> list[str]:
         return [etree.fromstring(b).findtext(f".//{{{WSA}}}MessageID") for b in self.bodies]
-
-
-@contextmanager
-def served(app: Any) -> Iterator[str]:
-    """``app`` (a WSGI application) served on 127.0.0.1 in a thread; its base URL."""
-    server = make_server("127.0.0.1", 0, app, server_class=_Server, handler_class=_Quiet)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(5)
 
 
 @contextmanager

@@ -29,7 +29,7 @@ from routing.rules import Rule
 from tests.common.orders import fline_ids, order, response, shipped
 from tests.common.soap import PASSWORD, client, zeep_fault_code
 from tests.common.state import snapshot, unchanged
-from tests.conftest import Admin, Gateway, _pg_database, make_settings, serving
+from tests.conftest import Admin, Gateway, make_settings, pg_database, serving
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases
@@ -70,7 +70,7 @@ def bound(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Gateway, Admin]]:
     home = tmp_path_factory.mktemp("bindings")
-    urls = iter([f"sqlite:///{home / 'omgw.db'}"]) if request.param == "sqlite" else _pg_database()
+    urls = iter([f"sqlite:///{home / 'omgw.db'}"]) if request.param == "sqlite" else pg_database()
     for url in urls:
         settings = make_settings(home / "home", url)
         with serving(settings) as gw:

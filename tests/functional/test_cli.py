@@ -23,7 +23,7 @@ from gateway.config import Settings
 from gateway.errors import ValidationError
 from tests.common.cli import omgw, omgw_here
 from tests.common.orders import order
-from tests.common.processes import started, until
+from tests.common.processes import free_ports, started, until
 from tests.common.soap import client
 
 SECRET = "cli-Pa55word-xyz"
@@ -96,9 +96,9 @@ def test_users_and_source_systems(tmp_path):
 
 @pytest.mark.postgres
 def test_init_never_prints_the_database_password(tmp_path):
-    from tests.conftest import _pg_database
+    from tests.conftest import pg_database
 
-    databases = _pg_database()
+    databases = pg_database()
     url = next(databases).replace("postgres@", "postgres:TopSecret-123@")  # trust auth
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith("OMGW_")}
@@ -255,15 +255,6 @@ def test_serve_runs_gunicorn_and_the_background_loop(tmp_path):
     assert "control socket" not in output.lower() and "gunicorn.ctl" not in output
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
-    try:
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def _served_with_simulators(home: Path, *extra: str) -> list[str]:
     """``serve --simulate`` arguments for a home as make run leaves it."""
     assert omgw_here(home, "init", "--sample").returncode == 0
@@ -276,7 +267,7 @@ def _served_with_simulators(home: Path, *extra: str) -> list[str]:
 
 def test_serve_simulate_runs_the_simulators_where_its_sample_connectors_point(tmp_path):
     home = tmp_path / "home"
-    simulator, subscriber = _free_ports(2)
+    simulator, subscriber = free_ports(2)
     serve = _served_with_simulators(
         home, "--simulator-port", str(simulator), "--subscriber-port", str(subscriber)
     )

@@ -10,14 +10,13 @@ import io
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import urllib.request
 from pathlib import Path
 from typing import Any
 
-from tests.common.processes import started
+from tests.common.processes import free_ports, started
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -36,20 +35,11 @@ def _omgw(home: Path, *args: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-def _free_ports(count: int) -> list[int]:
-    sockets = [socket.create_server(("127.0.0.1", 0)) for _ in range(count)]
-    try:
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 def test_the_readme_walkthrough_of_changes_after_release_runs_against_make_run(tmp_path):
     home = tmp_path / "home"
     _omgw(home, "init", "--sample")  # as make run does
     _omgw(home, "apply", "-f", str(ROOT / "gateway" / "setup" / "sample.toml"))
-    simulator, subscriber = _free_ports(2)
+    simulator, subscriber = free_ports(2)
     serve = [sys.executable, "-m", "gateway.cli", "serve", "--port", "0", "--workers", "1",
              "--simulate", "--simulator-port", str(simulator),
              "--subscriber-port", str(subscriber)]  # fmt: skip

@@ -29,8 +29,8 @@ from gateway.persistence.models import Connector, OutboxMessage, utcnow
 from tests.common.orders import order
 from tests.common.outbox import Hub, fails, hub_on, outbox, outbox_audit, publish
 from tests.common.processes import until
-from tests.common.receiver import served
 from tests.common.soap import client
+from tests.common.threaded_server import served
 from tests.conftest import Admin, Gateway
 
 # about locks and concurrent workers: runs on SQLite and on PostgreSQL

@@ -27,7 +27,7 @@ from connectors.outbound import RequestDocument, RequestLine, build_envelope
 from gateway.cli import cli
 from simulators import RunningSimulator, SimulatorOptions, running
 from tests.common.processes import until
-from tests.common.receiver import served
+from tests.common.threaded_server import served
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTBOUND = ROOT / "connectors" / "wsdl" / "outbound"
