@@ -52,7 +52,8 @@ from gateway.registry.wallet import Wallet, seal_user_secret
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
-from simulators.fulfillment import RunningSimulator, SimulatorOptions, serve_simulator
+from simulators.fulfillment import RunningSimulator, serve_simulator
+from simulators.fulfillment_options import SimulatorOptions
 from simulators.harness import QuietHandler
 from simulators.mailbox import serve_mailbox
 from simulators.subscriber import SubscriberOptions, serve_subscriber

@@ -6,10 +6,10 @@ from simulators.fulfillment import (
     ENDPOINT_PATH,
     FulfillmentSimulator,
     RunningSimulator,
-    SimulatorOptions,
     running,
     serve_simulator,
 )
+from simulators.fulfillment_options import SimulatorOptions
 
 __all__ = [
     "ENDPOINT_PATH",

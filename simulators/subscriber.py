@@ -26,35 +26,29 @@ What happens to a push, in order:
 
 ``delay`` is spent after the work and before the answer, whatever the answer: a caller that
 times out has still been heard, as with a real subscriber that is slow to answer.
+
+The checks of steps 2 and 3 are :mod:`simulators.push_reading`'s; the routing of WSDL,
+schemas, state and control every simulator shares is :class:`simulators.harness.SimulatedSystem`.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import copy
 import dataclasses
 import functools
 import logging
 import random
 import re
-import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import parse_qs
-from wsgiref.util import request_uri
-
-from lxml import etree
 
 from connectors.events import (
     EVENTS_DIR,
-    PUSH_ACTION,
     WSDL_PATH,
     EventHeader,
     PayloadInvalidError,
@@ -62,9 +56,14 @@ from connectors.events import (
     parse_push,
     results_schema,
 )
-from connectors.outbound import SOAP_ENV_NS
 from simulators import harness
-from simulators.harness import Running, StartResponse, serve_in_thread
+from simulators.harness import Running, SimulatedSystem, StartResponse, serve_in_thread
+from simulators.push_reading import (
+    FAILED_AUTHENTICATION,
+    PushRefusedError,
+    authenticated,
+    check_action,
+)
 
 __all__ = [
     "CONTROLLABLE",
@@ -85,18 +84,7 @@ CONTROL_PATH = "/control"
 #: the options ``POST /control`` may change while the subscriber runs
 CONTROLLABLE = frozenset({"fault_rate", "client_fault_rate", "failure_rate", "down", "delay"})
 _RATES = ("fault_rate", "client_fault_rate", "failure_rate")
-#: ``soap:address`` elements of SOAP 1.1 and SOAP 1.2 bindings
-_ADDRESS_TAGS = (
-    "{http://schemas.xmlsoap.org/wsdl/soap/}address",
-    "{http://schemas.xmlsoap.org/wsdl/soap12/}address",
-)
-_PASSWORD_TEXT = "#PasswordText"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
-_FAILED_AUTHENTICATION = (
-    "FailedAuthentication: the security token could not be authenticated; send the "
-    "subscriber's user and password as a WS-Security UsernameToken (PasswordText) or with "
-    "HTTP Basic"
-)
 _COUNTERS = ("pushes", "received", "duplicates", "invalid", "refused", "failed")
 
 
@@ -127,17 +115,10 @@ class SubscriberOptions:
 
     def __post_init__(self) -> None:
         for name in _RATES:
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int | float):
-                raise ValueError(f"{name}: a number from 0 to 1")
-            if not 0.0 <= float(value) <= 1.0:
-                raise ValueError(f"{name}: a number from 0 to 1, not {value}")
+            harness.check_rate(name, getattr(self, name))
         if not isinstance(self.down, bool):
             raise ValueError("down: true or false")
-        if isinstance(self.delay, bool) or not isinstance(self.delay, int | float):
-            raise ValueError("delay: a number of seconds")
-        if not 0.0 <= float(self.delay) <= harness.MAX_SECONDS:
-            raise ValueError(f"delay: 0 to {harness.MAX_SECONDS:g} seconds, not {self.delay}")
+        harness.check_seconds("delay", self.delay)
         if isinstance(self.seed, bool) or not isinstance(self.seed, int):
             raise ValueError("seed: a whole number")
         if (self.username is None) != (self.password is None):
@@ -192,28 +173,13 @@ class _Record:
         return data
 
 
-class _RefusedError(Exception):
-    """A push answered with a SOAP ``Client`` fault; the message is the faultstring."""
-
-
-@functools.cache
-def _wsdl_document() -> etree._ElementTree:
-    return etree.parse(str(WSDL_PATH), harness.PARSER)
-
-
 def _file_part(value: str | None, default: str) -> str:
     """``value`` made safe for a file name: no separators, no leading dots, at most 60 chars."""
     cleaned = _UNSAFE.sub("_", value or "").strip("._")[:60]
     return cleaned or default
 
 
-def _action_name(value: str | None) -> str:
-    """The operation a SOAPAction or ``wsa:Action`` names: its last ``/`` or ``#`` segment."""
-    text = (value or "").strip().strip('"').strip()
-    return re.split(r"[/#]", text)[-1] if text else ""
-
-
-class SubscriberSimulator:
+class SubscriberSimulator(SimulatedSystem[SubscriberOptions]):
     """The simulated subscriber, as a WSGI application.
 
     ``GET <path>?wsdl`` serves the connector WSDL addressed to the URL asked for (and the
@@ -226,15 +192,19 @@ class SubscriberSimulator:
     failures (``down`` included).
     """
 
+    label = "subscriber"
+    state_path = STATE_PATH
+    control_path = CONTROL_PATH
+    controllable = CONTROLLABLE
+    wsdl_path = WSDL_PATH
+
     def __init__(
         self,
         options: SubscriberOptions | None = None,
         *,
         sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        self._options = options or SubscriberOptions()
-        self._sleep = sleep
-        self._lock = threading.Lock()
+        super().__init__(options or SubscriberOptions(), sleep)
         self._rng = random.Random(self._options.seed)
         self._counters = dict.fromkeys(_COUNTERS, 0)
         self._by_code: Counter[str] = Counter()
@@ -244,13 +214,8 @@ class SubscriberSimulator:
         if self._options.record_dir is not None:
             # now, so that a directory that cannot be made shows at start, not at a push
             self._options.record_dir.mkdir(parents=True, exist_ok=True)
-        _wsdl_document()  # likewise for a broken WSDL or schema
+        harness.wsdl_document(self.wsdl_path)  # likewise for a broken WSDL or schema
         results_schema()
-
-    @property
-    def options(self) -> SubscriberOptions:
-        with self._lock:
-            return self._options
 
     # -- public operations ------------------------------------------------------------
 
@@ -265,69 +230,19 @@ class SubscriberSimulator:
                 "events": [r.public(xml) for r in self._records],
             }
 
-    def control(self, changes: dict[str, Any]) -> dict[str, Any]:
-        """Replace some of :data:`CONTROLLABLE`; the new options (without the password).
+    # -- what the harness asks of it ------------------------------------------------------
 
-        :raises ValueError: for an unknown option or a value out of range; nothing changes.
-        """
-        unknown = sorted(set(changes) - CONTROLLABLE)
-        if unknown:
-            raise ValueError(
-                f"cannot change {', '.join(unknown)}; changeable: {', '.join(sorted(CONTROLLABLE))}"
-            )
-        with self._lock:
-            self._options = dataclasses.replace(self._options, **changes)
-            log.info("subscriber options changed: %s", ", ".join(sorted(changes)))
-            return self._options.public()
+    def state_for(self, query: dict[str, list[str]]) -> dict[str, Any]:
+        """The state; ``?xml=1`` adds each payload."""
+        return self.state(query.get("xml", ["0"])[-1].lower() in ("1", "true", "yes"))
 
-    # -- WSGI ---------------------------------------------------------------------------
-
-    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
-        method = environ.get("REQUEST_METHOD", "GET").upper()
-        path = environ.get("PATH_INFO", "") or "/"
-        query = parse_qs(environ.get("QUERY_STRING", ""), keep_blank_values=True)
-        try:
-            if method == "GET":
-                if any(k.lower() == "wsdl" for k in query):
-                    return harness.answer(start_response, 200, self._wsdl(environ), "text/xml")
-                if path == STATE_PATH:
-                    xml = query.get("xml", ["0"])[-1].lower() in ("1", "true", "yes")
-                    return harness.answer_json(start_response, 200, self.state(xml))
-                name = path.rsplit("/", 1)[-1]
-                if name.endswith(".xsd") and name in _schema_names():
-                    return harness.answer(
-                        start_response, 200, (EVENTS_DIR / name).read_bytes(), "text/xml"
-                    )
-                return harness.answer_json(start_response, 404, {"error": f"nothing at {path}"})
-            if method == "POST":
-                if path == CONTROL_PATH:
-                    return self._control(environ, start_response)
-                return self._push(environ, start_response)
-            return harness.answer_json(start_response, 405, {"error": f"{method} is not served"})
-        except Exception:  # a bug must not kill the server thread silently
-            log.exception("subscriber: unexpected error answering %s %s", method, path)
-            return harness.answer(
-                start_response,
-                500,
-                harness.fault("Server", "internal error in the subscriber"),
-                "text/xml",
-            )
-
-    def _wsdl(self, environ: dict[str, Any]) -> bytes:
-        """The connector WSDL with every ``soap:address`` set to the URL asked for."""
-        location = request_uri(environ, include_query=False)
-        doc = copy.deepcopy(_wsdl_document())
-        for tag in _ADDRESS_TAGS:
-            for address in doc.iter(tag):
-                address.set("location", location)
-        return bytes(etree.tostring(doc, xml_declaration=True, encoding="utf-8"))
-
-    def _control(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
-        return harness.answer_control(environ, start_response, self.control)
+    def schema_file(self, name: str) -> Path | None:
+        return EVENTS_DIR / name if name.endswith(".xsd") and name in _schema_names() else None
 
     # -- pushPayload ----------------------------------------------------------------------
 
-    def _push(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+    def answer_call(self, environ: dict[str, Any], start_response: StartResponse) -> list[bytes]:
+        """Answer a ``pushPayload``, or the failure injected in its place."""
         # Read even when down: a request left unread can make the client see a reset, not a 503
         body = harness.read_body(environ)
         with self._lock:
@@ -351,17 +266,17 @@ class SubscriberSimulator:
 
         ``body`` is ``None`` when it was larger than :data:`~simulators.harness.MAX_BODY_BYTES`.
         """
-        if not self._authenticated(environ, body or b"", options):
+        if not authenticated(environ, body or b"", options.username, options.password):
             with self._lock:
                 self._counters["refused"] += 1
             log.info("subscriber: push refused: failed authentication")
-            return 500, harness.fault("Client", _FAILED_AUTHENTICATION), "text/xml"
+            return 500, harness.fault("Client", FAILED_AUTHENTICATION), "text/xml"
         try:
             if body is None:
-                raise _RefusedError(f"the push is larger than {harness.MAX_BODY_BYTES} bytes")
+                raise PushRefusedError(f"the push is larger than {harness.MAX_BODY_BYTES} bytes")
             pushed = parse_push(body)
-            self._check_action(environ, pushed.action)
-        except (_RefusedError, PayloadInvalidError) as exc:
+            check_action(environ, pushed.action)
+        except (PushRefusedError, PayloadInvalidError) as exc:
             reason = str(exc)
             with self._lock:
                 self._counters["invalid"] += 1
@@ -395,55 +310,6 @@ class SubscriberSimulator:
             return 500, harness.fault("Client", text), "text/xml"
         self._record(pushed, options)
         return 202, b"", "text/xml"
-
-    @staticmethod
-    def _check_action(environ: dict[str, Any], wsa_action: str | None) -> None:
-        """Neither SOAPAction nor ``wsa:Action`` is required (§5.2), but given, must fit."""
-        for where, value in (
-            ("SOAPAction", environ.get("HTTP_SOAPACTION")),
-            ("wsa:Action", wsa_action),
-        ):
-            name = _action_name(value)
-            if name and name != PUSH_ACTION:
-                raise _RefusedError(
-                    f"unknown {where} {str(value).strip()[:100]!r}: this service has one "
-                    f"operation, {PUSH_ACTION}"
-                )
-
-    @staticmethod
-    def _authenticated(environ: dict[str, Any], body: bytes, options: SubscriberOptions) -> bool:
-        """Whether HTTP Basic or a WS-Security UsernameToken carries the expected user.
-
-        HTTP Basic, when sent, decides alone. The token's password must be ``PasswordText``
-        (what OM's ``wss_username_token_over_ssl_client_policy`` sends). A body that is not
-        XML cannot carry a token: it is refused before anyone learns why it is invalid.
-        """
-        if options.username is None or options.password is None:
-            return True
-        auth = environ.get("HTTP_AUTHORIZATION", "")
-        if auth[:6].lower() == "basic ":
-            try:
-                user, _, password = base64.b64decode(auth[6:].strip()).decode().partition(":")
-            except (binascii.Error, UnicodeDecodeError):
-                return False
-            return harness.same(user, options.username) & harness.same(password, options.password)
-        try:
-            root = etree.fromstring(body, harness.PARSER)
-        except etree.XMLSyntaxError:
-            return False
-        token = root.find(
-            f"{{{SOAP_ENV_NS}}}Header/{{{harness.WSSE_NS}}}Security/{{{harness.WSSE_NS}}}UsernameToken"
-        )
-        if token is None:
-            return False
-        pw = token.find(f"{{{harness.WSSE_NS}}}Password")
-        if pw is None:
-            return False
-        kind = pw.get("Type")
-        if kind is not None and not kind.endswith(_PASSWORD_TEXT):
-            return False
-        user = harness.child_text(token, harness.WSSE_NS, "Username") or ""
-        return harness.same(user, options.username) & harness.same(pw.text or "", options.password)
 
     def _record(self, pushed: PushedPayload, options: SubscriberOptions) -> None:
         """Record a push once per ``wsa:MessageID``; write its payload to ``record_dir``."""

@@ -172,7 +172,8 @@ def fulfillment(
     password_env: str | None,
     password_file: Path | None,
 ) -> None:
-    from simulators.fulfillment import SimulatorOptions, serve_simulator
+    from simulators.fulfillment import serve_simulator
+    from simulators.fulfillment_options import SimulatorOptions
 
     gateway_password = _secret(gateway_password_env, gateway_password_file, "gateway")
     if gateway_password is not None and gateway_user is None:

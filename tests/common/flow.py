@@ -21,7 +21,8 @@ from gateway.persistence.models import FulfillLine, OrderHeader, OutboxMessage
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
-from simulators.fulfillment import RunningSimulator, SimulatorOptions, running
+from simulators.fulfillment import RunningSimulator, running
+from simulators.fulfillment_options import SimulatorOptions
 from tests.common.orders import order
 from tests.common.processes import until
 from tests.common.soap import PASSWORD, client

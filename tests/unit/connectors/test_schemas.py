@@ -14,7 +14,7 @@ _RACE = """
 import threading
 from connectors.events import results_schema
 from connectors.outbound import _tr_schema
-from simulators.fulfillment import request_schema
+from simulators.request_reading import request_schema
 barrier = threading.Barrier(9)
 errors = []
 def compile_(load):
