@@ -1,4 +1,4 @@
-"""``omgw demo``: the whole flow on this machine (gateway/demo.py)."""
+"""``omgw demo``: the whole flow on this machine (the ``gateway.demo`` package)."""
 
 from __future__ import annotations
 
