@@ -45,7 +45,7 @@ Codes are prefixed ``OMGW-`` on the wire (``ServiceErrorMessage/code``) and list
 in the README. They never change meaning once released.
 
 The errors of the packages below, rooted at :class:`connectors.errors.ConnectorError` and
-:class:`routing.errors.RoutingError`, become gateway errors in one place, :func:`translate`:
+:class:`routing.routing_errors.RoutingError`, become gateway errors in one place, :func:`translate`:
 
     RuleSetInvalid, other RoutingError   RULES_INVALID
     WalletError                          WALLET_ERROR
@@ -59,7 +59,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from connectors.errors import ConnectorError, WalletError
-from routing.errors import RoutingError, RuleSetInvalid
+from routing.routing_errors import RoutingError, RuleSetInvalid
 
 __all__ = [
     "AuthError",
@@ -188,7 +188,7 @@ def translate(exc: ConnectorError | RoutingError, what: str = "") -> ValidationE
     :param what: names what was refused, e.g. ``"connector"`` or ``"rules cannot be
         published"``; the message starts with it.
 
-    A :class:`~routing.errors.RuleSetInvalid` lists its problems one per line, so an
+    A :class:`~routing.routing_errors.RuleSetInvalid` lists its problems one per line, so an
     admin sees every one; the others keep their own sentence.
     """
     if isinstance(exc, RuleSetInvalid):

@@ -29,7 +29,7 @@ from functools import lru_cache
 from types import FunctionType
 from typing import Any, cast
 
-from routing.errors import ConditionError
+from routing.routing_errors import ConditionError
 
 __all__ = [
     "TYPES",

@@ -24,7 +24,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from routing.conditions import compile_condition, parse
-from routing.errors import ConditionError, Problem, RuleSetInvalid
+from routing.routing_errors import ConditionError, Problem, RuleSetInvalid
 
 __all__ = [
     "ALIASES",

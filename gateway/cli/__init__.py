@@ -220,7 +220,7 @@ class _Group(click.Group):
 
         from connectors.errors import ConnectorError
         from gateway.errors import GatewayError, translate
-        from routing.errors import RoutingError
+        from routing.routing_errors import RoutingError
 
         try:
             return super().invoke(ctx)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from connectors.errors import PayloadInvalidError, Problem, SpecInvalid, WalletError
 from gateway.errors import ValidationError, translate
-from routing.errors import ConditionError, RuleSetInvalid
-from routing.errors import Problem as RuleProblem
+from routing.routing_errors import ConditionError, RuleSetInvalid
+from routing.routing_errors import Problem as RuleProblem
 
 
 def test_a_wallet_error_is_a_wallet_error_with_its_own_sentence():

@@ -7,7 +7,7 @@ import inspect
 import pkgutil
 
 import routing
-from routing.errors import ConditionError, RoutingError, RuleSetInvalid
+from routing.routing_errors import ConditionError, RoutingError, RuleSetInvalid
 
 
 def defined_exceptions() -> list[type[BaseException]]:
@@ -22,7 +22,7 @@ def defined_exceptions() -> list[type[BaseException]]:
 
 def test_every_routing_exception_derives_from_routing_error():
     found = defined_exceptions()
-    assert RoutingError in found  # the walk reached routing.errors
+    assert RoutingError in found  # the walk reached routing.routing_errors
     assert [c.__qualname__ for c in found if not issubclass(c, RoutingError)] == []
 
 
