@@ -29,22 +29,14 @@ from datetime import datetime
 from itertools import product
 from typing import Any, cast
 
-from routing.conditions import (
-    And,
-    Compare,
-    IsNull,
-    Node,
-    Not,
-    Or,
+from routing.condition_compiler import (
     Shape,
-    attributes,
     compile_condition,
     compile_shape,
     condition_source,
-    parse,
-    render,
     typed_literal,
 )
+from routing.condition_syntax import And, Compare, IsNull, Node, Not, Or, attributes, parse, render
 from routing.rules import SCHEMA, Problem, Rule, RuleSet, RuleSetInvalid, check
 
 __all__ = ["Decision", "Engine", "Explanation", "Verdict", "compile_rule_set"]

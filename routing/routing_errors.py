@@ -10,7 +10,7 @@
                                     ``problems`` lists every :class:`Problem`
 
 Both are also ValueErrors, because callers catch them as such beside other bad input.
-:mod:`routing.conditions` and :mod:`routing.rules` re-export the classes they raise.
+:mod:`routing.rules` re-exports the classes it raises.
 """
 
 from __future__ import annotations

@@ -23,7 +23,8 @@ from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from routing.conditions import compile_condition, parse
+from routing.condition_compiler import compile_condition
+from routing.condition_syntax import parse
 from routing.routing_errors import ConditionError, Problem, RuleSetInvalid
 
 __all__ = [

@@ -8,17 +8,9 @@ from decimal import Decimal
 
 import pytest
 
-from routing.conditions import (
-    And,
-    Compare,
-    ConditionError,
-    IsNull,
-    Not,
-    Or,
-    attributes,
-    compile_condition,
-    parse,
-)
+from routing.condition_compiler import compile_condition
+from routing.condition_syntax import And, Compare, IsNull, Not, Or, attributes, parse
+from routing.routing_errors import ConditionError
 
 SCHEMA = {
     "Item": "string",

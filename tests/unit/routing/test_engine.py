@@ -346,7 +346,8 @@ def test_the_indexed_engine_chooses_what_the_naive_evaluator_chooses(rules, line
 
 
 def _holds(rule: Rule, values: dict[str, object]) -> bool:
-    from routing.conditions import compile_condition, parse
+    from routing.condition_compiler import compile_condition
+    from routing.condition_syntax import parse
     from routing.rules import SCHEMA
 
     return compile_condition(parse(rule.condition), SCHEMA)(values)
