@@ -26,7 +26,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from routing.engine import Engine, compile_rule_set
-from routing.rules import Rule, RuleSet, typed_values
+from routing.rule_attributes import typed_values
+from routing.rule_set import Rule, RuleSet
 
 SIZES = (10, 1000, 10000)
 TASK_TYPES = ("Shipment", "Invoice", "Return", "Pick_From_Ravi")

@@ -37,7 +37,9 @@ from routing.condition_compiler import (
     typed_literal,
 )
 from routing.condition_syntax import And, Compare, IsNull, Node, Not, Or, attributes, parse, render
-from routing.rules import SCHEMA, Problem, Rule, RuleSet, RuleSetInvalid, check
+from routing.routing_errors import Problem, RuleSetInvalid
+from routing.rule_attributes import SCHEMA
+from routing.rule_set import Rule, RuleSet, check
 
 __all__ = ["Decision", "Engine", "Explanation", "Verdict", "compile_rule_set"]
 

@@ -10,7 +10,7 @@
                                     ``problems`` lists every :class:`Problem`
 
 Both are also ValueErrors, because callers catch them as such beside other bad input.
-:mod:`routing.rules` re-exports the classes it raises.
+Importers take each class from here, whichever module raises it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ from gateway.orders.intake import OrderIntake
 from gateway.registry.rules import RuleStore, build_rule, rule_row
 from gateway.views.job_reports import reroute_rows
 from gateway.views.rule_explain import explain_line
-from routing.rules import ATTRIBUTES, RuleSet, parse_instant
+from routing.rule_attributes import ATTRIBUTES
+from routing.rule_set import RuleSet, parse_instant
 
 __all__ = ["rule"]
 

@@ -14,7 +14,8 @@ from gateway.persistence.audit import Change
 from gateway.persistence.models import MAX_ROW_ID
 from gateway.registry.rules import RuleStore, build_rule, rule_row
 from gateway.views.rule_explain import LineExplanation, explain_line
-from routing.rules import ALIASES, ATTRIBUTES, SCHEMA, RuleSet, parse_instant
+from routing.rule_attributes import ALIASES, ATTRIBUTES, SCHEMA
+from routing.rule_set import RuleSet, parse_instant
 
 __all__ = [
     "RULE_FIELDS",

@@ -19,7 +19,7 @@ from gateway.manage.api_routing import (
     versions,
 )
 from gateway.manage.web_routes import Call, Page, Redirect, page
-from routing.rules import ATTRIBUTES
+from routing.rule_attributes import ATTRIBUTES
 
 __all__ = [
     "default_set",

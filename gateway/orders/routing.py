@@ -1,7 +1,7 @@
 """Routing in the flow: which connector each fulfillment line's step goes to.
 
 The attribute values come from the order header, the order and fulfillment line, and
-the process step (routing/rules.py names them); the newest published version decides
+the process step (routing/rule_attributes.py names them); the newest published version decides
 (gateway/registry/rules.py compiles it once). Every routed line records the version and
 rule that chose its connector; a line nothing routes records why and goes to
 ``ROUTING_ERROR``, so no line waits silently for a request that was never made.
@@ -18,7 +18,7 @@ from gateway.orders.rows import FlineRow, HeaderRow, LineRow
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.registry.snapshot import ConnectorInfo, Snapshot
 from routing.engine import Decision, Engine
-from routing.rules import typed_values
+from routing.rule_attributes import typed_values
 
 __all__ = ["Route", "Router", "line_attributes", "shipment_step"]
 

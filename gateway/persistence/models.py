@@ -304,7 +304,7 @@ class RoutingRule(Base):
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     rule_id: Mapped[str] = mapped_column(String(50), unique=True)
     connector: Mapped[str] = mapped_column(String(120), index=True)
-    #: the rule as ``routing.rules.Rule.to_dict`` writes it
+    #: the rule as ``routing.rule_set.Rule.to_dict`` writes it
     rule_json: Mapped[str] = mapped_column(Text)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
@@ -329,7 +329,7 @@ class RuleSetVersion(Base):
     #: the version this one re-publishes (a rollback), if any
     source_version: Mapped[int | None] = mapped_column(Integer)
     rule_count: Mapped[int] = mapped_column(Integer)
-    #: ``routing.rules.RuleSet.to_json``
+    #: ``routing.rule_set.RuleSet.to_json``
     content_json: Mapped[str] = mapped_column(Text)
 
 

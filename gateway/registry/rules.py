@@ -36,7 +36,8 @@ from gateway.persistence.models import (
 )
 from gateway.persistence.quiet import unless_changed
 from routing.engine import Engine, compile_rule_set
-from routing.rules import Problem, Rule, RuleSet, RuleSetInvalid, check, rule_from_mapping
+from routing.routing_errors import Problem, RuleSetInvalid
+from routing.rule_set import Rule, RuleSet, check, rule_from_mapping
 
 __all__ = ["PublishedVersion", "RuleStore", "build_rule", "rule_row", "rules_error"]
 

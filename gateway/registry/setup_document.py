@@ -16,7 +16,7 @@ from connectors.spec_reader import Problem, SpecInvalid
 from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec
 from gateway.errors import ValidationError
 from gateway.orchestration_model import ProcessSpec, TaskTypeSpec
-from routing.rules import RuleSet
+from routing.rule_set import RuleSet
 
 __all__ = [
     "SetupDocument",

@@ -34,7 +34,8 @@ from gateway.registry.setup_document import (
     resolve_path,
 )
 from gateway.registry.triggers import criterion_problem
-from routing.rules import Rule, RuleSet, RuleSetInvalid, check, rule_from_mapping
+from routing.routing_errors import RuleSetInvalid
+from routing.rule_set import Rule, RuleSet, check, rule_from_mapping
 
 __all__ = ["SECTIONS", "load_setup"]
 

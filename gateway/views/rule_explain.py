@@ -18,7 +18,8 @@ from gateway.orders.routing import line_attributes, shipment_step
 from gateway.persistence.models import Connector, FulfillLine
 from gateway.registry.rules import RuleStore, rules_error
 from routing.engine import Engine, compile_rule_set
-from routing.rules import RuleSetInvalid, typed_values
+from routing.routing_errors import RuleSetInvalid
+from routing.rule_attributes import typed_values
 
 __all__ = ["LineExplanation", "explain_line"]
 

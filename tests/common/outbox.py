@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from gateway.persistence.models import AuditEntry, OutboxMessage
 from gateway.registry.rules import RuleStore
-from routing.rules import Rule
+from routing.rule_set import Rule
 from tests.common.receiver import Receiver, receiving
 from tests.conftest import Admin, Gateway, make_settings, serving
 

@@ -25,7 +25,7 @@ from gateway.persistence.models import FulfillLine
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
 from gateway.security.systems import SystemGrant, forbidden
-from routing.rules import Rule
+from routing.rule_set import Rule
 from tests.common.orders import fline_ids, order, response, shipped
 from tests.common.soap import PASSWORD, client, zeep_fault_code
 from tests.common.state import snapshot, unchanged

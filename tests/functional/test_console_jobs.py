@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from gateway.registry.rules import RuleStore
-from routing.rules import Rule
+from routing.rule_set import Rule
 from tests.common.console import signed_in
 from tests.common.orders import order
 from tests.common.soap import client

@@ -23,7 +23,7 @@ from gateway.persistence.models import (
 )
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
-from routing.rules import Rule
+from routing.rule_set import Rule
 from tests.common.orders import order, response, shipped
 from tests.common.soap import client, zeep_fault_code
 from tests.conftest import Gateway, make_settings, serving

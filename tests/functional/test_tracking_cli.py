@@ -16,7 +16,7 @@ from sqlalchemy import update
 
 from gateway.persistence.models import MessageLog
 from gateway.registry.rules import RuleStore
-from routing.rules import Rule
+from routing.rule_set import Rule
 from tests.common.inquiry import inquiry, ois, oracle_text_header
 from tests.common.orders import order
 from tests.common.outbox import Hub, fails, publish

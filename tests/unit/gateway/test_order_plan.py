@@ -16,7 +16,7 @@ from gateway.orders.order_plan import PlannedOrder, header_values, plan_order
 from gateway.orders.rows import HeaderRow
 from gateway.registry.snapshot import ConnectorInfo, ProcessVersion, Snapshot, System
 from routing.engine import compile_rule_set
-from routing.rules import Rule, RuleSet
+from routing.rule_set import Rule, RuleSet
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 LATER = datetime(2026, 12, 9, 8, 0, tzinfo=UTC)

@@ -20,7 +20,7 @@ from gateway.orders.response_decision import Decision, decide
 from gateway.orders.rows import FlineRow, HeaderRow, HoldRow, LineRow, OrderSet
 from gateway.registry.snapshot import ConnectorInfo, ProcessVersion, Snapshot, System
 from routing.engine import compile_rule_set
-from routing.rules import Rule, RuleSet
+from routing.rule_set import Rule, RuleSet
 
 NOW = datetime(2026, 12, 4, 12, 0, tzinfo=UTC)
 LEGACY = System(1, "LEGACY", True, False, False)

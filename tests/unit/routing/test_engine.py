@@ -10,15 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from routing.engine import compile_rule_set
-from routing.rules import (
-    Rule,
-    RuleSet,
-    RuleSetInvalid,
-    check,
-    parse_instant,
-    rule_from_mapping,
-    typed_values,
-)
+from routing.routing_errors import RuleSetInvalid
+from routing.rule_attributes import typed_values
+from routing.rule_set import Rule, RuleSet, check, parse_instant, rule_from_mapping
 
 NOW = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
 LINE = typed_values(
@@ -195,7 +189,7 @@ def test_check_reports_every_problem_of_a_rule_set():
     problems = check(rule_set, {"OFF": False, "OK": True}, {"Shipment", "Invoice"})
     assert [str(p) for p in problems] == [
         "rule A, condition: line 1, column 1: unknown attribute 'Itme'; known: "
-        + ", ".join(sorted(__import__("routing.rules").rules.SCHEMA)),
+        + ", ".join(sorted(__import__("routing.rule_attributes").rule_attributes.SCHEMA)),
         "rule A, connector: connector 'GONE' does not exist",
         'rule B, condition: line 1, column 1: OrderedQuantity is a number; "many" is not one',
         "rule B, connector: connector 'OFF' is disabled",
@@ -348,7 +342,7 @@ def test_the_indexed_engine_chooses_what_the_naive_evaluator_chooses(rules, line
 def _holds(rule: Rule, values: dict[str, object]) -> bool:
     from routing.condition_compiler import compile_condition
     from routing.condition_syntax import parse
-    from routing.rules import SCHEMA
+    from routing.rule_attributes import SCHEMA
 
     return compile_condition(parse(rule.condition), SCHEMA)(values)
 

@@ -16,69 +16,26 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
-from decimal import Decimal, InvalidOperation
+from datetime import datetime
 from typing import Any
 
 from routing.condition_compiler import compile_condition
 from routing.condition_syntax import parse
 from routing.routing_errors import ConditionError, Problem, RuleSetInvalid
+from routing.rule_attributes import SCHEMA
 
 __all__ = [
-    "ALIASES",
-    "ATTRIBUTES",
     "MAX_PRIORITY",
-    "SCHEMA",
-    "Problem",
     "Rule",
     "RuleSet",
-    "RuleSetInvalid",
     "check",
     "parse_instant",
     "rule_from_mapping",
-    "typed_values",
 ]
 
-#: the attributes a condition may read, by where they come from, with their types
-ATTRIBUTES: dict[str, dict[str, str]] = {
-    "header": {
-        "SourceTransactionSystem": "string",
-        "SourceTransactionNumber": "string",
-        "OrderNumber": "string",
-        "BuyingPartyNumber": "string",
-        "BuyingPartyName": "string",
-        "TransactionTypeCode": "string",
-        "TransactionalCurrencyCode": "string",
-        "BusinessUnitName": "string",
-        "CustomerPONumber": "string",
-        "TransactionOn": "date",
-    },
-    "line": {
-        "ProductNumber": "string",
-        "Item": "string",
-        "OrderedQuantity": "number",
-        "OrderedUOM": "string",
-        "RequestedFulfillmentOrganizationCode": "string",
-        "ShipSetName": "string",
-        "RequestedShipDate": "date",
-        "ScheduledShipDate": "date",
-    },
-    "process": {
-        "ProcessName": "string",
-        "StepName": "string",
-        "TaskType": "string",
-        "Task": "string",
-        "Service": "string",
-    },
-}
-SCHEMA: dict[str, str] = {
-    name: kind for group in ATTRIBUTES.values() for name, kind in group.items()
-}
-#: Oracle's rule editor says "Item" where the line carries ProductNumber; both work
-ALIASES: dict[str, str] = {"Item": "ProductNumber"}
+#: how far from 0 a priority may go, either way
 MAX_PRIORITY = 1_000_000
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,49}")
 _TOKEN = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\- ]{0,49}")
@@ -310,47 +267,3 @@ def _connector_problems(
     if active and not connectors[name]:
         return [Problem(rule, "connector", f"connector {name!r} is disabled")]
     return []
-
-
-def typed_values(raw: Mapping[str, object]) -> dict[str, Any]:
-    """Attribute values as the engine compares them: numbers as ``Decimal``, dates as
-    ``date``, text stripped; blanks become ``None``. Unknown names and bad values raise
-    ``ValueError`` naming the attribute, so an explain typo is not silently a miss."""
-    out: dict[str, Any] = {}
-    for name, value in raw.items():
-        kind = SCHEMA.get(name)
-        if kind is None:
-            raise ValueError(f"unknown attribute {name!r}; known: {', '.join(sorted(SCHEMA))}")
-        out[name] = _typed(name, kind, value)
-    for alias, target in ALIASES.items():
-        if out.get(alias) is None and out.get(target) is not None:
-            out[alias] = out[target]
-        elif out.get(target) is None and out.get(alias) is not None:
-            out[target] = out[alias]
-    return out
-
-
-def _typed(name: str, kind: str, value: object) -> Any:
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if kind == "number":
-        try:
-            number = value if isinstance(value, Decimal) else Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ValueError(f"{name} is a number; {value!r} is not one") from None
-        if not number.is_finite() or isinstance(value, bool):
-            raise ValueError(f"{name} is a number; {value!r} is not one")
-        return number
-    if kind == "date":
-        if isinstance(value, datetime):
-            # an instant's date in UTC, whatever zone the database handed it back in
-            return (value.astimezone(UTC) if value.tzinfo else value).date()
-        if isinstance(value, date):
-            return value
-        try:
-            return date.fromisoformat(str(value).strip()[:10])
-        except ValueError:
-            raise ValueError(f"{name} is a date (YYYY-MM-DD); {value!r} is not one") from None
-    # interned: the engine's index holds interned keys, and a dict probe that finds the
-    # very same object never has to read the stored key (a cache miss at 10,000 rules)
-    return sys.intern(str(value).strip())
