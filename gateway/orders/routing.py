@@ -17,7 +17,8 @@ from gateway.orchestration_model import DEFAULT_PROCESS, StepSpec
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.registry.snapshot import ConnectorInfo, Snapshot
-from routing.engine import Decision, Engine
+from routing.decision import Decision
+from routing.engine import Engine
 from routing.rule_attributes import typed_values
 
 __all__ = ["Route", "Router", "line_attributes", "shipment_step"]
