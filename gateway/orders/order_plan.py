@@ -24,8 +24,8 @@ from gateway import lifecycle
 from gateway.events.recorder import StatusRecord
 from gateway.orchestration_model import DEFAULT_PROCESS, RETURN_PROCESS
 from gateway.orders.commands import OrderInput
+from gateway.orders.line_routing import Router
 from gateway.orders.placement import AWAITING, place
-from gateway.orders.routing import Router
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow, NewRequest, ReturnReference
 from gateway.persistence.kept import to_column
 from gateway.registry.snapshot import Snapshot, System

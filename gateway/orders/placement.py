@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from gateway.orders.routing import Router, line_attributes
+from gateway.orders.line_routing import Router, line_attributes
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow
 from gateway.orders.steps import first_stage, process_of
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine

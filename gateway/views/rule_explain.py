@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import NotFoundError, ValidationError
 from gateway.orders.inquiry import OrderQuery, find_orders
+from gateway.orders.line_routing import line_attributes, shipment_step
 from gateway.orders.placement import BILLED_WHERE_SHIPPED
-from gateway.orders.routing import line_attributes, shipment_step
 from gateway.persistence.models import Connector, FulfillLine
 from gateway.registry.rules import RuleStore, rules_error
 from routing.engine import Engine, compile_rule_set

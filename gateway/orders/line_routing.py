@@ -1,8 +1,8 @@
 """Routing in the flow: which connector each fulfillment line's step goes to.
 
 The attribute values come from the order header, the order and fulfillment line, and
-the process step (routing/rule_attributes.py names them); the newest published version decides
-(gateway/registry/rules.py compiles it once). Every routed line records the version and
+the process step (routing/rule_attributes.py names them); the newest published version
+decides (gateway/registry/rules.py compiles it once). Every routed line records the version and
 rule that chose its connector; a line nothing routes records why and goes to
 ``ROUTING_ERROR``, so no line waits silently for a request that was never made.
 """
