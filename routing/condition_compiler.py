@@ -17,7 +17,7 @@ from functools import lru_cache
 from types import FunctionType
 from typing import Any, cast
 
-from routing.condition_syntax import And, Compare, IsNull, Node, Not, Or
+from routing.condition_syntax import And, Compare, IsNull, Node, Not, Or, depth
 from routing.routing_errors import ConditionError
 
 __all__ = [
@@ -80,7 +80,7 @@ def compile_condition(node: Node, schema: Mapping[str, str]) -> Predicate:
     Missing or ``None`` attribute values make every comparison false (SQL's rule), so
     ``X != "a"`` does not match a line without X; ``is null`` asks for that case.
     """
-    if _depth(node) > _MAX_DEPTH:
+    if depth(node) > _MAX_DEPTH:
         return _composed(node, schema)
     expression, count, literals = _source(node, schema)
     shape = _shape(expression, count)
@@ -101,7 +101,7 @@ def compile_shape(node: Node, schema: Mapping[str, str]) -> tuple[Shape, Any]:
     than a chain of closures, and a rule keeps only its literals: at routing time that
     is one call and no closure cells to fetch from memory.
     """
-    if _depth(node) > _MAX_DEPTH:
+    if depth(node) > _MAX_DEPTH:
         return _apply, _composed(node, schema)
     expression, count, literals = _source(node, schema)
     return _shape(expression, count), literals
@@ -115,14 +115,6 @@ _MAX_DEPTH = 40
 def _apply(values: Mapping[str, Any], predicate: Predicate) -> bool:
     """The shape of a tree too deep to generate: its predicate is its literal."""
     return predicate(values)
-
-
-def _depth(node: Node) -> int:
-    if isinstance(node, And | Or):
-        return 1 + max(_depth(n) for n in node.operands)
-    if isinstance(node, Not):
-        return 1 + _depth(node.operand)
-    return 1
 
 
 def _checked_kind(node: Compare | IsNull, schema: Mapping[str, str]) -> str:

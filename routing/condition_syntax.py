@@ -19,7 +19,7 @@ against the attribute schema is :mod:`routing.condition_compiler`'s to say.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -34,8 +34,10 @@ __all__ = [
     "Not",
     "Or",
     "attributes",
+    "depth",
     "parse",
     "render",
+    "size",
 ]
 
 
@@ -272,6 +274,25 @@ def attributes(node: Node) -> Sequence[str]:
     if isinstance(node, Not):
         return attributes(node.operand)
     return [node.attribute]
+
+
+def depth(node: Node) -> int:
+    """How deeply ``node`` nests: 1 for a comparison, one more per operator around it."""
+    return _measure(node, max)
+
+
+def size(node: Node) -> int:
+    """How many comparisons and operators ``node`` has."""
+    return _measure(node, sum)
+
+
+def _measure(node: Node, combine: Callable[[Iterable[int]], int]) -> int:
+    """1 for a comparison; for an operator, 1 and ``combine`` of its operands' measures."""
+    if isinstance(node, And | Or):
+        return 1 + combine(_measure(n, combine) for n in node.operands)
+    if isinstance(node, Not):
+        return 1 + _measure(node.operand, combine)
+    return 1
 
 
 def _literal(value: str | Decimal) -> str:

@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, cast
 
 from routing.condition_compiler import Shape, condition_source
-from routing.condition_syntax import And, Node, Not, Or, attributes
+from routing.condition_syntax import And, Node, attributes, size
 from routing.decision import Decision
 from routing.index_plan import Link, Probe, probe_label
 from routing.rule_attributes import SCHEMA
@@ -39,15 +39,6 @@ _RANGE_SLICES = {
 _INLINE = 6
 
 Decide = Callable[[Mapping[str, Any], datetime], Decision]
-
-
-def _size(node: Node) -> int:
-    """How many comparisons and operators ``node`` has."""
-    if isinstance(node, And | Or):
-        return 1 + sum(_size(n) for n in node.operands)
-    if isinstance(node, Not):
-        return 1 + _size(node.operand)
-    return 1
 
 
 class DecideWriter:
@@ -217,7 +208,7 @@ class DecideWriter:
         call = "shape(values, entry[4])"
         common = max(counts, key=counts.__getitem__)
         node = self.shapes.get(common)
-        if node is None or _size(node) > _INLINE:
+        if node is None or size(node) > _INLINE:
             return f"((shape := entry[3]) is None or {call})"
         expression, literals = condition_source(node, SCHEMA, self._read, lambda i: "entry[4]")
         if len(literals) > 1:  # the shape's literals come as a tuple
