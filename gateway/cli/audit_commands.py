@@ -8,7 +8,7 @@ import click
 
 from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_table, json_option
-from gateway.persistence import audit as audit_log
+from gateway.persistence import audit_trail
 
 __all__ = ["audit"]
 
@@ -35,13 +35,13 @@ def list_(
 ) -> None:
     with ctx.reading() as (_rt, s):
         rows = [
-            audit_log.entry_record(e)
-            for e in audit_log.entries(
+            audit_trail.entry_record(e)
+            for e in audit_trail.entries(
                 s,
                 limit=limit,
                 entity=entity,
                 actor=actor,
-                since=None if since is None else audit_log.utc(since),
+                since=None if since is None else audit_trail.utc(since),
             )
         ]
     emit_table(

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import click
 
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 
 __all__ = [
     "JSON_ERRORS",

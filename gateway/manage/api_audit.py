@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.errors import ValidationError
 from gateway.manage.web_routes import Call, Param, api
-from gateway.persistence import audit as audit_log
+from gateway.persistence import audit_trail
 
 __all__ = ["audit_list"]
 
@@ -19,7 +19,7 @@ def audit_list(call: Call) -> dict[str, Any]:
     since = None
     if since_text is not None:
         try:
-            since = audit_log.utc(datetime.fromisoformat(since_text))
+            since = audit_trail.utc(datetime.fromisoformat(since_text))
         except ValueError:
             raise ValidationError(
                 "PARAMETER_INVALID", f"since must be a date or time (ISO 8601), not {since_text!r}"
@@ -29,8 +29,8 @@ def audit_list(call: Call) -> dict[str, Any]:
     filters = {"entity": entity, "actor": actor, "since": since_text, "limit": limit}
     with call.reading() as s:
         entries = [
-            audit_log.entry_record(e)
-            for e in audit_log.entries(s, limit=limit, entity=entity, actor=actor, since=since)
+            audit_trail.entry_record(e)
+            for e in audit_trail.entries(s, limit=limit, entity=entity, actor=actor, since=since)
         ]
     return {"entries": entries, "filters": filters}
 

@@ -13,7 +13,7 @@ from connectors.connector_specs import ConnectorSpec
 from gateway.errors import ValidationError
 from gateway.manage.web_routes import Call, Param, api
 from gateway.observe.ops_snapshot import read_snapshot, thresholds
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import utcnow
 from gateway.registry.specs import build_spec
 from gateway.registry.store import Registry

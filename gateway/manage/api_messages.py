@@ -22,7 +22,7 @@ from gateway.outbox.replay import (
     list_messages,
     message_detail,
 )
-from gateway.persistence import audit
+from gateway.persistence import audit_trail
 from gateway.persistence.models import row_id
 from gateway.views.inbound_messages import InboundFilter, inbound_detail, list_inbound
 
@@ -188,7 +188,7 @@ def inbound_messages(call: Call, f: InboundFilter) -> list[dict[str, Any]]:
 
 def message_history(s: Session, message_id: str) -> list[dict[str, Any]]:
     """What people did to one outbox message (replays, parks …), oldest first."""
-    found = audit.entries(s, entity="outbox", key=message_id, limit=200)
+    found = audit_trail.entries(s, entity="outbox", key=message_id, limit=200)
     return [
         {
             "at": e.at,

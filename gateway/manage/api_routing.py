@@ -10,7 +10,7 @@ from typing import Any
 
 from gateway.errors import ValidationError
 from gateway.manage.web_routes import Call, Param, api
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import MAX_ROW_ID
 from gateway.registry.rules import RuleStore, build_rule, rule_row
 from gateway.views.rule_explain import LineExplanation, explain_line

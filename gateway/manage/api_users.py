@@ -14,7 +14,7 @@ from typing import Any
 
 from gateway.errors import ValidationError
 from gateway.manage.web_routes import Call, api
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 from gateway.registry.user_admin import (
     bind_systems,
     put_user,

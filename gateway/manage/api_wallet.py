@@ -13,7 +13,7 @@ from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP
 from connectors.wallet import Credential, WalletError
 from gateway.errors import ValidationError, translate
 from gateway.manage.web_routes import Call, api
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 from gateway.registry.store import Registry
 from gateway.registry.wallet import Wallet
 

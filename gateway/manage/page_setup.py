@@ -22,7 +22,7 @@ from gateway.manage.api_connectors import (
 )
 from gateway.manage.api_wallet import remove_entry, rotate_entry, set_entry, wallet_list
 from gateway.manage.web_routes import Call, Page, Redirect, page
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 
 __all__ = [
     "audit_page",

@@ -15,7 +15,7 @@ from gateway.manage.api_users import (
     user_list,
 )
 from gateway.manage.web_routes import Call, Page, Redirect, page
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 from gateway.security.roles import CONSOLE_ROLES, ROLES
 
 __all__ = [

@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from gateway.orders.rows import HoldRow
 from gateway.persistence.models import Hold
-from gateway.persistence.quiet import unless_changed
+from gateway.persistence.unless_changed import unless_changed
 
 __all__ = ["active_holds", "hold_on"]
 

@@ -16,8 +16,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.errors import NotFoundError, StateError
-from gateway.persistence import audit
-from gateway.persistence.audit import Change
+from gateway.persistence import audit_trail
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import StagedOrder, StagedResponse, as_utc, utcnow
 
 __all__ = ["KINDS", "StagedItem", "discard", "list_staged", "retry"]
@@ -104,7 +104,7 @@ def retry(session: Session, kind: str, row_id: int, actor: str) -> StagedItem:
     before = _item(kind, row).to_json()
     row.status, row.error_code, row.error_message, row.processed_at = "STAGED", None, None, None
     after = _item(kind, row)
-    audit.record(
+    audit_trail.record(
         session, actor, Change("retry", f"staged {kind}", str(row_id), before, after.to_json())
     )
     return after
@@ -118,7 +118,7 @@ def discard(session: Session, kind: str, row_id: int, actor: str, reason: str) -
     row.error_message = f"{row.error_message or ''} [discarded by {actor}: {reason}]".strip()[:4000]
     row.processed_at = utcnow()
     after = _item(kind, row)
-    audit.record(
+    audit_trail.record(
         session, actor, Change("discard", f"staged {kind}", str(row_id), before, after.to_json())
     )
     return after

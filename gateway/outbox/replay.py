@@ -38,8 +38,8 @@ from sqlalchemy.orm import Session
 
 from connectors.wallet import SecretBox, WalletError
 from gateway.errors import GatewayError, NotFoundError, ValidationError, did_you_mean
-from gateway.persistence import audit
-from gateway.persistence.audit import Change
+from gateway.persistence import audit_trail
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import (
     Connector,
     ConnectorHealth,
@@ -705,6 +705,6 @@ class Replayer:
             "connector": connector_name(row),
             "order_number": row.order_number,
         }
-        audit.record(
+        audit_trail.record(
             self._s, self._actor, Change("replay", "outbox", row.message_id, before, after)
         )

@@ -45,8 +45,8 @@ from gateway.outbox.replay import (
     message_query,
     superseded_requests,
 )
-from gateway.persistence import audit
-from gateway.persistence.audit import Change
+from gateway.persistence import audit_trail
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import OutboxMessage, as_utc, utcnow
 
 __all__ = [
@@ -345,7 +345,9 @@ class SetAside:
             "connector": connector_name(row),
             "order_number": row.order_number,
         }
-        audit.record(self._s, self._actor, Change(action, "outbox", row.message_id, before, after))
+        audit_trail.record(
+            self._s, self._actor, Change(action, "outbox", row.message_id, before, after)
+        )
 
 
 def _item(row: OutboxMessage, judged: _Verdict, was: str) -> SetAsideItem:

@@ -14,8 +14,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.errors import NotFoundError, did_you_mean
-from gateway.persistence import audit
-from gateway.persistence.audit import Change
+from gateway.persistence import audit_trail
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import SourceSystem, User
 from gateway.security.systems import SystemGrant
 
@@ -65,5 +65,5 @@ def set_binding(
     user.systems = text
     user.all_systems = all_systems
     change = Change("update", "user", user.username, before, binding_of(user))
-    audit.record(session, actor, change)
+    audit_trail.record(session, actor, change)
     return change

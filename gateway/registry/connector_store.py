@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from connectors.connector_specs import ConnectorSpec, RetryPolicy, TlsSettings
 from gateway.errors import NotFoundError, ValidationError
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import Connector, SourceSystem
 from gateway.registry import references
 from gateway.registry.references import refuse_if_referenced

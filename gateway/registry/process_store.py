@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from gateway.errors import ConflictError, NotFoundError, ValidationError
 from gateway.orchestration_model import ProcessSpec, StepSpec, check_process
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import Process, ProcessStep, TaskType
 from gateway.registry.store_base import StoreBase
 from gateway.registry.task_type_store import task_type_spec

@@ -24,8 +24,8 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from gateway.errors import ConflictError, NotFoundError, ValidationError, translate
-from gateway.persistence import audit
-from gateway.persistence.audit import Change
+from gateway.persistence import audit_trail
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import (
     Connector,
     RoutingDefault,
@@ -34,7 +34,7 @@ from gateway.persistence.models import (
     SourceSystem,
     TaskType,
 )
-from gateway.persistence.quiet import unless_changed
+from gateway.persistence.unless_changed import unless_changed
 from routing.engine import Engine, compile_rule_set
 from routing.routing_errors import Problem, RuleSetInvalid
 from routing.rule_set import Rule, RuleSet, check, rule_from_mapping
@@ -445,5 +445,5 @@ class RuleStore:
         return set(self._s.scalars(select(TaskType.code)))
 
     def _audit(self, change: Change) -> Change:
-        audit.record(self._s, self.actor, change)
+        audit_trail.record(self._s, self.actor, change)
         return change

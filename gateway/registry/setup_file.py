@@ -37,7 +37,7 @@ from sqlalchemy.orm import Session
 
 from connectors.wallet import Credential, SecretBox, WalletError
 from gateway.errors import GatewayError, NotFoundError
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import User
 from gateway.registry.bindings import set_binding
 from gateway.registry.rules import RuleStore

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session
 
 from connectors.connector_specs import SourceSystemSpec
 from gateway.errors import NotFoundError
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import SourceSystem
 from gateway.registry.references import refuse_if_referenced
 from gateway.registry.store_base import StoreBase, like

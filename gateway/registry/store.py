@@ -3,7 +3,7 @@
 Each part of the registry has a store of its own (source systems, value maps,
 connectors, task types, processes); :class:`Registry` is all of them in one object, for
 the callers that touch several. Every ``put_*`` compares the spec with what is stored
-and returns the :class:`~gateway.persistence.audit.Change` it made, or ``None`` when
+and returns the :class:`~gateway.persistence.audit_trail.Change` it made, or ``None`` when
 nothing differs; that is what makes ``omgw apply`` idempotent. Every change is written
 to the audit log in the caller's transaction. What may not be removed while something
 names it is decided in one place, :mod:`gateway.registry.references`.

@@ -10,8 +10,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.errors import ConflictError, NotFoundError, did_you_mean
-from gateway.persistence import audit
-from gateway.persistence.audit import Change
+from gateway.persistence import audit_trail
+from gateway.persistence.audit_trail import Change
 
 __all__ = ["StoreBase", "like", "names"]
 
@@ -41,7 +41,7 @@ class StoreBase:
         self.actor = actor
 
     def _audit(self, change: Change) -> Change:
-        audit.record(self._s, self.actor, change)
+        audit_trail.record(self._s, self.actor, change)
         return change
 
     def _audit_put(self, entity: str, key: str, before: _Spec | None, after: _Spec) -> Change:

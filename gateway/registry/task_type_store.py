@@ -11,7 +11,7 @@ from sqlalchemy import select
 
 from gateway.errors import ConflictError, NotFoundError
 from gateway.orchestration_model import TaskSpec, TaskTypeSpec
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import Process, ProcessStep, Task, TaskService, TaskType
 from gateway.registry.references import refuse_if_referenced
 from gateway.registry.store_base import StoreBase, names

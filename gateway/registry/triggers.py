@@ -22,8 +22,8 @@ from connectors.triggers import (
 )
 from gateway.errors import NotFoundError, ValidationError, did_you_mean
 from gateway.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
-from gateway.persistence import audit
-from gateway.persistence.audit import Change
+from gateway.persistence import audit_trail
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import Connector, JeopardyThreshold, TaskType, TriggerPoint
 from gateway.registry.specs import build_spec
 
@@ -160,7 +160,7 @@ class TriggerStore:
             None if before is None else before.to_mapping(),
             spec.to_mapping(),
         )
-        audit.record(self._s, self.actor, change)
+        audit_trail.record(self._s, self.actor, change)
         return change
 
     def set_trigger_point(
@@ -198,7 +198,7 @@ class TriggerStore:
         self._s.delete(row)
         self._s.flush()
         change = Change("delete", "trigger_point", spec.key, spec.to_mapping(), None)
-        audit.record(self._s, self.actor, change)
+        audit_trail.record(self._s, self.actor, change)
         return change
 
     # -- jeopardy thresholds -------------------------------------------------------------
@@ -242,5 +242,5 @@ class TriggerStore:
             {"threshold": [t.to_mapping() for t in before]} if before else None,
             {"threshold": [t.to_mapping() for t in after]},
         )
-        audit.record(self._s, self.actor, change)
+        audit_trail.record(self._s, self.actor, change)
         return change

@@ -15,8 +15,8 @@ from sqlalchemy.orm import Session
 
 from connectors.spec_reader import is_plain
 from gateway.errors import ConflictError, NotFoundError, ValidationError, did_you_mean
-from gateway.persistence import audit
-from gateway.persistence.audit import Change
+from gateway.persistence import audit_trail
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import User
 from gateway.registry.bindings import binding_of, check_systems, set_binding, stored_systems
 from gateway.registry.wallet import Keys, seal_user_secret
@@ -135,7 +135,7 @@ def put_user(
         before,
         {"roles": role_text, **binding_of(row), "password": "set"},
     )
-    audit.record(session, actor, change)
+    audit_trail.record(session, actor, change)
     return change
 
 
@@ -146,7 +146,7 @@ def set_password(session: Session, keys: Keys, actor: str, name: str, password: 
     row.digest_secret = seal_user_secret(session, keys, name, password)
     row.password_hash = hash_password(password)
     change = Change("update", "user", name, None, {"password": "set"})
-    audit.record(session, actor, change)
+    audit_trail.record(session, actor, change)
     return change
 
 
@@ -158,7 +158,7 @@ def set_roles(session: Session, actor: str, name: str, roles: Iterable[str]) -> 
         return None
     change = Change("update", "user", name, {"roles": row.roles}, {"roles": role_text})
     row.roles = role_text
-    audit.record(session, actor, change)
+    audit_trail.record(session, actor, change)
     return change
 
 
@@ -205,5 +205,5 @@ def remove_user(session: Session, actor: str, name: str) -> Change:
     row = require_user(session, name)
     change = Change("delete", "user", name, {"roles": row.roles, **binding_of(row)}, None)
     session.delete(row)
-    audit.record(session, actor, change)
+    audit_trail.record(session, actor, change)
     return change

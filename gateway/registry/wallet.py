@@ -27,8 +27,8 @@ from connectors.connector_specs import CredentialSource
 from connectors.spec_reader import is_plain
 from connectors.wallet import Credential, MasterKey, SecretBox, WalletError, check_client_pair
 from gateway.errors import NotFoundError, ValidationError, did_you_mean
-from gateway.persistence import audit
-from gateway.persistence.audit import Change
+from gateway.persistence import audit_trail
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import User, WalletEntry, WalletState
 from gateway.registry.references import refuse_if_referenced
 
@@ -269,7 +269,7 @@ class Wallet:
             before,
             after,
         )
-        audit.record(self._s, self.actor, change)
+        audit_trail.record(self._s, self.actor, change)
         return change
 
     def replace_password(self, credential_map: str, key: str, password: str) -> Change | None:
@@ -290,7 +290,7 @@ class Wallet:
         self._s.delete(row)
         self._s.flush()
         change = Change("delete", "wallet", f"{credential_map}/{key}", before, None)
-        audit.record(self._s, self.actor, change)
+        audit_trail.record(self._s, self.actor, change)
         return change
 
     def verify(self) -> list[tuple[str, str | None]]:
@@ -359,7 +359,7 @@ class Wallet:
             user.digest_secret = self._box.seal(plain, aad, new.version)
             count += 1
         _record_key(self._s, self._box, new.version)
-        audit.record(
+        audit_trail.record(
             self._s,
             self.actor,
             Change("rotate", "wallet", "*", None, {"key_version": new.version, "resealed": count}),

@@ -7,7 +7,7 @@ from sqlalchemy import select
 from connectors.connector_specs import ValueMaps, check_domain
 from connectors.spec_reader import is_plain
 from gateway.errors import NotFoundError, ValidationError
-from gateway.persistence.audit import Change
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import SourceSystem, ValueMap
 from gateway.registry.source_system_store import require_system, system_row
 from gateway.registry.store_base import StoreBase

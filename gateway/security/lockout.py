@@ -27,8 +27,8 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 from gateway.errors import AuthError
-from gateway.persistence import audit
-from gateway.persistence.audit import Change
+from gateway.persistence import audit_trail
+from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import AuthFailure
 
 __all__ = [
@@ -185,7 +185,7 @@ class SignInGuard:
                     )
                 )
                 if after.locked_until is not None:
-                    audit.record(s, AUDIT_ACTOR, _lock_change(subject, after, address, now))
+                    audit_trail.record(s, AUDIT_ACTOR, _lock_change(subject, after, address, now))
 
     def succeeded(self, username: str) -> None:
         """Forget a user name's failures once it signs in (addresses keep theirs: one

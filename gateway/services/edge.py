@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.errors import GatewayError, InternalError
-from gateway.persistence.message_log import write_log
+from gateway.persistence.message_log_writer import write_log
 from gateway.runtime import Runtime
 from gateway.security.systems import require
 from gateway.soap.call_context import RequestInfo, call_of

@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.persistence.message_log import logged_payload
+from gateway.persistence.message_log_writer import logged_payload
 from gateway.runtime import Runtime
 from gateway.security.systems import SystemGrant
 

@@ -12,7 +12,7 @@ import time
 
 from gateway.observe import metrics
 from gateway.observe.logs import CallLine, log_call
-from gateway.persistence.message_log import write_log
+from gateway.persistence.message_log_writer import write_log
 from gateway.runtime import Runtime
 from gateway.soap.call_context import Call
 from gateway.soap.endpoints import Endpoint

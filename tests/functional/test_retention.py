@@ -15,7 +15,7 @@ from sqlalchemy import event, func, select
 
 from gateway.background import run_loop
 from gateway.config import Settings
-from gateway.persistence.message_log import write_log
+from gateway.persistence.message_log_writer import write_log
 from gateway.persistence.models import (
     DeliveryAttempt,
     MessageLog,
