@@ -71,7 +71,7 @@ def setup(url: str) -> Runtime:
     UsernameToken from the wallet) and a published default route to it."""
     from gateway.registry.rules import RuleStore
     from gateway.registry.store import Registry
-    from gateway.registry.wallet import Wallet
+    from gateway.registry.wallet_store import Wallet
     from gateway.startup import prepare
 
     home = Path(tempfile.mkdtemp(prefix="omgw-bench-dispatch-"))

@@ -13,7 +13,7 @@ from gateway.cli.invocation import Context, pass_context
 from gateway.cli.jeopardy_check import check
 from gateway.cli.output import emit_changes, emit_table, json_option
 from gateway.errors import ValidationError, translate
-from gateway.registry.triggers import TriggerStore
+from gateway.registry.trigger_store import TriggerStore
 
 __all__ = ["jeopardy"]
 

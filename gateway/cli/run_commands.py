@@ -19,7 +19,7 @@ from connectors.wallet import Credential, KeyFile, MasterKey
 from gateway.cli.invocation import Context, pass_context
 from gateway.config import Settings
 from gateway.persistence.models import User, WalletState
-from gateway.registry.wallet import Wallet, key_problem, seal_user_secret
+from gateway.registry.wallet_store import Wallet, key_problem, seal_user_secret
 from gateway.runtime import Runtime, limit_malloc_retention
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES

@@ -15,7 +15,7 @@ from connectors.triggers import (
 )
 from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_changes, emit_table, json_option
-from gateway.registry.triggers import TriggerStore, trigger_record
+from gateway.registry.trigger_store import TriggerStore, trigger_record
 
 __all__ = ["trigger"]
 

@@ -14,7 +14,7 @@ import click
 from connectors.wallet import Credential, KeyFile, Keyring, SecretBox, WalletError
 from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import MASK, emit_changes, emit_record, emit_table, json_option
-from gateway.registry.wallet import EntryInfo, Wallet
+from gateway.registry.wallet_store import EntryInfo, Wallet
 
 __all__ = ["wallet"]
 

@@ -19,7 +19,7 @@ from gateway.errors import ValidationError
 from gateway.persistence.models import User, WalletEntry
 from gateway.registry.setup_file import apply_setup, load_setup
 from gateway.registry.store import Registry
-from gateway.registry.wallet import Wallet, seal_user_secret
+from gateway.registry.wallet_store import Wallet, seal_user_secret
 from gateway.runtime import Runtime
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES

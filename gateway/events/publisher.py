@@ -44,7 +44,7 @@ from gateway.persistence.models import (
     OrderLine,
     OutboxMessage,
 )
-from gateway.registry.snapshot import current
+from gateway.registry.registry_snapshot import current
 
 __all__ = ["EMAIL_KIND", "EVENT_KIND", "publish"]
 

@@ -17,7 +17,7 @@ from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import utcnow
 from gateway.registry.specs import build_spec
 from gateway.registry.store import Registry
-from gateway.registry.triggers import TriggerStore, trigger_record
+from gateway.registry.trigger_store import TriggerStore, trigger_record
 from gateway.views.status_report import connector_rows
 
 __all__ = [

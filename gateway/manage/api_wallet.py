@@ -15,7 +15,7 @@ from gateway.errors import ValidationError, translate
 from gateway.manage.web_routes import Call, api
 from gateway.persistence.audit_trail import Change
 from gateway.registry.store import Registry
-from gateway.registry.wallet import Wallet
+from gateway.registry.wallet_store import Wallet
 
 __all__ = ["remove_entry", "rotate_entry", "set_entry", "wallet_list"]
 

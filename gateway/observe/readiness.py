@@ -20,7 +20,7 @@ from sqlalchemy import func, select, text
 
 from gateway.persistence.db import alembic_config
 from gateway.persistence.models import WorkerBeat, as_utc, utcnow
-from gateway.registry.wallet import key_problem
+from gateway.registry.wallet_store import key_problem
 from gateway.runtime import Runtime
 from gateway.security.log_redaction import first_line
 

@@ -36,7 +36,7 @@ from gateway.persistence.models import (
     SourceSystem,
     utcnow,
 )
-from gateway.registry.snapshot import System
+from gateway.registry.registry_snapshot import System
 
 __all__ = ["ImportOutcome", "OrderIntake", "revision_seq", "validate_order"]
 

@@ -33,8 +33,8 @@ from gateway.events import recorder
 from gateway.lifecycle import TERMINAL
 from gateway.orchestration_model import DEFAULT_PROCESS, StepSpec
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine, utcnow
-from gateway.registry.snapshot import Snapshot, current
-from gateway.registry.triggers import TriggerStore
+from gateway.registry.registry_snapshot import Snapshot, current
+from gateway.registry.trigger_store import TriggerStore
 
 __all__ = [
     "BATCH_LINES",

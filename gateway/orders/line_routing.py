@@ -16,7 +16,7 @@ from typing import Any
 from gateway.orchestration_model import DEFAULT_PROCESS, StepSpec
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
-from gateway.registry.snapshot import ConnectorInfo, Snapshot
+from gateway.registry.registry_snapshot import ConnectorInfo, Snapshot
 from routing.decision import Decision
 from routing.engine import Engine
 from routing.rule_attributes import typed_values

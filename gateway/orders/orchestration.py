@@ -27,7 +27,7 @@ from gateway.persistence.models import (
     OrderHeader,
     OrderLine,
 )
-from gateway.registry.snapshot import ConnectorInfo, InTransaction
+from gateway.registry.registry_snapshot import ConnectorInfo, InTransaction
 
 __all__ = ["Orchestrator"]
 

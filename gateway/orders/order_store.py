@@ -30,7 +30,7 @@ from gateway.persistence.models import (
     OrderLine,
     table_of,
 )
-from gateway.registry.snapshot import Snapshot
+from gateway.registry.registry_snapshot import Snapshot
 
 __all__ = ["PlacedLine", "PlacedOrder", "insert_header", "write_order"]
 

@@ -32,7 +32,7 @@ from gateway.persistence.models import (
     OutboxMessage,
     table_of,
 )
-from gateway.registry.snapshot import Snapshot
+from gateway.registry.registry_snapshot import Snapshot
 
 __all__ = ["DEFAULT_OPERATION", "ChangeNote", "OutboxWriter", "request_document"]
 

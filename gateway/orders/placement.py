@@ -15,7 +15,7 @@ from gateway.orders.line_routing import Router, line_attributes
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow
 from gateway.orders.steps import first_stage, process_of
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
-from gateway.registry.snapshot import ConnectorInfo, Snapshot
+from gateway.registry.registry_snapshot import ConnectorInfo, Snapshot
 
 __all__ = ["AWAITING", "BILLED_WHERE_SHIPPED", "Placement", "default_connector", "place"]
 

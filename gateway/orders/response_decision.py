@@ -45,7 +45,7 @@ from gateway.orders.steps import next_external, process_of
 from gateway.orders.xref import translate
 from gateway.persistence.kept import from_column, merged, to_column
 from gateway.persistence.models import FulfillLine
-from gateway.registry.snapshot import Snapshot, System
+from gateway.registry.registry_snapshot import Snapshot, System
 
 __all__ = [
     "TASK_STATUSES",

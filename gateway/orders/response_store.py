@@ -40,7 +40,7 @@ from gateway.persistence.models import (
     OrderLine,
     table_of,
 )
-from gateway.registry.snapshot import Snapshot
+from gateway.registry.registry_snapshot import Snapshot
 
 __all__ = ["read_orders", "write_decision"]
 

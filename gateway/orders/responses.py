@@ -46,7 +46,7 @@ from gateway.persistence.models import (
     table_of,
     utcnow,
 )
-from gateway.registry.snapshot import InTransaction, System
+from gateway.registry.registry_snapshot import InTransaction, System
 
 __all__ = ["ResponseProcessor"]
 

@@ -31,7 +31,7 @@ from gateway.lifecycle import SHIPPED_OR_LATER
 from gateway.orders.commands import LineInput, OrderInput
 from gateway.orders.rows import ReturnReference
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
-from gateway.registry.snapshot import System
+from gateway.registry.registry_snapshot import System
 
 __all__ = ["ReturnReference", "is_return", "resolve_returns"]
 

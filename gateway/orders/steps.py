@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from gateway.orchestration_model import DEFAULT_PROCESS, RETURN_PROCESS, StepSpec
-from gateway.registry.snapshot import ProcessVersion, Snapshot
+from gateway.registry.registry_snapshot import ProcessVersion, Snapshot
 
 __all__ = ["Stage", "first_stage", "next_external", "process_of"]
 

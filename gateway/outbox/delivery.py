@@ -30,7 +30,7 @@ from connectors.wallet import Credential, WalletError
 from gateway.events.publisher import EMAIL_KIND
 from gateway.outbox.replay import Scrubber
 from gateway.persistence.models import utcnow
-from gateway.registry.wallet import credential_source
+from gateway.registry.wallet_store import credential_source
 from gateway.runtime import Runtime
 
 __all__ = ["Claimed", "Delivery", "Lookup", "Secrets", "Sent"]

@@ -50,7 +50,7 @@ from gateway.persistence.models import (
     row_id,
     utcnow,
 )
-from gateway.registry.wallet import Wallet
+from gateway.registry.wallet_store import Wallet
 from gateway.security.tokens import redact
 
 __all__ = [

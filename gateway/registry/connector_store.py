@@ -18,7 +18,7 @@ from gateway.registry import references
 from gateway.registry.references import refuse_if_referenced
 from gateway.registry.source_system_store import system_row
 from gateway.registry.store_base import StoreBase
-from gateway.registry.wallet import wallet_entry
+from gateway.registry.wallet_store import wallet_entry
 
 __all__ = ["ConnectorStore"]
 

@@ -32,7 +32,7 @@ from gateway.persistence.models import (
 )
 from gateway.registry.rules import RuleStore
 from gateway.registry.store_base import names
-from gateway.registry.triggers import trigger_referrers
+from gateway.registry.trigger_store import trigger_referrers
 
 __all__ = [
     "REFUSALS",

@@ -50,8 +50,8 @@ from gateway.registry.setup_document import (
 )
 from gateway.registry.setup_reading import load_setup
 from gateway.registry.store import Registry
-from gateway.registry.triggers import TriggerStore
-from gateway.registry.wallet import Wallet
+from gateway.registry.trigger_store import TriggerStore
+from gateway.registry.wallet_store import Wallet
 
 __all__ = ["SetupDocument", "SetupInvalid", "apply_setup", "export_setup", "load_setup"]
 

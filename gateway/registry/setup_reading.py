@@ -33,7 +33,7 @@ from gateway.registry.setup_document import (
     WalletRef,
     resolve_path,
 )
-from gateway.registry.triggers import criterion_problem
+from gateway.registry.trigger_store import criterion_problem
 from routing.routing_errors import RuleSetInvalid
 from routing.rule_set import Rule, RuleSet, check, rule_from_mapping
 

@@ -19,7 +19,7 @@ from gateway.persistence import audit_trail
 from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import User
 from gateway.registry.bindings import binding_of, check_systems, set_binding, stored_systems
-from gateway.registry.wallet import Keys, seal_user_secret
+from gateway.registry.wallet_store import Keys, seal_user_secret
 from gateway.security.passwords import hash_password
 from gateway.security.roles import ROLES
 

@@ -20,7 +20,7 @@ from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import FulfillLine, OrderHeader, OutboxMessage
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
-from gateway.registry.wallet import Wallet
+from gateway.registry.wallet_store import Wallet
 from simulators.fulfillment import RunningSimulator, running
 from simulators.fulfillment_options import SimulatorOptions
 from tests.common.orders import order

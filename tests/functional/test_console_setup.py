@@ -178,7 +178,7 @@ def test_a_wallet_secret_is_written_and_never_shown_logged_or_audited(
         assert SECRET not in record.getMessage()
     assert all(SECRET not in text for text in answers)
     # the entry still opens with the rotated password and the same user name
-    from gateway.registry.wallet import Wallet
+    from gateway.registry.wallet_store import Wallet
 
     with own.runtime.read_sessions() as s:
         credential = Wallet(s, own.runtime.secret_box).credential("oracle.wsm.security", "wms01")

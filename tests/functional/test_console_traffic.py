@@ -20,7 +20,7 @@ from connectors.connector_specs import ConnectorSpec
 from connectors.wallet import Credential
 from gateway.persistence.models import AuditEntry, StagedOrder
 from gateway.registry.store import Registry
-from gateway.registry.wallet import Wallet
+from gateway.registry.wallet_store import Wallet
 from tests.common.console import Console, signed_in
 from tests.common.shop import CONNECTOR, Shop, client_fault, line, outbox_rows, shop_at
 from tests.common.shop import parked as park_order

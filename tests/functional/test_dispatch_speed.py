@@ -45,7 +45,7 @@ from gateway.persistence.models import (
     utcnow,
 )
 from gateway.registry.store import Registry
-from gateway.registry.wallet import Wallet
+from gateway.registry.wallet_store import Wallet
 from gateway.runtime import Runtime
 from gateway.startup import prepare
 from tests.common.processes import until

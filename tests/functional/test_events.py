@@ -26,8 +26,8 @@ from gateway.orders.holds import HoldService
 from gateway.orders.jeopardy import JeopardyCheck, check_in_batches
 from gateway.persistence.models import MessageLog, OrderHeader
 from gateway.registry.store import Registry
-from gateway.registry.triggers import TriggerStore
-from gateway.registry.wallet import Wallet
+from gateway.registry.trigger_store import TriggerStore
+from gateway.registry.wallet_store import Wallet
 from simulators.subscriber import RunningSubscriber, SubscriberOptions, serve_subscriber
 from tests.common.flow import Flow, flow, run_until
 from tests.common.orders import order, response, shipped

@@ -20,7 +20,7 @@ from connectors.events import EVENTS_NS, EventHeader, parse_push, validate_resul
 from connectors.triggers import TriggerPointSpec
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
-from gateway.registry.triggers import TriggerStore
+from gateway.registry.trigger_store import TriggerStore
 from simulators.subscriber import RunningSubscriber, SubscriberOptions, serve_subscriber
 from tests.common.receiver import receiving
 from tests.common.shop import Shop, line

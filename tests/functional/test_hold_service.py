@@ -20,7 +20,7 @@ from connectors.connector_specs import ConnectorSpec
 from connectors.triggers import TriggerPointSpec
 from gateway.persistence.models import FulfillLine, Hold, MessageLog, OrderHeader, OutboxMessage
 from gateway.registry.store import Registry
-from gateway.registry.triggers import TriggerStore
+from gateway.registry.trigger_store import TriggerStore
 from tests.common.orders import fline_ids, order, response, shipped
 from tests.common.published import check_answer
 from tests.common.soap import basic, client, fault_code, post, zeep_fault_code

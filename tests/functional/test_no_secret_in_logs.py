@@ -29,7 +29,7 @@ from connectors.wallet import Credential
 from gateway.persistence.models import User
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
-from gateway.registry.wallet import Wallet
+from gateway.registry.wallet_store import Wallet
 from simulators.fulfillment import running
 from tests.common.flow import Flow, run_until, simulator_options
 from tests.common.inquiry import inquiry, oracle_text_header

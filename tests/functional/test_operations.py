@@ -42,7 +42,7 @@ from gateway.persistence.models import (
 )
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
-from gateway.registry.wallet import Wallet
+from gateway.registry.wallet_store import Wallet
 from gateway.runtime import Runtime
 from tests.common.flow import Flow, flow, run_until
 from tests.common.orders import order

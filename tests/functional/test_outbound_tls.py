@@ -35,7 +35,7 @@ from gateway.persistence.models import (
 )
 from gateway.registry.rules import RuleStore
 from gateway.registry.store import Registry
-from gateway.registry.wallet import Wallet
+from gateway.registry.wallet_store import Wallet
 from simulators.fulfillment import ENDPOINT_PATH, FulfillmentSimulator
 from tests.common.flow import Flow, run_until, simulator_options
 from tests.common.pki import Authority, authority, https_serving, server_context

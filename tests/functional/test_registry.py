@@ -20,7 +20,7 @@ from gateway.orchestration_model import ProcessSpec, StepSpec, TaskSpec, TaskTyp
 from gateway.persistence.db import make_session_factory
 from gateway.persistence.models import AuditEntry, User, WalletEntry
 from gateway.registry.store import Registry
-from gateway.registry.wallet import Wallet
+from gateway.registry.wallet_store import Wallet
 from gateway.runtime import Runtime
 from gateway.startup import prepare
 from tests.conftest import make_settings

@@ -22,7 +22,7 @@ from zeep import Client
 from connectors.connector_specs import ConnectorSpec
 from gateway.orders.responses import ResponseProcessor
 from gateway.persistence.models import SourceSystem
-from gateway.registry.snapshot import WATCHED, current
+from gateway.registry.registry_snapshot import WATCHED, current
 from gateway.registry.store import Registry
 from gateway.runtime import Runtime
 from gateway.server import build_app

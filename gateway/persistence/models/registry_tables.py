@@ -263,9 +263,10 @@ class RegistryStamp(Base):
     """The one row whose ``n`` moves with every change to the registry's tables.
 
     Database triggers (migration 0010) bump it inside the changing transaction, so a
-    process caching the registry (:mod:`gateway.registry.snapshot`) reads it once per
-    transaction to know whether its copy is current. A migration that rebuilds a watched
-    table on SQLite drops that table's triggers with it, and must create them again.
+    process caching the registry (:mod:`gateway.registry.registry_snapshot`) reads it
+    once per transaction to know whether its copy is current. A migration that rebuilds
+    a watched table on SQLite drops that table's triggers with it, and must create them
+    again.
     """
 
     __tablename__ = "registry_stamp"

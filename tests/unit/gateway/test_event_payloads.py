@@ -20,7 +20,7 @@ from gateway.orders.commands import LineInput, OrderInput
 from gateway.orders.intake import OrderIntake
 from gateway.persistence.models import OrderHeader, OutboxMessage
 from gateway.registry.store import Registry
-from gateway.registry.triggers import TriggerStore
+from gateway.registry.trigger_store import TriggerStore
 
 
 def two_lines(revision: str = "1", first: int = 5, second: int = 2, **site: str) -> OrderInput:

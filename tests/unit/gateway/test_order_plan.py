@@ -14,7 +14,7 @@ from gateway.orchestration_model import DEFAULT_PROCESS
 from gateway.orders.commands import HoldInput, LineInput, OrderInput
 from gateway.orders.order_plan import PlannedOrder, header_values, plan_order
 from gateway.orders.rows import HeaderRow
-from gateway.registry.snapshot import ConnectorInfo, ProcessVersion, Snapshot, System
+from gateway.registry.registry_snapshot import ConnectorInfo, ProcessVersion, Snapshot, System
 from routing.engine import compile_rule_set
 from routing.rule_set import Rule, RuleSet
 

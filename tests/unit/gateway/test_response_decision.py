@@ -18,7 +18,7 @@ from gateway.orchestration_model import DEFAULT_PROCESS, StepSpec
 from gateway.orders.commands import FulfillLineResponse as Said
 from gateway.orders.response_decision import Decision, decide
 from gateway.orders.rows import FlineRow, HeaderRow, HoldRow, LineRow, OrderSet
-from gateway.registry.snapshot import ConnectorInfo, ProcessVersion, Snapshot, System
+from gateway.registry.registry_snapshot import ConnectorInfo, ProcessVersion, Snapshot, System
 from routing.engine import compile_rule_set
 from routing.rule_set import Rule, RuleSet
 

@@ -18,7 +18,7 @@ down_revision = '0009'
 branch_labels = None
 depends_on = None
 
-#: the tables gateway.registry.snapshot holds in memory
+#: the tables gateway.registry.registry_snapshot holds in memory
 WATCHED = (
     'source_systems',
     'value_maps',
