@@ -69,7 +69,7 @@ def _free_port() -> int:
 def setup(url: str) -> Runtime:
     """A fresh SQLite home with a source system, a connector to ``url`` (asynchronous,
     UsernameToken from the wallet) and a published default route to it."""
-    from gateway.registry.rules import RuleStore
+    from gateway.registry.rule_store import RuleStore
     from gateway.registry.store import Registry
     from gateway.registry.wallet_store import Wallet
     from gateway.startup import prepare

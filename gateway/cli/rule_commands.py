@@ -16,7 +16,8 @@ from gateway.cli.output import emit_changes, emit_record, emit_table, json_optio
 from gateway.cli.values import with_options
 from gateway.errors import NotFoundError
 from gateway.orders.intake import OrderIntake
-from gateway.registry.rules import RuleStore, build_rule, rule_row
+from gateway.registry.rule_draft import build_rule, rule_row
+from gateway.registry.rule_store import RuleStore
 from gateway.views.job_reports import reroute_rows
 from gateway.views.rule_explain import explain_line
 from routing.rule_attributes import ATTRIBUTES

@@ -12,7 +12,8 @@ from gateway.errors import ValidationError
 from gateway.manage.web_routes import Call, Param, api
 from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import MAX_ROW_ID
-from gateway.registry.rules import RuleStore, build_rule, rule_row
+from gateway.registry.rule_draft import build_rule, rule_row
+from gateway.registry.rule_store import RuleStore
 from gateway.views.rule_explain import LineExplanation, explain_line
 from routing.rule_attributes import ALIASES, ATTRIBUTES, SCHEMA
 from routing.rule_set import RuleSet, parse_instant

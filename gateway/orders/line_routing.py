@@ -2,8 +2,8 @@
 
 The attribute values come from the order header, the order and fulfillment line, and
 the process step (routing/rule_attributes.py names them); the newest published version
-decides (gateway/registry/rules.py compiles it once). Every routed line records the version and
-rule that chose its connector; a line nothing routes records why and goes to
+decides (gateway/registry/rule_versions.py compiles it once). Every routed line records
+the version and rule that chose its connector; a line nothing routes records why and goes to
 ``ROUTING_ERROR``, so no line waits silently for a request that was never made.
 """
 

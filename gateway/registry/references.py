@@ -30,7 +30,7 @@ from gateway.persistence.models import (
     StagedResponse,
     TaskType,
 )
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_draft import RuleDraft
 from gateway.registry.store_base import names
 from gateway.registry.trigger_store import trigger_referrers
 
@@ -129,7 +129,7 @@ def _requests_carried(session: Session, key: tuple[str, ...]) -> list[str]:
 
 
 def _routing_naming(session: Session, key: tuple[str, ...]) -> list[str]:
-    return RuleStore(session).connector_referrers(key[0])
+    return RuleDraft(session).connector_referrers(key[0])
 
 
 def _trigger_points_to(session: Session, key: tuple[str, ...]) -> list[str]:
@@ -156,7 +156,7 @@ def _processes_using(session: Session, key: tuple[str, ...]) -> list[str]:
 
 
 def _routing_defaults_for(session: Session, key: tuple[str, ...]) -> list[str]:
-    return [f"{r} for it" for r in RuleStore(session).task_type_referrers(key[0])]
+    return [f"{r} for it" for r in RuleDraft(session).task_type_referrers(key[0])]
 
 
 # -- wallet entries ------------------------------------------------------------------

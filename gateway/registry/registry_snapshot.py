@@ -37,7 +37,7 @@ from gateway.persistence.models import (
 from gateway.persistence.models import (
     Task as TaskRow,
 )
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_versions import RuleVersions
 from routing.engine import Engine
 
 __all__ = [
@@ -276,7 +276,7 @@ def _processes(session: Session) -> dict[int, ProcessVersion]:
 
 
 def _routing(session: Session) -> Engine | None:
-    return RuleStore(session).engine()
+    return RuleVersions(session).engine()
 
 
 def _triggers(session: Session, connectors: Mapping[int, ConnectorInfo]) -> tuple[Trigger, ...]:

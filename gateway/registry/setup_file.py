@@ -40,7 +40,7 @@ from gateway.errors import GatewayError, NotFoundError
 from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import User
 from gateway.registry.bindings import set_binding
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from gateway.registry.setup_document import (
     SetupDocument,
     SetupInvalid,

@@ -16,7 +16,8 @@ from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.orders.line_routing import line_attributes, shipment_step
 from gateway.orders.placement import BILLED_WHERE_SHIPPED
 from gateway.persistence.models import Connector, FulfillLine
-from gateway.registry.rules import RuleStore, rules_error
+from gateway.registry.rule_draft import rules_error
+from gateway.registry.rule_store import RuleStore
 from routing.engine import Engine, compile_rule_set
 from routing.routing_errors import RuleSetInvalid
 from routing.rule_attributes import typed_values

@@ -18,7 +18,7 @@ from connectors.resilience import BreakerSettings
 from connectors.wallet import Credential
 from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import FulfillLine, OrderHeader, OutboxMessage
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet_store import Wallet
 from simulators.fulfillment import RunningSimulator, running

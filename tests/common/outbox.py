@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from gateway.persistence.models import AuditEntry, OutboxMessage
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from routing.rule_set import Rule
 from tests.common.receiver import Receiver, receiving
 from tests.conftest import Admin, Gateway, make_settings, serving

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from connectors.connector_specs import ConnectorSpec
 from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import FulfillLine, OrderHeader, OutboxMessage
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from gateway.registry.store import Registry
 from tests.common.orders import order, response
 from tests.common.receiver import Receiver, receiving

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from zeep.exceptions import Fault
 
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from simulators.harness import MAX_SECONDS
 from tests.common.flow import Flow, flow, run_until
 from tests.common.orders import order, shipped

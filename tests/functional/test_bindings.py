@@ -22,7 +22,7 @@ from zeep.exceptions import Fault
 from connectors.connector_specs import ConnectorSpec, SourceSystemSpec
 from gateway.persistence.db import alembic_config, migrate
 from gateway.persistence.models import FulfillLine
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from gateway.registry.store import Registry
 from gateway.security.systems import SystemGrant, forbidden
 from routing.rule_set import Rule

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from routing.rule_set import Rule
 from tests.common.console import signed_in
 from tests.common.orders import order

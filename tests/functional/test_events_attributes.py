@@ -18,7 +18,7 @@ from lxml import etree
 from connectors.connector_specs import ConnectorSpec
 from connectors.events import EVENTS_NS, EventHeader, parse_push, validate_results
 from connectors.triggers import TriggerPointSpec
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.trigger_store import TriggerStore
 from simulators.subscriber import RunningSubscriber, SubscriberOptions, serve_subscriber

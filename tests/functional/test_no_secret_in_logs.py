@@ -27,7 +27,7 @@ from zeep.wsse.username import UsernameToken
 from connectors.connector_specs import ConnectorSpec, RetryPolicy
 from connectors.wallet import Credential
 from gateway.persistence.models import User
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet_store import Wallet
 from simulators.fulfillment import running

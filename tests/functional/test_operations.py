@@ -40,7 +40,7 @@ from gateway.persistence.models import (
     StagedOrder,
     utcnow,
 )
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet_store import Wallet
 from gateway.runtime import Runtime

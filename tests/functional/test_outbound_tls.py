@@ -33,7 +33,7 @@ from gateway.persistence.models import (
     WalletEntry,
     utcnow,
 )
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.wallet_store import Wallet
 from simulators.fulfillment import ENDPOINT_PATH, FulfillmentSimulator

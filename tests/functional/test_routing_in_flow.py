@@ -21,7 +21,7 @@ from gateway.persistence.models import (
     OrderHeader,
     StatusHistory,
 )
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from gateway.registry.store import Registry
 from routing.rule_set import Rule
 from tests.common.orders import order, response, shipped

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import update
 
 from gateway.persistence.models import MessageLog
-from gateway.registry.rules import RuleStore
+from gateway.registry.rule_store import RuleStore
 from routing.rule_set import Rule
 from tests.common.inquiry import inquiry, ois, oracle_text_header
 from tests.common.orders import order

@@ -1,73 +1,31 @@
-"""Routing rules on SQLAlchemy: a draft admins edit, and immutable published versions.
+"""The routing draft admins edit: rules and each task type's default connector.
 
-Edits change the draft only. :meth:`RuleStore.publish` checks the whole draft (every
-condition against the attribute schema, every connector and task type against the
-registry) and writes it as the next version in the same transaction; routing always
-uses the highest version. :meth:`RuleStore.rollback` re-publishes an older version as
-a new one and makes it the draft again, so the next publish does not bring back what
-was rolled back. Every change is audited in the caller's transaction.
-
-Compiled engines are cached per process by (database, version, publish time), so a
-version is compiled once however many lines it routes.
+A rule or default is checked as it is written (its condition, and that its connector
+and task type exist), so a typo shows at once; only publishing (:mod:`rule_store`)
+makes the draft live. Every change is audited in the caller's transaction. The draft
+also answers what publishing it would change, and which rules and defaults name a
+connector or a task type. :func:`build_rule` and :func:`rule_row` turn an admin's
+values into a rule and a rule into a listed row.
 """
 
 from __future__ import annotations
 
 import json
-import threading
 from collections.abc import Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway.errors import ConflictError, NotFoundError, ValidationError, translate
 from gateway.persistence import audit_trail
 from gateway.persistence.audit_trail import Change
-from gateway.persistence.models import (
-    Connector,
-    RoutingDefault,
-    RoutingRule,
-    RuleSetVersion,
-    SourceSystem,
-    TaskType,
-)
-from gateway.persistence.unless_changed import unless_changed
-from routing.engine import Engine, compile_rule_set
-from routing.routing_errors import Problem, RuleSetInvalid
+from gateway.persistence.models import Connector, RoutingDefault, RoutingRule, TaskType
+from gateway.registry.rule_versions import RuleVersions
+from routing.routing_errors import RuleSetInvalid
 from routing.rule_set import Rule, RuleSet, check, rule_from_mapping
 
-__all__ = ["PublishedVersion", "RuleStore", "build_rule", "rule_row", "rules_error"]
-
-_CACHE: dict[tuple[str, int, datetime], Engine] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-@dataclass(frozen=True)
-class PublishedVersion:
-    version: int
-    published_at: datetime
-    published_by: str
-    source_version: int | None
-    rule_count: int
-
-    def to_mapping(self) -> dict[str, object]:
-        return {
-            "version": self.version,
-            "published_at": self.published_at.isoformat(),
-            "published_by": self.published_by,
-            "rollback_of": self.source_version,
-            "rules": self.rule_count,
-        }
-
-
-def _unreachable(connector: str, system: str) -> str:
-    return (
-        f"connector {connector!r} reaches {system}, which is not enabled for fulfillment "
-        "(its responses would be refused)"
-    )
+__all__ = ["RuleDraft", "build_rule", "rule_row", "rules_error"]
 
 
 def rules_error(
@@ -111,14 +69,13 @@ def _diff_item(
             "before": before, "after": after}  # fmt: skip
 
 
-class RuleStore:
-    """The routing draft and versions, inside the caller's session and transaction."""
+class RuleDraft(RuleVersions):
+    """The routing draft, inside the caller's session and transaction; the published
+    versions are read as :class:`RuleVersions` reads them."""
 
     def __init__(self, session: Session, actor: str = "system") -> None:
-        self._s = session
+        super().__init__(session)
         self.actor = actor
-
-    # -- the draft -------------------------------------------------------------------
 
     def _row(self, rule_id: str) -> RoutingRule | None:
         return self._s.scalar(select(RoutingRule).where(RoutingRule.rule_id == rule_id))
@@ -250,145 +207,6 @@ class RuleStore:
                     )
                 )
         return out
-
-    # -- versions --------------------------------------------------------------------
-
-    @staticmethod
-    def _info(row: RuleSetVersion) -> PublishedVersion:
-        at = row.published_at
-        if at.tzinfo is None:  # SQLite keeps no offset; every stored time is UTC
-            at = at.replace(tzinfo=UTC)
-        return PublishedVersion(
-            row.version, at, row.published_by, row.source_version, row.rule_count
-        )
-
-    def versions(self) -> list[PublishedVersion]:
-        rows = self._s.scalars(select(RuleSetVersion).order_by(RuleSetVersion.version))
-        return [self._info(r) for r in rows]
-
-    def version(self, number: int) -> tuple[PublishedVersion, RuleSet]:
-        row = self._s.get(RuleSetVersion, number)
-        if row is None:
-            raise NotFoundError(
-                "RULE_SET_VERSION_UNKNOWN", f"there is no published routing version {number}"
-            )
-        return self._info(row), RuleSet.from_json(row.content_json)
-
-    def current(self) -> tuple[PublishedVersion, RuleSet] | None:
-        number = self._s.scalar(select(func.max(RuleSetVersion.version)))
-        return None if number is None else self.version(number)
-
-    def publish(self) -> PublishedVersion | None:
-        """Check the draft and publish it as the next version; ``None`` when the draft is
-        what the newest version already holds (nothing to publish)."""
-        self._serialize()
-        return self._publish(self.draft(), source=None)
-
-    def rollback(
-        self, number: int, discard_draft: bool = False
-    ) -> tuple[PublishedVersion, list[Change]]:
-        """Re-publish version ``number`` as the newest and make it the draft again.
-
-        Unpublished draft edits would be lost, so they are refused unless
-        ``discard_draft``; the changes made to the draft are returned either way.
-        """
-        self._serialize()
-        _, rule_set = self.version(number)
-        current = self.current()
-        if current is not None and current[0].version == number:
-            raise ConflictError(
-                "ALREADY_EXISTS", f"version {number} is already the one routing uses"
-            )
-        draft = self.draft()
-        if not discard_draft and (current is None or draft != current[1]):
-            raise ConflictError(
-                "DRAFT_UNPUBLISHED",
-                "the draft holds edits that were never published; publish them, or roll back "
-                "with --discard-draft to drop them (omgw rule list shows the draft)",
-            )
-        dropped = self.replace_draft(rule_set)
-        published = self._publish(rule_set, source=number)
-        assert published is not None
-        return published, dropped
-
-    def _serialize(self) -> None:
-        """One publish at a time (PostgreSQL; SQLite writers are serial already), so two
-        publishers never both read version N and race to write N+1."""
-        if self._s.get_bind().dialect.name == "postgresql":
-            self._s.execute(select(func.pg_advisory_xact_lock(func.hashtext("omgw-routing"))))
-
-    def _publish(self, rule_set: RuleSet, source: int | None) -> PublishedVersion | None:
-        current = self.current()
-        if current is not None and current[1] == rule_set and source is None:
-            return None  # before any check: an unchanged draft is not a new version
-        problems = check(rule_set, self._connectors(), self._types())
-        problems += self._unreachable(rule_set)
-        if problems:
-            raise rules_error(RuleSetInvalid(problems))
-        number = 1 if current is None else current[0].version + 1
-        try:  # what routing will build must build now, not when an order arrives
-            compile_rule_set(rule_set, number)
-        except (RuleSetInvalid, ValueError, TypeError, ArithmeticError) as exc:
-            raise ValidationError("RULES_INVALID", f"rules cannot be published: {exc}") from None
-        row = RuleSetVersion(
-            version=number,
-            published_by=self.actor,
-            source_version=source,
-            rule_count=len(rule_set.rules),
-            content_json=rule_set.to_json(),
-        )
-        self._s.add(row)
-        self._s.flush()
-        after = {"rules": len(rule_set.rules), "defaults": dict(rule_set.defaults)}
-        if source is not None:
-            after["rollback_of"] = source
-        self._audit(Change("create", "rule_set_version", str(number), None, after))
-        return self._info(row)
-
-    def _unreachable(self, rule_set: RuleSet) -> list[Problem]:
-        """Active rules and defaults whose connector reaches a system that is not enabled
-        for fulfillment: its answers would be refused, so the line could never move."""
-        systems = dict(
-            self._s.execute(
-                select(Connector.name, SourceSystem.code)
-                .join(SourceSystem, Connector.target_system_id == SourceSystem.id)
-                .where(SourceSystem.fulfillment.is_(False))
-            ).all()
-        )
-        problems = [
-            Problem(r.rule_id, "connector", _unreachable(r.connector, systems[r.connector]))
-            for r in rule_set.rules
-            if r.active and r.connector in systems
-        ]
-        problems += [
-            Problem(None, f"default for {t}", _unreachable(c, systems[c]))
-            for t, c in rule_set.defaults.items()
-            if c in systems
-        ]
-        return problems
-
-    def engine(self) -> Engine | None:
-        """The compiled newest version, or ``None`` before anything is published."""
-        with unless_changed(self._s, RuleSetVersion):
-            head = self._s.execute(
-                select(RuleSetVersion.version, RuleSetVersion.published_at)
-                .order_by(RuleSetVersion.version.desc())
-                .limit(1)
-            ).first()
-        if head is None:
-            return None
-        url = self._s.get_bind().engine.url.render_as_string(hide_password=True)
-        key = (url, head[0], head[1])
-        engine = _CACHE.get(key)
-        if engine is None:
-            _, rule_set = self.version(head[0])
-            engine = compile_rule_set(rule_set, head[0])  # checked when it was published
-            with _CACHE_LOCK:
-                # keep the newest few: old versions are rarely routed with again
-                while len(_CACHE) >= 8:
-                    _CACHE.pop(next(iter(_CACHE)))
-                _CACHE[key] = engine
-        return engine
 
     # -- references ------------------------------------------------------------------
 
