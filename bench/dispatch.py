@@ -44,7 +44,7 @@ from sqlalchemy import func, select
 from bench import receiver
 from connectors.connector_specs import ConnectorSpec, RetryPolicy, SourceSystemSpec
 from connectors.outbound import OUTBOUND_DIR, RequestDocument
-from connectors.wallet import Credential, MasterKey
+from connectors.secret_box import Credential, MasterKey
 from gateway.background import check_jeopardy
 from gateway.config import Settings
 from gateway.outbox.worker import OutboxWorker

@@ -110,7 +110,7 @@ def main() -> None:
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args()
 
-    from connectors.wallet import MasterKey
+    from connectors.secret_box import MasterKey
     from gateway.config import Settings
     from gateway.orders.commands import LineInput, OrderInput
     from gateway.orders.intake import OrderIntake

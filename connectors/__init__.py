@@ -2,7 +2,7 @@
 
 Imports no spyne, no sqlalchemy and nothing of ``gateway`` (DESIGN §4). It holds the
 specs of the systems omgw reaches (:mod:`connectors.connector_specs`, read through
-:mod:`connectors.spec_reader`), the wallet's cipher (:mod:`connectors.wallet`), outbound
+:mod:`connectors.spec_reader`), the wallet's cipher (:mod:`connectors.secret_box`), outbound
 envelopes and sending (:mod:`connectors.outbound`, :mod:`connectors.dispatch`). Every
-error it raises derives from :class:`connectors.errors.ConnectorError`.
+error it raises derives from :class:`connectors.connector_errors.ConnectorError`.
 """

@@ -15,8 +15,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.secret_box import Credential
 from connectors.spec_reader import CODE, SpecInvalid, SpecReader
-from connectors.wallet import Credential
 
 __all__ = [
     "AUTH_STYLES",

@@ -39,8 +39,8 @@ from lxml import etree
 from requests.adapters import HTTPAdapter
 
 from connectors.outbound import SOAP_ENV_NS, Answer, AnswerInvalidError, parse_answer
+from connectors.secret_box import Credential
 from connectors.tls import ClientIdentity, ca_bundle, client_context, diagnose, probe
-from connectors.wallet import Credential
 
 __all__ = ["DELIVERED", "PARK", "RETRY", "Endpoint", "SendResult", "Sender", "classify"]
 

@@ -43,7 +43,7 @@ from typing import Any
 
 from lxml import etree
 
-from connectors.errors import PayloadInvalidError
+from connectors.connector_errors import PayloadInvalidError
 from connectors.schemas import load_schema
 
 __all__ = [

@@ -50,7 +50,7 @@ from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
 from connectors.dispatch import DELIVERED, PARK, RETRY, SendResult, _short
-from connectors.wallet import Credential
+from connectors.secret_box import Credential
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer

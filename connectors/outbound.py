@@ -19,7 +19,7 @@ from typing import Any
 
 from lxml import etree
 
-from connectors.errors import AnswerInvalidError
+from connectors.connector_errors import AnswerInvalidError
 from connectors.schemas import load_schema
 
 __all__ = [

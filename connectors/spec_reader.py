@@ -4,7 +4,7 @@
 :class:`Problem` for each bad field instead of raising at the first, so a setup file is
 refused whole with one message per bad line; :class:`SpecInvalid` carries them all.
 The connector specs (:mod:`connectors.connector_specs`), the orchestration model
-(:mod:`gateway.orchestration_model`) and trigger points (:mod:`connectors.triggers`)
+(:mod:`gateway.orchestration_model`) and trigger points (:mod:`connectors.trigger_points`)
 are all read through it.
 """
 
@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from connectors.errors import Problem, SpecInvalid
+from connectors.connector_errors import Problem, SpecInvalid
 
 __all__ = [
     "CODE",

@@ -44,7 +44,7 @@
 Codes are prefixed ``OMGW-`` on the wire (``ServiceErrorMessage/code``) and listed
 in the README. They never change meaning once released.
 
-The errors of the packages below, rooted at :class:`connectors.errors.ConnectorError` and
+The errors of the packages below, rooted at :class:`connectors.connector_errors.ConnectorError` and
 :class:`routing.routing_errors.RoutingError`, become gateway errors in one place, :func:`translate`:
 
     RuleSetInvalid, other RoutingError   RULES_INVALID
@@ -58,7 +58,7 @@ import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from connectors.errors import ConnectorError, WalletError
+from connectors.connector_errors import ConnectorError, WalletError
 from routing.routing_errors import RoutingError, RuleSetInvalid
 
 __all__ = [

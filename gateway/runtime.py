@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.wallet import KeyFile, Keyring, SecretBox
+from connectors.secret_box import KeyFile, Keyring, SecretBox
 from gateway.config import Settings
 from gateway.persistence.db import create_engine_for, make_session_factory
 

@@ -23,7 +23,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import create_engine, text
 
 from connectors.connector_specs import ConnectorSpec, SourceSystemSpec
-from connectors.wallet import MasterKey
+from connectors.secret_box import MasterKey
 from gateway.cli import cli
 from gateway.config import Settings
 from gateway.persistence.models import User

@@ -218,7 +218,7 @@ class _Group(click.Group):
     def _invoke(self, ctx: click.Context) -> object:
         from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 
-        from connectors.errors import ConnectorError
+        from connectors.connector_errors import ConnectorError
         from gateway.errors import GatewayError, translate
         from routing.routing_errors import RoutingError
 

@@ -8,7 +8,7 @@ from typing import Any
 import click
 
 from connectors.spec_reader import Problem, SpecInvalid
-from connectors.triggers import JEOPARDY_PRIORITIES, JeopardyThresholdSpec, check_thresholds
+from connectors.trigger_points import JEOPARDY_PRIORITIES, JeopardyThresholdSpec, check_thresholds
 from gateway.cli.invocation import Context, pass_context
 from gateway.cli.jeopardy_check import check
 from gateway.cli.output import emit_changes, emit_table, json_option

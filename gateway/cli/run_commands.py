@@ -15,7 +15,7 @@ import click
 from sqlalchemy import make_url, select
 
 from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP
-from connectors.wallet import Credential, KeyFile, MasterKey
+from connectors.secret_box import Credential, KeyFile, MasterKey
 from gateway.cli.invocation import Context, pass_context
 from gateway.config import Settings
 from gateway.persistence.models import User, WalletState

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import click
 
-from connectors.triggers import (
+from connectors.trigger_points import (
     ORDER_ATTRIBUTES,
     TRIGGER_EVENTS,
     canonical_criterion,

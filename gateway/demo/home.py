@@ -13,7 +13,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from connectors.wallet import Credential, KeyFile, MasterKey
+from connectors.secret_box import Credential, KeyFile, MasterKey
 from gateway.config import Settings
 from gateway.errors import ValidationError
 from gateway.persistence.models import User, WalletEntry

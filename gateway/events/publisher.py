@@ -24,7 +24,7 @@ from functools import partial
 from sqlalchemy.orm import Session
 
 from connectors.events import PUSH_ACTION, PUSH_OPERATION, EventHeader, push_envelope
-from connectors.triggers import ORDER_ATTRIBUTES
+from connectors.trigger_points import ORDER_ATTRIBUTES
 from gateway.events import payloads
 from gateway.events.mailtext import notification
 from gateway.events.recorder import (

@@ -121,7 +121,7 @@ class JeopardyChange:
 @dataclass(frozen=True)
 class AttributeChange:
     """Fulfillment line ``fline_id`` of order ``header_id`` now has ``new`` where it had
-    ``old``; ``attribute`` is a name of :data:`connectors.triggers.ORDER_ATTRIBUTES`."""
+    ``old``; ``attribute`` is a name of :data:`connectors.trigger_points.ORDER_ATTRIBUTES`."""
 
     header_id: int
     fline_id: int

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from connectors.connector_specs import AUTH_STYLES, INVOCATION_MODES, PROCESSING_OPTIONS
-from connectors.triggers import TRIGGER_EVENTS
+from connectors.trigger_points import TRIGGER_EVENTS
 from gateway.errors import ValidationError
 from gateway.manage.api_audit import audit_list
 from gateway.manage.api_connectors import (

@@ -28,7 +28,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from connectors.triggers import JeopardyThresholdSpec, priority_rank
+from connectors.trigger_points import JeopardyThresholdSpec, priority_rank
 from gateway.events import recorder
 from gateway.lifecycle import TERMINAL
 from gateway.orchestration_model import DEFAULT_PROCESS, StepSpec

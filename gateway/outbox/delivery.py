@@ -25,8 +25,8 @@ from datetime import datetime
 from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP, RetryPolicy
 from connectors.dispatch import PARK, Endpoint, Sender, SendResult
 from connectors.mail import MailSender, SmtpEndpoint, build_message
+from connectors.secret_box import Credential, WalletError
 from connectors.tls import ClientIdentity
-from connectors.wallet import Credential, WalletError
 from gateway.events.publisher import EMAIL_KIND
 from gateway.outbox.replay import Scrubber
 from gateway.persistence.models import utcnow

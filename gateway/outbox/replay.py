@@ -36,7 +36,7 @@ from lxml import etree
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from connectors.wallet import SecretBox, WalletError
+from connectors.secret_box import SecretBox, WalletError
 from gateway.errors import GatewayError, NotFoundError, ValidationError, did_you_mean
 from gateway.persistence import audit_trail
 from gateway.persistence.audit_trail import Change

@@ -13,7 +13,7 @@ from typing import Any
 
 from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP, ConnectorSpec, SourceSystemSpec
 from connectors.spec_reader import Problem, SpecInvalid
-from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec
+from connectors.trigger_points import JeopardyThresholdSpec, TriggerPointSpec
 from gateway.errors import ValidationError
 from gateway.orchestration_model import ProcessSpec, TaskTypeSpec
 from routing.rule_set import RuleSet

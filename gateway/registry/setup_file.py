@@ -35,7 +35,7 @@ import tomli_w
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.wallet import Credential, SecretBox, WalletError
+from connectors.secret_box import Credential, SecretBox, WalletError
 from gateway.errors import GatewayError, NotFoundError
 from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import User

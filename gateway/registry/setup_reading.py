@@ -22,7 +22,7 @@ from connectors.connector_specs import (
     check_domain,
 )
 from connectors.spec_reader import Problem, SpecInvalid
-from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec, canonical_criterion
+from connectors.trigger_points import JeopardyThresholdSpec, TriggerPointSpec, canonical_criterion
 from gateway.errors import did_you_mean
 from gateway.orchestration_model import ProcessSpec, TaskTypeSpec, check_process
 from gateway.registry.setup_document import (

@@ -14,7 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from connectors.spec_reader import SpecInvalid
-from connectors.triggers import (
+from connectors.trigger_points import (
     JeopardyThresholdSpec,
     TriggerPointSpec,
     canonical_criterion,

@@ -24,8 +24,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from connectors.connector_specs import CredentialSource
+from connectors.secret_box import Credential, MasterKey, SecretBox, WalletError, check_client_pair
 from connectors.spec_reader import is_plain
-from connectors.wallet import Credential, MasterKey, SecretBox, WalletError, check_client_pair
 from gateway.errors import NotFoundError, ValidationError, did_you_mean
 from gateway.persistence import audit_trail
 from gateway.persistence.audit_trail import Change

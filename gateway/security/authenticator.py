@@ -30,7 +30,7 @@ from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.wallet import SecretBox, WalletError
+from connectors.secret_box import SecretBox, WalletError
 from gateway.errors import AuthError, InternalError
 from gateway.persistence.models import UsedNonce, User
 from gateway.security.lockout import LockoutPolicy, SignInGuard

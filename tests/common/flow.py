@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from connectors.connector_specs import ConnectorSpec, RetryPolicy
 from connectors.resilience import BreakerSettings
-from connectors.wallet import Credential
+from connectors.secret_box import Credential
 from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import FulfillLine, OrderHeader, OutboxMessage
 from gateway.registry.rule_store import RuleStore

@@ -9,7 +9,7 @@ import sqlite3
 
 import pytest
 
-from connectors.wallet import MasterKey
+from connectors.secret_box import MasterKey
 from tests.common.cli import SAMPLE, line_of, omgw, omgw_here
 from tests.conftest import Admin
 

@@ -17,7 +17,7 @@ import requests
 from sqlalchemy import select
 
 from connectors.connector_specs import ConnectorSpec
-from connectors.wallet import Credential
+from connectors.secret_box import Credential
 from gateway.persistence.models import AuditEntry, StagedOrder
 from gateway.registry.store import Registry
 from gateway.registry.wallet_store import Wallet

@@ -32,7 +32,7 @@ from connectors.connector_specs import ConnectorSpec, RetryPolicy, SourceSystemS
 from connectors.dispatch import DELIVERED, SendResult
 from connectors.outbound import RequestDocument, RequestLine, build_envelope
 from connectors.resilience import BreakerSettings
-from connectors.wallet import Credential
+from connectors.secret_box import Credential
 from gateway.events.publisher import EVENT_KIND
 from gateway.outbox import pipeline
 from gateway.outbox.delivery import Sent

@@ -19,8 +19,8 @@ from sqlalchemy import event, select
 
 from connectors.connector_specs import ConnectorSpec, RetryPolicy
 from connectors.events import EVENTS_NS, parse_push
-from connectors.triggers import JeopardyThresholdSpec, TriggerPointSpec
-from connectors.wallet import Credential
+from connectors.secret_box import Credential
+from connectors.trigger_points import JeopardyThresholdSpec, TriggerPointSpec
 from gateway.errors import GatewayError
 from gateway.orders.holds import HoldService
 from gateway.orders.jeopardy import JeopardyCheck, check_in_batches

@@ -17,7 +17,7 @@ from lxml import etree
 
 from connectors.connector_specs import ConnectorSpec
 from connectors.events import EVENTS_NS, EventHeader, parse_push, validate_results
-from connectors.triggers import TriggerPointSpec
+from connectors.trigger_points import TriggerPointSpec
 from gateway.registry.rule_store import RuleStore
 from gateway.registry.store import Registry
 from gateway.registry.trigger_store import TriggerStore

@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from zeep.exceptions import Fault
 
 from connectors.connector_specs import ConnectorSpec
-from connectors.triggers import TriggerPointSpec
+from connectors.trigger_points import TriggerPointSpec
 from gateway.persistence.models import FulfillLine, Hold, MessageLog, OrderHeader, OutboxMessage
 from gateway.registry.store import Registry
 from gateway.registry.trigger_store import TriggerStore

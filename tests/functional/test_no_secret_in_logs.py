@@ -25,7 +25,7 @@ from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
 from connectors.connector_specs import ConnectorSpec, RetryPolicy
-from connectors.wallet import Credential
+from connectors.secret_box import Credential
 from gateway.persistence.models import User
 from gateway.registry.rule_store import RuleStore
 from gateway.registry.store import Registry

@@ -21,7 +21,7 @@ from click.testing import CliRunner, Result
 from sqlalchemy import select, text, update
 
 from connectors.connector_specs import ConnectorSpec, RetryPolicy, SourceSystemSpec
-from connectors.wallet import Credential, MasterKey
+from connectors.secret_box import Credential, MasterKey
 from gateway.background import import_staged_orders
 from gateway.cli import cli
 from gateway.config import Settings

@@ -23,7 +23,7 @@ import pytest
 from sqlalchemy import select
 
 from connectors.connector_specs import ConnectorSpec, RetryPolicy, TlsSettings
-from connectors.wallet import Credential
+from connectors.secret_box import Credential
 from gateway.events.publisher import EVENT_KIND
 from gateway.outbox.worker import OutboxWorker, Pass
 from gateway.persistence.models import (

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import select, text, update
 
 from connectors.connector_specs import ConnectorSpec, SourceSystemSpec, TlsSettings
-from connectors.wallet import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
+from connectors.secret_box import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
 from gateway.errors import ConflictError, GatewayError, NotFoundError
 from gateway.orchestration_model import ProcessSpec, StepSpec, TaskSpec, TaskTypeSpec
 from gateway.persistence.db import make_session_factory

@@ -19,7 +19,7 @@ from connectors.outbound import (
     RequestLine,
     build_envelope,
 )
-from connectors.wallet import Credential
+from connectors.secret_box import Credential
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"

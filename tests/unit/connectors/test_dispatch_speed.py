@@ -38,7 +38,7 @@ from connectors.dispatch import (
 )
 from connectors.events import push_envelope
 from connectors.outbound import build_envelope
-from connectors.wallet import Credential
+from connectors.secret_box import Credential
 from tests.common.processes import until
 from tests.unit.connectors.test_dispatch import document
 from tests.unit.connectors.test_events import hold, order_header_status_update

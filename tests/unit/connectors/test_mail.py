@@ -36,7 +36,7 @@ from connectors.mail import (
     build_message,
     check_address,
 )
-from connectors.wallet import Credential
+from connectors.secret_box import Credential
 from tests.common.processes import refused_port
 from tests.common.smtp import BoundController
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from connectors.errors import PayloadInvalidError, Problem, SpecInvalid, WalletError
+from connectors.connector_errors import PayloadInvalidError, Problem, SpecInvalid, WalletError
 from gateway.errors import ValidationError, translate
 from routing.routing_errors import ConditionError, RuleSetInvalid
 from routing.routing_errors import Problem as RuleProblem

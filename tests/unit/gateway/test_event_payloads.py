@@ -14,7 +14,7 @@ from sqlalchemy import select
 
 from connectors.connector_specs import ConnectorSpec
 from connectors.events import EVENTS_NS, parse_results, results_document
-from connectors.triggers import TriggerPointSpec
+from connectors.trigger_points import TriggerPointSpec
 from gateway.events import payloads, publisher, recorder
 from gateway.orders.commands import LineInput, OrderInput
 from gateway.orders.intake import OrderIntake

@@ -7,7 +7,7 @@ import inspect
 import pkgutil
 
 import connectors
-from connectors.errors import ConnectorError
+from connectors.connector_errors import ConnectorError
 
 
 def defined_exceptions() -> list[type[BaseException]]:
@@ -22,12 +22,12 @@ def defined_exceptions() -> list[type[BaseException]]:
 
 def test_every_connector_exception_derives_from_connector_error():
     found = defined_exceptions()
-    assert ConnectorError in found  # the walk reached connectors.errors
+    assert ConnectorError in found  # the walk reached connectors.connector_errors
     assert [c.__qualname__ for c in found if not issubclass(c, ConnectorError)] == []
 
 
 def test_the_errors_raised_as_value_errors_still_are():
-    from connectors.errors import AnswerInvalidError, PayloadInvalidError, SpecInvalid
+    from connectors.connector_errors import AnswerInvalidError, PayloadInvalidError, SpecInvalid
 
     assert all(
         issubclass(c, ValueError) for c in (AnswerInvalidError, PayloadInvalidError, SpecInvalid)

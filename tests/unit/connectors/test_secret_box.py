@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from connectors.wallet import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
+from connectors.secret_box import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
 
 
 def test_seal_and_open_round_trip_with_fresh_nonces():

@@ -30,7 +30,7 @@ from pathlib import Path
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from connectors.errors import WalletError
+from connectors.connector_errors import WalletError
 
 __all__ = [
     "Credential",
