@@ -6,7 +6,7 @@ can do: HTTP/1.1 with keep-alive and ``Content-Length``, a thread per connection
 canned answers:
 
 * ``processFulfillmentRequest`` (one-way, SOAPAction ``process``): ``202 Accepted`` with
-  an empty body, as omgw's simulator answers; :func:`connectors.dispatch.classify` takes
+  an empty body, as omgw's simulator answers; :func:`connectors.verdicts.classify` takes
   that as delivered for an ``ASYNC_SERVICE`` connector (and zeep's one-way call as done);
 * ``processFulfillmentRequestSync`` (SOAPAction ``processSync``): ``200`` with a
   ``headerTR`` that accepts the request, its ``FulfillmentRequestIdentifier`` echoed.

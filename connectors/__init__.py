@@ -3,6 +3,8 @@
 Imports no spyne, no sqlalchemy and nothing of ``gateway`` (DESIGN §4). It holds the
 specs of the systems omgw reaches (:mod:`connectors.connector_specs`, read through
 :mod:`connectors.spec_reader`), the wallet's cipher (:mod:`connectors.secret_box`), outbound
-envelopes and sending (:mod:`connectors.outbound`, :mod:`connectors.dispatch`). Every
+envelopes (:mod:`connectors.outbound`), the credentials added at send time
+(:mod:`connectors.ws_security`), sending (:mod:`connectors.dispatch`, :mod:`connectors.mail`)
+and the verdict on each outcome (:mod:`connectors.verdicts`). Every
 error it raises derives from :class:`connectors.connector_errors.ConnectorError`.
 """

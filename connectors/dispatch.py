@@ -1,69 +1,47 @@
-"""Sending stored envelopes to a connector's endpoint, and what each outcome means.
+"""Sending stored envelopes to a connector's endpoint over HTTP.
 
 :class:`Sender` posts the bytes an outbox row holds over pooled, kept-alive connections
-(urllib3, one pool manager per thread and TLS settings), adding the WS-Security
-UsernameToken (``PasswordText`` with a ``Timestamp``) or HTTP Basic at send time, and
+(urllib3, one pool manager per thread and TLS settings), adding the credentials at send
+time (:mod:`connectors.ws_security`: the WS-Security UsernameToken or HTTP Basic), and
 presenting the connector's client certificate in the TLS handshake (:mod:`connectors.tls`).
-The
-UsernameToken is spliced into the stored bytes (the same bytes zeep's token and lxml's
-serializer give, without parsing 30 kB to add 600 bytes). Every call has a timeout.
-:func:`classify` turns what came back into one of three verdicts:
-
-* ``DELIVERED``: a 2xx answer (for a synchronous call, with a valid ``headerTR``);
-* ``RETRY``: transport errors, timeouts, 5xx, SOAP ``Server`` faults, 408 and 429 —
-  the endpoint may do better later;
-* ``PARK``: SOAP ``Client`` faults, answers that break the schema, refused credentials
-  and other 4xx — sending the same bytes again cannot help; a person must look.
-
-A verdict also says whether the receiver may have acted on the message (``uncertain``):
-a read timeout or a connection cut after the request went out.
+Every call has a timeout. What came back, or how the transport failed, is judged by
+:mod:`connectors.verdicts`: ``DELIVERED``, ``RETRY`` or ``PARK``.
 """
 
 from __future__ import annotations
 
-import base64
 import http.client
 import os
-import re
 import ssl
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from xml.sax.saxutils import escape
 
 import requests
 import urllib3
-from lxml import etree
 from requests.adapters import HTTPAdapter
 
-from connectors.outbound import SOAP_ENV_NS, Answer, AnswerInvalidError, parse_answer
 from connectors.secret_box import Credential
-from connectors.tls import ClientIdentity, ca_bundle, client_context, diagnose, probe
+from connectors.tls import ClientIdentity, ca_bundle, client_context, probe
+from connectors.verdicts import (
+    PARK,
+    RETRY,
+    UNEXPLAINED_TLS,
+    SendResult,
+    broken_connection,
+    caused_by,
+    classify,
+    short_reason,
+    tls_verdict,
+)
+from connectors.ws_security import basic_authorization, secure
 
-__all__ = ["DELIVERED", "PARK", "RETRY", "Endpoint", "SendResult", "Sender", "classify"]
+__all__ = ["Endpoint", "Sender"]
 
-DELIVERED, RETRY, PARK = "DELIVERED", "RETRY", "PARK"
-_MAX_REASON = 500
 #: connection pools (and TLS contexts) kept per thread: one per connector's TLS settings
 _MAX_POOLS = 32
 #: how long a handshake probe waits to hear an endpoint refuse our certificate
 _PROBE_SECONDS = 2.0
-_CLIENT_FAULTS = frozenset({"Client", "Sender", "VersionMismatch", "MustUnderstand"})
-_WSSE_FAULTS = frozenset(
-    {
-        "UnsupportedSecurityToken",
-        "UnsupportedAlgorithm",
-        "InvalidSecurity",
-        "InvalidSecurityToken",
-        "FailedAuthentication",
-        "FailedCheck",
-        "SecurityTokenUnavailable",
-        "MessageExpired",
-    }
-)
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
 @dataclass(frozen=True)
@@ -75,182 +53,6 @@ class Endpoint:
     auth_style: str = "USERNAME_TOKEN"
     tls_verify: bool = True
     tls_ca_bundle: str | None = None
-
-
-@dataclass(frozen=True)
-class SendResult:
-    outcome: str
-    reason: str | None = None
-    http_status: int | None = None
-    uncertain: bool = False
-    answer: Answer | None = None
-    #: decided here, without an answer from the endpoint (says nothing of its health)
-    local: bool = False
-
-
-def _short(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
-
-
-def _fault(body: bytes) -> tuple[str, str] | None:
-    """(fault code's local name, fault string) of a SOAP 1.1 fault answer, if it is one."""
-    try:
-        root = etree.fromstring(body, _PARSER)
-    except etree.XMLSyntaxError:
-        return None
-    fault = root.find(f"{{{SOAP_ENV_NS}}}Body/{{{SOAP_ENV_NS}}}Fault")
-    if fault is None:
-        return None
-    code = (fault.findtext("faultcode") or "").strip()
-    return code.rsplit(":", 1)[-1], (fault.findtext("faultstring") or "").strip()
-
-
-def classify(status: int, body: bytes, expect_answer: bool) -> SendResult:
-    """The verdict on an HTTP answer (see the module docstring)."""
-    fault = _fault(body) if body else None
-    if fault is not None:
-        code, text = fault
-        reason = _short(f"SOAP fault {code}: {text}" if text else f"SOAP fault {code}")
-        # SOAP 1.1 codes may be dotted (Client.Authentication); WS-Security's are wsse:*
-        if code.split(".")[0] in _CLIENT_FAULTS or code in _WSSE_FAULTS:
-            return SendResult(PARK, reason, status)
-        return SendResult(RETRY, reason, status, uncertain=True)
-    if 200 <= status < 300:
-        if not expect_answer:
-            return SendResult(DELIVERED, None, status)
-        try:
-            root = etree.fromstring(body, _PARSER)
-            soap_body = root.find(f"{{{SOAP_ENV_NS}}}Body")
-            if soap_body is None:
-                raise AnswerInvalidError("the answer is not a SOAP envelope")
-            return SendResult(DELIVERED, None, status, answer=parse_answer(soap_body))
-        except (etree.XMLSyntaxError, AnswerInvalidError, ValueError) as exc:
-            return SendResult(PARK, _short(f"the synchronous answer is unusable: {exc}"), status)
-    if 300 <= status < 400:
-        return SendResult(
-            PARK,
-            f"HTTP {status}: the endpoint redirects; point the connector's URL at the "
-            "address itself (redirects are not followed: they would resend the request, "
-            "with its credentials, elsewhere)",
-            status,
-        )
-    if status in (401, 403):
-        return SendResult(
-            PARK,
-            f"HTTP {status}: the endpoint refused our credentials; check the connector's "
-            "wallet entry and auth style",
-            status,
-        )
-    if status in (408, 429) or status >= 500:
-        return SendResult(RETRY, f"HTTP {status}", status, uncertain=status == 500)
-    return SendResult(PARK, f"HTTP {status}: the endpoint refused the request", status)
-
-
-def _timestamp_token(now: datetime, ttl: timedelta) -> Any:
-    from zeep.wsse import utils
-
-    return utils.WSU.Timestamp(utils.WSU.Created(_stamp(now)), utils.WSU.Expires(_stamp(now + ttl)))
-
-
-def _stamp(at: datetime) -> str:
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-_TOKEN_TTL = timedelta(minutes=5)
-_WSSE_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-_WSU_NS = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
-_PASSWORD_TEXT = (
-    "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
-    "#PasswordText"
-)
-_DECLARATION = b"<?xml version='1.0' encoding='utf-8'?>\n"
-_HEADER = re.compile(rb"<([A-Za-z_][\w.-]*):Header>")
-#: what lxml refuses in text (control characters, lone surrogates, U+FFFE/U+FFFF)
-_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-
-
-def _text(value: str) -> str:
-    """``value`` escaped as lxml writes text (``&``, ``<``, ``>``, and CR kept as ``&#13;``)."""
-    return escape(value, {"\r": "&#13;"})
-
-
-def _security_header(credential: Credential, when: datetime) -> bytes:
-    """The ``wsse:Security`` element zeep's UsernameToken (PasswordText, Timestamp) adds,
-    as lxml serializes it."""
-    return (
-        f'<wsse:Security xmlns:wsse="{_WSSE_NS}"><wsse:UsernameToken>'
-        f"<wsse:Username>{_text(credential.username)}</wsse:Username>"
-        f'<wsse:Password Type="{_PASSWORD_TEXT}">{_text(credential.password)}</wsse:Password>'
-        f'</wsse:UsernameToken><wsu:Timestamp xmlns:wsu="{_WSU_NS}">'
-        f"<wsu:Created>{_stamp(when)}</wsu:Created>"
-        f"<wsu:Expires>{_stamp(when + _TOKEN_TTL)}</wsu:Expires>"
-        "</wsu:Timestamp></wsse:Security>"
-    ).encode()
-
-
-def _secure_fast(envelope: bytes, credential: Credential, when: datetime) -> bytes | None:
-    """:func:`secure` without parsing, for an envelope as omgw stores it (lxml's utf-8
-    serialization, a SOAP 1.1 Header as the Envelope's first child, no Security in it):
-    the same bytes the parse-and-serialize path gives, the Security header appended to
-    the Header's children. ``None`` when the envelope is not of that shape."""
-    if not envelope.startswith(_DECLARATION):
-        return None
-    if _NOT_XML.search(credential.username) or _NOT_XML.search(credential.password):
-        return None  # the slow path refuses them as lxml does
-    root_end = envelope.find(b">", len(_DECLARATION))
-    header = _HEADER.match(envelope, root_end + 1) if root_end > 0 else None
-    if header is None:
-        return None
-    prefix = header.group(1)
-    root = envelope[len(_DECLARATION) : root_end]
-    body = envelope.find(b"<" + prefix + b":Body", header.end())
-    head = envelope[:body]
-    close = head.find(b"</" + prefix + b":Header>")
-    if (
-        body < 0
-        or close < 0
-        or not root.startswith(b"<" + prefix + b":Envelope ")
-        or b"xmlns:" + prefix + b'="' + SOAP_ENV_NS.encode() + b'"' not in root
-        # the prefix is bound once, on the Envelope, and the Header is plain markup
-        or head.count(b"xmlns:" + prefix + b"=") != 1
-        or head.count(b"<" + prefix + b":Header") != 1
-        or b"<!" in head
-        or b"<?" in head[len(_DECLARATION) :]
-        or b"oasis-200401-wss-" in head
-    ):
-        return None
-    return envelope[:close] + _security_header(credential, when) + envelope[close:]
-
-
-def secure(envelope: bytes, credential: Credential, now: datetime | None = None) -> bytes:
-    """``envelope`` with a WS-Security header: UsernameToken (PasswordText) and Timestamp,
-    stamped ``now`` (at each send: the timestamp must be fresh)."""
-    when = now or datetime.now(UTC)
-    fast = _secure_fast(envelope, credential, when)
-    if fast is not None:
-        return fast
-    return _secure_tree(envelope, credential, when)
-
-
-def _secure_tree(envelope: bytes, credential: Credential, when: datetime) -> bytes:
-    """:func:`secure` by parsing the envelope and applying zeep's UsernameToken."""
-    from zeep.wsse.username import UsernameToken
-
-    root = etree.fromstring(envelope, _PARSER)
-    token = UsernameToken(
-        credential.username,
-        credential.password,
-        timestamp_token=_timestamp_token(when, _TOKEN_TTL),
-    )
-    root, _ = token.apply(root, {})
-    return bytes(etree.tostring(root, xml_declaration=True, encoding="utf-8"))
-
-
-def _basic(credential: Credential) -> str:
-    """An HTTP Basic ``Authorization`` value, as requests makes it (latin-1)."""
-    raw = f"{credential.username}:{credential.password}".encode("latin1")
-    return "Basic " + base64.b64encode(raw).decode("ascii")
 
 
 #: a pool's or session's TLS settings: verify, the CA bundle (path, and when and how
@@ -374,7 +176,7 @@ class Sender:
         }
         if credential is not None:
             if endpoint.auth_style == "HTTP_BASIC":
-                headers["Authorization"] = _basic(credential)
+                headers["Authorization"] = basic_authorization(credential)
             else:
                 envelope = secure(envelope, credential)
         try:
@@ -397,7 +199,9 @@ class Sender:
         except urllib3.exceptions.SSLError as exc:
             return self._tls_failure(exc, endpoint, identity)
         except urllib3.exceptions.NewConnectionError as exc:
-            return _broken(exc)  # refused or unresolvable (urllib3 files it under timeouts)
+            return broken_connection(
+                exc
+            )  # refused or unresolvable (urllib3 files it under timeouts)
         except urllib3.exceptions.ConnectTimeoutError:
             return SendResult(RETRY, f"no connection within {endpoint.timeout:g} s")
         except urllib3.exceptions.ReadTimeoutError:
@@ -405,7 +209,7 @@ class Sender:
         except urllib3.exceptions.DecodeError:
             return SendResult(RETRY, "the answer broke off", uncertain=True)
         except urllib3.exceptions.ProtocolError as exc:
-            if _caused_by(exc, http.client.IncompleteRead) or _caused_by(
+            if caused_by(exc, http.client.IncompleteRead) or caused_by(
                 exc, urllib3.exceptions.InvalidChunkLength
             ):
                 return SendResult(RETRY, "the answer broke off", uncertain=True)
@@ -413,7 +217,7 @@ class Sender:
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             if isinstance(exc, OSError):
                 return self._broken_tls(exc, endpoint, identity)
-            return SendResult(RETRY, _short(f"{type(exc).__name__}: transport error"))
+            return SendResult(RETRY, short_reason(f"{type(exc).__name__}: transport error"))
         return classify(response.status, response.data, expect_answer)
 
     def _send_requests(
@@ -434,7 +238,7 @@ class Sender:
                 allow_redirects=False,
             )
         except requests.exceptions.SSLError as exc:
-            return _tls_verdict(exc, identity)
+            return tls_verdict(exc, identity)
         except requests.exceptions.ConnectTimeout:
             return SendResult(RETRY, f"no connection within {endpoint.timeout:g} s")
         except requests.exceptions.ReadTimeout:
@@ -445,9 +249,9 @@ class Sender:
         ):
             return SendResult(RETRY, "the answer broke off", uncertain=True)
         except requests.exceptions.ConnectionError as exc:
-            return _broken(exc)
+            return broken_connection(exc)
         except requests.exceptions.RequestException as exc:
-            return SendResult(RETRY, _short(f"{type(exc).__name__}: transport error"))
+            return SendResult(RETRY, short_reason(f"{type(exc).__name__}: transport error"))
         return classify(response.status_code, response.content, expect_answer)
 
     def _tls_failure(
@@ -455,8 +259,8 @@ class Sender:
     ) -> SendResult:
         """The verdict on a TLS error; one that does not say which check failed (a
         refusal the request's own write ran into) is explained by a bare handshake."""
-        verdict = _tls_verdict(exc, identity)
-        if verdict.reason != _UNEXPLAINED:
+        verdict = tls_verdict(exc, identity)
+        if verdict.reason != UNEXPLAINED_TLS:
             return verdict
         return self._probed(endpoint, identity) or verdict
 
@@ -465,7 +269,7 @@ class Sender:
     ) -> SendResult:
         """A connection that broke: over TLS, the endpoint may have refused our
         certificate (TLS 1.3 says so after the handshake), which a probe tells."""
-        return self._probed(endpoint, identity) or _broken(exc)
+        return self._probed(endpoint, identity) or broken_connection(exc)
 
     def _probed(self, endpoint: Endpoint, identity: ClientIdentity | None) -> SendResult | None:
         if not endpoint.url.lower().startswith("https:"):
@@ -474,8 +278,8 @@ class Sender:
         error = probe(endpoint.url, context, min(endpoint.timeout, _PROBE_SECONDS))
         if error is None:
             return None
-        verdict = _tls_verdict(error, identity)
-        return None if verdict.reason == _UNEXPLAINED else verdict
+        verdict = tls_verdict(error, identity)
+        return None if verdict.reason == UNEXPLAINED_TLS else verdict
 
     def close(self) -> None:
         """Close this thread's connections."""
@@ -486,17 +290,6 @@ class Sender:
 
 
 _DEFAULT_HEADERS = dict(requests.utils.default_headers())
-_UNEXPLAINED = "the TLS handshake failed"
-
-
-def _tls_verdict(exc: BaseException, identity: ClientIdentity | None) -> SendResult:
-    """Which TLS check failed, as a verdict: a refusal a setting or a certificate must
-    fix is parked; one our own check made says nothing of the endpoint's health."""
-    refusal = diagnose(exc, presented=identity is not None)
-    if refusal is None:
-        return SendResult(RETRY, _UNEXPLAINED)
-    outcome = PARK if refusal.permanent else RETRY
-    return SendResult(outcome, _short(refusal.reason), local=refusal.ours)
 
 
 def _unusable_tls(
@@ -506,7 +299,7 @@ def _unusable_tls(
     what = "client certificate" if identity is not None else "CA bundle"
     return SendResult(
         PARK,
-        _short(
+        short_reason(
             f"cannot load the connector's TLS settings ({what}; ca_bundle "
             f"{endpoint.tls_ca_bundle!r}): {exc}"
         ),
@@ -519,32 +312,3 @@ def _read_timeout(endpoint: Endpoint) -> SendResult:
         RETRY, f"no answer within {endpoint.timeout:g} s (it may have been received)",
         uncertain=True,
     )  # fmt: skip
-
-
-def _broken(exc: BaseException) -> SendResult:
-    refused = _refused(exc)
-    reason = "connection refused" if refused else "the connection broke"
-    return SendResult(RETRY, reason, uncertain=not refused)
-
-
-def _causes(exc: BaseException) -> Iterator[BaseException]:
-    """``exc`` and what it wraps: requests and urllib3 nest the real error in ``args[0]``
-    or ``reason`` as well as in ``__cause__``/``__context__``."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        yield cause
-        seen.add(id(cause))
-        wrapped = [cause.args[0] if cause.args else None, getattr(cause, "reason", None)]
-        inner = [w for w in wrapped if isinstance(w, BaseException)]
-        cause = inner[0] if inner else cause.__cause__ or cause.__context__
-
-
-def _caused_by(exc: BaseException, kind: type[BaseException]) -> bool:
-    return any(isinstance(c, kind) for c in _causes(exc))
-
-
-def _refused(exc: BaseException) -> bool:
-    """Whether the request never left: refused or unresolvable, not cut off mid-way."""
-    never_left = ("NewConnectionError", "ConnectionRefusedError", "NameResolutionError")
-    return any(type(c).__name__ in never_left for c in _causes(exc))

@@ -5,7 +5,7 @@
 per message: ``EHLO``, ``STARTTLS`` when the endpoint asks for it (verified against the
 system's or the endpoint's CA bundle), ``AUTH`` when there is a credential, then
 ``MAIL``/``RCPT``/``DATA`` and ``QUIT``. Every step has the endpoint's timeout and the
-connection is always closed. The verdicts match :mod:`connectors.dispatch`:
+connection is always closed. The verdicts (:mod:`connectors.verdicts`):
 
 * ``DELIVERED``: the server took the message (``250`` after the data) for at least one
   recipient; if it refused some, the reason names them with the server's reply;
@@ -49,8 +49,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 from typing import TYPE_CHECKING
 
-from connectors.dispatch import DELIVERED, PARK, RETRY, SendResult, _short
 from connectors.secret_box import Credential
+from connectors.verdicts import DELIVERED, PARK, RETRY, SendResult, short_reason
 
 if TYPE_CHECKING:
     from _typeshed import ReadableBuffer
@@ -328,7 +328,7 @@ class MailSender:
             from_addr = check_address(sender)
             to_addrs = [check_address(r) for r in recipients]
         except ValueError as exc:
-            return SendResult(PARK, _short(f"cannot send: {exc}"), local=True)
+            return SendResult(PARK, short_reason(f"cannot send: {exc}"), local=True)
         if not to_addrs:
             return SendResult(PARK, "cannot send: the message has no recipient", local=True)
         try:
@@ -336,14 +336,14 @@ class MailSender:
         except (OSError, ssl.SSLError) as exc:
             return SendResult(
                 PARK,
-                _short(f"cannot load the CA bundle {endpoint.tls_ca_bundle!r}: {exc}"),
+                short_reason(f"cannot load the CA bundle {endpoint.tls_ca_bundle!r}: {exc}"),
                 local=True,
             )
         result = self._send(message, from_addr, to_addrs, endpoint, context, credential)
         if result.reason is None:
             return result
         secrets = _secrets(credential)
-        return replace(result, reason=_scrub(_short(_scrub(result.reason, secrets)), secrets))
+        return replace(result, reason=_scrub(short_reason(_scrub(result.reason, secrets)), secrets))
 
     def _send(
         self,

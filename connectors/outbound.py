@@ -4,7 +4,7 @@ An envelope is built once, when its outbox row is written, as zeep would render 
 the published WSDL (written directly with lxml; tests hold it equal to zeep's), and
 stored as bytes: a retry or a replay then sends exactly what was built, with
 the same WS-Addressing ``MessageID``. WS-Security is not in it: a UsernameToken's
-timestamp must be fresh at each send, so :mod:`connectors.dispatch` adds it then.
+timestamp must be fresh at each send, so :mod:`connectors.ws_security` adds it then.
 """
 
 from __future__ import annotations

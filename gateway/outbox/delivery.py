@@ -7,7 +7,7 @@ needs. A finished send is a :class:`Sent`, waiting to be recorded.
 Each send gets its secrets from the connector's wallet entries (a batch of claims reads
 and decrypts each entry once): the credential for WS-Security or HTTP Basic, and the
 client certificate for mutual TLS. A fulfillment request or business event goes through
-:class:`connectors.dispatch.Sender`, whose verdict (:mod:`connectors.dispatch`) says
+:class:`connectors.dispatch.Sender`, whose verdict (:mod:`connectors.verdicts`) says
 whether it was delivered, is retried or is parked; an e-mail row goes to the configured
 SMTP server (:mod:`connectors.mail`). A reason the endpoint gave is scrubbed of the
 credential before anything keeps it. A send never raises: what went wrong is its verdict.
@@ -23,10 +23,11 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP, RetryPolicy
-from connectors.dispatch import PARK, Endpoint, Sender, SendResult
+from connectors.dispatch import Endpoint, Sender
 from connectors.mail import MailSender, SmtpEndpoint, build_message
 from connectors.secret_box import Credential, WalletError
 from connectors.tls import ClientIdentity
+from connectors.verdicts import PARK, SendResult
 from gateway.events.publisher import EMAIL_KIND
 from gateway.outbox.replay import Scrubber
 from gateway.persistence.models import utcnow

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 
-from connectors.dispatch import DELIVERED, PARK, RETRY, SendResult
+from connectors.verdicts import DELIVERED, PARK, RETRY, SendResult
 from gateway.observe import metrics
 from gateway.observe.ops_snapshot import EMAIL
 from gateway.outbox.delivery import Claimed

@@ -20,7 +20,7 @@ import threading
 import time
 from collections import deque
 
-from connectors.dispatch import RETRY
+from connectors.verdicts import RETRY
 from gateway.outbox.claims import Claims
 from gateway.outbox.delivery import Claimed, Delivery, Lookup, Sent
 from gateway.outbox.recording import Recorder

@@ -28,7 +28,6 @@ from typing import Any
 from sqlalchemy import Table, insert, select, update
 from sqlalchemy.orm import Session
 
-from connectors.dispatch import DELIVERED, PARK, RETRY, SendResult
 from connectors.outbound import Answer
 from connectors.resilience import (
     BreakerSettings,
@@ -38,6 +37,7 @@ from connectors.resilience import (
     on_success,
     should_retry,
 )
+from connectors.verdicts import DELIVERED, PARK, RETRY, SendResult
 from gateway.errors import GatewayError, ResponseRejected
 from gateway.orders.commands import Acknowledgement, FulfillLineResponse, FulfillmentResponse
 from gateway.orders.responses import ResponseProcessor

@@ -29,8 +29,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
 
-from connectors.dispatch import DELIVERED, PARK, RETRY, Sender
+from connectors.dispatch import Sender
 from connectors.resilience import BreakerSettings
+from connectors.verdicts import DELIVERED, PARK, RETRY
 from gateway.observe.beats import BEAT_SECONDS, record_beat
 from gateway.outbox.claims import Claims
 from gateway.outbox.delivery import Claimed, Delivery

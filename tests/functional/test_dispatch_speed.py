@@ -29,10 +29,10 @@ import pytest
 from sqlalchemy import select, update
 
 from connectors.connector_specs import ConnectorSpec, RetryPolicy, SourceSystemSpec
-from connectors.dispatch import DELIVERED, SendResult
 from connectors.outbound import RequestDocument, RequestLine, build_envelope
 from connectors.resilience import BreakerSettings
 from connectors.secret_box import Credential
+from connectors.verdicts import DELIVERED, SendResult
 from gateway.events.publisher import EVENT_KIND
 from gateway.outbox import pipeline
 from gateway.outbox.delivery import Sent

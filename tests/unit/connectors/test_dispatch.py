@@ -1,5 +1,6 @@
-"""Outbound envelopes and the verdict on each kind of answer (connectors/outbound.py,
-connectors/dispatch.py): what is retried, what is parked, what counts as delivered."""
+"""Outbound envelopes, their WS-Security header and the verdict on each kind of answer
+(connectors/outbound.py, connectors/ws_security.py, connectors/verdicts.py): what is
+retried, what is parked, what counts as delivered."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from connectors.dispatch import DELIVERED, PARK, RETRY, classify, secure
 from connectors.outbound import (
     OUTBOUND_DIR,
     TL_NS,
@@ -20,6 +20,8 @@ from connectors.outbound import (
     build_envelope,
 )
 from connectors.secret_box import Credential
+from connectors.verdicts import DELIVERED, PARK, RETRY, classify
+from connectors.ws_security import secure
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"

@@ -1,4 +1,5 @@
-"""The fast paths of connectors/dispatch.py give what the slow ones gave.
+"""The fast paths of sending give what the slow ones gave (connectors/ws_security.py,
+connectors/dispatch.py).
 
 * ``secure`` splices the WS-Security header into the stored bytes: byte for byte what
   zeep's UsernameToken and lxml's serializer give, for request and event envelopes and
@@ -26,19 +27,12 @@ from typing import Any
 import pytest
 import urllib3
 
-from connectors.dispatch import (
-    DELIVERED,
-    PARK,
-    RETRY,
-    Endpoint,
-    Sender,
-    _secure_fast,
-    _secure_tree,
-    secure,
-)
+from connectors.dispatch import Endpoint, Sender
 from connectors.events import push_envelope
 from connectors.outbound import build_envelope
 from connectors.secret_box import Credential
+from connectors.verdicts import DELIVERED, PARK, RETRY
+from connectors.ws_security import secure, secure_by_parsing, splice_security
 from tests.common.processes import until
 from tests.unit.connectors.test_dispatch import document
 from tests.unit.connectors.test_events import hold, order_header_status_update
@@ -68,9 +62,9 @@ def envelopes() -> list[bytes]:
 @pytest.mark.parametrize("credential", CREDENTIALS)
 def test_the_spliced_security_header_is_what_zeep_and_lxml_write(credential):
     for envelope in envelopes():
-        fast = _secure_fast(envelope, credential, WHEN)
+        fast = splice_security(envelope, credential, WHEN)
         assert fast is not None
-        assert fast == _secure_tree(envelope, credential, WHEN)
+        assert fast == secure_by_parsing(envelope, credential, WHEN)
         assert secure(envelope, credential, WHEN) == fast
 
 
@@ -99,14 +93,14 @@ def test_other_shapes_go_the_parsing_way():
         ),
     ]
     for shape in odd:
-        assert _secure_fast(shape, CREDENTIALS[0], WHEN) is None
+        assert splice_security(shape, CREDENTIALS[0], WHEN) is None
     # no header at all: zeep adds one
     bare = (
         envelope.split(b"<soap-env:Header>")[0]
         + b"<soap-env:Body>"
         + envelope.split(b"<soap-env:Body>")[1]
     )
-    assert _secure_fast(bare, CREDENTIALS[0], WHEN) is None
+    assert splice_security(bare, CREDENTIALS[0], WHEN) is None
     assert b"UsernameToken" in secure(bare, CREDENTIALS[0], WHEN)
     # what lxml refuses is refused the same way
     with pytest.raises(ValueError):

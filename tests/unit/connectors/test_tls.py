@@ -19,8 +19,9 @@ from typing import Any
 
 import pytest
 
-from connectors.dispatch import DELIVERED, PARK, Endpoint, Sender
+from connectors.dispatch import Endpoint, Sender
 from connectors.tls import ClientIdentity
+from connectors.verdicts import DELIVERED, PARK
 from tests.common.pki import Authority, authority, https_serving, server_context
 
 #: a 30 kB request, as a 50-line fulfillment request is

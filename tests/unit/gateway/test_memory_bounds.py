@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from connectors.connector_specs import RetryPolicy
-from connectors.dispatch import DELIVERED, SendResult
+from connectors.verdicts import DELIVERED, SendResult
 from gateway.outbox.delivery import Sent
 from gateway.outbox.worker import Claimed, OutboxWorker
 from gateway.persistence.models import utcnow
