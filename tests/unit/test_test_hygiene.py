@@ -23,8 +23,6 @@ TESTS = Path(__file__).resolve().parents[1]
 #: cross-imports between test modules not yet moved to ``tests/common``; this only shrinks
 WAITING = {
     ("tests/functional/test_events_delivery.py", "tests.functional.test_events"),
-    ("tests/unit/connectors/test_dispatch_speed.py", "tests.unit.connectors.test_dispatch"),
-    ("tests/unit/connectors/test_dispatch_speed.py", "tests.unit.connectors.test_events"),
 }
 
 

@@ -15,63 +15,25 @@ from connectors.outbound import (
     TL_NS,
     TR_NS,
     WSA_NS,
-    RequestDocument,
-    RequestLine,
     build_envelope,
 )
 from connectors.secret_box import Credential
 from connectors.verdicts import DELIVERED, PARK, RETRY, classify
 from connectors.ws_security import secure
+from tests.common.fulfillment_request import request_document
 
 ENV = "http://schemas.xmlsoap.org/soap/envelope/"
 WSSE = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
 WSU = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 
 
-def document(**overrides: object) -> RequestDocument:
-    line = RequestLine(
-        line_id=11,
-        line_number=1,
-        source_line_id="L1",
-        source_line_number="1",
-        fulfill_line_id=21,
-        fulfill_line_number=1,
-        product_number="AS54888",
-        product_description=None,
-        ordered_qty=Decimal("10"),
-        uom_code="Ea",
-        organization="M1",
-        ship_set_name=None,
-        requested_ship_date=None,
-        scheduled_ship_date=datetime(2026, 12, 1, tzinfo=UTC),
-        status_code="AWAIT_SHIP",
-    )
-    base: dict[str, object] = dict(
-        request_id=300,
-        task_type="Shipment",
-        operation="Create",
-        interface_type=None,
-        header_id=1,
-        order_number="100001",
-        source_order_system="LEGACY",
-        source_order_id="S-1",
-        source_order_number="SO-1",
-        source_order_revision="1",
-        buying_party_number=None,
-        buying_party_name=None,
-        customer_po_number=None,
-        currency_code="USD",
-        business_unit_name=None,
-        ordered_date=None,
-        lines=(line,),
-    )
-    base.update(overrides)
-    return RequestDocument(**base)  # type: ignore[arg-type]
-
-
 def envelope(operation: str = "processFulfillmentRequest", reply_to: str | None = "http://r/x"):
     raw = build_envelope(
-        document(), operation, message_id="urn:uuid:m-1", to="http://wms/x", reply_to=reply_to
+        request_document(),
+        operation,
+        message_id="urn:uuid:m-1",
+        to="http://wms/x",
+        reply_to=reply_to,
     )
     return raw, etree.fromstring(raw)
 
@@ -99,7 +61,7 @@ def test_a_sync_request_names_its_action_and_an_unknown_operation_is_refused():
     assert head.findtext(f"{{{WSA_NS}}}Action") == "processSync"
     assert head.find(f"{{{WSA_NS}}}ReplyTo") is None
     with pytest.raises(ValueError, match="not an operation"):
-        build_envelope(document(), "pushPayload", message_id="m", to="t", reply_to=None)
+        build_envelope(request_document(), "pushPayload", message_id="m", to="t", reply_to=None)
 
 
 def test_ws_security_is_added_at_send_time_with_a_timestamp_and_text_password():

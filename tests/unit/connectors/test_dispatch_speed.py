@@ -33,9 +33,9 @@ from connectors.outbound import build_envelope
 from connectors.secret_box import Credential
 from connectors.verdicts import DELIVERED, PARK, RETRY
 from connectors.ws_security import secure, secure_by_parsing, splice_security
+from tests.common.business_events import hold, order_header_status_update
+from tests.common.fulfillment_request import request_document
 from tests.common.processes import until
-from tests.unit.connectors.test_dispatch import document
-from tests.unit.connectors.test_events import hold, order_header_status_update
 
 WHEN = datetime(2026, 11, 23, 12, 0, 7, tzinfo=UTC)
 CREDENTIALS = [
@@ -46,7 +46,7 @@ CREDENTIALS = [
 
 
 def envelopes() -> list[bytes]:
-    doc = document()
+    doc = request_document()
     return [
         build_envelope(
             doc, op, message_id="urn:uuid:m-1", to="https://wms.example/x?a=1&b=2", reply_to=reply
