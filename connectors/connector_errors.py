@@ -14,9 +14,10 @@
                                     (also a ValueError)
 
 The classes are re-exported by the modules that raise them (:mod:`connectors.spec_reader`,
-:mod:`connectors.secret_box`, :mod:`connectors.outbound`, :mod:`connectors.events`), so
-callers import them from either place. The errors that were ValueErrors stay ValueErrors,
-because callers catch them as such beside other bad input.
+:mod:`connectors.secret_box`, :mod:`connectors.outbound`,
+:mod:`connectors.push_payload_reader`), so callers import them from either place. The
+errors that were ValueErrors stay ValueErrors, because callers catch them as such beside
+other bad input.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 A push must come from the expected user (:func:`authenticated`: HTTP Basic, or a
 WS-Security UsernameToken with ``PasswordText``) and, when it names its operation in
 SOAPAction or ``wsa:Action``, name ``pushPayload`` (:func:`check_action`). What the payload
-must be is :func:`connectors.events.parse_push`'s to say. A push refused for its content
+must be is :func:`connectors.push_payload_reader.parse_push`'s to say. A push refused for its content
 raises :class:`PushRefusedError`, which the subscriber answers with a SOAP ``Client`` fault.
 """
 
@@ -16,8 +16,8 @@ from typing import Any
 
 from lxml import etree
 
-from connectors.events import PUSH_ACTION
 from connectors.outbound import SOAP_ENV_NS
+from connectors.push_payload import PUSH_ACTION
 from simulators import harness
 
 __all__ = ["FAILED_AUTHENTICATION", "PushRefusedError", "authenticated", "check_action"]

@@ -3,7 +3,7 @@
 It serves Oracle's one-way ``BusinessEventsConnector.pushPayload``
 (``connectors/wsdl/events/BusinessEventsConnector.wsdl``, contract §5.2–5.6) the way a customer's
 connector endpoint would: every push is checked (credentials, then the payload against
-``BusinessEventsConnectorPayload.xsd`` through :func:`connectors.events.parse_push`),
+``BusinessEventsConnectorPayload.xsd`` through :func:`connectors.push_payload_reader.parse_push`),
 recorded once per ``wsa:MessageID``, and answered HTTP 202 with an empty body.
 
 It is also a fault injector, deterministic for a given seed (:class:`SubscriberOptions`,
@@ -47,10 +47,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from connectors.events import (
-    EVENTS_DIR,
-    WSDL_PATH,
-    EventHeader,
+from connectors.push_payload import EVENTS_DIR, WSDL_PATH, EventHeader
+from connectors.push_payload_reader import (
     PayloadInvalidError,
     PushedPayload,
     parse_push,

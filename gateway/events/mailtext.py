@@ -3,7 +3,7 @@ that names the order, the change and every line it touched."""
 
 from __future__ import annotations
 
-from connectors.events import EventHeader
+from connectors.push_payload import EventHeader
 from gateway.persistence.models import OrderHeader
 
 __all__ = ["notification"]

@@ -1,11 +1,11 @@
 """Oracle's ``results`` payload for each change, from the order as stored.
 
-Each function fills exactly the fields contract §5.4 gives its EventCode (the builder in
-:mod:`connectors.events` refuses anything else). Where Oracle has a numeric id that omgw
-does not keep (item and organization ids, the source schedule id), the field is sent
-``xsi:nil``, as Oracle's mappings do for an empty source; ``CustomerId`` is the buying
-party number when that is numeric, and ``FlineStatusUpdate`` maps the source line id to
-the fulfillment line's ``OrchestrationOrderLineId``, as Oracle's XSL does.
+Each function fills exactly the fields contract §5.4 gives its EventCode (the writer in
+:mod:`connectors.push_payload_writer` refuses anything else). Where Oracle has a numeric
+id that omgw does not keep (item and organization ids, the source schedule id), the field
+is sent ``xsi:nil``, as Oracle's mappings do for an empty source; ``CustomerId`` is the
+buying party number when that is numeric, and ``FlineStatusUpdate`` maps the source line
+id to the fulfillment line's ``OrchestrationOrderLineId``, as Oracle's XSL does.
 ``OrderAttributeUpdate`` carries on each fulfillment line the pairs that changed; a ship-to
 site that is not a number (``xs:decimal``) is left out, and times are sent in UTC.
 """
@@ -16,7 +16,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from decimal import Decimal
 
-from connectors.events import EventFulfillLine, EventHeader, EventLine
+from connectors.push_payload import EventFulfillLine, EventHeader, EventLine
 from gateway.persistence.models import FulfillLine, Hold, OrderHeader, OrderLine, as_utc
 
 __all__ = [

@@ -23,7 +23,8 @@ from functools import partial
 
 from sqlalchemy.orm import Session
 
-from connectors.events import PUSH_ACTION, PUSH_OPERATION, EventHeader, push_envelope
+from connectors.push_payload import PUSH_ACTION, PUSH_OPERATION, EventHeader
+from connectors.push_payload_writer import push_envelope
 from connectors.trigger_points import ORDER_ATTRIBUTES
 from gateway.events import payloads
 from gateway.events.mailtext import notification

@@ -7,7 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from connectors.events import EventFulfillLine, EventHeader, EventLine
+from connectors.push_payload import EventFulfillLine, EventHeader, EventLine
 
 
 def order_header_status_update() -> EventHeader:

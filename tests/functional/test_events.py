@@ -18,7 +18,8 @@ from lxml import etree
 from sqlalchemy import event, select
 
 from connectors.connector_specs import ConnectorSpec, RetryPolicy
-from connectors.events import EVENTS_NS, parse_push
+from connectors.push_payload import EVENTS_NS
+from connectors.push_payload_reader import parse_push
 from connectors.secret_box import Credential
 from connectors.trigger_points import JeopardyThresholdSpec, TriggerPointSpec
 from gateway.errors import GatewayError

@@ -16,7 +16,8 @@ import pytest
 from lxml import etree
 
 from connectors.connector_specs import ConnectorSpec
-from connectors.events import EVENTS_NS, EventHeader, parse_push, validate_results
+from connectors.push_payload import EVENTS_NS, EventHeader
+from connectors.push_payload_reader import parse_push, validate_results
 from connectors.trigger_points import TriggerPointSpec
 from gateway.registry.rule_store import RuleStore
 from gateway.registry.store import Registry

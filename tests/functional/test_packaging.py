@@ -106,7 +106,8 @@ READ_DATA = """
 import tomllib, zeep
 from lxml import etree
 import connectors, gateway, routing
-from connectors.events import EVENTS_DIR, WSDL_PATH, results_schema
+from connectors.push_payload import EVENTS_DIR, WSDL_PATH
+from connectors.push_payload_reader import results_schema
 from connectors.outbound import OUTBOUND_DIR
 from gateway.demo import DEMO_SETUP
 results_schema()

@@ -1,6 +1,6 @@
 """The simulated business-event subscriber (``omgw simulate subscriber``) over real HTTP.
 
-Pushes are built with :func:`connectors.events.push_envelope`, as omgw sends them, and
+Pushes are built with :func:`connectors.push_payload_writer.push_envelope`, as omgw sends them, and
 POSTed with requests to a subscriber on 127.0.0.1. Every wait is bounded.
 """
 
@@ -22,14 +22,9 @@ from click.testing import CliRunner
 from lxml import etree
 from zeep.wsse.username import UsernameToken
 
-from connectors.events import (
-    PUSH_ACTION,
-    EventFulfillLine,
-    EventHeader,
-    EventLine,
-    parse_results,
-    push_envelope,
-)
+from connectors.push_payload import PUSH_ACTION, EventFulfillLine, EventHeader, EventLine
+from connectors.push_payload_reader import parse_results
+from connectors.push_payload_writer import push_envelope
 from gateway.cli import cli
 from simulators.subscriber import SubscriberOptions, running_subscriber
 from tests.common.processes import started

@@ -28,8 +28,8 @@ import pytest
 import urllib3
 
 from connectors.dispatch import Endpoint, Sender
-from connectors.events import push_envelope
 from connectors.outbound import build_envelope
+from connectors.push_payload_writer import push_envelope
 from connectors.secret_box import Credential
 from connectors.verdicts import DELIVERED, PARK, RETRY
 from connectors.ws_security import secure, secure_by_parsing, splice_security

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[3]
 # Run in a fresh process each time: libxml2's set-up happens once per process.
 _RACE = """
 import threading
-from connectors.events import results_schema
+from connectors.push_payload_reader import results_schema
 from connectors.outbound import _tr_schema
 from simulators.request_reading import request_schema
 barrier = threading.Barrier(9)

@@ -13,7 +13,9 @@ from lxml import etree
 from sqlalchemy import select
 
 from connectors.connector_specs import ConnectorSpec
-from connectors.events import EVENTS_NS, parse_results, results_document
+from connectors.push_payload import EVENTS_NS
+from connectors.push_payload_reader import parse_results
+from connectors.push_payload_writer import results_document
 from connectors.trigger_points import TriggerPointSpec
 from gateway.events import payloads, publisher, recorder
 from gateway.orders.commands import LineInput, OrderInput

@@ -1,4 +1,5 @@
-"""Business-event payloads (connectors/events.py, connectors/wsdl/events): the published schema is
+"""Business-event payloads (connectors/push_payload.py, push_payload_writer.py,
+push_payload_reader.py; connectors/wsdl/events): the published schema is
 contract §5.3 to the letter, each EventCode fills exactly contract §5.4's fields (nil where
 no value), pushes round-trip, and a subscriber refuses anything malformed."""
 
@@ -13,7 +14,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
-from connectors.events import (
+from connectors.push_payload import (
     CHANGED_ONLY,
     CONNECTOR_NS,
     EVENT_CODES,
@@ -25,14 +26,15 @@ from connectors.events import (
     EventFulfillLine,
     EventHeader,
     EventLine,
+)
+from connectors.push_payload_reader import (
     PayloadInvalidError,
     parse_push,
     parse_results,
-    push_envelope,
-    results_document,
     results_schema,
     validate_results,
 )
+from connectors.push_payload_writer import push_envelope, results_document
 from tests.common.business_events import (
     PUSHES,
     fline_closed,
