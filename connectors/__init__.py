@@ -8,6 +8,7 @@ envelopes (:mod:`connectors.outbound`), the credentials added at send time
 and the verdict on each outcome (:mod:`connectors.verdicts`); the business events OM
 pushes (:mod:`connectors.push_payload`, written by :mod:`connectors.push_payload_writer`
 and read by a subscriber with :mod:`connectors.push_payload_reader`); trigger points
-(:mod:`connectors.trigger_points`) and e-mail through SMTP (:mod:`connectors.mail`). Every
+(:mod:`connectors.trigger_points`) and e-mail (:mod:`connectors.mail_message`,
+:mod:`connectors.mail_sender`). Every
 error it raises derives from :class:`connectors.connector_errors.ConnectorError`.
 """

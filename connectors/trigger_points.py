@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
-from connectors.mail import check_address
+from connectors.mail_message import check_address
 from connectors.spec_reader import (
     MAX_PLANNED_MINUTES,
     Problem,

@@ -1,6 +1,6 @@
 """What each outcome of a send means: the verdict on an answer or a transport failure.
 
-Sending (:mod:`connectors.dispatch` over HTTP, :mod:`connectors.mail` over SMTP) ends in
+Sending (:mod:`connectors.dispatch` over HTTP, :mod:`connectors.mail_sender` over SMTP) ends in
 one of three verdicts, decided here from what came back, without I/O:
 
 * ``DELIVERED``: a 2xx answer (for a synchronous call, with a valid ``headerTR``);

@@ -9,7 +9,7 @@ and decrypts each entry once): the credential for WS-Security or HTTP Basic, and
 client certificate for mutual TLS. A fulfillment request or business event goes through
 :class:`connectors.dispatch.Sender`, whose verdict (:mod:`connectors.verdicts`) says
 whether it was delivered, is retried or is parked; an e-mail row goes to the configured
-SMTP server (:mod:`connectors.mail`). A reason the endpoint gave is scrubbed of the
+SMTP server (:mod:`connectors.mail_sender`). A reason the endpoint gave is scrubbed of the
 credential before anything keeps it. A send never raises: what went wrong is its verdict.
 """
 
@@ -24,7 +24,8 @@ from datetime import datetime
 
 from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP, RetryPolicy
 from connectors.dispatch import Endpoint, Sender
-from connectors.mail import MailSender, SmtpEndpoint, build_message
+from connectors.mail_message import build_message
+from connectors.mail_sender import MailSender, SmtpEndpoint
 from connectors.secret_box import Credential, WalletError
 from connectors.tls import ClientIdentity
 from connectors.verdicts import PARK, SendResult

@@ -1,5 +1,6 @@
-"""E-mail through SMTP (connectors/mail.py): real servers on 127.0.0.1 (aiosmtpd, or a bare
-socket for servers that misbehave) and the verdict on each thing they can do."""
+"""E-mail through SMTP (connectors/mail_message.py, connectors/mail_sender.py): real
+servers on 127.0.0.1 (aiosmtpd, or a bare socket for servers that misbehave) and the
+verdict on each thing they can do."""
 
 from __future__ import annotations
 
@@ -27,16 +28,10 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from connectors.mail import (
-    DELIVERED,
-    PARK,
-    RETRY,
-    MailSender,
-    SmtpEndpoint,
-    build_message,
-    check_address,
-)
+from connectors.mail_message import build_message, check_address
+from connectors.mail_sender import MailSender, SmtpEndpoint
 from connectors.secret_box import Credential
+from connectors.verdicts import DELIVERED, PARK, RETRY
 from tests.common.processes import refused_port
 from tests.common.smtp import BoundController
 
