@@ -111,8 +111,8 @@ def setup(url: str) -> Runtime:
 def enqueue(runtime: Runtime, size: int, count: int, tag: str) -> list[RequestDocument]:
     """``count`` orders of ``size`` lines through intake: ``count`` outbox rows of one
     request each. Returns each request's ``headerTL`` content (for the zeep baseline)."""
-    from gateway.orders.commands import LineInput, OrderInput
     from gateway.orders.intake import OrderIntake
+    from gateway.orders.message_values import LineInput, OrderInput
     from gateway.orders.outgoing import request_document
     from gateway.persistence.models import (
         FulfillLine,

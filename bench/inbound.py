@@ -112,8 +112,8 @@ def main() -> None:
 
     from connectors.secret_box import MasterKey
     from gateway.config import Settings
-    from gateway.orders.commands import LineInput, OrderInput
     from gateway.orders.intake import OrderIntake
+    from gateway.orders.message_values import LineInput, OrderInput
     from gateway.persistence.models import SourceSystem, User
     from gateway.runtime import Runtime
     from gateway.security.passwords import hash_password

@@ -271,8 +271,8 @@ def seed_orders(home: Home, prefix: str, count: int, lines: int) -> list[list[in
 
     Returns each order's fulfillment line ids, for responses that ship them.
     """
-    from gateway.orders.commands import LineInput, OrderInput
     from gateway.orders.intake import OrderIntake
+    from gateway.orders.message_values import LineInput, OrderInput
     from gateway.runtime import Runtime
 
     runtime = Runtime(home.settings())

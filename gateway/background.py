@@ -31,9 +31,9 @@ from gateway.errors import GatewayError
 from gateway.observe.alerts import run_monitor
 from gateway.observe.beats import record_job
 from gateway.observe.ops_snapshot import JOB_JEOPARDY
-from gateway.orders.commands import FulfillmentResponse, OrderInput
 from gateway.orders.intake import OrderIntake
 from gateway.orders.jeopardy import check_in_batches
+from gateway.orders.message_values import FulfillmentResponse, OrderInput
 from gateway.orders.responses import ResponseProcessor
 from gateway.persistence.models import StagedOrder, StagedResponse, utcnow
 from gateway.persistence.retention import Pruned, prune

@@ -2,9 +2,10 @@
 
 A push must come from the expected user (:func:`authenticated`: HTTP Basic, or a
 WS-Security UsernameToken with ``PasswordText``) and, when it names its operation in
-SOAPAction or ``wsa:Action``, name ``pushPayload`` (:func:`check_action`). What the payload
-must be is :func:`connectors.push_payload_reader.parse_push`'s to say. A push refused for its content
-raises :class:`PushRefusedError`, which the subscriber answers with a SOAP ``Client`` fault.
+SOAPAction or ``wsa:Action``, name ``pushPayload`` (:func:`check_action`). What the
+payload must be is :func:`connectors.push_payload_reader.parse_push`'s to say. A push
+refused for its content raises :class:`PushRefusedError`, which the subscriber answers
+with a SOAP ``Client`` fault.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``omgw hold apply|release|list``: stop an order or a line where it is, and let it go on.
 
-Apply and release go through :class:`~gateway.orders.holds.HoldService`, as
+Apply and release go through :class:`~gateway.orders.hold_service.HoldService`, as
 ``OrderHoldService`` does over SOAP; here a repeat is refused rather than answered.
 """
 
@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_record, emit_table, json_option
-from gateway.orders.holds import HoldService, HoldTarget
+from gateway.orders.hold_service import HoldService, HoldTarget
 from gateway.outbox.replay import iso
 from gateway.persistence.models import Hold, OrderHeader, OrderLine
 

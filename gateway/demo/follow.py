@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 from gateway.demo.home import DEMO_ALERTS
 from gateway.demo.order_documents import DEMO_HOLD
 from gateway.observe.alerts import run_monitor
-from gateway.orders.holds import HoldService
+from gateway.orders.hold_service import HoldService
 from gateway.outbox.replay import MessageFilter, Replayer
 from gateway.persistence.models import Connector, FulfillLine, OrderHeader, OutboxMessage
 from gateway.runtime import Runtime

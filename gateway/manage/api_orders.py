@@ -11,7 +11,7 @@ from typing import Any
 from gateway.errors import ValidationError
 from gateway.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
 from gateway.manage.web_routes import Call, Param, api, when_arg
-from gateway.orders.holds import HoldService, HoldTarget
+from gateway.orders.hold_service import HoldService, HoldTarget
 from gateway.persistence.models import row_id
 from gateway.views.message_lines import request_lines
 from gateway.views.order_history import list_orders, order_history

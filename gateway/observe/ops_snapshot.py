@@ -274,7 +274,7 @@ def _read_lines(session: Session, snap: OpsSnapshot) -> None:
     snap.routing_errors = snap.lines_by_status.get("ROUTING_ERROR", 0)
     stuck_before = snap.now - timedelta(seconds=snap.thresholds.stuck)
     h = table_of(Hold).c
-    # a line under a hold waits on purpose (orders.holds): that is not being stuck
+    # a line under a hold waits on purpose (orders.hold_service): that is not being stuck
     held = exists().where(
         h.header_id == f.header_id,
         h.released_at.is_(None),

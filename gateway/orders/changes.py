@@ -35,7 +35,7 @@ from typing import Any
 
 from gateway.errors import StateError, ValidationError
 from gateway.lifecycle import PENDING_CHANGE, SHIPPED_OR_LATER
-from gateway.orders.commands import LineInput, OrderInput
+from gateway.orders.message_values import LineInput, OrderInput
 
 __all__ = [
     "AWAITING_SYSTEM",

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 from gateway.events import recorder
 from gateway.lifecycle import PENDING_CHANGE
 from gateway.orders.revision import apply_update, restore_line, stored_moves, sync_quantities
-from gateway.orders.state import StatusWriter
+from gateway.orders.status_writer import StatusWriter
 from gateway.persistence.kept import from_column
 from gateway.persistence.models import FulfillLine, FulfillmentRequest, OrderHeader
 

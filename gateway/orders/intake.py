@@ -19,15 +19,15 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import NotFoundError, StateError, ValidationError
 from gateway.lifecycle import TERMINAL
-from gateway.orders.commands import OrderInput
 from gateway.orders.inquiry import OrderQuery, find_orders
 from gateway.orders.limits import MAX_REVISION, check_length, check_quantity
+from gateway.orders.message_values import OrderInput
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.order_plan import header_values, plan_order
 from gateway.orders.order_store import PlacedOrder, insert_header, write_order
 from gateway.orders.returns import resolve_returns
 from gateway.orders.revision import Reviser
-from gateway.orders.state import StatusWriter
+from gateway.orders.status_writer import StatusWriter
 from gateway.orders.xref import map_order
 from gateway.persistence.models import (
     FulfillLine,

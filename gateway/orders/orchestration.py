@@ -16,11 +16,11 @@ from sqlalchemy import insert
 from sqlalchemy.orm import Session
 from sqlalchemy.orm.attributes import set_committed_value
 
-from gateway.orders.held import active_holds, hold_on
+from gateway.orders.active_holds import active_holds, hold_on
 from gateway.orders.line_routing import Router
 from gateway.orders.outgoing import OutboxWriter
 from gateway.orders.placement import AWAITING, place
-from gateway.orders.state import StatusWriter
+from gateway.orders.status_writer import StatusWriter
 from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,

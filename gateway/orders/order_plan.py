@@ -2,7 +2,7 @@
 
 The store inserts the new header first (:func:`header_values`; its id and order number
 are attributes routing rules may test). :func:`plan_order` then takes the checked
-:class:`~gateway.orders.commands.OrderInput`, that header and the registry snapshot, and
+:class:`~gateway.orders.message_values.OrderInput`, that header and the registry snapshot, and
 returns a :class:`PlannedOrder`: the rows to insert as they end (lines, one fulfillment
 line each, the requests), the header's final status, the history rows, and the holds to
 apply. Each line takes the newest version of the
@@ -23,8 +23,8 @@ from typing import Any
 from gateway import lifecycle
 from gateway.events.recorder import StatusRecord
 from gateway.orchestration_model import DEFAULT_PROCESS, RETURN_PROCESS
-from gateway.orders.commands import OrderInput
 from gateway.orders.line_routing import Router
+from gateway.orders.message_values import OrderInput
 from gateway.orders.placement import AWAITING, place
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow, NewRequest, ReturnReference
 from gateway.persistence.kept import to_column

@@ -18,7 +18,7 @@ from sqlalchemy import bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from gateway.events import recorder
-from gateway.orders.holds import record_holds
+from gateway.orders.hold_service import record_holds
 from gateway.orders.order_plan import PlannedOrder
 from gateway.orders.outgoing import OutboxWriter
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow, column_names, request_values

@@ -35,10 +35,10 @@ from gateway.errors import (
 )
 from gateway.events.recorder import StatusRecord
 from gateway.lifecycle import OPEN_FOR_SHIPMENT, PENDING_CHANGE, SHIPPED_OR_LATER, TERMINAL
-from gateway.orders.commands import FulfillLineResponse, LineOutcome
-from gateway.orders.held import hold_on
+from gateway.orders.active_holds import hold_on
 from gateway.orders.limits import check_length, check_quantity
 from gateway.orders.line_routing import Router
+from gateway.orders.message_values import FulfillLineResponse, LineOutcome
 from gateway.orders.placement import BILLED_WHERE_SHIPPED, Placement, place
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow, NewRequest, OrderSet
 from gateway.orders.steps import next_external, process_of

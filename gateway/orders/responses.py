@@ -27,14 +27,14 @@ from sqlalchemy.orm import Session
 from connectors.connector_specs import PROCESSING_OPTIONS
 from gateway.errors import LineError, NotFoundError, StateError, ValidationError
 from gateway.lifecycle import SHIPPED_OR_LATER, TERMINAL
-from gateway.orders.commands import (
+from gateway.orders.compensation import CHANGE_OPERATIONS, apply_change_answer
+from gateway.orders.limits import check_length
+from gateway.orders.message_values import (
     Acknowledgement,
     FulfillLineResponse,
     FulfillmentResponse,
     ResponseResult,
 )
-from gateway.orders.compensation import CHANGE_OPERATIONS, apply_change_answer
-from gateway.orders.limits import check_length
 from gateway.orders.response_decision import TASK_STATUSES, decide, not_assigned
 from gateway.orders.response_store import read_orders, write_decision
 from gateway.persistence.models import (

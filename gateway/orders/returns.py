@@ -28,7 +28,7 @@ from sqlalchemy.orm import Session
 
 from gateway.errors import NotFoundError, StateError, ValidationError
 from gateway.lifecycle import SHIPPED_OR_LATER
-from gateway.orders.commands import LineInput, OrderInput
+from gateway.orders.message_values import LineInput, OrderInput
 from gateway.orders.rows import ReturnReference
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.registry.registry_snapshot import System

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from gateway.events import recorder
 from gateway.orchestration_model import DEFAULT_PROCESS, RETURN_PROCESS
+from gateway.orders.active_holds import active_holds
 from gateway.orders.changes import (
     AWAITING_SYSTEM,
     CurrentFline,
@@ -44,16 +45,15 @@ from gateway.orders.changes import (
     plan_revision,
     ship_to,
 )
-from gateway.orders.commands import LineInput, OrderInput
-from gateway.orders.held import active_holds
-from gateway.orders.holds import record_holds
+from gateway.orders.hold_service import record_holds
+from gateway.orders.message_values import LineInput, OrderInput
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.order_plan import DEFAULT_UOM, DEFAULT_WAREHOUSE
 from gateway.orders.outgoing import ChangeNote, OutboxWriter
 from gateway.orders.reference_copy import read_copy, write_copy
 from gateway.orders.request_states import RequestStates, request_states
 from gateway.orders.rows import FlineRow, ReturnReference
-from gateway.orders.state import StatusWriter
+from gateway.orders.status_writer import StatusWriter
 from gateway.persistence.kept import from_column, to_column
 from gateway.persistence.models import (
     FulfillLine,

@@ -15,7 +15,7 @@ from dataclasses import replace
 
 from connectors.connector_specs import ValueMaps
 from gateway.errors import ValidationError
-from gateway.orders.commands import LineInput, OrderInput
+from gateway.orders.message_values import LineInput, OrderInput
 
 __all__ = ["map_order", "translate"]
 

@@ -39,7 +39,7 @@ from connectors.resilience import (
 )
 from connectors.verdicts import DELIVERED, PARK, RETRY, SendResult
 from gateway.errors import GatewayError, ResponseRejected
-from gateway.orders.commands import Acknowledgement, FulfillLineResponse, FulfillmentResponse
+from gateway.orders.message_values import Acknowledgement, FulfillLineResponse, FulfillmentResponse
 from gateway.orders.responses import ResponseProcessor
 from gateway.outbox.breaker_rows import breaker_state, locked_health, store_breaker
 from gateway.outbox.delivery import Claimed, Sent

@@ -11,7 +11,7 @@ from sqlalchemy.orm import Session
 from gateway import namespaces as ns
 from gateway.contract.model import load
 from gateway.errors import wire_code
-from gateway.orders.commands import (
+from gateway.orders.message_values import (
     Acknowledgement,
     FulfillLineResponse,
     FulfillmentResponse,

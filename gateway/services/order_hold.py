@@ -4,7 +4,7 @@ omgw's own service (docs/holds-over-soap.md): Oracle's ADF shape, with the opera
 attribute names Oracle's REST API uses for the same requests. The order is named as
 createOrders names it (``SourceTransactionSystem`` + ``SourceTransactionIdentifier``),
 a line by its ``SourceTransactionLineIdentifier``. Both operations go through
-:class:`~gateway.orders.holds.HoldService`, as ``omgw hold`` does, and answer a repeat
+:class:`~gateway.orders.hold_service.HoldService`, as ``omgw hold`` does, and answer a repeat
 as done already (``ALREADY_APPLIED``, ``ALREADY_RELEASED``): a caller that lost an
 answer sends the same request again.
 """
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from gateway import namespaces as ns
 from gateway.errors import ValidationError
-from gateway.orders.holds import HoldOutcome, HoldService, HoldTarget
+from gateway.orders.hold_service import HoldOutcome, HoldService, HoldTarget
 from gateway.runtime import Runtime
 from gateway.services.convert import as_utc, make, required, text
 from gateway.services.edge import authorise, request_info, transaction

@@ -17,9 +17,9 @@ from sqlalchemy.orm import Session
 from gateway import namespaces as ns
 from gateway.contract.model import load
 from gateway.errors import GatewayError, ValidationError, wire_code
-from gateway.orders.commands import HoldInput, LineInput, OrderInput
 from gateway.orders.intake import DEFAULT_REVISION, ImportOutcome, OrderIntake
 from gateway.orders.limits import check_length
+from gateway.orders.message_values import HoldInput, LineInput, OrderInput
 from gateway.persistence.models import OrderHeader, StagedOrder
 from gateway.runtime import Runtime
 from gateway.services.attributes import kept

@@ -23,7 +23,7 @@ from connectors.push_payload_reader import parse_push
 from connectors.secret_box import Credential
 from connectors.trigger_points import JeopardyThresholdSpec, TriggerPointSpec
 from gateway.errors import GatewayError
-from gateway.orders.holds import HoldService
+from gateway.orders.hold_service import HoldService
 from gateway.orders.jeopardy import JeopardyCheck, check_in_batches
 from gateway.persistence.models import MessageLog, OrderHeader
 from gateway.registry.store import Registry

@@ -10,8 +10,8 @@ from decimal import Decimal
 from sqlalchemy import func, select
 
 from gateway.config import Settings
-from gateway.orders.commands import LineInput, OrderInput
 from gateway.orders.intake import OrderIntake
+from gateway.orders.message_values import LineInput, OrderInput
 from gateway.persistence.models import FulfillLine, OrderHeader, OutboxMessage
 from gateway.runtime import Runtime
 from tests.conftest import Admin

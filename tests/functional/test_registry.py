@@ -475,8 +475,8 @@ def test_a_key_file_write_never_leaves_a_partial_file(tmp_path):
 
 
 def test_a_system_with_open_requests_cannot_be_removed(runtime):
-    from gateway.orders.commands import LineInput, OrderInput
     from gateway.orders.intake import OrderIntake
+    from gateway.orders.message_values import LineInput, OrderInput
 
     def work(reg: Registry, _w: Wallet) -> None:
         reg.put_source_system(SourceSystemSpec("CAP1", order_capture=True))

@@ -388,8 +388,8 @@ def test_odd_rule_ids_in_a_setup_file_get_a_line_not_a_traceback(admin, tmp_path
 def _take_order(admin, key: str) -> str:
     """An order of one CM5008 line taken in through the domain, in the admin's home."""
     from gateway.config import Settings
-    from gateway.orders.commands import LineInput, OrderInput
     from gateway.orders.intake import OrderIntake
+    from gateway.orders.message_values import LineInput, OrderInput
     from gateway.runtime import Runtime
 
     settings = Settings.from_env({k: v for k, v in admin.env.items() if v is not None})

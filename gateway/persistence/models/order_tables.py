@@ -192,7 +192,7 @@ class StatusHistory(Base):
 
 class Hold(Base):
     """A hold on an order (``order_line_id`` None) or one order line; active until
-    released. A held line does not progress (gateway/orders/holds.py)."""
+    released. A held line does not progress (gateway/orders/hold_service.py)."""
 
     __tablename__ = "holds"
     __table_args__ = (Index("ix_holds_header", "header_id", "released_at"),)

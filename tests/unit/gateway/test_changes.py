@@ -10,7 +10,7 @@ import pytest
 
 from gateway.errors import StateError, ValidationError
 from gateway.orders.changes import CurrentFline, CurrentLine, FlineChange, plan_revision
-from gateway.orders.commands import LineInput, OrderInput
+from gateway.orders.message_values import LineInput, OrderInput
 
 D = Decimal
 

@@ -18,8 +18,8 @@ from connectors.push_payload_reader import parse_results
 from connectors.push_payload_writer import results_document
 from connectors.trigger_points import TriggerPointSpec
 from gateway.events import payloads, publisher, recorder
-from gateway.orders.commands import LineInput, OrderInput
 from gateway.orders.intake import OrderIntake
+from gateway.orders.message_values import LineInput, OrderInput
 from gateway.persistence.models import OrderHeader, OutboxMessage
 from gateway.registry.store import Registry
 from gateway.registry.trigger_store import TriggerStore

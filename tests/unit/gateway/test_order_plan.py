@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from gateway.orchestration_model import DEFAULT_PROCESS
-from gateway.orders.commands import HoldInput, LineInput, OrderInput
+from gateway.orders.message_values import HoldInput, LineInput, OrderInput
 from gateway.orders.order_plan import PlannedOrder, header_values, plan_order
 from gateway.orders.rows import HeaderRow
 from gateway.registry.registry_snapshot import ConnectorInfo, ProcessVersion, Snapshot, System

@@ -8,7 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from gateway.errors import ResponseRejected, StateError, ValidationError
-from gateway.orders.commands import (
+from gateway.orders.intake import OrderIntake
+from gateway.orders.message_values import (
     Acknowledgement,
     FulfillLineResponse,
     FulfillmentResponse,
@@ -16,7 +17,6 @@ from gateway.orders.commands import (
     OrderInput,
     ResponseResult,
 )
-from gateway.orders.intake import OrderIntake
 from gateway.orders.responses import ResponseProcessor
 from gateway.persistence.models import FulfillLine, StatusHistory
 

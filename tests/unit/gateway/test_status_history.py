@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import event, select
 
 from gateway.events import recorder
-from gateway.orders.commands import LineInput, OrderInput
 from gateway.orders.intake import OrderIntake
-from gateway.orders.state import StatusWriter
+from gateway.orders.message_values import LineInput, OrderInput
+from gateway.orders.status_writer import StatusWriter
 from gateway.persistence.models import FulfillLine, StatusHistory
 
 

@@ -26,10 +26,10 @@ from sqlalchemy.orm import Session
 from gateway.errors import ConflictError, NotFoundError, StateError, ValidationError
 from gateway.events import recorder
 from gateway.lifecycle import TERMINAL
-from gateway.orders.held import active_holds, hold_on
+from gateway.orders.active_holds import active_holds, hold_on
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.rows import HeaderRow, LineRow
-from gateway.orders.state import StatusWriter
+from gateway.orders.status_writer import StatusWriter
 from gateway.persistence.models import (
     FulfillLine,
     Hold,
