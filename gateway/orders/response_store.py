@@ -19,8 +19,8 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from gateway.events import recorder
+from gateway.orders.decision_draft import Decision
 from gateway.orders.outgoing import OutboxWriter
-from gateway.orders.response_decision import Decision
 from gateway.orders.revision import restore_line
 from gateway.orders.rows import (
     FlineRow,

@@ -35,7 +35,8 @@ from gateway.orders.message_values import (
     FulfillmentResponse,
     ResponseResult,
 )
-from gateway.orders.response_decision import TASK_STATUSES, decide, not_assigned
+from gateway.orders.response_checks import TASK_STATUSES, not_assigned
+from gateway.orders.response_decision import decide
 from gateway.orders.response_store import read_orders, write_decision
 from gateway.persistence.models import (
     FulfillLine,

@@ -15,8 +15,9 @@ import pytest
 from connectors.connector_specs import ValueMaps
 from gateway.errors import ResponseRejected
 from gateway.orchestration_model import DEFAULT_PROCESS, StepSpec
+from gateway.orders.decision_draft import Decision
 from gateway.orders.message_values import FulfillLineResponse as Said
-from gateway.orders.response_decision import Decision, decide
+from gateway.orders.response_decision import decide
 from gateway.orders.rows import FlineRow, HeaderRow, HoldRow, LineRow, OrderSet
 from gateway.registry.registry_snapshot import ConnectorInfo, ProcessVersion, Snapshot, System
 from routing.engine import compile_rule_set

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from gateway.errors import AuthError
-from gateway.orders.response_decision import not_assigned
+from gateway.orders.response_checks import not_assigned
 from gateway.security.systems import SystemGrant, forbidden, require
 
 WMS = SystemGrant.stored(" WMSA  WMSC ", False)
