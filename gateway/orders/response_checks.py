@@ -1,6 +1,7 @@
 """Checking a fulfillment response before any of it applies: pure, over plain rows.
 
-Each line is checked against the orders it belongs to
+The header (its fulfillment system, identifier and task type) is checked against the
+registry snapshot; each line against the orders it belongs to
 (:class:`~gateway.orders.rows.OrderSet`): that it exists, is not held, belongs to the
 current revision, was sent to the answering system, names the ordered item, reports a
 status its task allows and no more than its open quantity. A line that passes becomes a
@@ -19,17 +20,19 @@ from gateway.errors import GatewayError, LineError, NotFoundError, StateError, V
 from gateway.lifecycle import OPEN_FOR_SHIPMENT, PENDING_CHANGE, SHIPPED_OR_LATER, TERMINAL
 from gateway.orders.active_holds import hold_on
 from gateway.orders.limits import check_length, check_quantity
-from gateway.orders.message_values import FulfillLineResponse
+from gateway.orders.message_values import FulfillLineResponse, FulfillmentResponse
 from gateway.orders.rows import FlineRow, LineRow, OrderSet
 from gateway.orders.xref import translate
 from gateway.persistence.kept import from_column
-from gateway.persistence.models import FulfillLine
-from gateway.registry.registry_snapshot import System
+from gateway.persistence.models import FulfillLine, FulfillmentResponseRecord
+from gateway.registry.registry_snapshot import Snapshot, System
 
 __all__ = [
     "TASK_STATUSES",
     "LinePlan",
+    "check_header",
     "check_lines",
+    "fulfillment_system",
     "group_key",
     "is_return",
     "not_assigned",
@@ -77,6 +80,53 @@ def group_key(fline: FlineRow, line: LineRow) -> tuple[object, ...]:
     if line.ship_set_name:
         return ("ship-set", fline.header_id, line.ship_set_name)
     return ("line", fline.id)
+
+
+def fulfillment_system(registry: Snapshot, code: str | None) -> System:
+    """The registered fulfillment system ``code`` names; refused when it is missing,
+    unknown or not enabled for fulfillment."""
+    if not code or not code.strip():
+        raise ValidationError("MISSING_KEY", "FulfillmentSystem is required")
+    ss = registry.systems.get(code.strip())
+    if ss is None:
+        raise NotFoundError(
+            "SOURCE_SYSTEM_UNKNOWN",
+            f"fulfillment system {code!r} is not registered; add it with "
+            f"'omgw source-system add {code} --fulfillment'",
+        )
+    if not ss.fulfillment:
+        raise ValidationError(
+            "SOURCE_SYSTEM_NOT_ENABLED",
+            f"source system {ss.code} is not enabled for fulfillment",
+        )
+    return ss
+
+
+def check_header(registry: Snapshot, resp: FulfillmentResponse) -> tuple[System, str, str]:
+    """The response's system, identifier and task type, each checked."""
+    ss = fulfillment_system(registry, resp.fulfillment_system)
+    rid = (resp.response_identifier or "").strip()
+    if not rid:
+        raise ValidationError("MISSING_KEY", "FulfillmentSystemResponseIdentifier is required")
+    check_length(
+        rid,
+        "FulfillmentSystemResponseIdentifier",
+        FulfillmentResponseRecord.response_identifier,
+        "the response header",
+    )
+    task = (resp.task_type or "").strip()
+    if not task:
+        raise ValidationError(
+            "MISSING_KEY", "IntegrationContextCode (the task type, e.g. Shipment) is required"
+        )
+    if task not in TASK_STATUSES:
+        known = ", ".join(TASK_STATUSES)
+        raise ValidationError(
+            "INVALID_VALUE", f"IntegrationContextCode {task!r} is not a task type; use {known}"
+        )
+    if not resp.lines:
+        raise ValidationError("MISSING_KEY", "the response has no fulfillLineList")
+    return ss, rid, task
 
 
 def check_lines(

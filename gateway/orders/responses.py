@@ -1,10 +1,10 @@
 """Fulfillment acknowledgements and responses: the write path of one message.
 
-A response is checked at its header here, then the orders its lines belong to are
-read whole as plain rows (:mod:`gateway.orders.response_store`), the outcome is decided
-over them with no database access (:mod:`gateway.orders.response_decision`, where the
-three processing options are), and the decision is written set-based in the caller's
-transaction.
+A response's header is checked (:mod:`gateway.orders.response_checks`, which checks
+its lines too), then the orders its lines belong to are read whole as plain rows
+(:mod:`gateway.orders.response_store`), the outcome is decided over them with no
+database access (:mod:`gateway.orders.response_decision`, where the three processing
+options are), and the decision is written set-based in the caller's transaction.
 
 A response is applied at most once per (``FulfillmentSystem``,
 ``FulfillmentSystemResponseIdentifier``): a repeat gets the first result back and
@@ -35,7 +35,7 @@ from gateway.orders.message_values import (
     FulfillmentResponse,
     ResponseResult,
 )
-from gateway.orders.response_checks import TASK_STATUSES, not_assigned
+from gateway.orders.response_checks import check_header, fulfillment_system, not_assigned
 from gateway.orders.response_decision import decide
 from gateway.orders.response_store import read_orders, write_decision
 from gateway.persistence.models import (
@@ -72,49 +72,7 @@ class ResponseProcessor(InTransaction):
         self._s = session
         self._reply_to = reply_to
 
-    # -- shared checks ---------------------------------------------------------------
-
-    def _fulfillment_system(self, code: str | None) -> System:
-        if not code or not code.strip():
-            raise ValidationError("MISSING_KEY", "FulfillmentSystem is required")
-        ss = self.registry.systems.get(code.strip())
-        if ss is None:
-            raise NotFoundError(
-                "SOURCE_SYSTEM_UNKNOWN",
-                f"fulfillment system {code!r} is not registered; add it with "
-                f"'omgw source-system add {code} --fulfillment'",
-            )
-        if not ss.fulfillment:
-            raise ValidationError(
-                "SOURCE_SYSTEM_NOT_ENABLED",
-                f"source system {ss.code} is not enabled for fulfillment",
-            )
-        return ss
-
-    def _check_header(self, resp: FulfillmentResponse) -> tuple[System, str, str]:
-        ss = self._fulfillment_system(resp.fulfillment_system)
-        rid = (resp.response_identifier or "").strip()
-        if not rid:
-            raise ValidationError("MISSING_KEY", "FulfillmentSystemResponseIdentifier is required")
-        check_length(
-            rid,
-            "FulfillmentSystemResponseIdentifier",
-            FulfillmentResponseRecord.response_identifier,
-            "the response header",
-        )
-        task = (resp.task_type or "").strip()
-        if not task:
-            raise ValidationError(
-                "MISSING_KEY", "IntegrationContextCode (the task type, e.g. Shipment) is required"
-            )
-        if task not in TASK_STATUSES:
-            known = ", ".join(TASK_STATUSES)
-            raise ValidationError(
-                "INVALID_VALUE", f"IntegrationContextCode {task!r} is not a task type; use {known}"
-            )
-        if not resp.lines:
-            raise ValidationError("MISSING_KEY", "the response has no fulfillLineList")
-        return ss, rid, task
+    # -- a repeat ----------------------------------------------------------------------
 
     def _previous(self, fs: str, rid: str) -> ResponseResult | None:
         kept = self._s.scalar(_APPLIED, {"fs": fs, "rid": rid})
@@ -123,7 +81,7 @@ class ResponseProcessor(InTransaction):
     # -- acknowledgement -------------------------------------------------------------
 
     def acknowledge(self, ack: Acknowledgement) -> None:
-        ss = self._fulfillment_system(ack.fulfillment_system)
+        ss = fulfillment_system(self.registry, ack.fulfillment_system)
         if ack.request_id is None:
             raise ValidationError("MISSING_KEY", "FulfillmentRequestIdentifier is required")
         req = self._s.get(FulfillmentRequest, ack.request_id, with_for_update=True)
@@ -165,7 +123,7 @@ class ResponseProcessor(InTransaction):
     # -- fulfillment response --------------------------------------------------------
 
     def process(self, resp: FulfillmentResponse) -> ResponseResult:
-        ss, rid, task = self._check_header(resp)
+        ss, rid, task = check_header(self.registry, resp)
         previous = self._previous(ss.code, rid)
         if previous is not None:
             return previous
@@ -214,7 +172,7 @@ class ResponseProcessor(InTransaction):
 
     def stage(self, resp: FulfillmentResponse) -> ResponseResult:
         """Keep the response for the background processor (``stageFulfillmentResponse``)."""
-        ss, rid, _task = self._check_header(resp)
+        ss, rid, _task = check_header(self.registry, resp)
         previous = self._previous(ss.code, rid)
         if previous is not None:
             return previous
