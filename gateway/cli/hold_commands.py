@@ -14,7 +14,7 @@ from sqlalchemy import select
 from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_record, emit_table, json_option
 from gateway.orders.hold_service import HoldService, HoldTarget
-from gateway.outbox.replay import iso
+from gateway.outbox.message_filter import iso
 from gateway.persistence.models import Hold, OrderHeader, OrderLine
 
 __all__ = ["hold"]

@@ -26,14 +26,10 @@ from gateway.cli.outbox_filters import (
 )
 from gateway.cli.output import emit_record, emit_table, json_option, shorten
 from gateway.cli.parking import discard, park
-from gateway.outbox.replay import (
-    STATUSES,
-    MessageFilter,
-    Replayer,
-    ReplayResult,
-    list_messages,
-    message_detail,
-)
+from gateway.outbox.message_filter import STATUSES, MessageFilter
+from gateway.outbox.message_listing import list_messages, message_detail
+from gateway.outbox.replay import Replayer
+from gateway.outbox.verdicts import ReplayResult
 from gateway.persistence.models import utcnow
 from gateway.persistence.retention import BATCH_SIZE, prune
 from gateway.views.inbound_messages import InboundFilter, inbound_detail, list_inbound

@@ -1,6 +1,6 @@
 """The options that select outbox messages, shared by ``omgw messages list``, ``replay``,
 ``park`` and ``discard``, and the values they turn into: :func:`selection_options` reads
-them into one :class:`~gateway.outbox.replay.MessageFilter` for the commands that change
+them into one :class:`~gateway.outbox.message_filter.MessageFilter` for the commands that change
 messages."""
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import click
 
 from gateway.cli.output import emit_table
 from gateway.cli.values import with_options
-from gateway.outbox.replay import KINDS, STATUSES, MessageFilter, ReplayItem, parse_when
+from gateway.outbox.message_filter import KINDS, STATUSES, MessageFilter, parse_when
+from gateway.outbox.verdicts import ReplayItem
 
 __all__ = [
     "emit_verdicts",

@@ -12,7 +12,7 @@ import click
 from gateway.cli.invocation import Context, pass_context
 from gateway.cli.outbox_filters import emit_verdicts, selection_options
 from gateway.cli.output import json_option
-from gateway.outbox.replay import MessageFilter
+from gateway.outbox.message_filter import MessageFilter
 from gateway.outbox.set_aside import DISCARD, PARK, SetAside, SetAsideResult
 
 __all__ = ["discard", "park"]

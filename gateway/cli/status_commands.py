@@ -11,7 +11,7 @@ from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_table, json_option, shorten
 from gateway.observe.findings import Finding, age_text, exit_code, findings
 from gateway.observe.ops_snapshot import OpsSnapshot, read_snapshot, thresholds
-from gateway.outbox.replay import iso
+from gateway.outbox.message_filter import iso
 from gateway.persistence.models import utcnow
 from gateway.security.log_redaction import first_line
 from gateway.views.status_report import connector_rows, status_record

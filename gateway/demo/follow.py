@@ -20,7 +20,8 @@ from gateway.demo.home import DEMO_ALERTS
 from gateway.demo.order_documents import DEMO_HOLD
 from gateway.observe.alerts import run_monitor
 from gateway.orders.hold_service import HoldService
-from gateway.outbox.replay import MessageFilter, Replayer
+from gateway.outbox.message_filter import MessageFilter
+from gateway.outbox.replay import Replayer
 from gateway.persistence.models import Connector, FulfillLine, OrderHeader, OutboxMessage
 from gateway.runtime import Runtime
 

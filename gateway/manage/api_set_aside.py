@@ -16,7 +16,7 @@ from gateway.manage.api_messages import (
     truth,
 )
 from gateway.manage.web_routes import Call, api
-from gateway.outbox.replay import MessageFilter
+from gateway.outbox.message_filter import MessageFilter
 from gateway.outbox.set_aside import DISCARD, PARK, REASON_MAX, SetAside, SetAsideResult
 
 __all__ = ["discard", "park", "set_aside", "set_aside_messages"]

@@ -18,7 +18,8 @@ from gateway.manage.api_messages import (
     run_replay,
 )
 from gateway.manage.web_routes import Call, Page, Redirect, page
-from gateway.outbox.replay import KINDS, REFUSED, REPLAYED, STATUSES, ReplayResult
+from gateway.outbox.message_filter import KINDS, STATUSES
+from gateway.outbox.verdicts import REFUSED, REPLAYED, ReplayResult
 
 __all__ = [
     "back_to",

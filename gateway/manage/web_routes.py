@@ -23,7 +23,7 @@ from werkzeug.wrappers import Request
 
 from gateway.errors import ValidationError
 from gateway.manage.web_sessions import SessionStore, WebSession
-from gateway.outbox.replay import parse_when
+from gateway.outbox.message_filter import parse_when
 from gateway.runtime import Runtime
 from gateway.security.authenticator import Authenticator
 

@@ -30,7 +30,7 @@ from connectors.secret_box import Credential, WalletError
 from connectors.tls import ClientIdentity
 from connectors.verdicts import PARK, SendResult
 from gateway.events.publisher import EMAIL_KIND
-from gateway.outbox.replay import Scrubber
+from gateway.outbox.secret_scrubber import Scrubber
 from gateway.persistence.models import utcnow
 from gateway.registry.wallet_store import credential_source
 from gateway.runtime import Runtime

@@ -36,15 +36,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from gateway.errors import ValidationError
-from gateway.outbox.replay import (
-    MessageFilter,
-    ReplayItem,
-    Verdicts,
-    connector_name,
-    find_message,
-    message_query,
-    superseded_requests,
-)
+from gateway.outbox.message_filter import MessageFilter, connector_name, find_message, message_query
+from gateway.outbox.replay import superseded_requests
+from gateway.outbox.verdicts import ReplayItem, Verdicts
 from gateway.persistence import audit_trail
 from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import OutboxMessage, as_utc, utcnow

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select
 from sqlalchemy.orm import Session, defer
 
-from gateway.outbox.replay import iso
+from gateway.outbox.message_filter import iso
 from gateway.persistence.models import MessageLog
 
 __all__ = [

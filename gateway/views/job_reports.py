@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from gateway.orders.jeopardy import JeopardyReport
-from gateway.outbox.replay import iso
+from gateway.outbox.message_filter import iso
 from gateway.persistence.models import FulfillLine
 
 __all__ = ["jeopardy_rows", "reroute_rows"]

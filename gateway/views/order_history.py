@@ -23,7 +23,8 @@ from sqlalchemy.orm import Session, selectinload
 
 from gateway.errors import NotFoundError
 from gateway.lifecycle import TERMINAL
-from gateway.outbox.replay import Keys, iso, scrubber_for
+from gateway.outbox.message_filter import iso
+from gateway.outbox.secret_scrubber import Keys, scrubber_for
 from gateway.persistence.kept import from_column
 from gateway.persistence.models import (
     Connector,
@@ -225,7 +226,7 @@ def order_history(
     """Everything about one order number; its current revision's lines.
 
     ``keys`` opens the wallet so that the connectors' own secrets are masked in the
-    outbound messages' errors (see :class:`gateway.outbox.replay.Scrubber`)."""
+    outbound messages' errors (see :class:`gateway.outbox.secret_scrubber.Scrubber`)."""
     headers = list(
         session.scalars(
             select(OrderHeader)

@@ -8,7 +8,7 @@ from typing import Any
 
 from gateway.observe.findings import Finding, age_text, exit_code
 from gateway.observe.ops_snapshot import OpsSnapshot
-from gateway.outbox.replay import iso
+from gateway.outbox.message_filter import iso
 
 __all__ = ["connector_rows", "finding_record", "status_record"]
 

@@ -22,7 +22,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from gateway.outbox.replay import MessageFilter
+from gateway.outbox.message_filter import MessageFilter
 from gateway.outbox.set_aside import SetAside, SetAsideResult
 from gateway.outbox.worker import OutboxWorker, Pass
 from gateway.persistence.models import Connector, OutboxMessage, utcnow
