@@ -11,7 +11,9 @@ What changes is decided by :mod:`gateway.orders.changes`; here it is written:
   request per connector and original request, in the same transaction (the outbox sends
   an order's requests to a connector in the order they were written, so the change
   never overtakes the request it changes); the system's answer is applied by
-  :mod:`gateway.orders.compensation`;
+  :mod:`gateway.orders.compensation`. Those requests are written, and a request not
+  yet sent that names a changed line is withdrawn, by
+  :mod:`gateway.orders.revision_requests`;
 * added lines (and added quantity with no open line to take it) are requested like a
   new order's.
 
@@ -29,7 +31,6 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from gateway.events import recorder
@@ -41,7 +42,6 @@ from gateway.orders.changes import (
     CurrentLine,
     FlineChange,
     LineChange,
-    RevisionPlan,
     plan_revision,
     ship_to,
 )
@@ -49,18 +49,16 @@ from gateway.orders.hold_service import record_holds
 from gateway.orders.message_values import LineInput, OrderInput
 from gateway.orders.orchestration import Orchestrator
 from gateway.orders.order_plan import DEFAULT_UOM, DEFAULT_WAREHOUSE
-from gateway.orders.outgoing import ChangeNote, OutboxWriter
 from gateway.orders.reference_copy import read_copy, write_copy
 from gateway.orders.request_states import RequestStates, request_states
+from gateway.orders.revision_requests import Compensations, send_changes, withdraw_unsent
 from gateway.orders.rows import FlineRow, ReturnReference
 from gateway.orders.status_writer import StatusWriter
 from gateway.persistence.kept import from_column, to_column
 from gateway.persistence.models import (
     FulfillLine,
-    FulfillmentRequest,
     OrderHeader,
     OrderLine,
-    OutboxMessage,
     as_utc,
     utcnow,
 )
@@ -224,7 +222,7 @@ class Reviser:
         why = f"revision {header.revision}"
         lines = {line.id: line for line in header.lines}
         sent = {str(li.source_line_id).strip(): li for li in order.lines}
-        compensations: dict[tuple[int, str], list[tuple[OrderLine, FlineRow]]] = {}
+        compensations: Compensations = {}
         added: list[tuple[OrderLine, FulfillLine]] = []
         for change in plan.changes:
             line = lines[change.line_id]
@@ -245,9 +243,11 @@ class Reviser:
         for li in plan.added:
             added.append(self._add_line(header, li, returns.get(str(li.source_line_id).strip())))
         self._hold(header, order)
-        self._withdraw(header, plan, requests.unsent, why)
+        again = withdraw_unsent(self._s, header, plan, requests.unsent, why)
+        if again:
+            self._request(header, again, why)
         self._request(header, added, why)
-        self._compensate(header, compensations, plan)
+        send_changes(self._s, self._flow.registry, self._reply_to, header, compensations, plan)
         sync_quantities(header)
         self._status.rollup(header, why)
         return header
@@ -268,7 +268,7 @@ class Reviser:
         fc: FlineChange,
         moves: Mapping[str, tuple[object, object]],
         why: str,
-        compensations: dict[tuple[int, str], list[tuple[OrderLine, FlineRow]]],
+        compensations: Compensations,
         added: list[tuple[OrderLine, FulfillLine]],
         prior: dict[str, Any],
     ) -> None:
@@ -393,78 +393,3 @@ class Reviser:
         ]
         if new:
             record_holds(self._s, header, new, f"revision {header.revision}")
-
-    def _withdraw(
-        self, header: OrderHeader, plan: RevisionPlan, unsent: frozenset[int], why: str
-    ) -> None:
-        """A request that never reached its system and names a line the revision changed
-        is withdrawn (its outbox rows discarded: never sent, never replayed) and its
-        lines still open are requested anew, as they now are."""
-        changed = {fc.fline_id for change in plan.changes for fc in change.flines}
-        flines = [f for line in header.lines for f in line.fulfill_lines]
-        stale = {f.request_id for f in flines if f.id in changed and f.request_id in unsent}
-        if not stale:
-            return
-        now = utcnow()
-        for request_id in stale:
-            request = self._s.get(FulfillmentRequest, request_id)
-            assert request is not None
-            request.status = "SUPERSEDED"
-        self._s.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.request_id.in_(stale),
-                OutboxMessage.status.in_(("READY", "PARKED")),
-            )
-            .values(
-                status="DISCARDED",
-                last_error=f"withdrawn before it was delivered: {why} changed its lines",
-                parked_at=now,
-                lease_owner=None,
-                lease_until=None,
-            )
-            .execution_options(synchronize_session=False)
-        )
-        again = [
-            (line, f)
-            for line in header.lines
-            for f in line.fulfill_lines
-            if f.request_id in stale and f.status in AWAITING_SYSTEM
-        ]
-        self._request(header, again, why)
-
-    def _compensate(
-        self,
-        header: OrderHeader,
-        compensations: dict[tuple[int, str], list[tuple[OrderLine, FlineRow]]],
-        plan: RevisionPlan,
-    ) -> None:
-        outbox = OutboxWriter(self._s, self._flow.registry, self._reply_to)
-        for (original_id, kind), pairs in compensations.items():
-            original = self._s.get(FulfillmentRequest, original_id)
-            assert original is not None
-            request = FulfillmentRequest(
-                header_id=header.id,
-                task_type=original.task_type,
-                fulfillment_system=original.fulfillment_system,
-                connector_id=original.connector_id,
-                operation=kind,
-                interface_type=original.interface_type,
-                status="SENT",
-                original_request_id=original.id,
-            )
-            self._s.add(request)
-            self._s.flush()
-            for _, row in pairs:
-                fline = self._s.get(FulfillLine, row.id)
-                assert fline is not None
-                fline.change_request_id = request.id
-            code, reason = plan.reason_code, plan.reason
-            if code is None and reason is None:
-                first = from_column(pairs[0][0].attributes_json)
-                code = first.get("CancelReasonCode") if kind == "Cancel" else None
-                reason = first.get("CancelReason") if kind == "Cancel" else None
-            note = ChangeNote(
-                original.id, str(code) if code else None, str(reason) if reason else None
-            )
-            outbox.request(request, header, pairs, note)
