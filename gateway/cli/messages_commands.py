@@ -29,7 +29,7 @@ from gateway.cli.parking import discard, park
 from gateway.outbox.message_filter import STATUSES, MessageFilter
 from gateway.outbox.message_listing import list_messages, message_detail
 from gateway.outbox.replay import Replayer
-from gateway.outbox.verdicts import ReplayResult
+from gateway.outbox.replay_verdicts import ReplayResult
 from gateway.persistence.models import utcnow
 from gateway.persistence.retention import BATCH_SIZE, prune
 from gateway.views.inbound_messages import InboundFilter, inbound_detail, list_inbound

@@ -15,7 +15,7 @@ import click
 from gateway.cli.output import emit_table
 from gateway.cli.values import with_options
 from gateway.outbox.message_filter import KINDS, STATUSES, MessageFilter, parse_when
-from gateway.outbox.verdicts import ReplayItem
+from gateway.outbox.replay_verdicts import ReplayItem
 
 __all__ = [
     "emit_verdicts",

@@ -16,7 +16,7 @@ from gateway.manage.web_routes import Call, Param, api, when_arg
 from gateway.outbox.message_filter import KINDS, STATUSES, MessageFilter
 from gateway.outbox.message_listing import list_messages, message_detail
 from gateway.outbox.replay import Replayer
-from gateway.outbox.verdicts import ReplayResult
+from gateway.outbox.replay_verdicts import ReplayResult
 from gateway.persistence import audit_trail
 from gateway.persistence.models import row_id
 from gateway.views.inbound_messages import InboundFilter, inbound_detail, list_inbound

@@ -19,7 +19,7 @@ from gateway.manage.api_messages import (
 )
 from gateway.manage.web_routes import Call, Page, Redirect, page
 from gateway.outbox.message_filter import KINDS, STATUSES
-from gateway.outbox.verdicts import REFUSED, REPLAYED, ReplayResult
+from gateway.outbox.replay_verdicts import REFUSED, REPLAYED, ReplayResult
 
 __all__ = [
     "back_to",

@@ -10,7 +10,8 @@ from gateway.manage.api_messages import message_selection
 from gateway.manage.api_set_aside import set_aside
 from gateway.manage.page_messages import back_to, selection
 from gateway.manage.web_routes import Call, Page, Redirect, page
-from gateway.outbox.set_aside import DISCARD, DISCARDED, PARK, PARKED, REFUSED, SetAsideResult
+from gateway.outbox.replay_verdicts import REFUSED
+from gateway.outbox.set_aside import DISCARD, DISCARDED, PARK, PARKED, SetAsideResult
 
 __all__ = ["confirm_discard", "confirm_park", "discard_now", "park_now"]
 

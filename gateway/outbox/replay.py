@@ -14,7 +14,7 @@ Shipment or Invoice request, which could create a second shipment or invoice. Bu
 events and e-mails are notifications: they are replayed without ``force``, whatever their
 status. ``READY`` rows are already queued, ``DISCARDED`` ones and requests of a
 superseded order revision are never sent again. Each row's verdict is a
-:class:`~gateway.outbox.verdicts.ReplayItem`.
+:class:`~gateway.outbox.replay_verdicts.ReplayItem`.
 """
 
 from __future__ import annotations
@@ -33,7 +33,14 @@ from gateway.outbox.message_filter import (
     message_id_forms,
     message_query,
 )
-from gateway.outbox.verdicts import ONCE_ONLY, REFUSED, REPLAYED, SKIPPED, ReplayItem, ReplayResult
+from gateway.outbox.replay_verdicts import (
+    ONCE_ONLY,
+    REFUSED,
+    REPLAYED,
+    SKIPPED,
+    ReplayItem,
+    ReplayResult,
+)
 from gateway.persistence import audit_trail
 from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import (

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session
 from gateway.errors import ValidationError
 from gateway.outbox.message_filter import MessageFilter, connector_name, find_message, message_query
 from gateway.outbox.replay import superseded_requests
-from gateway.outbox.verdicts import ReplayItem, Verdicts
+from gateway.outbox.replay_verdicts import REFUSED, SKIPPED, ReplayItem, Verdicts
 from gateway.persistence import audit_trail
 from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import OutboxMessage, as_utc, utcnow
@@ -49,8 +49,6 @@ __all__ = [
     "PARK",
     "PARKED",
     "REASON_MAX",
-    "REFUSED",
-    "SKIPPED",
     "SetAside",
     "SetAsideItem",
     "SetAsideResult",
@@ -58,8 +56,9 @@ __all__ = [
 
 #: the two operations, as named in results and audit entries
 PARK, DISCARD = "park", "discard"
-#: verdicts on a row; the first two are also the status it is given
-PARKED, DISCARDED, REFUSED, SKIPPED = "PARKED", "DISCARDED", "REFUSED", "SKIPPED"
+#: a row's verdict when it was set aside, which is also the status it is given; a row
+#: that was not gets replay's REFUSED or SKIPPED
+PARKED, DISCARDED = "PARKED", "DISCARDED"
 #: the longest reason kept (it becomes the row's last error)
 REASON_MAX = 500
 

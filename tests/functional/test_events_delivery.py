@@ -22,7 +22,7 @@ from sqlalchemy import select
 from connectors.resilience import BreakerSettings
 from gateway.outbox.message_filter import MessageFilter
 from gateway.outbox.replay import Replayer
-from gateway.outbox.verdicts import ReplayResult
+from gateway.outbox.replay_verdicts import ReplayResult
 from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import (
     Connector,

@@ -23,8 +23,8 @@ from sqlalchemy import select, update
 
 from gateway.outbox.message_filter import MessageFilter, parse_when
 from gateway.outbox.replay import Replayer
+from gateway.outbox.replay_verdicts import ReplayResult
 from gateway.outbox.secret_scrubber import MASK, Scrubber
-from gateway.outbox.verdicts import ReplayResult
 from gateway.outbox.worker import OutboxWorker, Pass
 from gateway.persistence.models import (
     Connector,
