@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
 import subprocess
 import sys
 import traceback
@@ -64,3 +65,10 @@ def omgw_here(home: Path, *args: str, stdin: str | None = None) -> subprocess.Co
 
 def line_of(text: str, needle: str) -> int:
     return next(i for i, ln in enumerate(text.splitlines(), start=1) if needle in ln)
+
+
+def help_options(*command: str) -> set[str]:
+    """The options ``omgw COMMAND --help`` lists (it must exit 0)."""
+    shown = CliRunner().invoke(cli, [*command, "--help"])
+    assert shown.exit_code == 0, shown.output
+    return set(re.findall(r"(?<![\w-])--[a-z][a-z-]*", shown.output))

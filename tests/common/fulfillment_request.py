@@ -1,11 +1,12 @@
-"""A fulfillment request as the outbound writer takes it: one realistic
-:class:`RequestDocument`, shared by the tests of building, securing and sending
-envelopes."""
+"""A fulfillment request as the outbound writer takes it (one realistic
+:class:`RequestDocument`) and as a client of the published service sends it (a
+``headerTL``), shared by the tests of building, securing, sending and receiving it."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 from connectors.outbound import RequestDocument, RequestLine
 
@@ -50,3 +51,31 @@ def request_document(**overrides: object) -> RequestDocument:
     )
     base.update(overrides)
     return RequestDocument(**base)  # type: ignore[arg-type]
+
+
+def header_tl(request_id: int = 300100, task: str = "Shipment", **line: Any) -> dict[str, Any]:
+    """A ``headerTL`` as a zeep client sends it, for order and ids no gateway knows: one
+    line of 10 AS54888 (``line`` adds or replaces its fields)."""
+    first = {
+        "LineId": 11,
+        "LineNumber": 1,
+        "SourceLineId": "L1",
+        "FulfillLineId": 21,
+        "FulfillLineNumber": 1,
+        "ProductNumber": "AS54888",
+        "OrderedQty": Decimal("10"),
+        "OrderedUOMCode": "Ea",
+        "StatusCode": "AWAIT_SHIP",
+        **line,
+    }
+    return {
+        "FulfillmentRequestIdentifier": request_id,
+        "TaskType": task,
+        "Operation": "Create",
+        "HeaderId": 1,
+        "OrderNumber": "100001",
+        "SourceOrderSystem": "LEGACY",
+        "SourceOrderId": "S-1",
+        "SourceOrderNumber": "SO-1",
+        "Line": [first],
+    }

@@ -29,7 +29,7 @@ import pytest
 from sqlalchemy import select, update
 
 from connectors.connector_specs import ConnectorSpec, RetryPolicy, SourceSystemSpec
-from connectors.outbound import RequestDocument, RequestLine, build_envelope
+from connectors.outbound import RequestLine, build_envelope
 from connectors.resilience import BreakerSettings
 from connectors.secret_box import Credential
 from connectors.verdicts import DELIVERED, SendResult
@@ -48,6 +48,7 @@ from gateway.registry.store import Registry
 from gateway.registry.wallet_store import Wallet
 from gateway.runtime import Runtime
 from gateway.startup import prepare
+from tests.common.fulfillment_request import request_document
 from tests.common.processes import until
 from tests.conftest import make_settings
 
@@ -137,23 +138,12 @@ def enqueue(runtime: Runtime, count: int, kind: str = "FULFILLMENT_REQUEST", ord
         assert connector is not None
         for i in range(count):
             message_id = f"urn:uuid:test-{kind}-{order}-{i}-{time.monotonic_ns()}"
-            doc = RequestDocument(
+            doc = request_document(
                 request_id=i + 1,
-                task_type="Shipment",
-                operation="Create",
-                interface_type=None,
-                header_id=1,
                 order_number=order or f"O{i}",
-                source_order_system="LEGACY",
                 source_order_id=f"S{i}",
                 source_order_number=f"SO{i}",
-                source_order_revision="1",
-                buying_party_number=None,
-                buying_party_name=None,
-                customer_po_number=None,
                 currency_code=None,
-                business_unit_name=None,
-                ordered_date=None,
                 lines=(
                     RequestLine(
                         1, 1, "L1", "1", 1, 1, "AS54888", None, Decimal(2), "Ea", "M1",

@@ -11,6 +11,8 @@ import pytest
 import zeep
 from lxml import etree
 
+from tests.common.fulfillment_request import header_tl
+
 OUTBOUND = Path(__file__).resolve().parents[2] / "connectors" / "wsdl" / "outbound"
 CLIENT = (
     "http://xmlns.oracle.com/apps/scm/doo/taskLayer/externalInterfaceLayer/"
@@ -30,29 +32,7 @@ def schema(name: str) -> etree.XMLSchema:
 
 
 def request(**overrides: object) -> dict[str, object]:
-    line = {
-        "LineId": 11,
-        "LineNumber": 1,
-        "SourceLineId": "L1",
-        "FulfillLineId": 21,
-        "FulfillLineNumber": 1,
-        "ProductNumber": "AS54888",
-        "OrderedQty": Decimal("10"),
-        "OrderedUOMCode": "Ea",
-        "ShipSetName": "SS1",
-        "StatusCode": "AWAIT_SHIP",
-    }
-    body: dict[str, object] = {
-        "FulfillmentRequestIdentifier": 300100,
-        "TaskType": "Shipment",
-        "Operation": "Create",
-        "HeaderId": 1,
-        "OrderNumber": "100001",
-        "SourceOrderSystem": "LEGACY",
-        "SourceOrderId": "S-1",
-        "SourceOrderNumber": "SO-1",
-        "Line": [line],
-    }
+    body = header_tl(ShipSetName="SS1")
     body.update(overrides)
     return body
 

@@ -23,6 +23,7 @@ from gateway.registry.store import Registry
 from gateway.registry.wallet_store import Wallet
 from gateway.runtime import Runtime
 from gateway.startup import prepare
+from tests.common.pki import authority
 from tests.conftest import make_settings
 
 # about database behaviour: runs on SQLite and on PostgreSQL
@@ -374,40 +375,17 @@ def test_a_connector_ca_bundle_must_exist(runtime, tmp_path):
     assert change(runtime, lambda r, w: r.put_connector(ok)).action == "create"
 
 
-def _self_signed() -> tuple[str, str]:
-    import datetime as dt
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "omgw-client")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now)
-        .not_valid_after(now + dt.timedelta(days=1))
-        .sign(key, hashes.SHA256())
-    )
-    key_pem = key.private_bytes(
-        serialization.Encoding.PEM,
-        serialization.PrivateFormat.PKCS8,
-        serialization.NoEncryption(),
-    ).decode()
-    return cert.public_bytes(serialization.Encoding.PEM).decode(), key_pem
+def _client_certificate() -> tuple[str, str]:
+    """A client certificate and its key, PEM (issued by a CA of its own)."""
+    issued = authority("omgw test CA").issue("omgw-client")
+    return issued.certificate, issued.key
 
 
 def test_client_certificates_are_checked_and_stored_sealed(runtime):
     """What the wallet accepts as a client certificate, and that it is sealed; that the
     certificate is presented in real handshakes is test_outbound_tls's part."""
-    cert, key = _self_signed()
-    _other_cert, other_key = _self_signed()
+    cert, key = _client_certificate()
+    _other_cert, other_key = _client_certificate()
     base_setup(runtime)
     for bad_cert, bad_key, why in (
         ("junk", key, "not a PEM X.509 certificate"),
@@ -493,7 +471,7 @@ def test_a_system_with_open_requests_cannot_be_removed(runtime):
 
 
 def test_a_certificate_a_connector_uses_is_never_dropped(runtime):
-    cert, key = _self_signed()
+    cert, key = _client_certificate()
     base_setup(runtime)
     change(runtime, lambda r, w: w.set(MAP, "TLS", Credential("u", SECRET, cert, key)))
     spec = ConnectorSpec("C5", "WMS01", "https://x/y", tls=TlsSettings(client_certificate="TLS"))

@@ -26,6 +26,7 @@ from lxml import etree
 from connectors.outbound import RequestDocument, RequestLine, build_envelope
 from gateway.cli import cli
 from simulators import RunningSimulator, SimulatorOptions, running
+from tests.common.fulfillment_request import request_document
 from tests.common.processes import until
 from tests.common.threaded_server import served
 
@@ -148,23 +149,12 @@ def document(
     status: str = "AWAIT_SHIP",
     ship_date: datetime | None = None,
 ) -> RequestDocument:
-    return RequestDocument(
+    return request_document(
         request_id=request_id,
         task_type=task,
         operation=operation,
-        interface_type=None,
-        header_id=1,
-        order_number="100001",
-        source_order_system="LEGACY",
-        source_order_id="S-1",
-        source_order_number="SO-1",
         source_order_revision=None,
-        buying_party_number=None,
-        buying_party_name=None,
-        customer_po_number=None,
         currency_code=None,
-        business_unit_name=None,
-        ordered_date=None,
         lines=tuple(
             RequestLine(
                 line_id=1000 + fid,

@@ -27,6 +27,7 @@ from connectors.push_payload_reader import parse_results
 from connectors.push_payload_writer import push_envelope
 from gateway.cli import cli
 from simulators.subscriber import SubscriberOptions, running_subscriber
+from tests.common.cli import help_options
 from tests.common.processes import started
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -377,9 +378,7 @@ def test_the_served_wsdl_names_the_url_asked_for_and_zeep_can_push_through_it():
 
 def test_cli_help_and_option_checks():
     runner = CliRunner()
-    result = runner.invoke(cli, ["simulate", "subscriber", "--help"])
-    assert result.exit_code == 0, result.output
-    for option in (
+    assert help_options("simulate", "subscriber") >= {
         "--host",
         "--port",
         "--fault-rate",
@@ -392,8 +391,7 @@ def test_cli_help_and_option_checks():
         "--password-env",
         "--password-file",
         "--record-events",
-    ):
-        assert option in result.output
+    }
     too_high = runner.invoke(cli, ["simulate", "subscriber", "--fault-rate", "1.5"])
     assert too_high.exit_code == 2
     no_password = runner.invoke(cli, ["simulate", "subscriber", "--username", "om"])

@@ -7,13 +7,12 @@ from __future__ import annotations
 import asyncio
 import base64
 import email
-import ipaddress
 import socket
 import ssl
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from pathlib import Path
@@ -23,15 +22,12 @@ import pytest
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP as Server  # noqa: N811
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from connectors.mail_message import build_message, check_address
 from connectors.mail_sender import MailSender, SmtpEndpoint
 from connectors.secret_box import Credential
 from connectors.verdicts import DELIVERED, PARK, RETRY
+from tests.common.pki import authority
 from tests.common.processes import refused_port
 from tests.common.smtp import BoundController
 
@@ -125,6 +121,7 @@ def smtp_server() -> Iterator[Callable[..., tuple[Controller, SmtpEndpoint]]]:
 
 @dataclass(frozen=True)
 class Pki:
+    ca: Path
     cert: Path
     key: Path
 
@@ -136,39 +133,14 @@ class Pki:
 
 @pytest.fixture(scope="module")
 def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
-    """A self-signed certificate for 127.0.0.1 (its own CA)."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "omgw test SMTP")])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.IPAddress(ipaddress.ip_address("127.0.0.1")), x509.DNSName("localhost")]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), False)
-        .sign(key, hashes.SHA256())
-    )
+    """A CA of its own and the certificate it issued the server for 127.0.0.1."""
+    ca = authority("omgw test SMTP CA")
+    issued = ca.issue("127.0.0.1", server=True, ips=("127.0.0.1",), dns=("localhost",))
     folder = tmp_path_factory.mktemp("pki")
     cert_path, key_path = folder / "cert.pem", folder / "key.pem"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return Pki(cert_path, key_path)
+    cert_path.write_text(issued.certificate)
+    key_path.write_text(issued.key)
+    return Pki(ca.write(folder), cert_path, key_path)
 
 
 @pytest.fixture
@@ -314,7 +286,7 @@ def test_starttls_with_the_ca_bundle_delivers(smtp_server: Any, pki: Pki) -> Non
     handler = Recorder()
     _, endpoint = smtp_server(handler, tls_context=pki.server_context())
     endpoint = SmtpEndpoint(
-        "127.0.0.1", endpoint.port, starttls=True, timeout=5, tls_ca_bundle=str(pki.cert)
+        "127.0.0.1", endpoint.port, starttls=True, timeout=5, tls_ca_bundle=str(pki.ca)
     )
 
     result = MailSender().send(message(), SENDER, [OPS], endpoint, None)
@@ -385,7 +357,7 @@ def test_auth_over_starttls_with_the_right_credential(
         auth_exclude_mechanism=[other],
     )
     endpoint = SmtpEndpoint(
-        "127.0.0.1", endpoint.port, starttls=True, timeout=5, tls_ca_bundle=str(pki.cert)
+        "127.0.0.1", endpoint.port, starttls=True, timeout=5, tls_ca_bundle=str(pki.ca)
     )
 
     result = MailSender().send(message(), SENDER, [OPS], endpoint, Credential(USER, PASSWORD))
@@ -400,7 +372,7 @@ def test_auth_required_but_no_credential_is_parked(smtp_server: Any, pki: Pki) -
         handler, tls_context=pki.server_context(), authenticator=authenticator, auth_required=True
     )
     endpoint = SmtpEndpoint(
-        "127.0.0.1", endpoint.port, starttls=True, timeout=5, tls_ca_bundle=str(pki.cert)
+        "127.0.0.1", endpoint.port, starttls=True, timeout=5, tls_ca_bundle=str(pki.ca)
     )
     result = MailSender().send(message(), SENDER, [OPS], endpoint, None)
     assert result.outcome == PARK
