@@ -8,7 +8,6 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -17,104 +16,20 @@ import pytest
 from lxml import etree
 from sqlalchemy import event, select
 
-from connectors.connector_specs import ConnectorSpec, RetryPolicy
 from connectors.push_payload import EVENTS_NS
-from connectors.push_payload_reader import parse_push
-from connectors.secret_box import Credential
-from connectors.trigger_points import JeopardyThresholdSpec, TriggerPointSpec
+from connectors.trigger_points import JeopardyThresholdSpec
 from gateway.errors import GatewayError
 from gateway.orders.hold_service import HoldService
 from gateway.orders.jeopardy import JeopardyCheck, check_in_batches
 from gateway.persistence.models import MessageLog, OrderHeader
-from gateway.registry.store import Registry
 from gateway.registry.trigger_store import TriggerStore
-from gateway.registry.wallet_store import Wallet
-from simulators.subscriber import RunningSubscriber, SubscriberOptions, serve_subscriber
-from tests.common.flow import Flow, flow, run_until
-from tests.common.orders import order, response, shipped
+from tests.common.event_flow import events_flow
+from tests.common.flow import run_until
+from tests.common.orders import response, shipped
 from tests.common.soap import client
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases
-
-SUB_USER, SUB_PASSWORD = "events", "sub-Pa55word-3"
-
-
-@dataclass
-class Events:
-    f: Flow
-    subs: dict[str, RunningSubscriber]
-
-    def triggers(self, *points: dict[str, Any]) -> None:
-        with self.f.gw.runtime.sessions() as s, s.begin():
-            store = TriggerStore(s, "tests")
-            for p in points:
-                store.put_trigger_point(TriggerPointSpec.from_mapping(p))
-
-    def received(self, name: str, number: str | None = None) -> list[str]:
-        """The event codes one subscriber recorded (for one order), in arrival order."""
-        return [
-            e["event_code"]
-            for e in self.subs[name].state()["events"]
-            if number is None or e["orchestration_order_number"] == number
-        ]
-
-    def payloads(self, name: str) -> list[Any]:
-        return [
-            parse_push(_envelope(e["xml"])).headers[0]
-            for e in self.subs[name].state(xml=True)["events"]
-        ]
-
-    def submit(self, key: str, lines: list[tuple[str, int]], **extra: Any) -> str:
-        body = order(key, lines)
-        body.update(extra)
-        created = client(self.f.gw.base, "OrderImportService").service.createOrders(
-            request={"Order": [body]}
-        )
-        return str(created[0].OrderNumber)
-
-    def events_settled(self) -> bool:
-        return all(m.status != "READY" for m in self.f.outbox() if m.kind != "FULFILLMENT_REQUEST")
-
-
-def _envelope(results_xml: str) -> bytes:
-    return (
-        b'<s:Envelope xmlns:s="http://schemas.xmlsoap.org/soap/envelope/"><s:Body>'
-        + results_xml.encode()
-        + b"</s:Body></s:Envelope>"
-    )
-
-
-@contextmanager
-def events_flow(database_url: str, home: Path, subscribers: tuple[str, ...] = ("SUB_A",),
-                **sim: Any) -> Iterator[Events]:  # fmt: skip
-    with flow(database_url, home, **sim) as f:
-        subs: dict[str, RunningSubscriber] = {}
-        try:
-            for name in subscribers:
-                subs[name] = serve_subscriber(
-                    SubscriberOptions(username=SUB_USER, password=SUB_PASSWORD)
-                )
-            with f.gw.runtime.sessions() as s, s.begin():
-                Wallet(s, lambda: f.gw.runtime.secret_box, "tests").set(
-                    "oracle.wsm.security", "SUB_KEY", Credential(SUB_USER, SUB_PASSWORD)
-                )
-                for name, sub in subs.items():
-                    Registry(s, "tests").put_connector(
-                        ConnectorSpec(
-                            name,
-                            "WMSANY",
-                            sub.url,
-                            credential_key="SUB_KEY",
-                            invocation_mode="BUSINESS_EVENT",
-                            timeout=2.0,
-                            retry=RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05),
-                        )
-                    )
-            yield Events(f, subs)
-        finally:
-            for sub in subs.values():
-                sub.close()
 
 
 @pytest.fixture

@@ -31,10 +31,10 @@ from gateway.persistence.models import (
     OutboxMessage,
 )
 from gateway.runtime import Runtime
+from tests.common.event_flow import Events, events_flow
 from tests.common.flow import drive, run_until
 from tests.common.processes import refused_port, until
 from tests.common.smtp import Mailbox, smtp_server
-from tests.functional.test_events import Events, events_flow
 
 # about database behaviour: runs on SQLite and on PostgreSQL
 pytestmark = pytest.mark.both_databases

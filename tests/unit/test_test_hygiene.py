@@ -20,11 +20,6 @@ def test_the_state_snapshot_places_every_table():
 
 TESTS = Path(__file__).resolve().parents[1]
 
-#: cross-imports between test modules not yet moved to ``tests/common``; this only shrinks
-WAITING = {
-    ("tests/functional/test_events_delivery.py", "tests.functional.test_events"),
-}
-
 
 def imported_test_modules(path: Path) -> set[str]:
     """The test modules (``test_*``) that the module at ``path`` imports, by dotted name."""
@@ -47,5 +42,4 @@ def test_no_test_module_imports_another():
         for path in TESTS.rglob("*.py")
         for name in imported_test_modules(path)
     }
-    assert found - WAITING == set()
-    assert WAITING - found == set(), "moved: take it off WAITING"
+    assert found == set()
