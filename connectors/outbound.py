@@ -34,6 +34,7 @@ __all__ = [
     "AnswerLine",
     "RequestDocument",
     "RequestLine",
+    "answer_schema",
     "build_envelope",
     "build_envelope_with_zeep",
     "parse_answer",
@@ -280,7 +281,8 @@ class Answer:
     lines: tuple[AnswerLine, ...]
 
 
-def _tr_schema() -> etree.XMLSchema:
+def answer_schema() -> etree.XMLSchema:
+    """``HeaderTR.xsd``, which every synchronous answer's ``headerTR`` is validated against."""
     return load_schema(OUTBOUND_DIR / "HeaderTR.xsd")
 
 
@@ -289,7 +291,7 @@ def parse_answer(body: etree._Element) -> Answer:
     tr = body if body.tag == f"{{{TR_NS}}}headerTR" else body.find(f"{{{TR_NS}}}headerTR")
     if tr is None:
         raise AnswerInvalidError("the answer holds no headerTR")
-    schema = _tr_schema()
+    schema = answer_schema()
     if not schema.validate(tr):
         first = schema.error_log.last_error  # type: ignore[attr-defined]
         raise AnswerInvalidError(

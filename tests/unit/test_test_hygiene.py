@@ -43,3 +43,17 @@ def test_no_test_module_imports_another():
         for name in imported_test_modules(path)
     }
     assert found == set()
+
+
+def test_no_test_imports_a_private_name():
+    """Tests go through public names, so a module's insides can change without a test
+    reaching in; what a test needs from inside is made public, or moved to tests/common."""
+    private = {
+        (path.relative_to(TESTS.parent).as_posix(), f"{node.module}.{alias.name}")
+        for path in TESTS.rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8")))
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+        if alias.name.startswith("_") and not alias.name.startswith("__")
+    }
+    assert private == set()

@@ -13,7 +13,7 @@ ROOT = Path(__file__).resolve().parents[3]
 _RACE = """
 import threading
 from connectors.push_payload_reader import results_schema
-from connectors.outbound import _tr_schema
+from connectors.outbound import answer_schema
 from simulators.request_reading import request_schema
 barrier = threading.Barrier(9)
 errors = []
@@ -24,7 +24,7 @@ def compile_(load):
     except Exception as exc:
         errors.append(repr(exc))
 threads = [threading.Thread(target=compile_, args=(f,))
-           for f in (_tr_schema, results_schema, request_schema) * 3]
+           for f in (answer_schema, results_schema, request_schema) * 3]
 for t in threads:
     t.start()
 for t in threads:
