@@ -176,8 +176,8 @@ def _headertl(doc: RequestDocument) -> etree._Element:
     """The ``headerTL`` element, written straight from the document.
 
     It is what zeep's ``create_message`` renders from :meth:`RequestDocument.to_wire`
-    (tests hold the two byte-for-byte equal), without zeep's walk of the schema for
-    every value: 24 ms for a 50-line request became ~1 ms.
+    (tests hold the two byte-for-byte equal), without zeep's walk of the schema for every
+    value, which dominates the cost of a large request (README, benchmarks).
     """
     when, decimal = _formats()
     ns = f"{{{TL_NS}}}"
