@@ -68,7 +68,11 @@ class OrderHeader(Base):
 
 class OrderLine(Base):
     __tablename__ = "order_lines"
-    __table_args__ = (UniqueConstraint("header_id", "source_line_id", name="uq_line_source"),)
+    __table_args__ = (
+        UniqueConstraint("header_id", "source_line_id", name="uq_line_source"),
+        # named as migration 0014 created it
+        Index("ix_order_lines_reference", "reference_line_id"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     header_id: Mapped[int] = mapped_column(ForeignKey("order_headers.id"), index=True)
@@ -88,7 +92,7 @@ class OrderLine(Base):
     #: ORDER, or RETURN for a line taking back what an earlier line shipped
     category: Mapped[str] = mapped_column(String(10), default="ORDER", server_default="ORDER")
     #: a return line's original line, and its fulfillment line when the return named one
-    reference_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"), index=True)
+    reference_line_id: Mapped[int | None] = mapped_column(ForeignKey("order_lines.id"))
     # use_alter: fulfill_lines refers to order_lines too, so one of the two is added after
     reference_fline_id: Mapped[int | None] = mapped_column(
         ForeignKey("fulfill_lines.id", use_alter=True, name="fk_order_lines_reference_fline")
