@@ -33,7 +33,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import gateway  # noqa: F401  (first: gateway.compat lets spyne import on Python 3.12+)
+import gateway  # noqa: F401  (first: gateway.spyne_compat lets spyne import on Python 3.12+)
 
 # isort: split
 from gunicorn import version_info as gunicorn_version

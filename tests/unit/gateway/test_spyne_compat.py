@@ -1,5 +1,5 @@
-"""gateway.compat: spyne imports on every supported Python once ``gateway`` is imported,
-and the standard modules six aliases keep their own specs. Each check runs in a fresh
+"""gateway.spyne_compat: spyne imports on every supported Python once ``gateway`` is
+imported, and the standard modules six aliases keep their own specs. Each check runs in a fresh
 interpreter: this one imported spyne long ago."""
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ import collections.abc, sys, warnings
 warnings.simplefilter("ignore", ImportWarning)  # 3.11: six's importer falls back, and says so
 own = collections.abc.__spec__
 import gateway
-import gateway.compat
-gateway.compat.install()  # a second time changes nothing
+import gateway.spyne_compat
+gateway.spyne_compat.install()  # a second time changes nothing
 from spyne.server.wsgi import WsgiApplication
 from spyne.util.six.moves.collections_abc import MutableSet
 from spyne.util.six.moves.urllib.parse import quote
