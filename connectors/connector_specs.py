@@ -15,8 +15,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from connectors.connector_errors import SpecInvalid
 from connectors.secret_box import Credential
-from connectors.spec_reader import CODE, SpecInvalid, SpecReader
+from connectors.spec_reader import CODE, SpecReader
 
 __all__ = [
     "AUTH_STYLES",

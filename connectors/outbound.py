@@ -20,7 +20,7 @@ from typing import Any
 from lxml import etree
 
 from connectors.connector_errors import AnswerInvalidError
-from connectors.schemas import load_schema
+from connectors.schema_loading import load_schema
 
 __all__ = [
     "OPERATIONS",
@@ -30,7 +30,6 @@ __all__ = [
     "TR_NS",
     "WSA_NS",
     "Answer",
-    "AnswerInvalidError",
     "AnswerLine",
     "RequestDocument",
     "RequestLine",

@@ -38,16 +38,9 @@ from connectors.push_payload import (
     attribute_name,
     qualified,
 )
-from connectors.schemas import load_schema
+from connectors.schema_loading import load_schema
 
-__all__ = [
-    "PayloadInvalidError",
-    "PushedPayload",
-    "parse_push",
-    "parse_results",
-    "results_schema",
-    "validate_results",
-]
+__all__ = ["PushedPayload", "parse_push", "parse_results", "results_schema", "validate_results"]
 
 
 @dataclass(frozen=True)

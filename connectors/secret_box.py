@@ -32,15 +32,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from connectors.connector_errors import WalletError
 
-__all__ = [
-    "Credential",
-    "KeyFile",
-    "Keyring",
-    "MasterKey",
-    "SecretBox",
-    "WalletError",
-    "check_client_pair",
-]
+__all__ = ["Credential", "KeyFile", "Keyring", "MasterKey", "SecretBox", "check_client_pair"]
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,6 @@ __all__ = [
     "CODE",
     "IDENTIFIER",
     "MAX_PLANNED_MINUTES",
-    "Problem",
-    "SpecInvalid",
     "SpecReader",
     "format_duration",
     "has_control",

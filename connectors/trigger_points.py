@@ -23,15 +23,9 @@ from dataclasses import dataclass
 from itertools import pairwise
 from typing import Any
 
+from connectors.connector_errors import Problem, SpecInvalid
 from connectors.mail_message import check_address
-from connectors.spec_reader import (
-    MAX_PLANNED_MINUTES,
-    Problem,
-    SpecInvalid,
-    SpecReader,
-    format_duration,
-    parse_duration,
-)
+from connectors.spec_reader import MAX_PLANNED_MINUTES, SpecReader, format_duration, parse_duration
 
 __all__ = [
     "JEOPARDY_PRIORITIES",

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 
 from lxml import etree
 
-from connectors.outbound import SOAP_ENV_NS, Answer, AnswerInvalidError, parse_answer
+from connectors.connector_errors import AnswerInvalidError
+from connectors.outbound import SOAP_ENV_NS, Answer, parse_answer
 from connectors.tls import ClientIdentity, diagnose
 
 __all__ = [

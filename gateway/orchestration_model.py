@@ -12,11 +12,10 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from connectors.connector_errors import Problem, SpecInvalid
 from connectors.spec_reader import (
     CODE,
     IDENTIFIER,
-    Problem,
-    SpecInvalid,
     SpecReader,
     format_duration,
     has_control,

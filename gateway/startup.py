@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from gateway.config import Settings
 from gateway.persistence.db import create_engine_for, make_session_factory, migrate, serialize_setup
-from gateway.persistence.files import ensure_private_dir, tighten
+from gateway.persistence.private_files import ensure_private_dir, tighten
 
 __all__ = ["missing_home", "prepare"]
 

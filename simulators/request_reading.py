@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from connectors.outbound import OUTBOUND_DIR, SOAP_ENV_NS, TL_NS, WSA_NS
-from connectors.schemas import load_schema
+from connectors.schema_loading import load_schema
 from simulators import harness
 
 __all__ = [

@@ -47,13 +47,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from connectors.connector_errors import PayloadInvalidError
 from connectors.push_payload import EVENTS_DIR, WSDL_PATH, EventHeader
-from connectors.push_payload_reader import (
-    PayloadInvalidError,
-    PushedPayload,
-    parse_push,
-    results_schema,
-)
+from connectors.push_payload_reader import PushedPayload, parse_push, results_schema
 from simulators import harness
 from simulators.harness import Running, SimulatedSystem, StartResponse, serve_in_thread
 from simulators.push_reading import (

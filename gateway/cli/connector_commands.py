@@ -14,8 +14,9 @@ from connectors.connector_specs import (
     ConnectorSpec,
 )
 from gateway.cli.invocation import Context, pass_context
+from gateway.cli.option_values import given, with_options
 from gateway.cli.output import MASK, emit_changes, emit_record, emit_table, json_option
-from gateway.cli.values import build_spec, given, with_options
+from gateway.registry.spec_building import build_spec
 from gateway.registry.store import Registry
 
 __all__ = ["connector"]

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from connectors.spec_reader import Problem, SpecInvalid
+from connectors.connector_errors import Problem, SpecInvalid
 from connectors.trigger_points import JEOPARDY_PRIORITIES, JeopardyThresholdSpec, check_thresholds
 from gateway.cli.invocation import Context, pass_context
 from gateway.cli.jeopardy_check import check

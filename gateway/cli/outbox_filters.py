@@ -12,8 +12,8 @@ from typing import Any, TypeVar, cast
 
 import click
 
+from gateway.cli.option_values import with_options
 from gateway.cli.output import emit_table
-from gateway.cli.values import with_options
 from gateway.outbox.message_filter import KINDS, STATUSES, MessageFilter, parse_when
 from gateway.outbox.replay_verdicts import ReplayItem
 

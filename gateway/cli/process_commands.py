@@ -8,9 +8,10 @@ import click
 
 from connectors.spec_reader import format_duration
 from gateway.cli.invocation import Context, pass_context
+from gateway.cli.option_values import given
 from gateway.cli.output import emit_changes, emit_record, emit_table, json_option
-from gateway.cli.values import build_spec, given
 from gateway.orchestration_model import STEP_KINDS, ProcessSpec
+from gateway.registry.spec_building import build_spec
 from gateway.registry.store import Registry
 
 __all__ = ["parse_step", "process"]

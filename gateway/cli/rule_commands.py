@@ -12,8 +12,8 @@ from typing import Any
 import click
 
 from gateway.cli.invocation import Context, pass_context
+from gateway.cli.option_values import with_options
 from gateway.cli.output import emit_changes, emit_record, emit_table, json_option
-from gateway.cli.values import with_options
 from gateway.errors import NotFoundError
 from gateway.orders.intake import OrderIntake
 from gateway.registry.rule_draft import build_rule, rule_row

@@ -11,7 +11,8 @@ from sqlalchemy import select
 from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import emit_changes, json_option
 from gateway.persistence.models import WalletEntry
-from gateway.registry.setup_file import apply_setup, export_setup, load_setup
+from gateway.registry.setup_file import apply_setup, export_setup
+from gateway.registry.setup_reading import load_setup
 from gateway.registry.store import Registry
 
 __all__ = ["apply", "export"]

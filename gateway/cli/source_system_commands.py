@@ -8,8 +8,9 @@ import click
 
 from connectors.connector_specs import SYSTEM_TYPES, SourceSystemSpec
 from gateway.cli.invocation import Context, pass_context
+from gateway.cli.option_values import given, with_options
 from gateway.cli.output import emit_changes, emit_record, emit_table, json_option
-from gateway.cli.values import build_spec, given, with_options
+from gateway.registry.spec_building import build_spec
 from gateway.registry.store import Registry
 
 __all__ = ["source_system"]

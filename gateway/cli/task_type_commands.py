@@ -7,9 +7,10 @@ from typing import Any
 import click
 
 from gateway.cli.invocation import Context, pass_context
+from gateway.cli.option_values import given, with_options
 from gateway.cli.output import emit_changes, emit_record, emit_table, json_option
-from gateway.cli.values import build_spec, given, with_options
 from gateway.orchestration_model import TaskTypeSpec
+from gateway.registry.spec_building import build_spec
 from gateway.registry.store import Registry
 
 __all__ = ["parse_task", "task_type"]

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import click
 
-from connectors.secret_box import Credential, KeyFile, Keyring, SecretBox, WalletError
+from connectors.connector_errors import WalletError
+from connectors.secret_box import Credential, KeyFile, Keyring, SecretBox
 from gateway.cli.invocation import Context, pass_context
 from gateway.cli.output import MASK, emit_changes, emit_record, emit_table, json_option
 from gateway.registry.wallet_store import EntryInfo, Wallet

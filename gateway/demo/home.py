@@ -17,7 +17,8 @@ from connectors.secret_box import Credential, KeyFile, MasterKey
 from gateway.config import Settings
 from gateway.errors import ValidationError
 from gateway.persistence.models import User, WalletEntry
-from gateway.registry.setup_file import apply_setup, load_setup
+from gateway.registry.setup_file import apply_setup
+from gateway.registry.setup_reading import load_setup
 from gateway.registry.store import Registry
 from gateway.registry.wallet_store import Wallet, seal_user_secret
 from gateway.runtime import Runtime

@@ -15,7 +15,7 @@ from gateway.manage.web_routes import Call, Param, api
 from gateway.observe.ops_snapshot import read_snapshot, thresholds
 from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import utcnow
-from gateway.registry.specs import build_spec
+from gateway.registry.spec_building import build_spec
 from gateway.registry.store import Registry
 from gateway.registry.trigger_store import TriggerStore, trigger_record
 from gateway.views.status_report import connector_rows

@@ -9,8 +9,9 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+from connectors.connector_errors import WalletError
 from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP
-from connectors.secret_box import Credential, WalletError
+from connectors.secret_box import Credential
 from gateway.errors import ValidationError, translate
 from gateway.manage.web_routes import Call, api
 from gateway.persistence.audit_trail import Change

@@ -53,7 +53,7 @@ from gateway.security.authenticator import Authenticator
 from gateway.security.roles import console_role, grants
 from gateway.security.tokens import parse_basic
 
-__all__ = ["PREFIX", "ConsoleApp"]
+__all__ = ["ConsoleApp"]
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from prometheus_client.registry import Collector
 
 from gateway.observe.findings import findings
 from gateway.observe.ops_snapshot import OpsSnapshot
-from gateway.persistence.files import ensure_private_dir
+from gateway.persistence.private_files import ensure_private_dir
 
 __all__ = [
     "ALERTS",

@@ -28,7 +28,7 @@ from gateway.events import recorder
 from gateway.lifecycle import PENDING_CHANGE
 from gateway.orders.revision import apply_update, restore_line, stored_moves, sync_quantities
 from gateway.orders.status_writer import StatusWriter
-from gateway.persistence.kept import from_column
+from gateway.persistence.kept_attributes import from_column
 from gateway.persistence.models import FulfillLine, FulfillmentRequest, OrderHeader
 
 __all__ = ["CHANGE_OPERATIONS", "apply_change_answer", "refusal"]

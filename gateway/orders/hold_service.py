@@ -39,15 +39,7 @@ from gateway.persistence.models import (
     utcnow,
 )
 
-__all__ = [
-    "HoldOutcome",
-    "HoldService",
-    "HoldTarget",
-    "active_holds",
-    "check_hold_code",
-    "hold_on",
-    "record_holds",
-]
+__all__ = ["HoldOutcome", "HoldService", "HoldTarget", "check_hold_code", "record_holds"]
 
 _CODE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,29}\Z")
 _MAX_COMMENTS = 2000

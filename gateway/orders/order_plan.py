@@ -27,7 +27,7 @@ from gateway.orders.line_routing import Router
 from gateway.orders.message_values import OrderInput
 from gateway.orders.placement import AWAITING, place
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow, NewRequest, ReturnReference
-from gateway.persistence.kept import to_column
+from gateway.persistence.kept_attributes import to_column
 from gateway.registry.registry_snapshot import Snapshot, System
 
 __all__ = ["DEFAULT_UOM", "DEFAULT_WAREHOUSE", "PlannedOrder", "header_values", "plan_order"]

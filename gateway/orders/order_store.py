@@ -22,7 +22,7 @@ from gateway.orders.hold_service import record_holds
 from gateway.orders.order_plan import PlannedOrder
 from gateway.orders.outgoing import OutboxWriter
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow, column_names, request_values
-from gateway.persistence.keyed import insert_keyed
+from gateway.persistence.keyed_inserts import insert_keyed
 from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,

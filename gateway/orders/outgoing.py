@@ -24,7 +24,7 @@ from connectors.outbound import (
     build_envelope,
 )
 from gateway.orders.rows import FlineRow, HeaderRow, LineRow
-from gateway.persistence.kept import from_column
+from gateway.persistence.kept_attributes import from_column
 from gateway.persistence.models import (
     FulfillLine,
     OrderHeader,

@@ -23,7 +23,7 @@ from gateway.orders.limits import check_length, check_quantity
 from gateway.orders.message_values import FulfillLineResponse, FulfillmentResponse
 from gateway.orders.rows import FlineRow, LineRow, OrderSet
 from gateway.orders.xref import translate
-from gateway.persistence.kept import from_column
+from gateway.persistence.kept_attributes import from_column
 from gateway.persistence.models import FulfillLine, FulfillmentResponseRecord
 from gateway.registry.registry_snapshot import Snapshot, System
 

@@ -23,7 +23,7 @@ from gateway.orders.placement import BILLED_WHERE_SHIPPED, Placement, place
 from gateway.orders.response_checks import LinePlan, is_return, proposed_quantity
 from gateway.orders.rows import FlineRow, HeaderRow, NewRequest
 from gateway.orders.steps import next_external, process_of
-from gateway.persistence.kept import from_column, merged, to_column
+from gateway.persistence.kept_attributes import from_column, merged, to_column
 from gateway.registry.registry_snapshot import Snapshot
 
 __all__ = ["apply_plans"]

@@ -31,7 +31,7 @@ from gateway.orders.rows import (
     column_names,
     request_values,
 )
-from gateway.persistence.keyed import insert_keyed
+from gateway.persistence.keyed_inserts import insert_keyed
 from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,

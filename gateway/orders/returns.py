@@ -33,7 +33,7 @@ from gateway.orders.rows import ReturnReference
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.registry.registry_snapshot import System
 
-__all__ = ["ReturnReference", "is_return", "resolve_returns"]
+__all__ = ["is_return", "resolve_returns"]
 
 SALES_ORDER = "ORIGINAL_SALES_ORDER"
 ORCHESTRATION_ORDER = "ORIGINAL_ORCHESTRATION_ORDER"

@@ -54,7 +54,7 @@ from gateway.orders.request_states import RequestStates, request_states
 from gateway.orders.revision_requests import Compensations, send_changes, withdraw_unsent
 from gateway.orders.rows import FlineRow, ReturnReference
 from gateway.orders.status_writer import StatusWriter
-from gateway.persistence.kept import from_column, to_column
+from gateway.persistence.kept_attributes import from_column, to_column
 from gateway.persistence.models import (
     FulfillLine,
     OrderHeader,

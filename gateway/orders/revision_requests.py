@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from gateway.orders.changes import AWAITING_SYSTEM, RevisionPlan
 from gateway.orders.outgoing import ChangeNote, OutboxWriter
 from gateway.orders.rows import FlineRow
-from gateway.persistence.kept import from_column
+from gateway.persistence.kept_attributes import from_column
 from gateway.persistence.models import (
     FulfillLine,
     FulfillmentRequest,

@@ -22,11 +22,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
+from connectors.connector_errors import WalletError
 from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP, RetryPolicy
 from connectors.dispatch import Endpoint, Sender
 from connectors.mail_message import build_message
 from connectors.mail_sender import MailSender, SmtpEndpoint
-from connectors.secret_box import Credential, WalletError
+from connectors.secret_box import Credential
 from connectors.tls import ClientIdentity
 from connectors.verdicts import PARK, SendResult
 from gateway.events.publisher import EMAIL_KIND

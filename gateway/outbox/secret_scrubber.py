@@ -16,7 +16,8 @@ from lxml import etree
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.secret_box import SecretBox, WalletError
+from connectors.connector_errors import WalletError
+from connectors.secret_box import SecretBox
 from gateway.errors import GatewayError
 from gateway.persistence.models import Connector
 from gateway.registry.wallet_store import Wallet

@@ -40,7 +40,7 @@ from gateway.outbox.recording import Recorder
 from gateway.persistence.models import utcnow
 from gateway.runtime import Runtime
 
-__all__ = ["Claimed", "OutboxWorker", "Pass", "worker_name"]
+__all__ = ["OutboxWorker", "Pass", "worker_name"]
 
 log = logging.getLogger(__name__)
 

@@ -20,8 +20,8 @@ from alembic.config import Config
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from gateway.persistence.files import ensure_private_dir, ensure_private_file, tighten
 from gateway.persistence.gate import WriterGate
+from gateway.persistence.private_files import ensure_private_dir, ensure_private_file, tighten
 
 __all__ = ["READONLY", "create_engine_for", "make_session_factory", "migrate", "serialize_setup"]
 

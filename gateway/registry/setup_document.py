@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from connectors.connector_errors import Problem, SpecInvalid
 from connectors.connector_specs import DEFAULT_CREDENTIAL_MAP, ConnectorSpec, SourceSystemSpec
-from connectors.spec_reader import Problem, SpecInvalid
 from connectors.trigger_points import JeopardyThresholdSpec, TriggerPointSpec
 from gateway.errors import ValidationError
 from gateway.orchestration_model import ProcessSpec, TaskTypeSpec

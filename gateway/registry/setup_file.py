@@ -35,7 +35,8 @@ import tomli_w
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from connectors.secret_box import Credential, SecretBox, WalletError
+from connectors.connector_errors import WalletError
+from connectors.secret_box import Credential, SecretBox
 from gateway.errors import GatewayError, NotFoundError
 from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import User
@@ -48,12 +49,11 @@ from gateway.registry.setup_document import (
     WalletRef,
     resolve_path,
 )
-from gateway.registry.setup_reading import load_setup
 from gateway.registry.store import Registry
 from gateway.registry.trigger_store import TriggerStore
 from gateway.registry.wallet_store import Wallet
 
-__all__ = ["SetupDocument", "SetupInvalid", "apply_setup", "export_setup", "load_setup"]
+__all__ = ["apply_setup", "export_setup"]
 
 
 def _bind_user(session: Session, actor: str, binding: UserBinding) -> Change | None:

@@ -15,13 +15,13 @@ from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
+from connectors.connector_errors import Problem, SpecInvalid
 from connectors.connector_specs import (
     DEFAULT_CREDENTIAL_MAP,
     ConnectorSpec,
     SourceSystemSpec,
     check_domain,
 )
-from connectors.spec_reader import Problem, SpecInvalid
 from connectors.trigger_points import JeopardyThresholdSpec, TriggerPointSpec, canonical_criterion
 from gateway.errors import did_you_mean
 from gateway.orchestration_model import ProcessSpec, TaskTypeSpec, check_process

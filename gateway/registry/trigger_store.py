@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from connectors.spec_reader import SpecInvalid
+from connectors.connector_errors import SpecInvalid
 from connectors.trigger_points import (
     JeopardyThresholdSpec,
     TriggerPointSpec,
@@ -25,7 +25,7 @@ from gateway.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
 from gateway.persistence import audit_trail
 from gateway.persistence.audit_trail import Change
 from gateway.persistence.models import Connector, JeopardyThreshold, TaskType, TriggerPoint
-from gateway.registry.specs import build_spec
+from gateway.registry.spec_building import build_spec
 
 __all__ = ["TriggerStore", "criterion_problem", "trigger_record", "trigger_referrers"]
 

@@ -23,8 +23,9 @@ from datetime import datetime
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from connectors.connector_errors import WalletError
 from connectors.connector_specs import CredentialSource
-from connectors.secret_box import Credential, MasterKey, SecretBox, WalletError, check_client_pair
+from connectors.secret_box import Credential, MasterKey, SecretBox, check_client_pair
 from connectors.spec_reader import is_plain
 from gateway.errors import NotFoundError, ValidationError, did_you_mean
 from gateway.persistence import audit_trail

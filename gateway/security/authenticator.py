@@ -30,7 +30,8 @@ from sqlalchemy import Connection, bindparam, delete, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from connectors.secret_box import SecretBox, WalletError
+from connectors.connector_errors import WalletError
+from connectors.secret_box import SecretBox
 from gateway.errors import AuthError, InternalError
 from gateway.persistence.models import UsedNonce, User
 from gateway.security.lockout import LockoutPolicy, SignInGuard

@@ -19,7 +19,7 @@ from gateway import namespaces as ns
 from gateway.contract.model import load
 from gateway.orders.inquiry import OrderQuery, count_answer_lines, find_orders
 from gateway.orders.limits import SizeLimits, check_answer_lines
-from gateway.persistence.kept import from_column
+from gateway.persistence.kept_attributes import from_column
 from gateway.persistence.models import FulfillLine, OrderHeader, OrderLine
 from gateway.runtime import Runtime
 from gateway.security.systems import SystemGrant

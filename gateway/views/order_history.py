@@ -25,7 +25,7 @@ from gateway.errors import NotFoundError
 from gateway.lifecycle import TERMINAL
 from gateway.outbox.message_filter import iso
 from gateway.outbox.secret_scrubber import Keys, scrubber_for
-from gateway.persistence.kept import from_column
+from gateway.persistence.kept_attributes import from_column
 from gateway.persistence.models import (
     Connector,
     FulfillLine,

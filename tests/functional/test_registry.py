@@ -13,8 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, text, update
 
+from connectors.connector_errors import WalletError
 from connectors.connector_specs import ConnectorSpec, SourceSystemSpec, TlsSettings
-from connectors.secret_box import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
+from connectors.secret_box import Credential, KeyFile, Keyring, MasterKey, SecretBox
 from gateway.errors import ConflictError, GatewayError, NotFoundError
 from gateway.orchestration_model import ProcessSpec, StepSpec, TaskSpec, TaskTypeSpec
 from gateway.persistence.db import make_session_factory

@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from lxml import etree
 
+from connectors.connector_errors import PayloadInvalidError
 from connectors.push_payload import (
     CHANGED_ONLY,
     CONNECTOR_NS,
@@ -28,7 +29,6 @@ from connectors.push_payload import (
     EventLine,
 )
 from connectors.push_payload_reader import (
-    PayloadInvalidError,
     parse_push,
     parse_results,
     results_schema,

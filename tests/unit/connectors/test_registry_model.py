@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from connectors.connector_errors import SpecInvalid
 from connectors.connector_specs import ConnectorSpec, SourceSystemSpec, ValueMaps
-from connectors.spec_reader import SpecInvalid, format_duration, parse_duration
+from connectors.spec_reader import format_duration, parse_duration
 from gateway.orchestration_model import (
     DEFAULT_PROCESS,
     SYSTEM_TASK_TYPES,

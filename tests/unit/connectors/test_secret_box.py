@@ -4,7 +4,8 @@ import stat
 
 import pytest
 
-from connectors.secret_box import Credential, KeyFile, Keyring, MasterKey, SecretBox, WalletError
+from connectors.connector_errors import WalletError
+from connectors.secret_box import Credential, KeyFile, Keyring, MasterKey, SecretBox
 
 
 def test_seal_and_open_round_trip_with_fresh_nonces():

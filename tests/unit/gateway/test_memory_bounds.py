@@ -12,8 +12,8 @@ import pytest
 
 from connectors.connector_specs import RetryPolicy
 from connectors.verdicts import DELIVERED, SendResult
-from gateway.outbox.delivery import Sent
-from gateway.outbox.worker import Claimed, OutboxWorker
+from gateway.outbox.delivery import Claimed, Sent
+from gateway.outbox.worker import OutboxWorker
 from gateway.persistence.models import utcnow
 from gateway.runtime import Runtime, limit_malloc_retention
 from gateway.startup import prepare

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from connectors.spec_reader import SpecInvalid
+from connectors.connector_errors import SpecInvalid
 from gateway.errors import translate
 
 __all__ = ["build_spec"]

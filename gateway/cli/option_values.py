@@ -1,13 +1,12 @@
-"""Turning command-line values into registry specs, with one clear error for all problems."""
+"""What the commands share in reading options: click options applied in the order written,
+and the values the user gave under the names specs read."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from gateway.registry.specs import build_spec
-
-__all__ = ["build_spec", "given", "with_options"]
+__all__ = ["given", "with_options"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
