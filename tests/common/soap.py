@@ -131,3 +131,13 @@ def digest_header(
    </wsse:UsernameToken>
   </wsse:Security>
 </soapenv:Header>"""
+
+
+def fault_parts(resp: requests.Response) -> tuple[str, str]:
+    """(faultcode, faultstring) of a SOAP 1.1 fault answer (it must be one: HTTP 500)."""
+    assert resp.status_code == 500, resp.text
+    root = etree.fromstring(resp.content)
+    el = root.find("{http://schemas.xmlsoap.org/soap/envelope/}Body/"
+                   "{http://schemas.xmlsoap.org/soap/envelope/}Fault")  # fmt: skip
+    assert el is not None
+    return el.findtext("faultcode") or "", el.findtext("faultstring") or ""

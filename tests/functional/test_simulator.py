@@ -36,7 +36,7 @@ from tests.common.cli import help_options
 from tests.common.fulfillment_request import header_tl
 from tests.common.orders import order
 from tests.common.processes import refused_port, started, until
-from tests.common.soap import PASSWORD
+from tests.common.soap import PASSWORD, fault_parts
 
 ROOT = Path(__file__).resolve().parents[2]
 OUTBOUND = ROOT / "connectors" / "wsdl" / "outbound"
@@ -119,15 +119,6 @@ def tr_lines(tr: etree._Element) -> list[dict[str, str | None]]:
         {n: ln.findtext(f"{{{TR}}}{n}") for n in (*names, "BillingNumber", "ActualShipDate")}
         for ln in tr.findall(f"{{{TR}}}Line")
     ]
-
-
-def fault(resp: requests.Response) -> tuple[str, str]:
-    """(faultcode, faultstring) of a SOAP 1.1 fault answer."""
-    assert resp.status_code == 500, resp.text
-    root = etree.fromstring(resp.content)
-    el = root.find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
-    assert el is not None
-    return el.findtext("faultcode") or "", el.findtext("faultstring") or ""
 
 
 def details(info: Any, order_number: str) -> Any:
@@ -571,7 +562,7 @@ def test_an_outage_answers_503_until_it_is_switched_off(outbound, tr_schema):
 
 def test_an_injected_fault_is_a_client_fault_and_records_nothing(outbound):
     with running(SimulatorOptions(fault_rate=1.0)) as sim:
-        code, text = fault(send(sim.url, envelope(outbound, header_tl()), "process"))
+        code, text = fault_parts(send(sim.url, envelope(outbound, header_tl()), "process"))
         assert code == "soap:Client"
         assert "simulated fault" in text
         state = sim.state()
@@ -640,7 +631,7 @@ def _schema_invalid(outbound: zeep.Client) -> bytes:
 )
 def test_bad_requests_get_a_client_fault_and_record_nothing(outbound, make, action, why):
     with running() as sim:
-        code, text = fault(send(sim.url, make(outbound), action))
+        code, text = fault_parts(send(sim.url, make(outbound), action))
         assert code == "soap:Client"
         assert why in text
         assert "root:" not in text  # no file was read
@@ -690,7 +681,7 @@ def test_authentication_by_username_token_or_basic_never_echoes_a_password(outbo
             send(sim.url, with_digest("wms", WRONG_SECRET)),
         ]
         for resp in refused:
-            code, text = fault(resp)
+            code, text = fault_parts(resp)
             assert code == "soap:Client"
             assert "authentication failed" in text
             assert SIM_SECRET not in resp.text and WRONG_SECRET not in resp.text
@@ -819,7 +810,7 @@ def test_cli_serves_until_sigterm(tmp_path, outbound):
                 doc = etree.fromstring(resp.read())
             assert {a.get("location") for a in doc.iter(f"{{{WSDL_SOAP}}}address")} == {url}
             # it checks the inbound password it was given through the environment
-            code, _ = fault(send(url, envelope(outbound, header_tl())))
+            code, _ = fault_parts(send(url, envelope(outbound, header_tl())))
             assert code == "soap:Client"
             token = UsernameToken("wms", SIM_SECRET)
             body = envelope(outbound, header_tl(), wsse=token)

@@ -6,7 +6,6 @@ POSTed with requests to a subscriber on 127.0.0.1. Every wait is bounded.
 
 from __future__ import annotations
 
-import base64
 import os
 import signal
 import sys
@@ -29,6 +28,7 @@ from gateway.cli import cli
 from simulators.subscriber import SubscriberOptions, running_subscriber
 from tests.common.cli import help_options
 from tests.common.processes import started
+from tests.common.soap import basic, fault_parts
 
 ROOT = Path(__file__).resolve().parents[2]
 SOAP = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -88,19 +88,6 @@ def push(
         **(headers or {}),
     }
     return requests.post(url, data=body, headers=sent, timeout=timeout)
-
-
-def basic(user: str, password: str) -> dict[str, str]:
-    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
-
-
-def fault(resp: requests.Response) -> tuple[str, str]:
-    """(faultcode, faultstring) of a SOAP 1.1 fault answer."""
-    assert resp.status_code == 500, resp.text
-    root = etree.fromstring(resp.content)
-    el = root.find(f"{{{SOAP}}}Body/{{{SOAP}}}Fault")
-    assert el is not None
-    return el.findtext("faultcode") or "", el.findtext("faultstring") or ""
 
 
 # -- recording --------------------------------------------------------------------------------
@@ -165,7 +152,7 @@ def _abc_order_id(body: bytes) -> bytes:
 def test_an_invalid_push_is_a_client_fault_and_records_nothing(make, why):
     with running_subscriber() as sub:
         resp = push(sub.url, make(envelope(status_update(), sub.url)))
-        code, text = fault(resp)
+        code, text = fault_parts(resp)
         assert code == "soap:Client"
         assert why in text
         state = sub.state()
@@ -176,7 +163,7 @@ def test_an_invalid_push_is_a_client_fault_and_records_nothing(make, why):
 def test_a_wrong_soap_action_header_is_refused():
     with running_subscriber() as sub:
         resp = push(sub.url, envelope(status_update(), sub.url), {"SOAPAction": '"process"'})
-        assert "unknown SOAPAction" in fault(resp)[1]
+        assert "unknown SOAPAction" in fault_parts(resp)[1]
         # but none at all is fine: Oracle declares none (contract §5.2)
         resp = push(sub.url, envelope(status_update(), sub.url), {"SOAPAction": ""})
         assert resp.status_code == 202
@@ -202,7 +189,7 @@ def test_authentication_by_username_token_or_basic_never_echoes_a_password():
             push(sub.url, b"not XML, so no token"),
         ]
         for resp in refused:
-            code, text = fault(resp)
+            code, text = fault_parts(resp)
             assert code == "soap:Client"
             assert text.startswith("FailedAuthentication")
             assert SECRET not in resp.text and WRONG not in resp.text
@@ -238,8 +225,8 @@ def test_injected_failures_record_nothing(rate, status, code, text):
         if code is None:
             assert not resp.content.lstrip().startswith(b"<")  # no SOAP body
         else:
-            assert fault(resp)[0] == code
-            assert text in fault(resp)[1]
+            assert fault_parts(resp)[0] == code
+            assert text in fault_parts(resp)[1]
         state = sub.state()
         assert (state["failed"], state["received"], state["events"]) == (1, 0, [])
 
@@ -413,7 +400,7 @@ def test_cli_serves_until_sigterm(tmp_path):
         url = sub.url
         with urllib.request.urlopen(url + "?wsdl", timeout=10) as resp:
             assert resp.status == 200
-        assert fault(push(url, envelope(status_update(), url)))[1].startswith(
+        assert fault_parts(push(url, envelope(status_update(), url)))[1].startswith(
             "FailedAuthentication"
         )
         token = UsernameToken("om", SECRET)
