@@ -1,6 +1,6 @@
 """What the operator's view adds to each call: counting it and its access line.
 
-Runs ``SoapFront._observe`` (the labelled call counter, the latency histogram and the
+Runs ``gateway.soap.call_records.observe`` (the labelled call counter, the latency histogram and the
 access line) for many calls in this process, beside the same loop that only builds the
 call, in prometheus_client's multiprocess mode as under ``omgw serve``; at a log level
 that drops the access line (WARNING, as the benchmarks run) and at one that writes it
@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from gateway.observe import metrics
 from gateway.soap.call_context import Call, RequestInfo
+from gateway.soap.call_records import observe
 from gateway.soap.endpoints import Endpoint
-from gateway.soap.front import SoapFront
 
 ENDPOINT = Endpoint(
     name="OrderFulfillmentResponseService",
@@ -43,11 +43,11 @@ def _call() -> Call:
         address="127.0.0.1",
         order_numbers=["100001"],
     )
-    return Call(None, info)  # type: ignore[arg-type]  # _observe reads no runtime
+    return Call(None, info)  # type: ignore[arg-type]  # observe reads no runtime
 
 
 def _observed() -> None:
-    SoapFront._observe(ENDPOINT, _call(), "200 OK")
+    observe(ENDPOINT, _call(), "200 OK")
 
 
 def main() -> None:
