@@ -45,6 +45,7 @@ def _count_and_log(endpoint: Endpoint, call: Call, status: str) -> None:
     # a label per operation the service has: a caller's made-up name is not one
     operation = info.operation if info.operation in endpoint.operations else "-"
     code = info.fault_code
+    ms = call.elapsed_ms()
     metrics.INBOUND_CALLS.labels(endpoint.name, operation, "OK" if code is None else "FAULT").inc()
     metrics.INBOUND_SECONDS.labels(endpoint.name, operation).observe(
         time.perf_counter() - call.started
@@ -61,6 +62,6 @@ def _count_and_log(endpoint: Endpoint, call: Call, status: str) -> None:
             fault_code=code,
             message_id=info.message_id,
             orders=info.order_numbers,
-            ms=call.elapsed_ms(),
+            ms=ms,
         )
     )
