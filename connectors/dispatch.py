@@ -199,9 +199,8 @@ class Sender:
         except urllib3.exceptions.SSLError as exc:
             return self._tls_failure(exc, endpoint, identity)
         except urllib3.exceptions.NewConnectionError as exc:
-            return broken_connection(
-                exc
-            )  # refused or unresolvable (urllib3 files it under timeouts)
+            # refused or unresolvable (urllib3 files it under timeouts)
+            return broken_connection(exc)
         except urllib3.exceptions.ConnectTimeoutError:
             return SendResult(RETRY, f"no connection within {endpoint.timeout:g} s")
         except urllib3.exceptions.ReadTimeoutError:

@@ -178,8 +178,8 @@ def _read_header(head: etree._Element) -> EventHeader:
 
 def parse_results(element: etree._Element) -> tuple[EventHeader, ...]:
     """Validate a ``results`` element and read it back into :class:`EventHeader` s (the
-    inverse of :func:`results_document`; ``xsi:nil`` reads as None; a JEOPARDY header's
-    ``event_code`` is its lines' EventCode)."""
+    inverse of :func:`~connectors.push_payload_writer.results_document`; ``xsi:nil``
+    reads as None; a JEOPARDY header's ``event_code`` is its lines' EventCode)."""
     if element.tag != qualified("results"):
         raise PayloadInvalidError(f"expected {{{EVENTS_NS}}}results, got {element.tag}")
     validate_results(element)

@@ -82,7 +82,8 @@ def drain(environ: Mapping[str, Any], limit: int, seconds: float) -> None:
 
 def _read_until(environ: Mapping[str, Any], want: int, seconds: float) -> bytes:
     """Up to ``want`` bytes of the body (fewer if the caller stops sending) within
-    ``seconds``, or REQUEST_TIMEOUT."""
+    ``seconds``, or REQUEST_TIMEOUT. Without the socket, each read is bounded by the
+    server's own socket timeout and the deadline is checked between reads."""
     deadline = time.monotonic() + seconds
     stream = environ["wsgi.input"]
     sock = next((environ[k] for k in _SOCKET_KEYS if environ.get(k) is not None), None)
