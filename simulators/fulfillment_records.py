@@ -1,8 +1,8 @@
 """What the fulfillment simulator remembers of a request, and how it decides each line.
 
 A :class:`RequestRecord` is one request as first received and what came of it; its
-:class:`LineOutcome` values are what the warehouse reports of each line. Deciding an outcome
-(:func:`decide_lines`) is pure: a generator seeded by the request alone, so a line's fate
+:class:`ReportedLine` values are what the warehouse reports of each line. Deciding an
+outcome (:func:`decide_lines`) is pure: a generator seeded by the request alone, so a line's fate
 does not depend on the order requests arrive in. :mod:`simulators.fulfillment_replies` says
 these records to the gateway.
 """
@@ -22,7 +22,7 @@ from simulators.fulfillment_options import SimulatorOptions
 from simulators.request_reading import Request
 
 __all__ = [
-    "LineOutcome",
+    "ReportedLine",
     "RequestRecord",
     "decide_lines",
     "quantity_text",
@@ -37,7 +37,7 @@ def quantity_text(value: Decimal) -> str:
 
 
 @dataclass(frozen=True)
-class LineOutcome:
+class ReportedLine:
     """The outcome of one fulfillment line, decided once per request."""
 
     fulfill_line_id: int
@@ -71,7 +71,7 @@ class RequestRecord:
     header_id: int
     mode: str
     response_identifier: str
-    lines: tuple[LineOutcome, ...]
+    lines: tuple[ReportedLine, ...]
     callback_url: str | None
     operation: str = "Create"
     original_request_id: int | None = None
@@ -105,11 +105,11 @@ class RequestRecord:
         }
 
 
-def reported(line: change_answers.LineState) -> LineOutcome:
+def reported(line: change_answers.LineState) -> ReportedLine:
     """A ledger line as a callback or a headerTR reports it."""
     if line.shipped_qty is None:
-        return LineOutcome(line.fulfill_line_id, "BACKORDERED")
-    return LineOutcome(
+        return ReportedLine(line.fulfill_line_id, "BACKORDERED")
+    return ReportedLine(
         line.fulfill_line_id,
         "SHIPPED",
         shipped_qty=line.shipped_qty,
@@ -130,7 +130,7 @@ def response_identifier(system: str, request_id: int, task: str) -> str:
 
 def decide_lines(
     request: Request, options: SimulatorOptions, returned: set[int], today: datetime
-) -> tuple[LineOutcome, ...]:
+) -> tuple[ReportedLine, ...]:
     """Each line's outcome, from a generator seeded by the request alone; the invoice
     of a returned line is a credit memo."""
     rng = random.Random(f"{options.seed}:{request.request_id}:{request.task_type}")
@@ -143,10 +143,10 @@ def decide_lines(
         fid = ln.fulfill_line_id
         if request.task_type == "Shipment":
             if backordered:
-                lines.append(LineOutcome(fid, "BACKORDERED"))
+                lines.append(ReportedLine(fid, "BACKORDERED"))
                 continue
             lines.append(
-                LineOutcome(
+                ReportedLine(
                     fid,
                     "SHIPPED",
                     shipped_qty=change_answers.ship_quantity(ln.ordered_qty, partial),
@@ -157,7 +157,7 @@ def decide_lines(
             )
         elif request.task_type == "Return":  # the whole line comes back
             lines.append(
-                LineOutcome(
+                ReportedLine(
                     fid,
                     "RECEIVED",
                     shipped_qty=ln.ordered_qty,
@@ -168,5 +168,5 @@ def decide_lines(
             )
         elif request.task_type == "Invoice":
             prefix = "CM" if fid in returned else "INV"
-            lines.append(LineOutcome(fid, "BILLED", billing_number=f"{prefix}-{rid}-{fid}"))
+            lines.append(ReportedLine(fid, "BILLED", billing_number=f"{prefix}-{rid}-{fid}"))
     return tuple(lines)

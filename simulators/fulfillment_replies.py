@@ -15,7 +15,7 @@ from typing import Any
 from lxml import etree
 
 from connectors.outbound import SOAP_ENV_NS, TR_NS
-from simulators.fulfillment_records import LineOutcome, RequestRecord, quantity_text
+from simulators.fulfillment_records import ReportedLine, RequestRecord, quantity_text
 
 __all__ = ["acknowledgement", "fulfillment_response", "header_tr"]
 
@@ -68,7 +68,7 @@ def acknowledgement(record: RequestRecord, system: str) -> dict[str, Any]:
 
 
 def fulfillment_response(
-    record: RequestRecord, reported: tuple[LineOutcome, ...], system: str
+    record: RequestRecord, reported: tuple[ReportedLine, ...], system: str
 ) -> dict[str, Any]:
     """``processFulfillmentResponse``'s arguments: the ``reported`` lines of ``record``."""
     lines = []

@@ -17,7 +17,7 @@ from typing import Any
 from simulators import change_answers
 from simulators.fulfillment_options import SimulatorOptions
 from simulators.fulfillment_records import (
-    LineOutcome,
+    ReportedLine,
     RequestRecord,
     decide_lines,
     reported,
@@ -163,7 +163,7 @@ class Warehouse:
             self.ledger.returned.update(ln.fulfill_line_id for ln in request.lines)
             self._counters["returns"] += 1
 
-    def to_report(self, record: RequestRecord) -> tuple[LineOutcome, ...]:
+    def to_report(self, record: RequestRecord) -> tuple[ReportedLine, ...]:
         """The lines a callback reports.
 
         A ``Shipment`` request's callback ships its pending lines now, at their quantity

@@ -34,7 +34,7 @@ __all__ = [
     "check_lines",
     "fulfillment_system",
     "group_key",
-    "is_return",
+    "is_return_fline",
     "not_assigned",
     "proposed_quantity",
     "reject_groups",
@@ -248,13 +248,15 @@ def _check_task_state(fline: FlineRow, task: str) -> None:
     if status in TERMINAL:
         raise StateError("RESPONSE_AFTER_CLOSE", f"fulfillment line {fid} is already {status}")
     if task == "Return":
-        if status != "AWAIT_RECEIVING" and not (status == "CANCEL_PENDING" and is_return(fline)):
+        if status != "AWAIT_RECEIVING" and not (
+            status == "CANCEL_PENDING" and is_return_fline(fline)
+        ):
             raise StateError(
                 "LINE_NOT_AWAITING_TASK",
                 f"fulfillment line {fid} is {status}, not awaiting a return receipt",
             )
         return
-    if task == "Shipment" and status in PENDING_CHANGE and not is_return(fline):
+    if task == "Shipment" and status in PENDING_CHANGE and not is_return_fline(fline):
         return  # goods that left while a change waited: the shipment wins
     if task == "Shipment" and status not in OPEN_FOR_SHIPMENT:
         if status in SHIPPED_OR_LATER or status in PENDING_CHANGE:
@@ -279,7 +281,7 @@ def _check_task_state(fline: FlineRow, task: str) -> None:
         )
 
 
-def is_return(fline: FlineRow) -> bool:
+def is_return_fline(fline: FlineRow) -> bool:
     """Whether ``fline`` is a return line (awaits a receipt, not a shipment)."""
     return fline.task_type == "Return"
 

@@ -20,7 +20,7 @@ from gateway.orders.decision_draft import Draft, Split
 from gateway.orders.line_routing import Router
 from gateway.orders.message_values import LineOutcome
 from gateway.orders.placement import BILLED_WHERE_SHIPPED, Placement, place
-from gateway.orders.response_checks import LinePlan, is_return, proposed_quantity
+from gateway.orders.response_checks import LinePlan, is_return_fline, proposed_quantity
 from gateway.orders.rows import FlineRow, HeaderRow, NewRequest
 from gateway.orders.steps import next_external, process_of
 from gateway.persistence.kept_attributes import from_column, merged, to_column
@@ -155,7 +155,7 @@ def _split(draft: Draft, fid: int, shipped: Decimal, header: HeaderRow, reason: 
     receipt); a remainder whose change is still waiting keeps waiting for it."""
     fline = draft.row(fid)
     waits = fline.status in PENDING_CHANGE
-    awaiting = "AWAIT_RECEIVING" if is_return(fline) else "AWAIT_SHIP"
+    awaiting = "AWAIT_RECEIVING" if is_return_fline(fline) else "AWAIT_SHIP"
     rest_status, rest_change = _rest_change(fline, shipped) if waits else (awaiting, None)
     line = draft.orders.lines[fline.order_line_id]
     number = max(draft.get(i, "fulfill_line_number") for i in draft.of_line[line.id]) + 1
