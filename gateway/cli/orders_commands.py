@@ -7,7 +7,19 @@ from typing import Any
 import click
 
 from gateway.cli.invocation import Context, pass_context
-from gateway.cli.output import emit_record, emit_table, json_option, shorten
+from gateway.cli.order_text import (
+    FULFILLMENT_LINE_COLUMNS,
+    HOLD_COLUMNS,
+    LINE_COLUMNS,
+    MESSAGE_COLUMNS,
+    REQUEST_COLUMNS,
+    STATUS_HISTORY_COLUMNS,
+    fulfillment_rows,
+    header_fields,
+    message_row,
+    refused_changes,
+)
+from gateway.cli.output import emit_record, emit_table, json_option
 from gateway.lifecycle import FLINE_TRANSITIONS, HEADER_TRANSITIONS
 from gateway.views.order_history import list_orders, order_history
 from gateway.views.order_lookup import OrderKey, find_order_number
@@ -79,31 +91,6 @@ def list_(
     )
 
 
-def _routing(fl: dict[str, Any]) -> str | None:
-    if fl["routing_error"]:
-        return f"error: {fl['routing_error']}"
-    if fl["routing_rule"]:
-        return f"rule {fl['routing_rule']} (v{fl['routing_version']})"
-    if fl["routing_version"] is not None:
-        return f"default (v{fl['routing_version']})"
-    return None
-
-
-def _section(title: str) -> None:
-    click.echo("")
-    click.echo(f"{title}:")
-
-
-def _kept(record: dict[str, Any]) -> str | None:
-    """How many attributes beyond omgw's columns the order, its lines and fulfillment
-    lines were sent with (``--json`` shows them)."""
-    count = len(record["attributes"]) + sum(
-        len(line["attributes"]) + sum(len(fl["attributes"]) for fl in line["fulfill_lines"])
-        for line in record["lines"]
-    )
-    return f"{count} attributes (see --json)" if count else None
-
-
 @orders.command(
     "show",
     help="Show an order: lines, fulfillment, history and messages. Name it by its order "
@@ -140,161 +127,43 @@ def show(
     if as_json:
         emit_record(record, True)
         return
-    customer = record["customer"]
-    revisions = record["revisions"]
-    emit_record(
-        {
-            "order": record["order_number"],
-            "status": record["status"],
-            "source": f"{record['source_system']} {record['source_order_number']} "
-            f"(id {record['source_order_id']})",
-            "revision": record["revision"]
-            + (
-                f" (of {', '.join(r['revision'] for r in revisions)})" if len(revisions) > 1 else ""
-            ),
-            "customer": " ".join(
-                p
-                for p in (
-                    customer["name"],
-                    f"#{customer['number']}" if customer["number"] else None,
-                    f"PO {customer['po_number']}" if customer["po_number"] else None,
-                )
-                if p
-            )
-            or None,
-            "currency": record["currency"],
-            "business unit": record["business_unit"],
-            "kept as sent": _kept(record),
-            "created": record["created"],
-            "updated": record["updated"],
-        },
-        False,
-    )
+    _print_order(record)
+
+
+def _print_order(record: dict[str, Any]) -> None:
+    """The order as text: its header, then one titled section per kind of thing."""
+    emit_record(header_fields(record), False)
     _section("lines")
-    emit_table(
-        record["lines"],
-        [
-            ("line_number", "LINE"),
-            ("source_line_id", "SOURCE LINE"),
-            ("item", "ITEM"),
-            ("quantity", "QTY"),
-            ("uom", "UOM"),
-            ("ship_set", "SHIP SET"),
-            ("status", "STATUS"),
-        ],
-        False,
-    )
+    emit_table(record["lines"], LINE_COLUMNS, False)
+    flines = fulfillment_rows(record)
     _section("fulfillment lines")
-    flines = [
-        {
-            **fl,
-            "line": line["line_number"],
-            "routing": shorten(_routing(fl)),
-            "comments": shorten(fl["change_error"]),
-        }
-        for line in record["lines"]
-        for fl in line["fulfill_lines"]
-    ]
-    emit_table(
-        flines,
-        [
-            ("line", "LINE"),
-            ("id", "ID"),
-            ("number", "NO"),
-            ("quantity", "QTY"),
-            ("shipped_quantity", "SHIPPED"),
-            ("status", "STATUS"),
-            ("task_type", "TASK"),
-            ("warehouse", "WAREHOUSE"),
-            ("scheduled_ship_date", "SHIP DATE"),
-            ("request_id", "REQUEST"),
-            ("fulfillment_system", "SYSTEM"),
-            ("connector", "CONNECTOR"),
-            ("routing", "ROUTING"),
-            ("tracking_number", "TRACKING"),
-            ("billing_number", "BILLING"),
-            ("jeopardy_priority", "JEOPARDY"),
-            ("change_request_id", "WAITS ON"),
-            ("comments", "COMMENTS"),
-        ],
-        False,
-    )
-    refused = [fl for fl in flines if fl["change_error"]]
+    emit_table(flines, FULFILLMENT_LINE_COLUMNS, False)
+    _print_refused_changes(flines)
+    _print_holds(record["holds"])
+    _section("fulfillment requests")
+    emit_table(record["requests"], REQUEST_COLUMNS, False)
+    _section("status history")
+    emit_table(record["status_history"], STATUS_HISTORY_COLUMNS, False)
+    _section("messages")
+    emit_table([message_row(m) for m in record["messages"]], MESSAGE_COLUMNS, False)
+
+
+def _section(title: str) -> None:
+    click.echo("")
+    click.echo(f"{title}:")
+
+
+def _print_refused_changes(flines: list[dict[str, Any]]) -> None:
+    """Each refused change in full (the table's COMMENTS cut it short); nothing when none."""
+    refused = refused_changes(flines)
     if refused:
         _section("changes refused")
-        for fl in refused:
-            click.echo(f"  fulfillment line {fl['id']}: {fl['change_error']}")
-    if record["holds"]:
+        for text in refused:
+            click.echo(text)
+
+
+def _print_holds(holds: list[dict[str, Any]]) -> None:
+    """The order's holds; the section is left out when it has none."""
+    if holds:
         _section("holds")
-        emit_table(
-            record["holds"],
-            [
-                ("hold", "HOLD"),
-                ("line", "LINE"),
-                ("comments", "COMMENTS"),
-                ("applied_by", "BY"),
-                ("applied_at", "APPLIED"),
-                ("released_at", "RELEASED"),
-            ],
-            False,
-        )
-    _section("fulfillment requests")
-    emit_table(
-        record["requests"],
-        [
-            ("id", "ID"),
-            ("revision", "REV"),
-            ("task_type", "TASK"),
-            ("operation", "OPERATION"),
-            ("fulfillment_system", "SYSTEM"),
-            ("connector", "CONNECTOR"),
-            ("status", "STATUS"),
-            ("acknowledged", "ACKNOWLEDGED"),
-            ("ack_error", "ERROR"),
-        ],
-        False,
-    )
-    _section("status history")
-    emit_table(
-        record["status_history"],
-        [
-            ("at", "AT"),
-            ("revision", "REV"),
-            ("entity", "ENTITY"),
-            ("entity_id", "ID"),
-            ("old_status", "FROM"),
-            ("new_status", "TO"),
-            ("reason", "REASON"),
-        ],
-        False,
-    )
-    _section("messages")
-    emit_table(
-        [_message_row(m) for m in record["messages"]],
-        [
-            ("at", "AT"),
-            ("direction", "DIR"),
-            ("party", "SERVICE/CONNECTOR"),
-            ("operation", "OPERATION"),
-            ("message_id", "MESSAGE ID"),
-            ("state", "STATUS"),
-            ("detail", "DETAIL"),
-        ],
-        False,
-    )
-
-
-def _message_row(m: dict[str, Any]) -> dict[str, Any]:
-    if m["direction"] == "IN":
-        return {**m, "party": m["service"], "state": m["outcome"], "detail": m["fault_code"]}
-    detail = f"{m['attempts']} attempt(s)"
-    if m["uncertain"]:
-        detail += ", uncertain"
-    if m["last_error"]:
-        detail += f"; {shorten(m['last_error'])}"
-    return {
-        **m,
-        "party": m["connector"],
-        "state": m["status"],
-        "detail": f"#{m['outbox_id']} {detail}",
-    }
+        emit_table(holds, HOLD_COLUMNS, False)
