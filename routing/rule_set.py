@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -146,68 +146,24 @@ def rule_from_mapping(data: Mapping[str, Any]) -> Rule:
     def fail(name: str, message: str) -> None:
         problems.append(Problem(label, name, message))
 
-    for key in data:
-        if key not in _FIELDS:
-            fail(str(key), f"unknown field; known: {', '.join(_FIELDS)}")
+    _check_field_names(data, fail)
     if rule_id is None or not _ID.fullmatch(rule_id):
         fail(
             "id", "required: 1-50 letters, digits, '_', '.' or '-', starting with a letter or digit"
         )
-
-    def text(name: str, required: bool = False, limit: int = 4000) -> str | None:
-        value = data.get(name)
-        if value is None or (isinstance(value, str) and not value.strip() and not required):
-            if required:
-                fail(name, "required")
-            return None
-        if not isinstance(value, str):
-            fail(name, f"must be text, not {type(value).__name__}")
-            return None
-        if any(ord(c) < 32 and c not in "\t\n\r" for c in value) or len(value) > limit:
-            fail(name, f"at most {limit} characters, no control characters")
-            return None
-        if required and not value.strip():
-            fail(name, "required")
-            return None
-        return value
-
-    condition = text("condition", required=True)
+    condition = _text(data, "condition", fail, required=True)
     if condition is not None:
-        try:
-            compile_condition(parse(condition), SCHEMA)
-        except ConditionError as exc:
-            fail("condition", str(exc))
-    connector = text("connector", required=True, limit=120)
-    description = text("description", limit=1000) or ""
-    operation = text("operation", limit=50)
-    interface_type = text("interface_type", limit=50)
+        _check_condition(condition, fail)
+    connector = _text(data, "connector", fail, required=True, limit=120)
+    description = _text(data, "description", fail, limit=1000) or ""
+    operation = _text(data, "operation", fail, limit=50)
+    interface_type = _text(data, "interface_type", fail, limit=50)
     for name, value in (("operation", operation), ("interface_type", interface_type)):
         if value is not None and not _TOKEN.fullmatch(value):
             fail(name, "1-50 letters, digits, spaces, '_', '.' or '-'")
-    priority = data.get("priority", 0)
-    if isinstance(priority, str) and re.fullmatch(r"-?\d{1,8}", priority.strip()):
-        priority = int(priority)
-    if isinstance(priority, bool) or not isinstance(priority, int):
-        fail("priority", f"must be a whole number, not {priority!r}")
-        priority = 0
-    elif abs(priority) > MAX_PRIORITY:
-        fail("priority", f"must be between -{MAX_PRIORITY} and {MAX_PRIORITY}")
-    active = data.get("active", True)
-    if not isinstance(active, bool):
-        fail("active", f"must be true or false, not {active!r}")
-        active = True
-    window: dict[str, datetime | None] = {}
-    for name in ("active_from", "active_until"):
-        value = data.get(name)
-        window[name] = None
-        if value is not None and value != "":
-            try:
-                window[name] = parse_instant(value)
-            except ValueError as exc:
-                fail(name, str(exc))
-    start, end = window["active_from"], window["active_until"]
-    if start is not None and end is not None and start >= end:
-        fail("active_until", f"{end.isoformat()} is not after active_from {start.isoformat()}")
+    priority = _priority(data.get("priority", 0), fail)
+    active = _active(data.get("active", True), fail)
+    start, end = _window(data, fail)
     if problems:
         raise RuleSetInvalid(problems)
     assert rule_id is not None and condition is not None and connector is not None
@@ -223,6 +179,83 @@ def rule_from_mapping(data: Mapping[str, Any]) -> Rule:
         operation=operation.strip() if operation else None,
         interface_type=interface_type.strip() if interface_type else None,
     )
+
+
+#: notes one problem of the rule being read: (field, message)
+_Fail = Callable[[str, str], None]
+
+
+def _check_field_names(data: Mapping[str, Any], fail: _Fail) -> None:
+    for key in data:
+        if key not in _FIELDS:
+            fail(str(key), f"unknown field; known: {', '.join(_FIELDS)}")
+
+
+def _text(
+    data: Mapping[str, Any], name: str, fail: _Fail, required: bool = False, limit: int = 4000
+) -> str | None:
+    """Field ``name`` as text, or None when it is absent, blank (and not required) or bad."""
+    value = data.get(name)
+    if value is None or (isinstance(value, str) and not value.strip() and not required):
+        if required:
+            fail(name, "required")
+        return None
+    if not isinstance(value, str):
+        fail(name, f"must be text, not {type(value).__name__}")
+        return None
+    if any(ord(c) < 32 and c not in "\t\n\r" for c in value) or len(value) > limit:
+        fail(name, f"at most {limit} characters, no control characters")
+        return None
+    if required and not value.strip():
+        fail(name, "required")
+        return None
+    return value
+
+
+def _check_condition(condition: str, fail: _Fail) -> None:
+    """The condition must parse and name only attributes of the schema, as they are typed."""
+    try:
+        compile_condition(parse(condition), SCHEMA)
+    except ConditionError as exc:
+        fail("condition", str(exc))
+
+
+def _priority(value: object, fail: _Fail) -> int:
+    """A whole number within :data:`MAX_PRIORITY` either way (digits as text too); 0 when
+    it is not a whole number."""
+    if isinstance(value, str) and re.fullmatch(r"-?\d{1,8}", value.strip()):
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        fail("priority", f"must be a whole number, not {value!r}")
+        return 0
+    if abs(value) > MAX_PRIORITY:
+        fail("priority", f"must be between -{MAX_PRIORITY} and {MAX_PRIORITY}")
+    return value
+
+
+def _active(value: object, fail: _Fail) -> bool:
+    if not isinstance(value, bool):
+        fail("active", f"must be true or false, not {value!r}")
+        return True
+    return value
+
+
+def _window(data: Mapping[str, Any], fail: _Fail) -> tuple[datetime | None, datetime | None]:
+    """(active_from, active_until), each None when not given or bad; the end must come
+    after the start."""
+    window: dict[str, datetime | None] = {}
+    for name in ("active_from", "active_until"):
+        value = data.get(name)
+        window[name] = None
+        if value is not None and value != "":
+            try:
+                window[name] = parse_instant(value)
+            except ValueError as exc:
+                fail(name, str(exc))
+    start, end = window["active_from"], window["active_until"]
+    if start is not None and end is not None and start >= end:
+        fail("active_until", f"{end.isoformat()} is not after active_from {start.isoformat()}")
+    return start, end
 
 
 def check(
