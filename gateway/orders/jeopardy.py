@@ -20,12 +20,12 @@ waits for one batch at most, not for the whole check.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import bindparam, func, select, tuple_, update
+from sqlalchemy import Row, Select, bindparam, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from connectors.trigger_points import JeopardyThresholdSpec, priority_rank
@@ -45,6 +45,10 @@ __all__ = [
     "plan",
     "priority_for",
 ]
+
+#: a row of :func:`_open_lines`: the line's id, order id, task type, status, process and
+#: last priority; its order line's number; its order's number and creation time
+_OpenLine = tuple[int, int, str | None, str, int | None, str | None, int, str, datetime]
 
 _LOCK = 0x6A656F70  # "jeop"
 #: open lines per transaction of the background loop's check (~0.2 s of SQLite's write lock)
@@ -120,6 +124,38 @@ def priority_for(
     return next((t.priority for t in ranges if t.covers(delay_minutes)), None)
 
 
+def _open_lines(after: tuple[int, int] | None) -> Select[*_OpenLine]:
+    """The open lines that have a task type, of orders still open and current, in (order
+    id, line id) order; only those after ``after`` when given. Each row has what a
+    check needs: the line's ids, task type, status, process and last priority, its order
+    line's number, and its order's number and creation time (the plan's start)."""
+    f = FulfillLine
+    query = (
+        select(
+            f.id,
+            f.header_id,
+            f.task_type,
+            f.status,
+            f.process_id,
+            f.jeopardy_priority,
+            OrderLine.line_number,
+            OrderHeader.order_number,
+            OrderHeader.created_at,
+        )
+        .join(OrderLine, OrderLine.id == f.order_line_id)
+        .join(OrderHeader, OrderHeader.id == f.header_id)
+        .where(
+            f.status.not_in(TERMINAL),
+            f.task_type.is_not(None),
+            OrderHeader.status.not_in(("DOO_REFERENCE", *TERMINAL)),
+        )
+        .order_by(f.header_id, f.id)
+    )
+    if after is not None:
+        query = query.where(tuple_(f.header_id, f.id) > tuple_(*after))
+    return query
+
+
 class JeopardyCheck:
     """Computes and stores every open line's jeopardy in the caller's transaction."""
 
@@ -144,38 +180,32 @@ class JeopardyCheck:
         """Check every open line, or the first ``limit`` after the (order id, line id)
         ``after``. Rows are read and written with Core: this runs while holding SQLite's
         write lock, and loading every open line as ORM objects and flushing each one
-        took ~6 s at 45,000 lines, nothing sent meanwhile. Only the lines whose priority
-        rose are loaded as objects, for their events. ``dry_run`` only reports: nothing
+        would hold it many times longer, nothing sent meanwhile. Only the lines whose
+        priority rose are loaded as objects, for their events. ``dry_run`` only reports: nothing
         is stored and no event is raised (a line's ``rose`` says it would be)."""
         now = _aware(now or utcnow())
         if not dry_run and self._s.get_bind().dialect.name == "postgresql":
             self._s.execute(select(func.pg_advisory_xact_lock(_LOCK)))
         thresholds = TriggerStore(self._s).thresholds()
-        f = FulfillLine
-        query = (
-            select(
-                f.id,
-                f.header_id,
-                f.task_type,
-                f.status,
-                f.process_id,
-                f.jeopardy_priority,
-                OrderLine.line_number,
-                OrderHeader.order_number,
-                OrderHeader.created_at,
-            )
-            .join(OrderLine, OrderLine.id == f.order_line_id)
-            .join(OrderHeader, OrderHeader.id == f.header_id)
-            .where(
-                f.status.not_in(TERMINAL),
-                f.task_type.is_not(None),
-                OrderHeader.status.not_in(("DOO_REFERENCE", *TERMINAL)),
-            )
-            .order_by(f.header_id, f.id)
-        )
-        if after is not None:
-            query = query.where(tuple_(f.header_id, f.id) > tuple_(*after))
-        rows = self._s.execute(query.limit(limit)).all()
+        rows = self._s.execute(_open_lines(after).limit(limit)).all()
+        out, changes = self._judge(rows, thresholds, now)
+        if dry_run:
+            return JeopardyReport(len(rows), tuple(out))
+        self._write(changes, now)
+        self._raise_events(out)
+        cut = limit is not None and len(rows) == limit
+        last = (rows[-1].header_id, rows[-1].id) if cut else None
+        return JeopardyReport(len(rows), tuple(out), last)
+
+    def _judge(
+        self,
+        rows: Sequence[Row[*_OpenLine]],
+        thresholds: list[JeopardyThresholdSpec],
+        now: datetime,
+    ) -> tuple[list[LineJeopardy], list[dict[str, object]]]:
+        """Each line's jeopardy at ``now``, and the values to store on it (executemany
+        parameters of :meth:`_write`). A line whose process has no step of its task type
+        has no plan and is left out of both."""
         out: list[LineJeopardy] = []
         changes: list[dict[str, object]] = []
         for row in rows:
@@ -207,16 +237,14 @@ class JeopardyCheck:
                     "priority": priority,
                 }
             )
-        if dry_run:
-            return JeopardyReport(len(rows), tuple(out))
-        self._write(changes, now)
-        for result in out:
+        return out, changes
+
+    def _raise_events(self, lines: list[LineJeopardy]) -> None:
+        """Note the ``JEOPARDY`` event of each line whose priority rose."""
+        for result in lines:
             if result.rose and result.priority is not None:
                 fline = self._s.get_one(FulfillLine, result.fulfill_line_id)
                 recorder.jeopardy_raised(self._s, fline.order_line.header, fline, result.priority)
-        cut = limit is not None and len(rows) == limit
-        last = (rows[-1].header_id, rows[-1].id) if cut else None
-        return JeopardyReport(len(rows), tuple(out), last)
 
     def _write(self, changes: list[dict[str, object]], now: datetime) -> None:
         """One executemany UPDATE; objects of those lines already in the session are
